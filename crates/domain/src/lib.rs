@@ -1,0 +1,17 @@
+//! Pure rules of orderguard. Nothing here reads the clock, the network or a database:
+//! every function that depends on time takes `now`, every random choice takes an RNG.
+
+pub mod brand;
+pub mod clock;
+pub mod code;
+pub mod error;
+pub mod money;
+pub mod order;
+pub mod phone;
+pub mod policy;
+pub mod receipt;
+pub mod risk;
+pub mod sms_text;
+pub mod verification;
+
+pub use error::FieldError;

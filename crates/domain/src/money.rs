@@ -1,0 +1,123 @@
+use crate::FieldError;
+
+/// An ISO 4217 currency code with its number of minor-unit digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Currency {
+    code: [u8; 3],
+    exponent: u8,
+}
+
+const ZERO_DECIMALS: &[&str] =
+    &["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"];
+const THREE_DECIMALS: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+
+impl Currency {
+    pub fn parse(input: &str) -> Result<Self, FieldError> {
+        let bytes = input.as_bytes();
+        let [a, b, c] = bytes else {
+            return Err(FieldError::new("currency", "must be a three-letter ISO 4217 code such as EUR"));
+        };
+        if !bytes.iter().all(u8::is_ascii_uppercase) {
+            return Err(FieldError::new("currency", "must be a three-letter ISO 4217 code in capitals such as EUR"));
+        }
+        let exponent = if ZERO_DECIMALS.contains(&input) {
+            0
+        } else if THREE_DECIMALS.contains(&input) {
+            3
+        } else {
+            2
+        };
+        Ok(Self { code: [*a, *b, *c], exponent })
+    }
+
+    pub fn code(&self) -> &str {
+        // Built only from three ASCII capitals in `parse`.
+        std::str::from_utf8(&self.code).unwrap_or("XXX")
+    }
+
+    pub fn exponent(&self) -> u8 {
+        self.exponent
+    }
+}
+
+/// An amount in minor units of a currency (cents for EUR). Never a float.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Money {
+    pub minor: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    /// Parses a non-negative decimal string such as `"199.99"` with at most as many decimals as the
+    /// currency has.
+    pub fn parse(amount: &str, currency: Currency) -> Result<Self, FieldError> {
+        let invalid = || {
+            FieldError::new(
+                "amount",
+                format!(
+                    "must be a non-negative decimal string with at most {} decimals, such as \"{}\"",
+                    currency.exponent,
+                    Money { minor: 19999 * 10_i64.pow(u32::from(currency.exponent)) / 100, currency }.to_decimal()
+                ),
+            )
+        };
+        let (whole, fraction) = amount.split_once('.').unwrap_or((amount, ""));
+        let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty()
+            || whole.len() > 15
+            || !digits_only(whole)
+            || !digits_only(fraction)
+            || fraction.len() > usize::from(currency.exponent)
+            || (amount.contains('.') && fraction.is_empty())
+        {
+            return Err(invalid());
+        }
+        let scale = 10_i64.pow(u32::from(currency.exponent));
+        let padded = format!("{fraction:0<width$}", width = usize::from(currency.exponent));
+        let whole: i64 = whole.parse().map_err(|_| invalid())?;
+        let fraction: i64 = if padded.is_empty() { 0 } else { padded.parse().map_err(|_| invalid())? };
+        let minor = whole.checked_mul(scale).and_then(|w| w.checked_add(fraction)).ok_or_else(invalid)?;
+        Ok(Self { minor, currency })
+    }
+
+    pub fn from_minor(minor: i64, currency: Currency) -> Self {
+        Self { minor, currency }
+    }
+
+    /// The amount as a decimal string with the currency's number of decimals: `"199.90"`.
+    pub fn to_decimal(&self) -> String {
+        let exponent = u32::from(self.currency.exponent);
+        if exponent == 0 {
+            return self.minor.to_string();
+        }
+        let scale = 10_i64.pow(exponent);
+        format!("{}.{:0width$}", self.minor / scale, self.minor % scale, width = exponent as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eur() -> Currency {
+        Currency::parse("EUR").unwrap()
+    }
+
+    #[test]
+    fn parses_decimal_strings_exactly() {
+        assert_eq!(Money::parse("199.99", eur()).unwrap().minor, 19999);
+        assert_eq!(Money::parse("5", eur()).unwrap().minor, 500);
+        assert_eq!(Money::parse("0.5", eur()).unwrap().to_decimal(), "0.50");
+        assert_eq!(Money::parse("1200", Currency::parse("JPY").unwrap()).unwrap().to_decimal(), "1200");
+        assert_eq!(Money::parse("1.234", Currency::parse("KWD").unwrap()).unwrap().minor, 1234);
+    }
+
+    #[test]
+    fn rejects_what_is_not_an_amount() {
+        for bad in ["", "-1", "1.999", "1e3", "1,50", " 1", "1.", ".5", "99999999999999999"] {
+            assert!(Money::parse(bad, eur()).is_err(), "{bad}");
+        }
+        assert!(Currency::parse("eur").is_err());
+        assert!(Currency::parse("EURO").is_err());
+    }
+}

@@ -1,0 +1,87 @@
+//! A brand's verification policy. Defaults follow PSD2 RTS Art. 4, NIST SP 800-63B and OWASP ASVS V2.7.
+
+use crate::FieldError;
+use crate::code::{MAX_LENGTH, MIN_LENGTH};
+use crate::order::parse_country;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub code_length: u8,
+    pub code_ttl_seconds: i64,
+    pub max_attempts: u32,
+    pub max_resends: u32,
+    pub resend_cooldown_seconds: i64,
+    /// ISO 3166-1 alpha-2 regions a code may be sent to; empty means any.
+    pub allowed_countries: Vec<String>,
+    /// Orders with hardware at or above this amount (minor units) are a risk signal.
+    pub high_value_minor: i64,
+    /// Verifications to one number within an hour before velocity becomes a risk signal.
+    pub max_verifications_per_number_per_hour: u32,
+    /// Risk score from which the decision is `review` (code sent, order flagged) and `deny`.
+    pub review_score: u32,
+    pub deny_score: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            code_length: 6,
+            code_ttl_seconds: 300,
+            max_attempts: 5,
+            max_resends: 3,
+            resend_cooldown_seconds: 30,
+            allowed_countries: Vec::new(),
+            high_value_minor: 50_000,
+            max_verifications_per_number_per_hour: 5,
+            review_score: 50,
+            deny_score: 100,
+        }
+    }
+}
+
+impl Policy {
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if !(MIN_LENGTH..=MAX_LENGTH).contains(&self.code_length) {
+            return Err(FieldError::new("code_length", format!("must be {MIN_LENGTH} to {MAX_LENGTH}")));
+        }
+        if !(30..=3600).contains(&self.code_ttl_seconds) {
+            return Err(FieldError::new("code_ttl_seconds", "must be 30 to 3600 seconds"));
+        }
+        if !(1..=10).contains(&self.max_attempts) {
+            return Err(FieldError::new("max_attempts", "must be 1 to 10"));
+        }
+        if self.max_resends > 10 {
+            return Err(FieldError::new("max_resends", "must be 0 to 10"));
+        }
+        if !(0..=3600).contains(&self.resend_cooldown_seconds) {
+            return Err(FieldError::new("resend_cooldown_seconds", "must be 0 to 3600 seconds"));
+        }
+        for country in &self.allowed_countries {
+            parse_country("allowed_countries", country)?;
+        }
+        if self.high_value_minor < 0 {
+            return Err(FieldError::new("high_value_amount", "must not be negative"));
+        }
+        if self.review_score == 0 || self.deny_score < self.review_score {
+            return Err(FieldError::new(
+                "deny_score",
+                "review_score must be at least 1 and deny_score at least review_score",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_limits_are_checked() {
+        assert!(Policy::default().validate().is_ok());
+        let too_long = Policy { code_length: 9, ..Policy::default() };
+        assert_eq!(too_long.validate().unwrap_err().field, "code_length");
+        let bad_country = Policy { allowed_countries: vec!["de".into()], ..Policy::default() };
+        assert_eq!(bad_country.validate().unwrap_err().field, "allowed_countries");
+    }
+}

@@ -1,0 +1,137 @@
+//! Risk assessment before a code is sent: signals in, score, reasons and decision out.
+
+use crate::phone::NumberType;
+use crate::policy::Policy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Allow,
+    Review,
+    Deny,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Review => "review",
+            Self::Deny => "deny",
+        }
+    }
+}
+
+/// Everything the rules look at, gathered by the service before the decision.
+#[derive(Debug, Clone)]
+pub struct Signals<'a> {
+    pub phone_region: Option<&'a str>,
+    pub number_type: NumberType,
+    pub order_amount_minor: i64,
+    pub order_has_hardware: bool,
+    pub shipping_country: Option<&'a str>,
+    pub verifications_to_number_last_hour: u32,
+    pub failed_verifications_of_customer_last_day: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    pub decision: Decision,
+    pub score: u32,
+    pub reasons: Vec<&'static str>,
+}
+
+pub fn assess(policy: &Policy, signals: &Signals<'_>) -> Assessment {
+    let mut reasons = Vec::new();
+    let mut score = 0;
+    let mut add = |points: u32, reason: &'static str| {
+        score += points;
+        reasons.push(reason);
+    };
+
+    let region_allowed = policy.allowed_countries.is_empty()
+        || signals.phone_region.is_some_and(|r| policy.allowed_countries.iter().any(|c| c == r));
+    if !region_allowed {
+        add(policy.deny_score, "destination_country_not_allowed");
+    }
+    match signals.number_type {
+        NumberType::PremiumRate | NumberType::SharedCost | NumberType::TollFree => {
+            add(policy.deny_score, "premium_or_special_rate_number");
+        }
+        NumberType::FixedLine | NumberType::Pager => add(policy.deny_score, "number_cannot_receive_sms"),
+        NumberType::Voip => add(40, "voip_number"),
+        NumberType::Unknown | NumberType::Other | NumberType::Personal => add(30, "unknown_number_type"),
+        NumberType::Mobile | NumberType::FixedLineOrMobile => {}
+    }
+    if signals.order_has_hardware && signals.order_amount_minor >= policy.high_value_minor {
+        add(20, "high_value_hardware");
+    }
+    if let (Some(ship), Some(region)) = (signals.shipping_country, signals.phone_region)
+        && ship != region
+    {
+        add(20, "shipping_country_differs_from_number");
+    }
+    if signals.verifications_to_number_last_hour >= policy.max_verifications_per_number_per_hour {
+        add(policy.review_score, "velocity_number");
+    }
+    if signals.failed_verifications_of_customer_last_day >= 2 {
+        add(30, "recent_failed_verifications");
+    }
+
+    let decision = if score >= policy.deny_score {
+        Decision::Deny
+    } else if score >= policy.review_score {
+        Decision::Review
+    } else {
+        Decision::Allow
+    };
+    Assessment { decision, score, reasons }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clean() -> Signals<'static> {
+        Signals {
+            phone_region: Some("DE"),
+            number_type: NumberType::Mobile,
+            order_amount_minor: 10_000,
+            order_has_hardware: false,
+            shipping_country: Some("DE"),
+            verifications_to_number_last_hour: 0,
+            failed_verifications_of_customer_last_day: 0,
+        }
+    }
+
+    #[test]
+    fn a_clean_order_is_allowed() {
+        let a = assess(&Policy::default(), &clean());
+        assert_eq!((a.decision, a.score), (Decision::Allow, 0));
+    }
+
+    #[test]
+    fn premium_numbers_and_foreign_destinations_are_denied() {
+        let premium = Signals { number_type: NumberType::PremiumRate, ..clean() };
+        assert_eq!(assess(&Policy::default(), &premium).decision, Decision::Deny);
+        let policy = Policy { allowed_countries: vec!["AT".into()], ..Policy::default() };
+        let a = assess(&policy, &clean());
+        assert_eq!(a.decision, Decision::Deny);
+        assert_eq!(a.reasons, vec!["destination_country_not_allowed"]);
+    }
+
+    #[test]
+    fn signals_add_up_to_review() {
+        let s = Signals {
+            order_has_hardware: true,
+            order_amount_minor: 90_000,
+            shipping_country: Some("FR"),
+            verifications_to_number_last_hour: 0,
+            ..clean()
+        };
+        let a = assess(&Policy::default(), &s);
+        assert_eq!(a.score, 40);
+        assert_eq!(a.decision, Decision::Allow);
+        let s = Signals { verifications_to_number_last_hour: 9, ..s };
+        assert_eq!(assess(&Policy::default(), &s).decision, Decision::Review);
+    }
+}

@@ -1,0 +1,238 @@
+//! The verification state machine (PRODUCT.md §2). Every method takes `now`; the service persists
+//! the changed fields with a compare-and-set on `version`, so parallel requests cannot overrun a limit.
+
+use crate::clock::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Approved,
+    Failed,
+    Expired,
+    Canceled,
+    Blocked,
+    Undeliverable,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Self::Pending,
+        Self::Approved,
+        Self::Failed,
+        Self::Expired,
+        Self::Canceled,
+        Self::Blocked,
+        Self::Undeliverable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+            Self::Canceled => "canceled",
+            Self::Blocked => "blocked",
+            Self::Undeliverable => "undeliverable",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    pub fn is_final(self) -> bool {
+        self != Self::Pending
+    }
+}
+
+/// Why an action on a verification is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("the verification is {}, no longer pending", .0.as_str())]
+    NotPending(Status),
+    #[error("the code has expired")]
+    Expired,
+    #[error("the maximum number of resends has been reached")]
+    ResendLimit,
+    #[error("a new code can be sent in {retry_after_seconds} s")]
+    ResendTooSoon { retry_after_seconds: i64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckOutcome {
+    Approved,
+    WrongCode {
+        attempts_remaining: u32,
+    },
+    /// The last attempt was wrong: the verification has failed.
+    Failed,
+}
+
+/// The mutable state of one verification and the limits it was created with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub status: Status,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub resends: u32,
+    pub max_resends: u32,
+    pub resend_cooldown_seconds: i64,
+    pub code_ttl_seconds: i64,
+    pub expires_at: Timestamp,
+    pub last_sent_at: Timestamp,
+}
+
+impl Verification {
+    pub fn attempts_remaining(&self) -> u32 {
+        self.max_attempts.saturating_sub(self.attempts)
+    }
+
+    pub fn resends_remaining(&self) -> u32 {
+        self.max_resends.saturating_sub(self.resends)
+    }
+
+    /// When the next resend is allowed.
+    pub fn resend_available_at(&self) -> Timestamp {
+        self.last_sent_at.plus_seconds(self.resend_cooldown_seconds)
+    }
+
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.status == Status::Pending && now >= self.expires_at
+    }
+
+    fn ensure_open(&self, now: Timestamp) -> Result<(), Rejection> {
+        if self.status != Status::Pending {
+            return Err(Rejection::NotPending(self.status));
+        }
+        if self.is_expired(now) {
+            return Err(Rejection::Expired);
+        }
+        Ok(())
+    }
+
+    /// A typed code was compared with the stored hash; `code_matches` is that comparison.
+    pub fn check(&mut self, code_matches: bool, now: Timestamp) -> Result<CheckOutcome, Rejection> {
+        self.ensure_open(now)?;
+        self.attempts += 1;
+        if code_matches {
+            self.status = Status::Approved;
+            return Ok(CheckOutcome::Approved);
+        }
+        if self.attempts >= self.max_attempts {
+            self.status = Status::Failed;
+            return Ok(CheckOutcome::Failed);
+        }
+        Ok(CheckOutcome::WrongCode { attempts_remaining: self.attempts_remaining() })
+    }
+
+    /// A new code goes out: the old one stops working and the validity starts again.
+    /// Attempts are not reset, so resending cannot be used to guess longer.
+    pub fn resend(&mut self, now: Timestamp) -> Result<(), Rejection> {
+        self.ensure_open(now)?;
+        if self.resends >= self.max_resends {
+            return Err(Rejection::ResendLimit);
+        }
+        let available = self.resend_available_at();
+        if now < available {
+            return Err(Rejection::ResendTooSoon { retry_after_seconds: now.seconds_until(available) });
+        }
+        self.resends += 1;
+        self.last_sent_at = now;
+        self.expires_at = now.plus_seconds(self.code_ttl_seconds);
+        Ok(())
+    }
+
+    pub fn cancel(&mut self, now: Timestamp) -> Result<(), Rejection> {
+        self.ensure_open(now)?;
+        self.status = Status::Canceled;
+        Ok(())
+    }
+
+    /// Nobody came back in time: the verification is abandoned.
+    pub fn expire(&mut self, now: Timestamp) -> Result<(), Rejection> {
+        if self.status != Status::Pending {
+            return Err(Rejection::NotPending(self.status));
+        }
+        if !self.is_expired(now) {
+            return Err(Rejection::NotPending(self.status));
+        }
+        self.status = Status::Expired;
+        Ok(())
+    }
+
+    /// No provider could deliver the SMS.
+    pub fn mark_undeliverable(&mut self) -> Result<(), Rejection> {
+        if self.status != Status::Pending {
+            return Err(Rejection::NotPending(self.status));
+        }
+        self.status = Status::Undeliverable;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Timestamp = Timestamp(1_000_000);
+
+    fn fresh() -> Verification {
+        Verification {
+            status: Status::Pending,
+            attempts: 0,
+            max_attempts: 3,
+            resends: 0,
+            max_resends: 1,
+            resend_cooldown_seconds: 30,
+            code_ttl_seconds: 300,
+            expires_at: T0.plus_seconds(300),
+            last_sent_at: T0,
+        }
+    }
+
+    #[test]
+    fn wrong_codes_use_up_attempts_then_fail() {
+        let mut v = fresh();
+        assert_eq!(v.check(false, T0), Ok(CheckOutcome::WrongCode { attempts_remaining: 2 }));
+        assert_eq!(v.check(false, T0), Ok(CheckOutcome::WrongCode { attempts_remaining: 1 }));
+        assert_eq!(v.check(false, T0), Ok(CheckOutcome::Failed));
+        assert_eq!(v.status, Status::Failed);
+        assert_eq!(v.check(true, T0), Err(Rejection::NotPending(Status::Failed)));
+    }
+
+    #[test]
+    fn a_right_code_approves_once() {
+        let mut v = fresh();
+        assert_eq!(v.check(true, T0), Ok(CheckOutcome::Approved));
+        assert_eq!(v.check(true, T0), Err(Rejection::NotPending(Status::Approved)));
+    }
+
+    #[test]
+    fn expiry_is_exact() {
+        let mut v = fresh();
+        let end = T0.plus_seconds(300);
+        assert_eq!(v.clone().check(true, Timestamp(end.0 - 1)), Ok(CheckOutcome::Approved));
+        assert_eq!(v.check(true, end), Err(Rejection::Expired));
+        assert_eq!(v.expire(end), Ok(()));
+        assert_eq!(v.status, Status::Expired);
+    }
+
+    #[test]
+    fn resend_respects_cooldown_and_limit() {
+        let mut v = fresh();
+        assert_eq!(v.resend(T0.plus_seconds(10)), Err(Rejection::ResendTooSoon { retry_after_seconds: 20 }));
+        let later = T0.plus_seconds(30);
+        assert_eq!(v.resend(later), Ok(()));
+        assert_eq!(v.expires_at, later.plus_seconds(300));
+        assert_eq!(v.resend(later.plus_seconds(60)), Err(Rejection::ResendLimit));
+    }
+
+    #[test]
+    fn cancel_only_while_pending() {
+        let mut v = fresh();
+        assert_eq!(v.cancel(T0), Ok(()));
+        assert_eq!(v.cancel(T0), Err(Rejection::NotPending(Status::Canceled)));
+    }
+}

@@ -1,0 +1,256 @@
+//! `orderguard bench`: starts the real server and drives complete flows over HTTP
+//! (create → code from the outbox → check), and the same load against `/healthz` as the ceiling.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::config::Settings;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Seconds of load per concurrency level.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Concurrency levels (parallel flows).
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    pub concurrency: Vec<usize>,
+    /// Also run against this PostgreSQL database (it gets its own schema objects; use a scratch database).
+    #[arg(long)]
+    pub postgres: Option<String>,
+}
+
+/// Requests in one complete flow: create, read the outbox, check.
+const REQUESTS_PER_FLOW: f64 = 3.0;
+
+struct Sample {
+    create: Vec<f64>,
+    outbox: Vec<f64>,
+    check: Vec<f64>,
+    flows: usize,
+    errors: usize,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(index).copied().unwrap_or(0.0)
+}
+
+async fn bench_settings(database_url: &str, dir: &std::path::Path) -> anyhow::Result<Settings> {
+    let mut settings = crate::demo::prepare("127.0.0.1:0", dir)?;
+    settings.database_url = database_url.to_owned();
+    // Velocity rules would flag the benchmark's repeated numbers; they are not what is measured.
+    for brand in &mut settings.brands {
+        brand.policy.max_verifications_per_number_per_hour = Some(u32::MAX);
+    }
+    Ok(settings)
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let mut targets = vec![("sqlite", None)];
+    if let Some(url) = &args.postgres {
+        targets.push(("postgres", Some(url.clone())));
+    }
+    println!(
+        "orderguard bench: {} s per level, {} core(s)",
+        args.seconds,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!(
+        "{:<9} {:>5} {:>10} {:>10} {:>7} {:>22} {:>22} {:>22} {:>7}",
+        "database",
+        "conc",
+        "flows/s",
+        "ceiling/s",
+        "ratio",
+        "create p50/p99 ms",
+        "outbox p50/p99 ms",
+        "check p50/p99 ms",
+        "errors"
+    );
+    for (name, pg_url) in targets {
+        let dir = std::env::temp_dir().join(format!("orderguard-bench-{}", crate::ids::random_token(6)));
+        let url = pg_url.unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.display()));
+        let settings = bench_settings(&url, &dir).await?;
+        let store = crate::prepare_store(&settings).await?;
+        let key = crate::crypto::new_api_key();
+        let now = crate::clock::now().millis();
+        let info = crate::store::keys::ApiKeyInfo {
+            id: crate::ids::new_id(now),
+            brand: "nordtel".into(),
+            prefix: key.prefix.clone(),
+            label: "bench".into(),
+            created_at: now,
+            revoked_at: None,
+        };
+        let hash = key.hash.clone();
+        store.write(move |conn| crate::store::keys::insert_api_key(conn, &info, &hash)).await?;
+        drop(store);
+        let server = crate::start(settings).await.context("starting the server")?;
+        let base = format!("http://{}", server.addr);
+        let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+        for &concurrency in &args.concurrency {
+            let ceiling = ceiling(&client, &base, concurrency, Duration::from_secs(args.seconds)).await;
+            let sample = flows(&client, &base, &key.secret, concurrency, Duration::from_secs(args.seconds)).await?;
+            let seconds = args.seconds as f64;
+            let flows_per_s = sample.flows as f64 / seconds;
+            let ceiling_flows = ceiling / REQUESTS_PER_FLOW;
+            let fmt = |v: &mut Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                format!("{:.2}/{:.2}", percentile(v, 0.5), percentile(v, 0.99))
+            };
+            let (mut c, mut o, mut k) = (sample.create, sample.outbox, sample.check);
+            println!(
+                "{:<9} {:>5} {:>10.0} {:>10.0} {:>6.0}% {:>22} {:>22} {:>22} {:>7}",
+                name,
+                concurrency,
+                flows_per_s,
+                ceiling_flows,
+                100.0 * flows_per_s / ceiling_flows.max(1.0),
+                fmt(&mut c),
+                fmt(&mut o),
+                fmt(&mut k),
+                sample.errors
+            );
+        }
+        server.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    println!(
+        "ceiling/s = requests/s of GET /healthz at the same concurrency, divided by {REQUESTS_PER_FLOW} requests per flow"
+    );
+    Ok(())
+}
+
+/// Requests per second of the server's cheapest endpoint at this concurrency.
+async fn ceiling(client: &reqwest::Client, base: &str, concurrency: usize, duration: Duration) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let url = format!("{base}/healthz");
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (client, url, stop) = (client.clone(), url.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut done = 0usize;
+                while !stop.load(Ordering::Relaxed) {
+                    if client.get(&url).send().await.is_ok_and(|r| r.status().is_success()) {
+                        done += 1;
+                    }
+                }
+                done
+            })
+        })
+        .collect();
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for w in workers {
+        total += w.await.unwrap_or(0);
+    }
+    total as f64 / duration.as_secs_f64()
+}
+
+async fn flows(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    concurrency: usize,
+    duration: Duration,
+) -> anyhow::Result<Sample> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let customers: Vec<&str> =
+        crate::demo::DEMO_CUSTOMERS.iter().filter(|c| c.0 == "nordtel" && c.1 != "c-6666").map(|c| c.1).collect();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|worker| {
+            let (client, base, key, stop) = (client.clone(), base.to_owned(), key.to_owned(), stop.clone());
+            let customer = customers.get(worker % customers.len().max(1)).copied().unwrap_or("c-1001").to_owned();
+            tokio::spawn(async move {
+                let mut sample =
+                    Sample { create: Vec::new(), outbox: Vec::new(), check: Vec::new(), flows: 0, errors: 0 };
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    match one_flow(&client, &base, &key, &customer, &format!("B-{worker}-{n}"), &mut sample).await {
+                        Ok(()) => sample.flows += 1,
+                        Err(_) => sample.errors += 1,
+                    }
+                }
+                sample
+            })
+        })
+        .collect();
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Sample { create: Vec::new(), outbox: Vec::new(), check: Vec::new(), flows: 0, errors: 0 };
+    for w in workers {
+        let s = w.await?;
+        all.create.extend(s.create);
+        all.outbox.extend(s.outbox);
+        all.check.extend(s.check);
+        all.flows += s.flows;
+        all.errors += s.errors;
+    }
+    Ok(all)
+}
+
+async fn one_flow(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    customer: &str,
+    order: &str,
+    sample: &mut Sample,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let created: Value = client
+        .post(format!("{base}/v1/verifications"))
+        .bearer_auth(key)
+        .header("Idempotency-Key", order)
+        .json(&json!({
+            "order": { "id": order, "amount": "849.00", "currency": "EUR", "shipping_country": "DE",
+                "items": [{ "sku": "PHONE", "name": "Phone", "quantity": 1, "unit_price": "849.00", "hardware": true }] },
+            "customer": { "id": customer },
+        }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    sample.create.push(started.elapsed().as_secs_f64() * 1000.0);
+    let id = created.get("id").and_then(Value::as_str).context("no id")?.to_owned();
+
+    let started = Instant::now();
+    let code = loop {
+        let messages: Value =
+            client.get(format!("{base}/dev/outbox.json?verification_id={id}&limit=1")).send().await?.json().await?;
+        if let Some(text) = messages.get(0).and_then(|m| m["text"].as_str()) {
+            break text.rsplit('#').next().unwrap_or_default().trim().to_owned();
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            bail!("no SMS within 10 s");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    sample.outbox.push(started.elapsed().as_secs_f64() * 1000.0);
+
+    let started = Instant::now();
+    let checked: Value = client
+        .post(format!("{base}/v1/verifications/{id}/check"))
+        .bearer_auth(key)
+        .json(&json!({ "code": code }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    sample.check.push(started.elapsed().as_secs_f64() * 1000.0);
+    if checked.get("status").and_then(Value::as_str) != Some("approved") {
+        bail!("not approved: {checked}");
+    }
+    Ok(())
+}

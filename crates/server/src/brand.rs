@@ -1,0 +1,248 @@
+//! Brands at run time: built once at start from the configuration, with their policy, texts,
+//! SMS route and identity connector resolved.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use orderguard_domain::brand::{BrandSlug, parse_domain};
+use orderguard_domain::money::{Currency, Money};
+use orderguard_domain::policy::Policy;
+use orderguard_domain::sms_text::{self, SmsVars};
+
+use crate::config::{BrandConfig, ConfigError, IdentityConfig, Settings, SmsProviderConfig, ThemeConfig};
+use crate::identity::{IdentityConnector, StaticDirectory};
+use crate::sms::{HttpProvider, NamedGateway, OutboxProvider, SmsGateway};
+use crate::store::Store;
+
+pub const SUPPORTED_LOCALES: &[&str] = &["de", "en"];
+
+const DEFAULT_SMS_DE: &str = "{brand}: Ihr Code {code} bestätigt Ihre Bestellung über {amount}. Gültig {minutes} Min. Geben Sie ihn nicht weiter.";
+const DEFAULT_SMS_EN: &str =
+    "{brand}: your code {code} confirms your order of {amount}. Valid for {minutes} min. Never share it.";
+
+pub struct Brand {
+    pub slug: BrandSlug,
+    pub name: String,
+    pub shop_domains: Vec<String>,
+    pub sender_id: String,
+    pub locales: Vec<String>,
+    pub default_region: Option<String>,
+    pub policy: Policy,
+    pub sms_templates: HashMap<String, String>,
+    pub route: Vec<NamedGateway>,
+    pub identity: Arc<dyn IdentityConnector>,
+    pub theme: ThemeConfig,
+    pub config: BrandConfig,
+}
+
+impl Brand {
+    /// The requested locale if the brand speaks it (`de-AT` counts as `de`), else the brand's first.
+    pub fn locale_for(&self, requested: Option<&str>) -> String {
+        requested
+            .map(|r| r.split(['-', '_']).next().unwrap_or(r).to_ascii_lowercase())
+            .filter(|r| self.locales.contains(r))
+            .or_else(|| self.locales.first().cloned())
+            .unwrap_or_else(|| "en".into())
+    }
+
+    pub fn sms_text(&self, locale: &str, code: &str, amount: Money) -> String {
+        let template = self.sms_templates.get(locale).map(String::as_str).unwrap_or(if locale == "de" {
+            DEFAULT_SMS_DE
+        } else {
+            DEFAULT_SMS_EN
+        });
+        let vars = SmsVars {
+            code,
+            amount: &format_amount(amount, locale),
+            brand: &self.name,
+            minutes: (self.policy.code_ttl_seconds + 59) / 60,
+        };
+        let domain = self.shop_domains.first().map(String::as_str).unwrap_or("localhost");
+        sms_text::render(template, &vars, domain)
+    }
+
+    /// Return URLs must point at one of the brand's shop domains (no open redirect).
+    pub fn allows_return_url(&self, url: &str) -> bool {
+        reqwest::Url::parse(url).is_ok_and(|u| {
+            matches!(u.scheme(), "https" | "http")
+                && u.username().is_empty()
+                && u.password().is_none()
+                && u.host_str().is_some_and(|h| self.shop_domains.iter().any(|d| d == h))
+        })
+    }
+}
+
+/// `849,00 €` in German, `€849.00` in English; other currencies by their code.
+pub fn format_amount(amount: Money, locale: &str) -> String {
+    let decimal = amount.to_decimal();
+    let code = amount.currency.code();
+    let symbol = match code {
+        "EUR" => "€",
+        "GBP" => "£",
+        "USD" => "$",
+        _ => "",
+    };
+    match (locale, symbol) {
+        ("de", "") => format!("{} {code}", decimal.replace('.', ",")),
+        ("de", s) => format!("{} {s}", decimal.replace('.', ",")),
+        (_, "") => format!("{code} {decimal}"),
+        (_, s) => format!("{s}{decimal}"),
+    }
+}
+
+pub struct Brands {
+    by_slug: HashMap<String, Arc<Brand>>,
+}
+
+impl Brands {
+    pub fn get(&self, slug: &str) -> Option<&Arc<Brand>> {
+        self.by_slug.get(slug)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Brand>> {
+        let mut brands: Vec<_> = self.by_slug.values().collect();
+        brands.sort_by(|a, b| a.slug.cmp(&b.slug));
+        brands.into_iter()
+    }
+
+    pub fn build(settings: &Settings, store: &Arc<Store>) -> Result<Self, ConfigError> {
+        let gateways = settings
+            .sms_providers
+            .iter()
+            .map(|(name, config)| {
+                let gateway: Arc<dyn SmsGateway> = match config {
+                    SmsProviderConfig::Outbox => Arc::new(OutboxProvider::new(store.clone())),
+                    SmsProviderConfig::Http(http) => Arc::new(HttpProvider::new(name, http)?),
+                };
+                Ok((name.clone(), gateway))
+            })
+            .collect::<Result<HashMap<_, _>, ConfigError>>()?;
+        let connectors: HashMap<String, Arc<dyn IdentityConnector>> = settings
+            .identity
+            .iter()
+            .map(|(name, config)| {
+                let connector: Arc<dyn IdentityConnector> = match config {
+                    IdentityConfig::Static { customers } => Arc::new(StaticDirectory::new(customers)),
+                };
+                (name.clone(), connector)
+            })
+            .collect();
+        let mut by_slug = HashMap::new();
+        for config in &settings.brands {
+            let brand = build_brand(config, &gateways, &connectors)
+                .map_err(|e| ConfigError::Invalid(format!("brand `{}`: {e}", config.slug)))?;
+            if by_slug.insert(config.slug.clone(), Arc::new(brand)).is_some() {
+                return Err(ConfigError::Invalid(format!("brand `{}` is declared twice", config.slug)));
+            }
+        }
+        Ok(Self { by_slug })
+    }
+}
+
+fn build_brand(
+    c: &BrandConfig,
+    gateways: &HashMap<String, Arc<dyn SmsGateway>>,
+    connectors: &HashMap<String, Arc<dyn IdentityConnector>>,
+) -> Result<Brand, String> {
+    let slug = BrandSlug::parse(&c.slug).map_err(|e| e.to_string())?;
+    if c.name.trim().is_empty() {
+        return Err("name must not be empty".into());
+    }
+    if c.shop_domains.is_empty() {
+        return Err("shop_domains needs at least one host name".into());
+    }
+    let shop_domains =
+        c.shop_domains.iter().map(|d| parse_domain(d)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+    let alphanumeric = c.sender_id.len() <= 11 && c.sender_id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == ' ');
+    let numeric = c.sender_id.starts_with('+')
+        && c.sender_id.len() <= 16
+        && c.sender_id.chars().skip(1).all(|ch| ch.is_ascii_digit());
+    if c.sender_id.is_empty() || !(alphanumeric || numeric) {
+        return Err("sender_id must be up to 11 letters and digits, or a number like +4915112345678".into());
+    }
+    if c.locales.is_empty() {
+        return Err("locales needs at least one locale".into());
+    }
+    if let Some(unsupported) = c.locales.iter().find(|l| !SUPPORTED_LOCALES.contains(&l.as_str())) {
+        return Err(format!("locale `{unsupported}` is not supported (supported: {})", SUPPORTED_LOCALES.join(", ")));
+    }
+    for (locale, template) in &c.sms_templates {
+        let unknown = sms_text::unknown_variables(template);
+        if !unknown.is_empty() {
+            return Err(format!("sms_templates.{locale} uses unknown variables: {}", unknown.join(", ")));
+        }
+        if !template.contains("{code}") {
+            return Err(format!("sms_templates.{locale} must contain {{code}}"));
+        }
+    }
+    let p = &c.policy;
+    let defaults = Policy::default();
+    let high_value_minor = match &p.high_value_amount {
+        Some(amount) => {
+            Money::parse(amount, Currency::parse("EUR").map_err(|e| e.to_string())?)
+                .map_err(|e| format!("policy.high_value_amount: {}", e.reason))?
+                .minor
+        }
+        None => defaults.high_value_minor,
+    };
+    let policy = Policy {
+        code_length: p.code_length.unwrap_or(defaults.code_length),
+        code_ttl_seconds: p.code_ttl_seconds.unwrap_or(defaults.code_ttl_seconds),
+        max_attempts: p.max_attempts.unwrap_or(defaults.max_attempts),
+        max_resends: p.max_resends.unwrap_or(defaults.max_resends),
+        resend_cooldown_seconds: p.resend_cooldown_seconds.unwrap_or(defaults.resend_cooldown_seconds),
+        allowed_countries: p.allowed_countries.clone().unwrap_or(defaults.allowed_countries),
+        high_value_minor,
+        max_verifications_per_number_per_hour: p
+            .max_verifications_per_number_per_hour
+            .unwrap_or(defaults.max_verifications_per_number_per_hour),
+        review_score: p.review_score.unwrap_or(defaults.review_score),
+        deny_score: p.deny_score.unwrap_or(defaults.deny_score),
+    };
+    policy.validate().map_err(|e| format!("policy.{e}"))?;
+    if c.sms_route.is_empty() {
+        return Err("sms_route needs at least one provider".into());
+    }
+    let route = c
+        .sms_route
+        .iter()
+        .map(|name| {
+            gateways
+                .get(name)
+                .map(|gateway| NamedGateway { name: name.clone(), gateway: gateway.clone() })
+                .ok_or_else(|| format!("sms_route names `{name}`, which is not in [sms_providers]"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let identity = connectors
+        .get(&c.identity)
+        .cloned()
+        .ok_or_else(|| format!("identity `{}` is not in [identity]", c.identity))?;
+    Ok(Brand {
+        slug,
+        name: c.name.clone(),
+        shop_domains,
+        sender_id: c.sender_id.clone(),
+        locales: c.locales.clone(),
+        default_region: c.default_region.clone(),
+        policy,
+        sms_templates: c.sms_templates.clone().into_iter().collect(),
+        route,
+        identity,
+        theme: c.theme.clone(),
+        config: c.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_read_naturally() {
+        let eur = Money::parse("849.5", Currency::parse("EUR").unwrap()).unwrap();
+        assert_eq!(format_amount(eur, "de"), "849,50 €");
+        assert_eq!(format_amount(eur, "en"), "€849.50");
+        let chf = Money::parse("12", Currency::parse("CHF").unwrap()).unwrap();
+        assert_eq!(format_amount(chf, "de"), "12,00 CHF");
+    }
+}

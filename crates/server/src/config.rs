@@ -1,0 +1,330 @@
+//! The configuration file (TOML), environment overrides and secrets. docs/configuration.md is the
+//! reference for every key here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server binds.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The URL customers and shops reach this service at; hosted page links and the receipt
+    /// issuer are built from it. Defaults to `http://<listen>`.
+    pub public_url: Option<String>,
+    #[serde(default = "default_database_url")]
+    pub database_url: String,
+    /// The deployment's master secret (32 bytes, base64 or hex). Prefer `secret_key_file` or the
+    /// environment variable `ORDERGUARD_SECRET_KEY`.
+    pub secret_key: Option<String>,
+    pub secret_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub log_format: LogFormat,
+    #[serde(default)]
+    pub dev: DevSettings,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub sms_providers: BTreeMap<String, SmsProviderConfig>,
+    #[serde(default)]
+    pub identity: BTreeMap<String, IdentityConfig>,
+    #[serde(default)]
+    pub brands: Vec<BrandConfig>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+fn default_database_url() -> String {
+    "sqlite://orderguard.db".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevSettings {
+    /// Serve `/dev/outbox` and `/dev/outbox.json` (messages kept by `outbox` providers).
+    #[serde(default)]
+    pub outbox_page: bool,
+    /// Serve the demo shops under `/demo` (needs `demo_api_keys`).
+    #[serde(default)]
+    pub demo_shop: bool,
+    /// Brand slug → API key the demo shop uses to call the API.
+    #[serde(default)]
+    pub demo_api_keys: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// How often pending verifications are checked for expiry.
+    pub sweep_interval_ms: u64,
+    /// SMS sent at the same time by one instance.
+    pub sms_concurrency: usize,
+    /// Attempts to hand one SMS to the providers before the verification is undeliverable.
+    pub sms_max_attempts: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_body_bytes: 64 * 1024, sweep_interval_ms: 1000, sms_concurrency: 64, sms_max_attempts: 3 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SmsProviderConfig {
+    /// Keeps messages in the database for `/dev/outbox`: development and demos only.
+    Outbox,
+    Http(HttpProviderConfig),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpProviderConfig {
+    pub url: String,
+    /// Header name → value; values may use `${env:NAME}` and `${file:PATH}` for secrets.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// The JSON body; every string in it may use `{to}`, `{text}`, `{sender}`, `{id}`, `{brand}`.
+    pub body: serde_json::Value,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Retries of one hand-off after a timeout, a connection error or a 5xx/429 answer.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// JSON pointer to the provider's message id in its answer, e.g. `/messages/0/message-id`.
+    pub message_id_pointer: Option<String>,
+}
+
+fn default_timeout_ms() -> u64 {
+    5000
+}
+
+fn default_retries() -> u32 {
+    2
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum IdentityConfig {
+    /// Customers listed here: for demos, tests and small deployments.
+    Static { customers: Vec<StaticCustomer> },
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticCustomer {
+    pub id: String,
+    pub phone: String,
+    #[serde(default = "yes")]
+    pub phone_verified: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandConfig {
+    pub slug: String,
+    pub name: String,
+    /// Host names of the brand's shop: the first one goes into the origin-bound SMS line; return
+    /// URLs must be on one of them.
+    pub shop_domains: Vec<String>,
+    /// Alphanumeric (up to 11 characters) or a number in international form.
+    pub sender_id: String,
+    #[serde(default = "default_locales")]
+    pub locales: Vec<String>,
+    /// The region numbers without a country code are read in, e.g. `DE`.
+    pub default_region: Option<String>,
+    /// Names of providers in `[sms_providers]`, tried in this order.
+    pub sms_route: Vec<String>,
+    /// Name of a connector in `[identity]`.
+    pub identity: String,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// Locale → SMS template; overrides the built-in text.
+    #[serde(default)]
+    pub sms_templates: BTreeMap<String, String>,
+    #[serde(default)]
+    pub theme: ThemeConfig,
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+}
+
+fn default_locales() -> Vec<String> {
+    vec!["de".into(), "en".into()]
+}
+
+fn default_retention_days() -> u32 {
+    90
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    pub code_length: Option<u8>,
+    pub code_ttl_seconds: Option<i64>,
+    pub max_attempts: Option<u32>,
+    pub max_resends: Option<u32>,
+    pub resend_cooldown_seconds: Option<i64>,
+    pub allowed_countries: Option<Vec<String>>,
+    /// Decimal amount from which an order with hardware is a risk signal, e.g. "500.00".
+    pub high_value_amount: Option<String>,
+    pub max_verifications_per_number_per_hour: Option<u32>,
+    pub review_score: Option<u32>,
+    pub deny_score: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThemeConfig {
+    pub primary_color: String,
+    pub accent_color: String,
+    pub font: String,
+}
+
+impl Default for ThemeConfig {
+    fn default() -> Self {
+        Self { primary_color: "#1f3a5f".into(), accent_color: "#e4572e".into(), font: "system-ui, sans-serif".into() }
+    }
+}
+
+impl Settings {
+    /// Reads the file, then applies `ORDERGUARD_*` environment overrides.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let mut settings = Self::from_toml(&text, path)?;
+        settings.apply_env(|name| std::env::var(name).ok());
+        Ok(settings)
+    }
+
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
+    }
+
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = var("ORDERGUARD_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = var("ORDERGUARD_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = var("ORDERGUARD_DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = var("ORDERGUARD_SECRET_KEY") {
+            self.secret_key = Some(v);
+        }
+        if let Some(v) = var("ORDERGUARD_SECRET_KEY_FILE") {
+            self.secret_key_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("ORDERGUARD_LOG_FORMAT") {
+            self.log_format = if v == "json" { LogFormat::Json } else { LogFormat::Text };
+        }
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
+    }
+
+    /// The master secret from `secret_key`, `secret_key_file` (in that order).
+    pub fn master_key(&self) -> Result<[u8; 32], ConfigError> {
+        let text = match (&self.secret_key, &self.secret_key_file) {
+            (Some(key), _) => key.clone(),
+            (None, Some(path)) => {
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.clone(), source })?
+            }
+            (None, None) => {
+                return Err(ConfigError::Invalid(
+                    "no secret key: set secret_key_file (or ORDERGUARD_SECRET_KEY) to 32 random bytes, \
+                     e.g. the output of `openssl rand -base64 32`"
+                        .into(),
+                ));
+            }
+        };
+        crate::crypto::Secrets::parse_master_key(&text).map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+}
+
+/// Replaces `${env:NAME}` and `${file:PATH}` in a configured value by the secret they name.
+pub fn resolve_secrets(value: &str) -> Result<String, ConfigError> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(rest.get(..start).unwrap_or_default());
+        let after = rest.get(start + 2..).unwrap_or_default();
+        let Some(end) = after.find('}') else {
+            return Err(ConfigError::Invalid(format!("unclosed `${{` in `{value}`")));
+        };
+        let reference = after.get(..end).unwrap_or_default();
+        let secret = if let Some(name) = reference.strip_prefix("env:") {
+            std::env::var(name).map_err(|_| ConfigError::Invalid(format!("environment variable {name} is not set")))?
+        } else if let Some(path) = reference.strip_prefix("file:") {
+            std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: PathBuf::from(path), source })?
+                .trim_end()
+                .to_owned()
+        } else {
+            return Err(ConfigError::Invalid(format!("`${{{reference}}}`: use ${{env:NAME}} or ${{file:PATH}}")));
+        };
+        out.push_str(&secret);
+        rest = after.get(end + 1..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut s = Settings::from_toml("listen = \"127.0.0.1:1\"", Path::new("x.toml")).unwrap();
+        s.apply_env(|name| (name == "ORDERGUARD_LISTEN").then(|| "127.0.0.1:2".to_owned()));
+        assert_eq!(s.listen, "127.0.0.1:2");
+        assert_eq!(s.public_url(), "http://127.0.0.1:2");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = Settings::from_toml("lisen = \"x\"", Path::new("x.toml")).unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn secrets_from_environment() {
+        // SAFETY: only this test reads this variable.
+        unsafe { std::env::set_var("OG_TEST_SECRET", "s3cret") };
+        assert_eq!(resolve_secrets("Bearer ${env:OG_TEST_SECRET}").unwrap(), "Bearer s3cret");
+        assert!(resolve_secrets("${env:OG_TEST_MISSING}").is_err());
+        assert!(resolve_secrets("${vault:x}").is_err());
+    }
+}

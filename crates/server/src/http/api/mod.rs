@@ -1,0 +1,417 @@
+//! The JSON API under `/v1`, authenticated with a brand's API key.
+
+pub mod types;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use orderguard_domain::FieldError;
+use orderguard_domain::order::{ItemInput, OrderInput};
+use serde::de::DeserializeOwned;
+use types::*;
+
+use super::error::ApiError;
+use crate::App;
+use crate::brand::Brand;
+use crate::identity::CustomerRequest;
+use crate::service::orders::{OutcomeReport, report_outcome};
+use crate::service::verifications::{self as service, CheckResult, NewVerification};
+use crate::store::verifications::VerificationRecord;
+
+/// The brand whose API key authenticated the request.
+pub struct ApiBrand(pub Arc<Brand>);
+
+/// API key hash → brand, kept briefly so that not every request reads the key table.
+/// A revoked key stops working within this time.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+pub struct ApiKeyCache(Mutex<HashMap<Vec<u8>, (String, Instant)>>);
+
+impl FromRequestParts<Arc<App>> for ApiBrand {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("send the brand's API key as `Authorization: Bearer <key>`"))?;
+        let key = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <key>`"))?;
+        let hash = crate::crypto::sha256(key.as_bytes());
+        let cached = app.api_keys.0.lock().ok().and_then(|cache| {
+            cache.get(&hash).filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL).map(|(slug, _)| slug.clone())
+        });
+        let slug = match cached {
+            Some(slug) => slug,
+            None => {
+                let lookup = hash.clone();
+                let slug = app
+                    .store
+                    .read(move |conn| crate::store::keys::brand_for_key(conn, &lookup))
+                    .await
+                    .map_err(|e| ApiError::from(crate::service::ServiceError::Store(e)))?
+                    .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
+                if let Ok(mut cache) = app.api_keys.0.lock() {
+                    if cache.len() > 10_000 {
+                        cache.clear();
+                    }
+                    cache.insert(hash, (slug.clone(), Instant::now()));
+                }
+                slug
+            }
+        };
+        let brand = app
+            .brands
+            .get(&slug)
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("the API key belongs to a brand that is no longer configured"))?;
+        Ok(Self(brand))
+    }
+}
+
+/// Parses a JSON body: `application/json`, within the size limit, with errors that name the field.
+/// Returns the value and a canonical hash of it (for Idempotency-Key comparison).
+fn parse_json<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(T, Vec<u8>), ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Request body too large", e.body_text())
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed-body", "The body could not be read", e.body_text())
+        }
+    })?;
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+    if !json_type {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "JSON expected",
+            "send the body as `Content-Type: application/json`",
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed-json", "The body is not valid JSON", e.to_string())
+    })?;
+    let hash = crate::crypto::sha256(value.to_string().as_bytes());
+    let parsed = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { String::from("(body)") } else { path };
+        ApiError::validation(vec![FieldError::new(field, e.into_inner().to_string())])
+    })?;
+    Ok((parsed, hash))
+}
+
+fn optional_json<T: DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
+    match &body {
+        Ok(bytes) if bytes.is_empty() => Ok(T::default()),
+        _ => parse_json(headers, body).map(|(value, _)| value),
+    }
+}
+
+pub fn verification_response(app: &App, v: &VerificationRecord) -> VerificationResponse {
+    use crate::clock::rfc3339;
+    VerificationResponse {
+        id: v.id.clone(),
+        brand: v.brand.clone(),
+        order_id: v.order_id.clone(),
+        status: v.state.status.as_str().to_owned(),
+        amount: orderguard_domain::money::Currency::parse(&v.currency)
+            .map(|c| orderguard_domain::money::Money::from_minor(v.amount_minor, c).to_decimal())
+            .unwrap_or_default(),
+        currency: v.currency.clone(),
+        locale: v.locale.clone(),
+        expires_at: rfc3339(v.state.expires_at.millis()),
+        attempts_remaining: v.state.attempts_remaining(),
+        resends_remaining: v.state.resends_remaining(),
+        resend_available_at: rfc3339(v.state.resend_available_at().millis()),
+        phone_hint: v.phone_hint.clone(),
+        hosted_url: format!("{}/v/{}", app.public_url, v.hosted_token),
+        risk: Risk {
+            decision: v.risk_decision.clone(),
+            score: v.risk_score,
+            reasons: v.risk_reasons.split(',').filter(|r| !r.is_empty()).map(str::to_owned).collect(),
+        },
+        receipt: service::receipt(app, v),
+        cancel_reason: v.cancel_reason.clone(),
+        created_at: rfc3339(v.created_at),
+        updated_at: rfc3339(v.updated_at),
+    }
+}
+
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// Start a verification for an order: resolves the customer's number, assesses the risk and,
+/// unless denied, sends the code.
+#[utoipa::path(
+    post, path = "/v1/verifications", tag = "verifications",
+    request_body = CreateVerificationRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body return the same verification and send no second SMS.")),
+    responses(
+        (status = 201, description = "Created (or replayed: header `Idempotent-Replayed: true`)", body = VerificationResponse),
+        (status = 400, description = "Malformed JSON", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or unknown API key", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid request, unknown customer, unusable number or reused Idempotency-Key", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Identity service unavailable", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn create_verification(
+    State(app): State<Arc<App>>,
+    ApiBrand(brand): ApiBrand,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let (request, request_hash): (CreateVerificationRequest, _) = parse_json(&headers, body)?;
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => {
+            let key = value.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY);
+            Some(key.map(str::to_owned).ok_or_else(|| {
+                ApiError::validation(vec![FieldError::new(
+                    "Idempotency-Key",
+                    "must be 1 to 255 visible ASCII characters",
+                )])
+            })?)
+        }
+    };
+    let mut errors = Vec::new();
+    let order = service::parse_order(&OrderInput {
+        id: &request.order.id,
+        amount: &request.order.amount,
+        currency: &request.order.currency,
+        items: request
+            .order
+            .items
+            .iter()
+            .map(|i| ItemInput {
+                sku: &i.sku,
+                name: &i.name,
+                quantity: i.quantity,
+                unit_price: &i.unit_price,
+                hardware: i.hardware,
+            })
+            .collect(),
+        shipping_country: request.order.shipping_country.as_deref(),
+    })
+    .map_err(|e| errors.push(e))
+    .ok();
+    if request.customer.id.trim().is_empty() || request.customer.id.len() > 256 {
+        errors.push(FieldError::new("customer.id", "must be 1 to 256 characters"));
+    }
+    let client_ip = match request.client.as_ref().and_then(|c| c.ip.as_deref()) {
+        None => None,
+        Some(ip) => {
+            ip.parse().map_err(|_| errors.push(FieldError::new("client.ip", "is not an IPv4 or IPv6 address"))).ok()
+        }
+    };
+    if let Some(locale) = &request.locale
+        && (locale.is_empty()
+            || locale.len() > 35
+            || !locale.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    {
+        errors.push(FieldError::new("locale", "must be a language tag such as de or en-GB"));
+    }
+    if request.return_url.as_ref().is_some_and(|u| u.len() > 2048) {
+        errors.push(FieldError::new("return_url", "must be at most 2048 characters"));
+    }
+    let Some(order) = order.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::validation(errors));
+    };
+    let created = service::create(
+        &app,
+        &brand,
+        NewVerification {
+            order,
+            customer: CustomerRequest { id: request.customer.id },
+            locale: request.locale,
+            client_ip,
+            return_url: request.return_url,
+            idempotency_key,
+            request_hash,
+        },
+    )
+    .await?;
+    let body = verification_response(&app, &created.record);
+    let location = format!("/v1/verifications/{}", created.record.id);
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    if created.replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// The current state of a verification (with the receipt once approved).
+#[utoipa::path(
+    get, path = "/v1/verifications/{id}", tag = "verifications",
+    params(("id" = String, Path, description = "Verification id")),
+    responses(
+        (status = 200, body = VerificationResponse),
+        (status = 401, body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such verification for this brand", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn get_verification(
+    State(app): State<Arc<App>>,
+    ApiBrand(brand): ApiBrand,
+    Path(id): Path<String>,
+) -> Result<Json<VerificationResponse>, ApiError> {
+    let record = service::get(&app, brand.slug.as_str(), &id).await?;
+    Ok(Json(verification_response(&app, &record)))
+}
+
+/// Check the code the customer typed. A wrong code uses up an attempt; the last wrong one fails
+/// the verification.
+#[utoipa::path(
+    post, path = "/v1/verifications/{id}/check", tag = "verifications",
+    params(("id" = String, Path, description = "Verification id")),
+    request_body = CheckRequest,
+    responses(
+        (status = 200, description = "Checked: `approved` with a receipt, or `pending`/`failed` with the attempts left", body = CheckResponse),
+        (status = 404, body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No longer pending (approved, failed, expired, canceled, …)", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a code (no attempt is used)", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn check_verification(
+    State(app): State<Arc<App>>,
+    ApiBrand(brand): ApiBrand,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<CheckResponse>, ApiError> {
+    let (request, _): (CheckRequest, _) = parse_json(&headers, body)?;
+    let result = service::check(&app, &brand, &id, &request.code).await?;
+    Ok(Json(check_response(result)))
+}
+
+pub fn check_response(result: CheckResult) -> CheckResponse {
+    match result {
+        CheckResult::Approved { record, receipt } => CheckResponse {
+            id: record.id,
+            status: "approved".into(),
+            valid: true,
+            attempts_remaining: record.state.attempts_remaining(),
+            receipt: Some(receipt),
+        },
+        CheckResult::Wrong { record, attempts_remaining } => {
+            CheckResponse { id: record.id, status: "pending".into(), valid: false, attempts_remaining, receipt: None }
+        }
+        CheckResult::Failed { record } => {
+            CheckResponse { id: record.id, status: "failed".into(), valid: false, attempts_remaining: 0, receipt: None }
+        }
+    }
+}
+
+/// Send a new code (the old one stops working). Limited in number and by a cooldown.
+#[utoipa::path(
+    post, path = "/v1/verifications/{id}/resend", tag = "verifications",
+    params(("id" = String, Path, description = "Verification id")),
+    responses(
+        (status = 200, body = VerificationResponse),
+        (status = 404, body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No longer pending, or no resends left", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Cooldown running; see `Retry-After`", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn resend_verification(
+    State(app): State<Arc<App>>,
+    ApiBrand(brand): ApiBrand,
+    Path(id): Path<String>,
+) -> Result<Json<VerificationResponse>, ApiError> {
+    let record = service::resend(&app, &brand, &id).await?;
+    Ok(Json(verification_response(&app, &record)))
+}
+
+/// The customer aborted: end the verification as `canceled`.
+#[utoipa::path(
+    post, path = "/v1/verifications/{id}/cancel", tag = "verifications",
+    params(("id" = String, Path, description = "Verification id")),
+    request_body(content = Option<CancelRequest>, description = "Optional reason"),
+    responses(
+        (status = 200, body = VerificationResponse),
+        (status = 404, body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 409, body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn cancel_verification(
+    State(app): State<Arc<App>>,
+    ApiBrand(brand): ApiBrand,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<VerificationResponse>, ApiError> {
+    let request: CancelRequest = optional_json(&headers, body)?;
+    let record = service::cancel(&app, &brand, &id, request.reason).await?;
+    Ok(Json(verification_response(&app, &record)))
+}
+
+/// Report what finally became of an order: the labels fraud trends are computed from.
+#[utoipa::path(
+    post, path = "/v1/orders/{order_id}/outcome", tag = "orders",
+    params(("order_id" = String, Path, description = "The shop's order id")),
+    request_body = OutcomeRequest,
+    responses(
+        (status = 200, body = OutcomeResponse),
+        (status = 422, body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn report_order_outcome(
+    State(app): State<Arc<App>>,
+    ApiBrand(brand): ApiBrand,
+    Path(order_id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<OutcomeResponse>, ApiError> {
+    let (request, _): (OutcomeRequest, _) = parse_json(&headers, body)?;
+    let outcome = request.outcome.clone();
+    let recorded = report_outcome(
+        &app,
+        brand.slug.as_str(),
+        OutcomeReport {
+            order_id: order_id.clone(),
+            outcome: request.outcome,
+            amount_lost: request.amount_lost,
+            currency: request.currency,
+        },
+    )
+    .await?;
+    Ok(Json(OutcomeResponse {
+        order_id,
+        outcome,
+        amount_lost: recorded.amount_lost.map(|m| m.to_decimal()),
+        currency: recorded.amount_lost.map(|m| m.currency.code().to_owned()),
+        verifications: recorded.verifications,
+    }))
+}

@@ -1,0 +1,153 @@
+//! The JSON shapes of the API. Requests reject unknown fields (a misspelt field is an error, not
+//! silently ignored); responses may gain fields over time.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVerificationRequest {
+    pub order: OrderBody,
+    pub customer: CustomerBody,
+    /// BCP 47 language such as `de` or `en-GB`; falls back to the brand's first locale.
+    pub locale: Option<String>,
+    pub client: Option<ClientBody>,
+    /// Where the hosted page sends the customer afterwards; must be on one of the brand's shop domains.
+    pub return_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderBody {
+    /// The shop's order id (1–128 characters).
+    pub id: String,
+    /// Decimal string in the currency's minor digits, e.g. `"849.00"`.
+    pub amount: String,
+    /// ISO 4217, e.g. `EUR`.
+    pub currency: String,
+    #[serde(default)]
+    pub items: Vec<ItemBody>,
+    /// ISO 3166-1 alpha-2, e.g. `DE`.
+    pub shipping_country: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemBody {
+    pub sku: String,
+    pub name: String,
+    pub quantity: u32,
+    pub unit_price: String,
+    /// Physical hardware (phone, router, SIM): a risk signal for high values.
+    #[serde(default)]
+    pub hardware: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerBody {
+    /// The customer's id in the brand's identity service.
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientBody {
+    /// The customer's IP address; stored truncated (/24, /48).
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub device_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Risk {
+    /// `allow`, `review` (code sent, order flagged) or `deny` (nothing sent, status `blocked`).
+    pub decision: String,
+    pub score: i64,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerificationResponse {
+    pub id: String,
+    pub brand: String,
+    pub order_id: String,
+    /// `pending`, `approved`, `failed`, `expired`, `canceled`, `blocked` or `undeliverable`.
+    pub status: String,
+    pub amount: String,
+    pub currency: String,
+    pub locale: String,
+    /// RFC 3339.
+    pub expires_at: String,
+    pub attempts_remaining: u32,
+    pub resends_remaining: u32,
+    /// RFC 3339: when `resend` is allowed again.
+    pub resend_available_at: String,
+    /// The masked number the code goes to, e.g. `+49 *** ****89`.
+    pub phone_hint: String,
+    /// The hosted verification page for this verification.
+    pub hosted_url: String,
+    pub risk: Risk,
+    /// Signed receipt (compact JWS, EdDSA); present once approved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// The digits from the SMS.
+    pub code: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckResponse {
+    pub id: String,
+    /// `approved`, `pending` (wrong code, attempts left) or `failed` (attempts used up).
+    pub status: String,
+    /// Whether this code was right.
+    pub valid: bool,
+    pub attempts_remaining: u32,
+    /// Signed receipt (compact JWS); present when approved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    /// Why the customer or shop aborted (up to 500 characters).
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeRequest {
+    /// `completed`, `canceled`, `fraud_confirmed`, `chargeback` or `hardware_damaged`.
+    pub outcome: String,
+    /// Decimal string: what the brand lost on this order.
+    pub amount_lost: Option<String>,
+    /// ISO 4217; defaults to the currency of the order's verification.
+    pub currency: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutcomeResponse {
+    pub order_id: String,
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_lost: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Verifications recorded for this order.
+    pub verifications: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}

@@ -1,0 +1,186 @@
+//! The one place errors become HTTP: RFC 9457 problem details with a stable `type`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use orderguard_domain::FieldError;
+use orderguard_domain::verification::Rejection;
+use serde::Serialize;
+
+use crate::identity::IdentityError;
+use crate::service::ServiceError;
+
+pub const PROBLEM_PREFIX: &str = "urn:orderguard:problem:";
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FieldProblem {
+    /// Path of the field in the request body, e.g. `order.items[0].quantity`.
+    pub field: String,
+    pub reason: String,
+}
+
+/// RFC 9457 problem details.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Stable identifier of the kind of problem, e.g. `urn:orderguard:problem:validation-error`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+    /// The verification's status, for problems about a verification that is no longer pending.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<i64>,
+}
+
+#[derive(Debug)]
+pub struct ApiError(pub Box<Problem>);
+
+impl ApiError {
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Self {
+        Self(Box::new(Problem {
+            kind: format!("{PROBLEM_PREFIX}{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+            verification_status: None,
+            retry_after_seconds: None,
+        }))
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation-error", "The request is not valid", detail);
+        e.0.errors = errors.into_iter().map(|f| FieldProblem { field: f.field, reason: f.reason }).collect();
+        e
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} does not exist"))
+    }
+
+    pub fn unauthorized(detail: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required", detail)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "Internal error",
+            "something went wrong on our side; the request can be retried with the same Idempotency-Key",
+        )
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Validation(errors) => Self::validation(errors),
+            ServiceError::NotFound => Self::not_found("the verification"),
+            ServiceError::Rejected(rejection) => rejected(rejection),
+            ServiceError::IdempotencyMismatch => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+                "this Idempotency-Key was already used with a different request body; use a new key for a new request",
+            ),
+            ServiceError::PhoneInvalid(reason) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "customer-phone-invalid",
+                "The customer's mobile number cannot receive a code",
+                format!("the number the identity service holds for this customer {reason}"),
+            ),
+            ServiceError::PhoneUnverified => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "customer-phone-unverified",
+                "The customer has no verified mobile number",
+                "the identity service holds no verified mobile number for this customer",
+            ),
+            ServiceError::Identity(IdentityError::UnknownCustomer) => {
+                let mut e = Self::validation(vec![FieldError::new(
+                    "customer.id",
+                    "is not known to the brand's identity service",
+                )]);
+                e.0.kind = format!("{PROBLEM_PREFIX}customer-unknown");
+                e
+            }
+            ServiceError::Identity(IdentityError::Unavailable(reason)) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "identity-unavailable",
+                "The identity service is unavailable",
+                format!("the customer's number could not be looked up: {reason}"),
+            ),
+            ServiceError::Conflict => Self::new(
+                StatusCode::CONFLICT,
+                "concurrent-change",
+                "Concurrent change",
+                "the verification was changed by parallel requests; retry",
+            ),
+            ServiceError::Store(e) => {
+                tracing::error!(error = %e, "storage error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+fn rejected(rejection: Rejection) -> ApiError {
+    match rejection {
+        Rejection::NotPending(status) => {
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                "verification-not-pending",
+                "The verification is no longer pending",
+                rejection.to_string(),
+            );
+            e.0.verification_status = Some(status.as_str().to_owned());
+            e
+        }
+        Rejection::Expired => {
+            let mut e = ApiError::new(
+                StatusCode::CONFLICT,
+                "verification-expired",
+                "The code has expired",
+                "the code has expired; start a new verification",
+            );
+            e.0.verification_status = Some("expired".into());
+            e
+        }
+        Rejection::ResendLimit => {
+            ApiError::new(StatusCode::CONFLICT, "resend-limit-reached", "No more resends", rejection.to_string())
+        }
+        Rejection::ResendTooSoon { retry_after_seconds } => {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "resend-too-soon",
+                "Too soon for a new code",
+                rejection.to_string(),
+            );
+            e.0.retry_after_seconds = Some(retry_after_seconds);
+            e
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = self.0.retry_after_seconds;
+        let body = serde_json::to_vec(&*self.0).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+            headers.insert(header::RETRY_AFTER, seconds);
+        }
+        response
+    }
+}

@@ -1,0 +1,165 @@
+//! HTTP: the router, cross-cutting layers, operational endpoints. Every route is added through
+//! `OpenApiRouter::routes`, so every route is in `/openapi.json` (a test keeps it so).
+
+pub mod api;
+pub mod error;
+pub mod pages;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::App;
+use error::ApiError;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "orderguard",
+        description = "SMS two-factor verification for the order process of telecom brands. \
+            Authenticate with the brand's API key: `Authorization: Bearer og_…`. Errors are RFC 9457 \
+            problem details (`application/problem+json`). Request bodies reject unknown fields."
+    ),
+    modifiers(&ApiKeyScheme),
+    tags(
+        (name = "verifications", description = "Start, check, resend and cancel verifications"),
+        (name = "orders", description = "Report order outcomes"),
+        (name = "keys", description = "Public keys for receipts"),
+        (name = "operations", description = "Health, readiness, metrics, this document"),
+        (name = "development", description = "Development outbox and demo shop (only when enabled)"),
+    )
+)]
+struct ApiDoc;
+
+struct ApiKeyScheme;
+
+impl utoipa::Modify for ApiKeyScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "api_key",
+                SecurityScheme::Http(
+                    HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("The brand's API key")).build(),
+                ),
+            );
+        }
+    }
+}
+
+/// The application's routes and the OpenAPI document that describes them.
+pub fn router(app: Arc<App>) -> axum::Router {
+    let mut routes = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(api::create_verification))
+        .routes(routes!(api::get_verification))
+        .routes(routes!(api::check_verification))
+        .routes(routes!(api::resend_verification))
+        .routes(routes!(api::cancel_verification))
+        .routes(routes!(api::report_order_outcome))
+        .routes(routes!(jwks))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_json));
+    if app.settings.dev.outbox_page {
+        routes = routes.routes(routes!(pages::outbox::outbox_page)).routes(routes!(pages::outbox::outbox_json));
+    }
+    if app.settings.dev.demo_shop {
+        routes = routes
+            .routes(routes!(pages::demo::index))
+            .routes(routes!(pages::demo::shop))
+            .routes(routes!(pages::demo::place_order))
+            .routes(routes!(pages::demo::order_page))
+            .routes(routes!(pages::demo::submit_code))
+            .routes(routes!(pages::demo::resend))
+            .routes(routes!(pages::demo::cancel));
+    }
+    let (router, openapi) = routes.split_for_parts();
+    let openapi_json = openapi.to_json().unwrap_or_default();
+    let _ = app.openapi.set(openapi_json);
+    router
+        .fallback(no_route)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), observe))
+        .layer(DefaultBodyLimit::max(app.settings.limits.max_body_bytes))
+        .with_state(app)
+}
+
+async fn no_route() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no-route", "Not found", "there is no such endpoint; see /openapi.json")
+}
+
+/// Metrics, a log line without personal data, and security headers on every response.
+async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let method = request.method().clone();
+    let mut response = next.run(request).await;
+    let status = response.status();
+    app.metrics.increment(
+        "orderguard_http_requests_total",
+        &[("route", &route), ("method", method.as_str()), ("status", status.as_str())],
+    );
+    app.metrics.observe(
+        "orderguard_http_request_duration_seconds",
+        &[("route", &route)],
+        started.elapsed().as_secs_f64(),
+    );
+    tracing::debug!(%method, route, status = status.as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.entry(header::X_FRAME_OPTIONS).or_insert(HeaderValue::from_static("DENY"));
+    headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+    ));
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Public keys that verify receipts (JWKS, RFC 7517). Several keys during a rotation.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "keys", responses((status = 200, description = "JWK Set", content_type = "application/json")))]
+async fn jwks(State(app): State<Arc<App>>) -> Response {
+    let mut response = Json(app.signer.jwks()).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = api::types::Health)))]
+async fn healthz() -> Json<api::types::Health> {
+    Json(api::types::Health { status: "ok".into() })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = api::types::Health), (status = 503, body = error::Problem, content_type = "application/problem+json")))]
+async fn readyz(State(app): State<Arc<App>>) -> Result<Json<api::types::Health>, ApiError> {
+    app.store.ping().await.map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "Not ready",
+            format!("the database does not answer: {e}"),
+        )
+    })?;
+    Ok(Json(api::types::Health { status: "ready".into() }))
+}
+
+/// Prometheus metrics (text exposition format).
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()).into_response()
+}
+
+/// This document: OpenAPI 3.1, generated from the code.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
+async fn openapi_json(State(app): State<Arc<App>>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], app.openapi.get().cloned().unwrap_or_default()).into_response()
+}

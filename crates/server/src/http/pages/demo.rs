@@ -1,0 +1,302 @@
+//! The demo shops: a small checkout per brand that calls the API server-side with the brand's API
+//! key, exactly as a real shop backend would, so a person can follow the whole flow in a browser.
+
+// A page handler's error is the error page itself, built rarely: its size does not matter.
+#![allow(clippy::result_large_err)]
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{error_page, render};
+use crate::App;
+use crate::brand::{Brand, format_amount};
+use crate::config::IdentityConfig;
+
+struct Product {
+    sku: &'static str,
+    name: &'static str,
+    price: &'static str,
+    hardware: bool,
+}
+
+const PRODUCTS: &[Product] = &[
+    Product { sku: "PHONE-X-128", name: "Smartphone X 128 GB", price: "849.00", hardware: true },
+    Product { sku: "ROUTER-5G", name: "5G home router", price: "299.00", hardware: true },
+    Product { sku: "SIM-ONLY-20", name: "SIM only, 20 GB", price: "19.99", hardware: false },
+];
+
+pub struct DemoCustomer {
+    pub id: String,
+    pub phone: String,
+}
+
+fn customers(app: &App, brand: &Brand) -> Vec<DemoCustomer> {
+    match app.settings.identity.get(&brand.config.identity) {
+        Some(IdentityConfig::Static { customers }) => {
+            customers.iter().map(|c| DemoCustomer { id: c.id.clone(), phone: c.phone.clone() }).collect()
+        }
+        None => Vec::new(),
+    }
+}
+
+fn brand_or_404(app: &App, slug: &str) -> Result<Arc<Brand>, Response> {
+    app.brands
+        .get(slug)
+        .cloned()
+        .ok_or_else(|| error_page(StatusCode::NOT_FOUND, "There is no demo shop for this brand."))
+}
+
+/// Calls this server's own API as the brand's shop.
+async fn call_api(
+    app: &App,
+    brand: &Brand,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+    idempotency_key: Option<&str>,
+) -> Result<(u16, Value), Response> {
+    let key =
+        app.settings.dev.demo_api_keys.get(brand.slug.as_str()).ok_or_else(|| {
+            error_page(StatusCode::SERVICE_UNAVAILABLE, "The demo shop has no API key for this brand.")
+        })?;
+    let mut request = app.http.request(method, format!("{}{path}", app.local_url)).bearer_auth(key);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    if let Some(idempotency_key) = idempotency_key {
+        request = request.header("Idempotency-Key", idempotency_key);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| error_page(StatusCode::BAD_GATEWAY, &format!("The shop could not reach orderguard: {e}")))?;
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    Ok((status, body))
+}
+
+fn problem_text(body: &Value) -> String {
+    body.get("detail").and_then(Value::as_str).unwrap_or("unexpected answer").to_owned()
+}
+
+#[derive(askama::Template)]
+#[template(path = "demo_index.html")]
+struct IndexPage {
+    brands: Vec<(String, String, String)>,
+}
+
+/// The demo's start page: one shop per brand.
+#[utoipa::path(get, path = "/demo", tag = "development", responses((status = 200, description = "HTML page", content_type = "text/html")))]
+pub async fn index(State(app): State<Arc<App>>) -> Response {
+    let brands =
+        app.brands.all().map(|b| (b.slug.to_string(), b.name.clone(), b.theme.primary_color.clone())).collect();
+    render(&IndexPage { brands })
+}
+
+#[derive(askama::Template)]
+#[template(path = "demo_shop.html")]
+struct ShopPage<'a> {
+    brand: &'a Brand,
+    de: bool,
+    customers: Vec<DemoCustomer>,
+    products: Vec<(&'static str, &'static str, String, bool)>,
+}
+
+/// A brand's demo checkout.
+#[utoipa::path(get, path = "/demo/{brand}", tag = "development", params(("brand" = String, Path)), responses((status = 200, description = "HTML page", content_type = "text/html"), (status = 404, description = "Unknown brand", content_type = "text/html")))]
+pub async fn shop(State(app): State<Arc<App>>, Path(slug): Path<String>) -> Response {
+    let brand = match brand_or_404(&app, &slug) {
+        Ok(b) => b,
+        Err(page) => return page,
+    };
+    let locale = brand.locale_for(None);
+    let products = PRODUCTS
+        .iter()
+        .map(|p| {
+            let price = orderguard_domain::money::Currency::parse("EUR")
+                .and_then(|eur| orderguard_domain::money::Money::parse(p.price, eur))
+                .map(|m| format_amount(m, &locale))
+                .unwrap_or_default();
+            (p.sku, p.name, price, p.hardware)
+        })
+        .collect();
+    render(&ShopPage { brand: &brand, de: locale == "de", customers: customers(&app, &brand), products })
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct OrderForm {
+    customer: String,
+    sku: String,
+}
+
+/// Places a demo order: the shop asks orderguard for a verification.
+#[utoipa::path(post, path = "/demo/{brand}/orders", tag = "development", params(("brand" = String, Path)), request_body(content = OrderForm, content_type = "application/x-www-form-urlencoded"), responses((status = 303, description = "To the order page")))]
+pub async fn place_order(
+    State(app): State<Arc<App>>,
+    Path(slug): Path<String>,
+    Form(form): Form<OrderForm>,
+) -> Response {
+    let brand = match brand_or_404(&app, &slug) {
+        Ok(b) => b,
+        Err(page) => return page,
+    };
+    let Some(product) = PRODUCTS.iter().find(|p| p.sku == form.sku) else {
+        return error_page(StatusCode::UNPROCESSABLE_ENTITY, "Please choose a product.");
+    };
+    let order_id = format!("DEMO-{}", crate::ids::random_token(6).to_uppercase());
+    let body = json!({
+        "order": {
+            "id": order_id, "amount": product.price, "currency": "EUR", "shipping_country": "DE",
+            "items": [{ "sku": product.sku, "name": product.name, "quantity": 1, "unit_price": product.price, "hardware": product.hardware }],
+        },
+        "customer": { "id": form.customer },
+        "locale": brand.locale_for(None),
+        "client": { "ip": "127.0.0.1", "user_agent": "orderguard demo shop" },
+    });
+    match call_api(&app, &brand, reqwest::Method::POST, "/v1/verifications", Some(body), Some(&order_id)).await {
+        Ok((201, v)) => {
+            let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
+            Redirect::to(&format!("/demo/{slug}/orders/{id}")).into_response()
+        }
+        Ok((_, problem)) => error_page(StatusCode::UNPROCESSABLE_ENTITY, &problem_text(&problem)),
+        Err(page) => page,
+    }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct Notice {
+    /// What just happened: `wrong`, `resent`, `too_soon`, `error`.
+    notice: Option<String>,
+    detail: Option<String>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "demo_order.html")]
+struct OrderPage<'a> {
+    brand: &'a Brand,
+    de: bool,
+    v: Value,
+    status: String,
+    notice: String,
+    detail: String,
+    receipt_claims: String,
+}
+
+/// A demo order waiting for its code, or its result.
+#[utoipa::path(get, path = "/demo/{brand}/orders/{id}", tag = "development", params(("brand" = String, Path), ("id" = String, Path), Notice), responses((status = 200, description = "HTML page", content_type = "text/html")))]
+pub async fn order_page(
+    State(app): State<Arc<App>>,
+    Path((slug, id)): Path<(String, String)>,
+    Query(notice): Query<Notice>,
+) -> Response {
+    let brand = match brand_or_404(&app, &slug) {
+        Ok(b) => b,
+        Err(page) => return page,
+    };
+    let v = match call_api(&app, &brand, reqwest::Method::GET, &format!("/v1/verifications/{id}"), None, None).await {
+        Ok((200, v)) => v,
+        Ok((_, problem)) => return error_page(StatusCode::NOT_FOUND, &problem_text(&problem)),
+        Err(page) => return page,
+    };
+    let status = v.get("status").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let receipt_claims = v
+        .get("receipt")
+        .and_then(Value::as_str)
+        .and_then(|jws| jws.split('.').nth(1))
+        .and_then(|payload| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok())
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .and_then(|claims| serde_json::to_string_pretty(&claims).ok())
+        .unwrap_or_default();
+    let locale = brand.locale_for(None);
+    render(&OrderPage {
+        brand: &brand,
+        de: locale == "de",
+        v,
+        status,
+        notice: notice.notice.unwrap_or_default(),
+        detail: notice.detail.unwrap_or_default(),
+        receipt_claims,
+    })
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CodeForm {
+    code: String,
+}
+
+fn back(slug: &str, id: &str, notice: &str, detail: &str) -> Response {
+    let detail: String = detail
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    Redirect::to(&format!("/demo/{slug}/orders/{id}?notice={notice}&detail={detail}")).into_response()
+}
+
+/// The shop's own code form: checks the code through the API.
+#[utoipa::path(post, path = "/demo/{brand}/orders/{id}/check", tag = "development", params(("brand" = String, Path), ("id" = String, Path)), request_body(content = CodeForm, content_type = "application/x-www-form-urlencoded"), responses((status = 303, description = "Back to the order page")))]
+pub async fn submit_code(
+    State(app): State<Arc<App>>,
+    Path((slug, id)): Path<(String, String)>,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let brand = match brand_or_404(&app, &slug) {
+        Ok(b) => b,
+        Err(page) => return page,
+    };
+    match call_api(
+        &app,
+        &brand,
+        reqwest::Method::POST,
+        &format!("/v1/verifications/{id}/check"),
+        Some(json!({ "code": form.code })),
+        None,
+    )
+    .await
+    {
+        Ok((200, r)) if r.get("valid").and_then(Value::as_bool) == Some(true) => back(&slug, &id, "approved", ""),
+        Ok((200, r)) => {
+            let left = r.get("attempts_remaining").and_then(Value::as_u64).unwrap_or(0);
+            back(&slug, &id, "wrong", &left.to_string())
+        }
+        Ok((_, problem)) => back(&slug, &id, "error", &problem_text(&problem)),
+        Err(page) => page,
+    }
+}
+
+/// Asks for a new code.
+#[utoipa::path(post, path = "/demo/{brand}/orders/{id}/resend", tag = "development", params(("brand" = String, Path), ("id" = String, Path)), responses((status = 303, description = "Back to the order page")))]
+pub async fn resend(State(app): State<Arc<App>>, Path((slug, id)): Path<(String, String)>) -> Response {
+    let brand = match brand_or_404(&app, &slug) {
+        Ok(b) => b,
+        Err(page) => return page,
+    };
+    match call_api(&app, &brand, reqwest::Method::POST, &format!("/v1/verifications/{id}/resend"), None, None).await {
+        Ok((200, _)) => back(&slug, &id, "resent", ""),
+        Ok((_, problem)) => back(&slug, &id, "error", &problem_text(&problem)),
+        Err(page) => page,
+    }
+}
+
+/// Aborts the order.
+#[utoipa::path(post, path = "/demo/{brand}/orders/{id}/cancel", tag = "development", params(("brand" = String, Path), ("id" = String, Path)), responses((status = 303, description = "Back to the order page")))]
+pub async fn cancel(State(app): State<Arc<App>>, Path((slug, id)): Path<(String, String)>) -> Response {
+    let brand = match brand_or_404(&app, &slug) {
+        Ok(b) => b,
+        Err(page) => return page,
+    };
+    let body = json!({ "reason": "customer aborted in the demo shop" });
+    match call_api(&app, &brand, reqwest::Method::POST, &format!("/v1/verifications/{id}/cancel"), Some(body), None)
+        .await
+    {
+        Ok((200, _)) => back(&slug, &id, "canceled", ""),
+        Ok((_, problem)) => back(&slug, &id, "error", &problem_text(&problem)),
+        Err(page) => page,
+    }
+}

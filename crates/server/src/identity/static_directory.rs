@@ -1,0 +1,26 @@
+use std::collections::HashMap;
+
+use super::{BoxFuture, CustomerIdentity, CustomerRequest, IdentityConnector, IdentityError};
+use crate::config::StaticCustomer;
+
+/// Customers declared in the configuration.
+pub struct StaticDirectory {
+    customers: HashMap<String, StaticCustomer>,
+}
+
+impl StaticDirectory {
+    pub fn new(customers: &[StaticCustomer]) -> Self {
+        Self { customers: customers.iter().map(|c| (c.id.clone(), c.clone())).collect() }
+    }
+}
+
+impl IdentityConnector for StaticDirectory {
+    fn resolve<'a>(&'a self, customer: &'a CustomerRequest) -> BoxFuture<'a, Result<CustomerIdentity, IdentityError>> {
+        let found = self.customers.get(&customer.id).map(|c| CustomerIdentity {
+            customer_id: c.id.clone(),
+            phone: Some(c.phone.clone()),
+            phone_verified: c.phone_verified,
+        });
+        Box::pin(async move { found.ok_or(IdentityError::UnknownCustomer) })
+    }
+}

@@ -1,0 +1,243 @@
+//! Hands queued SMS to the brand's providers, outside the request: a slow provider delays only its
+//! own messages. New messages are announced on a channel; a periodic scan picks up what a crash or
+//! a retry left behind.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use orderguard_domain::verification::Status;
+use serde_json::json;
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::App;
+use crate::service::ServiceError;
+use crate::sms::{OutgoingSms, SmsError};
+use crate::store::events::{self, NewEvent};
+use crate::store::sms::{self as sms_store, QueuedSms};
+use crate::store::verifications;
+
+/// How long a claimed message is reserved for its sender before another may take it.
+const LEASE_MS: i64 = 60_000;
+const SCAN_INTERVAL: Duration = Duration::from_secs(2);
+
+#[derive(Clone)]
+pub struct SmsQueue {
+    tx: mpsc::UnboundedSender<String>,
+}
+
+impl SmsQueue {
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<String>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Self { tx }, rx)
+    }
+
+    pub fn notify(&self, message_id: String) {
+        // If the sender is gone the periodic scan of a restarted instance sends it.
+        let _ = self.tx.send(message_id);
+    }
+}
+
+pub async fn run(app: Arc<App>, mut announced: mpsc::UnboundedReceiver<String>) {
+    let permits = Arc::new(Semaphore::new(app.settings.limits.sms_concurrency.max(1)));
+    let mut scan = tokio::time::interval(SCAN_INTERVAL);
+    loop {
+        let ids = tokio::select! {
+            id = announced.recv() => match id {
+                Some(id) => vec![id],
+                None => return,
+            },
+            _ = scan.tick() => {
+                let now = crate::clock::now().millis();
+                match app.store.read(move |conn| sms_store::due(conn, now, 200)).await {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "scanning the SMS queue failed");
+                        Vec::new()
+                    }
+                }
+            }
+        };
+        for id in ids {
+            let Ok(permit) = permits.clone().acquire_owned().await else { return };
+            let app = app.clone();
+            tokio::spawn(async move {
+                if let Err(e) = send_one(&app, id).await {
+                    tracing::warn!(error = %e, "sending an SMS failed");
+                }
+                drop(permit);
+            });
+        }
+    }
+}
+
+async fn send_one(app: &Arc<App>, id: String) -> Result<(), ServiceError> {
+    let now = crate::clock::now().millis();
+    let Some(message) = app.store.write(move |conn| sms_store::claim(conn, &id, now, LEASE_MS)).await? else {
+        return Ok(()); // sent, being sent, or not yet due
+    };
+    if now >= message.not_after {
+        return finish_unsent(app, message, "expired", "code expired before the SMS was sent").await;
+    }
+    let Some(brand) = app.brands.get(&message.brand).cloned() else {
+        return finish_unsent(app, message, "failed", "the brand is no longer configured").await;
+    };
+    let (Ok(to), Ok(text)) =
+        (app.secrets.decrypt_string(&message.to_enc), app.secrets.decrypt_string(&message.body_enc))
+    else {
+        return finish_unsent(app, message, "failed", "the queued SMS cannot be decrypted").await;
+    };
+    let sms = OutgoingSms {
+        message_id: &message.id,
+        brand: &message.brand,
+        verification_id: &message.verification_id,
+        sender_id: &brand.sender_id,
+        to: &to,
+        text: &text,
+    };
+    let mut failures = Vec::new();
+    for provider in &brand.route {
+        let started = Instant::now();
+        let result = provider.gateway.send(&sms).await;
+        let seconds = started.elapsed().as_secs_f64();
+        app.metrics.observe("orderguard_sms_submit_duration_seconds", &[("provider", &provider.name)], seconds);
+        match result {
+            Ok(submitted) => {
+                app.metrics.increment(
+                    "orderguard_sms_total",
+                    &[("brand", &message.brand), ("provider", &provider.name), ("result", "submitted")],
+                );
+                let (name, m) = (provider.name.clone(), message.clone());
+                let latency_ms = (seconds * 1000.0).round() as i64;
+                let done = crate::clock::now().millis();
+                return app
+                    .store
+                    .write(move |conn| -> Result<(), ServiceError> {
+                        sms_store::mark_submitted(conn, &m.id, &name, submitted.provider_message_id.as_deref(), done)?;
+                        append_sms_event(
+                            conn,
+                            &m,
+                            "sms.submitted",
+                            done,
+                            json!({
+                                "message_id": m.id, "provider": name, "attempt": m.attempts, "latency_ms": latency_ms,
+                            }),
+                        )?;
+                        Ok(())
+                    })
+                    .await;
+            }
+            Err(e) => {
+                let result = match e {
+                    SmsError::Rejected(_) => "rejected",
+                    SmsError::Unavailable(_) => "unavailable",
+                };
+                app.metrics.increment(
+                    "orderguard_sms_total",
+                    &[("brand", &message.brand), ("provider", &provider.name), ("result", result)],
+                );
+                failures.push(json!({ "provider": provider.name, "error": e.to_string() }));
+            }
+        }
+    }
+    let attempts = message.attempts;
+    let max_attempts = app.settings.limits.sms_max_attempts;
+    if attempts < max_attempts {
+        let retry_at = crate::clock::now().millis() + 1000 * 2_i64.pow(u32::try_from(attempts).unwrap_or(1));
+        let m = message.clone();
+        return app
+            .store
+            .write(move |conn| -> Result<(), ServiceError> {
+                let done = crate::clock::now().millis();
+                sms_store::mark_retry(conn, &m.id, retry_at, done)?;
+                append_sms_event(
+                    conn,
+                    &m,
+                    "sms.failed",
+                    done,
+                    json!({
+                        "message_id": m.id, "attempt": attempts, "final": false, "failures": failures,
+                    }),
+                )?;
+                Ok(())
+            })
+            .await;
+    }
+    finish_unsent(app, message, "failed", "every provider failed").await
+}
+
+/// The message will not be sent: record why; a verification still waiting for it is undeliverable.
+async fn finish_unsent(
+    app: &Arc<App>,
+    message: QueuedSms,
+    status: &'static str,
+    reason: &'static str,
+) -> Result<(), ServiceError> {
+    let now = crate::clock::now();
+    let brand = message.brand.clone();
+    let undeliverable = app
+        .store
+        .write(move |conn| -> Result<bool, ServiceError> {
+            sms_store::mark_final(conn, &message.id, status, now.millis())?;
+            let kind = if status == "expired" { "sms.expired" } else { "sms.failed" };
+            append_sms_event(
+                conn,
+                &message,
+                kind,
+                now.millis(),
+                json!({
+                    "message_id": message.id, "attempt": message.attempts, "final": true, "reason": reason,
+                }),
+            )?;
+            if status != "failed" {
+                return Ok(false);
+            }
+            let Some(mut record) = verifications::find_by_id(conn, &message.verification_id)? else { return Ok(false) };
+            if record.state.status != Status::Pending {
+                return Ok(false);
+            }
+            record.state.mark_undeliverable()?;
+            if !verifications::update_state(conn, &record, now)? {
+                return Err(ServiceError::Conflict);
+            }
+            events::append(
+                conn,
+                &NewEvent {
+                    brand: &record.brand,
+                    verification_id: Some(&record.id),
+                    order_id: Some(&record.order_id),
+                    kind: "verification.undeliverable",
+                    at: now.millis(),
+                    attrs: json!({ "reason": reason }),
+                },
+            )?;
+            Ok(true)
+        })
+        .await?;
+    if undeliverable {
+        app.metrics.increment("orderguard_verification_events_total", &[("brand", &brand), ("type", "undeliverable")]);
+    }
+    Ok(())
+}
+
+/// Appends an SMS event with the order id of its verification, so the order's trace shows it.
+fn append_sms_event(
+    conn: &mut dyn crate::store::Conn,
+    m: &QueuedSms,
+    kind: &'static str,
+    at: i64,
+    attrs: serde_json::Value,
+) -> Result<(), ServiceError> {
+    let order_id = verifications::find_by_id(conn, &m.verification_id)?.map(|v| v.order_id);
+    events::append(
+        conn,
+        &NewEvent {
+            brand: &m.brand,
+            verification_id: Some(&m.verification_id),
+            order_id: order_id.as_deref(),
+            kind,
+            at,
+            attrs,
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! orderguard: SMS two-factor verification for the order process of telecom brands.
+//! `App` holds what every request needs; `start` builds it from the settings and serves HTTP.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod bench;
+pub mod brand;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+pub mod http;
+pub mod identity;
+pub mod ids;
+pub mod jobs;
+pub mod metrics;
+pub mod service;
+pub mod sms;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use brand::Brands;
+use config::{ConfigError, Settings};
+use crypto::jws::ReceiptSigner;
+use crypto::{CryptoError, Secrets};
+use jobs::sms_sender::SmsQueue;
+use store::{DatabaseUrl, Store, StoreError};
+
+pub struct App {
+    pub settings: Settings,
+    /// Base of links given out (hosted pages) and the receipt issuer.
+    pub public_url: String,
+    /// Where this instance itself is reachable (the demo shop calls the API there).
+    pub local_url: String,
+    pub store: Arc<Store>,
+    pub brands: Brands,
+    pub secrets: Secrets,
+    pub signer: ReceiptSigner,
+    pub sms_queue: SmsQueue,
+    pub metrics: metrics::Metrics,
+    pub api_keys: http::api::ApiKeyCache,
+    pub http: reqwest::Client,
+    pub openapi: OnceLock<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+}
+
+impl App {
+    pub async fn reload_signing_keys(&self) -> Result<(), StartError> {
+        let rows = self.store.read(store::keys::published_signing_keys).await?;
+        self.signer.reload(&rows, &self.secrets)?;
+        Ok(())
+    }
+}
+
+/// Opens the database, applies migrations and stores the configured brands.
+pub async fn prepare_store(settings: &Settings) -> Result<Arc<Store>, StartError> {
+    let url = DatabaseUrl::parse(&settings.database_url)?;
+    let store = Arc::new(Store::open(&url)?);
+    let now = clock::now().millis();
+    let applied = store.migrate(now).await?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "database migrated");
+    }
+    let brands: Vec<(String, String, String)> = settings
+        .brands
+        .iter()
+        .map(|b| (b.slug.clone(), b.name.clone(), serde_json::to_string(b).unwrap_or_default()))
+        .collect();
+    store
+        .write(move |conn| -> Result<(), StoreError> {
+            for (slug, name, config) in &brands {
+                store::brands::upsert(conn, slug, name, config, now)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(store)
+}
+
+/// Makes sure a receipt signing key exists; the first instance to start creates it.
+async fn ensure_signing_key(store: &Store, secrets: &Secrets) -> Result<Vec<store::keys::SigningKeyRow>, StartError> {
+    let now = clock::now().millis();
+    let fresh = crypto::jws::generate_key(secrets, ids::new_id(now), now);
+    Ok(store
+        .write(move |conn| -> Result<_, StoreError> {
+            let mut keys = store::keys::published_signing_keys(conn)?;
+            if keys.is_empty() {
+                store::keys::insert_signing_key(conn, &fresh)?;
+                keys.push(fresh);
+            }
+            Ok(keys)
+        })
+        .await?)
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Stops accepting requests and waits for the ones in flight.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
+
+    /// Serves until Ctrl-C or SIGTERM.
+    pub async fn run_until_signal(self) {
+        let terminate = async {
+            #[cfg(unix)]
+            if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                signal.recv().await;
+                return;
+            }
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = terminate => {},
+        }
+        tracing::info!("shutting down");
+        self.stop().await;
+    }
+}
+
+pub async fn start(settings: Settings) -> Result<Server, StartError> {
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|source| StartError::Bind { addr: settings.listen.clone(), source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: settings.listen.clone(), source })?;
+    let secrets = Secrets::derive(&settings.master_key()?);
+    let store = prepare_store(&settings).await?;
+    let brands = Brands::build(&settings, &store)?;
+    let keys = ensure_signing_key(&store, &secrets).await?;
+    let signer = ReceiptSigner::new(&keys, &secrets)?;
+    let (sms_queue, announced) = SmsQueue::new();
+    let local_ip = if addr.ip().is_unspecified() { "127.0.0.1".to_owned() } else { addr.ip().to_string() };
+    let local_url = match addr {
+        SocketAddr::V6(_) if !addr.ip().is_unspecified() => format!("http://[{local_ip}]:{}", addr.port()),
+        _ => format!("http://{local_ip}:{}", addr.port()),
+    };
+    let public_url = match &settings.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => local_url.clone(),
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| ConfigError::Invalid(format!("cannot build the HTTP client: {e}")))?;
+    let sweep_interval = Duration::from_millis(settings.limits.sweep_interval_ms.max(50));
+    let app = Arc::new(App {
+        settings,
+        public_url,
+        local_url,
+        store,
+        brands,
+        secrets,
+        signer,
+        sms_queue,
+        metrics: metrics::Metrics::default(),
+        api_keys: http::api::ApiKeyCache::default(),
+        http,
+        openapi: OnceLock::new(),
+    });
+    let background = [
+        tokio::spawn(jobs::sms_sender::run(app.clone(), announced)),
+        tokio::spawn(jobs::sweeper::run(app.clone(), sweep_interval)),
+    ];
+    let router = http::router(app.clone());
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+        background.iter().for_each(tokio::task::JoinHandle::abort);
+    });
+    tracing::info!(%addr, "orderguard listening");
+    Ok(Server { addr, app, shutdown, task })
+}

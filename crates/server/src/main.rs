@@ -1,0 +1,264 @@
+//! The `orderguard` command: thin — parse the command line, load settings, hand over to the library.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use orderguard::config::{LogFormat, Settings};
+use orderguard::store::StoreError;
+use orderguard::store::keys::{self, ApiKeyInfo};
+use orderguard::{clock, crypto, ids, prepare_store};
+
+#[derive(Parser)]
+#[command(name = "orderguard", version, about = "SMS two-factor verification for telecom order processes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a complete demo: SQLite, two brands, demo shops and the SMS outbox page.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Keep the data here (default: a new temporary folder).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Run the service.
+    Serve {
+        #[arg(long, short, env = "ORDERGUARD_CONFIG")]
+        config: PathBuf,
+    },
+    /// Apply database migrations and store the configured brands, then exit.
+    Migrate {
+        #[arg(long, short, env = "ORDERGUARD_CONFIG")]
+        config: PathBuf,
+    },
+    /// Manage a brand's API keys.
+    Apikey {
+        #[command(subcommand)]
+        action: ApikeyAction,
+        #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
+    /// Manage the keys that sign receipts.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+        #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
+    /// Drive complete verification flows over HTTP against a server started for the run.
+    Bench(orderguard::bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum ApikeyAction {
+    /// Create a key; it is shown once.
+    Create {
+        #[arg(long)]
+        brand: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List a brand's keys (prefixes only).
+    List {
+        #[arg(long)]
+        brand: String,
+    },
+    /// Revoke a key by its id.
+    Revoke {
+        #[arg(long)]
+        brand: String,
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create a new signing key; it signs from now on, older keys stay published.
+    Rotate {
+        /// Also withdraw keys older than the newest N (receipts they signed stop verifying).
+        #[arg(long)]
+        keep: Option<usize>,
+    },
+    /// List the published signing keys.
+    List,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn load(config: Option<PathBuf>) -> anyhow::Result<Settings> {
+    let Some(path) = config else {
+        bail!("no configuration: pass --config FILE or set ORDERGUARD_CONFIG");
+    };
+    Ok(Settings::load(&path)?)
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run(Cli::parse()).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo { listen, data } => demo(listen, data).await,
+        Command::Serve { config } => {
+            let settings = load(Some(config))?;
+            init_logging(settings.log_format);
+            orderguard::start(settings).await?.run_until_signal().await;
+            Ok(())
+        }
+        Command::Migrate { config } => {
+            let settings = load(Some(config))?;
+            init_logging(settings.log_format);
+            prepare_store(&settings).await?;
+            println!("database is up to date; {} brand(s) stored", settings.brands.len());
+            Ok(())
+        }
+        Command::Apikey { action, config } => apikey(action, load(config)?).await,
+        Command::Keys { action, config } => signing_keys(action, load(config)?).await,
+        Command::Bench(args) => orderguard::bench::run(args).await,
+    }
+}
+
+async fn create_api_key(settings: &Settings, brand: &str, label: &str) -> anyhow::Result<String> {
+    if !settings.brands.iter().any(|b| b.slug == brand) {
+        bail!("brand `{brand}` is not in the configuration");
+    }
+    let store = prepare_store(settings).await?;
+    let key = crypto::new_api_key();
+    let now = clock::now().millis();
+    let info = ApiKeyInfo {
+        id: ids::new_id(now),
+        brand: brand.to_owned(),
+        prefix: key.prefix.clone(),
+        label: label.to_owned(),
+        created_at: now,
+        revoked_at: None,
+    };
+    let hash = key.hash.clone();
+    store.write(move |conn| keys::insert_api_key(conn, &info, &hash)).await?;
+    Ok(key.secret)
+}
+
+async fn apikey(action: ApikeyAction, settings: Settings) -> anyhow::Result<()> {
+    match action {
+        ApikeyAction::Create { brand, label } => {
+            let secret = create_api_key(&settings, &brand, &label).await?;
+            eprintln!("API key for {brand} (shown once; store it in the shop's secret store):");
+            println!("{secret}");
+        }
+        ApikeyAction::List { brand } => {
+            let store = prepare_store(&settings).await?;
+            let listed = store.read(move |conn| keys::list_api_keys(conn, &brand)).await?;
+            println!("{:<38} {:<10} {:<25} {:<10} label", "id", "prefix", "created", "state");
+            for k in listed {
+                let state = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                println!(
+                    "{:<38} {:<10} {:<25} {:<10} {}",
+                    k.id,
+                    k.prefix,
+                    clock::rfc3339(k.created_at),
+                    state,
+                    k.label
+                );
+            }
+        }
+        ApikeyAction::Revoke { brand, id } => {
+            let store = prepare_store(&settings).await?;
+            let now = clock::now().millis();
+            let (b, i) = (brand.clone(), id.clone());
+            let revoked = store.write(move |conn| keys::revoke_api_key(conn, &b, &i, now)).await?;
+            if !revoked {
+                bail!("brand `{brand}` has no active API key with id {id}");
+            }
+            println!("revoked {id}; it stops working within {} s", orderguard::http::api::KEY_CACHE_TTL.as_secs());
+        }
+    }
+    Ok(())
+}
+
+async fn signing_keys(action: KeysAction, settings: Settings) -> anyhow::Result<()> {
+    let store = prepare_store(&settings).await?;
+    match action {
+        KeysAction::Rotate { keep } => {
+            let secrets = crypto::Secrets::derive(&settings.master_key()?);
+            let now = clock::now().millis();
+            let fresh = crypto::jws::generate_key(&secrets, ids::new_id(now), now);
+            let kid = fresh.kid.clone();
+            let retired = store
+                .write(move |conn| -> Result<u64, StoreError> {
+                    keys::insert_signing_key(conn, &fresh)?;
+                    let Some(keep) = keep else { return Ok(0) };
+                    let kept: Vec<String> =
+                        keys::published_signing_keys(conn)?.into_iter().take(keep.max(1)).map(|k| k.kid).collect();
+                    keys::retire_signing_keys_except(conn, &kept, now)
+                })
+                .await?;
+            println!(
+                "new signing key {kid}; {retired} older key(s) withdrawn; running instances pick it up within a minute"
+            );
+        }
+        KeysAction::List => {
+            for key in store.read(keys::published_signing_keys).await? {
+                println!("{}  {}", key.kid, clock::rfc3339(key.created_at));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn demo(listen: String, data: Option<PathBuf>) -> anyhow::Result<()> {
+    init_logging(LogFormat::Text);
+    let data_dir = match data {
+        Some(dir) => dir,
+        None => std::env::temp_dir().join(format!("orderguard-demo-{}", ids::random_token(6))),
+    };
+    let mut settings = orderguard::demo::prepare(&listen, &data_dir)?;
+    let mut brands = Vec::new();
+    for brand in ["nordtel", "skyline"] {
+        let key = create_api_key(&settings, brand, "demo shop").await?;
+        settings.dev.demo_api_keys.insert(brand.to_owned(), key.clone());
+        brands.push(serde_json::json!({ "slug": brand, "api_key": key }));
+    }
+    let server = orderguard::start(settings).await.context("starting the demo server")?;
+    let base_url = server.app.public_url.clone();
+    let customers: Vec<_> = orderguard::demo::DEMO_CUSTOMERS
+        .iter()
+        .map(|(brand, id, phone)| serde_json::json!({ "id": id, "brand": brand, "phone": phone }))
+        .collect();
+    let credentials = serde_json::json!({ "base_url": base_url, "brands": brands, "customers": customers });
+    let credentials_path = data_dir.join("demo-credentials.json");
+    std::fs::write(&credentials_path, serde_json::to_string_pretty(&credentials)?)
+        .with_context(|| format!("writing {}", credentials_path.display()))?;
+    println!("\norderguard demo is running\n");
+    println!("  demo shops     {base_url}/demo");
+    println!("  SMS outbox     {base_url}/dev/outbox");
+    println!("  API            {base_url}/openapi.json");
+    for b in &brands {
+        println!(
+            "  API key {:<8} {}",
+            b["slug"].as_str().unwrap_or_default(),
+            b["api_key"].as_str().unwrap_or_default()
+        );
+    }
+    println!("  data           {}", data_dir.display());
+    println!("  credentials    {}\n", credentials_path.display());
+    println!("Press Ctrl-C to stop.");
+    server.run_until_signal().await;
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! Prometheus metrics without a framework: a few labelled counters and histograms, rendered in the
+//! text exposition format at `/metrics`. Labels never carry personal data.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    counters: Mutex<BTreeMap<(&'static str, String), u64>>,
+    histograms: Mutex<BTreeMap<(&'static str, String), Histogram>>,
+}
+
+const HELP: &[(&str, &str, &str)] = &[
+    ("orderguard_http_requests_total", "counter", "HTTP requests by route and status code."),
+    ("orderguard_http_request_duration_seconds", "histogram", "HTTP request duration by route."),
+    ("orderguard_verification_events_total", "counter", "Verification events by brand and type."),
+    ("orderguard_sms_total", "counter", "SMS hand-offs by brand, provider and result."),
+    ("orderguard_sms_submit_duration_seconds", "histogram", "Time to hand an SMS to a provider."),
+];
+
+/// `key="value",…` with values escaped as the exposition format wants.
+pub fn labels(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl Metrics {
+    pub fn increment(&self, name: &'static str, label_pairs: &[(&str, &str)]) {
+        if let Ok(mut counters) = self.counters.lock() {
+            *counters.entry((name, labels(label_pairs))).or_default() += 1;
+        }
+    }
+
+    pub fn observe(&self, name: &'static str, label_pairs: &[(&str, &str)], seconds: f64) {
+        if let Ok(mut histograms) = self.histograms.lock() {
+            let h = histograms.entry((name, labels(label_pairs))).or_default();
+            h.count += 1;
+            h.sum += seconds;
+            for (bucket, bound) in h.buckets.iter_mut().zip(LATENCY_BUCKETS) {
+                if seconds <= bound {
+                    *bucket += 1;
+                }
+            }
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (name, kind, help) in HELP {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            if let Ok(counters) = self.counters.lock() {
+                for ((n, l), value) in counters.iter().filter(|((n, _), _)| n == name) {
+                    let _ = writeln!(out, "{n}{{{l}}} {value}");
+                }
+            }
+            if let Ok(histograms) = self.histograms.lock() {
+                for ((n, l), h) in histograms.iter().filter(|((n, _), _)| n == name) {
+                    let sep = if l.is_empty() { "" } else { "," };
+                    for (bound, count) in LATENCY_BUCKETS.iter().zip(h.buckets) {
+                        let _ = writeln!(out, "{n}_bucket{{{l}{sep}le=\"{bound}\"}} {count}");
+                    }
+                    let _ = writeln!(out, "{n}_bucket{{{l}{sep}le=\"+Inf\"}} {}", h.count);
+                    let _ = writeln!(out, "{n}_sum{{{l}}} {}", h.sum);
+                    let _ = writeln!(out, "{n}_count{{{l}}} {}", h.count);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histograms() {
+        let m = Metrics::default();
+        m.increment("orderguard_sms_total", &[("provider", "dev"), ("result", "submitted")]);
+        m.observe("orderguard_http_request_duration_seconds", &[("route", "/x")], 0.003);
+        let text = m.render();
+        assert!(text.contains("orderguard_sms_total{provider=\"dev\",result=\"submitted\"} 1"));
+        assert!(text.contains("orderguard_http_request_duration_seconds_bucket{route=\"/x\",le=\"0.005\"} 1"));
+        assert!(text.contains("orderguard_http_request_duration_seconds_bucket{route=\"/x\",le=\"0.0025\"} 0"));
+    }
+}

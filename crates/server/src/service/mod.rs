@@ -1,0 +1,39 @@
+//! Use cases: load → domain decision → save with its events in one transaction → notify.
+
+pub mod orders;
+pub mod verifications;
+
+use orderguard_domain::FieldError;
+use orderguard_domain::verification::Rejection;
+
+use crate::identity::IdentityError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("invalid request")]
+    Validation(Vec<FieldError>),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyMismatch,
+    #[error("the customer's number is not usable: {0}")]
+    PhoneInvalid(String),
+    #[error("the customer has no verified mobile number")]
+    PhoneUnverified,
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    /// A parallel request changed the verification first; the caller reads again.
+    #[error("concurrent change")]
+    Conflict,
+}
+
+impl From<FieldError> for ServiceError {
+    fn from(e: FieldError) -> Self {
+        Self::Validation(vec![e])
+    }
+}

@@ -1,0 +1,86 @@
+use std::sync::Arc;
+
+use orderguard_domain::FieldError;
+use orderguard_domain::money::{Currency, Money};
+use serde_json::json;
+
+use super::ServiceError;
+use crate::App;
+use crate::store::events::{self, NewEvent};
+use crate::store::orders::{self, Outcome};
+use crate::store::verifications;
+
+pub const OUTCOMES: &[&str] = &["completed", "canceled", "fraud_confirmed", "chargeback", "hardware_damaged"];
+
+pub struct OutcomeReport {
+    pub order_id: String,
+    pub outcome: String,
+    pub amount_lost: Option<String>,
+    pub currency: Option<String>,
+}
+
+pub struct RecordedOutcome {
+    pub amount_lost: Option<Money>,
+    pub verifications: u32,
+}
+
+/// Records what finally became of an order: the label fraud trends are computed from.
+pub async fn report_outcome(
+    app: &Arc<App>,
+    brand: &str,
+    report: OutcomeReport,
+) -> Result<RecordedOutcome, ServiceError> {
+    if report.order_id.is_empty() || report.order_id.len() > 128 {
+        return Err(FieldError::new("order_id", "must be 1 to 128 characters").into());
+    }
+    if !OUTCOMES.contains(&report.outcome.as_str()) {
+        return Err(FieldError::new("outcome", format!("must be one of {}", OUTCOMES.join(", "))).into());
+    }
+    let brand = brand.to_owned();
+    let now = crate::clock::now().millis();
+    app.store
+        .write(move |conn| -> Result<RecordedOutcome, ServiceError> {
+            let known_currency = orders::order_currency(conn, &brand, &report.order_id)?;
+            let amount_lost = match &report.amount_lost {
+                None => None,
+                Some(amount) => {
+                    let code = report.currency.clone().or(known_currency).ok_or_else(|| {
+                        FieldError::new("currency", "is needed with amount_lost for an order without verifications")
+                    })?;
+                    let currency = Currency::parse(&code)?;
+                    Some(Money::parse(amount, currency).map_err(|e| FieldError::new("amount_lost", e.reason))?)
+                }
+            };
+            let verifications = verifications::count_for_order(conn, &brand, &report.order_id)?;
+            let currency = amount_lost.map(|m| m.currency.code().to_owned());
+            orders::record_outcome(
+                conn,
+                &Outcome {
+                    brand: &brand,
+                    order_id: &report.order_id,
+                    outcome: &report.outcome,
+                    amount_lost_minor: amount_lost.map(|m| m.minor),
+                    currency: currency.as_deref(),
+                    reported_at: now,
+                },
+            )?;
+            events::append(
+                conn,
+                &NewEvent {
+                    brand: &brand,
+                    verification_id: None,
+                    order_id: Some(&report.order_id),
+                    kind: "order.outcome_reported",
+                    at: now,
+                    attrs: json!({
+                        "outcome": report.outcome,
+                        "amount_lost": amount_lost.map(|m| m.minor),
+                        "currency": currency,
+                        "verifications": verifications,
+                    }),
+                },
+            )?;
+            Ok(RecordedOutcome { amount_lost, verifications })
+        })
+        .await
+}

@@ -1,0 +1,485 @@
+use std::sync::Arc;
+
+use orderguard_domain::FieldError;
+use orderguard_domain::clock::Timestamp;
+use orderguard_domain::code::OtpCode;
+use orderguard_domain::money::{Currency, Money};
+use orderguard_domain::order::{Order, OrderInput};
+use orderguard_domain::phone::E164;
+use orderguard_domain::receipt::ReceiptClaims;
+use orderguard_domain::risk::{self, Decision, Signals};
+use orderguard_domain::verification::{CheckOutcome, Rejection, Status, Verification};
+use rand_core::OsRng;
+use serde_json::json;
+
+use super::ServiceError;
+use crate::App;
+use crate::brand::Brand;
+use crate::identity::CustomerRequest;
+use crate::store::events::{self, NewEvent};
+use crate::store::sms::{self as sms_store, QueuedSms};
+use crate::store::verifications::{self as store, VerificationRecord};
+use crate::store::{Conn, StoreError};
+
+/// A new verification as asked for by the shop, already parsed.
+pub struct NewVerification {
+    pub order: Order,
+    pub customer: CustomerRequest,
+    pub locale: Option<String>,
+    pub client_ip: Option<std::net::IpAddr>,
+    pub return_url: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// SHA-256 of the request body, to tell a replay from a reuse of the key.
+    pub request_hash: Vec<u8>,
+}
+
+pub struct Created {
+    pub record: VerificationRecord,
+    /// The same Idempotency-Key and body were seen before: this is the earlier verification.
+    pub replayed: bool,
+}
+
+/// Attempts for a change that lost a race (see `store::verifications::update_state`).
+const MAX_RETRIES: usize = 8;
+
+fn event<'a>(v: &'a VerificationRecord, kind: &'static str, at: Timestamp, attrs: serde_json::Value) -> NewEvent<'a> {
+    NewEvent {
+        brand: &v.brand,
+        verification_id: Some(&v.id),
+        order_id: Some(&v.order_id),
+        kind,
+        at: at.millis(),
+        attrs,
+    }
+}
+
+/// Truncates an address before it is stored: /24 for IPv4, /48 for IPv6.
+pub fn truncate_ip(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}
+
+fn idempotent_replay(existing: VerificationRecord, request_hash: &[u8]) -> Result<Created, ServiceError> {
+    if existing.request_hash.as_deref() == Some(request_hash) {
+        Ok(Created { record: existing, replayed: true })
+    } else {
+        Err(ServiceError::IdempotencyMismatch)
+    }
+}
+
+pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) -> Result<Created, ServiceError> {
+    let slug = brand.slug.to_string();
+    if let Some(key) = new.idempotency_key.clone() {
+        let (brand_slug, request_hash) = (slug.clone(), new.request_hash.clone());
+        let existing = app.store.read(move |conn| store::find_by_idempotency_key(conn, &brand_slug, &key)).await?;
+        if let Some(existing) = existing {
+            return idempotent_replay(existing, &request_hash);
+        }
+    }
+    if let Some(url) = &new.return_url
+        && !brand.allows_return_url(url)
+    {
+        return Err(FieldError::new("return_url", "must be an http(s) URL on one of the brand's shop domains").into());
+    }
+
+    let identity = brand.identity.resolve(&new.customer).await?;
+    let raw_phone = identity.phone.ok_or(ServiceError::PhoneUnverified)?;
+    if !identity.phone_verified {
+        return Err(ServiceError::PhoneUnverified);
+    }
+    let phone =
+        E164::parse(&raw_phone, brand.default_region.as_deref()).map_err(|e| ServiceError::PhoneInvalid(e.reason))?;
+
+    let now = crate::clock::now();
+    let phone_hash = app.secrets.phone_hash(phone.as_str());
+    let customer_ref = app.secrets.customer_ref(&slug, &identity.customer_id);
+    let (signals_hash, signals_brand, signals_customer) = (phone_hash.clone(), slug.clone(), customer_ref.clone());
+    let (to_number, failed_of_customer) = app
+        .store
+        .read(move |conn| -> Result<_, StoreError> {
+            Ok((
+                store::count_to_number_since(conn, &signals_hash, now.plus_seconds(-3600))?,
+                store::count_failed_for_customer_since(
+                    conn,
+                    &signals_brand,
+                    &signals_customer,
+                    now.plus_seconds(-86_400),
+                )?,
+            ))
+        })
+        .await?;
+    let assessment = risk::assess(
+        &brand.policy,
+        &Signals {
+            phone_region: phone.region(),
+            number_type: phone.number_type(),
+            order_amount_minor: new.order.amount.minor,
+            order_has_hardware: new.order.has_hardware(),
+            shipping_country: new.order.shipping_country.as_deref(),
+            verifications_to_number_last_hour: to_number,
+            failed_verifications_of_customer_last_day: failed_of_customer,
+        },
+    );
+
+    let id = crate::ids::new_id(now.millis());
+    let policy = &brand.policy;
+    let code = OtpCode::generate(policy.code_length, &mut OsRng);
+    let blocked = assessment.decision == Decision::Deny;
+    let locale = brand.locale_for(new.locale.as_deref());
+    let record = VerificationRecord {
+        id: id.clone(),
+        brand: slug.clone(),
+        order_id: new.order.id.clone(),
+        customer_ref,
+        phone_enc: Some(app.secrets.encrypt(phone.as_str().as_bytes())),
+        phone_hash,
+        phone_hint: phone.hint(),
+        phone_region: phone.region().map(str::to_owned),
+        number_type: phone.number_type().as_str().to_owned(),
+        amount_minor: new.order.amount.minor,
+        currency: new.order.amount.currency.code().to_owned(),
+        order_digest: new.order.digest(),
+        order_summary: order_summary(&new.order).to_string(),
+        shipping_country: new.order.shipping_country.clone(),
+        locale: locale.clone(),
+        return_url: new.return_url.clone(),
+        client_ip: new.client_ip.map(truncate_ip),
+        state: Verification {
+            status: if blocked { Status::Blocked } else { Status::Pending },
+            attempts: 0,
+            max_attempts: policy.max_attempts,
+            resends: 0,
+            max_resends: policy.max_resends,
+            resend_cooldown_seconds: policy.resend_cooldown_seconds,
+            code_ttl_seconds: policy.code_ttl_seconds,
+            expires_at: now.plus_seconds(policy.code_ttl_seconds),
+            last_sent_at: now,
+        },
+        code_hash: app.secrets.code_hasher().hash(&id, &code).to_vec(),
+        risk_decision: assessment.decision.as_str().to_owned(),
+        risk_score: i64::from(assessment.score),
+        risk_reasons: assessment.reasons.join(","),
+        hosted_token: crate::ids::random_token(24),
+        cancel_reason: None,
+        idempotency_key: new.idempotency_key.clone(),
+        request_hash: Some(new.request_hash.clone()),
+        created_at: now.millis(),
+        updated_at: now.millis(),
+        version: 0,
+    };
+    let sms = (!blocked).then(|| QueuedSms {
+        id: crate::ids::new_id(now.millis()),
+        verification_id: id.clone(),
+        brand: slug.clone(),
+        to_enc: app.secrets.encrypt(phone.as_str().as_bytes()),
+        body_enc: app.secrets.encrypt(brand.sms_text(&locale, code.as_str(), new.order.amount).as_bytes()),
+        attempts: 0,
+        not_after: record.state.expires_at.millis(),
+    });
+    let has_hardware = new.order.has_hardware();
+    let reasons = assessment.reasons.clone();
+    let score = assessment.score;
+    let decision = assessment.decision;
+    let request_hash = new.request_hash.clone();
+    let sms_id = sms.as_ref().map(|m| m.id.clone());
+    let write_record = record.clone();
+    let result = app
+        .store
+        .write(move |conn| -> Result<Created, ServiceError> {
+            if let Some(key) = &write_record.idempotency_key
+                && let Some(existing) = store::find_by_idempotency_key(conn, &write_record.brand, key)?
+            {
+                return idempotent_replay(existing, &request_hash);
+            }
+            store::insert(conn, &write_record)?;
+            let v = &write_record;
+            events::append(
+                conn,
+                &event(
+                    v,
+                    "verification.created",
+                    now,
+                    json!({
+                        "amount": v.amount_minor, "currency": v.currency, "locale": v.locale,
+                        "phone_region": v.phone_region, "number_type": v.number_type,
+                        "hardware": has_hardware,
+                    }),
+                ),
+            )?;
+            events::append(
+                conn,
+                &event(
+                    v,
+                    "risk.assessed",
+                    now,
+                    json!({ "decision": decision.as_str(), "score": score, "reasons": reasons }),
+                ),
+            )?;
+            match &sms {
+                Some(message) => {
+                    sms_store::enqueue(conn, message, now.millis())?;
+                    events::append(conn, &event(v, "sms.queued", now, json!({ "message_id": message.id })))?;
+                }
+                None => events::append(conn, &event(v, "verification.blocked", now, json!({ "reasons": reasons })))?,
+            }
+            Ok(Created { record: write_record, replayed: false })
+        })
+        .await;
+    let created = match result {
+        // Two requests with one new key raced on PostgreSQL: the other one's verification stands.
+        Err(ServiceError::Store(StoreError::Duplicate)) if new.idempotency_key.is_some() => {
+            let (brand_slug, key) = (slug.clone(), new.idempotency_key.clone().unwrap_or_default());
+            let existing = app.store.read(move |conn| store::find_by_idempotency_key(conn, &brand_slug, &key)).await?;
+            return existing.map_or(Err(ServiceError::Conflict), |e| idempotent_replay(e, &new.request_hash));
+        }
+        other => other?,
+    };
+    if !created.replayed {
+        app.metrics.increment("orderguard_verification_events_total", &[("brand", &slug), ("type", "created")]);
+        if blocked {
+            app.metrics.increment("orderguard_verification_events_total", &[("brand", &slug), ("type", "blocked")]);
+        }
+        if let Some(sms_id) = sms_id {
+            app.sms_queue.notify(sms_id);
+        }
+    }
+    Ok(created)
+}
+
+fn order_summary(order: &Order) -> serde_json::Value {
+    order
+        .items
+        .iter()
+        .map(|i| json!({ "sku": i.sku, "name": i.name, "quantity": i.quantity, "unit_price": i.unit_price.to_decimal(), "hardware": i.hardware }))
+        .collect()
+}
+
+pub async fn get(app: &Arc<App>, brand: &str, id: &str) -> Result<VerificationRecord, ServiceError> {
+    let (brand, id) = (brand.to_owned(), id.to_owned());
+    app.store.read(move |conn| store::find(conn, &brand, &id)).await?.ok_or(ServiceError::NotFound)
+}
+
+pub enum CheckResult {
+    Approved { record: VerificationRecord, receipt: String },
+    Wrong { record: VerificationRecord, attempts_remaining: u32 },
+    Failed { record: VerificationRecord },
+}
+
+/// Loads, lets the domain decide, writes with a compare-and-set; retries when a parallel request
+/// changed the verification in between. An expired verification is recorded as expired.
+async fn change<T: Send + 'static>(
+    app: &Arc<App>,
+    brand: &str,
+    id: &str,
+    decide: impl Fn(&mut dyn Conn, &mut VerificationRecord, Timestamp) -> Result<T, ServiceError>
+    + Send
+    + Sync
+    + Clone
+    + 'static,
+) -> Result<T, ServiceError> {
+    for _ in 0..MAX_RETRIES {
+        let (brand, id, decide) = (brand.to_owned(), id.to_owned(), decide.clone());
+        let now = crate::clock::now();
+        let outcome = app
+            .store
+            .write(move |conn| -> Result<Result<T, ServiceError>, ServiceError> {
+                let mut record = store::find(conn, &brand, &id)?.ok_or(ServiceError::NotFound)?;
+                if record.state.is_expired(now) {
+                    expire(conn, &mut record, now)?;
+                    return Ok(Err(ServiceError::Rejected(Rejection::Expired)));
+                }
+                match decide(conn, &mut record, now) {
+                    Err(ServiceError::Conflict) => Err(ServiceError::Conflict),
+                    other => Ok(other),
+                }
+            })
+            .await;
+        match outcome {
+            Err(ServiceError::Conflict) => continue,
+            Err(e) => return Err(e),
+            Ok(result) => return result,
+        }
+    }
+    Err(ServiceError::Conflict)
+}
+
+/// Writes `record`'s changed state; a lost race becomes `Conflict` so the change is retried.
+fn save(conn: &mut dyn Conn, record: &mut VerificationRecord, now: Timestamp) -> Result<(), ServiceError> {
+    if !store::update_state(conn, record, now)? {
+        return Err(ServiceError::Conflict);
+    }
+    record.updated_at = now.millis();
+    Ok(())
+}
+
+pub fn expire(conn: &mut dyn Conn, record: &mut VerificationRecord, now: Timestamp) -> Result<(), ServiceError> {
+    record.state.expire(now)?;
+    save(conn, record, now)?;
+    events::append(
+        conn,
+        &event(
+            record,
+            "verification.expired",
+            now,
+            json!({ "attempts": record.state.attempts, "resends": record.state.resends }),
+        ),
+    )?;
+    Ok(())
+}
+
+pub async fn check(app: &Arc<App>, brand: &Arc<Brand>, id: &str, code: &str) -> Result<CheckResult, ServiceError> {
+    let code = OtpCode::parse(code)?;
+    let hasher = app.secrets.code_hasher().clone();
+    let (outcome, record) = change(app, brand.slug.as_str(), id, move |conn, record, now| {
+        let matches = hasher.matches(&record.id, &code, &record.code_hash);
+        let outcome = record.state.check(matches, now)?;
+        save(conn, record, now)?;
+        let attempt = record.state.attempts;
+        match outcome {
+            CheckOutcome::Approved => {
+                events::append(conn, &event(record, "verification.approved", now, json!({ "attempts": attempt, "resends": record.state.resends, "seconds_since_sent": (now.millis() - record.state.last_sent_at.millis()) / 1000 })))?;
+            }
+            CheckOutcome::WrongCode { .. } => {
+                events::append(conn, &event(record, "check.failed", now, json!({ "attempt": attempt })))?;
+            }
+            CheckOutcome::Failed => {
+                events::append(conn, &event(record, "check.failed", now, json!({ "attempt": attempt })))?;
+                events::append(conn, &event(record, "verification.failed", now, json!({ "attempts": attempt })))?;
+            }
+        }
+        Ok((outcome, record.clone()))
+    })
+    .await?;
+    let slug = brand.slug.to_string();
+    let kind = match outcome {
+        CheckOutcome::Approved => "approved",
+        CheckOutcome::WrongCode { .. } => "check_failed",
+        CheckOutcome::Failed => "failed",
+    };
+    app.metrics.increment("orderguard_verification_events_total", &[("brand", &slug), ("type", kind)]);
+    Ok(match outcome {
+        CheckOutcome::Approved => {
+            let receipt = receipt(app, &record).ok_or(ServiceError::Store(StoreError::NotFound))?;
+            CheckResult::Approved { record, receipt }
+        }
+        CheckOutcome::WrongCode { attempts_remaining } => CheckResult::Wrong { record, attempts_remaining },
+        CheckOutcome::Failed => CheckResult::Failed { record },
+    })
+}
+
+/// The signed receipt of an approved verification.
+pub fn receipt(app: &App, record: &VerificationRecord) -> Option<String> {
+    if record.state.status != Status::Approved {
+        return None;
+    }
+    let amount = Money::from_minor(record.amount_minor, Currency::parse(&record.currency).ok()?);
+    let claims = ReceiptClaims::new(
+        &app.public_url,
+        &record.brand,
+        &record.id,
+        &record.order_id,
+        amount,
+        &record.order_digest,
+        Timestamp(record.updated_at),
+    );
+    app.signer.sign(&claims)
+}
+
+pub async fn resend(app: &Arc<App>, brand: &Arc<Brand>, id: &str) -> Result<VerificationRecord, ServiceError> {
+    let secrets_hasher = app.secrets.code_hasher().clone();
+    let brand_for_text = brand.clone();
+    let app_for_crypto = app.clone();
+    let (record, sms_id) = change(app, brand.slug.as_str(), id, move |conn, record, now| {
+        record.state.resend(now)?;
+        let code = OtpCode::generate(brand_for_text.policy.code_length, &mut OsRng);
+        record.code_hash = secrets_hasher.hash(&record.id, &code).to_vec();
+        save(conn, record, now)?;
+        let phone_enc = record.phone_enc.clone().ok_or(ServiceError::PhoneUnverified)?;
+        let phone = app_for_crypto.secrets.decrypt(&phone_enc).map_err(|_| ServiceError::PhoneUnverified)?;
+        let amount = Money::from_minor(record.amount_minor, Currency::parse(&record.currency)?);
+        let message = QueuedSms {
+            id: crate::ids::new_id(now.millis()),
+            verification_id: record.id.clone(),
+            brand: record.brand.clone(),
+            to_enc: app_for_crypto.secrets.encrypt(&phone),
+            body_enc: app_for_crypto
+                .secrets
+                .encrypt(brand_for_text.sms_text(&record.locale, code.as_str(), amount).as_bytes()),
+            attempts: 0,
+            not_after: record.state.expires_at.millis(),
+        };
+        sms_store::enqueue(conn, &message, now.millis())?;
+        events::append(
+            conn,
+            &event(
+                record,
+                "verification.resent",
+                now,
+                json!({ "resend": record.state.resends, "message_id": message.id }),
+            ),
+        )?;
+        Ok((record.clone(), message.id))
+    })
+    .await?;
+    app.metrics
+        .increment("orderguard_verification_events_total", &[("brand", brand.slug.as_str()), ("type", "resent")]);
+    app.sms_queue.notify(sms_id);
+    Ok(record)
+}
+
+pub const MAX_CANCEL_REASON: usize = 500;
+
+pub async fn cancel(
+    app: &Arc<App>,
+    brand: &Arc<Brand>,
+    id: &str,
+    reason: Option<String>,
+) -> Result<VerificationRecord, ServiceError> {
+    if reason.as_ref().is_some_and(|r| r.len() > MAX_CANCEL_REASON) {
+        return Err(FieldError::new("reason", format!("must be at most {MAX_CANCEL_REASON} characters")).into());
+    }
+    let record = change(app, brand.slug.as_str(), id, move |conn, record, now| {
+        record.state.cancel(now)?;
+        record.cancel_reason = reason.clone();
+        save(conn, record, now)?;
+        events::append(conn, &event(record, "verification.canceled", now, json!({ "reason": reason })))?;
+        Ok(record.clone())
+    })
+    .await?;
+    app.metrics
+        .increment("orderguard_verification_events_total", &[("brand", brand.slug.as_str()), ("type", "canceled")]);
+    Ok(record)
+}
+
+/// Expires pending verifications whose time is up; returns how many.
+pub async fn sweep_expired(app: &Arc<App>) -> Result<usize, ServiceError> {
+    let now = crate::clock::now();
+    let expired = app
+        .store
+        .write(move |conn| -> Result<Vec<String>, ServiceError> {
+            let mut brands = Vec::new();
+            for mut record in store::due_for_expiry(conn, now, 500)? {
+                expire(conn, &mut record, now)?;
+                brands.push(record.brand);
+            }
+            Ok(brands)
+        })
+        .await?;
+    for brand in &expired {
+        app.metrics.increment("orderguard_verification_events_total", &[("brand", brand), ("type", "expired")]);
+    }
+    Ok(expired.len())
+}
+
+/// Parses the order from its wire form; errors name the field under `order`.
+pub fn parse_order(input: &OrderInput<'_>) -> Result<Order, FieldError> {
+    Order::parse(input).map_err(|e| e.within("order"))
+}

@@ -1,0 +1,47 @@
+//! Sending SMS: one trait, one implementation per kind of provider.
+
+mod http_provider;
+mod outbox;
+
+use std::sync::Arc;
+
+pub use http_provider::HttpProvider;
+pub use outbox::OutboxProvider;
+
+use crate::identity::BoxFuture;
+
+pub struct OutgoingSms<'a> {
+    pub message_id: &'a str,
+    pub brand: &'a str,
+    pub verification_id: &'a str,
+    pub sender_id: &'a str,
+    /// E.164.
+    pub to: &'a str,
+    pub text: &'a str,
+}
+
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub provider_message_id: Option<String>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SmsError {
+    /// The provider refused this message; another provider may still take it.
+    #[error("rejected: {0}")]
+    Rejected(String),
+    /// The provider could not be reached or answered with a temporary failure.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub trait SmsGateway: Send + Sync {
+    fn send<'a>(&'a self, sms: &'a OutgoingSms<'a>) -> BoxFuture<'a, Result<Submitted, SmsError>>;
+}
+
+/// A provider with the name it has in the configuration.
+#[derive(Clone)]
+pub struct NamedGateway {
+    pub name: String,
+    pub gateway: Arc<dyn SmsGateway>,
+}

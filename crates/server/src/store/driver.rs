@@ -1,0 +1,536 @@
+//! The two database backends behind one small interface. Both are synchronous, so a transaction
+//! body is one closure written once: SQLite runs it on its single writer thread, PostgreSQL on a
+//! blocking thread with a pooled connection. SQL uses `$1` placeholders everywhere.
+
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use super::StoreError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Self::Int(v)
+    }
+}
+impl From<u32> for Value {
+    fn from(v: u32) -> Self {
+        Self::Int(i64::from(v))
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Self::Int(i64::from(v))
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Self::Text(v.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Self::Text(v)
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Self::Text(v.clone())
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Self::Blob(v)
+    }
+}
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Self {
+        Self::Blob(v.to_vec())
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// One result row; getters name the column index and fail with a clear error on a type mismatch.
+#[derive(Debug, Clone)]
+pub struct Row(pub Vec<Value>);
+
+impl Row {
+    fn at(&self, index: usize) -> Result<&Value, StoreError> {
+        self.0.get(index).ok_or(StoreError::Column { index, expected: "a column" })
+    }
+
+    pub fn int(&self, index: usize) -> Result<i64, StoreError> {
+        match self.at(index)? {
+            Value::Int(v) => Ok(*v),
+            _ => Err(StoreError::Column { index, expected: "an integer" }),
+        }
+    }
+
+    pub fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
+        match self.at(index)? {
+            Value::Null => Ok(None),
+            _ => self.int(index).map(Some),
+        }
+    }
+
+    pub fn text(&self, index: usize) -> Result<String, StoreError> {
+        match self.at(index)? {
+            Value::Text(v) => Ok(v.clone()),
+            _ => Err(StoreError::Column { index, expected: "a text" }),
+        }
+    }
+
+    pub fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
+        match self.at(index)? {
+            Value::Null => Ok(None),
+            _ => self.text(index).map(Some),
+        }
+    }
+
+    pub fn blob(&self, index: usize) -> Result<Vec<u8>, StoreError> {
+        match self.at(index)? {
+            Value::Blob(v) => Ok(v.clone()),
+            _ => Err(StoreError::Column { index, expected: "a blob" }),
+        }
+    }
+
+    pub fn opt_blob(&self, index: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.at(index)? {
+            Value::Null => Ok(None),
+            _ => self.blob(index).map(Some),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection inside a transaction (or, for reads, outside one).
+pub trait Conn {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError>;
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError>;
+    fn execute_batch(&mut self, sql: &str) -> Result<(), StoreError>;
+    fn backend(&self) -> Backend;
+
+    fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+
+    fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Row, StoreError> {
+        self.query_opt(sql, params)?.ok_or(StoreError::NotFound)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQLite
+
+/// `$1` → `?1`: SQLite's numbered parameters, so the same SQL text serves both backends.
+fn sqlite_sql(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+fn sqlite_value(v: &Value) -> rusqlite::types::Value {
+    match v {
+        Value::Null => rusqlite::types::Value::Null,
+        Value::Int(i) => rusqlite::types::Value::Integer(*i),
+        Value::Text(s) => rusqlite::types::Value::Text(s.clone()),
+        Value::Blob(b) => rusqlite::types::Value::Blob(b.clone()),
+    }
+}
+
+pub struct SqliteConn<'a>(pub &'a rusqlite::Connection);
+
+impl Conn for SqliteConn<'_> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        let mut stmt = self.0.prepare_cached(&sqlite_sql(sql))?;
+        let changed = stmt.execute(rusqlite::params_from_iter(params.iter().map(sqlite_value)))?;
+        Ok(changed as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        let mut stmt = self.0.prepare_cached(&sqlite_sql(sql))?;
+        let columns = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter().map(sqlite_value)))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut values = Vec::with_capacity(columns);
+            for i in 0..columns {
+                values.push(match row.get_ref(i)? {
+                    rusqlite::types::ValueRef::Null => Value::Null,
+                    rusqlite::types::ValueRef::Integer(v) => Value::Int(v),
+                    rusqlite::types::ValueRef::Real(v) => Value::Int(v as i64),
+                    rusqlite::types::ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    rusqlite::types::ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+                });
+            }
+            out.push(Row(values));
+        }
+        Ok(out)
+    }
+
+    fn execute_batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.0.execute_batch(sql)?)
+    }
+
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+}
+
+fn open_sqlite(path: &Path) -> Result<rusqlite::Connection, StoreError> {
+    let conn = rusqlite::Connection::open(path)
+        .map_err(|e| StoreError::Connect(format!("cannot open SQLite database {}: {e}", path.display())))?;
+    // WAL lets readers run beside the writer; NORMAL keeps every commit safe from a process crash
+    // (kill -9) without an fsync per transaction.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(conn)
+}
+
+/// What the writer thread hands back after the batch commits: sends the job's result on.
+type Reply = Box<dyn FnOnce(Option<StoreError>) + Send>;
+/// A transaction body for the writer thread; `true` when it succeeded and its writes stay.
+type WriteJob = Box<dyn FnOnce(&mut dyn Conn) -> (bool, Reply) + Send>;
+
+pub struct Sqlite {
+    writer: std::sync::mpsc::SyncSender<WriteJob>,
+    readers: Arc<ConnectionPool<rusqlite::Connection>>,
+}
+
+/// Transactions waiting when the writer starts a batch go into one commit (group commit), each in
+/// its own savepoint so that one failing body does not undo the others.
+const MAX_BATCH: usize = 128;
+
+impl Sqlite {
+    pub fn open(path: &Path, readers: usize) -> Result<Self, StoreError> {
+        let writer_conn = open_sqlite(path)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<WriteJob>(4096);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run_writer(&writer_conn, &rx))
+            .map_err(|e| StoreError::Connect(format!("cannot start the SQLite writer thread: {e}")))?;
+        let path = path.to_owned();
+        let readers = ConnectionPool::new(readers, Box::new(move || open_sqlite(&path)));
+        Ok(Self { writer: tx, readers: Arc::new(readers) })
+    }
+
+    pub async fn write<T, E>(&self, body: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::new(move |conn| {
+            let result = body(conn);
+            let ok = result.is_ok();
+            let reply: Reply = Box::new(move |commit_error| {
+                let _ = tx.send(match commit_error {
+                    None => result,
+                    Some(e) => Err(e.into()),
+                });
+            });
+            (ok, reply)
+        });
+        let writer = self.writer.clone();
+        // The channel is bounded: a full queue waits here, on a blocking thread, not on the runtime.
+        tokio::task::spawn_blocking(move || writer.send(job))
+            .await
+            .map_err(|_| StoreError::WriterGone)?
+            .map_err(|_| StoreError::WriterGone)?;
+        rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    pub async fn read<T, E>(&self, body: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.get()?;
+            let result = body(&mut SqliteConn(&conn));
+            readers.put(conn);
+            result
+        })
+        .await
+        .map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+fn run_writer(conn: &rusqlite::Connection, jobs: &std::sync::mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut replies = Vec::with_capacity(batch.len());
+        let begun = conn.execute_batch("BEGIN IMMEDIATE");
+        if let Err(e) = begun {
+            let message = e.to_string();
+            for job in batch {
+                // Run nothing: answer every job with the failure.
+                let (_, reply) = job(&mut FailingConn);
+                reply(Some(StoreError::Sqlite(message.clone())));
+            }
+            continue;
+        }
+        for job in batch {
+            let saved = conn.execute_batch("SAVEPOINT job");
+            let (ok, reply) = job(&mut SqliteConn(conn));
+            let settled = if ok && saved.is_ok() {
+                conn.execute_batch("RELEASE job")
+            } else {
+                conn.execute_batch("ROLLBACK TO job; RELEASE job")
+            };
+            replies.push((ok && settled.is_ok(), reply));
+        }
+        match conn.execute_batch("COMMIT") {
+            Ok(()) => replies.into_iter().for_each(|(_, reply)| reply(None)),
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                let message = e.to_string();
+                for (_, reply) in replies {
+                    reply(Some(StoreError::Sqlite(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// Stands in for a connection when a batch could not begin: every statement fails.
+struct FailingConn;
+
+impl Conn for FailingConn {
+    fn execute(&mut self, _: &str, _: &[Value]) -> Result<u64, StoreError> {
+        Err(StoreError::WriterGone)
+    }
+    fn query(&mut self, _: &str, _: &[Value]) -> Result<Vec<Row>, StoreError> {
+        Err(StoreError::WriterGone)
+    }
+    fn execute_batch(&mut self, _: &str) -> Result<(), StoreError> {
+        Err(StoreError::WriterGone)
+    }
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL
+
+impl postgres::types::ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::Type;
+        match self {
+            Value::Null => Ok(postgres::types::IsNull::Yes),
+            Value::Int(v) if *ty == Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
+            Value::Int(v) => v.to_sql(ty, out),
+            Value::Text(v) => v.to_sql(ty, out),
+            Value::Blob(v) => v.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+fn pg_row(row: &postgres::Row) -> Result<Row, StoreError> {
+    use postgres::types::Type;
+    let mut values = Vec::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let ty = column.type_();
+        let value = if *ty == Type::INT8 {
+            row.try_get::<_, Option<i64>>(i)?.map_or(Value::Null, Value::Int)
+        } else if *ty == Type::INT4 {
+            row.try_get::<_, Option<i32>>(i)?.map_or(Value::Null, |v| Value::Int(i64::from(v)))
+        } else if *ty == Type::INT2 {
+            row.try_get::<_, Option<i16>>(i)?.map_or(Value::Null, |v| Value::Int(i64::from(v)))
+        } else if *ty == Type::BOOL {
+            row.try_get::<_, Option<bool>>(i)?.map_or(Value::Null, |v| Value::Int(i64::from(v)))
+        } else if *ty == Type::BYTEA {
+            row.try_get::<_, Option<Vec<u8>>>(i)?.map_or(Value::Null, Value::Blob)
+        } else {
+            row.try_get::<_, Option<String>>(i)?.map_or(Value::Null, Value::Text)
+        };
+        values.push(value);
+    }
+    Ok(Row(values))
+}
+
+fn pg_params(params: &[Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn postgres::types::ToSql + Sync)).collect()
+}
+
+pub struct PgConn<'a, C: postgres::GenericClient>(pub &'a mut C);
+
+impl<C: postgres::GenericClient> Conn for PgConn<'_, C> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        let stmt = self.0.prepare(sql)?;
+        Ok(self.0.execute(&stmt, &pg_params(params))?)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        let stmt = self.0.prepare(sql)?;
+        self.0.query(&stmt, &pg_params(params))?.iter().map(pg_row).collect()
+    }
+
+    fn execute_batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.0.batch_execute(sql)?)
+    }
+
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+}
+
+pub struct Postgres {
+    pool: Arc<ConnectionPool<postgres::Client>>,
+}
+
+impl Postgres {
+    pub fn connect(url: &str, size: usize) -> Result<Self, StoreError> {
+        let config: postgres::Config =
+            url.parse().map_err(|e| StoreError::Connect(format!("invalid PostgreSQL URL: {e}")))?;
+        let connect = move || -> Result<postgres::Client, StoreError> {
+            let mut config = config.clone();
+            config.connect_timeout(Duration::from_secs(5));
+            config
+                .connect(postgres::NoTls)
+                .map_err(|e| StoreError::Connect(format!("cannot connect to PostgreSQL: {e}")))
+        };
+        let pool = ConnectionPool::new(size, Box::new(connect));
+        // Fail at start, with a clear message, when the server cannot be reached.
+        let first = pool.get()?;
+        pool.put(first);
+        Ok(Self { pool: Arc::new(pool) })
+    }
+
+    pub async fn write<T, E>(&self, body: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut client = pool.get()?;
+            let result = (|| {
+                let mut tx = client.transaction().map_err(StoreError::from)?;
+                let result = body(&mut PgConn(&mut tx));
+                match &result {
+                    Ok(_) => tx.commit().map_err(StoreError::from)?,
+                    Err(_) => tx.rollback().map_err(StoreError::from)?,
+                }
+                result
+            })();
+            pool.put(client);
+            result
+        })
+        .await
+        .map_err(|_| StoreError::WriterGone)?
+    }
+
+    pub async fn read<T, E>(&self, body: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut client = pool.get()?;
+            let result = body(&mut PgConn(&mut client));
+            pool.put(client);
+            result
+        })
+        .await
+        .map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// A small blocking pool: connections are opened on demand up to `size`, closed ones are dropped.
+pub struct ConnectionPool<C> {
+    idle: Mutex<(Vec<C>, usize)>,
+    available: Condvar,
+    size: usize,
+    connect: Box<dyn Fn() -> Result<C, StoreError> + Send + Sync>,
+}
+
+pub trait PoolConnection {
+    fn is_broken(&self) -> bool;
+}
+
+impl PoolConnection for rusqlite::Connection {
+    fn is_broken(&self) -> bool {
+        false
+    }
+}
+
+impl PoolConnection for postgres::Client {
+    fn is_broken(&self) -> bool {
+        self.is_closed()
+    }
+}
+
+impl<C: PoolConnection> ConnectionPool<C> {
+    fn new(size: usize, connect: Box<dyn Fn() -> Result<C, StoreError> + Send + Sync>) -> Self {
+        Self { idle: Mutex::new((Vec::new(), 0)), available: Condvar::new(), size: size.max(1), connect }
+    }
+
+    fn get(&self) -> Result<C, StoreError> {
+        let mut guard = self.idle.lock().map_err(|_| StoreError::WriterGone)?;
+        loop {
+            if let Some(conn) = guard.0.pop() {
+                return Ok(conn);
+            }
+            if guard.1 < self.size {
+                guard.1 += 1;
+                drop(guard);
+                return (self.connect)().inspect_err(|_| {
+                    if let Ok(mut g) = self.idle.lock() {
+                        g.1 -= 1;
+                    }
+                });
+            }
+            guard = self.available.wait(guard).map_err(|_| StoreError::WriterGone)?;
+        }
+    }
+
+    fn put(&self, conn: C) {
+        if let Ok(mut guard) = self.idle.lock() {
+            if conn.is_broken() {
+                guard.1 -= 1;
+            } else {
+                guard.0.push(conn);
+            }
+        }
+        self.available.notify_one();
+    }
+}

@@ -1,0 +1,63 @@
+//! The append-only event log: one row per transition, written in the transaction of the change.
+
+use super::{Conn, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub brand: &'a str,
+    pub verification_id: Option<&'a str>,
+    pub order_id: Option<&'a str>,
+    pub kind: &'static str,
+    pub at: i64,
+    pub attrs: serde_json::Value,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Event {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub at: i64,
+    pub verification_id: Option<String>,
+    pub order_id: Option<String>,
+    pub attrs: serde_json::Value,
+}
+
+pub fn append(conn: &mut dyn Conn, e: &NewEvent<'_>) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO events (brand, verification_id, order_id, type, at, attrs) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            e.brand.into(),
+            e.verification_id.into(),
+            e.order_id.into(),
+            e.kind.into(),
+            e.at.into(),
+            e.attrs.to_string().into(),
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn for_verification(conn: &mut dyn Conn, brand: &str, verification_id: &str) -> Result<Vec<Event>, StoreError> {
+    conn.query(
+        "SELECT id, type, at, verification_id, order_id, attrs FROM events WHERE brand = $1 AND verification_id = $2 \
+         ORDER BY id",
+        &[brand.into(), verification_id.into()],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(Event {
+            id: r.int(0)?,
+            kind: r.text(1)?,
+            at: r.int(2)?,
+            verification_id: r.opt_text(3)?,
+            order_id: r.opt_text(4)?,
+            attrs: serde_json::from_str(&r.text(5)?).unwrap_or(serde_json::Value::Null),
+        })
+    })
+    .collect()
+}
+
+pub fn count(conn: &mut dyn Conn) -> Result<i64, StoreError> {
+    conn.query_one("SELECT COUNT(*) FROM events", &[])?.int(0)
+}

@@ -1,0 +1,179 @@
+//! The only place with SQL. One dialect for both backends: `$1` placeholders, integer
+//! milliseconds for time, BIGINT/TEXT/BLOB columns; the backend is chosen once by the URL.
+
+pub mod brands;
+mod driver;
+pub mod events;
+pub mod keys;
+pub mod orders;
+pub mod sms;
+pub mod verifications;
+
+use std::path::PathBuf;
+
+pub use driver::{Backend, Conn, Row, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Connect(String),
+    #[error("SQLite: {0}")]
+    Sqlite(String),
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+    #[error("column {index} is not {expected}")]
+    Column { index: usize, expected: &'static str },
+    #[error("no such row")]
+    NotFound,
+    #[error("a unique key already exists")]
+    Duplicate,
+    #[error("migration {version} failed: {message}")]
+    Migration { version: i64, message: String },
+    #[error("the database worker stopped")]
+    WriterGone,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(code, _) = &e
+            && (code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+        {
+            return Self::Duplicate;
+        }
+        Self::Sqlite(e.to_string())
+    }
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION) {
+            return Self::Duplicate;
+        }
+        // The Display of a server error is only "db error": take the server's message.
+        match e.as_db_error() {
+            Some(db) => Self::Postgres(format!("{} ({})", db.message(), db.code().code())),
+            None => Self::Postgres(e.to_string()),
+        }
+    }
+}
+
+/// Where the data lives, parsed from the database URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let path = path.split('?').next().unwrap_or(path);
+            if path.is_empty() {
+                return Err(StoreError::Connect("the SQLite URL names no file: use sqlite://path/to/file.db".into()));
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        Err(StoreError::Connect(format!(
+            "unsupported database URL `{url}`: use sqlite://FILE or postgres://USER@HOST/DB"
+        )))
+    }
+}
+
+pub enum Store {
+    Sqlite(driver::Sqlite),
+    Postgres(driver::Postgres),
+}
+
+const MIGRATIONS_SQLITE: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+
+impl Store {
+    /// Opens the database; migrations run separately with [`Store::migrate`].
+    pub fn open(url: &DatabaseUrl) -> Result<Self, StoreError> {
+        match url {
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError::Connect(format!("cannot create the data folder {}: {e}", dir.display()))
+                    })?;
+                }
+                Ok(Self::Sqlite(driver::Sqlite::open(path, 4)?))
+            }
+            DatabaseUrl::Postgres(url) => Ok(Self::Postgres(driver::Postgres::connect(url, 8)?)),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs `body` in one transaction; its writes and events commit together or not at all.
+    pub async fn write<T, E>(&self, body: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        match self {
+            Self::Sqlite(db) => db.write(body).await,
+            Self::Postgres(db) => db.write(body).await,
+        }
+    }
+
+    pub async fn read<T, E>(&self, body: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        match self {
+            Self::Sqlite(db) => db.read(body).await,
+            Self::Postgres(db) => db.read(body).await,
+        }
+    }
+
+    /// Applies the migrations not applied yet; returns the versions it applied.
+    pub async fn migrate(&self, now_ms: i64) -> Result<Vec<i64>, StoreError> {
+        let backend = self.backend();
+        self.write(move |conn| {
+            let migrations = match backend {
+                Backend::Sqlite => MIGRATIONS_SQLITE,
+                Backend::Postgres => {
+                    // Several instances starting at once: one migrates, the others wait.
+                    conn.execute_batch("SELECT pg_advisory_xact_lock(7405321)")?;
+                    MIGRATIONS_POSTGRES
+                }
+            };
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+            )?;
+            let applied: Vec<i64> = conn
+                .query("SELECT version FROM schema_migrations", &[])?
+                .iter()
+                .map(|r| r.int(0))
+                .collect::<Result<_, _>>()?;
+            let mut done = Vec::new();
+            for (version, sql) in migrations.iter().filter(|(v, _)| !applied.contains(v)) {
+                conn.execute_batch(sql)
+                    .map_err(|e| StoreError::Migration { version: *version, message: e.to_string() })?;
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                    &[Value::Int(*version), Value::Int(now_ms)],
+                )?;
+                done.push(*version);
+            }
+            Ok(done)
+        })
+        .await
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| conn.query("SELECT 1", &[]).map(|_| ())).await
+    }
+}
