@@ -44,8 +44,8 @@ impl Policy {
         if !(MIN_LENGTH..=MAX_LENGTH).contains(&self.code_length) {
             return Err(FieldError::new("code_length", format!("must be {MIN_LENGTH} to {MAX_LENGTH}")));
         }
-        if !(30..=3600).contains(&self.code_ttl_seconds) {
-            return Err(FieldError::new("code_ttl_seconds", "must be 30 to 3600 seconds"));
+        if !(10..=3600).contains(&self.code_ttl_seconds) {
+            return Err(FieldError::new("code_ttl_seconds", "must be 10 to 3600 seconds"));
         }
         if !(1..=10).contains(&self.max_attempts) {
             return Err(FieldError::new("max_attempts", "must be 1 to 10"));

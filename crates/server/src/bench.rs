@@ -79,25 +79,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let url = pg_url.unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.display()));
         let settings = bench_settings(&url, &dir).await?;
         let store = crate::prepare_store(&settings).await?;
-        let key = crate::crypto::new_api_key();
-        let now = crate::clock::now().millis();
-        let info = crate::store::keys::ApiKeyInfo {
-            id: crate::ids::new_id(now),
-            brand: "nordtel".into(),
-            prefix: key.prefix.clone(),
-            label: "bench".into(),
-            created_at: now,
-            revoked_at: None,
-        };
-        let hash = key.hash.clone();
-        store.write(move |conn| crate::store::keys::insert_api_key(conn, &info, &hash)).await?;
+        let key = crate::service::api_keys::create(&store, "nordtel", "bench").await?;
         drop(store);
         let server = crate::start(settings).await.context("starting the server")?;
         let base = format!("http://{}", server.addr);
         let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
         for &concurrency in &args.concurrency {
             let ceiling = ceiling(&client, &base, concurrency, Duration::from_secs(args.seconds)).await;
-            let sample = flows(&client, &base, &key.secret, concurrency, Duration::from_secs(args.seconds)).await?;
+            let sample = flows(&client, &base, &key, concurrency, Duration::from_secs(args.seconds)).await?;
             let seconds = args.seconds as f64;
             let flows_per_s = sample.flows as f64 / seconds;
             let ceiling_flows = ceiling / REQUESTS_PER_FLOW;

@@ -69,7 +69,7 @@ impl App {
 /// Opens the database, applies migrations and stores the configured brands.
 pub async fn prepare_store(settings: &Settings) -> Result<Arc<Store>, StartError> {
     let url = DatabaseUrl::parse(&settings.database_url)?;
-    let store = Arc::new(Store::open(&url)?);
+    let store = Arc::new(Store::open(&url).await?);
     let now = clock::now().millis();
     let applied = store.migrate(now).await?;
     if !applied.is_empty() {

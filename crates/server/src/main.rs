@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use orderguard::config::{LogFormat, Settings};
 use orderguard::store::StoreError;
-use orderguard::store::keys::{self, ApiKeyInfo};
+use orderguard::store::keys;
 use orderguard::{clock, crypto, ids, prepare_store};
 
 #[derive(Parser)]
@@ -140,19 +140,7 @@ async fn create_api_key(settings: &Settings, brand: &str, label: &str) -> anyhow
         bail!("brand `{brand}` is not in the configuration");
     }
     let store = prepare_store(settings).await?;
-    let key = crypto::new_api_key();
-    let now = clock::now().millis();
-    let info = ApiKeyInfo {
-        id: ids::new_id(now),
-        brand: brand.to_owned(),
-        prefix: key.prefix.clone(),
-        label: label.to_owned(),
-        created_at: now,
-        revoked_at: None,
-    };
-    let hash = key.hash.clone();
-    store.write(move |conn| keys::insert_api_key(conn, &info, &hash)).await?;
-    Ok(key.secret)
+    Ok(orderguard::service::api_keys::create(&store, brand, label).await?)
 }
 
 async fn apikey(action: ApikeyAction, settings: Settings) -> anyhow::Result<()> {

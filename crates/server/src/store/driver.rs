@@ -476,7 +476,7 @@ impl Postgres {
 // ---------------------------------------------------------------------------------------------
 
 /// A small blocking pool: connections are opened on demand up to `size`, closed ones are dropped.
-pub struct ConnectionPool<C> {
+pub struct ConnectionPool<C: Send + 'static> {
     idle: Mutex<(Vec<C>, usize)>,
     available: Condvar,
     size: usize,
@@ -499,7 +499,19 @@ impl PoolConnection for postgres::Client {
     }
 }
 
-impl<C: PoolConnection> ConnectionPool<C> {
+impl<C: Send + 'static> Drop for ConnectionPool<C> {
+    fn drop(&mut self) {
+        // A PostgreSQL client owns a runtime, which must not be dropped on an async thread.
+        if let Ok(mut guard) = self.idle.lock() {
+            let idle: Vec<C> = std::mem::take(&mut guard.0);
+            if !idle.is_empty() {
+                drop(std::thread::spawn(move || drop(idle)));
+            }
+        }
+    }
+}
+
+impl<C: PoolConnection + Send + 'static> ConnectionPool<C> {
     fn new(size: usize, connect: Box<dyn Fn() -> Result<C, StoreError> + Send + Sync>) -> Self {
         Self { idle: Mutex::new((Vec::new(), 0)), available: Condvar::new(), size: size.max(1), connect }
     }

@@ -93,7 +93,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[(1, include_str!("../../migrations
 
 impl Store {
     /// Opens the database; migrations run separately with [`Store::migrate`].
-    pub fn open(url: &DatabaseUrl) -> Result<Self, StoreError> {
+    pub async fn open(url: &DatabaseUrl) -> Result<Self, StoreError> {
         match url {
             DatabaseUrl::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -103,7 +103,14 @@ impl Store {
                 }
                 Ok(Self::Sqlite(driver::Sqlite::open(path, 4)?))
             }
-            DatabaseUrl::Postgres(url) => Ok(Self::Postgres(driver::Postgres::connect(url, 8)?)),
+            DatabaseUrl::Postgres(url) => {
+                // The synchronous client starts a runtime of its own: connect off the async runtime.
+                let url = url.clone();
+                let db = tokio::task::spawn_blocking(move || driver::Postgres::connect(&url, 8))
+                    .await
+                    .map_err(|_| StoreError::WriterGone)??;
+                Ok(Self::Postgres(db))
+            }
         }
     }
 

@@ -143,7 +143,8 @@ pub fn outbox_list(
 ) -> Result<Vec<OutboxMessage>, StoreError> {
     conn.query(
         "SELECT id, brand, verification_id, to_number, text, created_at FROM dev_outbox \
-         WHERE ($1 IS NULL OR brand = $1) AND ($2 IS NULL OR to_number = $2) AND ($3 IS NULL OR verification_id = $3) \
+         WHERE (CAST($1 AS TEXT) IS NULL OR brand = $1) AND (CAST($2 AS TEXT) IS NULL OR to_number = $2) \
+         AND (CAST($3 AS TEXT) IS NULL OR verification_id = $3) \
          ORDER BY created_at DESC, id DESC LIMIT $4",
         &[brand.into(), to.into(), verification_id.into(), limit.into()],
     )?

@@ -114,8 +114,16 @@ fn parse_json<T: DeserializeOwned>(
     let hash = crate::crypto::sha256(value.to_string().as_bytes());
     let parsed = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { String::from("(body)") } else { path };
-        ApiError::validation(vec![FieldError::new(field, e.into_inner().to_string())])
+        let reason = e.into_inner().to_string();
+        // serde names a missing field in the message, at the path of the object that lacks it.
+        let missing = reason.strip_prefix("missing field `").and_then(|r| r.split('`').next());
+        let field = match (path.as_str(), missing) {
+            (".", Some(name)) => name.to_owned(),
+            (_, Some(name)) => format!("{path}.{name}"),
+            (".", None) => String::from("(body)"),
+            (_, None) => path,
+        };
+        ApiError::validation(vec![FieldError::new(field, reason)])
     })?;
     Ok((parsed, hash))
 }

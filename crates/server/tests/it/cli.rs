@@ -1,0 +1,82 @@
+//! The command line: API keys, migrations, readable errors.
+
+use std::process::Command;
+
+use crate::on_both_databases;
+use crate::support::{Db, config};
+
+on_both_databases!(api_keys_are_created_listed_and_revoked);
+
+fn orderguard(args: &[&str], config_path: &std::path::Path) -> (bool, String, String) {
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_orderguard")).args(args).arg("--config").arg(config_path).output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+async fn api_keys_are_created_listed_and_revoked(db: Db) {
+    let config_path = db.dir.0.join("orderguard.toml");
+    std::fs::write(&config_path, config(&db)).unwrap();
+    let (ok, out, _) = orderguard(&["migrate"], &config_path);
+    assert!(ok && out.contains("up to date"), "{out}");
+
+    let (ok, key, err) = orderguard(&["apikey", "create", "--brand", "alpha", "--label", "shop backend"], &config_path);
+    assert!(ok, "{err}");
+    let key = key.trim().to_owned();
+    assert!(key.starts_with("og_") && key.len() >= 35, "{key}");
+    assert!(err.contains("shown once"));
+
+    let (ok, listing, _) = orderguard(&["apikey", "list", "--brand", "alpha"], &config_path);
+    assert!(ok);
+    assert!(listing.contains(&key[..9]) && listing.contains("shop backend") && listing.contains("active"), "{listing}");
+    assert!(!listing.contains(&key), "the secret is never shown again");
+    let id = listing.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+
+    let settings = orderguard::config::Settings::load(&config_path).unwrap();
+    let server = orderguard::start(settings.clone()).await.unwrap();
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::new();
+    let status = |key: String| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            http.get(format!("{base}/v1/verifications/x")).bearer_auth(key).send().await.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(status(key.clone()).await, 404, "a valid key reaches the API");
+    server.stop().await;
+
+    let (ok, out, err) = orderguard(&["apikey", "revoke", "--brand", "alpha", &id], &config_path);
+    assert!(ok, "{err}");
+    assert!(out.contains("revoked"));
+    let (ok, _, err) = orderguard(&["apikey", "revoke", "--brand", "beta", &id], &config_path);
+    assert!(!ok && err.contains("no active API key"), "another brand cannot revoke it: {err}");
+
+    let server = orderguard::start(settings).await.unwrap();
+    let base = format!("http://{}", server.addr);
+    let code = http.get(format!("{base}/v1/verifications/x")).bearer_auth(&key).send().await.unwrap().status().as_u16();
+    assert_eq!(code, 401, "a revoked key is refused");
+    server.stop().await;
+
+    let (ok, _, err) = orderguard(&["apikey", "create", "--brand", "nope"], &config_path);
+    assert!(!ok && err.contains("brand `nope` is not in the configuration"), "{err}");
+}
+
+#[test]
+fn configuration_errors_are_readable() {
+    let dir = crate::support::TempDir::new();
+    let path = dir.0.join("bad.toml");
+    std::fs::write(&path, "listen = \"127.0.0.1:0\"\nlisen = 1\n").unwrap();
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_orderguard")).args(["migrate", "--config"]).arg(&path).output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(err.contains("bad.toml") && err.contains("lisen"), "{err}");
+    let output = Command::new(env!("CARGO_BIN_EXE_orderguard"))
+        .args(["migrate", "--config", "/nonexistent/og.toml"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read /nonexistent/og.toml"));
+}

@@ -1,0 +1,162 @@
+//! `kill -9` of the server under load loses no acknowledged verification, check or event.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::on_both_databases;
+use crate::support::{Db, config, order};
+
+on_both_databases!(kill_9_under_load_loses_nothing_acknowledged);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn spawn_server(config_path: &std::path::Path, base: &str) -> Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orderguard"))
+        .args(["serve", "--config"])
+        .arg(config_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the server did not become ready");
+}
+
+#[derive(Default)]
+struct Acknowledged {
+    created: Vec<String>,
+    approved: Vec<String>,
+}
+
+async fn kill_9_under_load_loses_nothing_acknowledged(db: Db) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let text = config(&db).replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""));
+    let config_path = db.dir.0.join("orderguard.toml");
+    std::fs::write(&config_path, &text).unwrap();
+    let settings = orderguard::config::Settings::load(&config_path).unwrap();
+    let store = orderguard::prepare_store(&settings).await.unwrap();
+    let key = orderguard::service::api_keys::create(&store, "alpha", "crash").await.unwrap();
+    drop(store);
+
+    let mut child = spawn_server(&config_path, &base).await;
+    let acknowledged = Arc::new(Mutex::new(Acknowledged::default()));
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    let workers: Vec<_> = (0..16)
+        .map(|worker| {
+            let (base, key, acknowledged) = (base.clone(), key.clone(), acknowledged.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                for n in 0.. {
+                    if Instant::now() > deadline {
+                        break;
+                    }
+                    let Ok(response) = http
+                        .post(format!("{base}/v1/verifications"))
+                        .bearer_auth(&key)
+                        .json(&order(&format!("K-{worker}-{n}"), "c-1"))
+                        .send()
+                        .await
+                    else {
+                        break;
+                    };
+                    if response.status().as_u16() != 201 {
+                        break;
+                    }
+                    let Ok(v) = response.json::<Value>().await else { break };
+                    let id = v["id"].as_str().unwrap().to_owned();
+                    acknowledged.lock().unwrap().created.push(id.clone());
+                    let mut code = None;
+                    for _ in 0..100 {
+                        let Ok(r) = http.get(format!("{base}/dev/outbox.json?verification_id={id}")).send().await
+                        else {
+                            return;
+                        };
+                        let Ok(messages) = r.json::<Value>().await else { return };
+                        if let Some(text) = messages[0]["text"].as_str() {
+                            code = Some(text.rsplit('#').next().unwrap().to_owned());
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    let Some(code) = code else { break };
+                    let Ok(response) = http
+                        .post(format!("{base}/v1/verifications/{id}/check"))
+                        .bearer_auth(&key)
+                        .json(&json!({ "code": code }))
+                        .send()
+                        .await
+                    else {
+                        break;
+                    };
+                    let Ok(body) = response.json::<Value>().await else { break };
+                    if body["status"] == "approved" {
+                        acknowledged.lock().unwrap().approved.push(id);
+                    }
+                }
+            })
+        })
+        .collect();
+    // Kill while the workers are still sending.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for worker in workers {
+        let _ = worker.await;
+    }
+    let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
+    assert!(acknowledged.created.len() >= 10, "too little load to mean anything: {}", acknowledged.created.len());
+    assert!(!acknowledged.approved.is_empty());
+
+    let mut child = spawn_server(&config_path, &base).await;
+    let http = reqwest::Client::new();
+    for id in &acknowledged.created {
+        let response = http.get(format!("{base}/v1/verifications/{id}")).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200, "acknowledged verification {id} lost");
+    }
+    for id in &acknowledged.approved {
+        let v: Value = http
+            .get(format!("{base}/v1/verifications/{id}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["status"], "approved", "acknowledged approval of {id} lost");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The events of every acknowledged change are there too.
+    let store = orderguard::prepare_store(&settings).await.unwrap();
+    for id in &acknowledged.created {
+        let lookup = id.clone();
+        let events =
+            store.read(move |conn| orderguard::store::events::for_verification(conn, "alpha", &lookup)).await.unwrap();
+        let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert!(kinds.contains(&"verification.created") && kinds.contains(&"sms.queued"), "{id}: {kinds:?}");
+        if acknowledged.approved.contains(id) {
+            assert!(kinds.contains(&"verification.approved"), "{id}: {kinds:?}");
+        }
+    }
+    eprintln!(
+        "kill -9: {} created and {} approved acknowledged, all found after restart",
+        acknowledged.created.len(),
+        acknowledged.approved.len()
+    );
+}

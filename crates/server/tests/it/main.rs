@@ -1,0 +1,15 @@
+//! The one integration-test binary: the real server over HTTP, on SQLite and on PostgreSQL.
+// Test code: a failed unwrap or an out-of-range index is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod support;
+
+mod api_flow;
+mod cli;
+mod crash;
+mod idempotency;
+mod isolation;
+mod limits;
+mod openapi;
+mod sms_http;
+mod validation;

@@ -1,0 +1,269 @@
+//! Test servers on 127.0.0.1:0 with a fresh database each: a temporary SQLite file, or a fresh
+//! schema in the PostgreSQL database named by `TEST_DATABASE_URL`.
+
+use std::path::PathBuf;
+
+use orderguard::config::Settings;
+use serde_json::{Value, json};
+
+/// Runs a test body once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::support::Db::sqlite()).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    match $crate::support::Db::postgres() {
+                        Some(db) => super::$name(db).await,
+                        None => eprintln!("\n!!! TEST_DATABASE_URL is not set: PostgreSQL was NOT tested !!!\n"),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("orderguard-test-{}", orderguard::ids::random_token(9)));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh database for one test.
+pub struct Db {
+    pub url: String,
+    pub dir: TempDir,
+    schema: Option<(String, String)>,
+}
+
+impl Db {
+    pub fn sqlite() -> Self {
+        let dir = TempDir::new();
+        Self { url: format!("sqlite://{}/orderguard.db", dir.0.display()), dir, schema: None }
+    }
+
+    /// `None` when `TEST_DATABASE_URL` is not set.
+    pub fn postgres() -> Option<Self> {
+        let base = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+        let schema = format!("og_{}", orderguard::ids::random_token(9).to_lowercase().replace('-', "_"));
+        let (base_for_thread, schema_for_thread) = (base.clone(), schema.clone());
+        // The synchronous client runs its own runtime: keep it off the test's runtime.
+        std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&base_for_thread, postgres::NoTls)
+                .expect("TEST_DATABASE_URL must point at a reachable PostgreSQL");
+            client.batch_execute(&format!("CREATE SCHEMA {schema_for_thread}")).unwrap();
+        })
+        .join()
+        .unwrap();
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-c%20search_path%3D{schema}");
+        Some(Self { url, dir: TempDir::new(), schema: Some((base, schema)) })
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = self.schema.take() {
+            let _ = std::thread::spawn(move || {
+                if let Ok(mut client) = postgres::Client::connect(&base, postgres::NoTls) {
+                    let _ = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+                }
+            })
+            .join();
+        }
+    }
+}
+
+pub const SECRET: &str = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
+
+/// Two brands (alpha speaks German, beta English), static customers, the outbox provider.
+pub fn config(db: &Db) -> String {
+    format!(
+        r##"
+listen = "127.0.0.1:0"
+database_url = "{url}"
+secret_key = "{SECRET}"
+
+[dev]
+outbox_page = true
+
+[limits]
+sweep_interval_ms = 100
+
+[sms_providers.outbox]
+kind = "outbox"
+
+[identity.directory]
+kind = "static"
+customers = [
+  {{ id = "c-1", phone = "+4915123456789" }},
+  {{ id = "c-2", phone = "+4917612345678" }},
+  {{ id = "c-premium", phone = "+499001234567" }},
+  {{ id = "c-unverified", phone = "+4915198765432", phone_verified = false }},
+  {{ id = "c-landline", phone = "+49301234567" }},
+]
+
+[[brands]]
+slug = "alpha"
+name = "Alpha Mobil"
+shop_domains = ["shop.alpha.example"]
+sender_id = "Alpha"
+locales = ["de", "en"]
+default_region = "DE"
+sms_route = ["outbox"]
+identity = "directory"
+
+[[brands]]
+slug = "beta"
+name = "Beta Telecom"
+shop_domains = ["shop.beta.example"]
+sender_id = "Beta"
+locales = ["en", "de"]
+sms_route = ["outbox"]
+identity = "directory"
+"##,
+        url = db.url
+    )
+}
+
+pub fn settings(db: &Db, tweak: impl FnOnce(&mut Settings)) -> Settings {
+    let mut settings = Settings::from_toml(&config(db), std::path::Path::new("test.toml")).unwrap();
+    tweak(&mut settings);
+    settings
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub alpha_key: String,
+    pub beta_key: String,
+    pub http: reqwest::Client,
+    pub server: Option<orderguard::Server>,
+    /// Dropped after the server: removes the database.
+    _db: Db,
+}
+
+impl TestServer {
+    pub async fn start(db: Db) -> Self {
+        Self::start_with(db, |_| {}).await
+    }
+
+    pub async fn start_with(db: Db, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let settings = settings(&db, tweak);
+        let store = orderguard::prepare_store(&settings).await.unwrap();
+        let alpha_key = orderguard::service::api_keys::create(&store, "alpha", "test").await.unwrap();
+        let beta_key = orderguard::service::api_keys::create(&store, "beta", "test").await.unwrap();
+        drop(store);
+        let server = orderguard::start(settings).await.unwrap();
+        Self {
+            base: format!("http://{}", server.addr),
+            alpha_key,
+            beta_key,
+            http: reqwest::Client::new(),
+            server: Some(server),
+            _db: db,
+        }
+    }
+
+    pub fn app(&self) -> &orderguard::App {
+        &self.server.as_ref().unwrap().app
+    }
+
+    pub async fn post(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
+        let response =
+            self.http.post(format!("{}{path}", self.base)).bearer_auth(key).json(&body).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> (u16, Value) {
+        let response = self.http.get(format!("{}{path}", self.base)).bearer_auth(key).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Starts a verification for `alpha` and returns its JSON.
+    pub async fn create(&self, key: &str, order_id: &str, customer: &str) -> Value {
+        let (status, body) = self.post(key, "/v1/verifications", order(order_id, customer)).await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    /// Waits for the SMS of a verification in the outbox and returns the code from its last line.
+    pub async fn code(&self, verification_id: &str) -> String {
+        self.codes(verification_id, 1).await.remove(0)
+    }
+
+    /// Waits until `count` SMS of the verification are in the outbox; newest first.
+    pub async fn codes(&self, verification_id: &str, count: usize) -> Vec<String> {
+        for _ in 0..500 {
+            let messages = self.outbox(Some(verification_id)).await;
+            if messages.len() >= count {
+                return messages
+                    .iter()
+                    .map(|m| m["text"].as_str().unwrap().rsplit('#').next().unwrap().trim().to_owned())
+                    .collect();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("no SMS for {verification_id}");
+    }
+
+    pub async fn outbox(&self, verification_id: Option<&str>) -> Vec<Value> {
+        let url = match verification_id {
+            Some(id) => format!("{}/dev/outbox.json?verification_id={id}", self.base),
+            None => format!("{}/dev/outbox.json", self.base),
+        };
+        self.http.get(url).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Event types of a verification, in order.
+    pub async fn events(&self, brand: &str, verification_id: &str) -> Vec<String> {
+        let (brand, id) = (brand.to_owned(), verification_id.to_owned());
+        self.app()
+            .store
+            .read(move |conn| orderguard::store::events::for_verification(conn, &brand, &id))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+}
+
+pub fn order(order_id: &str, customer: &str) -> Value {
+    json!({
+        "order": {
+            "id": order_id, "amount": "849.00", "currency": "EUR", "shipping_country": "DE",
+            "items": [{ "sku": "PHONE-X", "name": "Smartphone X", "quantity": 1, "unit_price": "849.00", "hardware": true }],
+        },
+        "customer": { "id": customer },
+        "locale": "de",
+        "client": { "ip": "203.0.113.77", "user_agent": "test", "device_id": "d-1" },
+    })
+}
+
+pub fn problem_type(body: &Value) -> &str {
+    body["type"].as_str().unwrap_or_default().trim_start_matches("urn:orderguard:problem:")
+}

@@ -1,0 +1,176 @@
+use serde_json::{Value, json};
+
+use crate::on_both_databases;
+use crate::support::{Db, TestServer, order, problem_type};
+
+on_both_databases!(hostile_input_gets_clear_problems_and_changes_nothing);
+
+async fn raw(server: &TestServer, content_type: &str, body: impl Into<reqwest::Body>) -> (u16, String, Value) {
+    let response = server
+        .http
+        .post(format!("{}/v1/verifications", server.base))
+        .bearer_auth(&server.alpha_key)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let kind = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (status, kind, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn hostile_input_gets_clear_problems_and_changes_nothing(db: Db) {
+    let server = TestServer::start(db).await;
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            {
+                let mut o = order("V-1", "c-1");
+                o["order"]["amount"] = json!("8.999");
+                o
+            },
+            "order.amount",
+        ),
+        (
+            {
+                let mut o = order("V-1", "c-1");
+                o["order"]["amount"] = json!(8.99);
+                o
+            },
+            "order.amount",
+        ),
+        (
+            {
+                let mut o = order("V-1", "c-1");
+                o["order"]["currency"] = json!("euro");
+                o
+            },
+            "order.currency",
+        ),
+        (
+            {
+                let mut o = order("V-1", "c-1");
+                o["order"]["id"] = json!("");
+                o
+            },
+            "order.id",
+        ),
+        (
+            {
+                let mut o = order("V-1", "c-1");
+                o["order"]["items"][0]["quantity"] = json!(0);
+                o
+            },
+            "order.items[0].quantity",
+        ),
+        (
+            {
+                let mut o = order("V-1", "c-1");
+                o["order"]["items"][0]["quantity"] = json!(-1);
+                o
+            },
+            "order.items[0].quantity",
+        ),
+        (
+            {
+                let mut o = order("V-1", "c-1");
+                o["order"]["shipping_country"] = json!("Germany");
+                o
+            },
+            "order.shipping_country",
+        ),
+        (
+            {
+                let mut o = order("V-1", "c-1");
+                o["order"]["surprise"] = json!(true);
+                o
+            },
+            "order.surprise",
+        ),
+        (
+            {
+                let mut o = order("V-1", "c-1");
+                o["client"]["ip"] = json!("300.1.1.1");
+                o
+            },
+            "client.ip",
+        ),
+        (
+            {
+                let mut o = order("V-1", "c-1");
+                o["return_url"] = json!("https://evil.example/steal");
+                o
+            },
+            "return_url",
+        ),
+        (
+            {
+                let mut o = order("V-1", "c-1");
+                o["return_url"] = json!("javascript:alert(1)");
+                o
+            },
+            "return_url",
+        ),
+        (
+            {
+                let mut o = order("V-1", "c-1");
+                o["locale"] = json!("<script>");
+                o
+            },
+            "locale",
+        ),
+        (
+            {
+                let mut o = order("V-1", "c-1");
+                o.as_object_mut().unwrap().remove("customer");
+                o
+            },
+            "customer",
+        ),
+        (
+            {
+                let mut o = order("V-1", "c-1");
+                o["customer"]["id"] = json!("nobody");
+                o
+            },
+            "customer.id",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, content_type, problem) = raw(&server, "application/json", body.to_string()).await;
+        assert_eq!(status, 422, "{field}: {problem}");
+        assert_eq!(content_type, "application/problem+json");
+        assert!(
+            problem["errors"].as_array().unwrap().iter().any(|e| e["field"].as_str().unwrap().starts_with(field)),
+            "{field}: {problem}"
+        );
+        assert!(!problem["detail"].as_str().unwrap().is_empty());
+    }
+    let (status, _, problem) = raw(&server, "application/json", "{\"order\": ").await;
+    assert_eq!((status, problem_type(&problem)), (400, "malformed-json"));
+    let (status, _, problem) = raw(&server, "text/plain", order("V-1", "c-1").to_string()).await;
+    assert_eq!((status, problem_type(&problem)), (415, "unsupported-media-type"));
+    let huge = format!("{{\"order\": {{\"id\": \"{}\"}}}}", "x".repeat(200_000));
+    let (status, _, problem) = raw(&server, "application/json", huge).await;
+    assert_eq!((status, problem_type(&problem)), (413, "payload-too-large"));
+    let (status, _, problem) = raw(&server, "application/json", vec![0xff, 0xfe, 0x00]).await;
+    assert_eq!((status, problem_type(&problem)), (400, "malformed-json"));
+    let too_many_items: Vec<Value> =
+        (0..101).map(|i| json!({ "sku": format!("S{i}"), "name": "x", "quantity": 1, "unit_price": "1.00" })).collect();
+    let mut o = order("V-2", "c-1");
+    o["order"]["items"] = json!(too_many_items);
+    let (status, _, problem) = raw(&server, "application/json", o.to_string()).await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("order.items")));
+
+    // Nothing above was stored or sent.
+    assert!(server.outbox(None).await.is_empty());
+    let count = server.app().store.read(|conn| orderguard::store::events::count(conn)).await.unwrap();
+    assert_eq!(count, 0);
+
+    // Unknown paths and ids.
+    let (status, body) = server.get(&server.alpha_key, "/v1/verifications/does-not-exist").await;
+    assert_eq!((status, problem_type(&body)), (404, "not-found"));
+    let (status, body) = server.get(&server.alpha_key, "/v1/nothing-here").await;
+    assert_eq!((status, problem_type(&body)), (404, "no-route"));
+    server.stop().await;
+}
