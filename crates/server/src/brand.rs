@@ -105,13 +105,17 @@ impl Brands {
         brands.into_iter()
     }
 
-    pub fn build(settings: &Settings, store: &Arc<Store>) -> Result<Self, ConfigError> {
+    pub fn build(
+        settings: &Settings,
+        store: &Arc<Store>,
+        outbox_kept: &Arc<crate::sms::outbox_signal::OutboxSignal>,
+    ) -> Result<Self, ConfigError> {
         let gateways = settings
             .sms_providers
             .iter()
             .map(|(name, config)| {
                 let gateway: Arc<dyn SmsGateway> = match config {
-                    SmsProviderConfig::Outbox => Arc::new(OutboxProvider::new(store.clone())),
+                    SmsProviderConfig::Outbox => Arc::new(OutboxProvider::new(store.clone(), outbox_kept.clone())),
                     SmsProviderConfig::Http(http) => Arc::new(HttpProvider::new(name, http)?),
                 };
                 Ok((name.clone(), gateway))

@@ -44,6 +44,8 @@ pub struct App {
     pub api_keys: http::api::ApiKeyCache,
     pub http: reqwest::Client,
     pub openapi: OnceLock<String>,
+    /// Bumped whenever an `outbox` provider keeps a message.
+    pub outbox_kept: Arc<sms::outbox_signal::OutboxSignal>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +150,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: settings.listen.clone(), source })?;
     let secrets = Secrets::derive(&settings.master_key()?);
     let store = prepare_store(&settings).await?;
-    let brands = Brands::build(&settings, &store)?;
+    let outbox_kept = Arc::new(sms::outbox_signal::OutboxSignal::default());
+    let brands = Brands::build(&settings, &store, &outbox_kept)?;
     let keys = ensure_signing_key(&store, &secrets).await?;
     let signer = ReceiptSigner::new(&keys, &secrets)?;
     let (sms_queue, announced) = SmsQueue::new();
@@ -179,6 +182,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         api_keys: http::api::ApiKeyCache::default(),
         http,
         openapi: OnceLock::new(),
+        outbox_kept,
     });
     let background = [
         tokio::spawn(jobs::sms_sender::run(app.clone(), announced)),

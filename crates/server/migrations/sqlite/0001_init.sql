@@ -58,7 +58,7 @@ CREATE UNIQUE INDEX verifications_idempotency ON verifications (brand, idempoten
 CREATE INDEX verifications_pending_expiry ON verifications (status, expires_at);
 CREATE INDEX verifications_order ON verifications (brand, order_id);
 CREATE INDEX verifications_phone ON verifications (phone_hash, created_at);
-CREATE INDEX verifications_customer ON verifications (brand, customer_ref, created_at);
+CREATE INDEX verifications_customer ON verifications (brand, customer_ref, status, created_at);
 
 CREATE TABLE events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -76,6 +76,7 @@ CREATE TABLE sms_messages (
     id TEXT PRIMARY KEY,
     verification_id TEXT NOT NULL REFERENCES verifications (id),
     brand TEXT NOT NULL,
+    order_id TEXT NOT NULL,
     to_enc BLOB,
     body_enc BLOB,
     status TEXT NOT NULL,

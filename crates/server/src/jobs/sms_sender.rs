@@ -1,6 +1,6 @@
 //! Hands queued SMS to the brand's providers, outside the request: a slow provider delays only its
-//! own messages. New messages are announced on a channel; a periodic scan picks up what a crash or
-//! a retry left behind.
+//! own messages. A new message arrives on a channel, already claimed by the transaction that
+//! queued it; a periodic scan claims what a crash (expired lease) or a retry left behind.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,45 +11,50 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::App;
 use crate::service::ServiceError;
+use crate::service::verifications::SMS_LEASE_MS;
 use crate::sms::{OutgoingSms, SmsError};
 use crate::store::events::{self, NewEvent};
 use crate::store::sms::{self as sms_store, QueuedSms};
 use crate::store::verifications;
 
-/// How long a claimed message is reserved for its sender before another may take it.
-const LEASE_MS: i64 = 60_000;
 const SCAN_INTERVAL: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct SmsQueue {
-    tx: mpsc::UnboundedSender<String>,
+    tx: mpsc::UnboundedSender<QueuedSms>,
 }
 
 impl SmsQueue {
-    pub fn new() -> (Self, mpsc::UnboundedReceiver<String>) {
+    pub fn new() -> (Self, mpsc::UnboundedReceiver<QueuedSms>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (Self { tx }, rx)
     }
 
-    pub fn notify(&self, message_id: String) {
-        // If the sender is gone the periodic scan of a restarted instance sends it.
-        let _ = self.tx.send(message_id);
+    /// Hands over a message claimed in the committed transaction that queued it.
+    pub fn send(&self, claimed: QueuedSms) {
+        // If the sender is gone, the lease runs out and a scan (of this or a restarted instance) sends it.
+        let _ = self.tx.send(claimed);
     }
 }
 
-pub async fn run(app: Arc<App>, mut announced: mpsc::UnboundedReceiver<String>) {
+enum Work {
+    Claimed(QueuedSms),
+    Due(String),
+}
+
+pub async fn run(app: Arc<App>, mut announced: mpsc::UnboundedReceiver<QueuedSms>) {
     let permits = Arc::new(Semaphore::new(app.settings.limits.sms_concurrency.max(1)));
     let mut scan = tokio::time::interval(SCAN_INTERVAL);
     loop {
-        let ids = tokio::select! {
-            id = announced.recv() => match id {
-                Some(id) => vec![id],
+        let work = tokio::select! {
+            claimed = announced.recv() => match claimed {
+                Some(message) => vec![Work::Claimed(message)],
                 None => return,
             },
             _ = scan.tick() => {
                 let now = crate::clock::now().millis();
                 match app.store.read(move |conn| sms_store::due(conn, now, 200)).await {
-                    Ok(ids) => ids,
+                    Ok(ids) => ids.into_iter().map(Work::Due).collect(),
                     Err(e) => {
                         tracing::warn!(error = %e, "scanning the SMS queue failed");
                         Vec::new()
@@ -57,11 +62,15 @@ pub async fn run(app: Arc<App>, mut announced: mpsc::UnboundedReceiver<String>) 
                 }
             }
         };
-        for id in ids {
+        for item in work {
             let Ok(permit) = permits.clone().acquire_owned().await else { return };
             let app = app.clone();
             tokio::spawn(async move {
-                if let Err(e) = send_one(&app, id).await {
+                let sent = match item {
+                    Work::Claimed(message) => send_claimed(&app, message).await,
+                    Work::Due(id) => claim_and_send(&app, id).await,
+                };
+                if let Err(e) = sent {
                     tracing::warn!(error = %e, "sending an SMS failed");
                 }
                 drop(permit);
@@ -70,11 +79,16 @@ pub async fn run(app: Arc<App>, mut announced: mpsc::UnboundedReceiver<String>) 
     }
 }
 
-async fn send_one(app: &Arc<App>, id: String) -> Result<(), ServiceError> {
+async fn claim_and_send(app: &Arc<App>, id: String) -> Result<(), ServiceError> {
     let now = crate::clock::now().millis();
-    let Some(message) = app.store.write(move |conn| sms_store::claim(conn, &id, now, LEASE_MS)).await? else {
+    let Some(message) = app.store.write(move |conn| sms_store::claim(conn, &id, now, SMS_LEASE_MS)).await? else {
         return Ok(()); // sent, being sent, or not yet due
     };
+    send_claimed(app, message).await
+}
+
+async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceError> {
+    let now = crate::clock::now().millis();
     if now >= message.not_after {
         return finish_unsent(app, message, "expired", "code expired before the SMS was sent").await;
     }
@@ -219,7 +233,7 @@ async fn finish_unsent(
     Ok(())
 }
 
-/// Appends an SMS event with the order id of its verification, so the order's trace shows it.
+/// Appends an SMS event; it carries the order id so that the order's trace shows it.
 fn append_sms_event(
     conn: &mut dyn crate::store::Conn,
     m: &QueuedSms,
@@ -227,13 +241,12 @@ fn append_sms_event(
     at: i64,
     attrs: serde_json::Value,
 ) -> Result<(), ServiceError> {
-    let order_id = verifications::find_by_id(conn, &m.verification_id)?.map(|v| v.order_id);
     events::append(
         conn,
         &NewEvent {
             brand: &m.brand,
             verification_id: Some(&m.verification_id),
-            order_id: order_id.as_deref(),
+            order_id: Some(&m.order_id),
             kind,
             at,
             attrs,

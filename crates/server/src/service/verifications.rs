@@ -75,22 +75,21 @@ fn idempotent_replay(existing: VerificationRecord, request_hash: &[u8]) -> Resul
     }
 }
 
+/// How long the instance that queues an SMS keeps it for itself before any instance may send it.
+pub const SMS_LEASE_MS: i64 = 30_000;
+
 pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) -> Result<Created, ServiceError> {
     let slug = brand.slug.to_string();
-    if let Some(key) = new.idempotency_key.clone() {
-        let (brand_slug, request_hash) = (slug.clone(), new.request_hash.clone());
-        let existing = app.store.read(move |conn| store::find_by_idempotency_key(conn, &brand_slug, &key)).await?;
-        if let Some(existing) = existing {
-            return idempotent_replay(existing, &request_hash);
-        }
-    }
     if let Some(url) = &new.return_url
         && !brand.allows_return_url(url)
     {
         return Err(FieldError::new("return_url", "must be an http(s) URL on one of the brand's shop domains").into());
     }
-
-    let identity = brand.identity.resolve(&new.customer).await?;
+    let identity = match brand.identity.resolve(&new.customer).await {
+        Ok(identity) => identity,
+        // A retry of a request that already succeeded gets its verification even now.
+        Err(e) => return replay_or(app, &slug, &new, e.into()).await,
+    };
     let raw_phone = identity.phone.ok_or(ServiceError::PhoneUnverified)?;
     if !identity.phone_verified {
         return Err(ServiceError::PhoneUnverified);
@@ -99,48 +98,17 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
         E164::parse(&raw_phone, brand.default_region.as_deref()).map_err(|e| ServiceError::PhoneInvalid(e.reason))?;
 
     let now = crate::clock::now();
-    let phone_hash = app.secrets.phone_hash(phone.as_str());
-    let customer_ref = app.secrets.customer_ref(&slug, &identity.customer_id);
-    let (signals_hash, signals_brand, signals_customer) = (phone_hash.clone(), slug.clone(), customer_ref.clone());
-    let (to_number, failed_of_customer) = app
-        .store
-        .read(move |conn| -> Result<_, StoreError> {
-            Ok((
-                store::count_to_number_since(conn, &signals_hash, now.plus_seconds(-3600))?,
-                store::count_failed_for_customer_since(
-                    conn,
-                    &signals_brand,
-                    &signals_customer,
-                    now.plus_seconds(-86_400),
-                )?,
-            ))
-        })
-        .await?;
-    let assessment = risk::assess(
-        &brand.policy,
-        &Signals {
-            phone_region: phone.region(),
-            number_type: phone.number_type(),
-            order_amount_minor: new.order.amount.minor,
-            order_has_hardware: new.order.has_hardware(),
-            shipping_country: new.order.shipping_country.as_deref(),
-            verifications_to_number_last_hour: to_number,
-            failed_verifications_of_customer_last_day: failed_of_customer,
-        },
-    );
-
     let id = crate::ids::new_id(now.millis());
     let policy = &brand.policy;
     let code = OtpCode::generate(policy.code_length, &mut OsRng);
-    let blocked = assessment.decision == Decision::Deny;
     let locale = brand.locale_for(new.locale.as_deref());
-    let record = VerificationRecord {
+    let mut record = VerificationRecord {
         id: id.clone(),
         brand: slug.clone(),
         order_id: new.order.id.clone(),
-        customer_ref,
+        customer_ref: app.secrets.customer_ref(&slug, &identity.customer_id),
         phone_enc: Some(app.secrets.encrypt(phone.as_str().as_bytes())),
-        phone_hash,
+        phone_hash: app.secrets.phone_hash(phone.as_str()),
         phone_hint: phone.hint(),
         phone_region: phone.region().map(str::to_owned),
         number_type: phone.number_type().as_str().to_owned(),
@@ -153,7 +121,7 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
         return_url: new.return_url.clone(),
         client_ip: new.client_ip.map(truncate_ip),
         state: Verification {
-            status: if blocked { Status::Blocked } else { Status::Pending },
+            status: Status::Pending,
             attempts: 0,
             max_attempts: policy.max_attempts,
             resends: 0,
@@ -164,9 +132,9 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
             last_sent_at: now,
         },
         code_hash: app.secrets.code_hasher().hash(&id, &code).to_vec(),
-        risk_decision: assessment.decision.as_str().to_owned(),
-        risk_score: i64::from(assessment.score),
-        risk_reasons: assessment.reasons.join(","),
+        risk_decision: String::new(),
+        risk_score: 0,
+        risk_reasons: String::new(),
         hosted_token: crate::ids::random_token(24),
         cancel_reason: None,
         idempotency_key: new.idempotency_key.clone(),
@@ -175,83 +143,115 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
         updated_at: now.millis(),
         version: 0,
     };
-    let sms = (!blocked).then(|| QueuedSms {
+    let sms = QueuedSms {
         id: crate::ids::new_id(now.millis()),
         verification_id: id.clone(),
         brand: slug.clone(),
+        order_id: new.order.id.clone(),
         to_enc: app.secrets.encrypt(phone.as_str().as_bytes()),
         body_enc: app.secrets.encrypt(brand.sms_text(&locale, code.as_str(), new.order.amount).as_bytes()),
-        attempts: 0,
+        attempts: 1,
         not_after: record.state.expires_at.millis(),
-    });
+    };
     let has_hardware = new.order.has_hardware();
-    let reasons = assessment.reasons.clone();
-    let score = assessment.score;
-    let decision = assessment.decision;
+    let shipping_country = new.order.shipping_country.clone();
     let request_hash = new.request_hash.clone();
-    let sms_id = sms.as_ref().map(|m| m.id.clone());
-    let write_record = record.clone();
+    let brand_for_risk = brand.clone();
     let result = app
         .store
-        .write(move |conn| -> Result<Created, ServiceError> {
-            if let Some(key) = &write_record.idempotency_key
-                && let Some(existing) = store::find_by_idempotency_key(conn, &write_record.brand, key)?
+        .write(move |conn| -> Result<(Created, Option<QueuedSms>), ServiceError> {
+            if let Some(key) = &record.idempotency_key
+                && let Some(existing) = store::find_by_idempotency_key(conn, &record.brand, key)?
             {
-                return idempotent_replay(existing, &request_hash);
+                return idempotent_replay(existing, &request_hash).map(|c| (c, None));
             }
-            store::insert(conn, &write_record)?;
-            let v = &write_record;
+            // Risk is assessed in the transaction that stores the verification, so the velocity
+            // counts include every verification committed before this one.
+            let policy = &brand_for_risk.policy;
+            let velocity_cap = policy.max_verifications_per_number_per_hour.saturating_add(1);
+            let to_number = store::count_to_number_since(conn, &record.phone_hash, now.plus_seconds(-3600), velocity_cap)?;
+            let failed = store::count_failed_for_customer_since(
+                conn,
+                &record.brand,
+                &record.customer_ref,
+                now.plus_seconds(-86_400),
+                10,
+            )?;
+            let assessment = risk::assess(
+                policy,
+                &Signals {
+                    phone_region: record.phone_region.as_deref(),
+                    number_type: phone.number_type(),
+                    order_amount_minor: record.amount_minor,
+                    order_has_hardware: has_hardware,
+                    shipping_country: shipping_country.as_deref(),
+                    verifications_to_number_last_hour: to_number,
+                    failed_verifications_of_customer_last_day: failed,
+                },
+            );
+            let blocked = assessment.decision == Decision::Deny;
+            if blocked {
+                record.state.status = Status::Blocked;
+            }
+            record.risk_decision = assessment.decision.as_str().to_owned();
+            record.risk_score = i64::from(assessment.score);
+            record.risk_reasons = assessment.reasons.join(",");
+            store::insert(conn, &record)?;
+            let v = &record;
             events::append(
                 conn,
-                &event(
-                    v,
-                    "verification.created",
-                    now,
-                    json!({
-                        "amount": v.amount_minor, "currency": v.currency, "locale": v.locale,
-                        "phone_region": v.phone_region, "number_type": v.number_type,
-                        "hardware": has_hardware,
-                    }),
-                ),
+                &event(v, "verification.created", now, json!({
+                    "amount": v.amount_minor, "currency": v.currency, "locale": v.locale,
+                    "phone_region": v.phone_region, "number_type": v.number_type, "hardware": has_hardware,
+                })),
             )?;
             events::append(
                 conn,
-                &event(
-                    v,
-                    "risk.assessed",
-                    now,
-                    json!({ "decision": decision.as_str(), "score": score, "reasons": reasons }),
-                ),
+                &event(v, "risk.assessed", now, json!({
+                    "decision": assessment.decision.as_str(), "score": assessment.score, "reasons": assessment.reasons,
+                })),
             )?;
-            match &sms {
-                Some(message) => {
-                    sms_store::enqueue(conn, message, now.millis())?;
-                    events::append(conn, &event(v, "sms.queued", now, json!({ "message_id": message.id })))?;
-                }
-                None => events::append(conn, &event(v, "verification.blocked", now, json!({ "reasons": reasons })))?,
-            }
-            Ok(Created { record: write_record, replayed: false })
+            let queued = if blocked {
+                events::append(conn, &event(v, "verification.blocked", now, json!({ "reasons": assessment.reasons })))?;
+                None
+            } else {
+                sms_store::enqueue_claimed(conn, &sms, now.millis(), SMS_LEASE_MS)?;
+                events::append(conn, &event(v, "sms.queued", now, json!({ "message_id": sms.id })))?;
+                Some(sms)
+            };
+            Ok((Created { record, replayed: false }, queued))
         })
         .await;
-    let created = match result {
+    let (created, queued) = match result {
         // Two requests with one new key raced on PostgreSQL: the other one's verification stands.
         Err(ServiceError::Store(StoreError::Duplicate)) if new.idempotency_key.is_some() => {
-            let (brand_slug, key) = (slug.clone(), new.idempotency_key.clone().unwrap_or_default());
-            let existing = app.store.read(move |conn| store::find_by_idempotency_key(conn, &brand_slug, &key)).await?;
-            return existing.map_or(Err(ServiceError::Conflict), |e| idempotent_replay(e, &new.request_hash));
+            return replay_or(app, &slug, &new, ServiceError::Conflict).await;
         }
         other => other?,
     };
     if !created.replayed {
-        app.metrics.increment("orderguard_verification_events_total", &[("brand", &slug), ("type", "created")]);
-        if blocked {
-            app.metrics.increment("orderguard_verification_events_total", &[("brand", &slug), ("type", "blocked")]);
-        }
-        if let Some(sms_id) = sms_id {
-            app.sms_queue.notify(sms_id);
-        }
+        let kind = if queued.is_some() { "created" } else { "blocked" };
+        app.metrics.increment("orderguard_verification_events_total", &[("brand", &slug), ("type", kind)]);
+    }
+    if let Some(sms) = queued {
+        app.sms_queue.send(sms);
     }
     Ok(created)
+}
+
+/// The verification an earlier request with the same Idempotency-Key created, or `error`.
+async fn replay_or(
+    app: &Arc<App>,
+    brand: &str,
+    new: &NewVerification,
+    error: ServiceError,
+) -> Result<Created, ServiceError> {
+    let Some(key) = new.idempotency_key.clone() else { return Err(error) };
+    let brand = brand.to_owned();
+    match app.store.read(move |conn| store::find_by_idempotency_key(conn, &brand, &key)).await? {
+        Some(existing) => idempotent_replay(existing, &new.request_hash),
+        None => Err(error),
+    }
 }
 
 fn order_summary(order: &Order) -> serde_json::Value {
@@ -397,7 +397,7 @@ pub async fn resend(app: &Arc<App>, brand: &Arc<Brand>, id: &str) -> Result<Veri
     let secrets_hasher = app.secrets.code_hasher().clone();
     let brand_for_text = brand.clone();
     let app_for_crypto = app.clone();
-    let (record, sms_id) = change(app, brand.slug.as_str(), id, move |conn, record, now| {
+    let (record, sms) = change(app, brand.slug.as_str(), id, move |conn, record, now| {
         record.state.resend(now)?;
         let code = OtpCode::generate(brand_for_text.policy.code_length, &mut OsRng);
         record.code_hash = secrets_hasher.hash(&record.id, &code).to_vec();
@@ -409,14 +409,15 @@ pub async fn resend(app: &Arc<App>, brand: &Arc<Brand>, id: &str) -> Result<Veri
             id: crate::ids::new_id(now.millis()),
             verification_id: record.id.clone(),
             brand: record.brand.clone(),
+            order_id: record.order_id.clone(),
             to_enc: app_for_crypto.secrets.encrypt(&phone),
             body_enc: app_for_crypto
                 .secrets
                 .encrypt(brand_for_text.sms_text(&record.locale, code.as_str(), amount).as_bytes()),
-            attempts: 0,
+            attempts: 1,
             not_after: record.state.expires_at.millis(),
         };
-        sms_store::enqueue(conn, &message, now.millis())?;
+        sms_store::enqueue_claimed(conn, &message, now.millis(), SMS_LEASE_MS)?;
         events::append(
             conn,
             &event(
@@ -426,12 +427,12 @@ pub async fn resend(app: &Arc<App>, brand: &Arc<Brand>, id: &str) -> Result<Veri
                 json!({ "resend": record.state.resends, "message_id": message.id }),
             ),
         )?;
-        Ok((record.clone(), message.id))
+        Ok((record.clone(), message))
     })
     .await?;
     app.metrics
         .increment("orderguard_verification_events_total", &[("brand", brand.slug.as_str()), ("type", "resent")]);
-    app.sms_queue.notify(sms_id);
+    app.sms_queue.send(sms);
     Ok(record)
 }
 

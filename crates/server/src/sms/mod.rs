@@ -2,6 +2,7 @@
 
 mod http_provider;
 mod outbox;
+pub mod outbox_signal;
 
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use super::outbox_signal::OutboxSignal;
 use super::{OutgoingSms, SmsError, SmsGateway, Submitted};
 use crate::identity::BoxFuture;
 use crate::store::Store;
@@ -8,17 +9,19 @@ use crate::store::Store;
 /// demos, where no real SMS should leave the machine.
 pub struct OutboxProvider {
     store: Arc<Store>,
+    kept: Arc<OutboxSignal>,
 }
 
 impl OutboxProvider {
-    pub fn new(store: Arc<Store>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<Store>, kept: Arc<OutboxSignal>) -> Self {
+        Self { store, kept }
     }
 }
 
 impl SmsGateway for OutboxProvider {
     fn send<'a>(&'a self, sms: &'a OutgoingSms<'a>) -> BoxFuture<'a, Result<Submitted, SmsError>> {
         let id = sms.message_id.to_owned();
+        let verification_id = sms.verification_id.to_owned();
         let (brand, verification, to, text) =
             (sms.brand.to_owned(), sms.verification_id.to_owned(), sms.to.to_owned(), sms.text.to_owned());
         Box::pin(async move {
@@ -30,6 +33,7 @@ impl SmsGateway for OutboxProvider {
                 })
                 .await
                 .map_err(|e| SmsError::Unavailable(e.to_string()))?;
+            self.kept.kept(&verification_id);
             Ok(Submitted { provider_message_id: Some(id) })
         })
     }

@@ -198,7 +198,8 @@ fn open_sqlite(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     // WAL lets readers run beside the writer; NORMAL keeps every commit safe from a process crash
     // (kill -9) without an fsync per transaction.
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+         PRAGMA temp_store = MEMORY;",
     )?;
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
@@ -210,8 +211,16 @@ type Reply = Box<dyn FnOnce(Option<StoreError>) + Send>;
 type WriteJob = Box<dyn FnOnce(&mut dyn Conn) -> (bool, Reply) + Send>;
 
 pub struct Sqlite {
-    writer: std::sync::mpsc::SyncSender<WriteJob>,
+    writer: tokio::sync::mpsc::Sender<WriteJob>,
     readers: Arc<ConnectionPool<rusqlite::Connection>>,
+    /// Tells the checkpoint thread to stop when the store is dropped.
+    open: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Sqlite {
+    fn drop(&mut self) {
+        self.open.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Transactions waiting when the writer starts a batch go into one commit (group commit), each in
@@ -221,14 +230,23 @@ const MAX_BATCH: usize = 128;
 impl Sqlite {
     pub fn open(path: &Path, readers: usize) -> Result<Self, StoreError> {
         let writer_conn = open_sqlite(path)?;
-        let (tx, rx) = std::sync::mpsc::sync_channel::<WriteJob>(4096);
+        // Checkpoints sync the WAL to disk: done on their own thread, they never stall the writer.
+        writer_conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
+        let checkpointer = open_sqlite(path)?;
+        let open = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let still_open = open.clone();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || run_checkpoints(&checkpointer, &still_open))
+            .map_err(|e| StoreError::Connect(format!("cannot start the SQLite checkpoint thread: {e}")))?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<WriteJob>(4096);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run_writer(&writer_conn, &rx))
+            .spawn(move || run_writer(&writer_conn, rx))
             .map_err(|e| StoreError::Connect(format!("cannot start the SQLite writer thread: {e}")))?;
         let path = path.to_owned();
         let readers = ConnectionPool::new(readers, Box::new(move || open_sqlite(&path)));
-        Ok(Self { writer: tx, readers: Arc::new(readers) })
+        Ok(Self { writer: tx, readers: Arc::new(readers), open })
     }
 
     pub async fn write<T, E>(&self, body: impl FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static) -> Result<T, E>
@@ -248,12 +266,8 @@ impl Sqlite {
             });
             (ok, reply)
         });
-        let writer = self.writer.clone();
-        // The channel is bounded: a full queue waits here, on a blocking thread, not on the runtime.
-        tokio::task::spawn_blocking(move || writer.send(job))
-            .await
-            .map_err(|_| StoreError::WriterGone)?
-            .map_err(|_| StoreError::WriterGone)?;
+        // The queue is bounded: when the writer falls behind, callers wait here (back-pressure).
+        self.writer.send(job).await.map_err(|_| StoreError::WriterGone)?;
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
 
@@ -274,8 +288,19 @@ impl Sqlite {
     }
 }
 
-fn run_writer(conn: &rusqlite::Connection, jobs: &std::sync::mpsc::Receiver<WriteJob>) {
-    while let Ok(first) = jobs.recv() {
+/// Copies the WAL into the database file every half second, without blocking the writer or
+/// readers, until the store is dropped.
+fn run_checkpoints(conn: &rusqlite::Connection, open: &std::sync::atomic::AtomicBool) {
+    while open.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(500));
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "SQLite checkpoint failed");
+        }
+    }
+}
+
+fn run_writer(conn: &rusqlite::Connection, mut jobs: tokio::sync::mpsc::Receiver<WriteJob>) {
+    while let Some(first) = jobs.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {

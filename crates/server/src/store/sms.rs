@@ -8,24 +8,31 @@ pub struct QueuedSms {
     pub id: String,
     pub verification_id: String,
     pub brand: String,
+    pub order_id: String,
     pub to_enc: Vec<u8>,
     pub body_enc: Vec<u8>,
     pub attempts: i64,
     pub not_after: i64,
 }
 
-pub fn enqueue(conn: &mut dyn Conn, m: &QueuedSms, now: i64) -> Result<(), StoreError> {
+/// Queues a message already claimed by the instance that writes it (first attempt, leased), so
+/// that instance sends it at once; if it crashes, the lease runs out and any instance sends it.
+pub fn enqueue_claimed(conn: &mut dyn Conn, m: &QueuedSms, now: i64, lease_ms: i64) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT INTO sms_messages (id, verification_id, brand, to_enc, body_enc, status, attempts, not_after, \
-         next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $7, $7)",
+        "INSERT INTO sms_messages (id, verification_id, brand, order_id, to_enc, body_enc, status, attempts, \
+         not_after, next_attempt_at, lease_until, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'sending', $7, $8, $9, $10, $9, $9)",
         &[
             m.id.as_str().into(),
             m.verification_id.as_str().into(),
             m.brand.as_str().into(),
+            m.order_id.as_str().into(),
             m.to_enc.clone().into(),
             m.body_enc.clone().into(),
+            m.attempts.into(),
             m.not_after.into(),
             now.into(),
+            (now + lease_ms).into(),
         ],
     )?;
     Ok(())
@@ -43,17 +50,19 @@ pub fn claim(conn: &mut dyn Conn, id: &str, now: i64, lease_ms: i64) -> Result<O
         return Ok(None);
     }
     let row = conn.query_one(
-        "SELECT id, verification_id, brand, to_enc, body_enc, attempts, not_after FROM sms_messages WHERE id = $1",
+        "SELECT id, verification_id, brand, order_id, to_enc, body_enc, attempts, not_after FROM sms_messages \
+         WHERE id = $1",
         &[id.into()],
     )?;
     Ok(Some(QueuedSms {
         id: row.text(0)?,
         verification_id: row.text(1)?,
         brand: row.text(2)?,
-        to_enc: row.opt_blob(3)?.unwrap_or_default(),
-        body_enc: row.opt_blob(4)?.unwrap_or_default(),
-        attempts: row.int(5)?,
-        not_after: row.int(6)?,
+        order_id: row.text(3)?,
+        to_enc: row.opt_blob(4)?.unwrap_or_default(),
+        body_enc: row.opt_blob(5)?.unwrap_or_default(),
+        attempts: row.int(6)?,
+        not_after: row.int(7)?,
     }))
 }
 
@@ -133,7 +142,8 @@ pub fn outbox_insert(
     Ok(())
 }
 
-/// Newest first, optionally only one brand's, one number's or one verification's.
+/// Newest first, optionally only one brand's, one number's or one verification's. Only the given
+/// filters become conditions, so each can use its index.
 pub fn outbox_list(
     conn: &mut dyn Conn,
     brand: Option<&str>,
@@ -141,12 +151,23 @@ pub fn outbox_list(
     verification_id: Option<&str>,
     limit: i64,
 ) -> Result<Vec<OutboxMessage>, StoreError> {
+    let mut conditions = Vec::new();
+    let mut params: Vec<super::Value> = Vec::new();
+    for (column, value) in [("brand", brand), ("to_number", to), ("verification_id", verification_id)] {
+        if let Some(value) = value {
+            params.push(value.into());
+            conditions.push(format!("{column} = ${}", params.len()));
+        }
+    }
+    params.push(limit.into());
+    let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
     conn.query(
-        "SELECT id, brand, verification_id, to_number, text, created_at FROM dev_outbox \
-         WHERE (CAST($1 AS TEXT) IS NULL OR brand = $1) AND (CAST($2 AS TEXT) IS NULL OR to_number = $2) \
-         AND (CAST($3 AS TEXT) IS NULL OR verification_id = $3) \
-         ORDER BY created_at DESC, id DESC LIMIT $4",
-        &[brand.into(), to.into(), verification_id.into(), limit.into()],
+        &format!(
+            "SELECT id, brand, verification_id, to_number, text, created_at FROM dev_outbox {filter} \
+             ORDER BY created_at DESC, id DESC LIMIT ${}",
+            params.len()
+        ),
+        &params,
     )?
     .iter()
     .map(|r| {

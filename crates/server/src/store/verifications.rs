@@ -217,24 +217,33 @@ pub fn due_for_expiry(conn: &mut dyn Conn, now: Timestamp, limit: i64) -> Result
     .collect()
 }
 
-pub fn count_to_number_since(conn: &mut dyn Conn, phone_hash: &[u8], since: Timestamp) -> Result<u32, StoreError> {
+/// Verifications to a number since `since`, counted up to `cap` (enough for a threshold, and
+/// bounded work however busy the number is).
+pub fn count_to_number_since(
+    conn: &mut dyn Conn,
+    phone_hash: &[u8],
+    since: Timestamp,
+    cap: u32,
+) -> Result<u32, StoreError> {
     let row = conn.query_one(
-        "SELECT COUNT(*) FROM verifications WHERE phone_hash = $1 AND created_at >= $2",
-        &[phone_hash.into(), since.millis().into()],
+        "SELECT COUNT(*) FROM (SELECT 1 FROM verifications WHERE phone_hash = $1 AND created_at >= $2 LIMIT $3) AS recent",
+        &[phone_hash.into(), since.millis().into(), cap.into()],
     )?;
     Ok(count(row.int(0)?))
 }
 
+/// Failed verifications of a customer since `since`, counted up to `cap`.
 pub fn count_failed_for_customer_since(
     conn: &mut dyn Conn,
     brand: &str,
     customer_ref: &str,
     since: Timestamp,
+    cap: u32,
 ) -> Result<u32, StoreError> {
     let row = conn.query_one(
-        "SELECT COUNT(*) FROM verifications WHERE brand = $1 AND customer_ref = $2 AND created_at >= $3 \
-         AND status = 'failed'",
-        &[brand.into(), customer_ref.into(), since.millis().into()],
+        "SELECT COUNT(*) FROM (SELECT 1 FROM verifications WHERE brand = $1 AND customer_ref = $2 \
+         AND created_at >= $3 AND status = 'failed' LIMIT $4) AS recent",
+        &[brand.into(), customer_ref.into(), since.millis().into(), cap.into()],
     )?;
     Ok(count(row.int(0)?))
 }

@@ -1,6 +1,7 @@
 //! `/dev/outbox`: the messages kept by `outbox` providers, for development and demos.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -23,16 +24,33 @@ pub struct OutboxFilter {
     verification_id: Option<String>,
     /// At most this many, newest first (default 100, at most 1000).
     limit: Option<i64>,
+    /// If nothing matches yet, wait up to this many milliseconds (at most 10000) for a message.
+    wait_ms: Option<u64>,
 }
 
 async fn list(app: &Arc<App>, filter: OutboxFilter) -> Result<Vec<OutboxMessage>, ServiceError> {
     let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(app
-        .store
-        .read(move |conn| {
-            outbox_list(conn, filter.brand.as_deref(), filter.to.as_deref(), filter.verification_id.as_deref(), limit)
-        })
-        .await?)
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(filter.wait_ms.unwrap_or(0).min(10_000));
+    loop {
+        let waiter = app.outbox_kept.subscribe(filter.verification_id.as_deref());
+        let (brand, to, verification_id) = (filter.brand.clone(), filter.to.clone(), filter.verification_id.clone());
+        let messages = app
+            .store
+            .read(move |conn| outbox_list(conn, brand.as_deref(), to.as_deref(), verification_id.as_deref(), limit))
+            .await?;
+        if !messages.is_empty() || tokio::time::Instant::now() >= deadline {
+            if let Some(id) = &filter.verification_id {
+                app.outbox_kept.forget(id);
+            }
+            return Ok(messages);
+        }
+        if tokio::time::timeout_at(deadline, waiter.wait()).await.is_err() {
+            if let Some(id) = &filter.verification_id {
+                app.outbox_kept.forget(id);
+            }
+            return Ok(messages);
+        }
+    }
 }
 
 /// The development outbox as JSON: `[{id, brand, verification_id, to, text, created_at}]`, newest first.
