@@ -13,8 +13,9 @@ pub struct Policy {
     pub resend_cooldown_seconds: i64,
     /// ISO 3166-1 alpha-2 regions a code may be sent to; empty means any.
     pub allowed_countries: Vec<String>,
-    /// Orders with hardware at or above this amount (minor units) are a risk signal.
-    pub high_value_minor: i64,
+    /// Orders with hardware at or above this amount, in whole units of the order's currency, are a
+    /// risk signal.
+    pub high_value_amount: i64,
     /// Verifications to one number within an hour before velocity becomes a risk signal.
     pub max_verifications_per_number_per_hour: u32,
     /// Risk score from which the decision is `review` (code sent, order flagged) and `deny`.
@@ -31,7 +32,7 @@ impl Default for Policy {
             max_resends: 3,
             resend_cooldown_seconds: 30,
             allowed_countries: Vec::new(),
-            high_value_minor: 50_000,
+            high_value_amount: 500,
             max_verifications_per_number_per_hour: 5,
             review_score: 50,
             deny_score: 100,
@@ -59,7 +60,7 @@ impl Policy {
         for country in &self.allowed_countries {
             parse_country("allowed_countries", country)?;
         }
-        if self.high_value_minor < 0 {
+        if self.high_value_amount < 0 {
             return Err(FieldError::new("high_value_amount", "must not be negative"));
         }
         if self.review_score == 0 || self.deny_score < self.review_score {

@@ -8,6 +8,18 @@ use crate::money::Money;
 /// How long a receipt stays valid for the shop to present it.
 pub const RECEIPT_TTL_SECONDS: i64 = 600;
 
+/// What an approval binds: the brand, the verification and the order as it was confirmed.
+#[derive(Debug, Clone)]
+pub struct Approved<'a> {
+    pub brand: &'a str,
+    pub verification_id: &'a str,
+    pub order_id: &'a str,
+    pub amount: Money,
+    /// [`crate::order::Order::digest`] of the order as it was verified.
+    pub order_digest: &'a str,
+    pub at: Timestamp,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ReceiptClaims {
     pub iss: String,
@@ -18,6 +30,8 @@ pub struct ReceiptClaims {
     pub jti: String,
     pub iat: i64,
     pub exp: i64,
+    /// When the code was confirmed (Unix seconds); a receipt fetched later is issued later.
+    pub approved_at: i64,
     pub brand: String,
     pub verification_id: String,
     pub order_id: String,
@@ -28,30 +42,22 @@ pub struct ReceiptClaims {
 }
 
 impl ReceiptClaims {
-    /// `order_digest` is [`crate::order::Order::digest`] of the order as it was verified.
-    pub fn new(
-        issuer: &str,
-        brand: &str,
-        verification_id: &str,
-        order_id: &str,
-        amount: Money,
-        order_digest: &str,
-        now: Timestamp,
-    ) -> Self {
+    pub fn new(issuer: &str, approved: &Approved<'_>, now: Timestamp) -> Self {
         let iat = now.millis() / 1000;
         Self {
             iss: issuer.to_owned(),
-            aud: brand.to_owned(),
-            sub: verification_id.to_owned(),
-            jti: verification_id.to_owned(),
+            aud: approved.brand.to_owned(),
+            sub: approved.verification_id.to_owned(),
+            jti: approved.verification_id.to_owned(),
             iat,
             exp: iat + RECEIPT_TTL_SECONDS,
-            brand: brand.to_owned(),
-            verification_id: verification_id.to_owned(),
-            order_id: order_id.to_owned(),
-            amount: amount.to_decimal(),
-            currency: amount.currency.code().to_owned(),
-            order_digest: order_digest.to_owned(),
+            approved_at: approved.at.millis() / 1000,
+            brand: approved.brand.to_owned(),
+            verification_id: approved.verification_id.to_owned(),
+            order_id: approved.order_id.to_owned(),
+            amount: approved.amount.to_decimal(),
+            currency: approved.amount.currency.code().to_owned(),
+            order_digest: approved.order_digest.to_owned(),
             method: "sms",
         }
     }

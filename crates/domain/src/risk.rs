@@ -1,5 +1,6 @@
 //! Risk assessment before a code is sent: signals in, score, reasons and decision out.
 
+use crate::money::Money;
 use crate::phone::NumberType;
 use crate::policy::Policy;
 
@@ -26,7 +27,7 @@ impl Decision {
 pub struct Signals<'a> {
     pub phone_region: Option<&'a str>,
     pub number_type: NumberType,
-    pub order_amount_minor: i64,
+    pub order_amount: Money,
     pub order_has_hardware: bool,
     pub shipping_country: Option<&'a str>,
     pub verifications_to_number_last_hour: u32,
@@ -62,7 +63,9 @@ pub fn assess(policy: &Policy, signals: &Signals<'_>) -> Assessment {
         NumberType::Unknown | NumberType::Other | NumberType::Personal => add(30, "unknown_number_type"),
         NumberType::Mobile | NumberType::FixedLineOrMobile => {}
     }
-    if signals.order_has_hardware && signals.order_amount_minor >= policy.high_value_minor {
+    let threshold_minor =
+        policy.high_value_amount.saturating_mul(10_i64.pow(u32::from(signals.order_amount.currency.exponent())));
+    if signals.order_has_hardware && signals.order_amount.minor >= threshold_minor {
         add(20, "high_value_hardware");
     }
     if let (Some(ship), Some(region)) = (signals.shipping_country, signals.phone_region)
@@ -91,11 +94,26 @@ pub fn assess(policy: &Policy, signals: &Signals<'_>) -> Assessment {
 mod tests {
     use super::*;
 
+    fn eur(amount: &str) -> Money {
+        Money::parse(amount, crate::money::Currency::parse("EUR").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn high_value_threshold_is_in_the_order_currency() {
+        let yen = |amount| Money::parse(amount, crate::money::Currency::parse("JPY").unwrap()).unwrap();
+        let s = Signals { order_has_hardware: true, order_amount: yen("499"), ..clean() };
+        assert!(!assess(&Policy::default(), &s).reasons.contains(&"high_value_hardware"));
+        let s = Signals { order_has_hardware: true, order_amount: yen("500"), ..clean() };
+        assert!(assess(&Policy::default(), &s).reasons.contains(&"high_value_hardware"));
+        let s = Signals { order_has_hardware: true, order_amount: eur("500.00"), ..clean() };
+        assert!(assess(&Policy::default(), &s).reasons.contains(&"high_value_hardware"));
+    }
+
     fn clean() -> Signals<'static> {
         Signals {
             phone_region: Some("DE"),
             number_type: NumberType::Mobile,
-            order_amount_minor: 10_000,
+            order_amount: eur("100.00"),
             order_has_hardware: false,
             shipping_country: Some("DE"),
             verifications_to_number_last_hour: 0,
@@ -123,7 +141,7 @@ mod tests {
     fn signals_add_up_to_review() {
         let s = Signals {
             order_has_hardware: true,
-            order_amount_minor: 90_000,
+            order_amount: eur("900.00"),
             shipping_country: Some("FR"),
             verifications_to_number_last_hour: 0,
             ..clean()

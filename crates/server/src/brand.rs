@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use orderguard_domain::brand::{BrandSlug, parse_domain};
-use orderguard_domain::money::{Currency, Money};
+use orderguard_domain::money::Money;
 use orderguard_domain::policy::Policy;
 use orderguard_domain::sms_text::{self, SmsVars};
 
@@ -171,6 +171,9 @@ fn build_brand(
         return Err(format!("locale `{unsupported}` is not supported (supported: {})", SUPPORTED_LOCALES.join(", ")));
     }
     for (locale, template) in &c.sms_templates {
+        if !c.locales.contains(locale) {
+            return Err(format!("sms_templates.{locale}: the brand does not list `{locale}` in locales"));
+        }
         let unknown = sms_text::unknown_variables(template);
         if !unknown.is_empty() {
             return Err(format!("sms_templates.{locale} uses unknown variables: {}", unknown.join(", ")));
@@ -181,14 +184,6 @@ fn build_brand(
     }
     let p = &c.policy;
     let defaults = Policy::default();
-    let high_value_minor = match &p.high_value_amount {
-        Some(amount) => {
-            Money::parse(amount, Currency::parse("EUR").map_err(|e| e.to_string())?)
-                .map_err(|e| format!("policy.high_value_amount: {}", e.reason))?
-                .minor
-        }
-        None => defaults.high_value_minor,
-    };
     let policy = Policy {
         code_length: p.code_length.unwrap_or(defaults.code_length),
         code_ttl_seconds: p.code_ttl_seconds.unwrap_or(defaults.code_ttl_seconds),
@@ -196,7 +191,7 @@ fn build_brand(
         max_resends: p.max_resends.unwrap_or(defaults.max_resends),
         resend_cooldown_seconds: p.resend_cooldown_seconds.unwrap_or(defaults.resend_cooldown_seconds),
         allowed_countries: p.allowed_countries.clone().unwrap_or(defaults.allowed_countries),
-        high_value_minor,
+        high_value_amount: p.high_value_amount.unwrap_or(defaults.high_value_amount),
         max_verifications_per_number_per_hour: p
             .max_verifications_per_number_per_hour
             .unwrap_or(defaults.max_verifications_per_number_per_hour),
@@ -240,6 +235,7 @@ fn build_brand(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use orderguard_domain::money::Currency;
 
     #[test]
     fn amounts_read_naturally() {

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot read {path}: {error}")]
+    Read { path: PathBuf, error: std::io::Error },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{0}")]
@@ -23,7 +23,7 @@ pub struct Settings {
     #[serde(default = "default_listen")]
     pub listen: String,
     /// The URL customers and shops reach this service at; hosted page links and the receipt
-    /// issuer are built from it. Defaults to `http://<listen>`.
+    /// issuer are built from it. Defaults to the bound address (`0.0.0.0` read as `127.0.0.1`).
     pub public_url: Option<String>,
     #[serde(default = "default_database_url")]
     pub database_url: String,
@@ -194,8 +194,8 @@ pub struct PolicyConfig {
     pub max_resends: Option<u32>,
     pub resend_cooldown_seconds: Option<i64>,
     pub allowed_countries: Option<Vec<String>>,
-    /// Decimal amount from which an order with hardware is a risk signal, e.g. "500.00".
-    pub high_value_amount: Option<String>,
+    /// Whole units of the order's currency from which an order with hardware is a risk signal.
+    pub high_value_amount: Option<i64>,
     pub max_verifications_per_number_per_hour: Option<u32>,
     pub review_score: Option<u32>,
     pub deny_score: Option<u32>,
@@ -218,8 +218,7 @@ impl Default for ThemeConfig {
 impl Settings {
     /// Reads the file, then applies `ORDERGUARD_*` environment overrides.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.to_owned(), error })?;
         let mut settings = Self::from_toml(&text, path)?;
         settings.apply_env(|name| std::env::var(name).ok());
         Ok(settings)
@@ -250,16 +249,12 @@ impl Settings {
         }
     }
 
-    pub fn public_url(&self) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
-    }
-
     /// The master secret from `secret_key`, `secret_key_file` (in that order).
     pub fn master_key(&self) -> Result<[u8; 32], ConfigError> {
         let text = match (&self.secret_key, &self.secret_key_file) {
             (Some(key), _) => key.clone(),
             (None, Some(path)) => {
-                std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.clone(), source })?
+                std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.clone(), error })?
             }
             (None, None) => {
                 return Err(ConfigError::Invalid(
@@ -288,7 +283,7 @@ pub fn resolve_secrets(value: &str) -> Result<String, ConfigError> {
             std::env::var(name).map_err(|_| ConfigError::Invalid(format!("environment variable {name} is not set")))?
         } else if let Some(path) = reference.strip_prefix("file:") {
             std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read { path: PathBuf::from(path), source })?
+                .map_err(|error| ConfigError::Read { path: PathBuf::from(path), error })?
                 .trim_end()
                 .to_owned()
         } else {
@@ -310,7 +305,6 @@ mod tests {
         let mut s = Settings::from_toml("listen = \"127.0.0.1:1\"", Path::new("x.toml")).unwrap();
         s.apply_env(|name| (name == "ORDERGUARD_LISTEN").then(|| "127.0.0.1:2".to_owned()));
         assert_eq!(s.listen, "127.0.0.1:2");
-        assert_eq!(s.public_url(), "http://127.0.0.1:2");
     }
 
     #[test]

@@ -11,8 +11,8 @@ pub const DEMO_CUSTOMERS: &[(&str, &str, &str)] = &[
     ("nordtel", "c-1002", "+4917612345678"),
     ("nordtel", "c-1003", "+436641234567"),
     ("nordtel", "c-6666", "+499001234567"),
-    ("skyline", "s-2001", "+447700900123"),
-    ("skyline", "s-2002", "+447911123456"),
+    ("skyline", "s-2001", "+447400123456"),
+    ("skyline", "s-2002", "+447912345678"),
     ("skyline", "s-2003", "+4915112345670"),
 ];
 
@@ -62,7 +62,7 @@ default_region = "DE"
 sms_route = ["outbox"]
 identity = "nordtel-directory"
 theme = {{ primary_color = "#0b4f8a", accent_color = "#f2a900", font = "Georgia, 'Times New Roman', serif" }}
-policy = {{ allowed_countries = ["DE", "AT"], high_value_amount = "500.00" }}
+policy = {{ allowed_countries = ["DE", "AT"], high_value_amount = 500 }}
 
 [[brands]]
 slug = "skyline"
@@ -83,14 +83,14 @@ policy = {{ code_length = 6, max_attempts = 5, resend_cooldown_seconds = 30 }}
 
 /// Creates the data folder with its secret key and configuration (keeping an existing key).
 pub fn prepare(listen: &str, data_dir: &Path) -> Result<Settings, ConfigError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| ConfigError::Read { path: data_dir.to_owned(), source })?;
+    std::fs::create_dir_all(data_dir).map_err(|error| ConfigError::Read { path: data_dir.to_owned(), error })?;
     let key_path = data_dir.join("secret.key");
     if !key_path.exists() {
         let key = crate::crypto::Secrets::encode_master_key(&crate::ids::random_bytes::<32>());
-        std::fs::write(&key_path, key).map_err(|source| ConfigError::Read { path: key_path.clone(), source })?;
+        std::fs::write(&key_path, key).map_err(|error| ConfigError::Read { path: key_path.clone(), error })?;
     }
     let config_path = data_dir.join("orderguard.toml");
     let text = config_toml(listen, data_dir);
-    std::fs::write(&config_path, &text).map_err(|source| ConfigError::Read { path: config_path.clone(), source })?;
+    std::fs::write(&config_path, &text).map_err(|error| ConfigError::Read { path: config_path.clone(), error })?;
     Settings::from_toml(&text, &config_path)
 }

@@ -56,8 +56,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    #[error("cannot listen on {addr}: {error}")]
+    Bind { addr: String, error: std::io::Error },
 }
 
 impl App {
@@ -68,10 +68,12 @@ impl App {
     }
 }
 
-/// Opens the database, applies migrations and stores the configured brands.
+/// Checks the brands, opens the database, applies migrations and stores the configured brands.
 pub async fn prepare_store(settings: &Settings) -> Result<Arc<Store>, StartError> {
     let url = DatabaseUrl::parse(&settings.database_url)?;
     let store = Arc::new(Store::open(&url).await?);
+    // A brand that `serve` would refuse is refused here too, before anything is stored.
+    Brands::build(settings, &store, &Arc::default())?;
     let now = clock::now().millis();
     let applied = store.migrate(now).await?;
     if !applied.is_empty() {
@@ -146,8 +148,8 @@ impl Server {
 pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
-        .map_err(|source| StartError::Bind { addr: settings.listen.clone(), source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: settings.listen.clone(), source })?;
+        .map_err(|error| StartError::Bind { addr: settings.listen.clone(), error })?;
+    let addr = listener.local_addr().map_err(|error| StartError::Bind { addr: settings.listen.clone(), error })?;
     let secrets = Secrets::derive(&settings.master_key()?);
     let store = prepare_store(&settings).await?;
     let outbox_kept = Arc::new(sms::outbox_signal::OutboxSignal::default());

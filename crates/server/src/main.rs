@@ -78,7 +78,7 @@ enum ApikeyAction {
 
 #[derive(Subcommand)]
 enum KeysAction {
-    /// Create a new signing key; it signs from now on, older keys stay published.
+    /// Create a new signing key: published at once, it signs after five minutes; older keys stay published.
     Rotate {
         /// Also withdraw keys older than the newest N (receipts they signed stop verifying).
         #[arg(long)]
@@ -198,7 +198,9 @@ async fn signing_keys(action: KeysAction, settings: Settings) -> anyhow::Result<
                 })
                 .await?;
             println!(
-                "new signing key {kid}; {retired} older key(s) withdrawn; running instances pick it up within a minute"
+                "new signing key {kid}: in the JWKS of running instances within 30 s, signing after {} minutes; \
+                 {retired} older key(s) withdrawn",
+                crypto::jws::PUBLISH_BEFORE_SIGNING_MS / 60_000
             );
         }
         KeysAction::List => {
@@ -210,6 +212,8 @@ async fn signing_keys(action: KeysAction, settings: Settings) -> anyhow::Result<
     Ok(())
 }
 
+const DEMO_KEY_LABEL: &str = "demo shop";
+
 async fn demo(listen: String, data: Option<PathBuf>) -> anyhow::Result<()> {
     init_logging(LogFormat::Text);
     let data_dir = match data {
@@ -218,8 +222,13 @@ async fn demo(listen: String, data: Option<PathBuf>) -> anyhow::Result<()> {
     };
     let mut settings = orderguard::demo::prepare(&listen, &data_dir)?;
     let mut brands = Vec::new();
+    let store = prepare_store(&settings).await?;
+    let now = clock::now().millis();
     for brand in ["nordtel", "skyline"] {
-        let key = create_api_key(&settings, brand, "demo shop").await?;
+        // Keys of an earlier run of the demo in the same folder stop working.
+        let (b, label) = (brand.to_owned(), DEMO_KEY_LABEL);
+        store.write(move |conn| keys::revoke_api_keys_labelled(conn, &b, label, now)).await?;
+        let key = create_api_key(&settings, brand, DEMO_KEY_LABEL).await?;
         settings.dev.demo_api_keys.insert(brand.to_owned(), key.clone());
         brands.push(serde_json::json!({ "slug": brand, "api_key": key }));
     }

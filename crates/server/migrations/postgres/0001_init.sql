@@ -57,7 +57,7 @@ CREATE TABLE verifications (
 CREATE UNIQUE INDEX verifications_idempotency ON verifications (brand, idempotency_key);
 CREATE INDEX verifications_pending_expiry ON verifications (status, expires_at);
 CREATE INDEX verifications_order ON verifications (brand, order_id);
-CREATE INDEX verifications_phone ON verifications (phone_hash, created_at);
+CREATE INDEX verifications_phone ON verifications (brand, phone_hash, created_at);
 CREATE INDEX verifications_customer ON verifications (brand, customer_ref, status, created_at);
 
 CREATE TABLE events (

@@ -11,9 +11,19 @@ use serde::Serialize;
 use super::{CryptoError, Secrets};
 use crate::store::keys::SigningKeyRow;
 
+/// A new key is published this long before it signs, so that shops that cache the JWKS (it is
+/// served with `max-age=300`) know it before they see it.
+pub const PUBLISH_BEFORE_SIGNING_MS: i64 = 300_000;
+
+struct LoadedKey {
+    kid: String,
+    key: SigningKey,
+    created_at: i64,
+}
+
 pub struct ReceiptSigner {
-    /// Newest first; the first one signs.
-    keys: RwLock<Vec<(String, SigningKey)>>,
+    /// Newest first.
+    keys: RwLock<Vec<LoadedKey>>,
 }
 
 impl ReceiptSigner {
@@ -29,7 +39,7 @@ impl ReceiptSigner {
             .map(|row| {
                 let bytes = secrets.decrypt(&row.private_key_enc)?;
                 let secret = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| CryptoError::BadSigningKey)?;
-                Ok((row.kid.clone(), SigningKey::from_bytes(&secret)))
+                Ok(LoadedKey { kid: row.kid.clone(), key: SigningKey::from_bytes(&secret), created_at: row.created_at })
             })
             .collect::<Result<Vec<_>, CryptoError>>()?;
         if let Ok(mut guard) = self.keys.write() {
@@ -38,10 +48,13 @@ impl ReceiptSigner {
         Ok(())
     }
 
-    /// Signs the claims with the newest key; `None` when no key is loaded.
-    pub fn sign(&self, claims: &impl Serialize) -> Option<String> {
+    /// Signs with the newest key published long enough, or the oldest key when none is (a new
+    /// deployment); `None` when no key is loaded.
+    pub fn sign(&self, claims: &impl Serialize, now_ms: i64) -> Option<String> {
         let guard = self.keys.read().ok()?;
-        let (kid, key) = guard.first()?;
+        let chosen =
+            guard.iter().find(|k| k.created_at <= now_ms - PUBLISH_BEFORE_SIGNING_MS).or_else(|| guard.last())?;
+        let (kid, key) = (&chosen.kid, &chosen.key);
         let header = serde_json::json!({ "alg": "EdDSA", "typ": "JWT", "kid": kid });
         let payload = serde_json::to_vec(claims).ok()?;
         let signing_input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(payload));
@@ -56,10 +69,10 @@ impl ReceiptSigner {
             .map(|guard| {
                 guard
                     .iter()
-                    .map(|(kid, key)| {
+                    .map(|k| {
                         serde_json::json!({
-                            "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid,
-                            "x": B64.encode(key.verifying_key().to_bytes()),
+                            "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": k.kid,
+                            "x": B64.encode(k.key.verifying_key().to_bytes()),
                         })
                     })
                     .collect()

@@ -6,7 +6,7 @@ use orderguard_domain::code::OtpCode;
 use orderguard_domain::money::{Currency, Money};
 use orderguard_domain::order::{Order, OrderInput};
 use orderguard_domain::phone::E164;
-use orderguard_domain::receipt::ReceiptClaims;
+use orderguard_domain::receipt::{Approved, ReceiptClaims};
 use orderguard_domain::risk::{self, Decision, Signals};
 use orderguard_domain::verification::{CheckOutcome, Rejection, Status, Verification};
 use rand_core::OsRng;
@@ -154,6 +154,7 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
         not_after: record.state.expires_at.millis(),
     };
     let has_hardware = new.order.has_hardware();
+    let new_amount = new.order.amount;
     let shipping_country = new.order.shipping_country.clone();
     let request_hash = new.request_hash.clone();
     let brand_for_risk = brand.clone();
@@ -169,7 +170,13 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
             // counts include every verification committed before this one.
             let policy = &brand_for_risk.policy;
             let velocity_cap = policy.max_verifications_per_number_per_hour.saturating_add(1);
-            let to_number = store::count_to_number_since(conn, &record.phone_hash, now.plus_seconds(-3600), velocity_cap)?;
+            let to_number = store::count_to_number_since(
+                conn,
+                &record.brand,
+                &record.phone_hash,
+                now.plus_seconds(-3600),
+                velocity_cap,
+            )?;
             let failed = store::count_failed_for_customer_since(
                 conn,
                 &record.brand,
@@ -182,7 +189,7 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
                 &Signals {
                     phone_region: record.phone_region.as_deref(),
                     number_type: phone.number_type(),
-                    order_amount_minor: record.amount_minor,
+                    order_amount: new_amount,
                     order_has_hardware: has_hardware,
                     shipping_country: shipping_country.as_deref(),
                     verifications_to_number_last_hour: to_number,
@@ -367,7 +374,8 @@ pub async fn check(app: &Arc<App>, brand: &Arc<Brand>, id: &str, code: &str) -> 
     app.metrics.increment("orderguard_verification_events_total", &[("brand", &slug), ("type", kind)]);
     Ok(match outcome {
         CheckOutcome::Approved => {
-            let receipt = receipt(app, &record).ok_or(ServiceError::Store(StoreError::NotFound))?;
+            let receipt =
+                receipt(app, &record, crate::clock::now()).ok_or(ServiceError::Store(StoreError::NotFound))?;
             CheckResult::Approved { record, receipt }
         }
         CheckOutcome::WrongCode { attempts_remaining } => CheckResult::Wrong { record, attempts_remaining },
@@ -375,22 +383,22 @@ pub async fn check(app: &Arc<App>, brand: &Arc<Brand>, id: &str, code: &str) -> 
     })
 }
 
-/// The signed receipt of an approved verification.
-pub fn receipt(app: &App, record: &VerificationRecord) -> Option<String> {
+/// The signed receipt of an approved verification, issued at `now`.
+pub fn receipt(app: &App, record: &VerificationRecord, now: Timestamp) -> Option<String> {
     if record.state.status != Status::Approved {
         return None;
     }
     let amount = Money::from_minor(record.amount_minor, Currency::parse(&record.currency).ok()?);
-    let claims = ReceiptClaims::new(
-        &app.public_url,
-        &record.brand,
-        &record.id,
-        &record.order_id,
+    let approved = Approved {
+        brand: &record.brand,
+        verification_id: &record.id,
+        order_id: &record.order_id,
         amount,
-        &record.order_digest,
-        Timestamp(record.updated_at),
-    );
-    app.signer.sign(&claims)
+        order_digest: &record.order_digest,
+        at: Timestamp(record.updated_at),
+    };
+    let claims = ReceiptClaims::new(&app.public_url, &approved, now);
+    app.signer.sign(&claims, now.millis())
 }
 
 pub async fn resend(app: &Arc<App>, brand: &Arc<Brand>, id: &str) -> Result<VerificationRecord, ServiceError> {

@@ -18,7 +18,8 @@ impl HttpProvider {
     pub fn new(name: &str, config: &HttpProviderConfig) -> Result<Self, ConfigError> {
         let invalid = |what: String| ConfigError::Invalid(format!("sms_providers.{name}: {what}"));
         let url = resolve_secrets(&config.url)?;
-        reqwest::Url::parse(&url).map_err(|e| invalid(format!("url `{url}`: {e}")))?;
+        // The message names the configured URL, never the one with secrets filled in.
+        reqwest::Url::parse(&url).map_err(|e| invalid(format!("url `{}`: {e}", config.url)))?;
         let headers = config
             .headers
             .iter()

@@ -62,6 +62,14 @@ pub fn revoke_api_key(conn: &mut dyn Conn, brand: &str, id: &str, now: i64) -> R
     Ok(changed == 1)
 }
 
+/// Revokes a brand's active keys with this label; returns how many.
+pub fn revoke_api_keys_labelled(conn: &mut dyn Conn, brand: &str, label: &str, now: i64) -> Result<u64, StoreError> {
+    conn.execute(
+        "UPDATE api_keys SET revoked_at = $1 WHERE brand = $2 AND label = $3 AND revoked_at IS NULL",
+        &[now.into(), brand.into(), label.into()],
+    )
+}
+
 #[derive(Debug, Clone)]
 pub struct SigningKeyRow {
     pub kid: String,

@@ -217,17 +217,19 @@ pub fn due_for_expiry(conn: &mut dyn Conn, now: Timestamp, limit: i64) -> Result
     .collect()
 }
 
-/// Verifications to a number since `since`, counted up to `cap` (enough for a threshold, and
+/// The brand's verifications to a number since `since`, counted up to `cap` (enough for a threshold, and
 /// bounded work however busy the number is).
 pub fn count_to_number_since(
     conn: &mut dyn Conn,
+    brand: &str,
     phone_hash: &[u8],
     since: Timestamp,
     cap: u32,
 ) -> Result<u32, StoreError> {
     let row = conn.query_one(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM verifications WHERE phone_hash = $1 AND created_at >= $2 LIMIT $3) AS recent",
-        &[phone_hash.into(), since.millis().into(), cap.into()],
+        "SELECT COUNT(*) FROM (SELECT 1 FROM verifications WHERE brand = $1 AND phone_hash = $2 AND created_at >= $3 \
+         LIMIT $4) AS recent",
+        &[brand.into(), phone_hash.into(), since.millis().into(), cap.into()],
     )?;
     Ok(count(row.int(0)?))
 }

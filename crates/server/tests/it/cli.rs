@@ -5,7 +5,7 @@ use std::process::Command;
 use crate::on_both_databases;
 use crate::support::{Db, config};
 
-on_both_databases!(api_keys_are_created_listed_and_revoked);
+on_both_databases!(api_keys_are_created_listed_and_revoked, signing_key_rotation_publishes_before_signing);
 
 fn orderguard(args: &[&str], config_path: &std::path::Path) -> (bool, String, String) {
     let output =
@@ -79,4 +79,56 @@ fn configuration_errors_are_readable() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read /nonexistent/og.toml"));
+}
+
+fn receipt_kid(receipt: &str) -> String {
+    use base64::Engine;
+    let header = receipt.split('.').next().unwrap();
+    let header: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+async fn approve(server: &crate::support::TestServer, order: &str) -> String {
+    let id = server.create(&server.alpha_key, order, "c-1").await["id"].as_str().unwrap().to_owned();
+    let code = server.code(&id).await;
+    let (_, body) = server
+        .post(&server.alpha_key, &format!("/v1/verifications/{id}/check"), serde_json::json!({ "code": code }))
+        .await;
+    body["receipt"].as_str().unwrap().to_owned()
+}
+
+async fn signing_key_rotation_publishes_before_signing(db: Db) {
+    let config_path = db.dir.0.join("orderguard.toml");
+    std::fs::write(&config_path, config(&db)).unwrap();
+    let server = crate::support::TestServer::start(db).await;
+    let first = receipt_kid(&approve(&server, "R-1").await);
+
+    let (ok, out, err) = orderguard(&["keys", "rotate"], &config_path);
+    assert!(ok && out.contains("new signing key"), "{out}{err}");
+    // Instances reload the keys every 30 sweeps (3 s with the tests' 100 ms sweep).
+    let mut published = Vec::new();
+    for _ in 0..100 {
+        let jwks: serde_json::Value = server
+            .http
+            .get(format!("{}/.well-known/jwks.json", server.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        published = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect();
+        if published.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(published.len(), 2, "both keys are published during the rotation");
+    assert!(published.contains(&first));
+    // The new key is published, but signs only once shops' JWKS caches can know it.
+    assert_eq!(receipt_kid(&approve(&server, "R-2").await), first);
+    let (ok, listing, _) = orderguard(&["keys", "list"], &config_path);
+    assert!(ok && listing.lines().count() == 2, "{listing}");
+    server.stop().await;
 }

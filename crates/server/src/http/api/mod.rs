@@ -161,7 +161,7 @@ pub fn verification_response(app: &App, v: &VerificationRecord) -> VerificationR
             score: v.risk_score,
             reasons: v.risk_reasons.split(',').filter(|r| !r.is_empty()).map(str::to_owned).collect(),
         },
-        receipt: service::receipt(app, v),
+        receipt: service::receipt(app, v, crate::clock::now()),
         cancel_reason: v.cancel_reason.clone(),
         created_at: rfc3339(v.created_at),
         updated_at: rfc3339(v.updated_at),
