@@ -2,6 +2,7 @@
 //! body is one closure written once: SQLite runs it on its single writer thread, PostgreSQL on a
 //! blocking thread with a pooled connection. SQL uses `$1` placeholders everywhere.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -413,21 +414,42 @@ fn pg_params(params: &[Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
     params.iter().map(|p| p as &(dyn postgres::types::ToSql + Sync)).collect()
 }
 
-pub struct PgConn<'a, C: postgres::GenericClient>(pub &'a mut C);
+/// A pooled PostgreSQL connection with the statements prepared on it (one round trip saved per
+/// statement after the first use).
+pub struct PgClient {
+    client: postgres::Client,
+    statements: HashMap<String, postgres::Statement>,
+}
+
+pub struct PgConn<'a, C: postgres::GenericClient> {
+    client: &'a mut C,
+    statements: &'a mut HashMap<String, postgres::Statement>,
+}
+
+impl<C: postgres::GenericClient> PgConn<'_, C> {
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
+        if let Some(statement) = self.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql)?;
+        self.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+}
 
 impl<C: postgres::GenericClient> Conn for PgConn<'_, C> {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
-        let stmt = self.0.prepare(sql)?;
-        Ok(self.0.execute(&stmt, &pg_params(params))?)
+        let stmt = self.statement(sql)?;
+        Ok(self.client.execute(&stmt, &pg_params(params))?)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
-        let stmt = self.0.prepare(sql)?;
-        self.0.query(&stmt, &pg_params(params))?.iter().map(pg_row).collect()
+        let stmt = self.statement(sql)?;
+        self.client.query(&stmt, &pg_params(params))?.iter().map(pg_row).collect()
     }
 
     fn execute_batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.0.batch_execute(sql)?)
+        Ok(self.client.batch_execute(sql)?)
     }
 
     fn backend(&self) -> Backend {
@@ -436,19 +458,20 @@ impl<C: postgres::GenericClient> Conn for PgConn<'_, C> {
 }
 
 pub struct Postgres {
-    pool: Arc<ConnectionPool<postgres::Client>>,
+    pool: Arc<ConnectionPool<PgClient>>,
 }
 
 impl Postgres {
     pub fn connect(url: &str, size: usize) -> Result<Self, StoreError> {
         let config: postgres::Config =
             url.parse().map_err(|e| StoreError::Connect(format!("invalid PostgreSQL URL: {e}")))?;
-        let connect = move || -> Result<postgres::Client, StoreError> {
+        let connect = move || -> Result<PgClient, StoreError> {
             let mut config = config.clone();
             config.connect_timeout(Duration::from_secs(5));
-            config
+            let client = config
                 .connect(postgres::NoTls)
-                .map_err(|e| StoreError::Connect(format!("cannot connect to PostgreSQL: {e}")))
+                .map_err(|e| StoreError::Connect(format!("cannot connect to PostgreSQL: {e}")))?;
+            Ok(PgClient { client, statements: HashMap::new() })
         };
         let pool = ConnectionPool::new(size, Box::new(connect));
         // Fail at start, with a clear message, when the server cannot be reached.
@@ -464,17 +487,18 @@ impl Postgres {
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
-            let mut client = pool.get()?;
+            let mut pooled = pool.get()?;
             let result = (|| {
+                let PgClient { client, statements } = &mut pooled;
                 let mut tx = client.transaction().map_err(StoreError::from)?;
-                let result = body(&mut PgConn(&mut tx));
+                let result = body(&mut PgConn { client: &mut tx, statements });
                 match &result {
                     Ok(_) => tx.commit().map_err(StoreError::from)?,
                     Err(_) => tx.rollback().map_err(StoreError::from)?,
                 }
                 result
             })();
-            pool.put(client);
+            pool.put(pooled);
             result
         })
         .await
@@ -488,9 +512,10 @@ impl Postgres {
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
-            let mut client = pool.get()?;
-            let result = body(&mut PgConn(&mut client));
-            pool.put(client);
+            let mut pooled = pool.get()?;
+            let PgClient { client, statements } = &mut pooled;
+            let result = body(&mut PgConn { client, statements });
+            pool.put(pooled);
             result
         })
         .await
@@ -518,9 +543,9 @@ impl PoolConnection for rusqlite::Connection {
     }
 }
 
-impl PoolConnection for postgres::Client {
+impl PoolConnection for PgClient {
     fn is_broken(&self) -> bool {
-        self.is_closed()
+        self.client.is_closed()
     }
 }
 
