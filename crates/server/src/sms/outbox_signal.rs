@@ -1,14 +1,16 @@
-//! Wakes `/dev/outbox.json?wait_ms=` requests when a message they wait for is kept: requests that
-//! wait for one verification are woken only by its messages, so many waiters cost no extra reads.
+//! Wakes `/dev/outbox.json?wait_ms=` requests when a message they wait for is kept: a request that
+//! waits for one verification gets its message handed over, so many waiters cost no extra reads.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use tokio::sync::{oneshot, watch};
 
+use crate::store::sms::OutboxMessage;
+
 pub struct OutboxSignal {
     any: watch::Sender<u64>,
-    by_verification: Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>,
+    by_verification: Mutex<HashMap<String, Vec<oneshot::Sender<OutboxMessage>>>>,
 }
 
 impl Default for OutboxSignal {
@@ -17,20 +19,20 @@ impl Default for OutboxSignal {
     }
 }
 
-/// What a waiting request holds: resolves when a matching message may have been kept.
+/// What a waiting request holds: resolves when a matching message may have been kept, with the
+/// message itself when the request waits for one verification.
 pub enum Waiter {
-    Verification(oneshot::Receiver<()>),
+    Verification(oneshot::Receiver<OutboxMessage>),
     Any(watch::Receiver<u64>),
 }
 
 impl Waiter {
-    pub async fn wait(self) {
+    pub async fn wait(self) -> Option<OutboxMessage> {
         match self {
-            Waiter::Verification(rx) => {
-                let _ = rx.await;
-            }
+            Waiter::Verification(rx) => rx.await.ok(),
             Waiter::Any(mut rx) => {
                 let _ = rx.changed().await;
+                None
             }
         }
     }
@@ -53,11 +55,12 @@ impl OutboxSignal {
         }
     }
 
-    pub fn kept(&self, verification_id: &str) {
+    pub fn kept(&self, message: &OutboxMessage) {
         self.any.send_modify(|count| *count += 1);
-        let waiting = self.by_verification.lock().ok().and_then(|mut waiters| waiters.remove(verification_id));
+        let Some(id) = &message.verification_id else { return };
+        let waiting = self.by_verification.lock().ok().and_then(|mut waiters| waiters.remove(id));
         for waiter in waiting.into_iter().flatten() {
-            let _ = waiter.send(());
+            let _ = waiter.send(message.clone());
         }
     }
 

@@ -300,6 +300,11 @@ fn run_checkpoints(conn: &rusqlite::Connection, open: &std::sync::atomic::Atomic
     }
 }
 
+/// Runs a statement without parameters from the statement cache (no parsing per transaction).
+fn run_cached(conn: &rusqlite::Connection, sql: &str) -> Result<(), rusqlite::Error> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn run_writer(conn: &rusqlite::Connection, mut jobs: tokio::sync::mpsc::Receiver<WriteJob>) {
     while let Some(first) = jobs.blocking_recv() {
         let mut batch = vec![first];
@@ -310,7 +315,7 @@ fn run_writer(conn: &rusqlite::Connection, mut jobs: tokio::sync::mpsc::Receiver
             }
         }
         let mut replies = Vec::with_capacity(batch.len());
-        let begun = conn.execute_batch("BEGIN IMMEDIATE");
+        let begun = run_cached(conn, "BEGIN IMMEDIATE");
         if let Err(e) = begun {
             let message = e.to_string();
             for job in batch {
@@ -321,16 +326,16 @@ fn run_writer(conn: &rusqlite::Connection, mut jobs: tokio::sync::mpsc::Receiver
             continue;
         }
         for job in batch {
-            let saved = conn.execute_batch("SAVEPOINT job");
+            let saved = run_cached(conn, "SAVEPOINT job");
             let (ok, reply) = job(&mut SqliteConn(conn));
             let settled = if ok && saved.is_ok() {
-                conn.execute_batch("RELEASE job")
+                run_cached(conn, "RELEASE job")
             } else {
                 conn.execute_batch("ROLLBACK TO job; RELEASE job")
             };
             replies.push((ok && settled.is_ok(), reply));
         }
-        match conn.execute_batch("COMMIT") {
+        match run_cached(conn, "COMMIT") {
             Ok(()) => replies.into_iter().for_each(|(_, reply)| reply(None)),
             Err(e) => {
                 let _ = conn.execute_batch("ROLLBACK");

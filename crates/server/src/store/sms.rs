@@ -126,18 +126,17 @@ pub struct OutboxMessage {
     pub created_at_ms: i64,
 }
 
-pub fn outbox_insert(
-    conn: &mut dyn Conn,
-    id: &str,
-    brand: &str,
-    verification_id: &str,
-    to: &str,
-    text: &str,
-    now: i64,
-) -> Result<(), StoreError> {
+pub fn outbox_insert(conn: &mut dyn Conn, m: &OutboxMessage) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO dev_outbox (id, brand, verification_id, to_number, text, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        &[id.into(), brand.into(), verification_id.into(), to.into(), text.into(), now.into()],
+        &[
+            m.id.as_str().into(),
+            m.brand.as_str().into(),
+            m.verification_id.clone().into(),
+            m.to.as_str().into(),
+            m.text.as_str().into(),
+            m.created_at_ms.into(),
+        ],
     )?;
     Ok(())
 }

@@ -44,11 +44,21 @@ async fn list(app: &Arc<App>, filter: OutboxFilter) -> Result<Vec<OutboxMessage>
             }
             return Ok(messages);
         }
-        if tokio::time::timeout_at(deadline, waiter.wait()).await.is_err() {
-            if let Some(id) = &filter.verification_id {
-                app.outbox_kept.forget(id);
+        match tokio::time::timeout_at(deadline, waiter.wait()).await {
+            // The message we waited for, handed over: no second read when it matches every filter.
+            Ok(Some(message))
+                if filter.brand.as_ref().is_none_or(|b| *b == message.brand)
+                    && filter.to.as_ref().is_none_or(|t| *t == message.to) =>
+            {
+                return Ok(vec![message]);
             }
-            return Ok(messages);
+            Ok(_) => {}
+            Err(_) => {
+                if let Some(id) = &filter.verification_id {
+                    app.outbox_kept.forget(id);
+                }
+                return Ok(messages);
+            }
         }
     }
 }
