@@ -34,6 +34,7 @@ use error::ApiError;
         (name = "verifications", description = "Start, check, resend and cancel verifications"),
         (name = "orders", description = "Report order outcomes"),
         (name = "keys", description = "Public keys for receipts"),
+        (name = "hosted page", description = "The customer's verification page (HTML forms)"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
         (name = "development", description = "Development outbox and demo shop (only when enabled)"),
     )
@@ -68,7 +69,11 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))
-        .routes(routes!(openapi_json));
+        .routes(routes!(openapi_json))
+        .routes(routes!(pages::hosted::page))
+        .routes(routes!(pages::hosted::check))
+        .routes(routes!(pages::hosted::resend))
+        .routes(routes!(pages::hosted::cancel));
     if app.settings.dev.outbox_page {
         routes = routes.routes(routes!(pages::outbox::outbox_page)).routes(routes!(pages::outbox::outbox_json));
     }

@@ -7,6 +7,7 @@ mod support;
 mod api_flow;
 mod cli;
 mod crash;
+mod hosted;
 mod idempotency;
 mod isolation;
 mod limits;

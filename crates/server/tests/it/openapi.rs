@@ -49,6 +49,8 @@ async fn every_documented_route_is_served(db: Db) {
         "/dev/outbox",
         "/dev/outbox.json",
         "/demo",
+        "/v/{token}",
+        "/v/{token}/check",
     ] {
         assert!(paths.contains_key(expected), "{expected} is not documented");
     }

@@ -1,6 +1,7 @@
-//! Server-rendered pages: the development outbox and the demo shop.
+//! Server-rendered pages: the hosted verification page, the development outbox and the demo shop.
 
 pub mod demo;
+pub mod hosted;
 pub mod outbox;
 
 use axum::http::StatusCode;
