@@ -164,6 +164,17 @@ fn build_brand(
     if c.sender_id.is_empty() || !(alphanumeric || numeric) {
         return Err("sender_id must be up to 11 letters and digits, or a number like +4915112345678".into());
     }
+    // Theme values go into the pages' CSS unescaped: only colours and font names pass.
+    for (key, colour) in [("primary_color", &c.theme.primary_color), ("accent_color", &c.theme.accent_color)] {
+        let hex = colour.strip_prefix('#').unwrap_or_default();
+        if !(hex.len() == 6 || hex.len() == 3) || !hex.chars().all(|ch| ch.is_ascii_hexdigit()) {
+            return Err(format!("theme.{key} must be a colour like #1f3a5f"));
+        }
+    }
+    let font_ok = |ch: char| ch.is_ascii_alphanumeric() || " ,'-".contains(ch);
+    if c.theme.font.is_empty() || c.theme.font.len() > 200 || !c.theme.font.chars().all(font_ok) {
+        return Err("theme.font must be a list of font names such as \"'Trebuchet MS', Verdana, sans-serif\"".into());
+    }
     if c.locales.is_empty() {
         return Err("locales needs at least one locale".into());
     }
@@ -236,6 +247,21 @@ fn build_brand(
 mod tests {
     use super::*;
     use orderguard_domain::money::Currency;
+
+    #[test]
+    fn theme_values_that_could_break_out_of_css_are_refused() {
+        let dir = std::env::temp_dir().join(format!("og-theme-test-{}", crate::ids::random_token(6)));
+        let settings = crate::demo::prepare("127.0.0.1:0", &dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut brand = settings.brands[0].clone();
+        brand.theme.font = "x; } body { display: none".into();
+        let empty = HashMap::new();
+        let err = build_brand(&brand, &empty, &HashMap::new()).err().unwrap();
+        assert!(err.contains("theme.font"), "{err}");
+        let mut brand = settings.brands[0].clone();
+        brand.theme.primary_color = "red</style>".into();
+        assert!(build_brand(&brand, &empty, &HashMap::new()).err().unwrap().contains("theme.primary_color"));
+    }
 
     #[test]
     fn amounts_read_naturally() {
