@@ -43,9 +43,9 @@ pub struct Assessment {
 
 pub fn assess(policy: &Policy, signals: &Signals<'_>) -> Assessment {
     let mut reasons = Vec::new();
-    let mut score = 0;
+    let mut score: u32 = 0;
     let mut add = |points: u32, reason: &'static str| {
-        score += points;
+        score = score.saturating_add(points);
         reasons.push(reason);
     };
 

@@ -86,6 +86,7 @@ CREATE TABLE sms_messages (
     not_after BIGINT NOT NULL,
     next_attempt_at BIGINT NOT NULL,
     lease_until BIGINT,
+    lease_token TEXT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );

@@ -86,6 +86,7 @@ CREATE TABLE sms_messages (
     not_after INTEGER NOT NULL,
     next_attempt_at INTEGER NOT NULL,
     lease_until INTEGER,
+    lease_token TEXT,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );

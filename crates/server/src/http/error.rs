@@ -72,7 +72,7 @@ impl ApiError {
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal-error",
             "Internal error",
-            "something went wrong on our side; the request can be retried with the same Idempotency-Key",
+            "something went wrong on our side; the request can be retried",
         )
     }
 }
@@ -123,6 +123,10 @@ impl From<ServiceError> for ApiError {
             ),
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "storage error");
+                Self::internal()
+            }
+            ServiceError::Internal(what) => {
+                tracing::error!(error = what, "internal error");
                 Self::internal()
             }
         }

@@ -147,12 +147,8 @@ async fn healthz() -> Json<api::types::Health> {
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = api::types::Health), (status = 503, body = error::Problem, content_type = "application/problem+json")))]
 async fn readyz(State(app): State<Arc<App>>) -> Result<Json<api::types::Health>, ApiError> {
     app.store.ping().await.map_err(|e| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not-ready",
-            "Not ready",
-            format!("the database does not answer: {e}"),
-        )
+        tracing::warn!(error = %e, "not ready: the database does not take writes");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready", "the database does not take writes")
     })?;
     Ok(Json(api::types::Health { status: "ready".into() }))
 }

@@ -110,6 +110,9 @@ async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceE
     };
     let mut failures = Vec::new();
     for provider in &brand.route {
+        if !still_ours(app, &message).await? {
+            return Ok(());
+        }
         let started = Instant::now();
         let result = provider.gateway.send(&sms).await;
         let seconds = started.elapsed().as_secs_f64();
@@ -126,16 +129,11 @@ async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceE
                 return app
                     .store
                     .write(move |conn| -> Result<(), ServiceError> {
-                        sms_store::mark_submitted(conn, &m.id, &name, submitted.provider_message_id.as_deref(), done)?;
-                        append_sms_event(
-                            conn,
-                            &m,
-                            "sms.submitted",
-                            done,
-                            json!({
+                        if sms_store::mark_submitted(conn, &m, &name, submitted.provider_message_id.as_deref(), done)? {
+                            append_sms_event(conn, &m, "sms.submitted", done, json!({
                                 "message_id": m.id, "provider": name, "attempt": m.attempts, "latency_ms": latency_ms,
-                            }),
-                        )?;
+                            }))?;
+                        }
                         Ok(())
                     })
                     .await;
@@ -154,29 +152,44 @@ async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceE
         }
     }
     let attempts = message.attempts;
-    let max_attempts = app.settings.limits.sms_max_attempts;
-    if attempts < max_attempts {
-        let retry_at = crate::clock::now().millis() + 1000 * 2_i64.pow(u32::try_from(attempts).unwrap_or(1));
+    if attempts < app.settings.limits.sms_max_attempts {
+        let backoff_ms = 1000_i64.saturating_mul(1 << attempts.clamp(1, 8));
         let m = message.clone();
         return app
             .store
             .write(move |conn| -> Result<(), ServiceError> {
                 let done = crate::clock::now().millis();
-                sms_store::mark_retry(conn, &m.id, retry_at, done)?;
-                append_sms_event(
-                    conn,
-                    &m,
-                    "sms.failed",
-                    done,
-                    json!({
-                        "message_id": m.id, "attempt": attempts, "final": false, "failures": failures,
-                    }),
-                )?;
+                if sms_store::mark_retry(conn, &m, done + backoff_ms, done)? {
+                    append_sms_event(
+                        conn,
+                        &m,
+                        "sms.failed",
+                        done,
+                        json!({
+                            "message_id": m.id, "attempt": attempts, "final": false, "failures": failures,
+                        }),
+                    )?;
+                }
                 Ok(())
             })
             .await;
     }
     finish_unsent(app, message, "failed", "every provider failed").await
+}
+
+/// A claim younger than this is still ours without asking: its lease ran for `SMS_LEASE_MS`, and
+/// every provider's worst-case hand-off is checked at start to fit in the remainder.
+pub const UNCHECKED_CLAIM_MS: i64 = 5_000;
+
+/// Renews the lease before a hand-off; `false` when another sender took the message, a resend
+/// superseded it, or its verification is no longer pending.
+async fn still_ours(app: &Arc<App>, message: &QueuedSms) -> Result<bool, ServiceError> {
+    let now = crate::clock::now().millis();
+    if now - message.claimed_at < UNCHECKED_CLAIM_MS {
+        return Ok(true);
+    }
+    let m = message.clone();
+    Ok(app.store.write(move |conn| sms_store::renew(conn, &m, now, SMS_LEASE_MS)).await?)
 }
 
 /// The message will not be sent: record why; a verification still waiting for it is undeliverable.
@@ -191,7 +204,9 @@ async fn finish_unsent(
     let undeliverable = app
         .store
         .write(move |conn| -> Result<bool, ServiceError> {
-            sms_store::mark_final(conn, &message.id, status, now.millis())?;
+            if !sms_store::mark_final(conn, &message, status, now.millis())? {
+                return Ok(false); // no longer ours: superseded or taken by another sender
+            }
             let kind = if status == "expired" { "sms.expired" } else { "sms.failed" };
             append_sms_event(
                 conn,
@@ -205,7 +220,9 @@ async fn finish_unsent(
             if status != "failed" {
                 return Ok(false);
             }
-            let Some(mut record) = verifications::find_by_id(conn, &message.verification_id)? else { return Ok(false) };
+            let Some(mut record) = verifications::find_by_id(conn, &message.verification_id)? else {
+                return Ok(false);
+            };
             if record.state.status != Status::Pending {
                 return Ok(false);
             }

@@ -28,6 +28,9 @@ pub enum ServiceError {
     Identity(#[from] IdentityError),
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+    /// Something that should not happen: logged, answered with a plain 500.
+    #[error("{0}")]
+    Internal(&'static str),
     /// A parallel request changed the verification first; the caller reads again.
     #[error("concurrent change")]
     Conflict,

@@ -75,7 +75,8 @@ fn idempotent_replay(existing: VerificationRecord, request_hash: &[u8]) -> Resul
     }
 }
 
-/// How long the instance that queues an SMS keeps it for itself before any instance may send it.
+/// How long the instance that queues or claims an SMS keeps it for itself before any instance may
+/// claim it again; renewed before each hand-off (see `jobs::sms_sender`).
 pub const SMS_LEASE_MS: i64 = 30_000;
 
 pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) -> Result<Created, ServiceError> {
@@ -152,6 +153,8 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
         body_enc: app.secrets.encrypt(brand.sms_text(&locale, code.as_str(), new.order.amount).as_bytes()),
         attempts: 1,
         not_after: record.state.expires_at.millis(),
+        lease_token: crate::ids::random_token(16),
+        claimed_at: now.millis(),
     };
     let has_hardware = new.order.has_hardware();
     let new_amount = new.order.amount;
@@ -222,7 +225,7 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
                 events::append(conn, &event(v, "verification.blocked", now, json!({ "reasons": assessment.reasons })))?;
                 None
             } else {
-                sms_store::enqueue_claimed(conn, &sms, now.millis(), SMS_LEASE_MS)?;
+                sms_store::enqueue_claimed(conn, &sms, SMS_LEASE_MS)?;
                 events::append(conn, &event(v, "sms.queued", now, json!({ "message_id": sms.id })))?;
                 Some(sms)
             };
@@ -281,7 +284,8 @@ pub enum CheckResult {
 }
 
 /// Loads, lets the domain decide, writes with a compare-and-set; retries when a parallel request
-/// changed the verification in between. An expired verification is recorded as expired.
+/// changed the verification in between. An error from `decide` rolls back everything it wrote.
+/// An expired verification is recorded as expired.
 async fn change<T: Send + 'static>(
     app: &Arc<App>,
     brand: &str,
@@ -303,10 +307,8 @@ async fn change<T: Send + 'static>(
                     expire(conn, &mut record, now)?;
                     return Ok(Err(ServiceError::Rejected(Rejection::Expired)));
                 }
-                match decide(conn, &mut record, now) {
-                    Err(ServiceError::Conflict) => Err(ServiceError::Conflict),
-                    other => Ok(other),
-                }
+                // Any error rolls the whole change back; only an expiry (above) is kept with a refusal.
+                decide(conn, &mut record, now).map(Ok)
             })
             .await;
         match outcome {
@@ -374,8 +376,8 @@ pub async fn check(app: &Arc<App>, brand: &Arc<Brand>, id: &str, code: &str) -> 
     app.metrics.increment("orderguard_verification_events_total", &[("brand", &slug), ("type", kind)]);
     Ok(match outcome {
         CheckOutcome::Approved => {
-            let receipt =
-                receipt(app, &record, crate::clock::now()).ok_or(ServiceError::Store(StoreError::NotFound))?;
+            let receipt = receipt(app, &record, crate::clock::now())
+                .ok_or(ServiceError::Internal("the approved verification's receipt could not be signed"))?;
             CheckResult::Approved { record, receipt }
         }
         CheckOutcome::WrongCode { attempts_remaining } => CheckResult::Wrong { record, attempts_remaining },
@@ -409,9 +411,12 @@ pub async fn resend(app: &Arc<App>, brand: &Arc<Brand>, id: &str) -> Result<Veri
         record.state.resend(now)?;
         let code = OtpCode::generate(brand_for_text.policy.code_length, &mut OsRng);
         record.code_hash = secrets_hasher.hash(&record.id, &code).to_vec();
-        save(conn, record, now)?;
-        let phone_enc = record.phone_enc.clone().ok_or(ServiceError::PhoneUnverified)?;
-        let phone = app_for_crypto.secrets.decrypt(&phone_enc).map_err(|_| ServiceError::PhoneUnverified)?;
+        let phone_enc =
+            record.phone_enc.clone().ok_or(ServiceError::Internal("the number of this verification was erased"))?;
+        let phone = app_for_crypto
+            .secrets
+            .decrypt(&phone_enc)
+            .map_err(|_| ServiceError::Internal("the number cannot be decrypted with the current secret key"))?;
         let amount = Money::from_minor(record.amount_minor, Currency::parse(&record.currency)?);
         let message = QueuedSms {
             id: crate::ids::new_id(now.millis()),
@@ -424,8 +429,13 @@ pub async fn resend(app: &Arc<App>, brand: &Arc<Brand>, id: &str) -> Result<Veri
                 .encrypt(brand_for_text.sms_text(&record.locale, code.as_str(), amount).as_bytes()),
             attempts: 1,
             not_after: record.state.expires_at.millis(),
+            lease_token: crate::ids::random_token(16),
+            claimed_at: now.millis(),
         };
-        sms_store::enqueue_claimed(conn, &message, now.millis(), SMS_LEASE_MS)?;
+        save(conn, record, now)?;
+        // The earlier code stops working: its SMS must not go out any more.
+        sms_store::supersede_unsent(conn, &record.id, now.millis())?;
+        sms_store::enqueue_claimed(conn, &message, SMS_LEASE_MS)?;
         events::append(
             conn,
             &event(
@@ -459,7 +469,9 @@ pub async fn cancel(
         record.state.cancel(now)?;
         record.cancel_reason = reason.clone();
         save(conn, record, now)?;
-        events::append(conn, &event(record, "verification.canceled", now, json!({ "reason": reason })))?;
+        // The free-text reason may name people: it stays with the verification (erasable), not in
+        // the permanent event log.
+        events::append(conn, &event(record, "verification.canceled", now, json!({ "with_reason": reason.is_some() })))?;
         Ok(record.clone())
     })
     .await?;
@@ -476,8 +488,12 @@ pub async fn sweep_expired(app: &Arc<App>) -> Result<usize, ServiceError> {
         .write(move |conn| -> Result<Vec<String>, ServiceError> {
             let mut brands = Vec::new();
             for mut record in store::due_for_expiry(conn, now, 500)? {
-                expire(conn, &mut record, now)?;
-                brands.push(record.brand);
+                match expire(conn, &mut record, now) {
+                    Ok(()) => brands.push(record.brand),
+                    // A check or another instance changed it meanwhile: the next sweep looks again.
+                    Err(ServiceError::Conflict) => {}
+                    Err(e) => return Err(e),
+                }
             }
             Ok(brands)
         })

@@ -17,6 +17,18 @@ pub struct HttpProvider {
 impl HttpProvider {
     pub fn new(name: &str, config: &HttpProviderConfig) -> Result<Self, ConfigError> {
         let invalid = |what: String| ConfigError::Invalid(format!("sms_providers.{name}: {what}"));
+        if !(100..=20_000).contains(&config.timeout_ms) || config.retries > 5 {
+            return Err(invalid("timeout_ms must be 100 to 20000 and retries 0 to 5".into()));
+        }
+        // A sender holds a message for a lease; the whole hand-off must end within it.
+        let worst_case_ms = Self::worst_case_ms(config);
+        let allowed_ms = crate::service::verifications::SMS_LEASE_MS - crate::jobs::sms_sender::UNCHECKED_CLAIM_MS;
+        if worst_case_ms > allowed_ms {
+            return Err(invalid(format!(
+                "timeout_ms × (retries + 1) plus back-off is {worst_case_ms} ms, more than the {allowed_ms} ms a \
+                 sender holds a message: lower timeout_ms or retries"
+            )));
+        }
         let url = resolve_secrets(&config.url)?;
         // The message names the configured URL, never the one with secrets filled in.
         reqwest::Url::parse(&url).map_err(|e| invalid(format!("url `{}`: {e}", config.url)))?;
@@ -44,6 +56,17 @@ impl HttpProvider {
             retries: config.retries,
             message_id_pointer: config.message_id_pointer.clone(),
         })
+    }
+
+    /// The longest one hand-off can take: every attempt timing out, plus the back-off between them.
+    fn worst_case_ms(config: &HttpProviderConfig) -> i64 {
+        let attempts = i64::from(config.retries) + 1;
+        let backoff: i64 = (1..=i64::from(config.retries)).map(Self::backoff_ms).sum();
+        i64::try_from(config.timeout_ms).unwrap_or(i64::MAX).saturating_mul(attempts).saturating_add(backoff)
+    }
+
+    fn backoff_ms(retry: i64) -> i64 {
+        200 * (1 << (retry - 1).clamp(0, 10))
     }
 
     fn render(&self, sms: &OutgoingSms<'_>) -> serde_json::Value {
@@ -107,7 +130,8 @@ impl SmsGateway for HttpProvider {
             let mut last = SmsError::Unavailable("not tried".into());
             for attempt in 0..=self.retries {
                 if attempt > 0 {
-                    tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt - 1))).await;
+                    let backoff = u64::try_from(Self::backoff_ms(i64::from(attempt))).unwrap_or(0);
+                    tokio::time::sleep(Duration::from_millis(backoff)).await;
                 }
                 match self.attempt(&body).await {
                     Ok(done) => return Ok(done),

@@ -284,9 +284,7 @@ impl Sqlite {
         let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             let conn = readers.get()?;
-            let result = body(&mut SqliteConn(&conn));
-            readers.put(conn);
-            result
+            body(&mut SqliteConn(&conn))
         })
         .await
         .map_err(|_| StoreError::WriterGone)?
@@ -318,37 +316,56 @@ fn run_writer(conn: &rusqlite::Connection, mut jobs: tokio::sync::mpsc::Receiver
                 Err(_) => break,
             }
         }
-        let mut replies = Vec::with_capacity(batch.len());
-        let begun = run_cached(conn, "BEGIN IMMEDIATE");
-        if let Err(e) = begun {
-            let message = e.to_string();
-            for job in batch {
-                // Run nothing: answer every job with the failure.
-                let (_, reply) = job(&mut FailingConn);
-                reply(Some(StoreError::Sqlite(message.clone())));
-            }
+        if let Err(e) = run_cached(conn, "BEGIN IMMEDIATE") {
+            fail_all(batch, &e.to_string());
             continue;
         }
+        let mut replies = Vec::with_capacity(batch.len());
+        // Set when a job's writes could not be undone: then nothing of the batch may commit.
+        let mut broken: Option<String> = None;
         for job in batch {
-            let saved = run_cached(conn, "SAVEPOINT job");
-            let (ok, reply) = job(&mut SqliteConn(conn));
-            let settled = if ok && saved.is_ok() {
-                run_cached(conn, "RELEASE job")
-            } else {
-                conn.execute_batch("ROLLBACK TO job; RELEASE job")
+            if broken.is_some() || run_cached(conn, "SAVEPOINT job").is_err() {
+                // Runs against a connection that refuses everything: the job answers with an error.
+                replies.push(job(&mut FailingConn).1);
+                continue;
+            }
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut SqliteConn(conn))));
+            let (keep, reply) = match ran {
+                Ok((ok, reply)) => (ok, Some(reply)),
+                Err(_) => {
+                    // The job's reply went with the unwinding: its caller sees the writer's error.
+                    tracing::error!("a database transaction panicked; its writes are undone");
+                    (false, None)
+                }
             };
-            replies.push((ok && settled.is_ok(), reply));
+            let settled =
+                if keep { run_cached(conn, "RELEASE job") } else { conn.execute_batch("ROLLBACK TO job; RELEASE job") };
+            if let Err(e) = settled {
+                broken = Some(e.to_string());
+            }
+            replies.extend(reply);
         }
-        match run_cached(conn, "COMMIT") {
-            Ok(()) => replies.into_iter().for_each(|(_, reply)| reply(None)),
-            Err(e) => {
+        let committed = match broken {
+            Some(message) => Err(message),
+            None => run_cached(conn, "COMMIT").map_err(|e| e.to_string()),
+        };
+        match committed {
+            Ok(()) => replies.into_iter().for_each(|reply| reply(None)),
+            Err(message) => {
                 let _ = conn.execute_batch("ROLLBACK");
-                let message = e.to_string();
-                for (_, reply) in replies {
+                for reply in replies {
                     reply(Some(StoreError::Sqlite(message.clone())));
                 }
             }
         }
+    }
+}
+
+/// Answers every job of a batch that could not begin with the failure, running none of them.
+fn fail_all(batch: Vec<WriteJob>, message: &str) {
+    for job in batch {
+        let (_, reply) = job(&mut FailingConn);
+        reply(Some(StoreError::Sqlite(message.to_owned())));
     }
 }
 
@@ -484,8 +501,7 @@ impl Postgres {
         };
         let pool = ConnectionPool::new(size, Box::new(connect));
         // Fail at start, with a clear message, when the server cannot be reached.
-        let first = pool.get()?;
-        pool.put(first);
+        drop(pool.get()?);
         Ok(Self { pool: Arc::new(pool) })
     }
 
@@ -497,17 +513,13 @@ impl Postgres {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut pooled = pool.get()?;
-            let result = (|| {
-                let PgClient { client, statements } = &mut pooled;
-                let mut tx = client.transaction().map_err(StoreError::from)?;
-                let result = body(&mut PgConn { client: &mut tx, statements });
-                match &result {
-                    Ok(_) => tx.commit().map_err(StoreError::from)?,
-                    Err(_) => tx.rollback().map_err(StoreError::from)?,
-                }
-                result
-            })();
-            pool.put(pooled);
+            let PgClient { client, statements } = &mut *pooled;
+            let mut tx = client.transaction().map_err(StoreError::from)?;
+            let result = body(&mut PgConn { client: &mut tx, statements });
+            match &result {
+                Ok(_) => tx.commit().map_err(StoreError::from)?,
+                Err(_) => tx.rollback().map_err(StoreError::from)?,
+            }
             result
         })
         .await
@@ -522,10 +534,8 @@ impl Postgres {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut pooled = pool.get()?;
-            let PgClient { client, statements } = &mut pooled;
-            let result = body(&mut PgConn { client, statements });
-            pool.put(pooled);
-            result
+            let PgClient { client, statements } = &mut *pooled;
+            body(&mut PgConn { client, statements })
         })
         .await
         .map_err(|_| StoreError::WriterGone)?
@@ -575,33 +585,73 @@ impl<C: PoolConnection + Send + 'static> ConnectionPool<C> {
         Self { idle: Mutex::new((Vec::new(), 0)), available: Condvar::new(), size: size.max(1), connect }
     }
 
-    fn get(&self) -> Result<C, StoreError> {
+    /// A connection, returned to the pool when the guard is dropped (dropped for good on a panic).
+    fn get(&self) -> Result<Pooled<'_, C>, StoreError> {
         let mut guard = self.idle.lock().map_err(|_| StoreError::WriterGone)?;
         loop {
             if let Some(conn) = guard.0.pop() {
-                return Ok(conn);
+                return Ok(Pooled { pool: self, conn: Some(conn) });
             }
             if guard.1 < self.size {
                 guard.1 += 1;
                 drop(guard);
-                return (self.connect)().inspect_err(|_| {
-                    if let Ok(mut g) = self.idle.lock() {
-                        g.1 -= 1;
+                return match (self.connect)() {
+                    Ok(conn) => Ok(Pooled { pool: self, conn: Some(conn) }),
+                    Err(e) => {
+                        self.forget_one();
+                        Err(e)
                     }
-                });
+                };
             }
-            guard = self.available.wait(guard).map_err(|_| StoreError::WriterGone)?;
+            let (next, timeout) =
+                self.available.wait_timeout(guard, Duration::from_secs(30)).map_err(|_| StoreError::WriterGone)?;
+            if timeout.timed_out() && next.0.is_empty() && next.1 >= self.size {
+                return Err(StoreError::Connect("no database connection became free within 30 s".into()));
+            }
+            guard = next;
         }
     }
 
-    fn put(&self, conn: C) {
+    /// A connection that is gone: its slot is free for a new one.
+    fn forget_one(&self) {
         if let Ok(mut guard) = self.idle.lock() {
-            if conn.is_broken() {
-                guard.1 -= 1;
-            } else {
-                guard.0.push(conn);
-            }
+            guard.1 = guard.1.saturating_sub(1);
         }
         self.available.notify_one();
+    }
+}
+
+pub struct Pooled<'a, C: PoolConnection + Send + 'static> {
+    pool: &'a ConnectionPool<C>,
+    conn: Option<C>,
+}
+
+impl<C: PoolConnection + Send + 'static> std::ops::Deref for Pooled<'_, C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        // Present from creation until drop.
+        self.conn.as_ref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl<C: PoolConnection + Send + 'static> std::ops::DerefMut for Pooled<'_, C> {
+    fn deref_mut(&mut self) -> &mut C {
+        self.conn.as_mut().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl<C: PoolConnection + Send + 'static> Drop for Pooled<'_, C> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        // After a panic the connection may be mid-transaction: never hand it out again.
+        if std::thread::panicking() || conn.is_broken() {
+            drop(conn);
+            self.pool.forget_one();
+            return;
+        }
+        if let Ok(mut guard) = self.pool.idle.lock() {
+            guard.0.push(conn);
+        }
+        self.pool.available.notify_one();
     }
 }

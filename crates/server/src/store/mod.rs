@@ -77,9 +77,8 @@ impl DatabaseUrl {
             }
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
-        Err(StoreError::Connect(format!(
-            "unsupported database URL `{url}`: use sqlite://FILE or postgres://USER@HOST/DB"
-        )))
+        // The URL is not repeated: it may hold a password.
+        Err(StoreError::Connect("unsupported database URL: use sqlite://FILE or postgres://USER@HOST/DB".into()))
     }
 }
 
@@ -179,8 +178,8 @@ impl Store {
         .await
     }
 
-    /// Whether the database answers (readiness).
+    /// Whether the database takes writes (readiness): goes through the writer like every change.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|conn| conn.query("SELECT 1", &[]).map(|_| ())).await
+        self.write(|conn| conn.query("SELECT 1", &[]).map(|_| ())).await
     }
 }

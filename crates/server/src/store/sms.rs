@@ -13,15 +13,18 @@ pub struct QueuedSms {
     pub body_enc: Vec<u8>,
     pub attempts: i64,
     pub not_after: i64,
+    /// Set by every claim: only the holder of the current token may send or settle the message.
+    pub lease_token: String,
+    pub claimed_at: i64,
 }
 
 /// Queues a message already claimed by the instance that writes it (first attempt, leased), so
 /// that instance sends it at once; if it crashes, the lease runs out and any instance sends it.
-pub fn enqueue_claimed(conn: &mut dyn Conn, m: &QueuedSms, now: i64, lease_ms: i64) -> Result<(), StoreError> {
+pub fn enqueue_claimed(conn: &mut dyn Conn, m: &QueuedSms, lease_ms: i64) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO sms_messages (id, verification_id, brand, order_id, to_enc, body_enc, status, attempts, \
-         not_after, next_attempt_at, lease_until, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'sending', $7, $8, $9, $10, $9, $9)",
+         not_after, next_attempt_at, lease_until, lease_token, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'sending', $7, $8, $9, $10, $11, $9, $9)",
         &[
             m.id.as_str().into(),
             m.verification_id.as_str().into(),
@@ -31,20 +34,23 @@ pub fn enqueue_claimed(conn: &mut dyn Conn, m: &QueuedSms, now: i64, lease_ms: i
             m.body_enc.clone().into(),
             m.attempts.into(),
             m.not_after.into(),
-            now.into(),
-            (now + lease_ms).into(),
+            m.claimed_at.into(),
+            (m.claimed_at + lease_ms).into(),
+            m.lease_token.as_str().into(),
         ],
     )?;
     Ok(())
 }
 
-/// Takes a queued message for sending, with a lease so that a crashed sender's message is taken
-/// again later and two workers (or instances) never send the same message at once.
+/// Takes a queued message (new, due for retry, or whose sender's lease ran out) with a new lease
+/// token, so that the earlier holder can no longer send or settle it.
 pub fn claim(conn: &mut dyn Conn, id: &str, now: i64, lease_ms: i64) -> Result<Option<QueuedSms>, StoreError> {
+    let token = crate::ids::random_token(16);
     let changed = conn.execute(
-        "UPDATE sms_messages SET status = 'sending', lease_until = $1, attempts = attempts + 1, updated_at = $2 \
-         WHERE id = $3 AND (status = 'queued' OR (status = 'sending' AND lease_until < $2)) AND next_attempt_at <= $2",
-        &[(now + lease_ms).into(), now.into(), id.into()],
+        "UPDATE sms_messages SET status = 'sending', lease_until = $1, lease_token = $2, attempts = attempts + 1, \
+         updated_at = $3 WHERE id = $4 AND next_attempt_at <= $3 \
+         AND (status = 'queued' OR (status = 'sending' AND lease_until < $3))",
+        &[(now + lease_ms).into(), token.as_str().into(), now.into(), id.into()],
     )?;
     if changed == 0 {
         return Ok(None);
@@ -63,10 +69,24 @@ pub fn claim(conn: &mut dyn Conn, id: &str, now: i64, lease_ms: i64) -> Result<O
         body_enc: row.opt_blob(5)?.unwrap_or_default(),
         attempts: row.int(6)?,
         not_after: row.int(7)?,
+        lease_token: token,
+        claimed_at: now,
     }))
 }
 
-/// Messages waiting to be sent (new, due for retry, or with an expired lease).
+/// Extends the lease before a hand-off; `false` when the message is no longer ours to send
+/// (claimed by another sender, superseded by a resend) or its verification is no longer pending.
+pub fn renew(conn: &mut dyn Conn, m: &QueuedSms, now: i64, lease_ms: i64) -> Result<bool, StoreError> {
+    let changed = conn.execute(
+        "UPDATE sms_messages SET lease_until = $1, updated_at = $2 WHERE id = $3 AND lease_token = $4 \
+         AND status = 'sending' AND EXISTS (SELECT 1 FROM verifications \
+         WHERE verifications.id = sms_messages.verification_id AND verifications.status = 'pending')",
+        &[(now + lease_ms).into(), now.into(), m.id.as_str().into(), m.lease_token.as_str().into()],
+    )?;
+    Ok(changed == 1)
+}
+
+/// Messages waiting to be sent (due for retry, or with an expired lease).
 pub fn due(conn: &mut dyn Conn, now: i64, limit: i64) -> Result<Vec<String>, StoreError> {
     conn.query(
         "SELECT id FROM sms_messages WHERE (status = 'queued' AND next_attempt_at <= $1) \
@@ -78,39 +98,50 @@ pub fn due(conn: &mut dyn Conn, now: i64, limit: i64) -> Result<Vec<String>, Sto
     .collect()
 }
 
-/// Handed to the provider: the text (with the code) and the number are erased.
+/// Handed to the provider: the text (with the code) and the number are erased. `false` when the
+/// lease was lost meanwhile (another sender holds the message now).
 pub fn mark_submitted(
     conn: &mut dyn Conn,
-    id: &str,
+    m: &QueuedSms,
     provider: &str,
     provider_message_id: Option<&str>,
     now: i64,
-) -> Result<(), StoreError> {
-    conn.execute(
+) -> Result<bool, StoreError> {
+    let changed = conn.execute(
         "UPDATE sms_messages SET status = 'submitted', provider = $1, provider_message_id = $2, to_enc = NULL, \
-         body_enc = NULL, lease_until = NULL, updated_at = $3 WHERE id = $4",
-        &[provider.into(), provider_message_id.into(), now.into(), id.into()],
+         body_enc = NULL, lease_until = NULL, updated_at = $3 WHERE id = $4 AND lease_token = $5",
+        &[provider.into(), provider_message_id.into(), now.into(), m.id.as_str().into(), m.lease_token.as_str().into()],
     )?;
-    Ok(())
+    Ok(changed == 1)
 }
 
-pub fn mark_retry(conn: &mut dyn Conn, id: &str, next_attempt_at: i64, now: i64) -> Result<(), StoreError> {
-    conn.execute(
+pub fn mark_retry(conn: &mut dyn Conn, m: &QueuedSms, next_attempt_at: i64, now: i64) -> Result<bool, StoreError> {
+    let changed = conn.execute(
         "UPDATE sms_messages SET status = 'queued', lease_until = NULL, next_attempt_at = $1, updated_at = $2 \
-         WHERE id = $3",
-        &[next_attempt_at.into(), now.into(), id.into()],
+         WHERE id = $3 AND lease_token = $4 AND status = 'sending'",
+        &[next_attempt_at.into(), now.into(), m.id.as_str().into(), m.lease_token.as_str().into()],
     )?;
-    Ok(())
+    Ok(changed == 1)
 }
 
-/// Given up (`failed`) or not sent because the code expired first (`expired`).
-pub fn mark_final(conn: &mut dyn Conn, id: &str, status: &str, now: i64) -> Result<(), StoreError> {
-    conn.execute(
+/// Given up (`failed`) or not sent (`expired`, `dropped`); `false` when the message was not ours
+/// any more (another sender, or superseded by a resend).
+pub fn mark_final(conn: &mut dyn Conn, m: &QueuedSms, status: &str, now: i64) -> Result<bool, StoreError> {
+    let changed = conn.execute(
         "UPDATE sms_messages SET status = $1, to_enc = NULL, body_enc = NULL, lease_until = NULL, updated_at = $2 \
-         WHERE id = $3",
-        &[status.into(), now.into(), id.into()],
+         WHERE id = $3 AND lease_token = $4 AND status = 'sending'",
+        &[status.into(), now.into(), m.id.as_str().into(), m.lease_token.as_str().into()],
     )?;
-    Ok(())
+    Ok(changed == 1)
+}
+
+/// A resend replaced the code: earlier messages not yet handed over are not sent any more.
+pub fn supersede_unsent(conn: &mut dyn Conn, verification_id: &str, now: i64) -> Result<u64, StoreError> {
+    conn.execute(
+        "UPDATE sms_messages SET status = 'superseded', to_enc = NULL, body_enc = NULL, lease_until = NULL, \
+         updated_at = $1 WHERE verification_id = $2 AND status IN ('queued', 'sending')",
+        &[now.into(), verification_id.into()],
+    )
 }
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]

@@ -15,7 +15,8 @@ use crate::support::{Db, TestServer};
 on_both_databases!(
     slow_provider_does_not_block_requests,
     failing_provider_makes_undeliverable,
-    failover_to_next_provider
+    failover_to_next_provider,
+    resend_supersedes_a_queued_retry,
 );
 
 #[derive(Clone)]
@@ -23,6 +24,8 @@ struct FakeProvider {
     received: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
     delay: Duration,
     status: StatusCode,
+    /// Requests answered with 503 before `status` applies.
+    fail_first: usize,
 }
 
 async fn receive(
@@ -36,11 +39,16 @@ async fn receive(
         received.push((headers, body.0));
         received.len()
     };
-    (fake.status, axum::Json(json!({ "message_id": format!("prov-{n}") })))
+    let status = if n <= fake.fail_first { StatusCode::SERVICE_UNAVAILABLE } else { fake.status };
+    (status, axum::Json(json!({ "message_id": format!("prov-{n}") })))
 }
 
 async fn start_fake(delay: Duration, status: StatusCode) -> (String, FakeProvider) {
-    let fake = FakeProvider { received: Arc::default(), delay, status };
+    start_fake_failing_first(delay, status, 0).await
+}
+
+async fn start_fake_failing_first(delay: Duration, status: StatusCode, fail_first: usize) -> (String, FakeProvider) {
+    let fake = FakeProvider { received: Arc::default(), delay, status, fail_first };
     let app = axum::Router::new().route("/sms", axum::routing::post(receive)).with_state(fake.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/sms", listener.local_addr().unwrap());
@@ -151,5 +159,29 @@ async fn failover_to_next_provider(db: Db) {
     let id = server.create(&server.alpha_key, "H-20", "c-1").await["id"].as_str().unwrap().to_owned();
     let code = server.code(&id).await;
     assert_eq!(code.len(), 6);
+    server.stop().await;
+}
+
+async fn resend_supersedes_a_queued_retry(db: Db) {
+    let (url, fake) = start_fake_failing_first(Duration::ZERO, StatusCode::OK, 1).await;
+    let token = db.dir.0.join("token");
+    std::fs::write(&token, "t").unwrap();
+    let server = TestServer::start_with(db, |s| {
+        s.sms_providers.insert("aggregator".into(), provider(&url, &token));
+        s.brands[0].sms_route = vec!["aggregator".into()];
+        s.brands[0].policy.resend_cooldown_seconds = Some(0);
+    })
+    .await;
+    let id = server.create(&server.alpha_key, "H-30", "c-1").await["id"].as_str().unwrap().to_owned();
+    // The first hand-off fails; the message waits for its retry (2 s later).
+    wait_for(|| fake.received.lock().unwrap().len() == 1).await;
+    let (status, _) = server.post(&server.alpha_key, &format!("/v1/verifications/{id}/resend"), json!({})).await;
+    assert_eq!(status, 200);
+    wait_for(|| fake.received.lock().unwrap().len() == 2).await;
+    // Well past the retry time of the first message: it must not go out with its dead code.
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let received = fake.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 2, "the superseded message was sent again");
+    assert_ne!(received[0].1["reference"], received[1].1["reference"]);
     server.stop().await;
 }
