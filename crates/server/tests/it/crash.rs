@@ -38,6 +38,8 @@ async fn spawn_server(config_path: &std::path::Path, base: &str) -> Child {
 #[derive(Default)]
 struct Acknowledged {
     created: Vec<String>,
+    /// A wrong code was checked and the answer received: that attempt must stay used.
+    wrong_checked: Vec<String>,
     approved: Vec<String>,
 }
 
@@ -93,6 +95,21 @@ async fn kill_9_under_load_loses_nothing_acknowledged(db: Db) {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                     let Some(code) = code else { break };
+                    let wrong = if code == "000000" { "111111" } else { "000000" };
+                    let Ok(response) = http
+                        .post(format!("{base}/v1/verifications/{id}/check"))
+                        .bearer_auth(&key)
+                        .json(&json!({ "code": wrong }))
+                        .send()
+                        .await
+                    else {
+                        break;
+                    };
+                    let Ok(body) = response.json::<Value>().await else { break };
+                    if body["status"] != "pending" {
+                        break;
+                    }
+                    acknowledged.lock().unwrap().wrong_checked.push(id.clone());
                     let Ok(response) = http
                         .post(format!("{base}/v1/verifications/{id}/check"))
                         .bearer_auth(&key)
@@ -119,7 +136,7 @@ async fn kill_9_under_load_loses_nothing_acknowledged(db: Db) {
     }
     let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
     assert!(acknowledged.created.len() >= 10, "too little load to mean anything: {}", acknowledged.created.len());
-    assert!(!acknowledged.approved.is_empty());
+    assert!(!acknowledged.approved.is_empty() && !acknowledged.wrong_checked.is_empty());
 
     let mut child = spawn_server(&config_path, &base).await;
     let http = reqwest::Client::new();
@@ -139,6 +156,18 @@ async fn kill_9_under_load_loses_nothing_acknowledged(db: Db) {
             .unwrap();
         assert_eq!(v["status"], "approved", "acknowledged approval of {id} lost");
     }
+    for id in &acknowledged.wrong_checked {
+        let v: Value = http
+            .get(format!("{base}/v1/verifications/{id}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(v["attempts_remaining"].as_u64().unwrap() <= 4, "acknowledged wrong attempt on {id} lost: {v}");
+    }
     child.kill().unwrap();
     child.wait().unwrap();
 
@@ -155,8 +184,9 @@ async fn kill_9_under_load_loses_nothing_acknowledged(db: Db) {
         }
     }
     eprintln!(
-        "kill -9: {} created and {} approved acknowledged, all found after restart",
+        "kill -9: {} created, {} wrong checks, {} approved acknowledged; all found after restart",
         acknowledged.created.len(),
+        acknowledged.wrong_checked.len(),
         acknowledged.approved.len()
     );
 }
