@@ -81,13 +81,21 @@ policy = {{ code_length = 6, max_attempts = 5, resend_cooldown_seconds = 30 }}
     )
 }
 
+/// Writes a file only its owner can read (secrets in a shared temporary folder).
+pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
 /// Creates the data folder with its secret key and configuration (keeping an existing key).
 pub fn prepare(listen: &str, data_dir: &Path) -> Result<Settings, ConfigError> {
     std::fs::create_dir_all(data_dir).map_err(|error| ConfigError::Read { path: data_dir.to_owned(), error })?;
     let key_path = data_dir.join("secret.key");
     if !key_path.exists() {
         let key = crate::crypto::Secrets::encode_master_key(&crate::ids::random_bytes::<32>());
-        std::fs::write(&key_path, key).map_err(|error| ConfigError::Read { path: key_path.clone(), error })?;
+        write_private(&key_path, &key).map_err(|error| ConfigError::Read { path: key_path.clone(), error })?;
     }
     let config_path = data_dir.join("orderguard.toml");
     let text = config_toml(listen, data_dir);

@@ -240,7 +240,7 @@ async fn demo(listen: String, data: Option<PathBuf>) -> anyhow::Result<()> {
         .collect();
     let credentials = serde_json::json!({ "base_url": base_url, "brands": brands, "customers": customers });
     let credentials_path = data_dir.join("demo-credentials.json");
-    std::fs::write(&credentials_path, serde_json::to_string_pretty(&credentials)?)
+    orderguard::demo::write_private(&credentials_path, &serde_json::to_string_pretty(&credentials)?)
         .with_context(|| format!("writing {}", credentials_path.display()))?;
     println!("\norderguard demo is running\n");
     println!("  demo shops     {base_url}/demo");

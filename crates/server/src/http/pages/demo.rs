@@ -46,6 +46,12 @@ fn customers(app: &App, brand: &Brand) -> Vec<DemoCustomer> {
     }
 }
 
+/// Verification ids in the shop's links are UUIDs; anything else never reaches the API call.
+fn valid_id(id: &str) -> Result<(), Response> {
+    let ok = id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    if ok { Ok(()) } else { Err(error_page(StatusCode::NOT_FOUND, "There is no such order.")) }
+}
+
 fn brand_or_404(app: &App, slug: &str) -> Result<Arc<Brand>, Response> {
     app.brands
         .get(slug)
@@ -196,6 +202,9 @@ pub async fn order_page(
     Path((slug, id)): Path<(String, String)>,
     Query(notice): Query<Notice>,
 ) -> Response {
+    if let Err(page) = valid_id(&id) {
+        return page;
+    }
     let brand = match brand_or_404(&app, &slug) {
         Ok(b) => b,
         Err(page) => return page,
@@ -246,6 +255,9 @@ pub async fn submit_code(
     Path((slug, id)): Path<(String, String)>,
     Form(form): Form<CodeForm>,
 ) -> Response {
+    if let Err(page) = valid_id(&id) {
+        return page;
+    }
     let brand = match brand_or_404(&app, &slug) {
         Ok(b) => b,
         Err(page) => return page,
@@ -273,6 +285,9 @@ pub async fn submit_code(
 /// Asks for a new code.
 #[utoipa::path(post, path = "/demo/{brand}/orders/{id}/resend", tag = "development", params(("brand" = String, Path), ("id" = String, Path)), responses((status = 303, description = "Back to the order page")))]
 pub async fn resend(State(app): State<Arc<App>>, Path((slug, id)): Path<(String, String)>) -> Response {
+    if let Err(page) = valid_id(&id) {
+        return page;
+    }
     let brand = match brand_or_404(&app, &slug) {
         Ok(b) => b,
         Err(page) => return page,
@@ -287,6 +302,9 @@ pub async fn resend(State(app): State<Arc<App>>, Path((slug, id)): Path<(String,
 /// Aborts the order.
 #[utoipa::path(post, path = "/demo/{brand}/orders/{id}/cancel", tag = "development", params(("brand" = String, Path), ("id" = String, Path)), responses((status = 303, description = "Back to the order page")))]
 pub async fn cancel(State(app): State<Arc<App>>, Path((slug, id)): Path<(String, String)>) -> Response {
+    if let Err(page) = valid_id(&id) {
+        return page;
+    }
     let brand = match brand_or_404(&app, &slug) {
         Ok(b) => b,
         Err(page) => return page,
