@@ -2,6 +2,7 @@
 //! `OpenApiRouter::routes`, so every route is in `/openapi.json` (a test keeps it so).
 
 pub mod api;
+mod body;
 pub mod error;
 pub mod pages;
 

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -18,6 +17,7 @@ use orderguard_domain::order::{ItemInput, OrderInput};
 use serde::de::DeserializeOwned;
 use types::*;
 
+use super::body::RequestBody;
 use super::error::ApiError;
 use crate::App;
 use crate::brand::Brand;
@@ -87,15 +87,9 @@ impl FromRequestParts<Arc<App>> for ApiBrand {
 /// Returns the value and a canonical hash of it (for Idempotency-Key comparison).
 fn parse_json<T: DeserializeOwned>(
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Bytes, ApiError>,
 ) -> Result<(T, Vec<u8>), ApiError> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Request body too large", e.body_text())
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed-body", "The body could not be read", e.body_text())
-        }
-    })?;
+    let body = body?;
     let json_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -130,7 +124,7 @@ fn parse_json<T: DeserializeOwned>(
 
 fn optional_json<T: DeserializeOwned + Default>(
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<Bytes, ApiError>,
 ) -> Result<T, ApiError> {
     match &body {
         Ok(bytes) if bytes.is_empty() => Ok(T::default()),
@@ -191,7 +185,7 @@ pub async fn create_verification(
     State(app): State<Arc<App>>,
     ApiBrand(brand): ApiBrand,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    RequestBody(body): RequestBody,
 ) -> Result<Response, ApiError> {
     let (request, request_hash): (CreateVerificationRequest, _) = parse_json(&headers, body)?;
     let idempotency_key = match headers.get("idempotency-key") {
@@ -314,7 +308,7 @@ pub async fn check_verification(
     ApiBrand(brand): ApiBrand,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    RequestBody(body): RequestBody,
 ) -> Result<Json<CheckResponse>, ApiError> {
     let (request, _): (CheckRequest, _) = parse_json(&headers, body)?;
     let result = service::check(&app, &brand, &id, &request.code).await?;
@@ -377,7 +371,7 @@ pub async fn cancel_verification(
     ApiBrand(brand): ApiBrand,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    RequestBody(body): RequestBody,
 ) -> Result<Json<VerificationResponse>, ApiError> {
     let request: CancelRequest = optional_json(&headers, body)?;
     let record = service::cancel(&app, &brand, &id, request.reason).await?;
@@ -400,7 +394,7 @@ pub async fn report_order_outcome(
     ApiBrand(brand): ApiBrand,
     Path(order_id): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    RequestBody(body): RequestBody,
 ) -> Result<Json<OutcomeResponse>, ApiError> {
     let (request, _): (OutcomeRequest, _) = parse_json(&headers, body)?;
     let outcome = request.outcome.clone();
