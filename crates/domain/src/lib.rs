@@ -4,6 +4,7 @@
 pub mod brand;
 pub mod clock;
 pub mod code;
+pub mod colour;
 pub mod error;
 pub mod money;
 pub mod order;

@@ -19,6 +19,9 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// The folder of the configuration file: relative paths in it are read from there.
+    #[serde(skip)]
+    pub config_dir: Option<PathBuf>,
     /// Address the HTTP server binds.
     #[serde(default = "default_listen")]
     pub listen: String,
@@ -173,6 +176,10 @@ pub struct BrandConfig {
     pub sms_templates: BTreeMap<String, String>,
     #[serde(default)]
     pub theme: ThemeConfig,
+    /// Locale → text key → Fluent text: overrides the built-in texts of the hosted page
+    /// (the keys are in `locales/en.ftl`).
+    #[serde(default)]
+    pub texts: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default = "default_retention_days")]
     pub retention_days: u32,
 }
@@ -207,11 +214,24 @@ pub struct ThemeConfig {
     pub primary_color: String,
     pub accent_color: String,
     pub font: String,
+    /// A PNG, JPEG, WebP or SVG file (a path relative to the configuration file), or a
+    /// `data:image/…;base64,` URI; at most 100 KiB.
+    pub logo: Option<String>,
+    /// Links in the footer of the hosted page.
+    pub imprint_url: Option<String>,
+    pub privacy_url: Option<String>,
 }
 
 impl Default for ThemeConfig {
     fn default() -> Self {
-        Self { primary_color: "#1f3a5f".into(), accent_color: "#e4572e".into(), font: "system-ui, sans-serif".into() }
+        Self {
+            primary_color: "#1f3a5f".into(),
+            accent_color: "#e4572e".into(),
+            font: "system-ui, sans-serif".into(),
+            logo: None,
+            imprint_url: None,
+            privacy_url: None,
+        }
     }
 }
 
@@ -225,7 +245,10 @@ impl Settings {
     }
 
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
+        let mut settings: Self =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        settings.config_dir = path.parent().map(Path::to_owned);
+        Ok(settings)
     }
 
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) {

@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod demo;
 pub mod http;
 pub mod identity;
+pub mod i18n;
 pub mod ids;
 pub mod jobs;
 pub mod metrics;

@@ -1,11 +1,15 @@
 //! The one place errors become HTTP: RFC 9457 problem details with a stable `type`.
 
+use std::sync::LazyLock;
+
 use axum::http::{HeaderValue, StatusCode, header};
+use fluent_bundle::FluentValue;
 use axum::response::{IntoResponse, Response};
 use orderguard_domain::FieldError;
 use orderguard_domain::verification::Rejection;
 use serde::Serialize;
 
+use crate::i18n::ProblemTexts;
 use crate::identity::IdentityError;
 use crate::service::ServiceError;
 
@@ -171,14 +175,36 @@ fn rejected(rejection: Rejection) -> ApiError {
     }
 }
 
+static PROBLEM_TEXTS: LazyLock<ProblemTexts> = LazyLock::new(ProblemTexts::new);
+
+impl ApiError {
+    /// Title and detail in the request's language, when it is not English.
+    fn localise(&mut self) -> Option<&'static str> {
+        let locale = super::locale::current();
+        let problem = &mut self.0;
+        let slug = problem.kind.strip_prefix(PROBLEM_PREFIX).unwrap_or_default().to_owned();
+        let args = [
+            ("detail", FluentValue::from(problem.detail.clone())),
+            ("status", FluentValue::from(problem.verification_status.clone().unwrap_or_default())),
+            ("seconds", FluentValue::from(problem.retry_after_seconds.unwrap_or_default())),
+        ];
+        let (title, detail) = PROBLEM_TEXTS.get(locale, &slug, &args)?;
+        problem.title = title;
+        problem.detail = detail;
+        Some(locale)
+    }
+}
+
 impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        let language = self.localise().unwrap_or(crate::i18n::FALLBACK_LOCALE);
         let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry_after = self.0.retry_after_seconds;
         let body = serde_json::to_vec(&*self.0).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(language));
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

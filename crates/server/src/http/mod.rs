@@ -3,6 +3,7 @@
 
 pub mod api;
 mod body;
+pub mod locale;
 pub mod error;
 pub mod pages;
 
@@ -107,7 +108,8 @@ async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> R
     let started = Instant::now();
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
     let method = request.method().clone();
-    let mut response = next.run(request).await;
+    let accept_language = request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let mut response = locale::scope(accept_language.as_deref(), next.run(request)).await;
     let status = response.status();
     app.metrics.increment(
         "orderguard_http_requests_total",

@@ -79,6 +79,7 @@ impl FromRequestParts<Arc<App>> for ApiBrand {
             .get(&slug)
             .cloned()
             .ok_or_else(|| ApiError::unauthorized("the API key belongs to a brand that is no longer configured"))?;
+        super::locale::set_brand_default(brand.texts.default_locale());
         Ok(Self(brand))
     }
 }

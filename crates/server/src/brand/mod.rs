@@ -1,7 +1,10 @@
 //! Brands at run time: built once at start from the configuration, with their policy, texts,
-//! SMS route and identity connector resolved.
+//! theme, SMS route and identity connector resolved.
+
+pub mod theme;
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use orderguard_domain::brand::{BrandSlug, parse_domain};
@@ -9,12 +12,11 @@ use orderguard_domain::money::Money;
 use orderguard_domain::policy::Policy;
 use orderguard_domain::sms_text::{self, SmsVars};
 
-use crate::config::{BrandConfig, ConfigError, IdentityConfig, Settings, SmsProviderConfig, ThemeConfig};
+use crate::config::{BrandConfig, ConfigError, IdentityConfig, Settings, SmsProviderConfig};
+use crate::i18n::{SUPPORTED_LOCALES, Texts};
 use crate::identity::{IdentityConnector, StaticDirectory};
 use crate::sms::{HttpProvider, NamedGateway, OutboxProvider, SmsGateway};
 use crate::store::Store;
-
-pub const SUPPORTED_LOCALES: &[&str] = &["de", "en"];
 
 const DEFAULT_SMS_DE: &str = "{brand}: Ihr Code {code} bestätigt Ihre Bestellung über {amount}. Gültig {minutes} Min. Geben Sie ihn nicht weiter.";
 const DEFAULT_SMS_EN: &str =
@@ -31,7 +33,8 @@ pub struct Brand {
     pub sms_templates: HashMap<String, String>,
     pub route: Vec<NamedGateway>,
     pub identity: Arc<dyn IdentityConnector>,
-    pub theme: ThemeConfig,
+    pub theme: theme::Theme,
+    pub texts: Texts,
     pub config: BrandConfig,
 }
 
@@ -133,7 +136,7 @@ impl Brands {
             .collect();
         let mut by_slug = HashMap::new();
         for config in &settings.brands {
-            let brand = build_brand(config, &gateways, &connectors)
+            let brand = build_brand(config, settings.config_dir.as_deref(), &gateways, &connectors)
                 .map_err(|e| ConfigError::Invalid(format!("brand `{}`: {e}", config.slug)))?;
             if by_slug.insert(config.slug.clone(), Arc::new(brand)).is_some() {
                 return Err(ConfigError::Invalid(format!("brand `{}` is declared twice", config.slug)));
@@ -145,6 +148,7 @@ impl Brands {
 
 fn build_brand(
     c: &BrandConfig,
+    config_dir: Option<&Path>,
     gateways: &HashMap<String, Arc<dyn SmsGateway>>,
     connectors: &HashMap<String, Arc<dyn IdentityConnector>>,
 ) -> Result<Brand, String> {
@@ -164,17 +168,7 @@ fn build_brand(
     if c.sender_id.is_empty() || !(alphanumeric || numeric) {
         return Err("sender_id must be up to 11 letters and digits, or a number like +4915112345678".into());
     }
-    // Theme values go into the pages' CSS unescaped: only colours and font names pass.
-    for (key, colour) in [("primary_color", &c.theme.primary_color), ("accent_color", &c.theme.accent_color)] {
-        let hex = colour.strip_prefix('#').unwrap_or_default();
-        if !(hex.len() == 6 || hex.len() == 3) || !hex.chars().all(|ch| ch.is_ascii_hexdigit()) {
-            return Err(format!("theme.{key} must be a colour like #1f3a5f"));
-        }
-    }
-    let font_ok = |ch: char| ch.is_ascii_alphanumeric() || " ,'-".contains(ch);
-    if c.theme.font.is_empty() || c.theme.font.len() > 200 || !c.theme.font.chars().all(font_ok) {
-        return Err("theme.font must be a list of font names such as \"'Trebuchet MS', Verdana, sans-serif\"".into());
-    }
+    let theme = theme::Theme::build(&c.theme, config_dir)?;
     if c.locales.is_empty() {
         return Err("locales needs at least one locale".into());
     }
@@ -193,6 +187,7 @@ fn build_brand(
             return Err(format!("sms_templates.{locale} must contain {{code}}"));
         }
     }
+    let texts = Texts::for_brand(&c.locales, &c.texts).map_err(|e| e.to_string())?;
     let p = &c.policy;
     let defaults = Policy::default();
     let policy = Policy {
@@ -238,7 +233,8 @@ fn build_brand(
         sms_templates: c.sms_templates.clone().into_iter().collect(),
         route,
         identity,
-        theme: c.theme.clone(),
+        theme,
+        texts,
         config: c.clone(),
     })
 }
@@ -247,21 +243,6 @@ fn build_brand(
 mod tests {
     use super::*;
     use orderguard_domain::money::Currency;
-
-    #[test]
-    fn theme_values_that_could_break_out_of_css_are_refused() {
-        let dir = std::env::temp_dir().join(format!("og-theme-test-{}", crate::ids::random_token(6)));
-        let settings = crate::demo::prepare("127.0.0.1:0", &dir).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        let mut brand = settings.brands[0].clone();
-        brand.theme.font = "x; } body { display: none".into();
-        let empty = HashMap::new();
-        let err = build_brand(&brand, &empty, &HashMap::new()).err().unwrap();
-        assert!(err.contains("theme.font"), "{err}");
-        let mut brand = settings.brands[0].clone();
-        brand.theme.primary_color = "red</style>".into();
-        assert!(build_brand(&brand, &empty, &HashMap::new()).err().unwrap().contains("theme.primary_color"));
-    }
 
     #[test]
     fn amounts_read_naturally() {
