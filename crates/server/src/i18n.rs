@@ -11,7 +11,8 @@ use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 pub const SUPPORTED_LOCALES: &[&str] = &["de", "en"];
 pub const FALLBACK_LOCALE: &str = "en";
 
-const BUILT_IN: &[(&str, &str)] = &[("en", include_str!("../locales/en.ftl")), ("de", include_str!("../locales/de.ftl"))];
+const BUILT_IN: &[(&str, &str)] =
+    &[("en", include_str!("../locales/en.ftl")), ("de", include_str!("../locales/de.ftl"))];
 const PROBLEMS_DE: &str = include_str!("../locales/problems.de.ftl");
 
 type Bundle = FluentBundle<FluentResource>;
@@ -37,9 +38,8 @@ pub fn from_accept_language(header: &str) -> Option<&'static str> {
         .filter_map(|part| {
             let mut pieces = part.split(';');
             let locale = supported(pieces.next()?)?;
-            let quality = pieces
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
-                .unwrap_or(1.0);
+            let quality =
+                pieces.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok())).unwrap_or(1.0);
             (quality > 0.0).then_some((quality, locale))
         })
         .collect();
@@ -114,11 +114,8 @@ impl Texts {
                 return Err(TextsError::UnknownLocale { locale: locale.clone() });
             };
             for (key, value) in entries {
-                let invalid = |message: String| TextsError::Invalid {
-                    locale: locale.clone(),
-                    key: key.clone(),
-                    message,
-                };
+                let invalid =
+                    |message: String| TextsError::Invalid { locale: locale.clone(), key: key.clone(), message };
                 if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
                     return Err(invalid("a text key has letters, digits and dashes only".into()));
                 }
@@ -218,8 +215,14 @@ mod tests {
     #[test]
     fn plurals_and_fallbacks() {
         let texts = Texts::built_in();
-        assert_eq!(texts.get("de", "notice-wrong", &[("attempts", 1.into())]), "Der Code ist nicht richtig. Noch ein Versuch.");
-        assert_eq!(texts.get("en", "notice-wrong", &[("attempts", 3.into())]), "That code is not right. 3 attempts left.");
+        assert_eq!(
+            texts.get("de", "notice-wrong", &[("attempts", 1.into())]),
+            "Der Code ist nicht richtig. Noch ein Versuch."
+        );
+        assert_eq!(
+            texts.get("en", "notice-wrong", &[("attempts", 3.into())]),
+            "That code is not right. 3 attempts left."
+        );
         assert_eq!(texts.get("fr", "total", &[]), "Total");
         assert_eq!(texts.get("de", "no-such-text", &[]), "no-such-text");
     }

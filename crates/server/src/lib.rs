@@ -7,11 +7,12 @@ pub mod bench;
 pub mod brand;
 pub mod clock;
 pub mod config;
+pub mod config_check;
 pub mod crypto;
 pub mod demo;
 pub mod http;
-pub mod identity;
 pub mod i18n;
+pub mod identity;
 pub mod ids;
 pub mod jobs;
 pub mod metrics;
@@ -38,6 +39,8 @@ pub struct App {
     pub local_url: String,
     pub store: Arc<Store>,
     pub brands: Brands,
+    /// The built-in texts, for pages that belong to no brand.
+    pub texts: i18n::Texts,
     pub secrets: Secrets,
     pub signer: ReceiptSigner,
     pub sms_queue: SmsQueue,
@@ -178,6 +181,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         local_url,
         store,
         brands,
+        texts: i18n::Texts::built_in(),
         secrets,
         signer,
         sms_queue,

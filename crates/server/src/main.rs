@@ -29,6 +29,9 @@ enum Command {
         /// Keep the data here (default: a new temporary folder).
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Use this database instead of SQLite in the data folder (e.g. a `postgres://` URL).
+        #[arg(long)]
+        database: Option<String>,
     },
     /// Run the service.
     Serve {
@@ -54,6 +57,11 @@ enum Command {
         #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
         config: Option<PathBuf>,
     },
+    /// Check a configuration file.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Drive complete verification flows over HTTP against a server started for the run.
     Bench(orderguard::bench::BenchArgs),
 }
@@ -78,6 +86,26 @@ enum ApikeyAction {
         brand: String,
         id: String,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Report errors and warnings: texts, SMS segments, colour contrast, logos.
+    Check {
+        #[arg(long, short, env = "ORDERGUARD_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+/// Prints the report; fails when the configuration cannot start the service.
+async fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
+    let settings = Settings::load(path)?;
+    let report = orderguard::config_check::check(&settings).await;
+    print!("{}", report.text());
+    if report.has_errors() {
+        bail!("{} cannot be used: see the errors above", path.display());
+    }
+    Ok(())
 }
 
 #[derive(Subcommand)]
@@ -119,7 +147,8 @@ async fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Demo { listen, data } => demo(listen, data).await,
+        Command::Demo { listen, data, database } => demo(listen, data, database).await,
+        Command::Config { action: ConfigAction::Check { config } } => check_config(&config).await,
         Command::Serve { config } => {
             let settings = load(Some(config))?;
             init_logging(settings.log_format);
@@ -218,13 +247,16 @@ async fn signing_keys(action: KeysAction, settings: Settings) -> anyhow::Result<
 
 const DEMO_KEY_LABEL: &str = "demo shop";
 
-async fn demo(listen: String, data: Option<PathBuf>) -> anyhow::Result<()> {
+async fn demo(listen: String, data: Option<PathBuf>, database: Option<String>) -> anyhow::Result<()> {
     init_logging(LogFormat::Text);
     let data_dir = match data {
         Some(dir) => dir,
         None => std::env::temp_dir().join(format!("orderguard-demo-{}", ids::random_token(6))),
     };
     let mut settings = orderguard::demo::prepare(&listen, &data_dir)?;
+    if let Some(url) = database {
+        settings.database_url = url;
+    }
     let mut brands = Vec::new();
     let store = prepare_store(&settings).await?;
     let now = clock::now().millis();

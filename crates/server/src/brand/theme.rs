@@ -42,15 +42,20 @@ fn sniff(bytes: &[u8]) -> Option<&'static str> {
 
 fn load_logo(source: &str, config_dir: Option<&Path>) -> Result<Logo, String> {
     let bytes = if let Some(data) = source.strip_prefix("data:") {
-        let (_, payload) = data.split_once(";base64,").ok_or("theme.logo: a data URI must be base64 (`data:image/png;base64,…`)")?;
+        let (_, payload) =
+            data.split_once(";base64,").ok_or("theme.logo: a data URI must be base64 (`data:image/png;base64,…`)")?;
         base64::engine::general_purpose::STANDARD
             .decode(payload.trim())
             .map_err(|e| format!("theme.logo: the data URI is not valid base64: {e}"))?
     } else {
         let path = config_dir.map_or_else(|| Path::new(source).to_owned(), |dir| dir.join(source));
-        let size = std::fs::metadata(&path).map_err(|e| format!("theme.logo: cannot read {}: {e}", path.display()))?.len();
+        let size =
+            std::fs::metadata(&path).map_err(|e| format!("theme.logo: cannot read {}: {e}", path.display()))?.len();
         if size > MAX_LOGO_BYTES as u64 {
-            return Err(format!("theme.logo: {} has {size} bytes; at most {MAX_LOGO_BYTES} are allowed", path.display()));
+            return Err(format!(
+                "theme.logo: {} has {size} bytes; at most {MAX_LOGO_BYTES} are allowed",
+                path.display()
+            ));
         }
         std::fs::read(&path).map_err(|e| format!("theme.logo: cannot read {}: {e}", path.display()))?
     };
@@ -81,7 +86,9 @@ impl Theme {
         }
         let font_ok = |ch: char| ch.is_ascii_alphanumeric() || " ,'-".contains(ch);
         if c.font.is_empty() || c.font.len() > 200 || !c.font.chars().all(font_ok) {
-            return Err("theme.font must be a list of font names such as \"'Trebuchet MS', Verdana, sans-serif\"".into());
+            return Err(
+                "theme.font must be a list of font names such as \"'Trebuchet MS', Verdana, sans-serif\"".into()
+            );
         }
         Ok(Self {
             primary_color: c.primary_color.clone(),
@@ -145,7 +152,12 @@ mod tests {
         let html = base64::engine::general_purpose::STANDARD.encode(b"<html><script>alert(1)</script>");
         assert!(Theme::build(&theme(Some(&format!("data:image/png;base64,{html}"))), None).is_err());
         let big = base64::engine::general_purpose::STANDARD.encode(vec![0x89; MAX_LOGO_BYTES + 1]);
-        assert!(Theme::build(&theme(Some(&format!("data:image/png;base64,{big}"))), None).err().unwrap().contains("at most"));
+        assert!(
+            Theme::build(&theme(Some(&format!("data:image/png;base64,{big}"))), None)
+                .err()
+                .unwrap()
+                .contains("at most")
+        );
         assert!(Theme::build(&theme(Some("no-such-logo.png")), None).err().unwrap().contains("cannot read"));
     }
 

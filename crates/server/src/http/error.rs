@@ -3,8 +3,8 @@
 use std::sync::LazyLock;
 
 use axum::http::{HeaderValue, StatusCode, header};
-use fluent_bundle::FluentValue;
 use axum::response::{IntoResponse, Response};
+use fluent_bundle::FluentValue;
 use orderguard_domain::FieldError;
 use orderguard_domain::verification::Rejection;
 use serde::Serialize;

@@ -17,7 +17,8 @@ tokio::task_local! {
 
 /// Runs a request's handler with its language known to everything it calls.
 pub async fn scope<F: Future>(accept_language: Option<&str>, handler: F) -> F::Output {
-    let locale = RequestLocale { accepted: accept_language.and_then(from_accept_language), brand_default: Cell::new(None) };
+    let locale =
+        RequestLocale { accepted: accept_language.and_then(from_accept_language), brand_default: Cell::new(None) };
     REQUEST_LOCALE.scope(locale, handler).await
 }
 

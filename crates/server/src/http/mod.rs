@@ -3,8 +3,8 @@
 
 pub mod api;
 mod body;
-pub mod locale;
 pub mod error;
+pub mod locale;
 pub mod pages;
 
 use std::sync::Arc;
@@ -75,7 +75,9 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(pages::hosted::page))
         .routes(routes!(pages::hosted::check))
         .routes(routes!(pages::hosted::resend))
-        .routes(routes!(pages::hosted::cancel));
+        .routes(routes!(pages::hosted::cancel))
+        .routes(routes!(pages::hosted::logo))
+        .routes(routes!(pages::assets::asset));
     if app.settings.dev.outbox_page {
         routes = routes.routes(routes!(pages::outbox::outbox_page)).routes(routes!(pages::outbox::outbox_json));
     }
@@ -85,6 +87,7 @@ pub fn router(app: Arc<App>) -> axum::Router {
             .routes(routes!(pages::demo::shop))
             .routes(routes!(pages::demo::place_order))
             .routes(routes!(pages::demo::order_page))
+            .routes(routes!(pages::demo::back_from_hosted_page))
             .routes(routes!(pages::demo::submit_code))
             .routes(routes!(pages::demo::resend))
             .routes(routes!(pages::demo::cancel));
@@ -108,7 +111,8 @@ async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> R
     let started = Instant::now();
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
     let method = request.method().clone();
-    let accept_language = request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let accept_language =
+        request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut response = locale::scope(accept_language.as_deref(), next.run(request)).await;
     let status = response.status();
     app.metrics.increment(
@@ -124,7 +128,10 @@ async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> R
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.entry(header::X_FRAME_OPTIONS).or_insert(HeaderValue::from_static("DENY"));
+    // A page that says who may frame it (the hosted page) must not be denied by the older header.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
     headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
         "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
     ));

@@ -132,3 +132,38 @@ async fn signing_key_rotation_publishes_before_signing(db: Db) {
     assert!(ok && listing.lines().count() == 2, "{listing}");
     server.stop().await;
 }
+
+/// `config check` reads no database: it runs once, not per database.
+#[test]
+fn config_check_reports_texts_sms_length_and_contrast() {
+    let db = Db::sqlite();
+    let config_path = db.dir.0.join("orderguard.toml");
+    let base = config(&db);
+    let extra = r##"
+[brands.theme]
+primary_color = "#f2a900"
+accent_color = "#0b4f8a"
+
+[brands.texts.de]
+confirm-button = "Kaufen"
+confrim-button = "Tippfehler"
+
+[brands.sms_templates]
+de = "{brand}: Ihr Code lautet {code}. Betrag {amount}. Gültig {minutes} Minuten. Geben Sie diesen Code niemals an Dritte weiter, auch nicht an unsere Mitarbeiter. Грüße"
+"##;
+    std::fs::write(&config_path, format!("{base}{extra}")).unwrap();
+    let (ok, out, err) = orderguard(&["config", "check"], &config_path);
+    assert!(ok, "warnings do not fail the check: {out}{err}");
+    assert!(out.contains("theme.primary_color #f2a900: white text on it has a contrast of"), "{out}");
+    assert!(out.contains("texts.de.confrim-button is unused"), "{out}");
+    assert!(out.contains("texts.en.confirm-button is missing"), "{out}");
+    assert!(out.contains("SMS de: UCS-2") && out.contains("3 segment(s)"), "{out}");
+    assert!(out.contains("SMS en: GSM-7, 1 segment(s)"), "{out}");
+    assert!(out.contains("0 error(s), 4 warning(s)"), "{out}");
+
+    std::fs::write(&config_path, format!("{base}\n[brands.theme]\nlogo = \"missing.png\"\n")).unwrap();
+    let (ok, out, err) = orderguard(&["config", "check"], &config_path);
+    assert!(!ok);
+    assert!(out.contains("error") && out.contains("theme.logo: cannot read") && out.contains("missing.png"), "{out}");
+    assert!(err.contains("cannot be used"), "{err}");
+}

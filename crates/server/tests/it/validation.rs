@@ -3,7 +3,51 @@ use serde_json::{Value, json};
 use crate::on_both_databases;
 use crate::support::{Db, TestServer, order, problem_type};
 
-on_both_databases!(hostile_input_gets_clear_problems_and_changes_nothing);
+on_both_databases!(hostile_input_gets_clear_problems_and_changes_nothing, problem_details_speak_the_request_language);
+
+/// `Accept-Language` first, then the default locale of the key's brand, else English.
+async fn problem_details_speak_the_request_language(db: Db) {
+    let server = TestServer::start(db).await;
+    let ask = |key: String, language: Option<&'static str>| {
+        let request = server.http.get(format!("{}/v1/verifications/nope", server.base)).bearer_auth(key);
+        let request = match language {
+            Some(l) => request.header("accept-language", l),
+            None => request,
+        };
+        async move {
+            let response = request.send().await.unwrap();
+            let language = response.headers()["content-language"].to_str().unwrap().to_owned();
+            let problem: Value = response.json().await.unwrap();
+            (language, problem)
+        }
+    };
+    let (language, problem) = ask(server.beta_key.clone(), Some("de-CH, en;q=0.5")).await;
+    assert_eq!(language, "de");
+    assert_eq!(problem["title"], "Nicht gefunden");
+    assert_eq!(problem["type"], "urn:orderguard:problem:not-found", "the type never changes");
+    let (language, problem) = ask(server.beta_key.clone(), None).await;
+    assert_eq!((language.as_str(), problem["title"].as_str()), ("en", Some("Not found")));
+    let (language, problem) = ask(server.alpha_key.clone(), None).await;
+    assert_eq!(
+        (language.as_str(), problem["title"].as_str()),
+        ("de", Some("Nicht gefunden")),
+        "alpha speaks German first"
+    );
+    let (language, _) = ask(server.alpha_key.clone(), Some("en")).await;
+    assert_eq!(language, "en");
+    // Before any brand is known: the header, else English.
+    let response = server
+        .http
+        .get(format!("{}/v1/verifications/nope", server.base))
+        .header("accept-language", "de")
+        .send()
+        .await
+        .unwrap();
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["title"], "Anmeldung erforderlich");
+    assert!(problem["detail"].as_str().unwrap().contains("API-Schlüssel"));
+    server.stop().await;
+}
 
 async fn raw(server: &TestServer, content_type: &str, body: impl Into<reqwest::Body>) -> (u16, String, Value) {
     let response = server

@@ -250,7 +250,7 @@ pub async fn create_verification(
         NewVerification {
             order,
             customer: CustomerRequest { id: request.customer.id },
-            locale: request.locale,
+            locale: request.locale.or_else(|| super::locale::accepted().map(str::to_owned)),
             client_ip,
             return_url: request.return_url,
             idempotency_key,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use serde::Deserialize;
@@ -106,6 +106,44 @@ pub async fn index(State(app): State<Arc<App>>) -> Response {
     render(&IndexPage { brands })
 }
 
+/// How the shop lets the customer confirm: its own code form (the API's check), or orderguard's
+/// hosted page, full-page or in an iframe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Style {
+    Own,
+    Redirect,
+    Iframe,
+}
+
+impl Style {
+    const ALL: [Style; 3] = [Style::Own, Style::Redirect, Style::Iframe];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Style::Own => "own",
+            Style::Redirect => "redirect",
+            Style::Iframe => "iframe",
+        }
+    }
+
+    fn label(self, de: bool) -> &'static str {
+        match (self, de) {
+            (Style::Own, true) => "Code im Shop eingeben (API)",
+            (Style::Own, false) => "Code on the shop's page (API)",
+            (Style::Redirect, true) => "Bestätigungsseite von orderguard (Weiterleitung)",
+            (Style::Redirect, false) => "orderguard's hosted page (redirect)",
+            (Style::Iframe, true) => "Bestätigungsseite im Shop eingebettet (iframe)",
+            (Style::Iframe, false) => "orderguard's hosted page inside the shop (iframe)",
+        }
+    }
+
+    /// Each demo brand shows a different integration first.
+    fn default_for(brand: &Brand) -> Self {
+        if brand.slug.as_str() == "skyline" { Style::Iframe } else { Style::Own }
+    }
+}
+
 #[derive(askama::Template)]
 #[template(path = "demo_shop.html")]
 struct ShopPage<'a> {
@@ -113,6 +151,7 @@ struct ShopPage<'a> {
     de: bool,
     customers: Vec<DemoCustomer>,
     products: Vec<(&'static str, &'static str, String, bool)>,
+    styles: Vec<(&'static str, &'static str, bool)>,
 }
 
 /// A brand's demo checkout.
@@ -133,13 +172,24 @@ pub async fn shop(State(app): State<Arc<App>>, Path(slug): Path<String>) -> Resp
             (p.sku, p.name, price, p.hardware)
         })
         .collect();
-    render(&ShopPage { brand: &brand, de: locale == "de", customers: customers(&app, &brand), products })
+    let de = locale == "de";
+    let chosen = Style::default_for(&brand);
+    let styles = Style::ALL.iter().map(|s| (s.as_str(), s.label(de), *s == chosen)).collect();
+    render(&ShopPage { brand: &brand, de, customers: customers(&app, &brand), products, styles })
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct OrderForm {
     customer: String,
     sku: String,
+    style: Option<Style>,
+}
+
+/// The shop's own origin as the browser sees it, for the return URL (the API accepts it only on
+/// one of the brand's shop domains).
+fn shop_origin(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    format!("http://{host}")
 }
 
 /// Places a demo order: the shop asks orderguard for a verification.
@@ -147,6 +197,7 @@ pub struct OrderForm {
 pub async fn place_order(
     State(app): State<Arc<App>>,
     Path(slug): Path<String>,
+    headers: HeaderMap,
     Form(form): Form<OrderForm>,
 ) -> Response {
     let brand = match brand_or_404(&app, &slug) {
@@ -157,7 +208,10 @@ pub async fn place_order(
         return error_page(StatusCode::UNPROCESSABLE_ENTITY, "Please choose a product.");
     };
     let order_id = format!("DEMO-{}", crate::ids::random_token(6).to_uppercase());
+    let style = form.style.unwrap_or(Style::default_for(&brand));
+    let return_url = format!("{}/demo/{slug}/return", shop_origin(&headers));
     let body = json!({
+        "return_url": return_url,
         "order": {
             "id": order_id, "amount": product.price, "currency": "EUR", "shipping_country": "DE",
             "items": [{ "sku": product.sku, "name": product.name, "quantity": 1, "unit_price": product.price, "hardware": product.hardware }],
@@ -169,7 +223,12 @@ pub async fn place_order(
     match call_api(&app, &brand, reqwest::Method::POST, "/v1/verifications", Some(body), Some(&order_id)).await {
         Ok((201, v)) => {
             let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
-            Redirect::to(&format!("/demo/{slug}/orders/{id}")).into_response()
+            let hosted_url = v.get("hosted_url").and_then(Value::as_str).unwrap_or_default();
+            match style {
+                Style::Own => Redirect::to(&format!("/demo/{slug}/orders/{id}")).into_response(),
+                Style::Redirect => Redirect::to(hosted_url).into_response(),
+                Style::Iframe => Redirect::to(&format!("/demo/{slug}/orders/{id}?style=iframe")).into_response(),
+            }
         }
         Ok((_, problem)) => error_page(StatusCode::UNPROCESSABLE_ENTITY, &problem_text(&problem)),
         Err(page) => page,
@@ -181,6 +240,8 @@ pub struct Notice {
     /// What just happened: `wrong`, `resent`, `too_soon`, `error`.
     notice: Option<String>,
     detail: Option<String>,
+    /// `iframe`: the hosted page inside the order page.
+    style: Option<String>,
 }
 
 #[derive(askama::Template)]
@@ -188,6 +249,10 @@ pub struct Notice {
 struct OrderPage<'a> {
     brand: &'a Brand,
     de: bool,
+    /// The hosted page for the iframe, when the shop embeds it.
+    frame_url: Option<String>,
+    hosted_origin: String,
+    script: String,
     v: Value,
     status: String,
     notice: String,
@@ -224,15 +289,51 @@ pub async fn order_page(
         .and_then(|claims| serde_json::to_string_pretty(&claims).ok())
         .unwrap_or_default();
     let locale = brand.locale_for(None);
-    render(&OrderPage {
+    let hosted_url = v.get("hosted_url").and_then(Value::as_str).and_then(|u| reqwest::Url::parse(u).ok());
+    let hosted_origin = hosted_url.as_ref().map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+    let frame_url =
+        hosted_url.filter(|_| notice.style.as_deref() == Some("iframe") && status == "pending").map(|mut u| {
+            u.query_pairs_mut().append_pair("embed", "1");
+            u.to_string()
+        });
+    let framing = frame_url.is_some();
+    let mut response = render(&OrderPage {
         brand: &brand,
         de: locale == "de",
+        frame_url,
+        script: super::assets::url("demo-shop.js"),
         v,
         status,
         notice: notice.notice.unwrap_or_default(),
         detail: notice.detail.unwrap_or_default(),
         receipt_claims,
-    })
+        hosted_origin: hosted_origin.clone(),
+    });
+    if framing
+        && let Ok(csp) = HeaderValue::from_str(&format!(
+            "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+             frame-src {hosted_origin}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ))
+    {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ReturnQuery {
+    /// The `status` next to it is not read: the shop asks the API instead of trusting the query.
+    verification_id: String,
+}
+
+/// The shop's return URL: the hosted page sends the customer here with the outcome; the shop
+/// reads the verification (with its receipt) from the API instead of trusting the query.
+#[utoipa::path(get, path = "/demo/{brand}/return", tag = "development", params(("brand" = String, Path), ReturnQuery), responses((status = 303, description = "To the order page")))]
+pub async fn back_from_hosted_page(Path(slug): Path<String>, Query(query): Query<ReturnQuery>) -> Response {
+    if let Err(page) = valid_id(&query.verification_id) {
+        return page;
+    }
+    Redirect::to(&format!("/demo/{slug}/orders/{}", query.verification_id)).into_response()
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -1,6 +1,8 @@
 //! The hosted verification page at a verification's `hosted_url`: the customer confirms the order
-//! with the code on a page in the brand's colours. Plain forms with POST-redirect-GET, so it works
-//! without JavaScript. The unguessable token in the URL is the customer's capability.
+//! with the code on a page in the brand's look and language. Plain forms with POST-redirect-GET,
+//! so it works without JavaScript; `/assets/hosted.js` improves it (WebOTP, live countdowns,
+//! checks without a reload, the outcome posted to the shop page that embeds it). The unguessable
+//! token in the URL is the customer's capability.
 
 // A page handler's error is the error page itself, built rarely: its size does not matter.
 #![allow(clippy::result_large_err)]
@@ -8,19 +10,78 @@
 use std::sync::Arc;
 
 use axum::Form;
+use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use fluent_bundle::FluentValue;
 use orderguard_domain::money::{Currency, Money};
 use orderguard_domain::verification::{Rejection, Status};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use super::{error_page, render};
+use super::{assets, render};
 use crate::App;
 use crate::brand::{Brand, format_amount};
+use crate::http::locale;
+use crate::i18n::{Texts, supported};
 use crate::service::ServiceError;
 use crate::service::verifications::{self as service, CheckResult};
 use crate::store::verifications::{self as store, VerificationRecord};
+
+/// Texts of one page in one language, for the templates.
+pub struct Tr<'a> {
+    pub texts: &'a Texts,
+    pub locale: &'a str,
+}
+
+impl Tr<'_> {
+    pub fn t(&self, key: &str) -> String {
+        self.texts.get(self.locale, key, &[])
+    }
+
+    pub fn t1(&self, key: &str, name: &str, value: impl Into<FluentValue<'static>>) -> String {
+        self.texts.get(self.locale, key, &[(name, value.into())])
+    }
+}
+
+/// The page's query: `notice` after a form was sent, `lang` to switch language, `embed=1` inside
+/// the shop's iframe. Every link and form of the page keeps `lang` and `embed`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// What just happened: `wrong`, `invalid`, `resent`, `too_soon`, `no_resends`.
+    notice: Option<String>,
+    /// `de` or `en`: overrides the verification's language.
+    lang: Option<String>,
+    /// `1` when the page runs inside the shop's iframe.
+    embed: Option<String>,
+}
+
+impl PageQuery {
+    fn embedded(&self) -> bool {
+        self.embed.as_deref() == Some("1")
+    }
+
+    /// The query string that keeps the page's language and embedding, plus a notice.
+    fn keep(&self, brand: &Brand, notice: Option<&str>) -> String {
+        let mut pairs = Vec::new();
+        if let Some(notice) = notice {
+            pairs.push(format!("notice={notice}"));
+        }
+        if let Some(lang) = self.lang.as_deref().and_then(supported).filter(|l| brand.locales.iter().any(|b| b == l)) {
+            pairs.push(format!("lang={lang}"));
+        }
+        if self.embedded() {
+            pairs.push("embed=1".into());
+        }
+        if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) }
+    }
+}
+
+/// A page for people who reached no verification (the request's language, else English).
+fn error_page(app: &App, status: StatusCode, key: &str) -> Response {
+    let locale = locale::current();
+    super::error_page(status, &app.texts.get(locale, key, &[]))
+}
 
 async fn load(app: &Arc<App>, token: &str) -> Result<(Arc<Brand>, VerificationRecord), Response> {
     let lookup = token.to_owned();
@@ -28,13 +89,10 @@ async fn load(app: &Arc<App>, token: &str) -> Result<(Arc<Brand>, VerificationRe
         .store
         .read(move |conn| store::find_by_hosted_token(conn, &lookup))
         .await
-        .map_err(|_| error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong. Please try again."))?
-        .ok_or_else(|| error_page(StatusCode::NOT_FOUND, "This verification link is not valid."))?;
-    let brand = app
-        .brands
-        .get(&record.brand)
-        .cloned()
-        .ok_or_else(|| error_page(StatusCode::NOT_FOUND, "This verification link is not valid."))?;
+        .map_err(|_| error_page(app, StatusCode::INTERNAL_SERVER_ERROR, "error-generic"))?
+        .ok_or_else(|| error_page(app, StatusCode::NOT_FOUND, "link-invalid"))?;
+    let brand =
+        app.brands.get(&record.brand).cloned().ok_or_else(|| error_page(app, StatusCode::NOT_FOUND, "link-invalid"))?;
     Ok((brand, record))
 }
 
@@ -44,30 +102,40 @@ struct Item {
     price: String,
 }
 
+struct Notice {
+    text: String,
+    /// Errors are announced at once (`role="alert"`), news politely.
+    alert: bool,
+}
+
 #[derive(askama::Template)]
 #[template(path = "hosted.html")]
 struct HostedPage<'a> {
     brand: &'a Brand,
-    de: bool,
+    tr: Tr<'a>,
+    locale: &'a str,
+    languages: Vec<(&'static str, &'static str, String)>,
     token: &'a str,
+    keep: String,
+    embedded: bool,
     status: &'static str,
+    outcome: String,
     amount: String,
     items: Vec<Item>,
     phone_hint: &'a str,
     attempts_remaining: u32,
     resends_remaining: u32,
     resend_wait_seconds: i64,
-    notice: &'a str,
+    expires_in_seconds: i64,
+    notice: Option<Notice>,
+    verification_id: &'a str,
     return_url: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-pub struct PageNotice {
-    /// What just happened: `wrong`, `invalid`, `resent`, `too_soon`, `no_resends`.
-    notice: Option<String>,
+    parent_origin: Option<String>,
+    script: String,
 }
 
 /// Where the customer goes back to the shop, with the outcome: `?verification_id=…&status=…`.
+/// The shop confirms the outcome with `GET /v1/verifications/{id}`, which carries the receipt.
 fn back_to_shop(record: &VerificationRecord) -> Option<String> {
     let url = record.return_url.as_ref()?;
     let mut url = reqwest::Url::parse(url).ok()?;
@@ -77,13 +145,47 @@ fn back_to_shop(record: &VerificationRecord) -> Option<String> {
     Some(url.to_string())
 }
 
+/// The origin of the shop page around the iframe: the return URL's, which is on a shop domain.
+fn shop_origin(record: &VerificationRecord) -> Option<String> {
+    let url = reqwest::Url::parse(record.return_url.as_ref()?).ok()?;
+    Some(url.origin().ascii_serialization())
+}
+
+/// The page's language: `?lang=` if the brand speaks it, else the verification's.
+fn page_locale<'a>(brand: &Brand, query: &PageQuery, record: &'a VerificationRecord) -> &'a str {
+    match query.lang.as_deref().and_then(supported).filter(|l| brand.locales.iter().any(|b| b == l)) {
+        Some(lang) => lang,
+        None => &record.locale,
+    }
+}
+
+fn outcome_key(status: Status) -> &'static str {
+    match status {
+        Status::Pending => "",
+        Status::Approved => "outcome-approved",
+        Status::Canceled => "outcome-canceled",
+        Status::Expired => "outcome-expired",
+        Status::Failed => "outcome-failed",
+        Status::Undeliverable => "outcome-undeliverable",
+        Status::Blocked => "outcome-blocked",
+    }
+}
+
+fn notice_text(tr: &Tr<'_>, notice: &str, record: &VerificationRecord, resend_wait: i64) -> Option<Notice> {
+    let (text, alert) = match notice {
+        "wrong" => (tr.t1("notice-wrong", "attempts", record.state.attempts_remaining()), true),
+        "invalid" => (tr.t("notice-invalid"), true),
+        "resent" => (tr.t("notice-resent"), false),
+        "too_soon" => (tr.t1("notice-too-soon", "seconds", resend_wait), true),
+        "no_resends" => (tr.t("notice-no-resends"), true),
+        _ => return None,
+    };
+    Some(Notice { text, alert })
+}
+
 /// The hosted verification page.
-#[utoipa::path(get, path = "/v/{token}", tag = "hosted page", params(("token" = String, Path, description = "From `hosted_url`"), PageNotice), responses((status = 200, description = "HTML page", content_type = "text/html"), (status = 404, description = "Unknown link", content_type = "text/html")))]
-pub async fn page(
-    State(app): State<Arc<App>>,
-    Path(token): Path<String>,
-    Query(notice): Query<PageNotice>,
-) -> Response {
+#[utoipa::path(get, path = "/v/{token}", tag = "hosted page", params(("token" = String, Path, description = "From `hosted_url`"), PageQuery), responses((status = 200, description = "HTML page", content_type = "text/html"), (status = 404, description = "Unknown link", content_type = "text/html")))]
+pub async fn page(State(app): State<Arc<App>>, Path(token): Path<String>, Query(query): Query<PageQuery>) -> Response {
     let (brand, mut record) = match load(&app, &token).await {
         Ok(found) => found,
         Err(page) => return page,
@@ -93,10 +195,10 @@ pub async fn page(
     if record.state.is_expired(now) {
         record.state.status = Status::Expired;
     }
-    let de = record.locale == "de";
+    let locale = page_locale(&brand, &query, &record).to_owned();
+    let tr = Tr { texts: &brand.texts, locale: &locale };
     let currency = Currency::parse(&record.currency).ok();
-    let money =
-        |minor: i64| currency.map(|c| format_amount(Money::from_minor(minor, c), &record.locale)).unwrap_or_default();
+    let money = |minor: i64| currency.map(|c| format_amount(Money::from_minor(minor, c), &locale)).unwrap_or_default();
     let items = serde_json::from_str::<Vec<serde_json::Value>>(&record.order_summary)
         .unwrap_or_default()
         .iter()
@@ -107,63 +209,145 @@ pub async fn page(
                 .get("unit_price")
                 .and_then(|v| v.as_str())
                 .and_then(|p| currency.and_then(|c| Money::parse(p, c).ok()))
-                .map(|m| format_amount(m, &record.locale))
+                .map(|m| format_amount(m, &locale))
                 .unwrap_or_default(),
         })
         .collect();
+    let resend_wait_seconds = now.seconds_until(record.state.resend_available_at()).max(0);
+    let languages = brand
+        .locales
+        .iter()
+        .filter_map(|l| supported(l))
+        .map(|l| {
+            let name = if l == "de" { "Deutsch" } else { "English" };
+            let href = PageQuery { lang: Some(l.into()), embed: query.embed.clone(), notice: None }.keep(&brand, None);
+            (l, name, href)
+        })
+        .collect();
+    let status = record.state.status;
     let mut response = render(&HostedPage {
         brand: &brand,
-        de,
+        notice: notice_text(&tr, query.notice.as_deref().unwrap_or_default(), &record, resend_wait_seconds),
+        tr,
+        locale: &locale,
+        languages,
         token: &token,
-        status: record.state.status.as_str(),
+        keep: query.keep(&brand, None),
+        embedded: query.embedded(),
+        status: status.as_str(),
+        outcome: brand.texts.get(&locale, outcome_key(status), &[]),
         amount: money(record.amount_minor),
         items,
         phone_hint: &record.phone_hint,
         attempts_remaining: record.state.attempts_remaining(),
         resends_remaining: record.state.resends_remaining(),
-        resend_wait_seconds: now.seconds_until(record.state.resend_available_at()),
-        notice: notice.notice.as_deref().unwrap_or_default(),
+        resend_wait_seconds,
+        expires_in_seconds: now.seconds_until(record.state.expires_at).max(0),
+        verification_id: &record.id,
         return_url: back_to_shop(&record),
+        parent_origin: shop_origin(&record),
+        script: assets::url("hosted.js"),
     });
-    if let Ok(csp) = axum::http::HeaderValue::from_str(&content_security_policy(&brand)) {
-        response.headers_mut().insert(axum::http::header::CONTENT_SECURITY_POLICY, csp);
+    let headers = response.headers_mut();
+    if let Ok(csp) = HeaderValue::from_str(&content_security_policy(&brand)) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    if let Ok(language) = HeaderValue::from_str(&locale) {
+        headers.insert(header::CONTENT_LANGUAGE, language);
     }
     response
 }
 
-/// Forms may lead back to the brand's shop: browsers apply `form-action` to the redirect after a
-/// form is sent, so the shop domains are allowed there and nowhere else.
+/// The brand's shop origins as CSP sources (any port: shops run behind ports in development).
+fn shop_sources(brand: &Brand) -> String {
+    brand.shop_domains.iter().map(|d| format!(" https://{d} https://{d}:* http://{d}:*")).collect()
+}
+
+/// Only the brand's shops may frame the page. Forms may lead back to the shop: browsers apply
+/// `form-action` to the redirect after a form is sent, so the shop domains are allowed there too.
 fn content_security_policy(brand: &Brand) -> String {
-    let shops: String = brand.shop_domains.iter().map(|d| format!(" https://{d} https://{d}:* http://{d}:*")).collect();
+    let shops = shop_sources(brand);
     format!(
-        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'{shops}; \
-         frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; form-action 'self'{shops}; frame-ancestors{shops}; base-uri 'none'"
     )
 }
 
-fn to_page(token: &str, notice: &str) -> Response {
-    Redirect::to(&format!("/v/{token}?notice={notice}")).into_response()
+/// The answer to a form: JSON for the page's script (`Accept: application/json`), else a redirect.
+#[derive(Serialize)]
+struct FormAnswer {
+    status: &'static str,
+    attempts_remaining: u32,
+    /// The page's message for what happened, in the page's language.
+    message: Option<String>,
+    /// Where to go now: the shop, or the page showing the outcome.
+    redirect: Option<String>,
 }
 
-/// After a final outcome: back to the shop if it gave a return URL, else the page shows the result.
-fn finished(token: &str, record: &VerificationRecord) -> Response {
-    match back_to_shop(record) {
-        Some(url) => Redirect::to(&url).into_response(),
-        None => Redirect::to(&format!("/v/{token}")).into_response(),
+struct Answer<'a> {
+    wants_json: bool,
+    token: &'a str,
+    brand: &'a Brand,
+    query: &'a PageQuery,
+}
+
+impl Answer<'_> {
+    fn page_url(&self, notice: Option<&str>) -> String {
+        format!("/v/{}{}", self.token, self.query.keep(self.brand, notice))
     }
-}
 
-fn rejected(token: &str, e: ServiceError) -> Response {
-    match e {
-        ServiceError::Validation(_) => to_page(token, "invalid"),
-        ServiceError::Rejected(Rejection::ResendTooSoon { .. }) => to_page(token, "too_soon"),
-        ServiceError::Rejected(Rejection::ResendLimit) => to_page(token, "no_resends"),
-        ServiceError::Rejected(_) => Redirect::to(&format!("/v/{token}")).into_response(),
-        other => {
-            tracing::error!(error = %other, "hosted page action failed");
-            error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong. Please try again.")
+    /// Back to the page, with a notice.
+    fn notice(&self, notice: &str, record: &VerificationRecord) -> Response {
+        if self.wants_json {
+            let locale = page_locale(self.brand, self.query, record);
+            let tr = Tr { texts: &self.brand.texts, locale };
+            let wait = crate::clock::now().seconds_until(record.state.resend_available_at()).max(0);
+            return Json(FormAnswer {
+                status: record.state.status.as_str(),
+                attempts_remaining: record.state.attempts_remaining(),
+                message: notice_text(&tr, notice, record, wait).map(|n| n.text),
+                redirect: None,
+            })
+            .into_response();
+        }
+        Redirect::to(&self.page_url(Some(notice))).into_response()
+    }
+
+    /// After a final outcome: back to the shop if it gave a return URL (inside the iframe, the page
+    /// shows the outcome and tells the shop page), else the page shows the result.
+    fn finished(&self, record: &VerificationRecord) -> Response {
+        let target = match back_to_shop(record) {
+            Some(url) if !self.query.embedded() => url,
+            _ => self.page_url(None),
+        };
+        if self.wants_json {
+            return Json(FormAnswer {
+                status: record.state.status.as_str(),
+                attempts_remaining: record.state.attempts_remaining(),
+                message: None,
+                redirect: Some(target),
+            })
+            .into_response();
+        }
+        Redirect::to(&target).into_response()
+    }
+
+    fn rejected(&self, app: &App, e: ServiceError, record: &VerificationRecord) -> Response {
+        match e {
+            ServiceError::Validation(_) => self.notice("invalid", record),
+            ServiceError::Rejected(Rejection::ResendTooSoon { .. }) => self.notice("too_soon", record),
+            ServiceError::Rejected(Rejection::ResendLimit) => self.notice("no_resends", record),
+            ServiceError::Rejected(_) => self.finished(record),
+            other => {
+                tracing::error!(error = %other, "hosted page action failed");
+                error_page(app, StatusCode::INTERNAL_SERVER_ERROR, "error-generic")
+            }
         }
     }
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/json"))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -172,45 +356,93 @@ pub struct HostedCodeForm {
 }
 
 /// The code typed on the hosted page.
-#[utoipa::path(post, path = "/v/{token}/check", tag = "hosted page", params(("token" = String, Path)), request_body(content = HostedCodeForm, content_type = "application/x-www-form-urlencoded"), responses((status = 303, description = "Back to the page, or to the shop's return URL when finished")))]
+#[utoipa::path(post, path = "/v/{token}/check", tag = "hosted page", params(("token" = String, Path), PageQuery), request_body(content = HostedCodeForm, content_type = "application/x-www-form-urlencoded"), responses((status = 303, description = "Back to the page, or to the shop's return URL when finished"), (status = 200, description = "With `Accept: application/json`: `{status, attempts_remaining, message, redirect}`")))]
 pub async fn check(
     State(app): State<Arc<App>>,
     Path(token): Path<String>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
     Form(form): Form<HostedCodeForm>,
 ) -> Response {
     let (brand, record) = match load(&app, &token).await {
         Ok(found) => found,
         Err(page) => return page,
     };
+    let answer = Answer { wants_json: wants_json(&headers), token: &token, brand: &brand, query: &query };
     match service::check(&app, &brand, &record.id, &form.code).await {
-        Ok(CheckResult::Wrong { .. }) => to_page(&token, "wrong"),
-        Ok(CheckResult::Approved { record, .. } | CheckResult::Failed { record }) => finished(&token, &record),
-        Err(e) => rejected(&token, e),
+        Ok(CheckResult::Wrong { record, .. }) => answer.notice("wrong", &record),
+        Ok(CheckResult::Approved { record, .. } | CheckResult::Failed { record }) => answer.finished(&record),
+        Err(e) => {
+            let record = reload(&app, &token).await.unwrap_or(record);
+            answer.rejected(&app, e, &record)
+        }
     }
 }
 
+/// The verification as it is after a refused action (an expiry may just have been recorded).
+async fn reload(app: &Arc<App>, token: &str) -> Option<VerificationRecord> {
+    load(app, token).await.ok().map(|(_, record)| record)
+}
+
 /// A new code, from the hosted page.
-#[utoipa::path(post, path = "/v/{token}/resend", tag = "hosted page", params(("token" = String, Path)), responses((status = 303, description = "Back to the page")))]
-pub async fn resend(State(app): State<Arc<App>>, Path(token): Path<String>) -> Response {
+#[utoipa::path(post, path = "/v/{token}/resend", tag = "hosted page", params(("token" = String, Path), PageQuery), responses((status = 303, description = "Back to the page")))]
+pub async fn resend(
+    State(app): State<Arc<App>>,
+    Path(token): Path<String>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
     let (brand, record) = match load(&app, &token).await {
         Ok(found) => found,
         Err(page) => return page,
     };
+    let answer = Answer { wants_json: wants_json(&headers), token: &token, brand: &brand, query: &query };
     match service::resend(&app, &brand, &record.id).await {
-        Ok(_) => to_page(&token, "resent"),
-        Err(e) => rejected(&token, e),
+        Ok(record) => answer.notice("resent", &record),
+        Err(e) => {
+            let record = reload(&app, &token).await.unwrap_or(record);
+            answer.rejected(&app, e, &record)
+        }
     }
 }
 
 /// The customer aborts on the hosted page.
-#[utoipa::path(post, path = "/v/{token}/cancel", tag = "hosted page", params(("token" = String, Path)), responses((status = 303, description = "To the shop's return URL, or back to the page")))]
-pub async fn cancel(State(app): State<Arc<App>>, Path(token): Path<String>) -> Response {
+#[utoipa::path(post, path = "/v/{token}/cancel", tag = "hosted page", params(("token" = String, Path), PageQuery), responses((status = 303, description = "To the shop's return URL, or back to the page")))]
+pub async fn cancel(
+    State(app): State<Arc<App>>,
+    Path(token): Path<String>,
+    Query(query): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
     let (brand, record) = match load(&app, &token).await {
         Ok(found) => found,
         Err(page) => return page,
     };
+    let answer = Answer { wants_json: wants_json(&headers), token: &token, brand: &brand, query: &query };
     match service::cancel(&app, &brand, &record.id, Some("canceled on the hosted page".into())).await {
-        Ok(record) => finished(&token, &record),
-        Err(e) => rejected(&token, e),
+        Ok(record) => answer.finished(&record),
+        Err(e) => {
+            let record = reload(&app, &token).await.unwrap_or(record);
+            answer.rejected(&app, e, &record)
+        }
     }
+}
+
+/// The brand's logo, as configured in its theme.
+#[utoipa::path(get, path = "/brands/{slug}/logo", tag = "hosted page", params(("slug" = String, Path)), responses((status = 200, description = "The image"), (status = 404, description = "No logo")))]
+pub async fn logo(State(app): State<Arc<App>>, Path(slug): Path<String>) -> Response {
+    let Some(logo) = app.brands.get(&slug).and_then(|b| b.theme.logo.as_ref()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut response = logo.bytes.clone().into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(logo.content_type));
+    // The URL carries the content's version; an SVG opened directly runs nothing.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
+    );
+    headers.insert("cross-origin-resource-policy", HeaderValue::from_static("cross-origin"));
+    response
 }

@@ -1,5 +1,6 @@
 //! Server-rendered pages: the hosted verification page, the development outbox and the demo shop.
 
+pub mod assets;
 pub mod demo;
 pub mod hosted;
 pub mod outbox;

@@ -1,0 +1,150 @@
+//! `orderguard config check`: what an operator should know about a configuration before it goes
+//! live — errors that stop the service, and warnings about texts, SMS length and contrast.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+use std::sync::Arc;
+
+use orderguard_domain::money::{Currency, Money};
+use orderguard_domain::sms_text::{self, Encoding};
+
+use crate::brand::{Brand, Brands};
+use crate::config::Settings;
+use crate::i18n::{FALLBACK_LOCALE, built_in_keys};
+use crate::store::{DatabaseUrl, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Ok,
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub lines: Vec<(Option<String>, Level, String)>,
+}
+
+impl Report {
+    fn add(&mut self, brand: Option<&str>, level: Level, text: impl Into<String>) {
+        self.lines.push((brand.map(str::to_owned), level, text.into()));
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.count(Level::Error) > 0
+    }
+
+    pub fn count(&self, level: Level) -> usize {
+        self.lines.iter().filter(|l| l.1 == level).count()
+    }
+
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let mut current: Option<&str> = None;
+        for (brand, level, text) in &self.lines {
+            if brand.as_deref() != current {
+                current = brand.as_deref();
+                let _ = writeln!(out, "\nbrand {}", current.unwrap_or("-"));
+            }
+            let tag = match level {
+                Level::Ok => "ok     ",
+                Level::Warning => "warning",
+                Level::Error => "error  ",
+            };
+            let _ = writeln!(out, "  {tag}  {text}");
+        }
+        let _ = writeln!(out, "\n{} error(s), {} warning(s)", self.count(Level::Error), self.count(Level::Warning));
+        out
+    }
+}
+
+/// Checks a configuration the way `serve` reads it, then reports what `serve` would accept silently.
+pub async fn check(settings: &Settings) -> Report {
+    let mut report = Report::default();
+    // Brands are built exactly as at start; their SMS providers need a store to exist (not to be
+    // used), so a scratch SQLite file stands in for the real database.
+    let scratch = std::env::temp_dir().join(format!("orderguard-config-check-{}", crate::ids::random_token(6)));
+    let built = build(settings, &scratch).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    let brands = match built {
+        Ok(brands) => brands,
+        Err(e) => {
+            report.add(None, Level::Error, e);
+            return report;
+        }
+    };
+    if settings.brands.is_empty() {
+        report.add(None, Level::Warning, "no brands are configured");
+    }
+    for brand in brands.all() {
+        check_brand(&mut report, brand);
+    }
+    report
+}
+
+async fn build(settings: &Settings, scratch: &std::path::Path) -> Result<Brands, String> {
+    std::fs::create_dir_all(scratch).map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+    let url = DatabaseUrl::parse(&format!("sqlite://{}/check.db", scratch.display())).map_err(|e| e.to_string())?;
+    let store = Arc::new(Store::open(&url).await.map_err(|e| e.to_string())?);
+    Brands::build(settings, &store, &Arc::default()).map_err(|e| e.to_string())
+}
+
+fn check_brand(report: &mut Report, brand: &Brand) {
+    let slug = Some(brand.slug.as_str());
+    for warning in brand.theme.contrast_warnings() {
+        report.add(slug, Level::Warning, warning);
+    }
+    if let Some(logo) = &brand.theme.logo {
+        report.add(slug, Level::Ok, format!("logo: {}, {} bytes", logo.content_type, logo.bytes.len()));
+    }
+    check_texts(report, brand);
+    check_sms(report, brand);
+}
+
+/// Unused: overrides of texts that do not exist. Missing: a text overridden in one of the brand's
+/// locales but not in another, so that customers in that language see the built-in wording.
+fn check_texts(report: &mut Report, brand: &Brand) {
+    let slug = Some(brand.slug.as_str());
+    let known: BTreeSet<String> = built_in_keys(FALLBACK_LOCALE).into_iter().collect();
+    let overridden: BTreeSet<&String> = brand.config.texts.values().flat_map(|t| t.keys()).collect();
+    for (locale, texts) in &brand.config.texts {
+        for key in texts.keys().filter(|k| !known.contains(*k)) {
+            report.add(slug, Level::Warning, format!("texts.{locale}.{key} is unused: there is no text `{key}`"));
+        }
+    }
+    for locale in &brand.locales {
+        let own = brand.config.texts.get(locale);
+        for key in overridden.iter().filter(|k| known.contains(**k)) {
+            if own.is_none_or(|t| !t.contains_key(*key)) {
+                report.add(
+                    slug,
+                    Level::Warning,
+                    format!(
+                        "texts.{locale}.{key} is missing: other locales override it, `{locale}` shows the built-in text"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The SMS of each locale with a long amount, and how many messages it costs.
+fn check_sms(report: &mut Report, brand: &Brand) {
+    let slug = Some(brand.slug.as_str());
+    let code = "8".repeat(usize::from(brand.policy.code_length));
+    let Ok(sample) = Currency::parse("EUR").and_then(|eur| Money::parse("12345.67", eur)) else { return };
+    for locale in &brand.locales {
+        let text = brand.sms_text(locale, &code, sample);
+        let segments = sms_text::segments(&text);
+        let (encoding, level) = match sms_text::encoding(&text) {
+            Encoding::Gsm7 => ("GSM-7", Level::Ok),
+            Encoding::Ucs2 => ("UCS-2 (a character outside GSM-7 halves the length of an SMS)", Level::Warning),
+        };
+        let level = if segments > 1 { Level::Warning } else { level };
+        report.add(
+            slug,
+            level,
+            format!("SMS {locale}: {encoding}, {segments} segment(s), {} characters", text.chars().count()),
+        );
+    }
+}
