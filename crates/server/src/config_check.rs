@@ -40,11 +40,15 @@ impl Report {
 
     pub fn text(&self) -> String {
         let mut out = String::new();
-        let mut current: Option<&str> = None;
+        let mut current: Option<Option<&str>> = None;
         for (brand, level, text) in &self.lines {
-            if brand.as_deref() != current {
-                current = brand.as_deref();
-                let _ = writeln!(out, "\nbrand {}", current.unwrap_or("-"));
+            if current != Some(brand.as_deref()) {
+                current = Some(brand.as_deref());
+                match brand {
+                    Some(slug) => writeln!(out, "\nbrand {slug}"),
+                    None => writeln!(out, "\nconfiguration"),
+                }
+                .ok();
             }
             let tag = match level {
                 Level::Ok => "ok     ",
