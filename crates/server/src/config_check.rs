@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
-use std::sync::Arc;
 
 use orderguard_domain::money::{Currency, Money};
 use orderguard_domain::sms_text::{self, Encoding};
@@ -11,7 +10,6 @@ use orderguard_domain::sms_text::{self, Encoding};
 use crate::brand::{Brand, Brands};
 use crate::config::Settings;
 use crate::i18n::{FALLBACK_LOCALE, built_in_keys};
-use crate::store::{DatabaseUrl, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -63,17 +61,13 @@ impl Report {
 }
 
 /// Checks a configuration the way `serve` reads it, then reports what `serve` would accept silently.
-pub async fn check(settings: &Settings) -> Report {
+pub fn check(settings: &Settings) -> Report {
     let mut report = Report::default();
-    // Brands are built exactly as at start; their SMS providers need a store to exist (not to be
-    // used), so a scratch SQLite file stands in for the real database.
-    let scratch = std::env::temp_dir().join(format!("orderguard-config-check-{}", crate::ids::random_token(6)));
-    let built = build(settings, &scratch).await;
-    let _ = std::fs::remove_dir_all(&scratch);
-    let brands = match built {
+    // Brands are built exactly as at start.
+    let brands = match Brands::build(settings) {
         Ok(brands) => brands,
         Err(e) => {
-            report.add(None, Level::Error, e);
+            report.add(None, Level::Error, e.to_string());
             return report;
         }
     };
@@ -84,13 +78,6 @@ pub async fn check(settings: &Settings) -> Report {
         check_brand(&mut report, brand);
     }
     report
-}
-
-async fn build(settings: &Settings, scratch: &std::path::Path) -> Result<Brands, String> {
-    std::fs::create_dir_all(scratch).map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
-    let url = DatabaseUrl::parse(&format!("sqlite://{}/check.db", scratch.display())).map_err(|e| e.to_string())?;
-    let store = Arc::new(Store::open(&url).await.map_err(|e| e.to_string())?);
-    Brands::build(settings, &store, &Arc::default()).map_err(|e| e.to_string())
 }
 
 fn check_brand(report: &mut Report, brand: &Brand) {

@@ -77,7 +77,7 @@ pub async fn prepare_store(settings: &Settings) -> Result<Arc<Store>, StartError
     let url = DatabaseUrl::parse(&settings.database_url)?;
     let store = Arc::new(Store::open(&url).await?);
     // A brand that `serve` would refuse is refused here too, before anything is stored.
-    Brands::build(settings, &store, &Arc::default())?;
+    Brands::build(settings)?;
     let now = clock::now().millis();
     let applied = store.migrate(now).await?;
     if !applied.is_empty() {
@@ -157,7 +157,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let secrets = Secrets::derive(&settings.master_key()?);
     let store = prepare_store(&settings).await?;
     let outbox_kept = Arc::new(sms::outbox_signal::OutboxSignal::default());
-    let brands = Brands::build(&settings, &store, &outbox_kept)?;
+    let brands = Brands::build(&settings)?;
     let keys = ensure_signing_key(&store, &secrets).await?;
     let signer = ReceiptSigner::new(&keys, &secrets)?;
     let (sms_queue, announced) = SmsQueue::new();

@@ -98,9 +98,9 @@ enum ConfigAction {
 }
 
 /// Prints the report; fails when the configuration cannot start the service.
-async fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
+fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
     let settings = Settings::load(path)?;
-    let report = orderguard::config_check::check(&settings).await;
+    let report = orderguard::config_check::check(&settings);
     print!("{}", report.text());
     if report.has_errors() {
         bail!("{} cannot be used: see the errors above", path.display());
@@ -148,7 +148,7 @@ async fn main() {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo { listen, data, database } => demo(listen, data, database).await,
-        Command::Config { action: ConfigAction::Check { config } } => check_config(&config).await,
+        Command::Config { action: ConfigAction::Check { config } } => check_config(&config),
         Command::Serve { config } => {
             let settings = load(Some(config))?;
             init_logging(settings.log_format);

@@ -16,7 +16,6 @@ use crate::config::{BrandConfig, ConfigError, IdentityConfig, Settings, SmsProvi
 use crate::i18n::{SUPPORTED_LOCALES, Texts};
 use crate::identity::{IdentityConnector, StaticDirectory};
 use crate::sms::{HttpProvider, NamedGateway, OutboxProvider, SmsGateway};
-use crate::store::Store;
 
 const DEFAULT_SMS_DE: &str = "{brand}: Ihr Code {code} bestätigt Ihre Bestellung über {amount}. Gültig {minutes} Min. Geben Sie ihn nicht weiter.";
 const DEFAULT_SMS_EN: &str =
@@ -108,17 +107,13 @@ impl Brands {
         brands.into_iter()
     }
 
-    pub fn build(
-        settings: &Settings,
-        store: &Arc<Store>,
-        outbox_kept: &Arc<crate::sms::outbox_signal::OutboxSignal>,
-    ) -> Result<Self, ConfigError> {
+    pub fn build(settings: &Settings) -> Result<Self, ConfigError> {
         let gateways = settings
             .sms_providers
             .iter()
             .map(|(name, config)| {
                 let gateway: Arc<dyn SmsGateway> = match config {
-                    SmsProviderConfig::Outbox => Arc::new(OutboxProvider::new(store.clone(), outbox_kept.clone())),
+                    SmsProviderConfig::Outbox => Arc::new(OutboxProvider),
                     SmsProviderConfig::Http(http) => Arc::new(HttpProvider::new(name, http)?),
                 };
                 Ok((name.clone(), gateway))

@@ -12,9 +12,9 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::App;
 use crate::service::ServiceError;
 use crate::service::verifications::SMS_LEASE_MS;
-use crate::sms::{OutgoingSms, SmsError};
+use crate::sms::{OutgoingSms, SmsError, Submitted};
 use crate::store::events::{self, NewEvent};
-use crate::store::sms::{self as sms_store, QueuedSms};
+use crate::store::sms::{self as sms_store, OutboxMessage, QueuedSms};
 use crate::store::verifications;
 
 const SCAN_INTERVAL: Duration = Duration::from_secs(2);
@@ -118,7 +118,7 @@ async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceE
         let seconds = started.elapsed().as_secs_f64();
         app.metrics.observe("orderguard_sms_submit_duration_seconds", &[("provider", &provider.name)], seconds);
         match result {
-            Ok(submitted) => {
+            Ok(Submitted { provider_message_id, kept }) => {
                 app.metrics.increment(
                     "orderguard_sms_total",
                     &[("brand", &message.brand), ("provider", &provider.name), ("result", "submitted")],
@@ -126,17 +126,24 @@ async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceE
                 let (name, m) = (provider.name.clone(), message.clone());
                 let latency_ms = (seconds * 1000.0).round() as i64;
                 let done = crate::clock::now().millis();
-                return app
+                let kept = app
                     .store
-                    .write(move |conn| -> Result<(), ServiceError> {
-                        if sms_store::mark_submitted(conn, &m, &name, submitted.provider_message_id.as_deref(), done)? {
+                    .write(move |conn| -> Result<Option<OutboxMessage>, ServiceError> {
+                        if let Some(kept) = &kept {
+                            sms_store::outbox_insert(conn, kept)?;
+                        }
+                        if sms_store::mark_submitted(conn, &m, &name, provider_message_id.as_deref(), done)? {
                             append_sms_event(conn, &m, "sms.submitted", done, json!({
                                 "message_id": m.id, "provider": name, "attempt": m.attempts, "latency_ms": latency_ms,
                             }))?;
                         }
-                        Ok(())
+                        Ok(kept)
                     })
-                    .await;
+                    .await?;
+                if let Some(kept) = &kept {
+                    app.outbox_kept.kept(kept);
+                }
+                return Ok(());
             }
             Err(e) => {
                 let result = match e {

@@ -107,7 +107,7 @@ impl HttpProvider {
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
         });
-        Ok(Submitted { provider_message_id })
+        Ok(Submitted { provider_message_id, kept: None })
     }
 }
 

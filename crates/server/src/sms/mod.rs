@@ -24,6 +24,9 @@ pub struct OutgoingSms<'a> {
 #[derive(Debug, Clone)]
 pub struct Submitted {
     pub provider_message_id: Option<String>,
+    /// A message the `outbox` provider keeps: stored in the transaction that records the hand-off,
+    /// so keeping it costs no write of its own.
+    pub kept: Option<crate::store::sms::OutboxMessage>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
