@@ -11,15 +11,51 @@ pub struct SmsVars<'a> {
 
 pub const VARIABLES: &[&str] = &["code", "amount", "brand", "minutes"];
 
-/// Fills the template and appends the origin-bound line (`@shop.example #123456`) that lets
-/// browsers offer the code for autofill only on the brand's own domain (WebOTP format).
-pub fn render(template: &str, vars: &SmsVars<'_>, shop_domain: &str) -> String {
+/// Where the customer types the code: the shop's own page, orderguard's hosted page, or the hosted
+/// page inside an iframe on the shop's page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeEntry {
+    Shop,
+    Hosted,
+    Embedded,
+}
+
+impl CodeEntry {
+    pub const ALL: [CodeEntry; 3] = [CodeEntry::Shop, CodeEntry::Hosted, CodeEntry::Embedded];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodeEntry::Shop => "shop",
+            CodeEntry::Hosted => "hosted",
+            CodeEntry::Embedded => "embedded",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == value)
+    }
+
+    /// The hosts of the SMS's origin-bound line: the top-level page's, and the iframe's if any.
+    pub fn hosts<'a>(self, shop_host: &'a str, hosted_page_host: &'a str) -> (&'a str, Option<&'a str>) {
+        match self {
+            CodeEntry::Shop => (shop_host, None),
+            CodeEntry::Hosted => (hosted_page_host, None),
+            CodeEntry::Embedded => (shop_host, Some(hosted_page_host)),
+        }
+    }
+}
+
+/// Fills the template and appends the origin-bound line that lets browsers offer the code for
+/// autofill only on the page where it is typed (WebOTP): `@shop.example #123456`, or for a page in
+/// an iframe `@shop.example #123456 @verify.example`.
+pub fn render(template: &str, vars: &SmsVars<'_>, top_host: &str, frame_host: Option<&str>) -> String {
     let body = template
         .replace("{code}", vars.code)
         .replace("{amount}", vars.amount)
         .replace("{brand}", vars.brand)
         .replace("{minutes}", &vars.minutes.to_string());
-    format!("{}\n\n@{shop_domain} #{}", body.trim_end(), vars.code)
+    let frame = frame_host.map(|host| format!(" @{host}")).unwrap_or_default();
+    format!("{}\n\n@{top_host} #{}{frame}", body.trim_end(), vars.code)
 }
 
 /// Names in `{…}` that are not known variables: a typo in a template must not reach customers.
@@ -78,9 +114,19 @@ mod tests {
 
     #[test]
     fn renders_variables_and_the_origin_line() {
-        let text =
-            render("{brand}: code {code} confirms {amount}, valid {minutes} min.", &vars(), "shop.nordtel.example");
+        let text = render(
+            "{brand}: code {code} confirms {amount}, valid {minutes} min.",
+            &vars(),
+            "shop.nordtel.example",
+            None,
+        );
         assert_eq!(text, "Nordtel: code 123456 confirms 849.00 EUR, valid 5 min.\n\n@shop.nordtel.example #123456");
+        let (top, frame) = CodeEntry::Embedded.hosts("shop.nordtel.example", "verify.example");
+        let text = render("{code}", &vars(), top, frame);
+        assert_eq!(text, "123456\n\n@shop.nordtel.example #123456 @verify.example");
+        assert_eq!(CodeEntry::Hosted.hosts("shop.nordtel.example", "verify.example"), ("verify.example", None));
+        assert_eq!(CodeEntry::parse("embedded"), Some(CodeEntry::Embedded));
+        assert_eq!(CodeEntry::parse("iframe"), None);
     }
 
     #[test]

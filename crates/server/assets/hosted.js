@@ -39,7 +39,8 @@
     expires.textContent = minutesSeconds(left);
     if (left === 0 && !reloaded) {
       reloaded = true;
-      window.location.reload(); // the page then shows that the code expired
+      // The page then shows that the code expired; an old notice would only confuse.
+      window.location.assign(window.location.pathname + window.location.search.replace(/([?&])notice=[^&]*&?/, '$1'));
       return;
     }
     if (resend && resendWait) {
@@ -72,10 +73,15 @@
       credentials: 'same-origin'
     })
       .then(function (response) {
-        if (!response.ok) throw new Error('HTTP ' + response.status);
+        if (!response.ok) {
+          // The server has seen the code: sending the form again could cost a second attempt.
+          window.location.assign(window.location.pathname + window.location.search.replace(/([?&])notice=[^&]*&?/, '$1'));
+          return {};
+        }
         return response.json();
       })
       .then(function (answer) {
+        if (answer.status === undefined) return;
         if (answer.redirect) {
           window.location.assign(answer.redirect);
           return;
@@ -87,7 +93,7 @@
         confirm.disabled = false;
       })
       .catch(function () {
-        form.submit(); // the plain form still works
+        form.submit(); // the request did not get through: the plain form still works
       });
   });
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use orderguard_domain::money::{Currency, Money};
-use orderguard_domain::sms_text::{self, Encoding};
+use orderguard_domain::sms_text::{self, CodeEntry, Encoding};
 
 use crate::brand::{Brand, Brands};
 use crate::config::Settings;
@@ -74,13 +74,20 @@ pub fn check(settings: &Settings) -> Report {
     if settings.brands.is_empty() {
         report.add(None, Level::Warning, "no brands are configured");
     }
+    // The hosted page's host goes into the SMS of `embedded` verifications, the longest form.
+    let hosted_page_host = settings
+        .public_url
+        .as_deref()
+        .and_then(|u| reqwest::Url::parse(u).ok())
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "verify.example.com".into());
     for brand in brands.all() {
-        check_brand(&mut report, brand);
+        check_brand(&mut report, brand, &hosted_page_host);
     }
     report
 }
 
-fn check_brand(report: &mut Report, brand: &Brand) {
+fn check_brand(report: &mut Report, brand: &Brand, hosted_page_host: &str) {
     let slug = Some(brand.slug.as_str());
     for warning in brand.theme.contrast_warnings() {
         report.add(slug, Level::Warning, warning);
@@ -89,7 +96,7 @@ fn check_brand(report: &mut Report, brand: &Brand) {
         report.add(slug, Level::Ok, format!("logo: {}, {} bytes", logo.content_type, logo.bytes.len()));
     }
     check_texts(report, brand);
-    check_sms(report, brand);
+    check_sms(report, brand, hosted_page_host);
 }
 
 /// Unused: overrides of texts that do not exist. Missing: a text overridden in one of the brand's
@@ -119,13 +126,13 @@ fn check_texts(report: &mut Report, brand: &Brand) {
     }
 }
 
-/// The SMS of each locale with a long amount, and how many messages it costs.
-fn check_sms(report: &mut Report, brand: &Brand) {
+/// The SMS of each locale with a long amount and the longest origin line, and how many messages it costs.
+fn check_sms(report: &mut Report, brand: &Brand, hosted_page_host: &str) {
     let slug = Some(brand.slug.as_str());
     let code = "8".repeat(usize::from(brand.policy.code_length));
     let Ok(sample) = Currency::parse("EUR").and_then(|eur| Money::parse("12345.67", eur)) else { return };
     for locale in &brand.locales {
-        let text = brand.sms_text(locale, &code, sample);
+        let text = brand.sms_text(locale, &code, sample, CodeEntry::Embedded, hosted_page_host);
         let segments = sms_text::segments(&text);
         let (encoding, level) = match sms_text::encoding(&text) {
             Encoding::Gsm7 => ("GSM-7", Level::Ok),

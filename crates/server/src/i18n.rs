@@ -76,6 +76,32 @@ fn format(bundle: &Bundle, key: &str, attribute: Option<&str>, args: &[(&str, Fl
     Some(bundle.format_pattern(pattern, Some(&fluent_args), &mut errors).into_owned())
 }
 
+/// The variables the pages pass to their texts.
+const TEXT_VARIABLES: &[&str] = &["brand", "seconds", "attempts"];
+
+/// An override must read as one text and use only variables the pages pass: a mistake would
+/// otherwise show customers `{$name}` or lose part of the text.
+fn check_override(bundle: &Bundle, key: &str) -> Result<(), String> {
+    let message = bundle.get_message(key).ok_or("not a valid Fluent text")?;
+    if message.attributes().next().is_some() {
+        return Err("a line of the text starts with `.`; indent it or rephrase".into());
+    }
+    let pattern = message.value().ok_or("the text is empty")?;
+    let mut args = FluentArgs::new();
+    for name in TEXT_VARIABLES {
+        args.set(*name, FluentValue::from(1));
+    }
+    let mut errors = Vec::new();
+    bundle.format_pattern(pattern, Some(&args), &mut errors);
+    match errors.first() {
+        None => Ok(()),
+        Some(e) => Err(format!(
+            "{e} (the texts may use {})",
+            TEXT_VARIABLES.iter().map(|v| format!("{{ ${v} }}")).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
 /// One brand's texts (or the built-in ones): a bundle per locale.
 pub struct Texts {
     bundles: HashMap<&'static str, Bundle>,
@@ -124,6 +150,7 @@ impl Texts {
                 let resource = FluentResource::try_new(ftl)
                     .map_err(|(_, errors)| invalid(format!("not a valid Fluent text: {errors:?}")))?;
                 bundle.add_resource_overriding(resource);
+                check_override(bundle, key).map_err(invalid)?;
             }
         }
         Ok(texts)
@@ -241,6 +268,11 @@ mod tests {
         overrides.remove("fr");
         overrides.insert("en".to_owned(), BTreeMap::from([("total".to_owned(), "{ $".to_owned())]));
         assert!(matches!(Texts::for_brand(&locales, &overrides), Err(TextsError::Invalid { .. })));
+        overrides.insert("en".to_owned(), BTreeMap::from([("total".to_owned(), "Sum for { $customer }".to_owned())]));
+        let err = Texts::for_brand(&locales, &overrides).err().unwrap().to_string();
+        assert!(err.contains("texts.en.total") && err.contains("{ $brand }"), "{err}");
+        overrides.insert("en".to_owned(), BTreeMap::from([("total".to_owned(), "Sum\n.title = x".to_owned())]));
+        assert!(Texts::for_brand(&locales, &overrides).err().unwrap().to_string().contains("starts with `.`"));
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct App {
     pub settings: Settings,
     /// Base of links given out (hosted pages) and the receipt issuer.
     pub public_url: String,
+    /// The host of `public_url`: the hosted page's origin, for the SMS's origin-bound line.
+    pub public_host: String,
     /// Where this instance itself is reachable (the demo shop calls the API there).
     pub local_url: String,
     pub store: Arc<Store>,
@@ -177,6 +179,10 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let sweep_interval = Duration::from_millis(settings.limits.sweep_interval_ms.max(50));
     let app = Arc::new(App {
         settings,
+        public_host: reqwest::Url::parse(&public_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| local_ip.clone()),
         public_url,
         local_url,
         store,

@@ -10,14 +10,15 @@ use std::sync::Arc;
 use orderguard_domain::brand::{BrandSlug, parse_domain};
 use orderguard_domain::money::Money;
 use orderguard_domain::policy::Policy;
-use orderguard_domain::sms_text::{self, SmsVars};
+use orderguard_domain::sms_text::{self, CodeEntry, SmsVars};
 
 use crate::config::{BrandConfig, ConfigError, IdentityConfig, Settings, SmsProviderConfig};
 use crate::i18n::{SUPPORTED_LOCALES, Texts};
 use crate::identity::{IdentityConnector, StaticDirectory};
 use crate::sms::{HttpProvider, NamedGateway, OutboxProvider, SmsGateway};
 
-const DEFAULT_SMS_DE: &str = "{brand}: Ihr Code {code} bestätigt Ihre Bestellung über {amount}. Gültig {minutes} Min. Geben Sie ihn nicht weiter.";
+const DEFAULT_SMS_DE: &str =
+    "{brand}: Code {code} bestätigt Ihre Bestellung über {amount}. Gültig {minutes} Min. Nicht weitergeben.";
 const DEFAULT_SMS_EN: &str =
     "{brand}: your code {code} confirms your order of {amount}. Valid for {minutes} min. Never share it.";
 
@@ -47,7 +48,15 @@ impl Brand {
             .unwrap_or_else(|| "en".into())
     }
 
-    pub fn sms_text(&self, locale: &str, code: &str, amount: Money) -> String {
+    /// The SMS for a code; its last line binds the code to the page where it is typed (WebOTP).
+    pub fn sms_text(
+        &self,
+        locale: &str,
+        code: &str,
+        amount: Money,
+        entry: CodeEntry,
+        hosted_page_host: &str,
+    ) -> String {
         let template = self.sms_templates.get(locale).map(String::as_str).unwrap_or(if locale == "de" {
             DEFAULT_SMS_DE
         } else {
@@ -59,8 +68,9 @@ impl Brand {
             brand: &self.name,
             minutes: (self.policy.code_ttl_seconds + 59) / 60,
         };
-        let domain = self.shop_domains.first().map(String::as_str).unwrap_or("localhost");
-        sms_text::render(template, &vars, domain)
+        let shop = self.shop_domains.first().map(String::as_str).unwrap_or("localhost");
+        let (top, frame) = entry.hosts(shop, hosted_page_host);
+        sms_text::render(template, &vars, top, frame)
     }
 
     /// Return URLs must point at one of the brand's shop domains (no open redirect).

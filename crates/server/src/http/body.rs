@@ -11,8 +11,9 @@ use http_body_util::BodyExt;
 use super::error::ApiError;
 use crate::App;
 
-/// How much of an oversized body is still read (and thrown away) before the 413 is sent: a client
-/// that is still writing would otherwise see its connection reset instead of the answer.
+/// How much of an oversized body is still read (and thrown away) before the 413 is sent, unless the
+/// limit is higher: a client that is still writing would otherwise see its connection reset
+/// instead of the answer.
 const DRAIN_LIMIT_BYTES: usize = 1024 * 1024;
 
 /// The request body, or the problem that stopped it from being read.
@@ -41,7 +42,8 @@ async fn read(request: Request, limit: usize) -> Result<Bytes, ApiError> {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > DRAIN_LIMIT_BYTES) {
+    let drain_limit = DRAIN_LIMIT_BYTES.max(limit);
+    if declared.is_some_and(|length| length > drain_limit) {
         return Err(too_large(limit));
     }
     let mut body = request.into_body();
@@ -55,7 +57,7 @@ async fn read(request: Request, limit: usize) -> Result<Bytes, ApiError> {
         seen = seen.saturating_add(data.len());
         if seen <= limit {
             kept.extend_from_slice(&data);
-        } else if seen > DRAIN_LIMIT_BYTES {
+        } else if seen > drain_limit {
             break;
         }
     }

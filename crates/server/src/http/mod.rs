@@ -129,7 +129,11 @@ async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> R
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     // A page that says who may frame it (the hosted page) must not be denied by the older header.
-    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+    let framing_declared = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|csp| csp.to_str().ok())
+        .is_some_and(|csp| csp.contains("frame-ancestors"));
+    if !framing_declared {
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
     headers.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(

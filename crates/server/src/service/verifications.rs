@@ -8,6 +8,7 @@ use orderguard_domain::order::{Order, OrderInput};
 use orderguard_domain::phone::E164;
 use orderguard_domain::receipt::{Approved, ReceiptClaims};
 use orderguard_domain::risk::{self, Decision, Signals};
+use orderguard_domain::sms_text::CodeEntry;
 use orderguard_domain::verification::{CheckOutcome, Rejection, Status, Verification};
 use rand_core::OsRng;
 use serde_json::json;
@@ -28,6 +29,7 @@ pub struct NewVerification {
     pub locale: Option<String>,
     pub client_ip: Option<std::net::IpAddr>,
     pub return_url: Option<String>,
+    pub code_entry: CodeEntry,
     pub idempotency_key: Option<String>,
     /// SHA-256 of the request body, to tell a replay from a reuse of the key.
     pub request_hash: Vec<u8>,
@@ -120,6 +122,7 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
         shipping_country: new.order.shipping_country.clone(),
         locale: locale.clone(),
         return_url: new.return_url.clone(),
+        code_entry: new.code_entry,
         client_ip: new.client_ip.map(truncate_ip),
         state: Verification {
             status: Status::Pending,
@@ -150,7 +153,9 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
         brand: slug.clone(),
         order_id: new.order.id.clone(),
         to_enc: app.secrets.encrypt(phone.as_str().as_bytes()),
-        body_enc: app.secrets.encrypt(brand.sms_text(&locale, code.as_str(), new.order.amount).as_bytes()),
+        body_enc: app.secrets.encrypt(
+            brand.sms_text(&locale, code.as_str(), new.order.amount, new.code_entry, &app.public_host).as_bytes(),
+        ),
         attempts: 1,
         not_after: record.state.expires_at.millis(),
         lease_token: crate::ids::random_token(16),
@@ -424,9 +429,11 @@ pub async fn resend(app: &Arc<App>, brand: &Arc<Brand>, id: &str) -> Result<Veri
             brand: record.brand.clone(),
             order_id: record.order_id.clone(),
             to_enc: app_for_crypto.secrets.encrypt(&phone),
-            body_enc: app_for_crypto
-                .secrets
-                .encrypt(brand_for_text.sms_text(&record.locale, code.as_str(), amount).as_bytes()),
+            body_enc: app_for_crypto.secrets.encrypt(
+                brand_for_text
+                    .sms_text(&record.locale, code.as_str(), amount, record.code_entry, &app_for_crypto.public_host)
+                    .as_bytes(),
+            ),
             attempts: 1,
             not_after: record.state.expires_at.millis(),
             lease_token: crate::ids::random_token(16),

@@ -1,4 +1,5 @@
 use orderguard_domain::clock::Timestamp;
+use orderguard_domain::sms_text::CodeEntry;
 use orderguard_domain::verification::{Status, Verification};
 
 use super::{Conn, Row, StoreError, Value};
@@ -23,6 +24,7 @@ pub struct VerificationRecord {
     pub shipping_country: Option<String>,
     pub locale: String,
     pub return_url: Option<String>,
+    pub code_entry: CodeEntry,
     pub client_ip: Option<String>,
     pub state: Verification,
     pub code_hash: Vec<u8>,
@@ -42,7 +44,7 @@ const COLUMNS: &str = "id, brand, order_id, customer_ref, phone_enc, phone_hash,
     number_type, amount_minor, currency, order_digest, order_summary, shipping_country, locale, return_url, \
     client_ip, status, code_hash, attempts, max_attempts, resends, max_resends, resend_cooldown_seconds, \
     code_ttl_seconds, expires_at, last_sent_at, risk_decision, risk_score, risk_reasons, hosted_token, \
-    cancel_reason, idempotency_key, request_hash, created_at, updated_at, version";
+    cancel_reason, idempotency_key, request_hash, created_at, updated_at, version, code_entry";
 
 fn count(value: i64) -> u32 {
     u32::try_from(value).unwrap_or(0)
@@ -90,6 +92,8 @@ fn from_row(row: &Row) -> Result<VerificationRecord, StoreError> {
         created_at: row.int(34)?,
         updated_at: row.int(35)?,
         version: row.int(36)?,
+        code_entry: CodeEntry::parse(&row.text(37)?)
+            .ok_or(StoreError::Column { index: 37, expected: "a code entry" })?,
     })
 }
 
@@ -99,7 +103,7 @@ pub fn insert(conn: &mut dyn Conn, v: &VerificationRecord) -> Result<(), StoreEr
         &format!(
             "INSERT INTO verifications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
              $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, \
-             $34, $35, $36, $37)"
+             $34, $35, $36, $37, $38)"
         ),
         &[
             v.id.as_str().into(),
@@ -139,6 +143,7 @@ pub fn insert(conn: &mut dyn Conn, v: &VerificationRecord) -> Result<(), StoreEr
             v.created_at.into(),
             v.updated_at.into(),
             v.version.into(),
+            v.code_entry.as_str().into(),
         ],
     )?;
     Ok(())

@@ -55,7 +55,7 @@ async fn approve_with_receipt(db: Db) {
     let sms = server.outbox(Some(id)).await;
     assert_eq!(sms.len(), 1);
     let text = sms[0]["text"].as_str().unwrap().to_owned();
-    assert!(text.starts_with("Alpha Mobil: Ihr Code"), "{text}");
+    assert!(text.starts_with("Alpha Mobil: Code "), "{text}");
     assert!(text.contains("849,00 €"), "{text}");
     assert!(text.ends_with(&format!("\n\n@shop.alpha.example #{code}")), "{text}");
     assert_eq!(code.len(), 6);

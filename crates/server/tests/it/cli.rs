@@ -157,7 +157,7 @@ de = "{brand}: Ihr Code lautet {code}. Betrag {amount}. Gültig {minutes} Minute
     assert!(out.contains("theme.primary_color #f2a900: white text on it has a contrast of"), "{out}");
     assert!(out.contains("texts.de.confrim-button is unused"), "{out}");
     assert!(out.contains("texts.en.confirm-button is missing"), "{out}");
-    assert!(out.contains("SMS de: UCS-2") && out.contains("3 segment(s)"), "{out}");
+    assert!(out.contains("SMS de: UCS-2") && out.contains("4 segment(s)"), "{out}");
     assert!(out.contains("SMS en: GSM-7, 1 segment(s)"), "{out}");
     assert!(out.contains("0 error(s), 4 warning(s)"), "{out}");
 

@@ -11,7 +11,8 @@ on_both_databases!(
     customer_confirms_on_the_hosted_page,
     customer_cancels_on_the_hosted_page,
     the_script_gets_json_and_the_iframe_stays_inside,
-    brand_texts_logo_and_language
+    brand_texts_logo_and_language,
+    the_sms_binds_the_code_to_where_it_is_typed
 );
 
 fn no_redirects() -> reqwest::Client {
@@ -222,4 +223,35 @@ async fn brand_texts_logo_and_language(db: Db) {
     assert!(html.contains("<html lang=\"en\">"));
     server.stop().await;
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// WebOTP: the SMS's last line names the origin of the page where the code is typed.
+async fn the_sms_binds_the_code_to_where_it_is_typed(db: Db) {
+    let server = TestServer::start(db).await;
+    let host = server.base.trim_start_matches("http://").split(':').next().unwrap().to_owned();
+    for (entry, expected_end) in [
+        (None, String::new()),
+        (Some("shop"), String::new()),
+        (Some("hosted"), String::new()),
+        (Some("embedded"), format!(" @{host}")),
+    ] {
+        let mut body = order(&format!("W-{entry:?}"), "c-1");
+        if let Some(entry) = entry {
+            body["code_entry"] = Value::from(entry);
+        }
+        let (status, v) = server.post(&server.alpha_key, "/v1/verifications", body).await;
+        assert_eq!(status, 201, "{v}");
+        assert_eq!(v["code_entry"], entry.unwrap_or("shop"));
+        let id = v["id"].as_str().unwrap();
+        let code = server.code(id).await;
+        let text = server.outbox(Some(id)).await[0]["text"].as_str().unwrap().to_owned();
+        let top = if entry == Some("hosted") { host.as_str() } else { "shop.alpha.example" };
+        assert!(text.ends_with(&format!("\n\n@{top} #{code}{expected_end}")), "{entry:?}: {text}");
+    }
+    let mut body = order("W-bad", "c-1");
+    body["code_entry"] = Value::from("iframe");
+    let (status, problem) = server.post(&server.alpha_key, "/v1/verifications", body).await;
+    assert_eq!(status, 422);
+    assert_eq!(problem["errors"][0]["field"], "code_entry");
+    server.stop().await;
 }

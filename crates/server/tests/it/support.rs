@@ -216,7 +216,18 @@ impl TestServer {
             if messages.len() >= count {
                 return messages
                     .iter()
-                    .map(|m| m["text"].as_str().unwrap().rsplit('#').next().unwrap().trim().to_owned())
+                    .map(|m| {
+                        m["text"]
+                            .as_str()
+                            .unwrap()
+                            .rsplit('#')
+                            .next()
+                            .unwrap()
+                            .split_whitespace()
+                            .next()
+                            .unwrap()
+                            .to_owned()
+                    })
                     .collect();
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;

@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use orderguard_domain::FieldError;
 use orderguard_domain::order::{ItemInput, OrderInput};
+use orderguard_domain::sms_text::CodeEntry;
 use serde::de::DeserializeOwned;
 use types::*;
 
@@ -151,6 +152,7 @@ pub fn verification_response(app: &App, v: &VerificationRecord) -> VerificationR
         resend_available_at: rfc3339(v.state.resend_available_at().millis()),
         phone_hint: v.phone_hint.clone(),
         hosted_url: format!("{}/v/{}", app.public_url, v.hosted_token),
+        code_entry: v.code_entry.as_str().to_owned(),
         risk: Risk {
             decision: v.risk_decision.clone(),
             score: v.risk_score,
@@ -238,6 +240,13 @@ pub async fn create_verification(
     {
         errors.push(FieldError::new("locale", "must be a language tag such as de or en-GB"));
     }
+    let code_entry = match request.code_entry.as_deref() {
+        None => CodeEntry::Shop,
+        Some(value) => CodeEntry::parse(value).unwrap_or_else(|| {
+            errors.push(FieldError::new("code_entry", "must be `shop`, `hosted` or `embedded`"));
+            CodeEntry::Shop
+        }),
+    };
     if request.return_url.as_ref().is_some_and(|u| u.len() > 2048) {
         errors.push(FieldError::new("return_url", "must be at most 2048 characters"));
     }
@@ -253,6 +262,7 @@ pub async fn create_verification(
             locale: request.locale.or_else(|| super::locale::accepted().map(str::to_owned)),
             client_ip,
             return_url: request.return_url,
+            code_entry,
             idempotency_key,
             request_hash,
         },

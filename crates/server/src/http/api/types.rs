@@ -14,6 +14,10 @@ pub struct CreateVerificationRequest {
     pub client: Option<ClientBody>,
     /// Where the hosted page sends the customer afterwards; must be on one of the brand's shop domains.
     pub return_url: Option<String>,
+    /// Where the customer types the code: `shop` (the shop's own page, the default), `hosted`
+    /// (`hosted_url`, full page) or `embedded` (`hosted_url` in an iframe on the shop). The SMS's
+    /// last line binds the code to that page's origin, so browsers offer it there (WebOTP).
+    pub code_entry: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -87,6 +91,8 @@ pub struct VerificationResponse {
     pub phone_hint: String,
     /// The hosted verification page for this verification.
     pub hosted_url: String,
+    /// `shop`, `hosted` or `embedded`: where the SMS's code is bound to (WebOTP).
+    pub code_entry: String,
     pub risk: Risk,
     /// Signed receipt (compact JWS, EdDSA); present once approved.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -210,8 +210,14 @@ pub async fn place_order(
     let order_id = format!("DEMO-{}", crate::ids::random_token(6).to_uppercase());
     let style = form.style.unwrap_or(Style::default_for(&brand));
     let return_url = format!("{}/demo/{slug}/return", shop_origin(&headers));
+    let code_entry = match style {
+        Style::Own => "shop",
+        Style::Redirect => "hosted",
+        Style::Iframe => "embedded",
+    };
     let body = json!({
         "return_url": return_url,
+        "code_entry": code_entry,
         "order": {
             "id": order_id, "amount": product.price, "currency": "EUR", "shipping_country": "DE",
             "items": [{ "sku": product.sku, "name": product.name, "quantity": 1, "unit_price": product.price, "hardware": product.hardware }],
@@ -329,8 +335,12 @@ pub struct ReturnQuery {
 /// The shop's return URL: the hosted page sends the customer here with the outcome; the shop
 /// reads the verification (with its receipt) from the API instead of trusting the query.
 #[utoipa::path(get, path = "/demo/{brand}/return", tag = "development", params(("brand" = String, Path), ReturnQuery), responses((status = 303, description = "To the order page")))]
-pub async fn back_from_hosted_page(Path(slug): Path<String>, Query(query): Query<ReturnQuery>) -> Response {
-    if let Err(page) = valid_id(&query.verification_id) {
+pub async fn back_from_hosted_page(
+    State(app): State<Arc<App>>,
+    Path(slug): Path<String>,
+    Query(query): Query<ReturnQuery>,
+) -> Response {
+    if let Err(page) = valid_id(&query.verification_id).and_then(|()| brand_or_404(&app, &slug).map(drop)) {
         return page;
     }
     Redirect::to(&format!("/demo/{slug}/orders/{}", query.verification_id)).into_response()

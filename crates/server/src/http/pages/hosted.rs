@@ -227,7 +227,11 @@ pub async fn page(State(app): State<Arc<App>>, Path(token): Path<String>, Query(
     let status = record.state.status;
     let mut response = render(&HostedPage {
         brand: &brand,
-        notice: notice_text(&tr, query.notice.as_deref().unwrap_or_default(), &record, resend_wait_seconds),
+        notice: query
+            .notice
+            .as_deref()
+            .filter(|_| status == Status::Pending)
+            .and_then(|notice| notice_text(&tr, notice, &record, resend_wait_seconds)),
         tr,
         locale: &locale,
         languages,
@@ -258,9 +262,17 @@ pub async fn page(State(app): State<Arc<App>>, Path(token): Path<String>, Query(
     response
 }
 
-/// The brand's shop origins as CSP sources (any port: shops run behind ports in development).
+/// The brand's shop origins as CSP sources: HTTPS, and for a local development host also plain
+/// HTTP on any port.
 fn shop_sources(brand: &Brand) -> String {
-    brand.shop_domains.iter().map(|d| format!(" https://{d} https://{d}:* http://{d}:*")).collect()
+    brand
+        .shop_domains
+        .iter()
+        .map(|d| {
+            let local = d == "localhost" || d.ends_with(".localhost") || d == "127.0.0.1";
+            if local { format!(" https://{d}:* http://{d}:*") } else { format!(" https://{d}") }
+        })
+        .collect()
 }
 
 /// Only the brand's shops may frame the page. Forms may lead back to the shop: browsers apply
