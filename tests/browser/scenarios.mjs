@@ -111,10 +111,10 @@ export const scenarios = [
     name: 'redirect-approve',
     run: (t) => redirectFlow(t, t.js),
   },
-  {
-    name: 'wrong-code',
+  ...[['wrong-code', 'js'], ['wrong-code-nojs', 'nojs']].map(([name, context]) => ({
+    name,
     async run(t) {
-      const page = await t.page(t.js);
+      const page = await t.page(t[context]);
       const order = await placeOrder(t, page, 'redirect', t.customer());
       await requireElements(page, ['#attempts', '#notice'], 'the hosted page');
       const before = await numberOf(page, '#attempts');
@@ -128,9 +128,10 @@ export const scenarios = [
       assert(isHostedPage(page.url()), `left the hosted page for ${page.url()}`);
       const notice = await textOf(page, '#notice');
       assert(notice, `#notice shows no error after a wrong code (${JSON.stringify(notice)})`);
+      assert(notice.includes(String(before - 1)), `#notice does not name the attempts left: ${JSON.stringify(notice)}`);
       await expectApiStatus(t, order.verificationId, 'pending');
     },
-  },
+  })),
   {
     name: 'resend-cooldown-js',
     async run(t) {
@@ -159,10 +160,10 @@ export const scenarios = [
       assert(sent.length === 1, `${sent.length} SMS for the verification after a too-early resend, expected 1`);
     },
   },
-  {
-    name: 'cancel',
+  ...[['cancel', 'js'], ['cancel-nojs', 'nojs']].map(([name, context]) => ({
+    name,
     async run(t) {
-      const page = await t.page(t.js);
+      const page = await t.page(t[context]);
       page.on('dialog', (dialog) => dialog.accept());
       const order = await placeOrder(t, page, 'redirect', t.customer());
       await requireElements(page, ['#cancel'], 'the hosted page');
@@ -170,7 +171,7 @@ export const scenarios = [
       await expectShopStatus(t, page, 'canceled');
       await expectApiStatus(t, order.verificationId, 'canceled');
     },
-  },
+  })),
   {
     name: 'iframe-approve',
     async run(t) {
@@ -305,15 +306,24 @@ export const scenarios = [
     },
   },
   {
-    name: 'narrow-320px',
+    name: 'narrow-320px-and-zoom-200',
     async run(t) {
       const { url } = await hostedViaApi(t, 'de');
-      const page = await t.page(t.js, { width: 320, height: 640 });
       const failures = [];
-      for (const locale of LOCALES) {
-        await page.goto(withQuery(url, { lang: locale }));
-        const width = await page.evaluate(() => document.documentElement.scrollWidth);
-        if (width > 320) failures.push(`hosted page (${locale}) is ${width} px wide at a 320 px viewport (horizontal scroll)`);
+      // 320 CSS px: a small phone; 640 CSS px at twice the pixel density: a 1280 px window at 200% zoom.
+      for (const [width, scale] of [[320, 1], [640, 2]]) {
+        const page = await t.page(t.js, { width, height: 640 });
+        if (scale !== 1) {
+          const session = await page.context().newCDPSession(page);
+          await session.send('Emulation.setDeviceMetricsOverride', { width, height: 400, deviceScaleFactor: scale, mobile: false });
+        }
+        for (const locale of LOCALES) {
+          await page.goto(withQuery(url, { lang: locale }));
+          const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+          if (scrollWidth > width) failures.push(`hosted page (${locale}) is ${scrollWidth} px wide at ${width} px × ${scale} (horizontal scroll)`);
+          const visible = await page.locator('#confirm').isVisible();
+          if (!visible) failures.push(`the confirm button is not visible at ${width} px × ${scale} (${locale})`);
+        }
       }
       assert(failures.length === 0, failures.join('; '));
     },
