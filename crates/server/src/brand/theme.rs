@@ -85,7 +85,8 @@ impl Theme {
             }
         }
         let font_ok = |ch: char| ch.is_ascii_alphanumeric() || " ,'-".contains(ch);
-        if c.font.is_empty() || c.font.len() > 200 || !c.font.chars().all(font_ok) {
+        let quotes_balanced = c.font.matches('\'').count().is_multiple_of(2);
+        if c.font.is_empty() || c.font.len() > 200 || !c.font.chars().all(font_ok) || !quotes_balanced {
             return Err(
                 "theme.font must be a list of font names such as \"'Trebuchet MS', Verdana, sans-serif\"".into()
             );
@@ -139,6 +140,8 @@ mod tests {
         let mut c = theme(None);
         c.font = "x; } body { display: none".into();
         assert!(Theme::build(&c, None).err().unwrap().contains("theme.font"));
+        c.font = "'Trebuchet MS, sans-serif".into();
+        assert!(Theme::build(&c, None).err().unwrap().contains("theme.font"), "an open quote would swallow the CSS");
         let mut c = theme(None);
         c.primary_color = "red</style>".into();
         assert!(Theme::build(&c, None).err().unwrap().contains("theme.primary_color"));

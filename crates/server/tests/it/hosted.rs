@@ -77,6 +77,15 @@ async fn customer_confirms_on_the_hosted_page(db: Db) {
     assert!(html.contains("Ein neuer Code ist in 2") || html.contains("Ein neuer Code ist in 3"), "{html}");
     assert_eq!(server.outbox(Some(&id)).await.len(), 1);
 
+    // Odd input: a repeated or unknown parameter is ignored; a form without a code costs no attempt.
+    let response = http.get(format!("{page_url}?lang=de&lang=en&x=1")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let (status, location) = post_form(&http, &format!("{page_url}/check?lang=de&lang=en"), &[]).await;
+    assert_eq!(status, 303);
+    assert!(location.ends_with("?notice=invalid"), "{location}");
+    let (_, v) = server.get(&server.alpha_key, &format!("/v1/verifications/{id}")).await;
+    assert_eq!(v["attempts_remaining"], 4);
+
     // The right code: back to the shop with the outcome; the shop fetches the receipt by API.
     let (status, location) = post_form(&http, &format!("{page_url}/check"), &[("code", &code)]).await;
     assert_eq!(status, 303);

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use axum::Form;
 use axum::Json;
+use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -75,6 +76,11 @@ impl PageQuery {
         }
         if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) }
     }
+}
+
+/// A malformed query (a repeated or unknown parameter) is ignored: the page still works.
+fn page_query(query: Result<Query<PageQuery>, QueryRejection>) -> PageQuery {
+    query.map(|Query(q)| q).unwrap_or_default()
 }
 
 /// A page for people who reached no verification (the request's language, else English).
@@ -185,7 +191,12 @@ fn notice_text(tr: &Tr<'_>, notice: &str, record: &VerificationRecord, resend_wa
 
 /// The hosted verification page.
 #[utoipa::path(get, path = "/v/{token}", tag = "hosted page", params(("token" = String, Path, description = "From `hosted_url`"), PageQuery), responses((status = 200, description = "HTML page", content_type = "text/html"), (status = 404, description = "Unknown link", content_type = "text/html")))]
-pub async fn page(State(app): State<Arc<App>>, Path(token): Path<String>, Query(query): Query<PageQuery>) -> Response {
+pub async fn page(
+    State(app): State<Arc<App>>,
+    Path(token): Path<String>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Response {
+    let query = page_query(query);
     let (brand, mut record) = match load(&app, &token).await {
         Ok(found) => found,
         Err(page) => return page,
@@ -372,16 +383,19 @@ pub struct HostedCodeForm {
 pub async fn check(
     State(app): State<Arc<App>>,
     Path(token): Path<String>,
-    Query(query): Query<PageQuery>,
+    query: Result<Query<PageQuery>, QueryRejection>,
     headers: HeaderMap,
-    Form(form): Form<HostedCodeForm>,
+    form: Result<Form<HostedCodeForm>, FormRejection>,
 ) -> Response {
+    let query = page_query(query);
     let (brand, record) = match load(&app, &token).await {
         Ok(found) => found,
         Err(page) => return page,
     };
     let answer = Answer { wants_json: wants_json(&headers), token: &token, brand: &brand, query: &query };
-    match service::check(&app, &brand, &record.id, &form.code).await {
+    // A form without a code is answered like a code that is not digits.
+    let code = form.map(|Form(f)| f.code).unwrap_or_default();
+    match service::check(&app, &brand, &record.id, &code).await {
         Ok(CheckResult::Wrong { record, .. }) => answer.notice("wrong", &record),
         Ok(CheckResult::Approved { record, .. } | CheckResult::Failed { record }) => answer.finished(&record),
         Err(e) => {
@@ -401,9 +415,10 @@ async fn reload(app: &Arc<App>, token: &str) -> Option<VerificationRecord> {
 pub async fn resend(
     State(app): State<Arc<App>>,
     Path(token): Path<String>,
-    Query(query): Query<PageQuery>,
+    query: Result<Query<PageQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
+    let query = page_query(query);
     let (brand, record) = match load(&app, &token).await {
         Ok(found) => found,
         Err(page) => return page,
@@ -423,9 +438,10 @@ pub async fn resend(
 pub async fn cancel(
     State(app): State<Arc<App>>,
     Path(token): Path<String>,
-    Query(query): Query<PageQuery>,
+    query: Result<Query<PageQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
+    let query = page_query(query);
     let (brand, record) = match load(&app, &token).await {
         Ok(found) => found,
         Err(page) => return page,
