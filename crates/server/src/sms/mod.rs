@@ -3,6 +3,7 @@
 mod http_provider;
 mod outbox;
 pub mod outbox_signal;
+pub mod smpp;
 
 use std::sync::Arc;
 
