@@ -165,6 +165,11 @@ async fn the_script_gets_json_and_the_iframe_stays_inside(db: Db) {
     assert!(html.contains(&format!("data-verification-id=\"{id}\"")));
     assert!(html.contains("data-parent-origin=\"https://shop.alpha.example\""), "posted only to the shop's origin");
     assert!(html.contains("target=\"_top\""), "without a script the way back leaves the frame");
+    // Inside the frame the header is hidden; the language links move into the page.
+    let (_, v) = server.post(&server.alpha_key, "/v1/verifications", order("P-3b", "c-2")).await;
+    let embedded = format!("{}?embed=1", v["hosted_url"].as_str().unwrap());
+    let html = http.get(&embedded).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("<nav class=\"languages\"") && html.contains("href=\"?lang=en&#38;embed=1\""), "{html}");
 
     // The page's script is served from the binary, cacheable by its versioned URL.
     let src = html.split("<script src=\"").nth(1).unwrap().split('"').next().unwrap();
