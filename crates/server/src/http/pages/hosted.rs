@@ -12,7 +12,8 @@ use std::sync::Arc;
 use axum::Form;
 use axum::Json;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use fluent_bundle::FluentValue;
@@ -119,7 +120,6 @@ struct Notice {
 struct HostedPage<'a> {
     brand: &'a Brand,
     tr: Tr<'a>,
-    locale: &'a str,
     languages: Vec<(&'static str, &'static str, String)>,
     token: &'a str,
     keep: String,
@@ -244,7 +244,6 @@ pub async fn page(
             .filter(|_| status == Status::Pending)
             .and_then(|notice| notice_text(&tr, notice, &record, resend_wait_seconds)),
         tr,
-        locale: &locale,
         languages,
         token: &token,
         keep: query.keep(&brand, None),
@@ -307,22 +306,57 @@ struct FormAnswer {
     redirect: Option<String>,
 }
 
-struct Answer<'a> {
+/// A form sent from the hosted page: the verification it acts on and how to answer.
+pub struct PageAction {
+    token: String,
+    query: PageQuery,
     wants_json: bool,
-    token: &'a str,
-    brand: &'a Brand,
-    query: &'a PageQuery,
+    brand: Arc<Brand>,
+    record: VerificationRecord,
 }
 
-impl Answer<'_> {
+impl FromRequestParts<Arc<App>> for PageAction {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
+        let Path(token) = Path::<String>::from_request_parts(parts, app)
+            .await
+            .map_err(|_| error_page(app, StatusCode::NOT_FOUND, "link-invalid"))?;
+        let query = page_query(Query::<PageQuery>::from_request_parts(parts, app).await);
+        let (brand, record) = load(app, &token).await?;
+        Ok(Self { token, query, wants_json: wants_json(&parts.headers), brand, record })
+    }
+}
+
+/// What an action on the page led to.
+enum Outcome {
+    /// Still pending: back to the page with this notice.
+    Notice(&'static str, VerificationRecord),
+    /// Ended: back to the shop, or to the page showing the outcome.
+    Finished(VerificationRecord),
+}
+
+impl PageAction {
     fn page_url(&self, notice: Option<&str>) -> String {
-        format!("/v/{}{}", self.token, self.query.keep(self.brand, notice))
+        format!("/v/{}{}", self.token, self.query.keep(&self.brand, notice))
+    }
+
+    async fn respond(&self, app: &Arc<App>, result: Result<Outcome, ServiceError>) -> Response {
+        match result {
+            Ok(Outcome::Notice(notice, record)) => self.notice(notice, &record),
+            Ok(Outcome::Finished(record)) => self.finished(&record),
+            Err(e) => {
+                // As it is after the refusal: an expiry may just have been recorded.
+                let record = load(app, &self.token).await.map_or_else(|_| self.record.clone(), |(_, r)| r);
+                self.rejected(app, e, &record)
+            }
+        }
     }
 
     /// Back to the page, with a notice.
     fn notice(&self, notice: &str, record: &VerificationRecord) -> Response {
         if self.wants_json {
-            let locale = page_locale(self.brand, self.query, record);
+            let locale = page_locale(&self.brand, &self.query, record);
             let tr = Tr { texts: &self.brand.texts, locale };
             let wait = crate::clock::now().seconds_until(record.state.resend_available_at()).max(0);
             return Json(FormAnswer {
@@ -382,78 +416,31 @@ pub struct HostedCodeForm {
 #[utoipa::path(post, path = "/v/{token}/check", tag = "hosted page", params(("token" = String, Path), PageQuery), request_body(content = HostedCodeForm, content_type = "application/x-www-form-urlencoded"), responses((status = 303, description = "Back to the page, or to the shop's return URL when finished"), (status = 200, description = "With `Accept: application/json`: `{status, attempts_remaining, message, redirect}`")))]
 pub async fn check(
     State(app): State<Arc<App>>,
-    Path(token): Path<String>,
-    query: Result<Query<PageQuery>, QueryRejection>,
-    headers: HeaderMap,
+    action: PageAction,
     form: Result<Form<HostedCodeForm>, FormRejection>,
 ) -> Response {
-    let query = page_query(query);
-    let (brand, record) = match load(&app, &token).await {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
-    let answer = Answer { wants_json: wants_json(&headers), token: &token, brand: &brand, query: &query };
     // A form without a code is answered like a code that is not digits.
     let code = form.map(|Form(f)| f.code).unwrap_or_default();
-    match service::check(&app, &brand, &record.id, &code).await {
-        Ok(CheckResult::Wrong { record, .. }) => answer.notice("wrong", &record),
-        Ok(CheckResult::Approved { record, .. } | CheckResult::Failed { record }) => answer.finished(&record),
-        Err(e) => {
-            let record = reload(&app, &token).await.unwrap_or(record);
-            answer.rejected(&app, e, &record)
-        }
-    }
-}
-
-/// The verification as it is after a refused action (an expiry may just have been recorded).
-async fn reload(app: &Arc<App>, token: &str) -> Option<VerificationRecord> {
-    load(app, token).await.ok().map(|(_, record)| record)
+    let result = service::check(&app, &action.brand, &action.record.id, &code).await.map(|checked| match checked {
+        CheckResult::Wrong { record, .. } => Outcome::Notice("wrong", record),
+        CheckResult::Approved { record, .. } | CheckResult::Failed { record } => Outcome::Finished(record),
+    });
+    action.respond(&app, result).await
 }
 
 /// A new code, from the hosted page.
 #[utoipa::path(post, path = "/v/{token}/resend", tag = "hosted page", params(("token" = String, Path), PageQuery), responses((status = 303, description = "Back to the page")))]
-pub async fn resend(
-    State(app): State<Arc<App>>,
-    Path(token): Path<String>,
-    query: Result<Query<PageQuery>, QueryRejection>,
-    headers: HeaderMap,
-) -> Response {
-    let query = page_query(query);
-    let (brand, record) = match load(&app, &token).await {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
-    let answer = Answer { wants_json: wants_json(&headers), token: &token, brand: &brand, query: &query };
-    match service::resend(&app, &brand, &record.id).await {
-        Ok(record) => answer.notice("resent", &record),
-        Err(e) => {
-            let record = reload(&app, &token).await.unwrap_or(record);
-            answer.rejected(&app, e, &record)
-        }
-    }
+pub async fn resend(State(app): State<Arc<App>>, action: PageAction) -> Response {
+    let result = service::resend(&app, &action.brand, &action.record.id).await;
+    action.respond(&app, result.map(|record| Outcome::Notice("resent", record))).await
 }
 
 /// The customer aborts on the hosted page.
 #[utoipa::path(post, path = "/v/{token}/cancel", tag = "hosted page", params(("token" = String, Path), PageQuery), responses((status = 303, description = "To the shop's return URL, or back to the page")))]
-pub async fn cancel(
-    State(app): State<Arc<App>>,
-    Path(token): Path<String>,
-    query: Result<Query<PageQuery>, QueryRejection>,
-    headers: HeaderMap,
-) -> Response {
-    let query = page_query(query);
-    let (brand, record) = match load(&app, &token).await {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
-    let answer = Answer { wants_json: wants_json(&headers), token: &token, brand: &brand, query: &query };
-    match service::cancel(&app, &brand, &record.id, Some("canceled on the hosted page".into())).await {
-        Ok(record) => answer.finished(&record),
-        Err(e) => {
-            let record = reload(&app, &token).await.unwrap_or(record);
-            answer.rejected(&app, e, &record)
-        }
-    }
+pub async fn cancel(State(app): State<Arc<App>>, action: PageAction) -> Response {
+    let reason = Some("canceled on the hosted page".into());
+    let result = service::cancel(&app, &action.brand, &action.record.id, reason).await;
+    action.respond(&app, result.map(Outcome::Finished)).await
 }
 
 /// The brand's logo, as configured in its theme.
