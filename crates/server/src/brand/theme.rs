@@ -12,7 +12,8 @@ pub const MAX_LOGO_BYTES: usize = 100 * 1024;
 /// The logo as served at `/brands/{slug}/logo`.
 pub struct Logo {
     pub content_type: &'static str,
-    pub bytes: Vec<u8>,
+    /// Shared with every response, not copied.
+    pub bytes: axum::body::Bytes,
     /// Changes with the content, so pages can let browsers cache the logo for long.
     pub version: String,
 }
@@ -64,7 +65,7 @@ fn load_logo(source: &str, config_dir: Option<&Path>) -> Result<Logo, String> {
     }
     let content_type = sniff(&bytes).ok_or("theme.logo must be a PNG, JPEG, WebP or SVG image")?;
     let version = crate::crypto::sha256(&bytes).iter().take(6).map(|b| format!("{b:02x}")).collect();
-    Ok(Logo { content_type, bytes, version })
+    Ok(Logo { content_type, bytes: bytes.into(), version })
 }
 
 fn legal_link(key: &str, url: &Option<String>) -> Result<Option<String>, String> {

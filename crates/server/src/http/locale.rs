@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::future::Future;
 
-use crate::i18n::{FALLBACK_LOCALE, from_accept_language};
+use crate::i18n::FALLBACK_LOCALE;
 
 struct RequestLocale {
     accepted: Option<&'static str>,
@@ -15,10 +15,9 @@ tokio::task_local! {
     static REQUEST_LOCALE: RequestLocale;
 }
 
-/// Runs a request's handler with its language known to everything it calls.
-pub async fn scope<F: Future>(accept_language: Option<&str>, handler: F) -> F::Output {
-    let locale =
-        RequestLocale { accepted: accept_language.and_then(from_accept_language), brand_default: Cell::new(None) };
+/// Runs a request's handler with its language (from `Accept-Language`) known to everything it calls.
+pub async fn scope<F: Future>(accepted: Option<&'static str>, handler: F) -> F::Output {
+    let locale = RequestLocale { accepted, brand_default: Cell::new(None) };
     REQUEST_LOCALE.scope(locale, handler).await
 }
 

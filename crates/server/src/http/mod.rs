@@ -111,9 +111,12 @@ async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> R
     let started = Instant::now();
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
     let method = request.method().clone();
-    let accept_language =
-        request.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let mut response = locale::scope(accept_language.as_deref(), next.run(request)).await;
+    let accepted = request
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::i18n::from_accept_language);
+    let mut response = locale::scope(accepted, next.run(request)).await;
     let status = response.status();
     app.metrics.increment(
         "orderguard_http_requests_total",
