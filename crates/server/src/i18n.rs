@@ -286,7 +286,29 @@ mod tests {
     #[test]
     fn every_problem_type_has_a_german_text() {
         let problems = ProblemTexts::new();
-        for slug in ["validation-error", "not-found", "unauthorized", "resend-too-soon", "malformed-json"] {
+        // Every problem type the API answers with (docs/api.md lists them).
+        for slug in [
+            "malformed-body",
+            "malformed-json",
+            "unauthorized",
+            "not-found",
+            "no-route",
+            "unsupported-media-type",
+            "payload-too-large",
+            "validation-error",
+            "customer-unknown",
+            "customer-phone-invalid",
+            "customer-phone-unverified",
+            "idempotency-key-reused",
+            "concurrent-change",
+            "verification-not-pending",
+            "verification-expired",
+            "resend-limit-reached",
+            "resend-too-soon",
+            "identity-unavailable",
+            "internal-error",
+            "not-ready",
+        ] {
             let (title, detail) = problems.get("de", slug, &[("detail", "x".into()), ("seconds", 3.into())]).unwrap();
             assert!(!title.is_empty() && !detail.is_empty(), "{slug}");
         }

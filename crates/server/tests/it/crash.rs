@@ -96,30 +96,12 @@ async fn kill_9_under_load_loses_nothing_acknowledged(db: Db) {
                     }
                     let Some(code) = code else { break };
                     let wrong = if code == "000000" { "111111" } else { "000000" };
-                    let Ok(response) = http
-                        .post(format!("{base}/v1/verifications/{id}/check"))
-                        .bearer_auth(&key)
-                        .json(&json!({ "code": wrong }))
-                        .send()
-                        .await
-                    else {
-                        break;
-                    };
-                    let Ok(body) = response.json::<Value>().await else { break };
+                    let Some(body) = check(&http, &base, &key, &id, wrong).await else { break };
                     if body["status"] != "pending" {
                         break;
                     }
                     acknowledged.lock().unwrap().wrong_checked.push(id.clone());
-                    let Ok(response) = http
-                        .post(format!("{base}/v1/verifications/{id}/check"))
-                        .bearer_auth(&key)
-                        .json(&json!({ "code": code }))
-                        .send()
-                        .await
-                    else {
-                        break;
-                    };
-                    let Ok(body) = response.json::<Value>().await else { break };
+                    let Some(body) = check(&http, &base, &key, &id, &code).await else { break };
                     if body["status"] == "approved" {
                         acknowledged.lock().unwrap().approved.push(id);
                     }
@@ -145,27 +127,11 @@ async fn kill_9_under_load_loses_nothing_acknowledged(db: Db) {
         assert_eq!(response.status().as_u16(), 200, "acknowledged verification {id} lost");
     }
     for id in &acknowledged.approved {
-        let v: Value = http
-            .get(format!("{base}/v1/verifications/{id}"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = fetch(&http, &base, &key, id).await;
         assert_eq!(v["status"], "approved", "acknowledged approval of {id} lost");
     }
     for id in &acknowledged.wrong_checked {
-        let v: Value = http
-            .get(format!("{base}/v1/verifications/{id}"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = fetch(&http, &base, &key, id).await;
         assert!(v["attempts_remaining"].as_u64().unwrap() <= 4, "acknowledged wrong attempt on {id} lost: {v}");
     }
     child.kill().unwrap();
@@ -189,4 +155,20 @@ async fn kill_9_under_load_loses_nothing_acknowledged(db: Db) {
         acknowledged.wrong_checked.len(),
         acknowledged.approved.len()
     );
+}
+
+/// A check while the server may be killed at any moment: `None` when no answer came.
+async fn check(http: &reqwest::Client, base: &str, key: &str, id: &str, code: &str) -> Option<Value> {
+    let response = http
+        .post(format!("{base}/v1/verifications/{id}/check"))
+        .bearer_auth(key)
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .ok()?;
+    response.json::<Value>().await.ok()
+}
+
+async fn fetch(http: &reqwest::Client, base: &str, key: &str, id: &str) -> Value {
+    http.get(format!("{base}/v1/verifications/{id}")).bearer_auth(key).send().await.unwrap().json().await.unwrap()
 }
