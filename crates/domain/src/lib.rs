@@ -2,6 +2,7 @@
 //! every function that depends on time takes `now`, every random choice takes an RNG.
 
 pub mod brand;
+pub mod circuit;
 pub mod clock;
 pub mod code;
 pub mod colour;

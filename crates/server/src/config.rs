@@ -89,11 +89,22 @@ pub struct Limits {
     pub sms_concurrency: usize,
     /// Attempts to hand one SMS to the providers before the verification is undeliverable.
     pub sms_max_attempts: i64,
+    /// Failed hand-offs in a row after which a provider is skipped (its circuit breaker opens).
+    pub circuit_breaker_failures: u32,
+    /// How long an open breaker skips its provider before one message probes it again.
+    pub circuit_breaker_open_ms: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_body_bytes: 64 * 1024, sweep_interval_ms: 1000, sms_concurrency: 64, sms_max_attempts: 3 }
+        Self {
+            max_body_bytes: 64 * 1024,
+            sweep_interval_ms: 1000,
+            sms_concurrency: 64,
+            sms_max_attempts: 3,
+            circuit_breaker_failures: 3,
+            circuit_breaker_open_ms: 30_000,
+        }
     }
 }
 
@@ -103,6 +114,75 @@ pub enum SmsProviderConfig {
     /// Keeps messages in the database for `/dev/outbox`: development and demos only.
     Outbox,
     Http(HttpProviderConfig),
+    Smpp(SmppProviderConfig),
+}
+
+/// An SMSC reached over SMPP v3.4 (docs/sms.md).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmppProviderConfig {
+    /// `host:port` of the SMSC.
+    pub address: String,
+    /// Up to 15 characters; `${env:NAME}` and `${file:PATH}` work here and in `password`.
+    pub system_id: String,
+    /// Up to 8 characters.
+    pub password: String,
+    #[serde(default)]
+    pub system_type: String,
+    /// The `address_range` of the bind (receivers: which numbers' messages to get); usually empty.
+    #[serde(default)]
+    pub address_range: String,
+    /// `transceiver` (one connection per bind) or `transmitter_receiver` (a transmitter per bind
+    /// plus one receiver for the delivery receipts).
+    #[serde(default)]
+    pub bind_mode: SmppBindMode,
+    /// Parallel binds (connections) to the SMSC; messages are spread over them.
+    #[serde(default = "one")]
+    pub binds: usize,
+    /// submit_sm PDUs sent and not yet answered, per bind.
+    #[serde(default = "default_window")]
+    pub window: usize,
+    /// Highest rate of submit_sm per bind, as the SMSC contract allows; none when absent.
+    pub max_per_second: Option<u32>,
+    /// Ask for delivery receipts (`registered_delivery`).
+    #[serde(default = "yes")]
+    pub delivery_receipts: bool,
+    #[serde(default = "default_enquire_link_seconds")]
+    pub enquire_link_seconds: u64,
+    /// How long a hand-off may take in all: waiting for a bind, throttling pauses and every part.
+    #[serde(default = "default_send_timeout_ms")]
+    pub send_timeout_ms: u64,
+    /// Longest time to wait for the SMSC's answer to one PDU.
+    #[serde(default = "default_response_timeout_ms")]
+    pub response_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SmppBindMode {
+    #[default]
+    Transceiver,
+    TransmitterReceiver,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn default_window() -> usize {
+    10
+}
+
+fn default_enquire_link_seconds() -> u64 {
+    30
+}
+
+fn default_send_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_response_timeout_ms() -> u64 {
+    5_000
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -167,6 +247,9 @@ pub struct BrandConfig {
     pub default_region: Option<String>,
     /// Names of providers in `[sms_providers]`, tried in this order.
     pub sms_route: Vec<String>,
+    /// Destination region (ISO 3166, `GB`) → its own route; other destinations take `sms_route`.
+    #[serde(default)]
+    pub sms_route_by_country: BTreeMap<String, Vec<String>>,
     /// Name of a connector in `[identity]`.
     pub identity: String,
     #[serde(default)]

@@ -46,7 +46,9 @@ pub struct App {
     pub secrets: Secrets,
     pub signer: ReceiptSigner,
     pub sms_queue: SmsQueue,
-    pub metrics: metrics::Metrics,
+    pub metrics: Arc<metrics::Metrics>,
+    /// Where providers hand delivery reports (SMPP receipts, HTTP status callbacks).
+    pub delivery_reports: sms::delivery::DeliveryReports,
     pub api_keys: http::api::ApiKeyCache,
     pub http: reqwest::Client,
     pub openapi: OnceLock<String>,
@@ -177,6 +179,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         .build()
         .map_err(|e| ConfigError::Invalid(format!("cannot build the HTTP client: {e}")))?;
     let sweep_interval = Duration::from_millis(settings.limits.sweep_interval_ms.max(50));
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (delivery_reports, reported) = sms::delivery::DeliveryReports::new();
     let app = Arc::new(App {
         settings,
         public_host: reqwest::Url::parse(&public_url)
@@ -191,7 +195,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         secrets,
         signer,
         sms_queue,
-        metrics: metrics::Metrics::default(),
+        metrics: metrics.clone(),
+        delivery_reports: delivery_reports.clone(),
         api_keys: http::api::ApiKeyCache::default(),
         http,
         openapi: OnceLock::new(),
@@ -200,9 +205,15 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let background = [
         tokio::spawn(jobs::sms_sender::run(app.clone(), announced)),
         tokio::spawn(jobs::sweeper::run(app.clone(), sweep_interval)),
+        tokio::spawn(jobs::delivery_reports::run(app.clone(), reported)),
     ];
+    let provider_context = sms::smpp::ProviderContext { reports: delivery_reports, metrics };
+    for provider in app.brands.smpp_providers() {
+        provider.start(&provider_context);
+    }
     let router = http::router(app.clone());
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let smpp = app.brands.smpp_providers().to_vec();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
@@ -212,6 +223,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         if let Err(e) = served {
             tracing::error!(error = %e, "the HTTP server stopped");
         }
+        smpp.iter().for_each(|provider| provider.stop());
         background.iter().for_each(tokio::task::JoinHandle::abort);
     });
     tracing::info!(%addr, "orderguard listening");

@@ -1,11 +1,12 @@
-//! Prometheus metrics without a framework: a few labelled counters and histograms, rendered in the
+//! Prometheus metrics without a framework: a few labelled counters, gauges and histograms, rendered in the
 //! text exposition format at `/metrics`. Labels never carry personal data.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
-const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+// Up to minutes: delivery reports can take that long.
+const LATENCY_BUCKETS: [f64; 15] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0, 60.0, 300.0];
 
 #[derive(Default)]
 struct Histogram {
@@ -17,6 +18,7 @@ struct Histogram {
 #[derive(Default)]
 pub struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, String), u64>>,
+    gauges: Mutex<BTreeMap<(&'static str, String), i64>>,
     histograms: Mutex<BTreeMap<(&'static str, String), Histogram>>,
 }
 
@@ -24,8 +26,14 @@ const HELP: &[(&str, &str, &str)] = &[
     ("orderguard_http_requests_total", "counter", "HTTP requests by route and status code."),
     ("orderguard_http_request_duration_seconds", "histogram", "HTTP request duration by route."),
     ("orderguard_verification_events_total", "counter", "Verification events by brand and type."),
-    ("orderguard_sms_total", "counter", "SMS hand-offs by brand, provider and result."),
-    ("orderguard_sms_submit_duration_seconds", "histogram", "Time to hand an SMS to a provider."),
+    ("orderguard_sms_total", "counter", "SMS hand-offs by brand, provider, destination country and result."),
+    ("orderguard_sms_submit_duration_seconds", "histogram", "Time to hand an SMS to a provider, by provider and country."),
+    ("orderguard_sms_throttled_total", "counter", "Throttling answers (SMPP THROTTLED, MSGQFUL) by provider and country."),
+    ("orderguard_sms_delivery_total", "counter", "Delivery reports by provider, country and result (delivered, failed)."),
+    ("orderguard_sms_delivery_seconds", "histogram", "Time from hand-off to the delivery report, by provider and country."),
+    ("orderguard_sms_provider_skipped_total", "counter", "Messages that skipped a provider whose circuit breaker was open."),
+    ("orderguard_smpp_bind_up", "gauge", "1 while the SMPP bind is up, by provider and bind."),
+    ("orderguard_smpp_binds_total", "counter", "Successful SMPP binds (a rising count means reconnects)."),
 ];
 
 /// `key="value",…` with values escaped as the exposition format wants.
@@ -41,6 +49,12 @@ impl Metrics {
     pub fn increment(&self, name: &'static str, label_pairs: &[(&str, &str)]) {
         if let Ok(mut counters) = self.counters.lock() {
             *counters.entry((name, labels(label_pairs))).or_default() += 1;
+        }
+    }
+
+    pub fn set_gauge(&self, name: &'static str, label_pairs: &[(&str, &str)], value: i64) {
+        if let Ok(mut gauges) = self.gauges.lock() {
+            gauges.insert((name, labels(label_pairs)), value);
         }
     }
 
@@ -63,6 +77,11 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
             if let Ok(counters) = self.counters.lock() {
                 for ((n, l), value) in counters.iter().filter(|((n, _), _)| n == name) {
+                    let _ = writeln!(out, "{n}{{{l}}} {value}");
+                }
+            }
+            if let Ok(gauges) = self.gauges.lock() {
+                for ((n, l), value) in gauges.iter().filter(|((n, _), _)| n == name) {
                     let _ = writeln!(out, "{n}{{{l}}} {value}");
                 }
             }

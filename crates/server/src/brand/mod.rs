@@ -5,9 +5,10 @@ pub mod theme;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use orderguard_domain::brand::{BrandSlug, parse_domain};
+use orderguard_domain::circuit::CircuitBreaker;
 use orderguard_domain::money::Money;
 use orderguard_domain::policy::Policy;
 use orderguard_domain::sms_text::{self, CodeEntry, SmsVars};
@@ -15,7 +16,7 @@ use orderguard_domain::sms_text::{self, CodeEntry, SmsVars};
 use crate::config::{BrandConfig, ConfigError, IdentityConfig, Settings, SmsProviderConfig};
 use crate::i18n::{SUPPORTED_LOCALES, Texts};
 use crate::identity::{IdentityConnector, StaticDirectory};
-use crate::sms::{HttpProvider, NamedGateway, OutboxProvider, SmsGateway};
+use crate::sms::{HttpProvider, NamedGateway, OutboxProvider, SmppProvider, SmsGateway};
 
 const DEFAULT_SMS_DE: &str =
     "{brand}: Code {code} bestätigt Ihre Bestellung über {amount}. Gültig {minutes} Min. Nicht weitergeben.";
@@ -32,6 +33,7 @@ pub struct Brand {
     pub policy: Policy,
     pub sms_templates: HashMap<String, String>,
     pub route: Vec<NamedGateway>,
+    pub routes_by_country: HashMap<String, Vec<NamedGateway>>,
     pub identity: Arc<dyn IdentityConnector>,
     pub theme: theme::Theme,
     pub texts: Texts,
@@ -73,6 +75,11 @@ impl Brand {
         sms_text::render(template, &vars, top, frame)
     }
 
+    /// The providers to try for a destination region, in order.
+    pub fn route_for(&self, country: &str) -> &[NamedGateway] {
+        self.routes_by_country.get(country).unwrap_or(&self.route)
+    }
+
     /// Return URLs must point at one of the brand's shop domains (no open redirect).
     pub fn allows_return_url(&self, url: &str) -> bool {
         reqwest::Url::parse(url).is_ok_and(|u| {
@@ -104,6 +111,8 @@ pub fn format_amount(amount: Money, locale: &str) -> String {
 
 pub struct Brands {
     by_slug: HashMap<String, Arc<Brand>>,
+    /// SMPP providers keep binds open: the server starts and stops them.
+    smpp: Vec<Arc<SmppProvider>>,
 }
 
 impl Brands {
@@ -117,7 +126,14 @@ impl Brands {
         brands.into_iter()
     }
 
+    pub fn smpp_providers(&self) -> &[Arc<SmppProvider>] {
+        &self.smpp
+    }
+
     pub fn build(settings: &Settings) -> Result<Self, ConfigError> {
+        let mut smpp = Vec::new();
+        let limits = &settings.limits;
+        let open_ms = i64::try_from(limits.circuit_breaker_open_ms).unwrap_or(i64::MAX);
         let gateways = settings
             .sms_providers
             .iter()
@@ -125,8 +141,14 @@ impl Brands {
                 let gateway: Arc<dyn SmsGateway> = match config {
                     SmsProviderConfig::Outbox => Arc::new(OutboxProvider),
                     SmsProviderConfig::Http(http) => Arc::new(HttpProvider::new(name, http)?),
+                    SmsProviderConfig::Smpp(config) => {
+                        let provider = Arc::new(SmppProvider::new(name, config)?);
+                        smpp.push(provider.clone());
+                        provider
+                    }
                 };
-                Ok((name.clone(), gateway))
+                let breaker = Arc::new(Mutex::new(CircuitBreaker::new(limits.circuit_breaker_failures, open_ms)));
+                Ok((name.clone(), NamedGateway { name: name.clone(), gateway, breaker }))
             })
             .collect::<Result<HashMap<_, _>, ConfigError>>()?;
         let connectors: HashMap<String, Arc<dyn IdentityConnector>> = settings
@@ -147,14 +169,14 @@ impl Brands {
                 return Err(ConfigError::Invalid(format!("brand `{}` is declared twice", config.slug)));
             }
         }
-        Ok(Self { by_slug })
+        Ok(Self { by_slug, smpp })
     }
 }
 
 fn build_brand(
     c: &BrandConfig,
     config_dir: Option<&Path>,
-    gateways: &HashMap<String, Arc<dyn SmsGateway>>,
+    gateways: &HashMap<String, NamedGateway>,
     connectors: &HashMap<String, Arc<dyn IdentityConnector>>,
 ) -> Result<Brand, String> {
     let slug = BrandSlug::parse(&c.slug).map_err(|e| e.to_string())?;
@@ -213,16 +235,29 @@ fn build_brand(
     if c.sms_route.is_empty() {
         return Err("sms_route needs at least one provider".into());
     }
-    let route = c
-        .sms_route
-        .iter()
-        .map(|name| {
-            gateways
-                .get(name)
-                .map(|gateway| NamedGateway { name: name.clone(), gateway: gateway.clone() })
-                .ok_or_else(|| format!("sms_route names `{name}`, which is not in [sms_providers]"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let resolve = |field: &str, names: &[String]| {
+        names
+            .iter()
+            .map(|name| {
+                gateways
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| format!("{field} names `{name}`, which is not in [sms_providers]"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let route = resolve("sms_route", &c.sms_route)?;
+    let mut routes_by_country = HashMap::new();
+    for (country, names) in &c.sms_route_by_country {
+        let field = format!("sms_route_by_country.{country}");
+        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(format!("{field}: use a two-letter region code in capitals, like GB"));
+        }
+        if names.is_empty() {
+            return Err(format!("{field} needs at least one provider"));
+        }
+        routes_by_country.insert(country.clone(), resolve(&field, names)?);
+    }
     let identity = connectors
         .get(&c.identity)
         .cloned()
@@ -237,6 +272,7 @@ fn build_brand(
         policy,
         sms_templates: c.sms_templates.clone().into_iter().collect(),
         route,
+        routes_by_country,
         identity,
         theme,
         texts,

@@ -2,9 +2,10 @@
 //! own messages. A new message arrives on a channel, already claimed by the transaction that
 //! queued it; a periodic scan claims what a crash (expired lease) or a retry left behind.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use orderguard_domain::circuit::{Admission, CircuitBreaker};
 use orderguard_domain::verification::Status;
 use serde_json::json;
 use tokio::sync::{Semaphore, mpsc};
@@ -90,15 +91,15 @@ async fn claim_and_send(app: &Arc<App>, id: String) -> Result<(), ServiceError> 
 async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceError> {
     let now = crate::clock::now().millis();
     if now >= message.not_after {
-        return finish_unsent(app, message, "expired", "code expired before the SMS was sent").await;
+        return finish_unsent(app, message, "expired", "code expired before the SMS was sent", Vec::new()).await;
     }
     let Some(brand) = app.brands.get(&message.brand).cloned() else {
-        return finish_unsent(app, message, "failed", "the brand is no longer configured").await;
+        return finish_unsent(app, message, "failed", "the brand is no longer configured", Vec::new()).await;
     };
     let (Ok(to), Ok(text)) =
         (app.secrets.decrypt_string(&message.to_enc), app.secrets.decrypt_string(&message.body_enc))
     else {
-        return finish_unsent(app, message, "failed", "the queued SMS cannot be decrypted").await;
+        return finish_unsent(app, message, "failed", "the queued SMS cannot be decrypted", Vec::new()).await;
     };
     let sms = OutgoingSms {
         message_id: &message.id,
@@ -106,26 +107,46 @@ async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceE
         verification_id: &message.verification_id,
         sender_id: &brand.sender_id,
         to: &to,
+        country: &message.country,
         text: &text,
     };
-    let mut failures = Vec::new();
-    for provider in &brand.route {
+    // Failed and skipped providers: each becomes an `sms.attempt_failed` event, written with the
+    // message's next state.
+    let mut failures: Vec<serde_json::Value> = Vec::new();
+    for provider in brand.route_for(&message.country) {
+        let admission = lock(&provider.breaker).admit(crate::clock::now().millis());
+        if admission == Admission::Skip {
+            app.metrics.increment("orderguard_sms_provider_skipped_total", &[("provider", &provider.name)]);
+            failures.push(json!({
+                "provider": provider.name, "result": "skipped", "error": "circuit breaker open",
+                "at": crate::clock::now().millis(),
+            }));
+            continue;
+        }
         if !still_ours(app, &message).await? {
             return Ok(());
         }
         let started = Instant::now();
         let result = provider.gateway.send(&sms).await;
         let seconds = started.elapsed().as_secs_f64();
-        app.metrics.observe("orderguard_sms_submit_duration_seconds", &[("provider", &provider.name)], seconds);
+        let latency_ms = (seconds * 1000.0).round() as i64;
+        let labels = [("provider", provider.name.as_str()), ("country", message.country.as_str())];
+        app.metrics.observe("orderguard_sms_submit_duration_seconds", &labels, seconds);
+        let outcome = match &result {
+            Ok(_) => "submitted",
+            Err(SmsError::Rejected(_)) => "rejected",
+            Err(SmsError::Unavailable(_)) => "unavailable",
+        };
+        app.metrics.increment(
+            "orderguard_sms_total",
+            &[("brand", &message.brand), labels[0], labels[1], ("result", outcome)],
+        );
         match result {
             Ok(Submitted { provider_message_id, kept }) => {
-                app.metrics.increment(
-                    "orderguard_sms_total",
-                    &[("brand", &message.brand), ("provider", &provider.name), ("result", "submitted")],
-                );
+                lock(&provider.breaker).succeeded();
                 let (name, m) = (provider.name.clone(), message.clone());
-                let latency_ms = (seconds * 1000.0).round() as i64;
                 let done = crate::clock::now().millis();
+                let probe = admission == Admission::Probe;
                 let kept = app
                     .store
                     .write(move |conn| -> Result<Option<OutboxMessage>, ServiceError> {
@@ -133,8 +154,10 @@ async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceE
                             sms_store::outbox_insert(conn, kept)?;
                         }
                         if sms_store::mark_submitted(conn, &m, &name, provider_message_id.as_deref(), done)? {
+                            append_attempt_failures(conn, &m, failures)?;
                             append_sms_event(conn, &m, "sms.submitted", done, json!({
                                 "message_id": m.id, "provider": name, "attempt": m.attempts, "latency_ms": latency_ms,
+                                "provider_message_id": provider_message_id, "probe": probe,
                             }))?;
                         }
                         Ok(kept)
@@ -146,15 +169,14 @@ async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceE
                 return Ok(());
             }
             Err(e) => {
-                let result = match e {
-                    SmsError::Rejected(_) => "rejected",
-                    SmsError::Unavailable(_) => "unavailable",
-                };
-                app.metrics.increment(
-                    "orderguard_sms_total",
-                    &[("brand", &message.brand), ("provider", &provider.name), ("result", result)],
-                );
-                failures.push(json!({ "provider": provider.name, "error": e.to_string() }));
+                // A refused message says nothing about the provider's health; an unreachable one does.
+                if matches!(e, SmsError::Unavailable(_)) || admission == Admission::Probe {
+                    lock(&provider.breaker).failed(crate::clock::now().millis());
+                }
+                failures.push(json!({
+                    "provider": provider.name, "result": outcome, "error": e.to_string(),
+                    "latency_ms": latency_ms, "at": crate::clock::now().millis(),
+                }));
             }
         }
     }
@@ -167,13 +189,15 @@ async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceE
             .write(move |conn| -> Result<(), ServiceError> {
                 let done = crate::clock::now().millis();
                 if sms_store::mark_retry(conn, &m, done + backoff_ms, done)? {
+                    append_attempt_failures(conn, &m, failures)?;
                     append_sms_event(
                         conn,
                         &m,
                         "sms.failed",
                         done,
                         json!({
-                            "message_id": m.id, "attempt": attempts, "final": false, "failures": failures,
+                            "message_id": m.id, "attempt": attempts, "final": false, "stage": "hand_off",
+                            "next_attempt_in_ms": backoff_ms,
                         }),
                     )?;
                 }
@@ -181,7 +205,29 @@ async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceE
             })
             .await;
     }
-    finish_unsent(app, message, "failed", "every provider failed").await
+    finish_unsent(app, message, "failed", "every provider failed", failures).await
+}
+
+fn lock(breaker: &Mutex<CircuitBreaker>) -> MutexGuard<'_, CircuitBreaker> {
+    breaker.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One event per provider that failed or was skipped in this attempt, at the time it happened.
+fn append_attempt_failures(
+    conn: &mut dyn crate::store::Conn,
+    m: &QueuedSms,
+    failures: Vec<serde_json::Value>,
+) -> Result<(), ServiceError> {
+    for mut failure in failures {
+        let at = failure.get("at").and_then(serde_json::Value::as_i64).unwrap_or_default();
+        if let Some(map) = failure.as_object_mut() {
+            map.remove("at");
+            map.insert("message_id".into(), m.id.clone().into());
+            map.insert("attempt".into(), m.attempts.into());
+        }
+        append_sms_event(conn, m, "sms.attempt_failed", at, failure)?;
+    }
+    Ok(())
 }
 
 /// A claim younger than this is still ours without asking: its lease ran for `SMS_LEASE_MS`, and
@@ -205,6 +251,7 @@ async fn finish_unsent(
     message: QueuedSms,
     status: &'static str,
     reason: &'static str,
+    failures: Vec<serde_json::Value>,
 ) -> Result<(), ServiceError> {
     let now = crate::clock::now();
     let brand = message.brand.clone();
@@ -214,6 +261,7 @@ async fn finish_unsent(
             if !sms_store::mark_final(conn, &message, status, now.millis())? {
                 return Ok(false); // no longer ours: superseded or taken by another sender
             }
+            append_attempt_failures(conn, &message, failures)?;
             let kind = if status == "expired" { "sms.expired" } else { "sms.failed" };
             append_sms_event(
                 conn,

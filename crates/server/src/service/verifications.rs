@@ -152,6 +152,7 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
         verification_id: id.clone(),
         brand: slug.clone(),
         order_id: new.order.id.clone(),
+        country: phone.region().unwrap_or("ZZ").to_owned(),
         to_enc: app.secrets.encrypt(phone.as_str().as_bytes()),
         body_enc: app.secrets.encrypt(
             brand.sms_text(&locale, code.as_str(), new.order.amount, new.code_entry, &app.public_host).as_bytes(),
@@ -428,6 +429,7 @@ pub async fn resend(app: &Arc<App>, brand: &Arc<Brand>, id: &str) -> Result<Veri
             verification_id: record.id.clone(),
             brand: record.brand.clone(),
             order_id: record.order_id.clone(),
+            country: record.phone_region.clone().unwrap_or_else(|| "ZZ".into()),
             to_enc: app_for_crypto.secrets.encrypt(&phone),
             body_enc: app_for_crypto.secrets.encrypt(
                 brand_for_text

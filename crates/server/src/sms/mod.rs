@@ -1,13 +1,17 @@
 //! Sending SMS: one trait, one implementation per kind of provider.
 
+pub mod delivery;
 mod http_provider;
 mod outbox;
 pub mod outbox_signal;
 pub mod smpp;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use orderguard_domain::circuit::CircuitBreaker;
 
 pub use http_provider::HttpProvider;
+pub use smpp::SmppProvider;
 pub use outbox::OutboxProvider;
 
 use crate::identity::BoxFuture;
@@ -19,6 +23,8 @@ pub struct OutgoingSms<'a> {
     pub sender_id: &'a str,
     /// E.164.
     pub to: &'a str,
+    /// The destination's ISO 3166 region (`DE`), `ZZ` when unknown: for routes and metrics.
+    pub country: &'a str,
     pub text: &'a str,
 }
 
@@ -44,9 +50,11 @@ pub trait SmsGateway: Send + Sync {
     fn send<'a>(&'a self, sms: &'a OutgoingSms<'a>) -> BoxFuture<'a, Result<Submitted, SmsError>>;
 }
 
-/// A provider with the name it has in the configuration.
+/// A provider with the name it has in the configuration and its circuit breaker, shared by every
+/// route that names it.
 #[derive(Clone)]
 pub struct NamedGateway {
     pub name: String,
     pub gateway: Arc<dyn SmsGateway>,
+    pub breaker: Arc<Mutex<CircuitBreaker>>,
 }

@@ -90,10 +90,12 @@ pub enum Store {
 const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_code_entry.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_delivery.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../migrations/postgres/0002_code_entry.sql")),
+    (3, include_str!("../../migrations/postgres/0003_delivery.sql")),
 ];
 
 impl Store {

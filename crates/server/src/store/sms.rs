@@ -9,6 +9,8 @@ pub struct QueuedSms {
     pub verification_id: String,
     pub brand: String,
     pub order_id: String,
+    /// The destination's ISO 3166 region, `ZZ` when unknown.
+    pub country: String,
     pub to_enc: Vec<u8>,
     pub body_enc: Vec<u8>,
     pub attempts: i64,
@@ -23,8 +25,8 @@ pub struct QueuedSms {
 pub fn enqueue_claimed(conn: &mut dyn Conn, m: &QueuedSms, lease_ms: i64) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO sms_messages (id, verification_id, brand, order_id, to_enc, body_enc, status, attempts, \
-         not_after, next_attempt_at, lease_until, lease_token, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'sending', $7, $8, $9, $10, $11, $9, $9)",
+         not_after, next_attempt_at, lease_until, lease_token, created_at, updated_at, country) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'sending', $7, $8, $9, $10, $11, $9, $9, $12)",
         &[
             m.id.as_str().into(),
             m.verification_id.as_str().into(),
@@ -37,6 +39,7 @@ pub fn enqueue_claimed(conn: &mut dyn Conn, m: &QueuedSms, lease_ms: i64) -> Res
             m.claimed_at.into(),
             (m.claimed_at + lease_ms).into(),
             m.lease_token.as_str().into(),
+            m.country.as_str().into(),
         ],
     )?;
     Ok(())
@@ -56,8 +59,8 @@ pub fn claim(conn: &mut dyn Conn, id: &str, now: i64, lease_ms: i64) -> Result<O
         return Ok(None);
     }
     let row = conn.query_one(
-        "SELECT id, verification_id, brand, order_id, to_enc, body_enc, attempts, not_after FROM sms_messages \
-         WHERE id = $1",
+        "SELECT id, verification_id, brand, order_id, to_enc, body_enc, attempts, not_after, country \
+         FROM sms_messages WHERE id = $1",
         &[id.into()],
     )?;
     Ok(Some(QueuedSms {
@@ -69,6 +72,7 @@ pub fn claim(conn: &mut dyn Conn, id: &str, now: i64, lease_ms: i64) -> Result<O
         body_enc: row.opt_blob(5)?.unwrap_or_default(),
         attempts: row.int(6)?,
         not_after: row.int(7)?,
+        country: row.text(8)?,
         lease_token: token,
         claimed_at: now,
     }))
@@ -109,7 +113,7 @@ pub fn mark_submitted(
 ) -> Result<bool, StoreError> {
     let changed = conn.execute(
         "UPDATE sms_messages SET status = 'submitted', provider = $1, provider_message_id = $2, to_enc = NULL, \
-         body_enc = NULL, lease_until = NULL, updated_at = $3 WHERE id = $4 AND lease_token = $5",
+         body_enc = NULL, lease_until = NULL, submitted_at = $3, updated_at = $3 WHERE id = $4 AND lease_token = $5",
         &[provider.into(), provider_message_id.into(), now.into(), m.id.as_str().into(), m.lease_token.as_str().into()],
     )?;
     Ok(changed == 1)
@@ -142,6 +146,59 @@ pub fn supersede_unsent(conn: &mut dyn Conn, verification_id: &str, now: i64) ->
          updated_at = $1 WHERE verification_id = $2 AND status IN ('queued', 'sending')",
         &[now.into(), verification_id.into()],
     )
+}
+
+/// A message a delivery report was recorded for.
+#[derive(Debug, Clone)]
+pub struct ReportedSms {
+    pub id: String,
+    pub verification_id: String,
+    pub brand: String,
+    pub order_id: String,
+    pub submitted_at: Option<i64>,
+    pub country: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum ReportMatch {
+    /// The first final report of the message: recorded now.
+    Recorded(ReportedSms),
+    /// The message had a final report already (SMSCs repeat receipts they think were lost).
+    AlreadyReported,
+    /// No message handed to this provider has this id (yet: the hand-off may still be committing).
+    Unknown,
+}
+
+/// Records a provider's final delivery report (`delivered` or `failed`) on the message it names,
+/// once: a repeated report changes nothing.
+pub fn record_delivery(
+    conn: &mut dyn Conn,
+    provider: &str,
+    provider_message_id: &str,
+    delivery: &str,
+    now: i64,
+) -> Result<ReportMatch, StoreError> {
+    let recorded = conn.query_opt(
+        "UPDATE sms_messages SET delivery = $1, delivery_at = $2, updated_at = $2 \
+         WHERE provider = $3 AND provider_message_id = $4 AND delivery IS NULL \
+         RETURNING id, verification_id, brand, order_id, submitted_at, country",
+        &[delivery.into(), now.into(), provider.into(), provider_message_id.into()],
+    )?;
+    if let Some(row) = recorded {
+        return Ok(ReportMatch::Recorded(ReportedSms {
+            id: row.text(0)?,
+            verification_id: row.text(1)?,
+            brand: row.text(2)?,
+            order_id: row.text(3)?,
+            submitted_at: row.opt_int(4)?,
+            country: row.text(5)?,
+        }));
+    }
+    let known = conn.query_opt(
+        "SELECT 1 FROM sms_messages WHERE provider = $1 AND provider_message_id = $2",
+        &[provider.into(), provider_message_id.into()],
+    )?;
+    Ok(if known.is_some() { ReportMatch::AlreadyReported } else { ReportMatch::Unknown })
 }
 
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]

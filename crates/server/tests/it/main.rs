@@ -13,4 +13,6 @@ mod isolation;
 mod limits;
 mod openapi;
 mod sms_http;
+mod sms_smpp;
+mod smsc;
 mod validation;

@@ -20,8 +20,8 @@ on_both_databases!(
 );
 
 #[derive(Clone)]
-struct FakeProvider {
-    received: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
+pub struct FakeProvider {
+    pub received: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
     delay: Duration,
     status: StatusCode,
     /// Requests answered with 503 before `status` applies.
@@ -43,7 +43,7 @@ async fn receive(
     (status, axum::Json(json!({ "message_id": format!("prov-{n}") })))
 }
 
-async fn start_fake(delay: Duration, status: StatusCode) -> (String, FakeProvider) {
+pub async fn start_fake(delay: Duration, status: StatusCode) -> (String, FakeProvider) {
     start_fake_failing_first(delay, status, 0).await
 }
 
@@ -56,7 +56,7 @@ async fn start_fake_failing_first(delay: Duration, status: StatusCode, fail_firs
     (url, fake)
 }
 
-fn provider(url: &str, token_file: &std::path::Path) -> SmsProviderConfig {
+pub fn http_provider(url: &str, token_file: &std::path::Path) -> SmsProviderConfig {
     SmsProviderConfig::Http(HttpProviderConfig {
         url: url.to_owned(),
         headers: [("Authorization".to_owned(), format!("Bearer ${{file:{}}}", token_file.display()))].into(),
@@ -82,7 +82,7 @@ async fn slow_provider_does_not_block_requests(db: Db) {
     let token = db.dir.0.join("token");
     std::fs::write(&token, "s3cret-token\n").unwrap();
     let server = TestServer::start_with(db, |s| {
-        s.sms_providers.insert("aggregator".into(), provider(&url, &token));
+        s.sms_providers.insert("aggregator".into(), http_provider(&url, &token));
         s.brands[0].sms_route = vec!["aggregator".into()];
     })
     .await;
@@ -125,7 +125,7 @@ async fn failing_provider_makes_undeliverable(db: Db) {
     let token = db.dir.0.join("token");
     std::fs::write(&token, "t").unwrap();
     let server = TestServer::start_with(db, |s| {
-        s.sms_providers.insert("aggregator".into(), provider(&url, &token));
+        s.sms_providers.insert("aggregator".into(), http_provider(&url, &token));
         s.brands[0].sms_route = vec!["aggregator".into()];
         s.limits.sms_max_attempts = 2;
     })
@@ -152,7 +152,7 @@ async fn failover_to_next_provider(db: Db) {
     std::fs::write(&token, "t").unwrap();
     let server = TestServer::start_with(db, |s| {
         // Nothing listens on port 9 of loopback: the connection is refused at once.
-        s.sms_providers.insert("dead".into(), provider("http://127.0.0.1:9/sms", &token));
+        s.sms_providers.insert("dead".into(), http_provider("http://127.0.0.1:9/sms", &token));
         s.brands[0].sms_route = vec!["dead".into(), "outbox".into()];
     })
     .await;
@@ -167,7 +167,7 @@ async fn resend_supersedes_a_queued_retry(db: Db) {
     let token = db.dir.0.join("token");
     std::fs::write(&token, "t").unwrap();
     let server = TestServer::start_with(db, |s| {
-        s.sms_providers.insert("aggregator".into(), provider(&url, &token));
+        s.sms_providers.insert("aggregator".into(), http_provider(&url, &token));
         s.brands[0].sms_route = vec!["aggregator".into()];
         s.brands[0].policy.resend_cooldown_seconds = Some(0);
     })

@@ -377,7 +377,9 @@ fn read_bind_resp(r: &mut Reader<'_>) -> Result<BindResp, PduError> {
     if r.rest.is_empty() {
         return Ok(BindResp { system_id: String::new(), tlvs: Vec::new() });
     }
-    Ok(BindResp { system_id: r.cstr("system_id", SYSTEM_ID_MAX)?, tlvs: r.tlvs()? })
+    // SMSCs name themselves with longer ids than the 16 octets v3.4 allows (node-smpp does): read
+    // what they send, up to the length of a message id.
+    Ok(BindResp { system_id: r.cstr("system_id", MESSAGE_ID_MAX)?, tlvs: r.tlvs()? })
 }
 
 fn read_short_message(r: &mut Reader<'_>) -> Result<ShortMessage, PduError> {

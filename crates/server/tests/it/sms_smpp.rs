@@ -1,0 +1,338 @@
+//! SMS over SMPP against a real SMSC (node-smpp, started by the test): submit and receipt, text
+//! encodings and concatenation, an SMSC killed mid-traffic, throttling, a refused destination,
+//! and failover to an HTTP provider with the circuit breaker's recovery.
+
+use std::time::Duration;
+
+use orderguard::config::SmppBindMode;
+use orderguard::config::SmsProviderConfig;
+use serde_json::{Value, json};
+
+use crate::on_both_databases;
+use crate::sms_http::{http_provider, start_fake};
+use crate::smsc::Smsc;
+use crate::support::{Db, TestServer};
+
+on_both_databases!(
+    submit_and_delivery_receipt,
+    receipts_over_a_separate_receiver,
+    encodings_and_long_texts_arrive_intact,
+    smsc_killed_mid_traffic_loses_and_repeats_nothing_acknowledged,
+    throttling_is_answered_by_slowing_down,
+    refused_destination_makes_undeliverable,
+    dead_smsc_fails_over_to_http_and_comes_back,
+);
+
+/// The SMS events of a verification with their attributes, in order.
+async fn sms_events(server: &TestServer, id: &str) -> Vec<(String, Value)> {
+    let id = id.to_owned();
+    server
+        .app()
+        .store
+        .read(move |conn| orderguard::store::events::for_verification(conn, "alpha", &id))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind.starts_with("sms."))
+        .map(|e| (e.kind, e.attrs))
+        .collect()
+}
+
+async fn wait_for_event(server: &TestServer, id: &str, kind: &str) -> Value {
+    for _ in 0..400 {
+        if let Some((_, attrs)) = sms_events(server, id).await.into_iter().find(|(k, _)| k == kind) {
+            return attrs;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no {kind} for {id}: {:?}", sms_events(server, id).await);
+}
+
+async fn status_of(server: &TestServer, id: &str) -> Value {
+    server.get(&server.alpha_key, &format!("/v1/verifications/{id}")).await.1["status"].clone()
+}
+
+async fn wait_for_status(server: &TestServer, id: &str, wanted: &str) {
+    for _ in 0..400 {
+        if status_of(server, id).await == wanted {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{id} did not become {wanted}: {}", status_of(server, id).await);
+}
+
+/// The code from the SMS's origin-bound last line, `@shop.alpha.example #123456`.
+fn code_in(text: &str) -> String {
+    text.rsplit('#').next().unwrap().split_whitespace().next().unwrap().to_owned()
+}
+
+async fn submit_and_delivery_receipt(db: Db) {
+    let smsc = Smsc::start(db.dir.0.join("smsc.log")).await;
+    let provider = smsc.provider(10);
+    let server = TestServer::start_with(db, |s| {
+        s.sms_providers.insert("smsc".into(), provider);
+        s.brands[0].sms_route = vec!["smsc".into()];
+    })
+    .await;
+    let id = server.create(&server.alpha_key, "S-1", "c-1").await["id"].as_str().unwrap().to_owned();
+    let texts = smsc.wait_for_texts(1).await;
+    let messages = smsc.messages().await;
+    let sent = &messages[0];
+    assert_eq!(sent["destination_addr"], "4915123456789");
+    assert_eq!((sent["dest_addr_ton"].as_u64(), sent["dest_addr_npi"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(sent["source_addr"], "Alpha");
+    assert_eq!((sent["source_addr_ton"].as_u64(), sent["source_addr_npi"].as_u64()), (Some(5), Some(0)));
+    assert_eq!(sent["registered_delivery"], 1);
+    assert_eq!(sent["data_coding"], 0);
+    let text = texts[0]["text"].as_str().unwrap();
+    assert!(text.starts_with("Alpha Mobil: Code "), "{text}");
+    assert!(text.contains("849,00 €"), "{text}");
+
+    let submitted = wait_for_event(&server, &id, "sms.submitted").await;
+    assert_eq!(submitted["provider"], "smsc");
+    assert_eq!(submitted["provider_message_id"], sent["message_id"]);
+    let delivered = wait_for_event(&server, &id, "sms.delivered").await;
+    assert_eq!(delivered["provider"], "smsc");
+    assert_eq!(delivered["status"], "delivered");
+    assert!(delivered["latency_ms"].as_i64().unwrap() >= 0, "{delivered}");
+
+    // The code that reached the handset is the one that approves the order.
+    let (status, body) =
+        server.post(&server.alpha_key, &format!("/v1/verifications/{id}/check"), json!({ "code": code_in(text) })).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("approved")), "{body}");
+
+    let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+    for line in [
+        "orderguard_smpp_bind_up{provider=\"smsc\",bind=\"transceiver-1\"} 1",
+        "orderguard_sms_delivery_total{provider=\"smsc\",country=\"DE\",result=\"delivered\"} 1",
+        "orderguard_sms_total{brand=\"alpha\",provider=\"smsc\",country=\"DE\",result=\"submitted\"} 1",
+        "orderguard_sms_delivery_seconds_count{provider=\"smsc\",country=\"DE\"} 1",
+    ] {
+        assert!(metrics.contains(line), "missing `{line}` in\n{metrics}");
+    }
+    server.stop().await;
+}
+
+async fn receipts_over_a_separate_receiver(db: Db) {
+    let smsc = Smsc::start(db.dir.0.join("smsc.log")).await;
+    // Receipts as text only, as many SMSCs send them.
+    smsc.configure(json!({ "receipts_text_only": true, "undeliverable_prefixes": ["4917"] })).await;
+    let SmsProviderConfig::Smpp(mut provider) = smsc.provider(10) else { unreachable!() };
+    provider.bind_mode = SmppBindMode::TransmitterReceiver;
+    provider.binds = 2;
+    let server = TestServer::start_with(db, |s| {
+        s.sms_providers.insert("smsc".into(), SmsProviderConfig::Smpp(provider));
+        s.brands[0].sms_route = vec!["smsc".into()];
+    })
+    .await;
+    let delivered = server.create(&server.alpha_key, "S-2", "c-1").await["id"].as_str().unwrap().to_owned();
+    let failed = server.create(&server.alpha_key, "S-3", "c-2").await["id"].as_str().unwrap().to_owned();
+    let report = wait_for_event(&server, &delivered, "sms.delivered").await;
+    assert_eq!(report["status"], "delivered");
+    let report = wait_for_event(&server, &failed, "sms.failed").await;
+    assert_eq!((report["stage"].as_str(), report["status"].as_str()), (Some("delivery"), Some("undeliverable")));
+    assert_eq!(report["error_code"], "001");
+    assert!(smsc.stats().await["binds"].as_u64().unwrap() >= 3, "two transmitters and a receiver");
+    server.stop().await;
+}
+
+async fn encodings_and_long_texts_arrive_intact(db: Db) {
+    let smsc = Smsc::start(db.dir.0.join("smsc.log")).await;
+    let provider = smsc.provider(10);
+    let long = "{brand}: Ihr Bestätigungscode lautet {code}. Er gilt {minutes} Minuten für Ihre Bestellung über \
+                {amount} und nur für diese. Geben Sie ihn niemals weiter, auch nicht an unseren Kundendienst: \
+                wir fragen nie danach. [Preise {inkl.} MwSt.] ~ Ihr Team";
+    let server = TestServer::start_with(db, |s| {
+        s.sms_providers.insert("smsc".into(), provider);
+        s.brands[0].sms_route = vec!["smsc".into()];
+        s.brands[0].sms_templates.insert("de".into(), long.replace("{inkl.}", "inkl."));
+        s.brands[0].sms_templates.insert("en".into(), "{brand} 验证码 {code} ✅ {amount}".into());
+    })
+    .await;
+    let gsm = server.create(&server.alpha_key, "E-1", "c-1").await["id"].as_str().unwrap().to_owned();
+    let mut english = crate::support::order("E-2", "c-2");
+    english["locale"] = json!("en");
+    let (status, body) = server.post(&server.alpha_key, "/v1/verifications", english).await;
+    assert_eq!(status, 201, "{body}");
+    let ucs2 = body["id"].as_str().unwrap().to_owned();
+    wait_for_event(&server, &gsm, "sms.submitted").await;
+    wait_for_event(&server, &ucs2, "sms.submitted").await;
+
+    let texts = smsc.wait_for_texts(2).await;
+    let by_number = |n: &str| texts.iter().find(|t| t["destination_addr"] == n).unwrap().clone();
+    let long_text = by_number("4915123456789");
+    let text = long_text["text"].as_str().unwrap();
+    let code = code_in(text);
+    let expected = long
+        .replace("{brand}", "Alpha Mobil")
+        .replace("{code}", &code)
+        .replace("{minutes}", "5")
+        .replace("{amount}", "849,00 €")
+        .replace("{inkl.}", "inkl.");
+    assert_eq!(text, format!("{expected}\n\n@shop.alpha.example #{code}"));
+    assert_eq!(long_text["parts"], 2, "{long_text}");
+    let unicode = by_number("4917612345678");
+    let text = unicode["text"].as_str().unwrap();
+    let code = code_in(text);
+    assert_eq!(text, format!("Alpha Mobil 验证码 {code} ✅ €849.00\n\n@shop.alpha.example #{code}"));
+    let messages = smsc.messages().await;
+    let coding = |n: &str| {
+        messages.iter().filter(|m| m["destination_addr"] == n).map(|m| m["data_coding"].as_u64().unwrap()).collect::<Vec<_>>()
+    };
+    assert_eq!(coding("4915123456789"), [0, 0], "GSM-7 in two parts");
+    assert_eq!(coding("4917612345678"), [8], "UCS-2");
+    for part in messages.iter().filter(|m| m["destination_addr"] == "4915123456789") {
+        assert_eq!(part["esm_class"].as_u64().unwrap() & 0x40, 0x40, "UDHI set on each part");
+        assert_eq!(part["udh"]["total"], 2);
+    }
+    // The receipt names the last part; the message counts as delivered once it is.
+    wait_for_event(&server, &gsm, "sms.delivered").await;
+    server.stop().await;
+}
+
+async fn smsc_killed_mid_traffic_loses_and_repeats_nothing_acknowledged(db: Db) {
+    let log = db.dir.0.join("smsc.log");
+    let mut smsc = Smsc::start(log.clone()).await;
+    let window = 10;
+    let provider = smsc.provider(window);
+    let server = TestServer::start_with(db, |s| {
+        s.sms_providers.insert("smsc".into(), provider);
+        s.brands[0].sms_route = vec!["smsc".into()];
+        s.brands[0].policy.max_verifications_per_number_per_hour = Some(1000);
+        s.limits.sms_max_attempts = 6;
+    })
+    .await;
+    let total = 60;
+    let mut ids = Vec::new();
+    for n in 0..total {
+        if n == 20 {
+            smsc = smsc.kill_and_restart(Duration::from_millis(1500)).await;
+        }
+        let v = server.create(&server.alpha_key, &format!("K-{n}"), "c-1").await;
+        ids.push(v["id"].as_str().unwrap().to_owned());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut acknowledged = Vec::new();
+    for id in &ids {
+        let submitted = wait_for_event(&server, id, "sms.submitted").await;
+        acknowledged.push(submitted["provider_message_id"].as_str().unwrap().to_owned());
+        let events = sms_events(&server, id).await;
+        assert_eq!(events.iter().filter(|(k, _)| k == "sms.submitted").count(), 1, "{id}: {events:?}");
+        assert_eq!(status_of(&server, id).await, "pending");
+    }
+    let arrived: Vec<String> =
+        smsc.messages().await.iter().map(|m| m["message_id"].as_str().unwrap().to_owned()).collect();
+    for id in &acknowledged {
+        assert_eq!(arrived.iter().filter(|a| *a == id).count(), 1, "acknowledged message {id} arrived once");
+    }
+    // A submit_sm the SMSC took just before it died, whose answer never came back, is sent again:
+    // SMPP cannot tell. At most a window's worth can be in that state.
+    let in_doubt = arrived.len() - acknowledged.len();
+    eprintln!("SMSC restart: {total} verifications, {} arrived, {in_doubt} repeated in doubt", arrived.len());
+    assert!(in_doubt <= window, "{in_doubt} messages repeated");
+    server.stop().await;
+}
+
+async fn throttling_is_answered_by_slowing_down(db: Db) {
+    let smsc = Smsc::start(db.dir.0.join("smsc.log")).await;
+    smsc.configure(json!({ "throttle_per_second": 25, "queue_full_next": 2 })).await;
+    let provider = smsc.provider(20);
+    let server = TestServer::start_with(db, |s| {
+        s.sms_providers.insert("smsc".into(), provider);
+        s.brands[0].sms_route = vec!["smsc".into()];
+        s.brands[0].policy.max_verifications_per_number_per_hour = Some(1000);
+        s.limits.sms_max_attempts = 1;
+    })
+    .await;
+    let mut ids = Vec::new();
+    for n in 0..80 {
+        ids.push(server.create(&server.alpha_key, &format!("T-{n}"), "c-1").await["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        wait_for_event(&server, id, "sms.submitted").await;
+    }
+    let stats = smsc.stats().await;
+    assert_eq!(stats["submits_accepted"], 80, "{stats}");
+    assert!(stats["submits_throttled"].as_u64().unwrap() > 0, "the SMSC throttled: {stats}");
+    assert_eq!(stats["submits_queue_full"], 2, "{stats}");
+    let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("orderguard_sms_throttled_total{provider=\"smsc\",country=\"DE\"}"), "{metrics}");
+    server.stop().await;
+}
+
+async fn refused_destination_makes_undeliverable(db: Db) {
+    let smsc = Smsc::start(db.dir.0.join("smsc.log")).await;
+    smsc.configure(json!({ "reject_prefixes": ["4917"] })).await;
+    let provider = smsc.provider(10);
+    let server = TestServer::start_with(db, |s| {
+        s.sms_providers.insert("smsc".into(), provider);
+        s.brands[0].sms_route = vec!["smsc".into()];
+        s.limits.sms_max_attempts = 1;
+    })
+    .await;
+    let id = server.create(&server.alpha_key, "R-1", "c-2").await["id"].as_str().unwrap().to_owned();
+    wait_for_status(&server, &id, "undeliverable").await;
+    let failed = wait_for_event(&server, &id, "sms.attempt_failed").await;
+    assert_eq!(failed["provider"], "smsc");
+    assert_eq!(failed["result"], "rejected");
+    assert!(failed["error"].as_str().unwrap().contains("ESME_RINVDSTADR"), "{failed}");
+    // A refused number says nothing about the SMSC: other customers still get their codes.
+    let fine = server.create(&server.alpha_key, "R-2", "c-1").await["id"].as_str().unwrap().to_owned();
+    wait_for_event(&server, &fine, "sms.delivered").await;
+    server.stop().await;
+}
+
+async fn dead_smsc_fails_over_to_http_and_comes_back(db: Db) {
+    let log = db.dir.0.join("smsc.log");
+    let smsc = Smsc::start(log.clone()).await;
+    let port = smsc.smpp_port;
+    let SmsProviderConfig::Smpp(mut smpp) = smsc.provider(10) else { unreachable!() };
+    smpp.send_timeout_ms = 1000;
+    smpp.response_timeout_ms = 1000;
+    drop(smsc); // killed: nothing listens on its port
+    let (url, fake) = start_fake(Duration::ZERO, axum::http::StatusCode::OK).await;
+    let token = db.dir.0.join("token");
+    std::fs::write(&token, "t").unwrap();
+    let server = TestServer::start_with(db, |s| {
+        s.sms_providers.insert("smsc".into(), SmsProviderConfig::Smpp(smpp));
+        s.sms_providers.insert("aggregator".into(), http_provider(&url, &token));
+        s.brands[0].sms_route = vec!["smsc".into(), "aggregator".into()];
+        s.brands[0].policy.max_verifications_per_number_per_hour = Some(1000);
+        s.limits.circuit_breaker_failures = 2;
+        s.limits.circuit_breaker_open_ms = 2000;
+    })
+    .await;
+    // Two messages find the SMSC down and go to the aggregator; the breaker opens.
+    for n in 0..2 {
+        let id = server.create(&server.alpha_key, &format!("F-{n}"), "c-1").await["id"].as_str().unwrap().to_owned();
+        let submitted = wait_for_event(&server, &id, "sms.submitted").await;
+        assert_eq!(submitted["provider"], "aggregator");
+        let failed = wait_for_event(&server, &id, "sms.attempt_failed").await;
+        assert_eq!((failed["provider"].as_str(), failed["result"].as_str()), (Some("smsc"), Some("unavailable")));
+    }
+    // Now the SMSC is skipped without waiting for it.
+    let id = server.create(&server.alpha_key, "F-2", "c-1").await["id"].as_str().unwrap().to_owned();
+    let submitted = wait_for_event(&server, &id, "sms.submitted").await;
+    assert_eq!(submitted["provider"], "aggregator");
+    assert!(submitted["latency_ms"].as_i64().unwrap() < 500, "{submitted}");
+    let skipped = wait_for_event(&server, &id, "sms.attempt_failed").await;
+    assert_eq!(skipped["result"], "skipped", "{skipped}");
+    assert_eq!(fake.received.lock().unwrap().len(), 3);
+
+    // The SMSC comes back; after the breaker's pause one message probes it and it takes over again.
+    let smsc = Smsc::start_on(port, log).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut back = false;
+    for n in 0..20 {
+        let id = server.create(&server.alpha_key, &format!("B-{n}"), "c-1").await["id"].as_str().unwrap().to_owned();
+        if wait_for_event(&server, &id, "sms.submitted").await["provider"] == "smsc" {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(back, "the SMSC never took messages again");
+    assert!(!smsc.messages().await.is_empty());
+    server.stop().await;
+}
