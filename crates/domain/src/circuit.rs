@@ -32,7 +32,13 @@ pub struct CircuitBreaker {
 
 impl CircuitBreaker {
     pub fn new(failure_threshold: u32, open_ms: i64) -> Self {
-        Self { failure_threshold: failure_threshold.max(1), open_ms, failures: 0, until: 0, state: BreakerState::Closed }
+        Self {
+            failure_threshold: failure_threshold.max(1),
+            open_ms,
+            failures: 0,
+            until: 0,
+            state: BreakerState::Closed,
+        }
     }
 
     pub fn state(&self) -> BreakerState {

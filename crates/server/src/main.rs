@@ -64,6 +64,8 @@ enum Command {
     },
     /// Drive complete verification flows over HTTP against a server started for the run.
     Bench(orderguard::bench::BenchArgs),
+    /// Measure SMS hand-off over one SMPP bind against a running SMSC, at several window sizes.
+    BenchSmpp(orderguard::bench::smpp::SmppBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -165,6 +167,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apikey { action, config } => apikey(action, load(config)?).await,
         Command::Keys { action, config } => signing_keys(action, load(config)?).await,
         Command::Bench(args) => orderguard::bench::run(args).await,
+        Command::BenchSmpp(args) => orderguard::bench::smpp::run(args).await,
     }
 }
 

@@ -6,7 +6,8 @@ use std::fmt::Write;
 use std::sync::Mutex;
 
 // Up to minutes: delivery reports can take that long.
-const LATENCY_BUCKETS: [f64; 15] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0, 60.0, 300.0];
+const LATENCY_BUCKETS: [f64; 15] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0, 60.0, 300.0];
 
 #[derive(Default)]
 struct Histogram {
@@ -27,11 +28,31 @@ const HELP: &[(&str, &str, &str)] = &[
     ("orderguard_http_request_duration_seconds", "histogram", "HTTP request duration by route."),
     ("orderguard_verification_events_total", "counter", "Verification events by brand and type."),
     ("orderguard_sms_total", "counter", "SMS hand-offs by brand, provider, destination country and result."),
-    ("orderguard_sms_submit_duration_seconds", "histogram", "Time to hand an SMS to a provider, by provider and country."),
-    ("orderguard_sms_throttled_total", "counter", "Throttling answers (SMPP THROTTLED, MSGQFUL) by provider and country."),
-    ("orderguard_sms_delivery_total", "counter", "Delivery reports by provider, country and result (delivered, failed)."),
-    ("orderguard_sms_delivery_seconds", "histogram", "Time from hand-off to the delivery report, by provider and country."),
-    ("orderguard_sms_provider_skipped_total", "counter", "Messages that skipped a provider whose circuit breaker was open."),
+    (
+        "orderguard_sms_submit_duration_seconds",
+        "histogram",
+        "Time to hand an SMS to a provider, by provider and country.",
+    ),
+    (
+        "orderguard_sms_throttled_total",
+        "counter",
+        "Throttling answers (SMPP THROTTLED, MSGQFUL) by provider and country.",
+    ),
+    (
+        "orderguard_sms_delivery_total",
+        "counter",
+        "Delivery reports by provider, country and result (delivered, failed).",
+    ),
+    (
+        "orderguard_sms_delivery_seconds",
+        "histogram",
+        "Time from hand-off to the delivery report, by provider and country.",
+    ),
+    (
+        "orderguard_sms_provider_skipped_total",
+        "counter",
+        "Messages that skipped a provider whose circuit breaker was open.",
+    ),
     ("orderguard_smpp_bind_up", "gauge", "1 while the SMPP bind is up, by provider and bind."),
     ("orderguard_smpp_binds_total", "counter", "Successful SMPP binds (a rising count means reconnects)."),
 ];

@@ -46,17 +46,16 @@ pub async fn run(app: Arc<App>, mut rx: mpsc::UnboundedReceiver<DeliveryReport>)
             .iter()
             .map(|p| (p.report.provider.clone(), p.report.provider_message_id.clone(), p.report.delivery))
             .collect();
-        let attrs: Vec<serde_json::Value> = batch
-            .iter()
-            .map(|p| json!({ "status": p.report.status, "error_code": p.report.error_code }))
-            .collect();
+        let attrs: Vec<serde_json::Value> =
+            batch.iter().map(|p| json!({ "status": p.report.status, "error_code": p.report.error_code })).collect();
         let now = crate::clock::now().millis();
         let stored = app
             .store
             .write(move |conn| -> Result<Vec<ReportMatch>, ServiceError> {
                 let mut matches = Vec::with_capacity(entries.len());
                 for ((provider, provider_message_id, delivery), extra) in entries.iter().zip(attrs) {
-                    let found = sms_store::record_delivery(conn, provider, provider_message_id, delivery.as_str(), now)?;
+                    let found =
+                        sms_store::record_delivery(conn, provider, provider_message_id, delivery.as_str(), now)?;
                     if let ReportMatch::Recorded(sms) = &found {
                         let latency_ms = sms.submitted_at.map(|at| now - at);
                         let kind = match delivery {

@@ -137,10 +137,8 @@ async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceE
             Err(SmsError::Rejected(_)) => "rejected",
             Err(SmsError::Unavailable(_)) => "unavailable",
         };
-        app.metrics.increment(
-            "orderguard_sms_total",
-            &[("brand", &message.brand), labels[0], labels[1], ("result", outcome)],
-        );
+        app.metrics
+            .increment("orderguard_sms_total", &[("brand", &message.brand), labels[0], labels[1], ("result", outcome)]);
         match result {
             Ok(Submitted { provider_message_id, kept }) => {
                 lock(&provider.breaker).succeeded();

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use orderguard_domain::circuit::CircuitBreaker;
 
 pub use http_provider::HttpProvider;
-pub use smpp::SmppProvider;
 pub use outbox::OutboxProvider;
+pub use smpp::SmppProvider;
 
 use crate::identity::BoxFuture;
 

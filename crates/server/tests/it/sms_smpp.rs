@@ -98,8 +98,9 @@ async fn submit_and_delivery_receipt(db: Db) {
     assert!(delivered["latency_ms"].as_i64().unwrap() >= 0, "{delivered}");
 
     // The code that reached the handset is the one that approves the order.
-    let (status, body) =
-        server.post(&server.alpha_key, &format!("/v1/verifications/{id}/check"), json!({ "code": code_in(text) })).await;
+    let (status, body) = server
+        .post(&server.alpha_key, &format!("/v1/verifications/{id}/check"), json!({ "code": code_in(text) }))
+        .await;
     assert_eq!((status, body["status"].as_str()), (200, Some("approved")), "{body}");
 
     let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
@@ -178,7 +179,11 @@ async fn encodings_and_long_texts_arrive_intact(db: Db) {
     assert_eq!(text, format!("Alpha Mobil 验证码 {code} ✅ €849.00\n\n@shop.alpha.example #{code}"));
     let messages = smsc.messages().await;
     let coding = |n: &str| {
-        messages.iter().filter(|m| m["destination_addr"] == n).map(|m| m["data_coding"].as_u64().unwrap()).collect::<Vec<_>>()
+        messages
+            .iter()
+            .filter(|m| m["destination_addr"] == n)
+            .map(|m| m["data_coding"].as_u64().unwrap())
+            .collect::<Vec<_>>()
     };
     assert_eq!(coding("4915123456789"), [0, 0], "GSM-7 in two parts");
     assert_eq!(coding("4917612345678"), [8], "UCS-2");

@@ -8,11 +8,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::address;
 use super::encoding::{encode_text, split_concatenated};
 use super::pdu::{self, Bind, Body, ShortMessage, status};
 use super::receipt::{MessageState, parse_receipt};
 use super::session::{DeliverHandler, Opened, Responder, Session, SessionConfig, SessionError};
-use super::address;
 use crate::config::{ConfigError, SmppBindMode, SmppProviderConfig, resolve_secrets};
 use crate::identity::BoxFuture;
 use crate::metrics::Metrics;
@@ -238,11 +238,17 @@ impl SmppProvider {
         self.stop.send_replace(true);
     }
 
+    /// Whether a bind that can send is up within `timeout`.
+    pub async fn wait_until_bound(&self, timeout: Duration) -> bool {
+        self.transmitting_slot(Instant::now() + timeout).await.is_ok()
+    }
+
     /// Binds once, asks enquire_link, unbinds: for `orderguard doctor`.
     pub async fn probe(&self) -> Result<Probe, SessionError> {
         let started = Instant::now();
         let kind = self.slots.first().map_or(BindKind::Transceiver, |s| s.kind);
-        let opened = Session::open(self.session_config(kind), Arc::new(|_, r: Responder| r.respond(status::OK))).await?;
+        let opened =
+            Session::open(self.session_config(kind), Arc::new(|_, r: Responder| r.respond(status::OK))).await?;
         let bind = started.elapsed();
         let asked = Instant::now();
         let answer = opened.session.request(Body::EnquireLink).await;
@@ -347,7 +353,10 @@ impl SmppProvider {
             if turn >= deadline {
                 return Err(SmsError::Unavailable("the SMSC's rate limit leaves no time to send".into()));
             }
-            tokio::time::sleep_until(turn).await;
+            // A timer, even one already due, costs up to a millisecond: only wait when there is a wait.
+            if turn > Instant::now() {
+                tokio::time::sleep_until(turn).await;
+            }
             let sent = Instant::now();
             let wait = self.response_timeout.min(deadline.saturating_duration_since(Instant::now()));
             let resp = session.request_within(Body::SubmitSm(sm.clone()), wait).await.map_err(|e| match e {
@@ -361,7 +370,10 @@ impl SmppProvider {
                 }
                 (status::THROTTLED | status::MESSAGE_QUEUE_FULL, _) => {
                     if let Some(metrics) = self.metrics.get() {
-                        metrics.increment("orderguard_sms_throttled_total", &[("provider", &self.name), ("country", country)]);
+                        metrics.increment(
+                            "orderguard_sms_throttled_total",
+                            &[("provider", &self.name), ("country", country)],
+                        );
                     }
                     slot.pacing().throttled(sent, Instant::now());
                 }
@@ -379,7 +391,8 @@ impl SmppProvider {
         let deadline = Instant::now() + self.send_timeout;
         let (data_coding, octets) = encode_text(sms.text);
         let reference = self.next_reference.fetch_add(1, Ordering::Relaxed);
-        let parts = split_concatenated(data_coding, &octets, reference).map_err(|e| SmsError::Rejected(e.to_string()))?;
+        let parts =
+            split_concatenated(data_coding, &octets, reference).map_err(|e| SmsError::Rejected(e.to_string()))?;
         let source = address::source(sms.sender_id);
         let destination = address::destination(sms.to);
         let esm_class = if parts.len() > 1 { pdu::ESM_CLASS_UDHI } else { 0 };

@@ -71,10 +71,7 @@ pub struct SessionConfig {
 impl Session {
     /// Connects and binds. Gives the session, the SMSC's `system_id` from the bind response, and a
     /// receiver that gets why the session ended, once it has.
-    pub async fn open(
-        config: SessionConfig,
-        on_deliver: DeliverHandler,
-    ) -> Result<Opened, SessionError> {
+    pub async fn open(config: SessionConfig, on_deliver: DeliverHandler) -> Result<Opened, SessionError> {
         let connect = TcpStream::connect(&config.address);
         let stream = tokio::time::timeout(config.response_timeout, connect)
             .await

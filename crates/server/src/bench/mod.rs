@@ -1,5 +1,8 @@
 //! `orderguard bench`: starts the real server and drives complete flows over HTTP
 //! (create → code from the outbox → check), and the same load against `/healthz` as the ceiling.
+//! `orderguard bench-smpp` (in `smpp`) measures the SMPP client alone against an SMSC.
+
+pub mod smpp;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
