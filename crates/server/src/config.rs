@@ -192,8 +192,13 @@ pub struct HttpProviderConfig {
     /// Header name → value; values may use `${env:NAME}` and `${file:PATH}` for secrets.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    /// The JSON body; every string in it may use `{to}`, `{text}`, `{sender}`, `{id}`, `{brand}`.
+    /// The body; every string in it may use `{to}` (E.164), `{to_digits}` (without `+`), `{text}`,
+    /// `{encoding}` (`text` for GSM-7, `unicode` otherwise), `{sender}`, `{id}`, `{brand}`, and
+    /// `${env:NAME}` / `${file:PATH}` for secrets.
     pub body: serde_json::Value,
+    /// `json`, or `form` (URL-encoded; the body must then be a flat table).
+    #[serde(default)]
+    pub format: HttpBodyFormat,
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
     /// Retries of one hand-off after a timeout, a connection error or a 5xx/429 answer.
@@ -201,6 +206,39 @@ pub struct HttpProviderConfig {
     pub retries: u32,
     /// JSON pointer to the provider's message id in its answer, e.g. `/messages/0/message-id`.
     pub message_id_pointer: Option<String>,
+    /// For APIs that answer 200 to a refused message: a JSON pointer into the answer and the
+    /// values that mean accepted (e.g. `/messages/0/status` and `["0"]`).
+    pub accepted_pointer: Option<String>,
+    #[serde(default)]
+    pub accepted_values: Vec<String>,
+    /// The provider's delivery status callbacks, at `/v1/sms-status/{provider name}`.
+    pub status_callback: Option<StatusCallbackConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpBodyFormat {
+    #[default]
+    Json,
+    Form,
+}
+
+/// How to read a provider's delivery status callback (JSON body, form body or query string).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusCallbackConfig {
+    /// A secret the provider sends as `Authorization: Bearer …` or as `?token=…` in the callback
+    /// URL; at least 16 characters. Use `${env:NAME}` or `${file:PATH}`.
+    pub token: String,
+    /// Field with the provider's message id: a name (`messageId`) or a JSON pointer (`/data/id`).
+    pub message_id_field: String,
+    pub status_field: String,
+    /// Field with the provider's error code, kept with the event.
+    pub error_field: Option<String>,
+    /// Status values that mean delivered, and those that mean it failed for good; others (such as
+    /// `accepted` or `buffered`) are interim and ignored.
+    pub delivered: Vec<String>,
+    pub failed: Vec<String>,
 }
 
 fn default_timeout_ms() -> u64 {
@@ -417,6 +455,25 @@ mod tests {
     fn unknown_keys_are_errors() {
         let err = Settings::from_toml("lisen = \"x\"", Path::new("x.toml")).unwrap_err();
         assert!(err.to_string().contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn the_example_configuration_builds() {
+        for name in ["NORDTEL_SMPP_SYSTEM_ID", "NORDTEL_SMPP_PASSWORD", "VONAGE_API_KEY", "VONAGE_API_SECRET"] {
+            // SAFETY: only this test reads these variables.
+            unsafe { std::env::set_var(name, "example") };
+        }
+        // SAFETY: as above.
+        unsafe { std::env::set_var("VONAGE_CALLBACK_TOKEN", "example-callback-secret") };
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/example.toml"));
+        let settings = Settings::load(path).unwrap();
+        let brands = crate::brand::Brands::build(&settings).unwrap();
+        let nordtel = brands.get("nordtel").unwrap();
+        let names = |route: &[crate::sms::NamedGateway]| route.iter().map(|g| g.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(nordtel.route_for("DE")), ["nordtel-smsc", "vonage"]);
+        assert_eq!(names(nordtel.route_for("AT")), ["vonage"]);
+        assert!(brands.status_callback("vonage").is_some_and(|c| c.accepts_token("example-callback-secret")));
+        assert_eq!(brands.smpp_providers().len(), 1);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use orderguard_domain::sms_text::{self, CodeEntry, SmsVars};
 use crate::config::{BrandConfig, ConfigError, IdentityConfig, Settings, SmsProviderConfig};
 use crate::i18n::{SUPPORTED_LOCALES, Texts};
 use crate::identity::{IdentityConnector, StaticDirectory};
+use crate::sms::status_callback::StatusCallback;
 use crate::sms::{HttpProvider, NamedGateway, OutboxProvider, SmppProvider, SmsGateway};
 
 const DEFAULT_SMS_DE: &str =
@@ -113,6 +114,8 @@ pub struct Brands {
     by_slug: HashMap<String, Arc<Brand>>,
     /// SMPP providers keep binds open: the server starts and stops them.
     smpp: Vec<Arc<SmppProvider>>,
+    /// HTTP providers' delivery status callbacks, by provider name.
+    status_callbacks: HashMap<String, StatusCallback>,
 }
 
 impl Brands {
@@ -130,8 +133,13 @@ impl Brands {
         &self.smpp
     }
 
+    pub fn status_callback(&self, provider: &str) -> Option<&StatusCallback> {
+        self.status_callbacks.get(provider)
+    }
+
     pub fn build(settings: &Settings) -> Result<Self, ConfigError> {
         let mut smpp = Vec::new();
+        let mut status_callbacks = HashMap::new();
         let limits = &settings.limits;
         let open_ms = i64::try_from(limits.circuit_breaker_open_ms).unwrap_or(i64::MAX);
         let gateways = settings
@@ -140,7 +148,12 @@ impl Brands {
             .map(|(name, config)| {
                 let gateway: Arc<dyn SmsGateway> = match config {
                     SmsProviderConfig::Outbox => Arc::new(OutboxProvider),
-                    SmsProviderConfig::Http(http) => Arc::new(HttpProvider::new(name, http)?),
+                    SmsProviderConfig::Http(http) => {
+                        if let Some(callback) = &http.status_callback {
+                            status_callbacks.insert(name.clone(), StatusCallback::new(name, callback)?);
+                        }
+                        Arc::new(HttpProvider::new(name, http)?)
+                    }
                     SmsProviderConfig::Smpp(config) => {
                         let provider = Arc::new(SmppProvider::new(name, config)?);
                         smpp.push(provider.clone());
@@ -169,7 +182,7 @@ impl Brands {
                 return Err(ConfigError::Invalid(format!("brand `{}` is declared twice", config.slug)));
             }
         }
-        Ok(Self { by_slug, smpp })
+        Ok(Self { by_slug, smpp, status_callbacks })
     }
 }
 

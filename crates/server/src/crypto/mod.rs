@@ -116,6 +116,13 @@ pub fn sha256(data: &[u8]) -> Vec<u8> {
     Sha256::digest(data).to_vec()
 }
 
+/// Compares secrets by their SHA-256: where two digests differ tells nothing about where the
+/// secrets do, and lengths do not show.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let (a, b) = (Sha256::digest(a), Sha256::digest(b));
+    a.iter().zip(b.iter()).fold(0_u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
 /// API keys: `og_` and 192 random bits. Only the SHA-256 is stored (a high-entropy secret needs no
 /// slow hash); the first characters are kept to tell keys apart in listings.
 pub struct NewApiKey {

@@ -35,6 +35,7 @@ use error::ApiError;
     tags(
         (name = "verifications", description = "Start, check, resend and cancel verifications"),
         (name = "orders", description = "Report order outcomes"),
+        (name = "sms", description = "Delivery status callbacks from SMS providers"),
         (name = "keys", description = "Public keys for receipts"),
         (name = "hosted page", description = "The customer's verification page (HTML forms)"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
@@ -67,6 +68,7 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(api::resend_verification))
         .routes(routes!(api::cancel_verification))
         .routes(routes!(api::report_order_outcome))
+        .routes(routes!(api::sms_status::status_callback, api::sms_status::status_callback_query))
         .routes(routes!(jwks))
         .routes(routes!(healthz))
         .routes(routes!(readyz))

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use super::{OutgoingSms, SmsError, SmsGateway, Submitted};
-use crate::config::{ConfigError, HttpProviderConfig, resolve_secrets};
+use crate::config::{ConfigError, HttpBodyFormat, HttpProviderConfig, resolve_secrets};
 use crate::identity::BoxFuture;
 
 /// A generic HTTP SMS API: a JSON POST built from a template, with timeout and retries.
@@ -10,8 +10,10 @@ pub struct HttpProvider {
     url: String,
     headers: Vec<(reqwest::header::HeaderName, reqwest::header::HeaderValue)>,
     body: serde_json::Value,
+    format: HttpBodyFormat,
     retries: u32,
     message_id_pointer: Option<String>,
+    accepted: Option<(String, Vec<String>)>,
 }
 
 impl HttpProvider {
@@ -28,6 +30,10 @@ impl HttpProvider {
                 "timeout_ms × (retries + 1) plus back-off is {worst_case_ms} ms, more than the {allowed_ms} ms a \
                  sender holds a message: lower timeout_ms or retries"
             )));
+        }
+        let flat = config.body.as_object().is_some_and(|m| m.values().all(|v| v.is_string() || v.is_number()));
+        if config.format == HttpBodyFormat::Form && !flat {
+            return Err(invalid("with format = \"form\" the body must be a flat table of texts and numbers".into()));
         }
         let url = resolve_secrets(&config.url)?;
         // The message names the configured URL, never the one with secrets filled in.
@@ -52,9 +58,11 @@ impl HttpProvider {
             client,
             url,
             headers,
-            body: config.body.clone(),
+            body: resolve_body_secrets(&config.body)?,
+            format: config.format,
             retries: config.retries,
             message_id_pointer: config.message_id_pointer.clone(),
+            accepted: config.accepted_pointer.clone().map(|pointer| (pointer, config.accepted_values.clone())),
         })
     }
 
@@ -70,27 +78,39 @@ impl HttpProvider {
     }
 
     fn render(&self, sms: &OutgoingSms<'_>) -> serde_json::Value {
-        fn fill(value: &serde_json::Value, sms: &OutgoingSms<'_>) -> serde_json::Value {
+        // `text` or `unicode`: what aggregators such as Vonage call GSM-7 and UCS-2 messages.
+        let encoding = match orderguard_domain::sms_text::encoding(sms.text) {
+            orderguard_domain::sms_text::Encoding::Gsm7 => "text",
+            orderguard_domain::sms_text::Encoding::Ucs2 => "unicode",
+        };
+        fn fill(value: &serde_json::Value, sms: &OutgoingSms<'_>, encoding: &str) -> serde_json::Value {
             match value {
                 serde_json::Value::String(s) => serde_json::Value::String(
-                    s.replace("{to}", sms.to)
+                    s.replace("{to_digits}", sms.to.trim_start_matches('+'))
+                        .replace("{encoding}", encoding)
+                        .replace("{to}", sms.to)
                         .replace("{text}", sms.text)
                         .replace("{sender}", sms.sender_id)
                         .replace("{id}", sms.message_id)
                         .replace("{brand}", sms.brand),
                 ),
-                serde_json::Value::Array(items) => items.iter().map(|v| fill(v, sms)).collect(),
-                serde_json::Value::Object(map) => {
-                    map.iter().map(|(k, v)| (k.clone(), fill(v, sms))).collect::<serde_json::Map<_, _>>().into()
-                }
+                serde_json::Value::Array(items) => items.iter().map(|v| fill(v, sms, encoding)).collect(),
+                serde_json::Value::Object(map) => map
+                    .iter()
+                    .map(|(k, v)| (k.clone(), fill(v, sms, encoding)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into(),
                 other => other.clone(),
             }
         }
-        fill(&self.body, sms)
+        fill(&self.body, sms, encoding)
     }
 
     async fn attempt(&self, body: &serde_json::Value) -> Result<Submitted, SmsError> {
-        let mut request = self.client.post(&self.url).json(body);
+        let mut request = match self.format {
+            HttpBodyFormat::Json => self.client.post(&self.url).json(body),
+            HttpBodyFormat::Form => self.client.post(&self.url).form(body),
+        };
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
@@ -103,12 +123,35 @@ impl HttpProvider {
             return Err(SmsError::Rejected(format!("HTTP {status}")));
         }
         let answer: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
-        let provider_message_id = self.message_id_pointer.as_deref().and_then(|p| answer.pointer(p)).map(|v| match v {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        });
+        let text_at = |pointer: &str| {
+            answer.pointer(pointer).map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        };
+        if let Some((pointer, values)) = &self.accepted {
+            let said = text_at(pointer).unwrap_or_default();
+            if !values.contains(&said) {
+                return Err(SmsError::Rejected(format!("the provider answered `{said}` at {pointer}")));
+            }
+        }
+        let provider_message_id = self.message_id_pointer.as_deref().and_then(text_at);
         Ok(Submitted { provider_message_id, kept: None })
     }
+}
+
+/// Secrets in the body's strings are filled in once, at start.
+fn resolve_body_secrets(body: &serde_json::Value) -> Result<serde_json::Value, ConfigError> {
+    Ok(match body {
+        serde_json::Value::String(s) => serde_json::Value::String(resolve_secrets(s)?),
+        serde_json::Value::Array(items) => items.iter().map(resolve_body_secrets).collect::<Result<_, _>>()?,
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), resolve_body_secrets(v)?)))
+            .collect::<Result<serde_json::Map<_, _>, ConfigError>>()?
+            .into(),
+        other => other.clone(),
+    })
 }
 
 /// Errors may carry the URL, which can hold a credential: keep only what went wrong.

@@ -5,6 +5,7 @@ mod http_provider;
 mod outbox;
 pub mod outbox_signal;
 pub mod smpp;
+pub mod status_callback;
 
 use std::sync::{Arc, Mutex};
 

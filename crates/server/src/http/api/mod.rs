@@ -1,5 +1,6 @@
 //! The JSON API under `/v1`, authenticated with a brand's API key.
 
+pub mod sms_status;
 pub mod types;
 
 use std::collections::HashMap;
