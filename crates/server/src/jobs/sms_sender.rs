@@ -113,9 +113,15 @@ async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceE
     // Failed and skipped providers: each becomes an `sms.attempt_failed` event, written with the
     // message's next state.
     let mut failures: Vec<serde_json::Value> = Vec::new();
-    for provider in brand.route_for(&message.country) {
+    let route = brand.route_for(&message.country);
+    for (index, provider) in route.iter().enumerate() {
         let admission = lock(&provider.breaker).admit(crate::clock::now().millis());
-        if admission == Admission::Skip {
+        // A breaker skips to a provider that works; when every one is open, skipping them all
+        // would only run the message out of attempts, so the last one is tried regardless.
+        let last_resort = index + 1 == route.len()
+            && failures.len() == route.len() - 1
+            && failures.iter().all(|f| f["result"] == "skipped");
+        if admission == Admission::Skip && !last_resort {
             app.metrics.increment("orderguard_sms_provider_skipped_total", &[("provider", &provider.name)]);
             failures.push(json!({
                 "provider": provider.name, "result": "skipped", "error": "circuit breaker open",

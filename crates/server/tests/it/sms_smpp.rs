@@ -21,6 +21,7 @@ on_both_databases!(
     throttling_is_answered_by_slowing_down,
     refused_destination_makes_undeliverable,
     dead_smsc_fails_over_to_http_and_comes_back,
+    two_instances_send_each_queued_message_once,
 );
 
 /// The SMS events of a verification with their attributes, in order.
@@ -340,4 +341,59 @@ async fn dead_smsc_fails_over_to_http_and_comes_back(db: Db) {
     assert!(back, "the SMSC never took messages again");
     assert!(!smsc.messages().await.is_empty());
     server.stop().await;
+}
+
+async fn two_instances_send_each_queued_message_once(db: Db) {
+    let log = db.dir.0.join("smsc.log");
+    let smsc = Smsc::start(log.clone()).await;
+    let port = smsc.smpp_port;
+    let SmsProviderConfig::Smpp(mut smpp) = smsc.provider(10) else { unreachable!() };
+    smpp.send_timeout_ms = 500;
+    smpp.response_timeout_ms = 500;
+    drop(smsc); // down while the verifications are created: every message waits for a retry
+    let tweak = |s: &mut orderguard::config::Settings| {
+        s.sms_providers.insert("smsc".into(), SmsProviderConfig::Smpp(smpp.clone()));
+        s.brands[0].sms_route = vec!["smsc".into()];
+        s.brands[0].policy.max_verifications_per_number_per_hour = Some(1000);
+        s.limits.sms_max_attempts = 10;
+    };
+    let first = TestServer::start_with(db, tweak).await;
+    let second = first.another_instance(tweak).await;
+    let second_base = format!("http://{}", second.addr);
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        // Half the orders reach each instance, as behind a load balancer.
+        let base = if n % 2 == 0 { first.base.clone() } else { second_base.clone() };
+        let response = first
+            .http
+            .post(format!("{base}/v1/verifications"))
+            .bearer_auth(&first.alpha_key)
+            .json(&crate::support::order(&format!("M-{n}"), "c-1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        ids.push(response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    // Every first hand-off fails; both instances now scan the shared queue for the retries.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let smsc = Smsc::start_on(port, log).await;
+    let mut acknowledged = Vec::new();
+    for id in &ids {
+        let submitted = wait_for_event(&first, id, "sms.submitted").await;
+        acknowledged.push(submitted["provider_message_id"].as_str().unwrap().to_owned());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for id in &ids {
+        let events = sms_events(&first, id).await;
+        assert_eq!(events.iter().filter(|(k, _)| k == "sms.submitted").count(), 1, "{id}: {events:?}");
+        assert!(
+            events.iter().any(|(k, _)| k == "sms.attempt_failed"),
+            "{id} was sent from the retry queue: {events:?}"
+        );
+    }
+    let arrived = smsc.messages().await;
+    assert_eq!(arrived.len(), ids.len(), "each message reached the SMSC once");
+    second.stop().await;
+    first.stop().await;
 }

@@ -94,6 +94,10 @@ pub const SECRET: &str = "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=";
 
 /// Two brands (alpha speaks German, beta English), static customers, the outbox provider.
 pub fn config(db: &Db) -> String {
+    config_for(&db.url)
+}
+
+pub fn config_for(database_url: &str) -> String {
     format!(
         r##"
 listen = "127.0.0.1:0"
@@ -138,7 +142,7 @@ locales = ["en", "de"]
 sms_route = ["outbox"]
 identity = "directory"
 "##,
-        url = db.url
+        url = database_url
     )
 }
 
@@ -154,6 +158,7 @@ pub struct TestServer {
     pub beta_key: String,
     pub http: reqwest::Client,
     pub server: Option<orderguard::Server>,
+    pub database_url: String,
     /// Dropped after the server: removes the database.
     _db: Db,
 }
@@ -165,6 +170,7 @@ impl TestServer {
 
     pub async fn start_with(db: Db, tweak: impl FnOnce(&mut Settings)) -> Self {
         let settings = settings(&db, tweak);
+        let database_url = db.url.clone();
         let store = orderguard::prepare_store(&settings).await.unwrap();
         let alpha_key = orderguard::service::api_keys::create(&store, "alpha", "test").await.unwrap();
         let beta_key = orderguard::service::api_keys::create(&store, "beta", "test").await.unwrap();
@@ -176,8 +182,17 @@ impl TestServer {
             beta_key,
             http: reqwest::Client::new(),
             server: Some(server),
+            database_url,
             _db: db,
         }
+    }
+
+    /// One more instance on the same database, as a deployment with several instances runs.
+    pub async fn another_instance(&self, tweak: impl FnOnce(&mut Settings)) -> orderguard::Server {
+        let mut settings =
+            Settings::from_toml(&config_for(&self.database_url), std::path::Path::new("test.toml")).unwrap();
+        tweak(&mut settings);
+        orderguard::start(settings).await.unwrap()
     }
 
     pub fn app(&self) -> &orderguard::App {
