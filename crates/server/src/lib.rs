@@ -10,6 +10,7 @@ pub mod config;
 pub mod config_check;
 pub mod crypto;
 pub mod demo;
+pub mod doctor;
 pub mod http;
 pub mod i18n;
 pub mod identity;

@@ -57,6 +57,12 @@ enum Command {
         #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
         config: Option<PathBuf>,
     },
+    /// Check what the configuration points at: the database, each SMPP provider (a bind), each
+    /// HTTP provider's address.
+    Doctor {
+        #[arg(long, short, env = "ORDERGUARD_CONFIG")]
+        config: PathBuf,
+    },
     /// Check a configuration file.
     Config {
         #[command(subcommand)]
@@ -100,6 +106,20 @@ enum ConfigAction {
 }
 
 /// Prints the report; fails when the configuration cannot start the service.
+async fn doctor(path: &std::path::Path) -> anyhow::Result<()> {
+    let settings = Settings::load(path)?;
+    let findings = orderguard::doctor::run(&settings).await;
+    for f in &findings {
+        println!("{:<5} {}: {}", if f.ok { "ok" } else { "FAIL" }, f.subject, f.detail);
+    }
+    let failed = findings.iter().filter(|f| !f.ok).count();
+    println!("{} check(s), {failed} failed", findings.len());
+    if failed > 0 {
+        bail!("{failed} check(s) failed: see above");
+    }
+    Ok(())
+}
+
 fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
     let settings = Settings::load(path)?;
     let report = orderguard::config_check::check(&settings);
@@ -151,6 +171,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo { listen, data, database } => demo(listen, data, database).await,
         Command::Config { action: ConfigAction::Check { config } } => check_config(&config),
+        Command::Doctor { config } => doctor(&config).await,
         Command::Serve { config } => {
             let settings = load(Some(config))?;
             init_logging(settings.log_format);

@@ -22,6 +22,7 @@ on_both_databases!(
     refused_destination_makes_undeliverable,
     dead_smsc_fails_over_to_http_and_comes_back,
     two_instances_send_each_queued_message_once,
+    doctor_binds_to_each_smpp_provider,
 );
 
 /// The SMS events of a verification with their attributes, in order.
@@ -396,4 +397,60 @@ async fn two_instances_send_each_queued_message_once(db: Db) {
     assert_eq!(arrived.len(), ids.len(), "each message reached the SMSC once");
     second.stop().await;
     first.stop().await;
+}
+
+async fn doctor_binds_to_each_smpp_provider(db: Db) {
+    let smsc = Smsc::start(db.dir.0.join("smsc.log")).await;
+    let config_path = db.dir.0.join("orderguard.toml");
+    let providers = format!(
+        r#"
+[sms_providers.smsc]
+kind = "smpp"
+address = "127.0.0.1:{port}"
+system_id = "{system_id}"
+password = "{password}"
+
+[sms_providers.wrong-password]
+kind = "smpp"
+address = "127.0.0.1:{port}"
+system_id = "{system_id}"
+password = "nope"
+
+[sms_providers.gone]
+kind = "smpp"
+address = "127.0.0.1:9"
+system_id = "x"
+password = "x"
+
+[sms_providers.aggregator]
+kind = "http"
+url = "http://127.0.0.1:9/sms"
+body = {{ to = "{{to}}" }}
+"#,
+        port = smsc.smpp_port,
+        system_id = crate::smsc::SYSTEM_ID,
+        password = crate::smsc::PASSWORD,
+    );
+    std::fs::write(&config_path, format!("{}{providers}", crate::support::config(&db))).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_orderguard"))
+        .args(["doctor", "--config"])
+        .arg(&config_path)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "failed checks fail the command: {out}");
+    let line = |subject: &str| out.lines().find(|l| l.contains(subject)).unwrap_or_default().to_owned();
+    assert!(line("database").starts_with("ok"), "{out}");
+    let bound = line("sms provider smsc ");
+    assert!(
+        bound.starts_with("ok") && bound.contains("bound as transceiver") && bound.contains("enquire_link"),
+        "{out}"
+    );
+    assert!(line("wrong-password").starts_with("FAIL") && line("wrong-password").contains("0xe"), "{out}");
+    assert!(line("gone").starts_with("FAIL") && line("gone").contains("cannot connect"), "{out}");
+    assert!(line("aggregator").starts_with("FAIL") && line("aggregator").contains("127.0.0.1:9"), "{out}");
+    assert!(line("outbox").starts_with("ok"), "{out}");
+    assert!(out.contains("6 check(s), 3 failed"), "{out}");
+    let stats = smsc.stats().await;
+    assert_eq!((stats["enquire_links"].as_u64(), stats["unbinds"].as_u64()), (Some(1), Some(1)), "{stats}");
 }

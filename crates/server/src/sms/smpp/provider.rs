@@ -134,6 +134,7 @@ pub struct SmppProvider {
 /// What `orderguard doctor` learns from one bind.
 #[derive(Debug)]
 pub struct Probe {
+    pub bind_kind: &'static str,
     pub smsc_system_id: String,
     pub bind: Duration,
     pub enquire_link: Duration,
@@ -225,6 +226,10 @@ impl SmppProvider {
         &self.name
     }
 
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
     /// Starts keeping every bind up, until `stop`.
     pub fn start(self: &Arc<Self>, context: &ProviderContext) {
         let _ = self.metrics.set(context.metrics.clone());
@@ -255,7 +260,7 @@ impl SmppProvider {
         let enquire_link = asked.elapsed();
         opened.session.unbind().await;
         answer?;
-        Ok(Probe { smsc_system_id: opened.smsc_system_id, bind, enquire_link })
+        Ok(Probe { bind_kind: kind.as_str(), smsc_system_id: opened.smsc_system_id, bind, enquire_link })
     }
 
     fn session_config(&self, kind: BindKind) -> SessionConfig {

@@ -1,0 +1,95 @@
+//! `orderguard doctor`: checks what the configuration points at — the database, every SMPP
+//! provider (bind, enquire_link, unbind) and the address of every HTTP provider — and says, one
+//! line each, what works and what does not.
+
+use std::time::{Duration, Instant};
+
+use crate::brand::Brands;
+use crate::config::{Settings, SmsProviderConfig, resolve_secrets};
+use crate::store::{DatabaseUrl, Store};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Finding {
+    pub subject: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+impl Finding {
+    fn new(subject: impl Into<String>, result: Result<String, String>) -> Self {
+        let (ok, detail) = match result {
+            Ok(detail) => (true, detail),
+            Err(detail) => (false, detail),
+        };
+        Self { subject: subject.into(), ok, detail }
+    }
+}
+
+pub async fn run(settings: &Settings) -> Vec<Finding> {
+    let mut findings = vec![Finding::new("database", database(settings).await)];
+    let brands = match Brands::build(settings) {
+        Ok(brands) => brands,
+        Err(e) => {
+            findings.push(Finding::new("configuration", Err(e.to_string())));
+            return findings;
+        }
+    };
+    for provider in brands.smpp_providers() {
+        let subject = format!("sms provider {} (smpp {})", provider.name(), provider.address());
+        let result = match provider.probe().await {
+            Ok(p) => Ok(format!(
+                "bound as {} in {} ms to SMSC `{}`; enquire_link answered in {} ms; unbound",
+                p.bind_kind,
+                p.bind.as_millis(),
+                p.smsc_system_id,
+                p.enquire_link.as_millis()
+            )),
+            Err(e) => Err(e.to_string()),
+        };
+        findings.push(Finding::new(subject, result));
+    }
+    for (name, config) in &settings.sms_providers {
+        match config {
+            SmsProviderConfig::Http(http) => {
+                let result = reachable(&http.url).await;
+                let subject = format!("sms provider {name} (http)");
+                findings.push(Finding::new(subject, result));
+            }
+            SmsProviderConfig::Outbox => findings.push(Finding::new(
+                format!("sms provider {name} (outbox)"),
+                Ok("keeps messages in the database: for development and demos, sends nothing".into()),
+            )),
+            SmsProviderConfig::Smpp(_) => {}
+        }
+    }
+    findings
+}
+
+async fn database(settings: &Settings) -> Result<String, String> {
+    let url = DatabaseUrl::parse(&settings.database_url).map_err(|e| e.to_string())?;
+    let store = Store::open(&url).await.map_err(|e| e.to_string())?;
+    store.read(|conn| conn.query("SELECT 1", &[])).await.map_err(|e| e.to_string())?;
+    let name = match store.backend() {
+        crate::store::Backend::Sqlite => "SQLite",
+        crate::store::Backend::Postgres => "PostgreSQL",
+    };
+    Ok(format!("{name} answers"))
+}
+
+/// Opens a TCP connection to the provider's host: the address resolves and something listens.
+/// Nothing is sent (a request could cost money or send an SMS).
+async fn reachable(configured_url: &str) -> Result<String, String> {
+    let url = resolve_secrets(configured_url).map_err(|e| e.to_string())?;
+    let url = reqwest::Url::parse(&url).map_err(|e| format!("the url is not valid: {e}"))?;
+    let host = url.host_str().ok_or("the url has no host")?.to_owned();
+    let port = url.port_or_known_default().ok_or("the url has no port")?;
+    let started = Instant::now();
+    match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect((host.as_str(), port))).await {
+        Ok(Ok(_)) => {
+            Ok(format!("{host}:{port} accepts connections ({} ms); no message sent", started.elapsed().as_millis()))
+        }
+        Ok(Err(e)) => Err(format!("cannot connect to {host}:{port}: {e}")),
+        Err(_) => Err(format!("no answer from {host}:{port} within {} s", CONNECT_TIMEOUT.as_secs())),
+    }
+}
