@@ -19,6 +19,7 @@ on_both_databases!(
     resend_supersedes_a_queued_retry,
     delivery_status_callbacks,
     form_api_that_answers_200_to_refusals,
+    routes_per_destination_country,
 );
 
 #[derive(Clone)]
@@ -399,5 +400,28 @@ async fn form_api_that_answers_200_to_refusals(db: Db) {
     assert_eq!(failed.attrs["result"], "rejected");
     assert!(failed.attrs["error"].as_str().unwrap().contains("`3`"), "{}", failed.attrs);
     assert_eq!(unicode["status"], "pending");
+    server.stop().await;
+}
+
+async fn routes_per_destination_country(db: Db) {
+    let (url, fake) = start_fake(Duration::ZERO, StatusCode::OK).await;
+    let token = db.dir.0.join("token");
+    std::fs::write(&token, "t").unwrap();
+    let server = TestServer::start_with(db, |s| {
+        s.sms_providers.insert("uk-aggregator".into(), http_provider(&url, &token));
+        s.brands[0].sms_route = vec!["outbox".into()];
+        s.brands[0].sms_route_by_country.insert("GB".into(), vec!["uk-aggregator".into()]);
+    })
+    .await;
+    let german = server.create(&server.alpha_key, "C-1", "c-1").await["id"].as_str().unwrap().to_owned();
+    let british = server.create(&server.alpha_key, "C-2", "c-uk").await;
+    assert_eq!(british["status"], "pending", "{british}");
+    let british = british["id"].as_str().unwrap().to_owned();
+    assert_eq!(server.code(&german).await.len(), 6, "the German number's SMS went through the outbox");
+    wait_for(|| fake.received.lock().unwrap().len() == 1).await;
+    assert_eq!(fake.received.lock().unwrap()[0].1["to"], "+447400123456");
+    assert!(server.outbox(Some(&british)).await.is_empty(), "the British number's SMS took its own route");
+    let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("provider=\"uk-aggregator\",country=\"GB\",result=\"submitted\""), "{metrics}");
     server.stop().await;
 }

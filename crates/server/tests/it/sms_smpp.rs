@@ -23,6 +23,7 @@ on_both_databases!(
     dead_smsc_fails_over_to_http_and_comes_back,
     two_instances_send_each_queued_message_once,
     doctor_binds_to_each_smpp_provider,
+    keep_alive_and_a_garbled_smsc,
 );
 
 /// The SMS events of a verification with their attributes, in order.
@@ -453,4 +454,55 @@ body = {{ to = "{{to}}" }}
     assert!(out.contains("6 check(s), 3 failed"), "{out}");
     let stats = smsc.stats().await;
     assert_eq!((stats["enquire_links"].as_u64(), stats["unbinds"].as_u64()), (Some(1), Some(1)), "{stats}");
+}
+
+async fn keep_alive_and_a_garbled_smsc(db: Db) {
+    // An idle bind sends enquire_link.
+    let smsc = Smsc::start(db.dir.0.join("smsc.log")).await;
+    let SmsProviderConfig::Smpp(mut provider) = smsc.provider(10) else { unreachable!() };
+    provider.enquire_link_seconds = 1;
+    // A second "SMSC" answers the bind, then sends bytes that are no PDU.
+    let garbled = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let garbled_address = garbled.local_addr().unwrap().to_string();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut socket, _)) = garbled.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut header = [0_u8; 16];
+                if socket.read_exact(&mut header).await.is_err() {
+                    return;
+                }
+                let length = u32::from_be_bytes(header[..4].try_into().unwrap()) as usize;
+                let mut rest = vec![0_u8; length - 16];
+                let _ = socket.read_exact(&mut rest).await;
+                // bind_transceiver_resp, OK, same sequence number, system_id "x".
+                let mut resp = vec![0, 0, 0, 18, 0x80, 0, 0, 9, 0, 0, 0, 0];
+                resp.extend_from_slice(&header[12..16]);
+                resp.extend_from_slice(b"x\0");
+                let _ = socket.write_all(&resp).await;
+                let _ = socket.write_all(&[0xff; 32]).await;
+                let _ = socket.read(&mut [0_u8; 64]).await;
+            });
+        }
+    });
+    let mut garbled_provider = provider.clone();
+    garbled_provider.address = garbled_address;
+    let server = TestServer::start_with(db, |s| {
+        s.sms_providers.insert("smsc".into(), SmsProviderConfig::Smpp(provider));
+        s.sms_providers.insert("garbled".into(), SmsProviderConfig::Smpp(garbled_provider));
+        s.brands[0].sms_route = vec!["smsc".into()];
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let stats = smsc.stats().await;
+    assert!(stats["enquire_links"].as_u64().unwrap() >= 2, "{stats}");
+    assert_eq!(stats["binds"], 1, "the idle bind stayed up: {stats}");
+    // The garbled session was closed and bound again (after growing pauses), and nothing crashed.
+    assert!(connections.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+    let id = server.create(&server.alpha_key, "G-1", "c-1").await["id"].as_str().unwrap().to_owned();
+    wait_for_event(&server, &id, "sms.delivered").await;
+    server.stop().await;
 }

@@ -121,6 +121,7 @@ customers = [
   {{ id = "c-premium", phone = "+499001234567" }},
   {{ id = "c-unverified", phone = "+4915198765432", phone_verified = false }},
   {{ id = "c-landline", phone = "+49301234567" }},
+  {{ id = "c-uk", phone = "+447400123456" }},
 ]
 
 [[brands]]

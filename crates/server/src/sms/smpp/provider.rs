@@ -165,8 +165,8 @@ impl SmppProvider {
         if config.max_per_second == Some(0) {
             return Err(invalid("max_per_second must be at least 1 (leave it out for no cap)".into()));
         }
-        if !(5..=300).contains(&config.enquire_link_seconds) {
-            return Err(invalid("enquire_link_seconds must be 5 to 300".into()));
+        if !(1..=300).contains(&config.enquire_link_seconds) {
+            return Err(invalid("enquire_link_seconds must be 1 to 300".into()));
         }
         // A sender holds a message for a lease; the whole hand-off must end within it.
         let allowed_ms = crate::service::verifications::SMS_LEASE_MS - crate::jobs::sms_sender::UNCHECKED_CLAIM_MS;
