@@ -20,7 +20,8 @@ pub struct SmppBenchArgs {
     pub address: String,
     #[arg(long)]
     pub system_id: String,
-    #[arg(long)]
+    /// Better from the environment than on the command line, where `ps` shows it.
+    #[arg(long, env = "SMPP_PASSWORD")]
     pub password: String,
     /// Messages per window size.
     #[arg(long, default_value_t = 5000)]

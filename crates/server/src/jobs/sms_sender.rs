@@ -173,9 +173,12 @@ async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceE
                 return Ok(());
             }
             Err(e) => {
-                // A refused message says nothing about the provider's health; an unreachable one does.
-                if matches!(e, SmsError::Unavailable(_)) || admission == Admission::Probe {
-                    lock(&provider.breaker).failed(crate::clock::now().millis());
+                // A refused message says nothing against the provider's health (a probe refused
+                // shows it answers); an unreachable one does.
+                match e {
+                    SmsError::Unavailable(_) => lock(&provider.breaker).failed(crate::clock::now().millis()),
+                    SmsError::Rejected(_) if admission == Admission::Probe => lock(&provider.breaker).succeeded(),
+                    SmsError::Rejected(_) => {}
                 }
                 failures.push(json!({
                     "provider": provider.name, "result": outcome, "error": e.to_string(),

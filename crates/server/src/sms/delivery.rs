@@ -26,7 +26,8 @@ pub struct DeliveryReport {
     /// The id the provider gave the message at hand-off.
     pub provider_message_id: String,
     pub delivery: Delivery,
-    /// The provider's own word for it (`DELIVRD`, `UNDELIV`, `failed`, …) and its error code.
+    /// The state in words (SMPP: `delivered`, `undeliverable`, `expired`, …; HTTP: the provider's
+    /// status, lower case) and the provider's error code.
     pub status: String,
     pub error_code: Option<String>,
     /// Told once the report is stored (or known to be a repeat), so that an SMSC gets its

@@ -35,6 +35,11 @@ impl HttpProvider {
         if config.format == HttpBodyFormat::Form && !flat {
             return Err(invalid("with format = \"form\" the body must be a flat table of texts and numbers".into()));
         }
+        if config.status_callback.is_some() && config.message_id_pointer.is_none() {
+            return Err(invalid(
+                "status_callback needs message_id_pointer: callbacks name messages by the provider's id".into(),
+            ));
+        }
         let url = resolve_secrets(&config.url)?;
         // The message names the configured URL, never the one with secrets filled in.
         reqwest::Url::parse(&url).map_err(|e| invalid(format!("url `{}`: {e}", config.url)))?;

@@ -169,8 +169,8 @@ pub enum ReportMatch {
     Unknown,
 }
 
-/// Records a provider's final delivery report (`delivered` or `failed`) on the message it names,
-/// once: a repeated report changes nothing.
+/// Records a provider's final delivery report (`delivered` or `failed`) on the latest message it
+/// names, once: a repeated report changes nothing.
 pub fn record_delivery(
     conn: &mut dyn Conn,
     provider: &str,
@@ -178,9 +178,11 @@ pub fn record_delivery(
     delivery: &str,
     now: i64,
 ) -> Result<ReportMatch, StoreError> {
+    // SMSCs reuse ids (counters restart): the report is about the latest message with the id.
     let recorded = conn.query_opt(
         "UPDATE sms_messages SET delivery = $1, delivery_at = $2, updated_at = $2 \
-         WHERE provider = $3 AND provider_message_id = $4 AND delivery IS NULL \
+         WHERE id = (SELECT id FROM sms_messages WHERE provider = $3 AND provider_message_id = $4 \
+         ORDER BY submitted_at DESC NULLS LAST LIMIT 1) AND delivery IS NULL \
          RETURNING id, verification_id, brand, order_id, submitted_at, country",
         &[delivery.into(), now.into(), provider.into(), provider_message_id.into()],
     )?;

@@ -297,7 +297,7 @@ async fn dead_smsc_fails_over_to_http_and_comes_back(db: Db) {
     let port = smsc.smpp_port;
     let SmsProviderConfig::Smpp(mut smpp) = smsc.provider(10) else { unreachable!() };
     smpp.send_timeout_ms = 1000;
-    smpp.response_timeout_ms = 1000;
+    smpp.response_timeout_ms = 500;
     drop(smsc); // killed: nothing listens on its port
     let (url, fake) = start_fake(Duration::ZERO, axum::http::StatusCode::OK).await;
     let token = db.dir.0.join("token");
@@ -350,7 +350,7 @@ async fn two_instances_send_each_queued_message_once(db: Db) {
     let smsc = Smsc::start(log.clone()).await;
     let port = smsc.smpp_port;
     let SmsProviderConfig::Smpp(mut smpp) = smsc.provider(10) else { unreachable!() };
-    smpp.send_timeout_ms = 500;
+    smpp.send_timeout_ms = 1000;
     smpp.response_timeout_ms = 500;
     drop(smsc); // down while the verifications are created: every message waits for a retry
     let tweak = |s: &mut orderguard::config::Settings| {
@@ -505,4 +505,67 @@ async fn keep_alive_and_a_garbled_smsc(db: Db) {
     let id = server.create(&server.alpha_key, "G-1", "c-1").await["id"].as_str().unwrap().to_owned();
     wait_for_event(&server, &id, "sms.delivered").await;
     server.stop().await;
+}
+
+/// Touches no database: the SMPP client alone against a peer that sends a PDU it does not know.
+#[tokio::test]
+async fn an_unknown_pdu_is_nacked_and_the_session_stays() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let peer = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = peer.local_addr().unwrap().to_string();
+    let (answer_tx, mut answer_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = peer.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let answer_tx = answer_tx.clone();
+            tokio::spawn(async move {
+                let mut header = [0_u8; 16];
+                socket.read_exact(&mut header).await.unwrap();
+                let length = u32::from_be_bytes(header[..4].try_into().unwrap()) as usize;
+                let mut rest = vec![0_u8; length - 16];
+                socket.read_exact(&mut rest).await.unwrap();
+                let mut resp = vec![0, 0, 0, 18, 0x80, 0, 0, 9, 0, 0, 0, 0];
+                resp.extend_from_slice(&header[12..16]);
+                resp.extend_from_slice(b"x\0");
+                socket.write_all(&resp).await.unwrap();
+                // data_sm (0x103), which this client does not speak, sequence number 77.
+                socket.write_all(&[0, 0, 0, 16, 0, 0, 1, 3, 0, 0, 0, 0, 0, 0, 0, 77]).await.unwrap();
+                let mut nack = [0_u8; 16];
+                socket.read_exact(&mut nack).await.unwrap();
+                answer_tx.send(nack.to_vec()).unwrap();
+                // Keep the connection open: the client must not drop it.
+                let _ = socket.read(&mut [0_u8; 64]).await;
+            });
+        }
+    });
+    let config = orderguard::config::SmppProviderConfig {
+        address,
+        system_id: "x".into(),
+        password: "x".into(),
+        system_type: String::new(),
+        address_range: String::new(),
+        bind_mode: SmppBindMode::Transceiver,
+        binds: 1,
+        window: 1,
+        max_per_second: None,
+        delivery_receipts: true,
+        enquire_link_seconds: 60,
+        send_timeout_ms: 2000,
+        response_timeout_ms: 1000,
+    };
+    let provider = std::sync::Arc::new(orderguard::sms::SmppProvider::new("peer", &config).unwrap());
+    let (reports, _rx) = orderguard::sms::delivery::DeliveryReports::new();
+    provider.start(&orderguard::sms::smpp::ProviderContext { reports, metrics: Default::default() });
+    let nack = tokio::time::timeout(Duration::from_secs(5), answer_rx.recv()).await.unwrap().unwrap();
+    assert_eq!(
+        nack,
+        [0, 0, 0, 16, 0x80, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 77],
+        "generic_nack, invalid command id, same sequence"
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1, "the session stayed up");
+    assert!(provider.wait_until_bound(Duration::from_millis(100)).await);
+    provider.stop();
 }

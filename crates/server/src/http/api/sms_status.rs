@@ -13,7 +13,7 @@ use crate::App;
 use crate::http::body::RequestBody;
 use crate::http::error::ApiError;
 use crate::sms::delivery::DeliveryReport;
-use crate::sms::status_callback::CallbackReport;
+use crate::sms::status_callback::{CallbackReport, StatusCallback};
 
 /// Answering only once the report is stored makes a provider retry what a crash lost.
 const STORE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,12 +40,15 @@ pub async fn status_callback(
     headers: HeaderMap,
     RequestBody(body): RequestBody,
 ) -> Result<StatusCode, ApiError> {
+    // Who calls is checked before anything of the body is read.
+    let mut fields = form_fields(query.as_deref().unwrap_or_default().as_bytes())?;
+    let callback = authenticate(&app, &provider, &headers, &fields)?;
     let body = body?;
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
-    let mut fields = if body.is_empty() {
+    let from_body = if body.is_empty() {
         Map::new()
     } else if is_json {
         match serde_json::from_slice(&body) {
@@ -55,11 +58,9 @@ pub async fn status_callback(
     } else {
         form_fields(&body)?
     };
-    // Some providers put everything in the callback URL's query string.
-    for (key, value) in form_fields(query.as_deref().unwrap_or_default().as_bytes())? {
-        fields.entry(key).or_insert(value);
-    }
-    receive(&app, &provider, &headers, Value::Object(fields)).await
+    // Some providers put everything in the callback URL's query string, some in the body.
+    fields.extend(from_body);
+    receive(&app, callback, &provider, Value::Object(fields)).await
 }
 
 #[utoipa::path(
@@ -73,6 +74,7 @@ pub async fn status_callback(
         (status = 401, description = "Missing or wrong callback secret", body = crate::http::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No provider of this name takes status callbacks", body = crate::http::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "A configured field is missing", body = crate::http::error::Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Not stored: send it again", body = crate::http::error::Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn status_callback_query(
@@ -82,10 +84,17 @@ pub async fn status_callback_query(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let fields = form_fields(query.as_deref().unwrap_or_default().as_bytes())?;
-    receive(&app, &provider, &headers, Value::Object(fields)).await
+    let callback = authenticate(&app, &provider, &headers, &fields)?;
+    receive(&app, callback, &provider, Value::Object(fields)).await
 }
 
-async fn receive(app: &App, provider: &str, headers: &HeaderMap, fields: Value) -> Result<StatusCode, ApiError> {
+/// The provider's callback settings, once the caller has shown its secret (header or query).
+fn authenticate<'a>(
+    app: &'a App,
+    provider: &str,
+    headers: &HeaderMap,
+    query: &Map<String, Value>,
+) -> Result<&'a StatusCallback, ApiError> {
     let callback = app
         .brands
         .status_callback(provider)
@@ -95,12 +104,16 @@ async fn receive(app: &App, provider: &str, headers: &HeaderMap, fields: Value) 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let token = bearer.or_else(|| fields.get("token").and_then(Value::as_str)).unwrap_or_default();
+    let token = bearer.or_else(|| query.get("token").and_then(Value::as_str)).unwrap_or_default();
     if !callback.accepts_token(token) {
         return Err(ApiError::unauthorized(
             "send the provider's callback secret as `?token=` or `Authorization: Bearer`",
         ));
     }
+    Ok(callback)
+}
+
+async fn receive(app: &App, callback: &StatusCallback, provider: &str, fields: Value) -> Result<StatusCode, ApiError> {
     let (provider_message_id, delivery, status, error_code) = match callback.read(&fields) {
         Ok(CallbackReport::Final { provider_message_id, delivery, status, error_code }) => {
             (provider_message_id, delivery, status, error_code)

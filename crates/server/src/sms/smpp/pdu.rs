@@ -252,6 +252,13 @@ pub fn frame_length(header: &[u8]) -> Result<Option<usize>, PduError> {
     }
 }
 
+/// command_id and sequence_number of a whole frame (as `frame_length` cut it), even when its body
+/// cannot be decoded: enough to answer it with a generic_nack and keep the session.
+pub fn header_ids(frame: &[u8]) -> Option<(u32, u32)> {
+    let word = |at: usize| frame.get(at..at + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(u32::from_be_bytes);
+    Some((word(4)?, word(12)?))
+}
+
 /// Writes the PDU; infallible so that a caller's send path has no error to handle. Strings are cut
 /// to the spec's maximum length (and at a NUL) and short_message to 254 octets; anything else is
 /// written as given, so callers keep C-octet strings ASCII.

@@ -1,11 +1,12 @@
 //! The SMPP provider (ESME): keeps its binds to the SMSC up, submits messages over them within the
 //! window and rate the SMSC allows, and turns delivery receipts into delivery reports.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 use super::address;
@@ -28,6 +29,12 @@ const THROTTLE_PAUSE_MAX: Duration = Duration::from_secs(1);
 const RECEIPT_STORE_TIMEOUT: Duration = Duration::from_secs(10);
 /// deliver_sm_resp status asking the SMSC to repeat the receipt later (ESME_RX_T_APPN).
 const TEMPORARY_APP_ERROR: u32 = 0x64;
+/// Receipts of one session waiting to be stored before the SMSC is asked to wait.
+const RECEIPTS_IN_FLIGHT: usize = 1024;
+/// Ids of leading parts remembered to drop their receipts; a long message is rare for a code.
+const LEADING_PARTS_KEPT: usize = 10_000;
+/// A session that lasted this long was healthy: the next reconnect starts with a short pause again.
+const HEALTHY_SESSION: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BindKind {
@@ -87,11 +94,15 @@ impl Pacing {
         Self { interval, pause: Duration::ZERO, next: now, paused_at: now }
     }
 
-    /// Books the next free turn and gives its time.
-    fn turn(&mut self, now: Instant) -> Instant {
+    /// Books the next free turn if it comes by `latest`, and gives its time; a turn that would come
+    /// too late is not booked, so that messages which give up do not push the others back.
+    fn book(&mut self, now: Instant, latest: Instant) -> Option<Instant> {
         let turn = self.next.max(now);
+        if turn > latest {
+            return None;
+        }
         self.next = turn + self.interval;
-        turn
+        Some(turn)
     }
 
     /// A submit sent at `sent` was throttled.
@@ -127,6 +138,9 @@ pub struct SmppProvider {
     slots: Vec<Arc<BindSlot>>,
     next_slot: AtomicUsize,
     next_reference: AtomicU8,
+    /// SMSC ids of the leading parts of long messages, whose receipts say nothing more than the
+    /// last part's.
+    leading_parts: Mutex<HashSet<String>>,
     stop: watch::Sender<bool>,
     metrics: OnceLock<Arc<Metrics>>,
 }
@@ -217,6 +231,7 @@ impl SmppProvider {
             slots,
             next_slot: AtomicUsize::new(0),
             next_reference: AtomicU8::new(rand_u8()),
+            leading_parts: Mutex::new(HashSet::new()),
             stop: watch::channel(false).0,
             metrics: OnceLock::new(),
         })
@@ -243,6 +258,19 @@ impl SmppProvider {
         self.stop.send_replace(true);
     }
 
+    fn remember_leading_part(&self, id: &str) {
+        let mut parts = self.leading_parts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if parts.len() >= LEADING_PARTS_KEPT {
+            parts.clear();
+        }
+        parts.insert(id.to_owned());
+    }
+
+    /// Whether `id` is a leading part's (forgotten once its receipt came).
+    fn is_leading_part(&self, id: &str) -> bool {
+        self.leading_parts.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id)
+    }
+
     /// Whether a bind that can send is up within `timeout`.
     pub async fn wait_until_bound(&self, timeout: Duration) -> bool {
         self.transmitting_slot(Instant::now() + timeout).await.is_ok()
@@ -256,7 +284,7 @@ impl SmppProvider {
             Session::open(self.session_config(kind), Arc::new(|_, r: Responder| r.respond(status::OK))).await?;
         let bind = started.elapsed();
         let asked = Instant::now();
-        let answer = opened.session.request(Body::EnquireLink).await;
+        let answer = opened.session.enquire_link().await;
         let enquire_link = asked.elapsed();
         opened.session.unbind().await;
         answer?;
@@ -284,7 +312,7 @@ impl SmppProvider {
         let mut pause = RECONNECT_MIN;
         let labels = [("provider", self.name.as_str()), ("bind", slot.label.as_str())];
         loop {
-            let handler = receipt_handler(self.name.clone(), context.reports.clone());
+            let handler = receipt_handler(self.clone(), context.reports.clone());
             let opened = tokio::select! {
                 opened = Session::open(self.session_config(slot.kind), handler) => opened,
                 _ = stopped(&mut stop) => return,
@@ -292,7 +320,7 @@ impl SmppProvider {
             match opened {
                 Ok(Opened { session, ended, .. }) => {
                     tracing::info!(provider = %self.name, bind = %slot.label, "SMPP bound");
-                    pause = RECONNECT_MIN;
+                    let bound_at = Instant::now();
                     slot.set_session(Some(session.clone()));
                     context.metrics.set_gauge("orderguard_smpp_bind_up", &labels, 1);
                     context.metrics.increment("orderguard_smpp_binds_total", &labels);
@@ -307,6 +335,10 @@ impl SmppProvider {
                     };
                     slot.set_session(None);
                     context.metrics.set_gauge("orderguard_smpp_bind_up", &labels, 0);
+                    // An SMSC that drops every session at once must not get a bind every 250 ms.
+                    if bound_at.elapsed() >= HEALTHY_SESSION {
+                        pause = RECONNECT_MIN;
+                    }
                     tracing::warn!(provider = %self.name, bind = %slot.label, %reason, "SMPP session ended; binding again");
                 }
                 Err(error) => {
@@ -344,7 +376,9 @@ impl SmppProvider {
         }
     }
 
-    /// Submits one PDU on the slot, pacing it and retrying it while the SMSC throttles.
+    /// Submits one PDU on the bind, in the window, paced, and again while the SMSC throttles. A
+    /// submit goes out only with a whole `response_timeout` left before `deadline`: one sent with
+    /// less would likely time out, and the next provider would then send the message a second time.
     async fn submit(
         &self,
         slot: &BindSlot,
@@ -353,21 +387,25 @@ impl SmppProvider {
         deadline: Instant,
         country: &str,
     ) -> Result<String, SmsError> {
+        let latest_send = deadline.checked_sub(self.response_timeout).unwrap_or(deadline);
+        let too_late = || SmsError::Unavailable("the SMSC's window or rate limit leaves no time to send".into());
         loop {
-            let turn = slot.pacing().turn(Instant::now());
-            if turn >= deadline {
-                return Err(SmsError::Unavailable("the SMSC's rate limit leaves no time to send".into()));
-            }
+            let place = session.window_slot(latest_send).await.map_err(|e| match e {
+                SessionError::WindowFull => too_late(),
+                other => SmsError::Unavailable(other.to_string()),
+            })?;
+            let turn = slot.pacing().book(Instant::now(), latest_send).ok_or_else(too_late)?;
             // A timer, even one already due, costs up to a millisecond: only wait when there is a wait.
             if turn > Instant::now() {
                 tokio::time::sleep_until(turn).await;
             }
             let sent = Instant::now();
-            let wait = self.response_timeout.min(deadline.saturating_duration_since(Instant::now()));
-            let resp = session.request_within(Body::SubmitSm(sm.clone()), wait).await.map_err(|e| match e {
-                SessionError::Timeout(t) => SmsError::Unavailable(format!("no submit_sm_resp within {t:?}")),
-                other => SmsError::Unavailable(other.to_string()),
-            })?;
+            let resp = session.request_in(place, Body::SubmitSm(sm.clone()), self.response_timeout).await.map_err(
+                |e| match e {
+                    SessionError::Timeout(t) => SmsError::Unavailable(format!("no submit_sm_resp within {t:?}")),
+                    other => SmsError::Unavailable(other.to_string()),
+                },
+            )?;
             match (resp.command_status, resp.body) {
                 (status::OK, Body::SubmitSmResp(r)) => {
                     slot.pacing().accepted();
@@ -403,7 +441,8 @@ impl SmppProvider {
         let esm_class = if parts.len() > 1 { pdu::ESM_CLASS_UDHI } else { 0 };
         let (slot, session) = self.transmitting_slot(deadline).await?;
         let mut message_id = String::new();
-        for part in parts {
+        let count = parts.len();
+        for (index, part) in parts.into_iter().enumerate() {
             let sm = ShortMessage {
                 source_addr_ton: source.ton,
                 source_addr_npi: source.npi,
@@ -418,6 +457,9 @@ impl SmppProvider {
                 ..ShortMessage::default()
             };
             message_id = self.submit(&slot, &session, &sm, deadline, sms.country).await?;
+            if index + 1 < count {
+                self.remember_leading_part(&message_id);
+            }
         }
         Ok(message_id)
     }
@@ -433,9 +475,12 @@ impl SmsGateway for SmppProvider {
 }
 
 /// Receipts become delivery reports; the SMSC gets its deliver_sm_resp once the report is stored,
-/// so that a receipt is never lost to a crash. Other deliver_sm (replies from handsets) are
-/// acknowledged and dropped: orderguard does not read them.
-fn receipt_handler(provider: String, reports: DeliveryReports) -> DeliverHandler {
+/// so that a receipt is never lost to a crash. Receipts for the leading parts of a long message
+/// (only the last part's id is kept) and other deliver_sm (replies from handsets) are acknowledged
+/// at once and dropped. At most `RECEIPTS_IN_FLIGHT` receipts wait to be stored per session: an
+/// SMSC that floods is told to send the rest again later.
+fn receipt_handler(provider: Arc<SmppProvider>, reports: DeliveryReports) -> DeliverHandler {
+    let in_flight = Arc::new(Semaphore::new(RECEIPTS_IN_FLIGHT));
     Arc::new(move |sm: ShortMessage, responder: Responder| {
         if sm.esm_class & 0x3C != pdu::ESM_CLASS_DELIVERY_RECEIPT {
             responder.respond(status::OK);
@@ -444,19 +489,27 @@ fn receipt_handler(provider: String, reports: DeliveryReports) -> DeliverHandler
         let receipt = match parse_receipt(&sm) {
             Ok(receipt) => receipt,
             Err(error) => {
-                tracing::warn!(%provider, %error, "unreadable delivery receipt ignored");
+                tracing::warn!(provider = %provider.name, %error, "unreadable delivery receipt ignored");
                 responder.respond(status::OK);
                 return;
             }
         };
-        if !receipt.state.is_final() {
+        // An unknown state may still be followed by a real one: not final for orderguard.
+        if !receipt.state.is_final()
+            || receipt.state == MessageState::Unknown
+            || provider.is_leading_part(&receipt.message_id)
+        {
             responder.respond(status::OK);
             return;
         }
+        let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+            responder.respond(TEMPORARY_APP_ERROR);
+            return;
+        };
         let delivery = if receipt.state == MessageState::Delivered { Delivery::Delivered } else { Delivery::Failed };
         let (stored, stored_rx) = tokio::sync::oneshot::channel();
         reports.report(DeliveryReport {
-            provider: provider.clone(),
+            provider: provider.name.clone(),
             provider_message_id: receipt.message_id,
             delivery,
             status: format!("{:?}", receipt.state).to_ascii_lowercase(),
@@ -468,6 +521,7 @@ fn receipt_handler(provider: String, reports: DeliveryReports) -> DeliverHandler
                 Ok(Ok(())) => responder.respond(status::OK),
                 _ => responder.respond(TEMPORARY_APP_ERROR),
             }
+            drop(permit);
         });
     })
 }
@@ -479,7 +533,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 /// Statuses after which the same message may well pass later or elsewhere.
 fn is_temporary(code: u32) -> bool {
-    matches!(code, status::SYSTEM_ERROR | status::INCORRECT_BIND_STATUS | 0x64 | 0x65)
+    matches!(code, status::SYSTEM_ERROR | status::INCORRECT_BIND_STATUS | TEMPORARY_APP_ERROR)
 }
 
 fn status_name(code: u32) -> String {
@@ -514,25 +568,32 @@ mod tests {
     fn pacing_keeps_the_configured_rate() {
         let start = Instant::now();
         let mut pacing = Pacing::new(Some(100), start);
-        let turns: Vec<Duration> = (0..3).map(|_| pacing.turn(start) - start).collect();
+        let far = start + Duration::from_secs(60);
+        let turns: Vec<Duration> = (0..3).map(|_| pacing.book(start, far).unwrap() - start).collect();
         assert_eq!(turns, [Duration::ZERO, Duration::from_millis(10), Duration::from_millis(20)]);
+        // Turns that would come too late are refused and not booked.
+        let soon = start + Duration::from_millis(25);
+        assert_eq!(pacing.book(start, soon), None);
+        assert_eq!(pacing.book(start, soon), None);
+        assert_eq!(pacing.book(start, far), Some(start + Duration::from_millis(30)));
     }
 
     #[test]
     fn throttling_pauses_the_bind_longer_while_it_goes_on() {
         let start = Instant::now();
         let mut pacing = Pacing::new(None, start);
-        assert_eq!(pacing.turn(start), start, "no cap: no wait");
+        let far = start + Duration::from_secs(60);
+        assert_eq!(pacing.book(start, far), Some(start), "no cap: no wait");
         // A window's worth of submits sent together and throttled pauses the bind once.
         let answered = start + Duration::from_millis(3);
         for _ in 0..20 {
             pacing.throttled(start, answered);
         }
-        assert_eq!(pacing.turn(answered), answered + THROTTLE_PAUSE_MIN);
+        assert_eq!(pacing.book(answered, far), Some(answered + THROTTLE_PAUSE_MIN));
         // A submit sent after the pause and throttled again doubles it.
         let later = answered + THROTTLE_PAUSE_MIN;
         pacing.throttled(later, later);
-        assert_eq!(pacing.turn(later), later + THROTTLE_PAUSE_MIN * 2);
+        assert_eq!(pacing.book(later, far), Some(later + THROTTLE_PAUSE_MIN * 2));
         for n in 0..10 {
             let now = later + Duration::from_secs(n);
             pacing.throttled(now, now);
@@ -540,6 +601,6 @@ mod tests {
         assert_eq!(pacing.pause, THROTTLE_PAUSE_MAX);
         pacing.accepted();
         let now = later + Duration::from_secs(20);
-        assert_eq!(pacing.turn(now), now, "an accepted submit ends the pauses");
+        assert_eq!(pacing.book(now, now + Duration::from_secs(60)), Some(now), "an accepted submit ends the pauses");
     }
 }

@@ -2,7 +2,7 @@
 //! matched to their responses by sequence number, with at most `window` requests outstanding.
 //!
 //! A reader task dispatches what the SMSC sends, a writer task writes what the session sends (so
-//! neither blocks the other), and a keep-alive task sends enquire_link when the line is quiet. The
+//! neither blocks the other), and a keep-alive task sends enquire_link at a fixed interval. The
 //! first of them to stop ends the session: every outstanding request then fails at once.
 
 use std::collections::HashMap;
@@ -13,7 +13,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Semaphore, SemaphorePermit, mpsc, oneshot, watch};
+use tokio::time::Instant;
 
 use super::pdu::{self, Body, Pdu, PduError, ShortMessage, command, status};
 
@@ -27,6 +28,8 @@ pub enum SessionError {
     Timeout(Duration),
     #[error("the session is closed")]
     Closed,
+    #[error("no place in the window came free in time")]
+    WindowFull,
 }
 
 /// What the SMSC sends on its own: deliver_sm (receipts, mobile-originated messages).
@@ -94,7 +97,14 @@ impl Session {
         spawn_part(&session, &ending, write_loop(writer, to_write, session.closed.subscribe()));
         spawn_part(&session, &ending, read_loop(reader, session.clone(), on_deliver));
         spawn_part(&session, &ending, keep_alive(session.clone(), config.enquire_link_interval));
-        let answer = session.request(config.bind).await?;
+        // A bind answered late (or not at all) must not leave a session the SMSC counts as bound.
+        let answer = match session.send_and_wait(config.bind, config.response_timeout).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                session.close();
+                return Err(e);
+            }
+        };
         let smsc_system_id = match answer.body {
             Body::BindTransceiverResp(r) | Body::BindTransmitterResp(r) | Body::BindReceiverResp(r)
                 if answer.command_status == status::OK =>
@@ -109,13 +119,31 @@ impl Session {
         Ok(Opened { session, smsc_system_id, ended })
     }
 
-    /// Sends a request and waits for its response (any status), holding a window slot meanwhile.
-    pub async fn request(&self, body: Body) -> Result<Pdu, SessionError> {
-        self.request_within(body, self.response_timeout).await
+    /// A place in the window, waited for until `deadline`: the submit_sm outstanding at once.
+    pub async fn window_slot(&self, deadline: Instant) -> Result<SemaphorePermit<'_>, SessionError> {
+        match tokio::time::timeout_at(deadline, self.window.acquire()).await {
+            Ok(Ok(slot)) => Ok(slot),
+            Ok(Err(_)) => Err(SessionError::Closed),
+            Err(_) => Err(SessionError::WindowFull),
+        }
     }
 
-    pub async fn request_within(&self, body: Body, timeout: Duration) -> Result<Pdu, SessionError> {
-        let _slot = self.window.acquire().await.map_err(|_| SessionError::Closed)?;
+    /// Sends a request in the window place taken for it and waits up to `timeout` for its response
+    /// (any status); the place is free again once the answer (or the timeout) is there.
+    pub async fn request_in(
+        &self,
+        slot: SemaphorePermit<'_>,
+        body: Body,
+        timeout: Duration,
+    ) -> Result<Pdu, SessionError> {
+        let answer = self.send_and_wait(body, timeout).await;
+        drop(slot);
+        answer
+    }
+
+    /// Sends a request outside the window (bind, enquire_link, unbind: they must not queue behind
+    /// submits) and waits up to `timeout` for its response.
+    async fn send_and_wait(&self, body: Body, timeout: Duration) -> Result<Pdu, SessionError> {
         let sequence_number = self.next_sequence();
         let (tx, rx) = oneshot::channel();
         self.pending_map().insert(sequence_number, tx);
@@ -133,13 +161,18 @@ impl Session {
         }
     }
 
+    /// enquire_link and its answer: for the keep-alive and `orderguard doctor`.
+    pub async fn enquire_link(&self) -> Result<Pdu, SessionError> {
+        self.send_and_wait(Body::EnquireLink, self.response_timeout).await
+    }
+
     pub fn is_open(&self) -> bool {
         !*self.closed.borrow()
     }
 
     /// Unbinds politely, then ends the session.
     pub async fn unbind(&self) {
-        let _ = self.request_within(Body::Unbind, Duration::from_secs(2)).await;
+        let _ = self.send_and_wait(Body::Unbind, Duration::from_secs(2)).await;
         self.close();
     }
 
@@ -196,6 +229,12 @@ async fn write_loop(
             _ = closed.wait_for(|c| *c) => None,
         };
         let Some(first) = first else {
+            // What was queued before the close (a generic_nack, an unbind_resp) still goes out.
+            batch.clear();
+            while let Ok(last) = to_write.try_recv() {
+                batch.extend_from_slice(&last);
+            }
+            let _ = writer.write_all(&batch).await;
             let _ = writer.shutdown().await;
             return "closed by orderguard".into();
         };
@@ -232,7 +271,7 @@ async fn read_loop(mut reader: OwnedReadHalf, session: Arc<Session>, on_deliver:
                         return reason;
                     }
                 }
-                Err(e) => return malformed(&session, &e),
+                Err(e) => undecodable(&session, &frame, &e),
             }
         }
         match reader.read(&mut chunk).await {
@@ -243,12 +282,29 @@ async fn read_loop(mut reader: OwnedReadHalf, session: Arc<Session>, on_deliver:
     }
 }
 
-/// A PDU that cannot be read: tell the SMSC (generic_nack) and end the session, as SMPP v3.4 §2.10
-/// allows; the provider reconnects.
+/// A byte stream that cannot be split into PDUs: tell the SMSC (generic_nack) and end the
+/// session, as SMPP v3.4 §2.10 allows; the provider binds again.
 fn malformed(session: &Session, error: &PduError) -> String {
     tracing::error!(%error, "malformed PDU from the SMSC: closing the session");
     session.send(&Pdu::new(status::INVALID_COMMAND_LENGTH, 0, Body::GenericNack));
     format!("malformed PDU from the SMSC: {error}")
+}
+
+/// A whole PDU this client cannot read (an unknown command such as data_sm, or a bad body): a
+/// request gets a generic_nack and the session goes on, so that an SMSC repeating it cannot keep
+/// the session down; a response wakes its request with the failure.
+fn undecodable(session: &Session, frame: &[u8], error: &PduError) {
+    let Some((command_id, sequence_number)) = pdu::header_ids(frame) else { return };
+    tracing::warn!(%error, command_id = format!("{command_id:#010x}"), "PDU from the SMSC not understood");
+    if command_id & 0x8000_0000 != 0 {
+        session.pending_map().remove(&sequence_number);
+        return;
+    }
+    let status = match error {
+        PduError::UnknownCommand(_) => status::INVALID_COMMAND_ID,
+        _ => status::INVALID_COMMAND_LENGTH,
+    };
+    session.send(&Pdu::new(status, sequence_number, Body::GenericNack));
 }
 
 /// Handles one PDU from the SMSC; `Some(reason)` ends the session.
@@ -286,7 +342,7 @@ async fn keep_alive(session: Arc<Session>, interval: Duration) -> String {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     loop {
         tick.tick().await;
-        match session.request(Body::EnquireLink).await {
+        match session.enquire_link().await {
             Ok(resp) if resp.command_id == command::ENQUIRE_LINK_RESP => {}
             Ok(resp) => return format!("enquire_link answered with {:#x}", resp.command_id),
             Err(e) => return format!("enquire_link failed: {e}"),
