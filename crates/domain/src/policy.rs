@@ -21,6 +21,9 @@ pub struct Policy {
     /// Risk score from which the decision is `review` (code sent, order flagged) and `deny`.
     pub review_score: u32,
     pub deny_score: u32,
+    /// Send codes to a number the identity service has not verified (off: such customers get a
+    /// `customer-phone-unverified` problem).
+    pub allow_unverified_phone: bool,
 }
 
 impl Default for Policy {
@@ -36,6 +39,7 @@ impl Default for Policy {
             max_verifications_per_number_per_hour: 5,
             review_score: 50,
             deny_score: 100,
+            allow_unverified_phone: false,
         }
     }
 }

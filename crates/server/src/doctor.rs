@@ -1,6 +1,7 @@
-//! `orderguard doctor`: checks what the configuration points at — the database, every SMPP
-//! provider (bind, enquire_link, unbind) and the address of every HTTP provider — and says, one
-//! line each, what works and what does not.
+//! `orderguard doctor`: checks what the configuration points at — the database, every OpenID
+//! provider (discovery, JWKS, introspection credentials), every SMPP provider (bind, enquire_link,
+//! unbind) and the address of every HTTP provider — and says, one line each, what works and what
+//! does not.
 
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,20 @@ pub async fn run(settings: &Settings) -> Vec<Finding> {
             Err(e) => Err(e.to_string()),
         };
         findings.push(Finding::new(subject, result));
+    }
+    for (name, connector) in brands.oidc_connectors() {
+        let result = match connector.check().await {
+            Ok(check) => {
+                let introspection = match check.introspection {
+                    None => Ok("no introspection credentials (JWT access tokens and ID tokens only)".to_owned()),
+                    Some(Ok(())) => Ok("introspection credentials accepted".to_owned()),
+                    Some(Err(e)) => Err(format!("introspection: {e}")),
+                };
+                introspection.map(|i| format!("discovery and JWKS read ({} key(s)); {i}", check.keys))
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        findings.push(Finding::new(format!("identity {name} (oidc)"), result));
     }
     for (name, config) in &settings.sms_providers {
         match config {

@@ -53,6 +53,12 @@ const HELP: &[(&str, &str, &str)] = &[
         "counter",
         "Messages that skipped a provider whose circuit breaker was open.",
     ),
+    (
+        "orderguard_identity_total",
+        "counter",
+        "Customer look-ups by brand, connector and result (resolved, unavailable, token_rejected, …).",
+    ),
+    ("orderguard_identity_duration_seconds", "histogram", "Time to look up a customer, by connector."),
     ("orderguard_smpp_bind_up", "gauge", "1 while the SMPP bind is up, by provider and bind."),
     ("orderguard_smpp_binds_total", "counter", "Successful SMPP binds (a rising count means reconnects)."),
 ];

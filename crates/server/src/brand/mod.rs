@@ -15,7 +15,7 @@ use orderguard_domain::sms_text::{self, CodeEntry, SmsVars};
 
 use crate::config::{BrandConfig, ConfigError, IdentityConfig, Settings, SmsProviderConfig};
 use crate::i18n::{SUPPORTED_LOCALES, Texts};
-use crate::identity::{IdentityConnector, StaticDirectory};
+use crate::identity::{IdentityConnector, OidcConnector, RestDirectory, StaticDirectory};
 use crate::sms::status_callback::StatusCallback;
 use crate::sms::{HttpProvider, NamedGateway, OutboxProvider, SmppProvider, SmsGateway};
 
@@ -116,6 +116,8 @@ pub struct Brands {
     smpp: Vec<Arc<SmppProvider>>,
     /// HTTP providers' delivery status callbacks, by provider name.
     status_callbacks: HashMap<String, StatusCallback>,
+    /// OpenID Connect identity connectors by name, for `orderguard doctor`.
+    oidc_connectors: Vec<(String, Arc<OidcConnector>)>,
 }
 
 impl Brands {
@@ -133,12 +135,17 @@ impl Brands {
         &self.smpp
     }
 
+    pub fn oidc_connectors(&self) -> &[(String, Arc<OidcConnector>)] {
+        &self.oidc_connectors
+    }
+
     pub fn status_callback(&self, provider: &str) -> Option<&StatusCallback> {
         self.status_callbacks.get(provider)
     }
 
     pub fn build(settings: &Settings) -> Result<Self, ConfigError> {
         let mut smpp = Vec::new();
+        let mut oidc_connectors = Vec::new();
         let mut status_callbacks = HashMap::new();
         let limits = &settings.limits;
         let open_ms = i64::try_from(limits.circuit_breaker_open_ms).unwrap_or(i64::MAX);
@@ -164,16 +171,22 @@ impl Brands {
                 Ok((name.clone(), NamedGateway { name: name.clone(), gateway, breaker }))
             })
             .collect::<Result<HashMap<_, _>, ConfigError>>()?;
-        let connectors: HashMap<String, Arc<dyn IdentityConnector>> = settings
+        let connectors = settings
             .identity
             .iter()
             .map(|(name, config)| {
                 let connector: Arc<dyn IdentityConnector> = match config {
                     IdentityConfig::Static { customers } => Arc::new(StaticDirectory::new(customers)),
+                    IdentityConfig::Oidc(oidc) => {
+                        let connector = Arc::new(OidcConnector::new(name, oidc)?);
+                        oidc_connectors.push((name.clone(), connector.clone()));
+                        connector
+                    }
+                    IdentityConfig::Rest(rest) => Arc::new(RestDirectory::new(name, rest)?),
                 };
-                (name.clone(), connector)
+                Ok((name.clone(), connector))
             })
-            .collect();
+            .collect::<Result<HashMap<String, Arc<dyn IdentityConnector>>, ConfigError>>()?;
         let mut by_slug = HashMap::new();
         for config in &settings.brands {
             let brand = build_brand(config, settings.config_dir.as_deref(), &gateways, &connectors)
@@ -182,7 +195,7 @@ impl Brands {
                 return Err(ConfigError::Invalid(format!("brand `{}` is declared twice", config.slug)));
             }
         }
-        Ok(Self { by_slug, smpp, status_callbacks })
+        Ok(Self { by_slug, smpp, status_callbacks, oidc_connectors })
     }
 }
 
@@ -243,6 +256,7 @@ fn build_brand(
             .unwrap_or(defaults.max_verifications_per_number_per_hour),
         review_score: p.review_score.unwrap_or(defaults.review_score),
         deny_score: p.deny_score.unwrap_or(defaults.deny_score),
+        allow_unverified_phone: p.allow_unverified_phone.unwrap_or(defaults.allow_unverified_phone),
     };
     policy.validate().map_err(|e| format!("policy.{e}"))?;
     if c.sms_route.is_empty() {

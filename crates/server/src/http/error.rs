@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::i18n::ProblemTexts;
 use crate::identity::IdentityError;
+use crate::identity::jwt::TokenError;
 use crate::service::ServiceError;
 
 pub const PROBLEM_PREFIX: &str = "urn:orderguard:problem:";
@@ -113,6 +114,24 @@ impl From<ServiceError> for ApiError {
                 e.0.kind = format!("{PROBLEM_PREFIX}customer-unknown");
                 e
             }
+            ServiceError::Identity(IdentityError::TokenRejected(reason)) => {
+                let expired = matches!(reason, TokenError::Expired | TokenError::Inactive);
+                Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    if expired { "customer-token-expired" } else { "customer-token-invalid" },
+                    if expired { "The customer's token has expired" } else { "The customer's token is not valid" },
+                    format!("the telco's identity service does not vouch for this token: {reason}"),
+                )
+            }
+            ServiceError::Identity(IdentityError::WrongReference(what)) => {
+                Self::validation(vec![FieldError::new("customer", what)])
+            }
+            ServiceError::PhoneMissing => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "customer-phone-missing",
+                "The customer has no mobile number",
+                "the identity service holds no mobile number for this customer",
+            ),
             ServiceError::Identity(IdentityError::Unavailable(reason)) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "identity-unavailable",

@@ -16,10 +16,16 @@ impl StaticDirectory {
 
 impl IdentityConnector for StaticDirectory {
     fn resolve<'a>(&'a self, customer: &'a CustomerRequest) -> BoxFuture<'a, Result<CustomerIdentity, IdentityError>> {
-        let found = self.customers.get(&customer.id).map(|c| CustomerIdentity {
+        let CustomerRequest::Id(id) = customer else {
+            return Box::pin(async {
+                Err(IdentityError::WrongReference("this brand identifies customers by customer.id"))
+            });
+        };
+        let found = self.customers.get(id).map(|c| CustomerIdentity {
             customer_id: c.id.clone(),
             phone: Some(c.phone.clone()),
             phone_verified: c.phone_verified,
+            phone_changed_at: None,
         });
         Box::pin(async move { found.ok_or(IdentityError::UnknownCustomer) })
     }

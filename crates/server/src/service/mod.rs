@@ -24,6 +24,8 @@ pub enum ServiceError {
     PhoneInvalid(String),
     #[error("the customer has no verified mobile number")]
     PhoneUnverified,
+    #[error("the customer has no mobile number")]
+    PhoneMissing,
     #[error(transparent)]
     Identity(#[from] IdentityError),
     #[error("storage: {0}")]

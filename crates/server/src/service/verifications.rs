@@ -16,7 +16,7 @@ use serde_json::json;
 use super::ServiceError;
 use crate::App;
 use crate::brand::Brand;
-use crate::identity::CustomerRequest;
+use crate::identity::{CustomerIdentity, CustomerRequest, IdentityError};
 use crate::store::events::{self, NewEvent};
 use crate::store::sms::{self as sms_store, QueuedSms};
 use crate::store::verifications::{self as store, VerificationRecord};
@@ -81,6 +81,56 @@ fn idempotent_replay(existing: VerificationRecord, request_hash: &[u8]) -> Resul
 /// claim it again; renewed before each hand-off (see `jobs::sms_sender`).
 pub const SMS_LEASE_MS: i64 = 30_000;
 
+/// Asks the brand's identity service for the customer; every answer is measured, and a failure is
+/// recorded as an `identity.failed` event of the order (there is no verification yet).
+async fn resolve_customer(
+    app: &Arc<App>,
+    brand: &Arc<Brand>,
+    new: &NewVerification,
+) -> Result<CustomerIdentity, IdentityError> {
+    let connector = brand.config.identity.as_str();
+    let started = std::time::Instant::now();
+    let resolved = brand.identity.resolve(&new.customer).await;
+    let result = resolved.as_ref().map_or_else(IdentityError::kind, |_| "resolved");
+    app.metrics.observe(
+        "orderguard_identity_duration_seconds",
+        &[("connector", connector)],
+        started.elapsed().as_secs_f64(),
+    );
+    app.metrics.increment(
+        "orderguard_identity_total",
+        &[("brand", brand.slug.as_str()), ("connector", connector), ("result", result)],
+    );
+    // The service failing, or refusing the customer's token (forged tokens matter to fraud teams);
+    // an unknown id or a wrong kind of reference is the shop's input, answered as such.
+    if let Err(e @ (IdentityError::Unavailable(_) | IdentityError::TokenRejected(_))) = &resolved {
+        let (slug, order_id, now) = (brand.slug.to_string(), new.order.id.clone(), crate::clock::now().millis());
+        let attrs = serde_json::json!({
+            "connector": connector, "reason": result, "detail": e.to_string(), "customer_field": new.customer.field(),
+        });
+        let recorded = app
+            .store
+            .write(move |conn| {
+                crate::store::events::append(
+                    conn,
+                    &crate::store::events::NewEvent {
+                        brand: &slug,
+                        verification_id: None,
+                        order_id: Some(&order_id),
+                        kind: "identity.failed",
+                        at: now,
+                        attrs,
+                    },
+                )
+            })
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "recording identity.failed failed");
+        }
+    }
+    resolved
+}
+
 pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) -> Result<Created, ServiceError> {
     let slug = brand.slug.to_string();
     if let Some(url) = &new.return_url
@@ -88,13 +138,13 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
     {
         return Err(FieldError::new("return_url", "must be an http(s) URL on one of the brand's shop domains").into());
     }
-    let identity = match brand.identity.resolve(&new.customer).await {
+    let identity = match resolve_customer(app, brand, &new).await {
         Ok(identity) => identity,
         // A retry of a request that already succeeded gets its verification even now.
         Err(e) => return replay_or(app, &slug, &new, e.into()).await,
     };
-    let raw_phone = identity.phone.ok_or(ServiceError::PhoneUnverified)?;
-    if !identity.phone_verified {
+    let raw_phone = identity.phone.ok_or(ServiceError::PhoneMissing)?;
+    if !identity.phone_verified && !brand.policy.allow_unverified_phone {
         return Err(ServiceError::PhoneUnverified);
     }
     let phone =
@@ -163,6 +213,8 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
         claimed_at: now.millis(),
     };
     let has_hardware = new.order.has_hardware();
+    // What the identity service said about the number: kept with the trace for risk reviews.
+    let (phone_verified, phone_changed_at) = (identity.phone_verified, identity.phone_changed_at);
     let new_amount = new.order.amount;
     let shipping_country = new.order.shipping_country.clone();
     let request_hash = new.request_hash.clone();
@@ -219,6 +271,8 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
                 &event(v, "verification.created", now, json!({
                     "amount": v.amount_minor, "currency": v.currency, "locale": v.locale,
                     "phone_region": v.phone_region, "number_type": v.number_type, "hardware": has_hardware,
+                    "phone_verified": phone_verified,
+                    "phone_changed_at": phone_changed_at.map(crate::clock::rfc3339),
                 })),
             )?;
             events::append(

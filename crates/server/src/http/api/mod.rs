@@ -225,9 +225,7 @@ pub async fn create_verification(
     })
     .map_err(|e| errors.push(e))
     .ok();
-    if request.customer.id.trim().is_empty() || request.customer.id.len() > 256 {
-        errors.push(FieldError::new("customer.id", "must be 1 to 256 characters"));
-    }
+    let customer = customer_reference(request.customer).map_err(|e| errors.push(e)).ok();
     let client_ip = match request.client.as_ref().and_then(|c| c.ip.as_deref()) {
         None => None,
         Some(ip) => {
@@ -251,7 +249,7 @@ pub async fn create_verification(
     if request.return_url.as_ref().is_some_and(|u| u.len() > 2048) {
         errors.push(FieldError::new("return_url", "must be at most 2048 characters"));
     }
-    let Some(order) = order.filter(|_| errors.is_empty()) else {
+    let (Some(order), Some(customer)) = (order.filter(|_| errors.is_empty()), customer) else {
         return Err(ApiError::validation(errors));
     };
     let created = service::create(
@@ -259,7 +257,7 @@ pub async fn create_verification(
         &brand,
         NewVerification {
             order,
-            customer: CustomerRequest { id: request.customer.id },
+            customer,
             locale: request.locale.or_else(|| super::locale::accepted().map(str::to_owned)),
             client_ip,
             return_url: request.return_url,
@@ -299,6 +297,21 @@ pub async fn get_verification(
 ) -> Result<Json<VerificationResponse>, ApiError> {
     let record = service::get(&app, brand.slug.as_str(), &id).await?;
     Ok(Json(verification_response(&app, &record)))
+}
+
+/// Exactly one way to name the customer: an id, or a token from the telco's OpenID provider.
+fn customer_reference(body: CustomerBody) -> Result<CustomerRequest, FieldError> {
+    match (body.id, body.access_token, body.id_token) {
+        (Some(id), None, None) if !id.trim().is_empty() && id.len() <= 256 => Ok(CustomerRequest::Id(id)),
+        (Some(_), None, None) => Err(FieldError::new("customer.id", "must be 1 to 256 characters")),
+        (None, Some(token), None) if !token.is_empty() && token.len() <= 16_384 => {
+            Ok(CustomerRequest::AccessToken(token))
+        }
+        (None, None, Some(token)) if !token.is_empty() && token.len() <= 16_384 => Ok(CustomerRequest::IdToken(token)),
+        (None, Some(_), None) => Err(FieldError::new("customer.access_token", "must be 1 to 16384 characters")),
+        (None, None, Some(_)) => Err(FieldError::new("customer.id_token", "must be 1 to 16384 characters")),
+        _ => Err(FieldError::new("customer", "needs exactly one of id, access_token and id_token")),
+    }
 }
 
 /// Check the code the customer typed. A wrong code uses up an attempt; the last wrong one fails

@@ -50,8 +50,13 @@ pub struct ItemBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerBody {
-    /// The customer's id in the brand's identity service.
-    pub id: String,
+    /// The customer's id in the brand's customer directory (`static` and `rest` connectors).
+    pub id: Option<String>,
+    /// The customer's access token from the telco's OpenID provider (`oidc` connector): a JWT or an
+    /// opaque token. Used for this request only, never stored.
+    pub access_token: Option<String>,
+    /// The customer's ID token from the telco's OpenID provider (`oidc` connector).
+    pub id_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -42,7 +42,7 @@ fn customers(app: &App, brand: &Brand) -> Vec<DemoCustomer> {
         Some(IdentityConfig::Static { customers }) => {
             customers.iter().map(|c| DemoCustomer { id: c.id.clone(), phone: c.phone.clone() }).collect()
         }
-        None => Vec::new(),
+        Some(IdentityConfig::Oidc(_) | IdentityConfig::Rest(_)) | None => Vec::new(),
     }
 }
 
