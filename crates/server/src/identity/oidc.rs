@@ -215,11 +215,12 @@ impl OidcConnector {
     }
 
     async fn identify(&self, customer: &CustomerRequest) -> Result<CustomerIdentity, IdentityError> {
+        // The access token, and whether it is a JWT already checked here.
         let (mut claims, access_token) = match customer {
             CustomerRequest::AccessToken(token) if jwt::looks_like_jwt(token) => {
-                (self.verified_claims(token).await?, Some(token))
+                (self.verified_claims(token).await?, Some((token, true)))
             }
-            CustomerRequest::AccessToken(token) => (self.introspect(token).await?, Some(token)),
+            CustomerRequest::AccessToken(token) => (self.introspect(token).await?, Some((token, false))),
             CustomerRequest::IdToken(token) => (self.verified_claims(token).await?, None),
             CustomerRequest::Id(_) => {
                 return Err(IdentityError::WrongReference(
@@ -229,9 +230,15 @@ impl OidcConnector {
         };
         let sub = claims.get("sub").and_then(Value::as_str).ok_or(TokenError::MissingClaim("sub"))?.to_owned();
         if !claims.contains_key("phone_number")
-            && let Some(token) = access_token
+            && let Some((token, checked_jwt)) = access_token
         {
-            claims.extend(self.userinfo(token, &sub).await?);
+            let more = match self.userinfo(token, &sub).await {
+                // A JWT access token for orderguard's audience may not be good for userinfo (another
+                // audience): it is valid, it just brings no more claims.
+                Err(IdentityError::TokenRejected(_)) if checked_jwt => Map::new(),
+                other => other?,
+            };
+            claims.extend(more);
         }
         let phone = claims.get("phone_number").and_then(Value::as_str).map(str::to_owned);
         let phone_verified = match claims.get("phone_number_verified") {

@@ -101,7 +101,10 @@ impl RestDirectory {
                 )));
             }
             _ => {
-                return Err(IdentityError::Unavailable(format!("the customer service answered HTTP {}", answer.status)));
+                return Err(IdentityError::Unavailable(format!(
+                    "the customer service answered HTTP {}",
+                    answer.status
+                )));
             }
         }
         let text = |pointer: &str| answer.json.pointer(pointer).and_then(Value::as_str).map(str::to_owned);

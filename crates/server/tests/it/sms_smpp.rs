@@ -402,7 +402,6 @@ async fn two_instances_send_each_queued_message_once(db: Db) {
 
 async fn doctor_binds_to_each_smpp_provider(db: Db) {
     let smsc = Smsc::start(db.dir.0.join("smsc.log")).await;
-    let config_path = db.dir.0.join("orderguard.toml");
     let providers = format!(
         r#"
 [sms_providers.smsc]
@@ -432,14 +431,8 @@ body = {{ to = "{{to}}" }}
         system_id = crate::smsc::SYSTEM_ID,
         password = crate::smsc::PASSWORD,
     );
-    std::fs::write(&config_path, format!("{}{providers}", crate::support::config(&db))).unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_orderguard"))
-        .args(["doctor", "--config"])
-        .arg(&config_path)
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&output.stdout);
-    assert!(!output.status.success(), "failed checks fail the command: {out}");
+    let (ok, out) = crate::support::run_doctor(&db, &providers);
+    assert!(!ok, "failed checks fail the command: {out}");
     let line = |subject: &str| out.lines().find(|l| l.contains(subject)).unwrap_or_default().to_owned();
     assert!(line("database").starts_with("ok"), "{out}");
     let bound = line("sms provider smsc ");

@@ -2,13 +2,12 @@
 //! child process on loopback and steered over its control API.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use orderguard::config::{SmppBindMode, SmppProviderConfig, SmsProviderConfig};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+
+use crate::peers::NodePeer;
 
 pub const SYSTEM_ID: &str = "orderguard";
 pub const PASSWORD: &str = "s3cret";
@@ -17,12 +16,8 @@ pub struct Smsc {
     pub smpp_port: u16,
     control: String,
     log: PathBuf,
-    child: Child,
+    peer: NodePeer,
     http: reqwest::Client,
-}
-
-fn peer_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers/smsc")
 }
 
 impl Smsc {
@@ -32,55 +27,34 @@ impl Smsc {
     }
 
     pub async fn start_on(smpp_port: u16, log: PathBuf) -> Self {
-        let dir = peer_dir();
-        assert!(
-            dir.join("node_modules/smpp").is_dir(),
-            "the SMSC peer is not installed: run `npm ci --prefix tests/peers/smsc` (scripts/test does)"
-        );
-        let mut child = Command::new("node")
-            .arg(dir.join("smsc.mjs"))
-            .args(["--smpp-port", &smpp_port.to_string(), "--control-port", "0"])
-            .args(["--system-id", SYSTEM_ID, "--password", PASSWORD])
-            .arg("--log")
-            .arg(&log)
-            .stdout(Stdio::piped())
-            // Its session log is noise in a passing run: `OG_SMSC_LOG=1` shows it.
-            .stderr(if std::env::var_os("OG_SMSC_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node must be installed to run the SMSC peer");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("the SMSC did not start within 20 s")
-            .unwrap()
-            .expect("the SMSC exited before it was ready");
-        // `ready smpp=<port> control=<port>`
-        let port_of = |key: &str| -> u16 {
-            ready
-                .split_whitespace()
-                .find_map(|part| part.strip_prefix(key))
-                .and_then(|p| p.parse().ok())
-                .unwrap_or_else(|| panic!("unexpected first line from the SMSC: {ready}"))
-        };
-        let (smpp_port, control_port) = (port_of("smpp="), port_of("control="));
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let args = [
+            "--smpp-port".to_owned(),
+            smpp_port.to_string(),
+            "--control-port".into(),
+            "0".into(),
+            "--system-id".into(),
+            SYSTEM_ID.into(),
+            "--password".into(),
+            PASSWORD.into(),
+            "--log".into(),
+            log.display().to_string(),
+        ];
+        let peer = NodePeer::start("smsc", "smsc.mjs", Some("smpp"), &args).await;
         Self {
-            smpp_port,
-            control: format!("http://127.0.0.1:{control_port}"),
+            smpp_port: peer.ready_value("smpp").parse().unwrap(),
+            control: format!("http://127.0.0.1:{}", peer.ready_value("control")),
             log,
-            child,
+            peer,
             http: reqwest::Client::new(),
         }
     }
 
     /// `kill -9`, then the same SMSC again on the same port with the same log, after `down`.
-    pub async fn kill_and_restart(mut self, down: Duration) -> Self {
-        self.child.start_kill().unwrap();
-        self.child.wait().await.unwrap();
+    pub async fn kill_and_restart(self, down: Duration) -> Self {
+        let (port, log) = (self.smpp_port, self.log.clone());
+        self.peer.kill().await;
         tokio::time::sleep(down).await;
-        Self::start_on(self.smpp_port, self.log.clone()).await
+        Self::start_on(port, log).await
     }
 
     pub fn provider(&self, window: usize) -> SmsProviderConfig {

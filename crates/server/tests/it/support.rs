@@ -291,6 +291,18 @@ pub fn order(order_id: &str, customer: &str) -> Value {
     })
 }
 
+/// `orderguard doctor` on the test configuration plus `extra` (TOML): success and its output.
+pub fn run_doctor(db: &Db, extra: &str) -> (bool, String) {
+    let config_path = db.dir.0.join("orderguard.toml");
+    std::fs::write(&config_path, format!("{}{extra}", config(db))).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_orderguard"))
+        .args(["doctor", "--config"])
+        .arg(&config_path)
+        .output()
+        .unwrap();
+    (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
 pub fn problem_type(body: &Value) -> &str {
     body["type"].as_str().unwrap_or_default().trim_start_matches("urn:orderguard:problem:")
 }
