@@ -556,7 +556,13 @@ mod tests {
 
     #[test]
     fn the_example_configuration_builds() {
-        for name in ["NORDTEL_SMPP_SYSTEM_ID", "NORDTEL_SMPP_PASSWORD", "VONAGE_API_KEY", "VONAGE_API_SECRET"] {
+        for name in [
+            "NORDTEL_SMPP_SYSTEM_ID",
+            "NORDTEL_SMPP_PASSWORD",
+            "VONAGE_API_KEY",
+            "VONAGE_API_SECRET",
+            "NORDTEL_CIAM_SECRET",
+        ] {
             // SAFETY: only this test reads these variables.
             unsafe { std::env::set_var(name, "example") };
         }
@@ -571,6 +577,7 @@ mod tests {
         assert_eq!(names(nordtel.route_for("AT")), ["vonage"]);
         assert!(brands.status_callback("vonage").is_some_and(|c| c.accepts_token("example-callback-secret")));
         assert_eq!(brands.smpp_providers().len(), 1);
+        assert_eq!(brands.oidc_connectors().len(), 1);
     }
 
     #[test]
