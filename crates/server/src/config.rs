@@ -265,8 +265,13 @@ pub enum IdentityConfig {
 pub struct OidcConfig {
     /// The provider's issuer URL; its `/.well-known/openid-configuration` is read from there.
     pub issuer: String,
-    /// `aud` values accepted: the resource of JWT access tokens, the shop's client id for ID tokens.
+    /// `aud` values accepted in access tokens: the resource (API identifier) they are issued for.
+    #[serde(default)]
     pub audiences: Vec<String>,
+    /// The shops' client ids at the provider: ID tokens must be issued to one of them, and opaque
+    /// access tokens without an audience must belong to one of them.
+    #[serde(default)]
+    pub client_ids: Vec<String>,
     /// Signature algorithms accepted; only asymmetric ones (RS*, PS*, ES256, ES384, EdDSA).
     #[serde(default = "default_token_algorithms")]
     pub algorithms: Vec<String>,

@@ -1,7 +1,7 @@
 //! `orderguard doctor`: checks what the configuration points at — the database, every OpenID
 //! provider (discovery, JWKS, introspection credentials), every SMPP provider (bind, enquire_link,
-//! unbind) and the address of every HTTP provider — and says, one line each, what works and what
-//! does not.
+//! unbind) and the address of every customer API and HTTP provider — and says, one line each,
+//! what works and what does not.
 
 use std::time::{Duration, Instant};
 
@@ -63,6 +63,11 @@ pub async fn run(settings: &Settings) -> Vec<Finding> {
             Err(e) => Err(e.to_string()),
         };
         findings.push(Finding::new(format!("identity {name} (oidc)"), result));
+    }
+    for (name, config) in &settings.identity {
+        if let crate::config::IdentityConfig::Rest(rest) = config {
+            findings.push(Finding::new(format!("identity {name} (rest)"), reachable(&rest.base_url).await));
+        }
     }
     for (name, config) in &settings.sms_providers {
         match config {

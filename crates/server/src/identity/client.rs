@@ -1,6 +1,7 @@
 //! HTTP to an identity service: a timeout per request, retries with back-off after timeouts,
-//! connection errors and 5xx answers, and a circuit breaker so that a service that is down makes
-//! requests fail at once instead of each waiting for its timeouts.
+//! connection errors and 5xx answers (not after answers, nor requests that cannot be built), and a
+//! circuit breaker so that a service that is down makes requests fail at once instead of each
+//! waiting for its timeouts.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use serde_json::Value;
 use super::IdentityError;
 
 pub struct ServiceClient {
-    pub http: reqwest::Client,
+    http: reqwest::Client,
     retries: u32,
     breaker: Mutex<CircuitBreaker>,
 }
@@ -39,9 +40,16 @@ impl ServiceClient {
         let mut last = String::new();
         for attempt in 0..=self.retries {
             if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(100 << attempt.min(6))).await;
+                // 100 ms, 200 ms, … with jitter, so that many requests do not retry in step.
+                let base = 100_u64 << attempt.min(6);
+                tokio::time::sleep(Duration::from_millis(base / 2 + u64::from(jitter()) * base / 510)).await;
             }
             match request(&self.http).send().await {
+                // A request that could not even be built (say, a token with a character no header
+                // may hold) fails the same way every time and says nothing about the service.
+                Err(e) if e.is_builder() => {
+                    return Err(IdentityError::Unavailable("the request could not be built".into()));
+                }
                 Ok(response) if !response.status().is_server_error() => {
                     self.breaker().succeeded();
                     let status = response.status();
@@ -62,4 +70,11 @@ impl ServiceClient {
     fn breaker(&self) -> std::sync::MutexGuard<'_, CircuitBreaker> {
         self.breaker.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+fn jitter() -> u8 {
+    let mut byte = [0_u8; 1];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut byte);
+    let [value] = byte;
+    value
 }

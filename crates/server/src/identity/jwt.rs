@@ -50,15 +50,26 @@ pub struct Jwk {
     pub y: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct JwkSet {
     pub keys: Vec<Jwk>,
+}
+
+impl JwkSet {
+    /// Reads a JWKS document; keys this reader cannot use are skipped, not fatal (RFC 7517 §5).
+    pub fn from_json(document: &Value) -> Option<Self> {
+        let keys = document.get("keys")?.as_array()?;
+        Some(Self { keys: keys.iter().filter_map(|k| serde_json::from_value(k.clone()).ok()).collect() })
+    }
 }
 
 #[derive(Debug, Deserialize)]
 struct Header {
     alg: String,
     kid: Option<String>,
+    typ: Option<String>,
+    /// Extensions the token says must be understood; this reader understands none (RFC 7515 §4.1.11).
+    crit: Option<Value>,
 }
 
 /// A token split and decoded, its signature not yet checked.
@@ -66,6 +77,8 @@ struct Header {
 pub struct Unverified {
     alg: String,
     pub kid: Option<String>,
+    pub typ: Option<String>,
+    crit: bool,
     claims: Map<String, Value>,
     signing_input: String,
     signature: Vec<u8>,
@@ -105,6 +118,8 @@ pub fn parse(token: &str) -> Result<Unverified, TokenError> {
     Ok(Unverified {
         alg: header.alg,
         kid: header.kid,
+        typ: header.typ,
+        crit: header.crit.is_some(),
         claims,
         signing_input: format!("{header_b64}.{claims_b64}"),
         signature: decode(signature_b64, "signature is not base64url")?,
@@ -116,29 +131,39 @@ impl Unverified {
     /// claims of a token that passed.
     pub fn verify(self, keys: &JwkSet, expect: &Expectations<'_>) -> Result<Map<String, Value>, TokenError> {
         if !SUPPORTED_ALGORITHMS.contains(&self.alg.as_str()) || !expect.allowed_algorithms.contains(&self.alg) {
-            return Err(TokenError::AlgorithmNotAllowed(self.alg));
+            return Err(TokenError::AlgorithmNotAllowed(clip(&self.alg)));
         }
-        let key = self.key(keys)?;
-        verify_signature(&self.alg, key, self.signing_input.as_bytes(), &self.signature)?;
+        if self.crit {
+            return Err(TokenError::Malformed("it names critical header extensions (crit)"));
+        }
+        // The key named by `kid`, or, without one, every key of the algorithm's type (during a
+        // rotation there are two). A key whose type, curve, `alg` or `use` does not fit never counts.
+        let candidates: Vec<&Jwk> = keys
+            .keys
+            .iter()
+            .filter(|k| {
+                key_fits(&self.alg, k)
+                    && k.alg.as_deref().is_none_or(|a| a == self.alg)
+                    && k.usage.as_deref().is_none_or(|u| u == "sig")
+                    && self.kid.as_ref().is_none_or(|kid| k.kid.as_ref() == Some(kid))
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Err(TokenError::UnknownKey(self.kid.as_deref().map(clip)));
+        }
+        let message = self.signing_input.as_bytes();
+        if !candidates.iter().any(|key| verify_signature(&self.alg, key, message, &self.signature).is_ok()) {
+            return Err(TokenError::BadSignature);
+        }
         check_claims(&self.claims, expect)?;
         Ok(self.claims)
     }
+}
 
-    /// The key named by `kid`, or the only key of the algorithm's type when the token names none.
-    /// A key whose type, curve, `alg` or `use` does not fit the token's algorithm never counts.
-    fn key<'k>(&self, keys: &'k JwkSet) -> Result<&'k Jwk, TokenError> {
-        let fitting = |k: &&Jwk| {
-            key_fits(&self.alg, k)
-                && k.alg.as_deref().is_none_or(|a| a == self.alg)
-                && k.usage.as_deref().is_none_or(|u| u == "sig")
-        };
-        let mut candidates = keys.keys.iter().filter(fitting);
-        let found = match &self.kid {
-            Some(kid) => candidates.find(|k| k.kid.as_deref() == Some(kid.as_str())),
-            None => candidates.next().filter(|_| candidates.next().is_none()),
-        };
-        found.ok_or_else(|| TokenError::UnknownKey(self.kid.clone()))
-    }
+/// Text taken from a token for a message: short and printable, as it ends up in problem details
+/// and events.
+fn clip(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(64).collect()
 }
 
 fn key_fits(alg: &str, key: &Jwk) -> bool {
@@ -165,7 +190,9 @@ fn verify_signature(alg: &str, key: &Jwk, message: &[u8], sig: &[u8]) -> Result<
                 _ => &signature::RSA_PSS_2048_8192_SHA512,
             };
             let (n, e) = (field(&key.n)?, field(&key.e)?);
-            RsaPublicKeyComponents { n: &n, e: &e }.verify(params, message, sig)
+            // Some providers pad the modulus with a zero byte; ring wants it without.
+            let n = n.iter().position(|&b| b != 0).and_then(|first| n.get(first..)).unwrap_or_default();
+            RsaPublicKeyComponents { n, e: &e }.verify(params, message, sig)
         }
         "ES256" | "ES384" => {
             let algorithm: &signature::EcdsaVerificationAlgorithm =
@@ -183,8 +210,9 @@ fn verify_signature(alg: &str, key: &Jwk, message: &[u8], sig: &[u8]) -> Result<
 
 fn check_claims(claims: &Map<String, Value>, expect: &Expectations<'_>) -> Result<(), TokenError> {
     let issuer = claims.get("iss").and_then(Value::as_str).ok_or(TokenError::MissingClaim("iss"))?;
+    // Compared exactly, as OpenID Connect Core §3.1.3.7 asks (a trailing `/` counts).
     if issuer != expect.issuer {
-        return Err(TokenError::WrongIssuer(issuer.to_owned()));
+        return Err(TokenError::WrongIssuer(clip(issuer)));
     }
     let audiences: Vec<&str> = match claims.get("aud") {
         Some(Value::String(one)) => vec![one.as_str()],
@@ -194,12 +222,30 @@ fn check_claims(claims: &Map<String, Value>, expect: &Expectations<'_>) -> Resul
     if !audiences.iter().any(|a| expect.audiences.iter().any(|e| e == a)) {
         return Err(TokenError::WrongAudience);
     }
-    let exp = claims.get("exp").and_then(Value::as_i64).ok_or(TokenError::MissingClaim("exp"))?;
-    if expect.now_seconds > exp.saturating_add(expect.leeway_seconds) {
-        return Err(TokenError::Expired);
+    check_lifetime(claims, expect.leeway_seconds, expect.now_seconds, true)
+}
+
+/// `exp` (required or not) and `nbf` as NumericDates (RFC 7519 §2: may have a fraction); one that
+/// is present but not a number is refused, never ignored.
+pub fn check_lifetime(
+    claims: &Map<String, Value>,
+    leeway_seconds: i64,
+    now_seconds: i64,
+    exp_required: bool,
+) -> Result<(), TokenError> {
+    let date = |name: &'static str| match claims.get(name) {
+        None => Ok(None),
+        Some(value) => value.as_f64().map(Some).ok_or(TokenError::MissingClaim(name)),
+    };
+    let now = now_seconds as f64;
+    let leeway = leeway_seconds as f64;
+    match date("exp")? {
+        Some(exp) if now > exp + leeway => return Err(TokenError::Expired),
+        None if exp_required => return Err(TokenError::MissingClaim("exp")),
+        _ => {}
     }
-    if let Some(nbf) = claims.get("nbf").and_then(Value::as_i64)
-        && expect.now_seconds.saturating_add(expect.leeway_seconds) < nbf
+    if let Some(nbf) = date("nbf")?
+        && now + leeway < nbf
     {
         return Err(TokenError::NotYetValid);
     }
@@ -310,6 +356,19 @@ mod tests {
             verify(&token(json!({ "alg": "RS256", "kid": "ed" }), claims(now), sign)),
             Err(TokenError::UnknownKey(Some("ed".into())))
         );
+        // Critical extensions are refused; dates may have fractions; a non-numeric `nbf` is refused.
+        let crit = token(json!({ "alg": "EdDSA", "kid": "ed", "crit": ["b64"], "b64": false }), claims(now), sign);
+        assert!(matches!(verify(&crit), Err(TokenError::Malformed(_))));
+        let mut c = claims(now);
+        c["exp"] = json!(now as f64 + 30.5);
+        assert!(verify(&token(header.clone(), c, sign)).is_ok());
+        let mut c = claims(now);
+        c["nbf"] = json!("yesterday");
+        assert_eq!(verify(&token(header.clone(), c, sign)), Err(TokenError::MissingClaim("nbf")));
+        // An issuer differing only by a trailing slash is another issuer.
+        let mut c = claims(now);
+        c["iss"] = json!(format!("{ISSUER}/"));
+        assert!(matches!(verify(&token(header.clone(), c, sign)), Err(TokenError::WrongIssuer(_))));
         assert!(!looks_like_jwt("opaque-token-value"));
         assert!(matches!(parse("a.b"), Err(TokenError::Malformed(_))));
     }

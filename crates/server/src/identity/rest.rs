@@ -31,8 +31,20 @@ impl RestDirectory {
         let invalid = |what: String| ConfigError::Invalid(format!("identity.{name}: {what}"));
         let base_url = resolve_secrets(&config.base_url)?;
         reqwest::Url::parse(&base_url).map_err(|e| invalid(format!("base_url `{}`: {e}", config.base_url)))?;
-        if !config.path.contains("{id}") {
-            return Err(invalid("path must contain {id}".into()));
+        if !config.path.starts_with('/') || !config.path.contains("{id}") {
+            return Err(invalid("path must start with / and contain {id}".into()));
+        }
+        for pointer in [
+            Some(&config.phone_pointer),
+            config.phone_verified_pointer.as_ref(),
+            config.phone_changed_at_pointer.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !pointer.starts_with('/') {
+                return Err(invalid(format!("`{pointer}` is not a JSON pointer (they start with /)")));
+            }
         }
         if !(100..=20_000).contains(&config.timeout_ms) || config.retries > 3 {
             return Err(invalid("timeout_ms must be 100 to 20000 and retries 0 to 3".into()));
@@ -40,7 +52,9 @@ impl RestDirectory {
         let read = |path: &std::path::Path| {
             std::fs::read(path).map_err(|error| ConfigError::Read { path: path.to_owned(), error })
         };
-        let mut builder = reqwest::Client::builder().timeout(Duration::from_millis(config.timeout_ms));
+        let mut builder = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.timeout_ms))
+            .redirect(reqwest::redirect::Policy::none());
         if let Some(ca) = &config.ca_certificate {
             let certificate = reqwest::Certificate::from_pem(&read(ca)?)
                 .map_err(|e| invalid(format!("ca_certificate {}: {e}", ca.display())))?;
@@ -92,8 +106,12 @@ impl RestDirectory {
             })
             .await?;
         match answer.status.as_u16() {
-            200 => {}
-            404 => return Err(IdentityError::UnknownCustomer),
+            200 if answer.json.is_object() => {}
+            200 => {
+                return Err(IdentityError::Unavailable("the customer service answered without a JSON object".into()));
+            }
+            // Gone, or an id the service cannot even read: not a customer it knows.
+            400 | 404 | 410 => return Err(IdentityError::UnknownCustomer),
             401 | 403 => {
                 return Err(IdentityError::Unavailable(format!(
                     "the customer service refused orderguard's credentials (HTTP {})",

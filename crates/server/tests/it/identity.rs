@@ -67,7 +67,8 @@ impl Provider {
     fn connector(&self) -> IdentityConfig {
         IdentityConfig::Oidc(OidcConfig {
             issuer: self.issuer.clone(),
-            audiences: vec![RESOURCE.into(), "shop".into()],
+            audiences: vec![RESOURCE.into()],
+            client_ids: vec!["shop".into()],
             algorithms: vec!["RS256".into(), "ES256".into()],
             client_id: Some("orderguard".into()),
             client_secret: Some(INTROSPECTION_SECRET.into()),
@@ -207,7 +208,17 @@ fn claims_of(jwt: &str) -> Value {
 async fn refused_tokens_get_the_right_problem(db: Db) {
     let provider = Provider::start().await;
     let other = Provider::start().await;
-    let server = server_with(db, provider.connector()).await;
+    // beta trusts only the tokens of another shop client.
+    let IdentityConfig::Oidc(mut strict) = provider.connector() else { unreachable!() };
+    strict.client_ids = vec!["another-shop".into()];
+    let telco = provider.connector();
+    let server = TestServer::start_with(db, |s: &mut Settings| {
+        s.identity.insert("telco".into(), telco);
+        s.identity.insert("strict".into(), IdentityConfig::Oidc(strict));
+        s.brands[0].identity = "telco".into();
+        s.brands[1].identity = "strict".into();
+    })
+    .await;
     let problem = |status: u16, body: &Value| {
         (status, problem_type(body).to_owned(), body["detail"].as_str().unwrap_or_default().to_owned())
     };
@@ -263,6 +274,26 @@ async fn refused_tokens_get_the_right_problem(db: Db) {
         assert_eq!((status, problem_type(&body)), (422, "customer-token-invalid"), "token {n}: {body}");
     }
 
+    // An ID token passed as an access token (its audience is the shop, not orderguard), and an
+    // access token passed as an ID token.
+    let tokens = provider.tokens("alice", Some(RESOURCE)).await;
+    let (status, body) = create(&server, &server.alpha_key, "X-6", json!({ "access_token": tokens["id_token"] })).await;
+    assert_eq!((status, problem_type(&body)), (422, "customer-token-invalid"), "{body}");
+    let (status, body) = create(&server, &server.alpha_key, "X-7", json!({ "id_token": tokens["access_token"] })).await;
+    assert_eq!((status, problem_type(&body)), (422, "customer-token-invalid"), "{body}");
+    // beta's connector does not trust the shop client these tokens were issued to: neither the
+    // opaque one (no audience, its client is checked) nor the JWT (its client_id claim).
+    let opaque = provider.tokens("alice", None).await;
+    let (status, body) =
+        create(&server, &server.beta_key, "X-9", json!({ "access_token": opaque["access_token"] })).await;
+    assert_eq!((status, problem_type(&body)), (422, "customer-token-invalid"), "{body}");
+    let (status, body) =
+        create(&server, &server.beta_key, "X-10", json!({ "access_token": tokens["access_token"] })).await;
+    assert_eq!((status, problem_type(&body)), (422, "customer-token-invalid"), "{body}");
+    // A character no token has.
+    let (status, body) = create(&server, &server.alpha_key, "X-8", json!({ "access_token": "abc\ndef" })).await;
+    assert_eq!((status, body["errors"][0]["field"].as_str()), (422, Some("customer.access_token")), "{body}");
+
     // Refusals are in the order's trace, with the reason, and in the metrics.
     let failed: i64 = server
         .app()
@@ -272,10 +303,10 @@ async fn refused_tokens_get_the_right_problem(db: Db) {
         .unwrap()
         .int(0)
         .unwrap();
-    assert_eq!(failed, 7);
+    assert_eq!(failed, 11, "9 of alpha's, 2 of beta's");
     let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
     assert!(
-        metrics.contains("orderguard_identity_total{brand=\"alpha\",connector=\"telco\",result=\"token_rejected\"} 7"),
+        metrics.contains("orderguard_identity_total{brand=\"alpha\",connector=\"telco\",result=\"token_rejected\"} 9"),
         "{metrics}"
     );
     server.stop().await;
@@ -305,7 +336,8 @@ async fn key_rotation_needs_no_restart(db: Db) {
         create(&server, &server.alpha_key, "K-3", json!({ "access_token": after["access_token"] })).await;
     assert_eq!(status, 201, "a token signed with the new key: {body}");
     assert_eq!(provider.stats().await["jwks_requests"].as_u64().unwrap(), fetched + 1, "one fetch for the unknown kid");
-    // A token with the withdrawn key fails now; made-up kids do not make orderguard fetch again.
+    // A token with the withdrawn key fails now, and its unknown kid makes no new fetch so soon
+    // after the last (made-up kids cannot turn into a flood of requests).
     let (status, body) =
         create(&server, &server.alpha_key, "K-4", json!({ "access_token": before["access_token"] })).await;
     assert_eq!((status, problem_type(&body)), (422, "customer-token-invalid"), "{body}");

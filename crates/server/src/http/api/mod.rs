@@ -299,17 +299,26 @@ pub async fn get_verification(
     Ok(Json(verification_response(&app, &record)))
 }
 
+const TOKEN_RULE: &str =
+    "must be a token as the provider issued it: 1 to 16384 characters of A-Z a-z 0-9 - . _ ~ + / =";
+
+/// The characters of an OAuth bearer token (RFC 6750 §2.1), which JWTs and opaque tokens use.
+fn is_token(token: &str) -> bool {
+    (1..=16_384).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'='))
+}
+
 /// Exactly one way to name the customer: an id, or a token from the telco's OpenID provider.
 fn customer_reference(body: CustomerBody) -> Result<CustomerRequest, FieldError> {
     match (body.id, body.access_token, body.id_token) {
         (Some(id), None, None) if !id.trim().is_empty() && id.len() <= 256 => Ok(CustomerRequest::Id(id)),
         (Some(_), None, None) => Err(FieldError::new("customer.id", "must be 1 to 256 characters")),
-        (None, Some(token), None) if !token.is_empty() && token.len() <= 16_384 => {
-            Ok(CustomerRequest::AccessToken(token))
-        }
-        (None, None, Some(token)) if !token.is_empty() && token.len() <= 16_384 => Ok(CustomerRequest::IdToken(token)),
-        (None, Some(_), None) => Err(FieldError::new("customer.access_token", "must be 1 to 16384 characters")),
-        (None, None, Some(_)) => Err(FieldError::new("customer.id_token", "must be 1 to 16384 characters")),
+        (None, Some(token), None) if is_token(&token) => Ok(CustomerRequest::AccessToken(token)),
+        (None, None, Some(token)) if is_token(&token) => Ok(CustomerRequest::IdToken(token)),
+        (None, Some(_), None) => Err(FieldError::new("customer.access_token", TOKEN_RULE)),
+        (None, None, Some(_)) => Err(FieldError::new("customer.id_token", TOKEN_RULE)),
         _ => Err(FieldError::new("customer", "needs exactly one of id, access_token and id_token")),
     }
 }
