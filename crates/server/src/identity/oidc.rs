@@ -48,8 +48,24 @@ impl<T: Clone> Cached<T> {
         self.fresh(STALE_GRACE)
     }
 
-    fn recent_failure(&self) -> Option<IdentityError> {
-        self.failed.as_ref().filter(|(_, at)| at.elapsed() < FAILURE_MEMORY).map(|(e, _)| e.clone())
+    /// The answer while a fetch failed a moment ago: the last value, else that failure.
+    fn failing(&self) -> Option<Result<T, IdentityError>> {
+        let (failure, _) = self.failed.as_ref().filter(|(_, at)| at.elapsed() < FAILURE_MEMORY)?;
+        Some(self.fallback().ok_or_else(|| failure.clone()))
+    }
+
+    /// Keeps what was fetched; a failure is remembered and answered with the last value if any.
+    fn store(&mut self, fetched: Result<T, IdentityError>) -> Result<T, IdentityError> {
+        match fetched {
+            Ok(value) => {
+                self.value = Some((value.clone(), Instant::now()));
+                Ok(value)
+            }
+            Err(e) => {
+                self.failed = Some((e.clone(), Instant::now()));
+                self.fallback().ok_or(e)
+            }
+        }
     }
 }
 
@@ -137,19 +153,11 @@ impl OidcConnector {
         if let Some(discovery) = cache.fresh(self.cache_for) {
             return Ok(discovery);
         }
-        if let Some(failure) = cache.recent_failure() {
-            return cache.fallback().ok_or(failure);
+        if let Some(answer) = cache.failing() {
+            return answer;
         }
-        match self.fetch_discovery().await {
-            Ok(discovery) => {
-                cache.value = Some((discovery.clone(), Instant::now()));
-                Ok(discovery)
-            }
-            Err(e) => {
-                cache.failed = Some((e.clone(), Instant::now()));
-                cache.fallback().ok_or(e)
-            }
-        }
+        let fetched = self.fetch_discovery().await;
+        cache.store(fetched)
     }
 
     async fn fetch_discovery(&self) -> Result<Discovery, IdentityError> {
@@ -181,19 +189,11 @@ impl OidcConnector {
         if refresh {
             cache.forced_at = Some(Instant::now());
         }
-        if let Some(failure) = cache.recent_failure() {
-            return cache.fallback().ok_or(failure);
+        if let Some(answer) = cache.failing() {
+            return answer;
         }
-        match self.fetch_keys().await {
-            Ok(keys) => {
-                cache.value = Some((keys.clone(), Instant::now()));
-                Ok(keys)
-            }
-            Err(e) => {
-                cache.failed = Some((e.clone(), Instant::now()));
-                cache.fallback().ok_or(e)
-            }
-        }
+        let fetched = self.fetch_keys().await;
+        cache.store(fetched)
     }
 
     async fn fetch_keys(&self) -> Result<JwkSet, IdentityError> {
