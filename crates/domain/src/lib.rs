@@ -13,6 +13,7 @@ pub mod phone;
 pub mod policy;
 pub mod receipt;
 pub mod risk;
+pub mod role;
 pub mod sms_text;
 pub mod verification;
 

@@ -50,6 +50,13 @@ enum Command {
         #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
         config: Option<PathBuf>,
     },
+    /// Manage admin users.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
     /// Manage the keys that sign receipts.
     Keys {
         #[command(subcommand)]
@@ -72,6 +79,24 @@ enum Command {
     Bench(orderguard::bench::BenchArgs),
     /// Measure SMS hand-off over one SMPP bind against a running SMSC, at several window sizes.
     BenchSmpp(orderguard::bench::smpp::SmppBenchArgs),
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a user of the admin area. The password is read from standard input with
+    /// --password-stdin, or made up and shown once.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// operator, brand_admin, analyst or auditor.
+        #[arg(long)]
+        role: String,
+        /// The brand of a brand_admin or analyst.
+        #[arg(long)]
+        brand: Option<String>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -187,6 +212,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Apikey { action, config } => apikey(action, load(config)?).await,
         Command::Keys { action, config } => signing_keys(action, load(config)?).await,
+        Command::User { action: UserAction::Add { username, role, brand, password_stdin }, config } => {
+            add_user(load(config)?, &username, &role, brand.as_deref(), password_stdin).await
+        }
         Command::Bench(args) => orderguard::bench::run(args).await,
         Command::BenchSmpp(args) => orderguard::bench::smpp::run(args).await,
     }
@@ -198,6 +226,31 @@ async fn create_api_key(settings: &Settings, brand: &str, label: &str) -> anyhow
     }
     let store = prepare_store(settings).await?;
     Ok(orderguard::service::api_keys::create(&store, brand, label).await?)
+}
+
+async fn add_user(
+    settings: Settings,
+    username: &str,
+    role: &str,
+    brand: Option<&str>,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let (password, show) = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+        (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+    } else {
+        (orderguard::ids::random_token(18), true)
+    };
+    let brands = orderguard::brand::Brands::build(&settings)?;
+    let store = prepare_store(&settings).await?;
+    orderguard::service::admin::add_user(&store, &brands, username, &password, role, brand).await?;
+    eprintln!("user {username} added as {role}{}", brand.map(|b| format!(" of {b}")).unwrap_or_default());
+    if show {
+        eprintln!("password (shown once):");
+        println!("{password}");
+    }
+    Ok(())
 }
 
 async fn apikey(action: ApikeyAction, settings: Settings) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 //! API key hashing. Every key is derived from the one master secret of the deployment.
 
 pub mod jws;
+pub mod passwords;
 
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};

@@ -1,6 +1,7 @@
 //! HTTP: the router, cross-cutting layers, operational endpoints. Every route is added through
 //! `OpenApiRouter::routes`, so every route is in `/openapi.json` (a test keeps it so).
 
+pub mod admin;
 pub mod api;
 mod body;
 pub mod error;
@@ -39,6 +40,7 @@ use error::ApiError;
         (name = "keys", description = "Public keys for receipts"),
         (name = "hosted page", description = "The customer's verification page (HTML forms)"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
+        (name = "admin", description = "The admin area (HTML, signed-in users)"),
         (name = "development", description = "Development outbox and demo shop (only when enabled)"),
     )
 )]
@@ -79,7 +81,10 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(pages::hosted::resend))
         .routes(routes!(pages::hosted::cancel))
         .routes(routes!(pages::hosted::logo))
-        .routes(routes!(pages::assets::asset));
+        .routes(routes!(pages::assets::asset))
+        .routes(routes!(admin::home))
+        .routes(routes!(admin::login_form, admin::login))
+        .routes(routes!(admin::logout));
     if app.settings.dev.outbox_page {
         routes = routes.routes(routes!(pages::outbox::outbox_page)).routes(routes!(pages::outbox::outbox_json));
     }

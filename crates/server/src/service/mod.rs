@@ -1,5 +1,6 @@
 //! Use cases: load → domain decision → save with its events in one transaction → notify.
 
+pub mod admin;
 pub mod api_keys;
 pub mod orders;
 pub mod verifications;

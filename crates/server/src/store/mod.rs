@@ -1,6 +1,7 @@
 //! The only place with SQL. One dialect for both backends: `$1` placeholders, integer
 //! milliseconds for time, BIGINT/TEXT/BLOB columns; the backend is chosen once by the URL.
 
+pub mod admin;
 pub mod brands;
 mod driver;
 pub mod events;
@@ -91,11 +92,13 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_code_entry.sql")),
     (3, include_str!("../../migrations/sqlite/0003_delivery.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_admin.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../migrations/postgres/0002_code_entry.sql")),
     (3, include_str!("../../migrations/postgres/0003_delivery.sql")),
+    (4, include_str!("../../migrations/postgres/0004_admin.sql")),
 ];
 
 impl Store {

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod admin;
 mod api_flow;
 mod cli;
 mod crash;

@@ -1,0 +1,76 @@
+//! Who may see what in the admin area (PRODUCT.md §7): an operator sees every brand, a brand
+//! admin and an analyst one brand (the analyst with personal data masked), an auditor the audit
+//! log.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Operator,
+    BrandAdmin,
+    Analyst,
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Operator, Role::BrandAdmin, Role::Analyst, Role::Auditor];
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == value)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operator => "operator",
+            Self::BrandAdmin => "brand_admin",
+            Self::Analyst => "analyst",
+            Self::Auditor => "auditor",
+        }
+    }
+
+    /// Brand admins and analysts belong to one brand; operators and auditors to none.
+    pub fn needs_brand(self) -> bool {
+        matches!(self, Self::BrandAdmin | Self::Analyst)
+    }
+
+    pub fn masks_personal_data(self) -> bool {
+        self == Self::Analyst
+    }
+}
+
+/// A signed-in user's reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub role: Role,
+    /// The one brand of a brand role.
+    pub brand: Option<String>,
+}
+
+impl Access {
+    /// Whether the user may see this brand's data. Auditors see the audit log, not brand data.
+    pub fn sees_brand(&self, slug: &str) -> bool {
+        match self.role {
+            Role::Operator => true,
+            Role::BrandAdmin | Role::Analyst => self.brand.as_deref() == Some(slug),
+            Role::Auditor => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_role_sees_its_brands_only() {
+        let operator = Access { role: Role::Operator, brand: None };
+        let admin = Access { role: Role::BrandAdmin, brand: Some("alpha".into()) };
+        let analyst = Access { role: Role::Analyst, brand: Some("beta".into()) };
+        let auditor = Access { role: Role::Auditor, brand: None };
+        assert!(operator.sees_brand("alpha") && operator.sees_brand("beta"));
+        assert!(admin.sees_brand("alpha") && !admin.sees_brand("beta"));
+        assert!(analyst.sees_brand("beta") && !analyst.sees_brand("alpha"));
+        assert!(!auditor.sees_brand("alpha"));
+        assert!(Role::Analyst.masks_personal_data() && !Role::BrandAdmin.masks_personal_data());
+        assert_eq!(Role::parse("brand_admin"), Some(Role::BrandAdmin));
+        assert_eq!(Role::parse("root"), None);
+    }
+}

@@ -1,0 +1,125 @@
+//! Admin users and sign-in: Argon2id passwords, throttled logins, sessions that live in the
+//! database (any instance can serve them) and carry their own CSRF token.
+
+use orderguard_domain::role::{Access, Role};
+
+use crate::brand::Brands;
+use crate::crypto::{passwords, sha256};
+use crate::store::admin::{self as store, AdminUser};
+use crate::store::{Store, StoreError};
+
+/// Failed logins of one username within `THROTTLE_WINDOW_MS` after which it is locked for the rest
+/// of the window: online password guessing gets five tries per quarter hour.
+pub const MAX_FAILURES: i64 = 5;
+pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
+/// A session ends after this, signed in or not (no sliding renewal).
+pub const SESSION_MS: i64 = 8 * 3600 * 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("wrong username or password")]
+    WrongCredentials,
+    #[error("too many failed sign-ins for this user; try again in {0} minutes")]
+    Throttled(i64),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub username: String,
+    pub access: Access,
+    pub csrf_token: String,
+}
+
+pub struct NewSession {
+    /// The cookie's value; only its hash is stored.
+    pub token: String,
+}
+
+pub async fn add_user(
+    store: &Store,
+    brands: &Brands,
+    username: &str,
+    password: &str,
+    role: &str,
+    brand: Option<&str>,
+) -> Result<(), AdminError> {
+    let invalid = |what: &str| AdminError::Invalid(what.to_owned());
+    if username.is_empty()
+        || username.len() > 64
+        || !username.chars().all(|c| c.is_ascii_alphanumeric() || "._@-".contains(c))
+    {
+        return Err(invalid("the username must be 1 to 64 letters, digits and . _ @ -"));
+    }
+    if password.chars().count() < 12 {
+        return Err(invalid("the password must have at least 12 characters"));
+    }
+    let role = Role::parse(role).ok_or_else(|| {
+        AdminError::Invalid(format!("the role must be one of {}", Role::ALL.map(Role::as_str).join(", ")))
+    })?;
+    match (role.needs_brand(), brand) {
+        (true, None) => return Err(invalid("this role belongs to one brand: add --brand SLUG")),
+        (false, Some(_)) => return Err(invalid("operators and auditors belong to no brand: leave out --brand")),
+        (true, Some(slug)) if brands.get(slug).is_none() => {
+            return Err(AdminError::Invalid(format!("brand `{slug}` is not in the configuration")));
+        }
+        _ => {}
+    }
+    let user = AdminUser {
+        id: crate::ids::new_id(crate::clock::now().millis()),
+        username: username.to_owned(),
+        password_hash: passwords::hash(password).map_err(|e| AdminError::Invalid(e.to_string()))?,
+        role: role.as_str().to_owned(),
+        brand: brand.map(str::to_owned),
+    };
+    let now = crate::clock::now().millis();
+    let added = store.write(move |conn| store::insert_user(conn, &user, now)).await?;
+    if added { Ok(()) } else { Err(AdminError::Invalid(format!("the username `{username}` is taken"))) }
+}
+
+/// Checks the password (also for unknown users, so that timing does not tell who exists) and
+/// opens a session.
+pub async fn sign_in(store: &Store, username: &str, password: &str) -> Result<NewSession, AdminError> {
+    let now = crate::clock::now().millis();
+    let name = username.to_owned();
+    let (user, failures) = store
+        .read(move |conn| -> Result<_, StoreError> {
+            Ok((store::find_user(conn, &name)?, store::failures_since(conn, &name, now - THROTTLE_WINDOW_MS)?))
+        })
+        .await?;
+    if failures >= MAX_FAILURES {
+        return Err(AdminError::Throttled(THROTTLE_WINDOW_MS / 60_000));
+    }
+    let hash = user.as_ref().map_or_else(|| passwords::dummy_hash().to_owned(), |u| u.password_hash.clone());
+    let candidate = password.to_owned();
+    // Argon2 takes tens of milliseconds of CPU: off the async workers.
+    let matches = tokio::task::spawn_blocking(move || passwords::verify(&candidate, &hash)).await.unwrap_or(false);
+    let Some(user) = user.filter(|_| matches) else {
+        let name = username.to_owned();
+        store.write(move |conn| store::record_failure(conn, &name, now, now - THROTTLE_WINDOW_MS)).await?;
+        return Err(AdminError::WrongCredentials);
+    };
+    let token = crate::ids::random_token(32);
+    let (token_hash, csrf) = (sha256(token.as_bytes()), crate::ids::random_token(24));
+    store.write(move |conn| store::insert_session(conn, &token_hash, &user.id, &csrf, now, now + SESSION_MS)).await?;
+    Ok(NewSession { token })
+}
+
+/// The user of a session cookie, if the session is live and the user's role still reads.
+pub async fn session(store: &Store, token: &str) -> Result<Option<SignedIn>, StoreError> {
+    let (token_hash, now) = (sha256(token.as_bytes()), crate::clock::now().millis());
+    let found = store.read(move |conn| store::session_user(conn, &token_hash, now)).await?;
+    Ok(found.and_then(|(user, csrf_token)| {
+        let role = Role::parse(&user.role)?;
+        Some(SignedIn { username: user.username, access: Access { role, brand: user.brand }, csrf_token })
+    }))
+}
+
+pub async fn sign_out(store: &Store, token: &str) -> Result<(), StoreError> {
+    let token_hash = sha256(token.as_bytes());
+    store.write(move |conn| store::delete_session(conn, &token_hash)).await
+}

@@ -1,0 +1,202 @@
+//! The admin area's sign-in: users added on the command line, sessions, CSRF, throttling, roles
+//! and brand isolation, through the real server over HTTP.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+use crate::on_both_databases;
+use crate::support::{Db, TestServer, config};
+
+on_both_databases!(sign_in_session_and_sign_out, failed_sign_ins_are_throttled, each_role_sees_its_brands_only);
+
+const PASSWORD: &str = "a long admin passphrase";
+
+/// `orderguard user add` with the password on standard input.
+fn add_user(db: &Db, args: &[&str]) -> (bool, String) {
+    let config_path = db.dir.0.join("orderguard.toml");
+    std::fs::write(&config_path, config(db)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orderguard"))
+        .args(["user", "add", "--password-stdin", "--config"])
+        .arg(&config_path)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// A browser without JavaScript: keeps the admin cookies, follows no redirects.
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    html: String,
+}
+
+impl Browser {
+    fn new(server: &TestServer) -> Self {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { base: server.base.clone(), http, cookies: Default::default() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn keep(&mut self, response: reqwest::Response) -> Page {
+        for set in response.headers().get_all(SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            assert!(
+                set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/admin"),
+                "{set}"
+            );
+            let (pair, _) = set.split_once(';').unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let status = response.status();
+        let location = response.headers().get(LOCATION).map(|l| l.to_str().unwrap().to_owned());
+        Page { status, location, html: response.text().await.unwrap() }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let response =
+            self.http.get(format!("{}{path}", self.base)).header(COOKIE, self.cookie_header()).send().await.unwrap();
+        self.keep(response).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(response).await
+    }
+
+    async fn sign_in(&mut self, username: &str, password: &str) -> Page {
+        let form = self.get("/admin/login").await;
+        let csrf = hidden_csrf(&form.html);
+        self.post("/admin/login", &[("username", username), ("password", password), ("csrf", &csrf)]).await
+    }
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let after = html.split("name=\"csrf\" value=\"").nth(1).expect("a CSRF field");
+    after.split('"').next().unwrap().to_owned()
+}
+
+async fn sign_in_session_and_sign_out(db: Db) {
+    let (ok, err) = add_user(&db, &["--username", "ops", "--role", "operator"]);
+    assert!(ok, "{err}");
+    let server = TestServer::start(db).await;
+    let mut browser = Browser::new(&server);
+
+    let page = browser.get("/admin").await;
+    assert_eq!((page.status, page.location.as_deref()), (StatusCode::SEE_OTHER, Some("/admin/login")));
+
+    // Without the form's CSRF token, then with a wrong password, then right.
+    let page = browser.get("/admin/login").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let page = browser.post("/admin/login", &[("username", "ops"), ("password", PASSWORD)]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let page = browser.sign_in("ops", "not the passphrase").await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(page.html.contains("Wrong username or password"), "{}", page.html);
+    let page = browser.sign_in("ops", PASSWORD).await;
+    assert_eq!((page.status, page.location.as_deref()), (StatusCode::SEE_OTHER, Some("/admin")));
+    assert!(browser.cookies.contains_key("og_admin"));
+
+    let home = browser.get("/admin").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(
+        home.html.contains("ops (operator)") && home.html.contains("Alpha Mobil") && home.html.contains("Beta Telecom")
+    );
+
+    // Sign-out needs the session's CSRF token; afterwards the session is gone, even replayed.
+    let session = browser.cookies["og_admin"].clone();
+    let page = browser.post("/admin/logout", &[("csrf", "forged")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let page = browser.post("/admin/logout", &[("csrf", &hidden_csrf(&home.html))]).await;
+    assert_eq!((page.status, page.location.as_deref()), (StatusCode::SEE_OTHER, Some("/admin/login")));
+    assert!(!browser.cookies.contains_key("og_admin"));
+    browser.cookies.insert("og_admin".into(), session);
+    assert_eq!(browser.get("/admin").await.status, StatusCode::SEE_OTHER, "a signed-out session is dead");
+    browser.cookies.insert("og_admin".into(), "made-up".into());
+    assert_eq!(browser.get("/admin").await.status, StatusCode::SEE_OTHER);
+    server.stop().await;
+}
+
+async fn failed_sign_ins_are_throttled(db: Db) {
+    assert!(add_user(&db, &["--username", "ops", "--role", "operator"]).0);
+    let server = TestServer::start(db).await;
+    let mut browser = Browser::new(&server);
+    for _ in 0..5 {
+        assert_eq!(browser.sign_in("ops", "guess").await.status, StatusCode::UNAUTHORIZED);
+    }
+    // Locked now, even with the right password; unknown users look the same as known ones.
+    let page = browser.sign_in("ops", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.html.contains("Too many failed sign-ins"), "{}", page.html);
+    assert_eq!(browser.sign_in("nobody", "guess").await.status, StatusCode::UNAUTHORIZED);
+    server.stop().await;
+}
+
+async fn each_role_sees_its_brands_only(db: Db) {
+    // The command line refuses what makes no sense, with a readable message.
+    let (ok, err) = add_user(&db, &["--username", "x", "--role", "brand_admin"]);
+    assert!(!ok && err.contains("--brand"), "{err}");
+    let (ok, err) = add_user(&db, &["--username", "x", "--role", "operator", "--brand", "alpha"]);
+    assert!(!ok && err.contains("no brand"), "{err}");
+    let (ok, err) = add_user(&db, &["--username", "x", "--role", "root"]);
+    assert!(!ok && err.contains("operator, brand_admin, analyst, auditor"), "{err}");
+    let (ok, err) = add_user(&db, &["--username", "x", "--role", "analyst", "--brand", "gamma"]);
+    assert!(!ok && err.contains("gamma"), "{err}");
+    assert!(add_user(&db, &["--username", "alpha-admin", "--role", "brand_admin", "--brand", "alpha"]).0);
+    assert!(add_user(&db, &["--username", "beta-analyst", "--role", "analyst", "--brand", "beta"]).0);
+    assert!(add_user(&db, &["--username", "auditor", "--role", "auditor"]).0);
+    let (ok, err) = add_user(&db, &["--username", "auditor", "--role", "auditor"]);
+    assert!(!ok && err.contains("taken"), "{err}");
+
+    let server = TestServer::start(db).await;
+    server.create(&server.alpha_key, "A-1", "c-1").await;
+    server.create(&server.beta_key, "B-1", "c-2").await;
+    server.create(&server.beta_key, "B-2", "c-2").await;
+
+    let mut alpha = Browser::new(&server);
+    alpha.sign_in("alpha-admin", PASSWORD).await;
+    let page = alpha.get("/admin").await;
+    assert!(page.html.contains("Alpha Mobil") && !page.html.contains("Beta Telecom"), "{}", page.html);
+    assert!(page.html.contains("<td>pending</td><td>1</td>"), "{}", page.html);
+
+    let mut beta = Browser::new(&server);
+    beta.sign_in("beta-analyst", PASSWORD).await;
+    let page = beta.get("/admin").await;
+    assert!(page.html.contains("Beta Telecom") && !page.html.contains("Alpha Mobil"), "{}", page.html);
+    assert!(page.html.contains("<td>pending</td><td>2</td>"), "{}", page.html);
+
+    let mut auditor = Browser::new(&server);
+    auditor.sign_in("auditor", PASSWORD).await;
+    let page = auditor.get("/admin").await;
+    assert!(!page.html.contains("Alpha Mobil") && !page.html.contains("Beta Telecom"), "{}", page.html);
+    server.stop().await;
+}
