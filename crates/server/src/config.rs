@@ -93,6 +93,8 @@ pub struct Limits {
     pub circuit_breaker_failures: u32,
     /// How long an open breaker skips its provider before one message probes it again.
     pub circuit_breaker_open_ms: u64,
+    /// Events are counted for the dashboards once they are this old (see `jobs::rollups`).
+    pub rollup_lag_ms: u64,
 }
 
 impl Default for Limits {
@@ -104,6 +106,7 @@ impl Default for Limits {
             sms_max_attempts: 3,
             circuit_breaker_failures: 3,
             circuit_breaker_open_ms: 30_000,
+            rollup_lag_ms: 5_000,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod analytics;
 pub mod bench;
 pub mod brand;
 pub mod clock;
@@ -207,6 +208,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         tokio::spawn(jobs::sms_sender::run(app.clone(), announced)),
         tokio::spawn(jobs::sweeper::run(app.clone(), sweep_interval)),
         tokio::spawn(jobs::delivery_reports::run(app.clone(), reported)),
+        tokio::spawn(jobs::rollups::run(app.clone())),
     ];
     let provider_context = sms::smpp::ProviderContext { reports: delivery_reports, metrics };
     for provider in app.brands.smpp_providers() {

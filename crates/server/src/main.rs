@@ -50,6 +50,13 @@ enum Command {
         #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
         config: Option<PathBuf>,
     },
+    /// The dashboards' counters.
+    Analytics {
+        #[command(subcommand)]
+        action: AnalyticsAction,
+        #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
     /// Manage admin users.
     User {
         #[command(subcommand)]
@@ -79,6 +86,12 @@ enum Command {
     Bench(orderguard::bench::BenchArgs),
     /// Measure SMS hand-off over one SMPP bind against a running SMSC, at several window sizes.
     BenchSmpp(orderguard::bench::smpp::SmppBenchArgs),
+}
+
+#[derive(Subcommand)]
+enum AnalyticsAction {
+    /// Count the whole event log again (after a change to what is counted, or to repair).
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -212,6 +225,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Apikey { action, config } => apikey(action, load(config)?).await,
         Command::Keys { action, config } => signing_keys(action, load(config)?).await,
+        Command::Analytics { action: AnalyticsAction::Rebuild, config } => {
+            let store = prepare_store(&load(config)?).await?;
+            store.write(orderguard::store::rollups::reset).await?;
+            let counted = orderguard::jobs::rollups::catch_up(&store, 0).await?;
+            println!("analytics rebuilt: {counted} event(s) counted");
+            Ok(())
+        }
         Command::User { action: UserAction::Add { username, role, brand, password_stdin }, config } => {
             add_user(load(config)?, &username, &role, brand.as_deref(), password_stdin).await
         }

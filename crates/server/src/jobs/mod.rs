@@ -1,5 +1,7 @@
-//! Background workers: the SMS sender, the delivery report recorder and the expiry sweeper.
+//! Background workers: the SMS sender, the delivery report recorder, the expiry sweeper and the
+//! dashboards' counters.
 
 pub mod delivery_reports;
+pub mod rollups;
 pub mod sms_sender;
 pub mod sweeper;

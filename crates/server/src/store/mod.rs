@@ -7,6 +7,7 @@ mod driver;
 pub mod events;
 pub mod keys;
 pub mod orders;
+pub mod rollups;
 pub mod sms;
 pub mod verifications;
 
@@ -93,12 +94,14 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/sqlite/0002_code_entry.sql")),
     (3, include_str!("../../migrations/sqlite/0003_delivery.sql")),
     (4, include_str!("../../migrations/sqlite/0004_admin.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_rollups.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../migrations/postgres/0002_code_entry.sql")),
     (3, include_str!("../../migrations/postgres/0003_delivery.sql")),
     (4, include_str!("../../migrations/postgres/0004_admin.sql")),
+    (5, include_str!("../../migrations/postgres/0005_rollups.sql")),
 ];
 
 impl Store {

@@ -184,7 +184,16 @@ async fn each_role_sees_its_brands_only(db: Db) {
 
     let mut alpha = Browser::new(&server);
     alpha.sign_in("alpha-admin", PASSWORD).await;
-    let page = alpha.get("/admin").await;
+    // The event counters catch up within a moment.
+    let mut page = alpha.get("/admin").await;
+    for _ in 0..60 {
+        if page.html.contains("<td>verification.created</td><td>1</td>") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        page = alpha.get("/admin").await;
+    }
+    assert!(page.html.contains("<td>verification.created</td><td>1</td>"), "{}", page.html);
     assert!(page.html.contains("Alpha Mobil") && !page.html.contains("Beta Telecom"), "{}", page.html);
     assert!(page.html.contains("<td>pending</td><td>1</td>"), "{}", page.html);
 

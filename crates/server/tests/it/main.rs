@@ -5,6 +5,7 @@
 mod support;
 
 mod admin;
+mod analytics;
 mod api_flow;
 mod cli;
 mod crash;

@@ -109,6 +109,7 @@ outbox_page = true
 
 [limits]
 sweep_interval_ms = 100
+rollup_lag_ms = 0
 
 [sms_providers.outbox]
 kind = "outbox"
@@ -276,6 +277,14 @@ impl TestServer {
         if let Some(server) = self.server.take() {
             server.stop().await;
         }
+    }
+
+    /// Stops the server but keeps its database, for commands run on it afterwards.
+    pub async fn stop_keeping_database(mut self) -> Db {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+        self._db
     }
 }
 

@@ -198,7 +198,11 @@ struct BrandSummary {
     slug: String,
     name: String,
     counts: Vec<(String, i64)>,
+    /// Events of the last 30 days by type, from the counters.
+    events: Vec<(String, i64)>,
 }
+
+const SUMMARY_DAYS: i64 = 30;
 
 #[derive(Template)]
 #[template(path = "admin_home.html")]
@@ -215,8 +219,18 @@ pub async fn home(State(app): State<Arc<App>>, AdminUser(user): AdminUser) -> Re
     for brand in app.brands.all().filter(|b| user.access.sees_brand(b.slug.as_str())) {
         let slug = brand.slug.to_string();
         let lookup = slug.clone();
-        let counts = match app.store.read(move |conn| crate::store::admin::verification_counts(conn, &lookup)).await {
-            Ok(counts) => counts,
+        let to = crate::clock::now().millis();
+        let from = to - SUMMARY_DAYS * 24 * crate::analytics::HOUR_MS;
+        let read = app
+            .store
+            .read(move |conn| -> Result<_, crate::store::StoreError> {
+                let counts = crate::store::admin::verification_counts(conn, &lookup)?;
+                let totals = crate::store::rollups::totals(conn, &lookup, from, to + crate::analytics::HOUR_MS)?;
+                Ok((counts, totals))
+            })
+            .await;
+        let (counts, totals) = match read {
+            Ok(read) => read,
             Err(e) => {
                 tracing::error!(error = %e, "reading the admin summary failed");
                 return super::pages::error_page(
@@ -225,7 +239,8 @@ pub async fn home(State(app): State<Arc<App>>, AdminUser(user): AdminUser) -> Re
                 );
             }
         };
-        brands.push(BrandSummary { slug, name: brand.name.clone(), counts });
+        let events = totals.into_iter().filter(|(d, _, _)| d == "event").map(|(_, v, c)| (v, c)).collect();
+        brands.push(BrandSummary { slug, name: brand.name.clone(), counts, events });
     }
     let html =
         HomePage { username: user.username, role: user.access.role.as_str(), csrf: user.csrf_token, brands }.render();

@@ -1,0 +1,16 @@
+-- Counters per brand, hour and (dimension, value), kept up to date from the event log by the
+-- rollup job; rollup_state holds the id of the last event counted.
+CREATE TABLE rollups (
+    brand TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    dimension TEXT NOT NULL,
+    value TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (brand, hour, dimension, value)
+);
+
+CREATE TABLE rollup_state (
+    id INTEGER PRIMARY KEY,
+    last_event_id INTEGER NOT NULL
+);
+INSERT INTO rollup_state (id, last_event_id) VALUES (1, 0);

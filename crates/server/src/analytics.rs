@@ -1,0 +1,81 @@
+//! What the dashboards count: each event adds one to a few (dimension, value) counters of its
+//! brand and hour. Pure: the rollup job (`jobs::rollups`) and `orderguard analytics rebuild` apply it
+//! to the event log.
+
+use serde_json::Value;
+
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// The start of the hour `at` falls in.
+pub fn hour_of(at: i64) -> i64 {
+    at.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+/// The counters one event adds to: always its type, and per type what it says about status,
+/// country, locale, provider, attempts and risk.
+pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String)> {
+    let text = |key: &str| attrs.get(key).and_then(Value::as_str).map(str::to_owned);
+    let number = |key: &str| attrs.get(key).and_then(Value::as_i64).map(|n| n.to_string());
+    let mut out = vec![("event", kind.to_owned())];
+    match kind {
+        "verification.created" => {
+            out.push(("country", text("phone_region").unwrap_or_else(|| "ZZ".into())));
+            out.extend(text("locale").map(|l| ("locale", l)));
+            out.extend(text("number_type").map(|t| ("number_type", t)));
+        }
+        "risk.assessed" => {
+            out.extend(text("decision").map(|d| ("decision", d)));
+            let reasons = attrs.get("reasons").and_then(Value::as_array).into_iter().flatten();
+            out.extend(reasons.filter_map(Value::as_str).map(|r| ("risk_reason", r.to_owned())));
+        }
+        "verification.approved" => out.extend(number("attempts").map(|a| ("attempts_to_approve", a))),
+        "check.failed" => out.extend(number("attempt").map(|a| ("failed_attempt", a))),
+        "sms.submitted" => out.extend(text("provider").map(|p| ("sms_submitted", p))),
+        "sms.delivered" => out.extend(text("provider").map(|p| ("sms_delivered", p))),
+        "sms.failed" if text("stage").as_deref() == Some("delivery") => {
+            out.extend(text("provider").map(|p| ("sms_failed", p)));
+        }
+        "order.outcome_reported" => out.extend(text("outcome").map(|o| ("outcome", o))),
+        _ => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_count_in_their_dimensions() {
+        assert_eq!(hour_of(3_600_000 * 5 + 17), 3_600_000 * 5);
+        let created = dimensions(
+            "verification.created",
+            &json!({ "phone_region": "DE", "locale": "de", "number_type": "mobile" }),
+        );
+        assert_eq!(
+            created,
+            [
+                ("event", "verification.created".to_owned()),
+                ("country", "DE".to_owned()),
+                ("locale", "de".to_owned()),
+                ("number_type", "mobile".to_owned())
+            ]
+        );
+        let risk = dimensions(
+            "risk.assessed",
+            &json!({ "decision": "review", "reasons": ["velocity", "high_value_hardware"] }),
+        );
+        assert_eq!(risk.len(), 4);
+        assert!(risk.contains(&("risk_reason", "velocity".to_owned())));
+        assert_eq!(dimensions("sms.failed", &json!({ "stage": "hand_off", "provider": "x" })).len(), 1);
+        assert_eq!(
+            dimensions("sms.failed", &json!({ "stage": "delivery", "provider": "x" }))[1],
+            ("sms_failed", "x".into())
+        );
+        assert_eq!(
+            dimensions("verification.approved", &json!({ "attempts": 2 }))[1],
+            ("attempts_to_approve", "2".into())
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! The dashboards' counters: kept up to date from the event log as it grows, equal to a count of
+//! the log itself, and the same again after `orderguard analytics rebuild`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::on_both_databases;
+use crate::support::{Db, TestServer, config};
+
+on_both_databases!(counters_follow_the_event_log_and_rebuild_to_the_same);
+
+type Counts = BTreeMap<(String, String), i64>;
+
+/// The counters of a brand, all hours.
+async fn counters(server: &TestServer, brand: &str) -> Counts {
+    let brand = brand.to_owned();
+    server
+        .app()
+        .store
+        .read(move |conn| orderguard::store::rollups::totals(conn, &brand, 0, i64::MAX))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(d, v, c)| ((d, v), c))
+        .collect()
+}
+
+/// Events by type, counted in the log itself.
+async fn events_by_type(server: &TestServer, brand: &str) -> Counts {
+    let brand = brand.to_owned();
+    server
+        .app()
+        .store
+        .read(move |conn| {
+            conn.query("SELECT type, COUNT(*) FROM events WHERE brand = $1 GROUP BY type", &[brand.as_str().into()])
+        })
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (("event".to_owned(), r.text(0).unwrap()), r.int(1).unwrap()))
+        .collect()
+}
+
+async fn settled(server: &TestServer, brand: &str) -> Counts {
+    let expected = events_by_type(server, brand).await;
+    for _ in 0..100 {
+        let counted = counters(server, brand).await;
+        let events: Counts = counted.iter().filter(|((d, _), _)| d == "event").map(|(k, v)| (k.clone(), *v)).collect();
+        if events == expected {
+            return counted;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the counters never matched the log: {:?} vs {expected:?}", counters(server, brand).await);
+}
+
+async fn counters_follow_the_event_log_and_rebuild_to_the_same(db: Db) {
+    let config_path = db.dir.0.join("orderguard.toml");
+    std::fs::write(&config_path, config(&db)).unwrap();
+    let server = TestServer::start(db).await;
+    let approved = server.create(&server.alpha_key, "N-1", "c-1").await["id"].as_str().unwrap().to_owned();
+    let code = server.code(&approved).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    server.post(&server.alpha_key, &format!("/v1/verifications/{approved}/check"), json!({ "code": wrong })).await;
+    server.post(&server.alpha_key, &format!("/v1/verifications/{approved}/check"), json!({ "code": code })).await;
+    let canceled = server.create(&server.alpha_key, "N-2", "c-2").await["id"].as_str().unwrap().to_owned();
+    server
+        .post(&server.alpha_key, &format!("/v1/verifications/{canceled}/cancel"), json!({ "reason": "customer" }))
+        .await;
+    server.create(&server.beta_key, "N-3", "c-1").await;
+
+    let alpha = settled(&server, "alpha").await;
+    let key = |d: &str, v: &str| (d.to_owned(), v.to_owned());
+    assert_eq!(alpha.get(&key("event", "verification.created")), Some(&2));
+    assert_eq!(alpha.get(&key("event", "verification.approved")), Some(&1));
+    assert_eq!(alpha.get(&key("event", "verification.canceled")), Some(&1));
+    assert_eq!(alpha.get(&key("attempts_to_approve", "2")), Some(&1), "{alpha:?}");
+    assert_eq!(alpha.get(&key("failed_attempt", "1")), Some(&1));
+    assert_eq!(alpha.get(&key("country", "DE")), Some(&2));
+    assert_eq!(alpha.get(&key("sms_submitted", "outbox")), Some(&2));
+    let beta = settled(&server, "beta").await;
+    assert_eq!(beta.get(&key("event", "verification.created")), Some(&1), "brands are counted apart");
+    let _db = server.stop_keeping_database().await;
+
+    // Counting the whole log again gives the same counters.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_orderguard"))
+        .args(["analytics", "rebuild", "--config"])
+        .arg(&config_path)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && out.contains("event(s) counted"),
+        "{out}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let settings =
+        orderguard::config::Settings::from_toml(&std::fs::read_to_string(&config_path).unwrap(), &config_path).unwrap();
+    let store = orderguard::prepare_store(&settings).await.unwrap();
+    let rebuilt: Counts = store
+        .read(|conn| orderguard::store::rollups::totals(conn, "alpha", 0, i64::MAX))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(d, v, c)| ((d, v), c))
+        .collect();
+    assert_eq!(rebuilt, alpha);
+}
