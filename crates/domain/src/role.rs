@@ -45,6 +45,11 @@ pub struct Access {
 }
 
 impl Access {
+    /// Auditors read who looked at personal data; operators too, as they run the deployment.
+    pub fn reads_audit_log(&self) -> bool {
+        matches!(self.role, Role::Auditor | Role::Operator)
+    }
+
     /// Whether the user may see this brand's data. Auditors see the audit log, not brand data.
     pub fn sees_brand(&self, slug: &str) -> bool {
         match self.role {
@@ -69,6 +74,7 @@ mod tests {
         assert!(admin.sees_brand("alpha") && !admin.sees_brand("beta"));
         assert!(analyst.sees_brand("beta") && !analyst.sees_brand("alpha"));
         assert!(!auditor.sees_brand("alpha"));
+        assert!(auditor.reads_audit_log() && operator.reads_audit_log() && !admin.reads_audit_log());
         assert!(Role::Analyst.masks_personal_data() && !Role::BrandAdmin.masks_personal_data());
         assert_eq!(Role::parse("brand_admin"), Some(Role::BrandAdmin));
         assert_eq!(Role::parse("root"), None);

@@ -84,7 +84,9 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(pages::assets::asset))
         .routes(routes!(admin::home))
         .routes(routes!(admin::login_form, admin::login))
-        .routes(routes!(admin::logout));
+        .routes(routes!(admin::logout))
+        .routes(routes!(admin::trace))
+        .routes(routes!(admin::audit_log));
     if app.settings.dev.outbox_page {
         routes = routes.routes(routes!(pages::outbox::outbox_page)).routes(routes!(pages::outbox::outbox_json));
     }

@@ -113,3 +113,105 @@ pub fn verification_counts(conn: &mut dyn Conn, brand: &str) -> Result<Vec<(Stri
     .map(|r| Ok((r.text(0)?, r.int(1)?)))
     .collect()
 }
+
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub username: String,
+    pub role: String,
+    pub action: String,
+    pub brand: Option<String>,
+    pub subject: String,
+}
+
+pub fn audit(conn: &mut dyn Conn, e: &AuditEntry) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO admin_audit (at, username, role, action, brand, subject) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            e.at.into(),
+            e.username.as_str().into(),
+            e.role.as_str().into(),
+            e.action.as_str().into(),
+            e.brand.clone().into(),
+            e.subject.as_str().into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Newest first; `username` narrows to one user's views.
+pub fn audit_search(conn: &mut dyn Conn, username: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
+    let rows = match username {
+        Some(name) => conn.query(
+            "SELECT at, username, role, action, brand, subject FROM admin_audit WHERE username = $1 \
+             ORDER BY at DESC, id DESC LIMIT $2",
+            &[name.into(), limit.into()],
+        )?,
+        None => conn.query(
+            "SELECT at, username, role, action, brand, subject FROM admin_audit ORDER BY at DESC, id DESC LIMIT $1",
+            &[limit.into()],
+        )?,
+    };
+    rows.iter()
+        .map(|r| {
+            Ok(AuditEntry {
+                at: r.int(0)?,
+                username: r.text(1)?,
+                role: r.text(2)?,
+                action: r.text(3)?,
+                brand: r.opt_text(4)?,
+                subject: r.text(5)?,
+            })
+        })
+        .collect()
+}
+
+/// One verification of an order, as its trace shows it.
+#[derive(Debug, Clone)]
+pub struct TracedVerification {
+    pub id: String,
+    pub status: String,
+    pub phone_hint: String,
+    pub phone_enc: Option<Vec<u8>>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub created_at: i64,
+}
+
+/// An order's verifications and every event about it (also those before a verification existed,
+/// such as `identity.failed`), in order.
+pub fn order_trace(
+    conn: &mut dyn Conn,
+    brand: &str,
+    order_id: &str,
+) -> Result<(Vec<TracedVerification>, Vec<super::events::Event>), StoreError> {
+    let verifications = conn
+        .query(
+            "SELECT id, status, phone_hint, phone_enc, amount_minor, currency, created_at FROM verifications \
+             WHERE brand = $1 AND order_id = $2 ORDER BY created_at",
+            &[brand.into(), order_id.into()],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(TracedVerification {
+                id: r.text(0)?,
+                status: r.text(1)?,
+                phone_hint: r.text(2)?,
+                phone_enc: r.opt_blob(3)?,
+                amount_minor: r.int(4)?,
+                currency: r.text(5)?,
+                created_at: r.int(6)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let events = conn
+        .query(
+            "SELECT id, type, at, verification_id, order_id, attrs FROM events WHERE brand = $1 AND order_id = $2 \
+             ORDER BY at, id",
+            &[brand.into(), order_id.into()],
+        )?
+        .iter()
+        .map(super::events::from_row)
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok((verifications, events))
+}

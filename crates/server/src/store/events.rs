@@ -45,17 +45,20 @@ pub fn for_verification(conn: &mut dyn Conn, brand: &str, verification_id: &str)
         &[brand.into(), verification_id.into()],
     )?
     .iter()
-    .map(|r| {
-        Ok(Event {
-            id: r.int(0)?,
-            kind: r.text(1)?,
-            at: r.int(2)?,
-            verification_id: r.opt_text(3)?,
-            order_id: r.opt_text(4)?,
-            attrs: serde_json::from_str(&r.text(5)?).unwrap_or(serde_json::Value::Null),
-        })
-    })
+    .map(from_row)
     .collect()
+}
+
+/// An event from `SELECT id, type, at, verification_id, order_id, attrs`.
+pub fn from_row(r: &super::Row) -> Result<Event, StoreError> {
+    Ok(Event {
+        id: r.int(0)?,
+        kind: r.text(1)?,
+        at: r.int(2)?,
+        verification_id: r.opt_text(3)?,
+        order_id: r.opt_text(4)?,
+        attrs: serde_json::from_str(&r.text(5)?).unwrap_or(serde_json::Value::Null),
+    })
 }
 
 pub fn count(conn: &mut dyn Conn) -> Result<i64, StoreError> {

@@ -95,6 +95,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/sqlite/0003_delivery.sql")),
     (4, include_str!("../../migrations/sqlite/0004_admin.sql")),
     (5, include_str!("../../migrations/sqlite/0005_rollups.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_audit.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -102,6 +103,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/postgres/0003_delivery.sql")),
     (4, include_str!("../../migrations/postgres/0004_admin.sql")),
     (5, include_str!("../../migrations/postgres/0005_rollups.sql")),
+    (6, include_str!("../../migrations/postgres/0006_audit.sql")),
 ];
 
 impl Store {

@@ -10,7 +10,12 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use crate::on_both_databases;
 use crate::support::{Db, TestServer, config};
 
-on_both_databases!(sign_in_session_and_sign_out, failed_sign_ins_are_throttled, each_role_sees_its_brands_only);
+on_both_databases!(
+    sign_in_session_and_sign_out,
+    failed_sign_ins_are_throttled,
+    each_role_sees_its_brands_only,
+    order_traces_are_masked_isolated_and_audited,
+);
 
 const PASSWORD: &str = "a long admin passphrase";
 
@@ -207,5 +212,54 @@ async fn each_role_sees_its_brands_only(db: Db) {
     auditor.sign_in("auditor", PASSWORD).await;
     let page = auditor.get("/admin").await;
     assert!(!page.html.contains("Alpha Mobil") && !page.html.contains("Beta Telecom"), "{}", page.html);
+    server.stop().await;
+}
+
+async fn order_traces_are_masked_isolated_and_audited(db: Db) {
+    for args in [
+        ["--username", "alpha-admin", "--role", "brand_admin", "--brand", "alpha"].as_slice(),
+        &["--username", "alpha-analyst", "--role", "analyst", "--brand", "alpha"],
+        &["--username", "beta-admin", "--role", "brand_admin", "--brand", "beta"],
+        &["--username", "auditor", "--role", "auditor"],
+    ] {
+        assert!(add_user(&db, args).0);
+    }
+    let server = TestServer::start(db).await;
+    let id = server.create(&server.alpha_key, "T-1", "c-1").await["id"].as_str().unwrap().to_owned();
+    server.code(&id).await;
+
+    let mut admin = Browser::new(&server);
+    admin.sign_in("alpha-admin", PASSWORD).await;
+    let trace = admin.get("/admin/trace?brand=alpha&order=T-1").await;
+    assert_eq!(trace.status, StatusCode::OK);
+    for expected in [id.as_str(), "+4915123456789", "verification.created", "risk.assessed", "sms.submitted"] {
+        assert!(trace.html.contains(expected), "{expected} missing in {}", trace.html);
+    }
+    assert!(admin.get("/admin/audit").await.status == StatusCode::FORBIDDEN, "brand admins do not read the audit log");
+
+    let mut analyst = Browser::new(&server);
+    analyst.sign_in("alpha-analyst", PASSWORD).await;
+    let trace = analyst.get("/admin/trace?brand=alpha&order=T-1").await;
+    assert!(trace.html.contains(&id) && !trace.html.contains("+4915123456789"), "masked for analysts: {}", trace.html);
+
+    // Another brand's user: alpha does not exist for them, and their own brand has no such order.
+    let mut other = Browser::new(&server);
+    other.sign_in("beta-admin", PASSWORD).await;
+    assert_eq!(other.get("/admin/trace?brand=alpha&order=T-1").await.status, StatusCode::NOT_FOUND);
+    let own = other.get("/admin/trace?brand=beta&order=T-1").await;
+    assert!(own.status == StatusCode::OK && own.html.contains("Nothing is known") && !own.html.contains(&id));
+
+    let mut auditor = Browser::new(&server);
+    auditor.sign_in("auditor", PASSWORD).await;
+    assert_eq!(auditor.get("/admin/trace?brand=alpha&order=T-1").await.status, StatusCode::NOT_FOUND);
+    let log = auditor.get("/admin/audit").await;
+    assert_eq!(log.status, StatusCode::OK);
+    let rows = log.html.matches("<td>order_trace</td>").count();
+    assert_eq!(rows, 3, "the views of alpha-admin, alpha-analyst and beta-admin (not the refused ones): {}", log.html);
+    let mine = auditor.get("/admin/audit?user=alpha-analyst").await;
+    assert_eq!(mine.html.matches("<td>order_trace</td>").count(), 1);
+    assert!(mine.html.contains("<td>alpha-analyst</td><td>analyst</td>"), "{}", mine.html);
+    // Nothing in the admin area changes the audit log.
+    assert_eq!(auditor.post("/admin/audit", &[("user", "x")]).await.status, StatusCode::METHOD_NOT_ALLOWED);
     server.stop().await;
 }

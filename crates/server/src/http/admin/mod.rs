@@ -211,6 +211,7 @@ struct HomePage {
     role: &'static str,
     csrf: String,
     brands: Vec<BrandSummary>,
+    reads_audit: bool,
 }
 
 #[utoipa::path(get, path = "/admin", tag = "admin", responses((status = 200, description = "The brands the user may see", content_type = "text/html"), (status = 303, description = "Not signed in: to the sign-in form")))]
@@ -231,18 +232,184 @@ pub async fn home(State(app): State<Arc<App>>, AdminUser(user): AdminUser) -> Re
             .await;
         let (counts, totals) = match read {
             Ok(read) => read,
-            Err(e) => {
-                tracing::error!(error = %e, "reading the admin summary failed");
-                return super::pages::error_page(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong on our side; try again.",
-                );
-            }
+            Err(e) => return internal_error(&e),
         };
         let events = totals.into_iter().filter(|(d, _, _)| d == "event").map(|(_, v, c)| (v, c)).collect();
         brands.push(BrandSummary { slug, name: brand.name.clone(), counts, events });
     }
-    let html =
-        HomePage { username: user.username, role: user.access.role.as_str(), csrf: user.csrf_token, brands }.render();
+    let reads_audit = user.access.reads_audit_log();
+    let html = HomePage {
+        username: user.username,
+        role: user.access.role.as_str(),
+        csrf: user.csrf_token,
+        brands,
+        reads_audit,
+    }
+    .render();
     page(StatusCode::OK, html, Vec::new())
+}
+
+fn internal_error(e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "an admin page failed");
+    super::pages::error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side; try again.")
+}
+
+/// Writes who looked at which personal data; the view is not shown if this fails.
+async fn audit(app: &App, user: &SignedIn, action: &str, brand: Option<&str>, subject: &str) -> Result<(), Response> {
+    let entry = crate::store::admin::AuditEntry {
+        at: crate::clock::now().millis(),
+        username: user.username.clone(),
+        role: user.access.role.as_str().to_owned(),
+        action: action.to_owned(),
+        brand: brand.map(str::to_owned),
+        subject: subject.to_owned(),
+    };
+    app.store.write(move |conn| crate::store::admin::audit(conn, &entry)).await.map_err(|e| internal_error(&e))
+}
+
+struct TraceVerification {
+    id: String,
+    status: String,
+    number: String,
+    amount: String,
+    started: String,
+}
+
+struct TraceEvent {
+    at: String,
+    kind: String,
+    details: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_trace.html")]
+struct TracePage {
+    brand_name: String,
+    order_id: String,
+    verifications: Vec<TraceVerification>,
+    events: Vec<TraceEvent>,
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct TraceQuery {
+    /// The brand's slug.
+    brand: String,
+    /// The shop's order id.
+    order: String,
+}
+
+#[utoipa::path(
+    get, path = "/admin/trace", tag = "admin", params(TraceQuery),
+    responses(
+        (status = 200, description = "Every verification and event of the order; the view is audited", content_type = "text/html"),
+        (status = 404, description = "No such brand for this user", content_type = "text/html"),
+    )
+)]
+pub async fn trace(
+    State(app): State<Arc<App>>,
+    AdminUser(user): AdminUser,
+    axum::extract::Query(query): axum::extract::Query<TraceQuery>,
+) -> Response {
+    // Another brand's orders do not exist for this user: the same answer as an unknown brand.
+    let Some(brand) = app.brands.get(&query.brand).filter(|_| user.access.sees_brand(&query.brand)).cloned() else {
+        return super::pages::error_page(StatusCode::NOT_FOUND, "There is no such brand for you.");
+    };
+    let order_id: String = query.order.trim().chars().take(128).collect();
+    let (slug, lookup) = (brand.slug.to_string(), order_id.clone());
+    let read = app.store.read(move |conn| crate::store::admin::order_trace(conn, &slug, &lookup)).await;
+    let (verifications, events) = match read {
+        Ok(found) => found,
+        Err(e) => return internal_error(&e),
+    };
+    if let Err(page) = audit(&app, &user, "order_trace", Some(brand.slug.as_str()), &order_id).await {
+        return page;
+    }
+    let masked = user.access.role.masks_personal_data();
+    let verifications = verifications
+        .into_iter()
+        .map(|v| {
+            // Analysts see the hint; other roles the number, decrypted for this view only.
+            let number = match (&v.phone_enc, masked) {
+                (Some(enc), false) => app.secrets.decrypt_string(enc).unwrap_or_else(|_| v.phone_hint.clone()),
+                (None, false) => format!("{} (erased)", v.phone_hint),
+                (_, true) => v.phone_hint.clone(),
+            };
+            let amount = orderguard_domain::money::Currency::parse(&v.currency)
+                .map(|c| {
+                    crate::brand::format_amount(orderguard_domain::money::Money::from_minor(v.amount_minor, c), "en")
+                })
+                .unwrap_or_else(|_| format!("{} {}", v.amount_minor, v.currency));
+            TraceVerification {
+                id: v.id,
+                status: v.status,
+                number,
+                amount,
+                started: crate::clock::rfc3339(v.created_at),
+            }
+        })
+        .collect();
+    let events = events
+        .into_iter()
+        .map(|e| TraceEvent { at: crate::clock::rfc3339(e.at), kind: e.kind, details: e.attrs.to_string() })
+        .collect();
+    let html = TracePage { brand_name: brand.name.clone(), order_id, verifications, events }.render();
+    page(StatusCode::OK, html, Vec::new())
+}
+
+struct AuditRow {
+    at: String,
+    username: String,
+    role: String,
+    action: String,
+    brand: String,
+    subject: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_audit.html")]
+struct AuditPage {
+    user: String,
+    entries: Vec<AuditRow>,
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct AuditQuery {
+    /// Only this user's views.
+    user: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/admin/audit", tag = "admin", params(AuditQuery),
+    responses(
+        (status = 200, description = "Who looked at personal data, newest first", content_type = "text/html"),
+        (status = 403, description = "Only auditors and operators read the audit log", content_type = "text/html"),
+    )
+)]
+pub async fn audit_log(
+    State(app): State<Arc<App>>,
+    AdminUser(user): AdminUser,
+    axum::extract::Query(query): axum::extract::Query<AuditQuery>,
+) -> Response {
+    if !user.access.reads_audit_log() {
+        return super::pages::error_page(StatusCode::FORBIDDEN, "Only auditors and operators read the audit log.");
+    }
+    let name = query.user.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
+    let filter = name.clone();
+    let entries =
+        match app.store.read(move |conn| crate::store::admin::audit_search(conn, filter.as_deref(), 500)).await {
+            Ok(entries) => entries,
+            Err(e) => return internal_error(&e),
+        };
+    let entries = entries
+        .into_iter()
+        .map(|e| AuditRow {
+            at: crate::clock::rfc3339(e.at),
+            username: e.username,
+            role: e.role,
+            action: e.action,
+            brand: e.brand.unwrap_or_default(),
+            subject: e.subject,
+        })
+        .collect();
+    page(StatusCode::OK, AuditPage { user: name.unwrap_or_default(), entries }.render(), Vec::new())
 }
