@@ -79,3 +79,69 @@ mod tests {
         );
     }
 }
+
+/// One line of the overview: how often something happened to the verifications started in a
+/// period, as a share of them, and the same share in the period before.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverviewLine {
+    pub metric: &'static str,
+    pub count: i64,
+    /// Share of the period's started verifications, 0–100; `None` without any.
+    pub rate: Option<f64>,
+    pub previous_rate: Option<f64>,
+}
+
+/// The overview's metrics and the event types that count for them.
+pub const OVERVIEW: [(&str, &str); 8] = [
+    ("started", "verification.created"),
+    ("approved", "verification.approved"),
+    ("failed (wrong codes)", "verification.failed"),
+    ("abandoned (code expired)", "verification.expired"),
+    ("canceled", "verification.canceled"),
+    ("blocked (risk)", "verification.blocked"),
+    ("undeliverable", "verification.undeliverable"),
+    ("code resent", "verification.resent"),
+];
+
+/// The overview from the counts of event types in this period and the one before.
+pub fn overview(current: &dyn Fn(&str) -> i64, previous: &dyn Fn(&str) -> i64) -> Vec<OverviewLine> {
+    let share = |count: i64, started: i64| (started > 0).then(|| count as f64 * 100.0 / started as f64);
+    let (started, started_before) = (current("verification.created"), previous("verification.created"));
+    OVERVIEW
+        .iter()
+        .map(|&(metric, event)| OverviewLine {
+            metric,
+            count: current(event),
+            rate: share(current(event), started),
+            previous_rate: share(previous(event), started_before),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod overview_tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_shares_of_the_started_verifications() {
+        let now = |e: &str| match e {
+            "verification.created" => 4,
+            "verification.approved" => 3,
+            _ => 0,
+        };
+        let before = |e: &str| match e {
+            "verification.created" => 2,
+            "verification.approved" => 1,
+            _ => 0,
+        };
+        let lines = overview(&now, &before);
+        assert_eq!(
+            lines[0],
+            OverviewLine { metric: "started", count: 4, rate: Some(100.0), previous_rate: Some(100.0) }
+        );
+        assert_eq!(lines[1].rate, Some(75.0));
+        assert_eq!(lines[1].previous_rate, Some(50.0));
+        let nothing = overview(&|_| 0, &|_| 0);
+        assert_eq!(nothing[1].rate, None);
+    }
+}

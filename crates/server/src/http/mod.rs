@@ -86,7 +86,9 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(admin::login_form, admin::login))
         .routes(routes!(admin::logout))
         .routes(routes!(admin::trace))
-        .routes(routes!(admin::audit_log));
+        .routes(routes!(admin::audit_log))
+        .routes(routes!(admin::overview::overview))
+        .routes(routes!(admin::overview::overview_csv));
     if app.settings.dev.outbox_page {
         routes = routes.routes(routes!(pages::outbox::outbox_page)).routes(routes!(pages::outbox::outbox_json));
     }

@@ -202,6 +202,21 @@ async fn each_role_sees_its_brands_only(db: Db) {
     assert!(page.html.contains("Alpha Mobil") && !page.html.contains("Beta Telecom"), "{}", page.html);
     assert!(page.html.contains("<td>pending</td><td>1</td>"), "{}", page.html);
 
+    // The overview: shares of the started verifications, as a page and as CSV.
+    let overview = alpha.get("/admin/overview?brand=alpha&days=7").await;
+    assert_eq!(overview.status, StatusCode::OK);
+    assert!(overview.html.contains("<td>started</td><td>1</td><td>100.0 %</td>"), "{}", overview.html);
+    assert!(overview.html.contains("<svg") && overview.html.contains("<td>approved</td><td>0</td><td>0.0 %</td>"));
+    let csv = alpha.get("/admin/overview.csv?brand=alpha&days=7").await;
+    assert!(
+        csv.status == StatusCode::OK && csv.html.starts_with("metric,count,") && csv.html.contains("started,1,100.00,"),
+        "{}",
+        csv.html
+    );
+    assert_eq!(alpha.get("/admin/overview?brand=alpha&days=0").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(alpha.get("/admin/overview?brand=beta").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(alpha.get("/admin/overview.csv?brand=beta").await.status, StatusCode::NOT_FOUND);
+
     let mut beta = Browser::new(&server);
     beta.sign_in("beta-analyst", PASSWORD).await;
     let page = beta.get("/admin").await;

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub mod overview;
+
 use askama::Template;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -63,7 +65,7 @@ fn set_cookie(app: &App, name: &str, value: &str, max_age_seconds: i64) -> Heade
 }
 
 /// Admin pages are never cached, framed or given scripts from elsewhere.
-fn page(status: StatusCode, html: Result<String, askama::Error>, cookies: Vec<HeaderValue>) -> Response {
+pub(super) fn page(status: StatusCode, html: Result<String, askama::Error>, cookies: Vec<HeaderValue>) -> Response {
     let Ok(html) = html else {
         return super::pages::error_page(StatusCode::INTERNAL_SERVER_ERROR, "The page could not be rendered.");
     };
@@ -249,7 +251,7 @@ pub async fn home(State(app): State<Arc<App>>, AdminUser(user): AdminUser) -> Re
     page(StatusCode::OK, html, Vec::new())
 }
 
-fn internal_error(e: &dyn std::fmt::Display) -> Response {
+pub(super) fn internal_error(e: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %e, "an admin page failed");
     super::pages::error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side; try again.")
 }
