@@ -72,16 +72,32 @@ async fn lines(app: &App, brand: &str, days: i64) -> Result<Vec<OverviewLine>, c
     Ok(analytics::overview(&|e| current.get(e).copied().unwrap_or(0), &|e| previous.get(e).copied().unwrap_or(0)))
 }
 
+/// Why a brand and period cannot be shown.
+enum Refusal {
+    NoSuchBrand,
+    BadPeriod,
+}
+
+impl Refusal {
+    fn page(self) -> Response {
+        match self {
+            Self::NoSuchBrand => {
+                super::super::pages::error_page(StatusCode::NOT_FOUND, "There is no such brand for you.")
+            }
+            Self::BadPeriod => {
+                super::super::pages::error_page(StatusCode::BAD_REQUEST, "The period must be 1 to 365 days.")
+            }
+        }
+    }
+}
+
 /// The brand and period asked for, if the user may see the brand.
-fn scope(user: &super::SignedIn, app: &App, query: &OverviewQuery) -> Result<(String, String, i64), Response> {
-    let brand = app
-        .brands
-        .get(&query.brand)
-        .filter(|_| user.access.sees_brand(&query.brand))
-        .ok_or_else(|| super::super::pages::error_page(StatusCode::NOT_FOUND, "There is no such brand for you."))?;
+fn scope(user: &super::SignedIn, app: &App, query: &OverviewQuery) -> Result<(String, String, i64), Refusal> {
+    let brand =
+        app.brands.get(&query.brand).filter(|_| user.access.sees_brand(&query.brand)).ok_or(Refusal::NoSuchBrand)?;
     let days = query.days.unwrap_or(7);
     if !(1..=365).contains(&days) {
-        return Err(super::super::pages::error_page(StatusCode::BAD_REQUEST, "The period must be 1 to 365 days."));
+        return Err(Refusal::BadPeriod);
     }
     Ok((brand.slug.to_string(), brand.name.clone(), days))
 }
@@ -100,7 +116,7 @@ pub async fn overview(
 ) -> Response {
     let (brand, brand_name, days) = match scope(&user, &app, &query) {
         Ok(scope) => scope,
-        Err(page) => return page,
+        Err(refusal) => return refusal.page(),
     };
     let computed = match lines(&app, &brand, days).await {
         Ok(lines) => lines,
@@ -145,7 +161,7 @@ pub async fn overview_csv(
 ) -> Response {
     let (brand, _, days) = match scope(&user, &app, &query) {
         Ok(scope) => scope,
-        Err(page) => return page,
+        Err(refusal) => return refusal.page(),
     };
     let lines = match lines(&app, &brand, days).await {
         Ok(lines) => lines,
