@@ -145,3 +145,33 @@ mod overview_tests {
         assert_eq!(nothing[1].rate, None);
     }
 }
+
+/// The funnel's steps and how each is counted from the counters: verifications started, SMS
+/// handed over and delivered, verifications whose code was entered at least once (the first check
+/// either approved or failed), approved, orders reported completed.
+pub fn funnel(count: &dyn Fn(&str, &str) -> i64) -> Vec<(&'static str, i64)> {
+    vec![
+        ("started", count("event", "verification.created")),
+        ("SMS handed over", count("event", "sms.submitted")),
+        ("SMS delivered", count("event", "sms.delivered")),
+        ("code entered", count("attempts_to_approve", "1") + count("failed_attempt", "1")),
+        ("approved", count("event", "verification.approved")),
+        ("order completed", count("outcome", "completed")),
+    ]
+}
+
+#[cfg(test)]
+mod funnel_tests {
+    #[test]
+    fn a_code_counts_as_entered_once_per_verification() {
+        // Two verifications: one approved at the first try, one after a wrong first code.
+        let count = |d: &str, v: &str| match (d, v) {
+            ("event", "verification.created") | ("event", "verification.approved") => 2,
+            ("attempts_to_approve", "1") | ("attempts_to_approve", "2") | ("failed_attempt", "1") => 1,
+            _ => 0,
+        };
+        let steps = super::funnel(&count);
+        assert_eq!(steps[3], ("code entered", 2));
+        assert_eq!(steps[4], ("approved", 2));
+    }
+}

@@ -88,7 +88,9 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(admin::trace))
         .routes(routes!(admin::audit_log))
         .routes(routes!(admin::overview::overview))
-        .routes(routes!(admin::overview::overview_csv));
+        .routes(routes!(admin::overview::overview_csv))
+        .routes(routes!(admin::overview::funnel))
+        .routes(routes!(admin::overview::funnel_csv));
     if app.settings.dev.outbox_page {
         routes = routes.routes(routes!(pages::outbox::outbox_page)).routes(routes!(pages::outbox::outbox_json));
     }

@@ -17,10 +17,10 @@ on_both_databases!(
     order_traces_are_masked_isolated_and_audited,
 );
 
-const PASSWORD: &str = "a long admin passphrase";
+pub const PASSWORD: &str = "a long admin passphrase";
 
 /// `orderguard user add` with the password on standard input.
-fn add_user(db: &Db, args: &[&str]) -> (bool, String) {
+pub fn add_user(db: &Db, args: &[&str]) -> (bool, String) {
     let config_path = db.dir.0.join("orderguard.toml");
     std::fs::write(&config_path, config(db)).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_orderguard"))
@@ -38,20 +38,20 @@ fn add_user(db: &Db, args: &[&str]) -> (bool, String) {
 }
 
 /// A browser without JavaScript: keeps the admin cookies, follows no redirects.
-struct Browser {
+pub struct Browser {
     base: String,
     http: reqwest::Client,
     cookies: std::collections::BTreeMap<String, String>,
 }
 
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    html: String,
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub html: String,
 }
 
 impl Browser {
-    fn new(server: &TestServer) -> Self {
+    pub fn new(server: &TestServer) -> Self {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Self { base: server.base.clone(), http, cookies: Default::default() }
     }
@@ -80,7 +80,7 @@ impl Browser {
         Page { status, location, html: response.text().await.unwrap() }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub async fn get(&mut self, path: &str) -> Page {
         let response =
             self.http.get(format!("{}{path}", self.base)).header(COOKIE, self.cookie_header()).send().await.unwrap();
         self.keep(response).await
@@ -98,7 +98,7 @@ impl Browser {
         self.keep(response).await
     }
 
-    async fn sign_in(&mut self, username: &str, password: &str) -> Page {
+    pub async fn sign_in(&mut self, username: &str, password: &str) -> Page {
         let form = self.get("/admin/login").await;
         let csrf = hidden_csrf(&form.html);
         self.post("/admin/login", &[("username", username), ("password", password), ("csrf", &csrf)]).await

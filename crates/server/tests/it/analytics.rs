@@ -57,6 +57,7 @@ async fn settled(server: &TestServer, brand: &str) -> Counts {
 }
 
 async fn counters_follow_the_event_log_and_rebuild_to_the_same(db: Db) {
+    assert!(crate::admin::add_user(&db, &["--username", "ops", "--role", "operator"]).0);
     let config_path = db.dir.0.join("orderguard.toml");
     std::fs::write(&config_path, config(&db)).unwrap();
     let server = TestServer::start(db).await;
@@ -82,6 +83,23 @@ async fn counters_follow_the_event_log_and_rebuild_to_the_same(db: Db) {
     assert_eq!(alpha.get(&key("sms_submitted", "outbox")), Some(&2));
     let beta = settled(&server, "beta").await;
     assert_eq!(beta.get(&key("event", "verification.created")), Some(&1), "brands are counted apart");
+
+    // The funnel and attempts page shows the same: both codes entered, one approved at attempt 2
+    // after a wrong first code.
+    let mut browser = crate::admin::Browser::new(&server);
+    browser.sign_in("ops", crate::admin::PASSWORD).await;
+    let funnel = browser.get("/admin/funnel?brand=alpha&days=1").await;
+    assert!(funnel.html.contains("<td>started</td><td>2</td><td>100.0 %</td>"), "{}", funnel.html);
+    assert!(funnel.html.contains("<td>code entered</td><td>1</td><td>50.0 %</td>"), "{}", funnel.html);
+    assert!(funnel.html.contains("<td>approved</td><td>1</td><td>50.0 %</td>"), "{}", funnel.html);
+    assert!(
+        funnel.html.contains("<tr><td>1</td><td>0</td><td>1</td></tr>")
+            && funnel.html.contains("<tr><td>2</td><td>1</td><td>0</td></tr>"),
+        "{}",
+        funnel.html
+    );
+    let csv = browser.get("/admin/funnel.csv?brand=alpha&days=1").await;
+    assert!(csv.html.starts_with("step,count") && csv.html.contains("approved,1"), "{}", csv.html);
     let _db = server.stop_keeping_database().await;
 
     // Counting the whole log again gives the same counters.

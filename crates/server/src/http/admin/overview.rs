@@ -1,5 +1,6 @@
-//! The overview of a brand: how the verifications started in a period ended, as shares, against
-//! the period before; a chart (SVG), the same as a table, and as CSV. Read from the counters.
+//! A brand's overview (how the period's verifications ended, against the period before) and
+//! funnel with the attempts distribution: charts (SVG), the same as tables, and as CSV. Read from
+//! the counters.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -51,8 +52,10 @@ fn percent(rate: Option<f64>) -> String {
     rate.map_or_else(|| "–".to_owned(), |r| format!("{r:.1} %"))
 }
 
-/// The overview lines for the last `days` days and the same span before.
-async fn lines(app: &App, brand: &str, days: i64) -> Result<Vec<OverviewLine>, crate::store::StoreError> {
+type Counters = HashMap<(String, String), i64>;
+
+/// The brand's counters for the last `days` days and for the same span before.
+async fn periods(app: &App, brand: &str, days: i64) -> Result<(Counters, Counters), crate::store::StoreError> {
     let now = analytics::hour_of(crate::clock::now().millis()) + HOUR_MS;
     let span = days * 24 * HOUR_MS;
     let brand = brand.to_owned();
@@ -65,17 +68,23 @@ async fn lines(app: &App, brand: &str, days: i64) -> Result<Vec<OverviewLine>, c
             ))
         })
         .await?;
-    let events = |totals: Vec<(String, String, i64)>| -> HashMap<String, i64> {
-        totals.into_iter().filter(|(d, _, _)| d == "event").map(|(_, v, c)| (v, c)).collect()
-    };
-    let (current, previous) = (events(current), events(previous));
-    Ok(analytics::overview(&|e| current.get(e).copied().unwrap_or(0), &|e| previous.get(e).copied().unwrap_or(0)))
+    let keyed = |totals: Vec<(String, String, i64)>| totals.into_iter().map(|(d, v, c)| ((d, v), c)).collect();
+    Ok((keyed(current), keyed(previous)))
+}
+
+fn get(counters: &Counters, dimension: &str, value: &str) -> i64 {
+    counters.get(&(dimension.to_owned(), value.to_owned())).copied().unwrap_or(0)
+}
+
+fn overview_lines(loaded: &Loaded) -> Vec<OverviewLine> {
+    analytics::overview(&|e| get(&loaded.current, "event", e), &|e| get(&loaded.previous, "event", e))
 }
 
 /// Why a brand and period cannot be shown.
 enum Refusal {
     NoSuchBrand,
     BadPeriod,
+    Failed(crate::store::StoreError),
 }
 
 impl Refusal {
@@ -87,6 +96,7 @@ impl Refusal {
             Self::BadPeriod => {
                 super::super::pages::error_page(StatusCode::BAD_REQUEST, "The period must be 1 to 365 days.")
             }
+            Self::Failed(e) => internal_error(&e),
         }
     }
 }
@@ -102,6 +112,22 @@ fn scope(user: &super::SignedIn, app: &App, query: &OverviewQuery) -> Result<(St
     Ok((brand.slug.to_string(), brand.name.clone(), days))
 }
 
+/// What every page here starts from: the brand and period, and the counters of the period and the
+/// one before.
+struct Loaded {
+    brand: String,
+    brand_name: String,
+    days: i64,
+    current: Counters,
+    previous: Counters,
+}
+
+async fn load(app: &App, user: &super::SignedIn, query: &OverviewQuery) -> Result<Loaded, Refusal> {
+    let (brand, brand_name, days) = scope(user, app, query)?;
+    let (current, previous) = periods(app, &brand, days).await.map_err(Refusal::Failed)?;
+    Ok(Loaded { brand, brand_name, days, current, previous })
+}
+
 #[utoipa::path(
     get, path = "/admin/overview", tag = "admin", params(OverviewQuery),
     responses(
@@ -114,14 +140,12 @@ pub async fn overview(
     AdminUser(user): AdminUser,
     Query(query): Query<OverviewQuery>,
 ) -> Response {
-    let (brand, brand_name, days) = match scope(&user, &app, &query) {
-        Ok(scope) => scope,
+    let loaded = match load(&app, &user, &query).await {
+        Ok(loaded) => loaded,
         Err(refusal) => return refusal.page(),
     };
-    let computed = match lines(&app, &brand, days).await {
-        Ok(lines) => lines,
-        Err(e) => return internal_error(&e),
-    };
+    let computed = overview_lines(&loaded);
+    let Loaded { brand, brand_name, days, .. } = loaded;
     let width = |rate: Option<f64>| (rate.unwrap_or(0.0) * 3.0).round() as i64;
     let bars = computed
         .iter()
@@ -159,24 +183,101 @@ pub async fn overview_csv(
     AdminUser(user): AdminUser,
     Query(query): Query<OverviewQuery>,
 ) -> Response {
-    let (brand, _, days) = match scope(&user, &app, &query) {
-        Ok(scope) => scope,
+    let loaded = match load(&app, &user, &query).await {
+        Ok(loaded) => loaded,
         Err(refusal) => return refusal.page(),
     };
-    let lines = match lines(&app, &brand, days).await {
-        Ok(lines) => lines,
-        Err(e) => return internal_error(&e),
-    };
+    let lines = overview_lines(&loaded);
+    let (brand, days) = (loaded.brand, loaded.days);
     let rate = |r: Option<f64>| r.map(|r| format!("{r:.2}")).unwrap_or_default();
     let mut csv = String::from("metric,count,share_of_started_percent,previous_share_percent\r\n");
     for l in lines {
         csv.push_str(&format!("{},{},{},{}\r\n", l.metric, l.count, rate(l.rate), rate(l.previous_rate)));
     }
+    csv_response(csv, &format!("{brand}-overview-{days}d.csv"))
+}
+
+struct Step {
+    label: &'static str,
+    count: i64,
+    share: String,
+    width: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin_funnel.html")]
+struct FunnelPage {
+    brand: String,
+    brand_name: String,
+    days: i64,
+    steps: Vec<Step>,
+    /// Attempt number, approved at it, wrong codes at it.
+    attempts: Vec<(u32, i64, i64)>,
+}
+
+#[utoipa::path(
+    get, path = "/admin/funnel", tag = "admin", params(OverviewQuery),
+    responses(
+        (status = 200, description = "Funnel from started to completed, and the attempts distribution", content_type = "text/html"),
+        (status = 404, description = "No such brand for this user", content_type = "text/html"),
+    )
+)]
+pub async fn funnel(
+    State(app): State<Arc<App>>,
+    AdminUser(user): AdminUser,
+    Query(query): Query<OverviewQuery>,
+) -> Response {
+    let Loaded { brand, brand_name, days, current, .. } = match load(&app, &user, &query).await {
+        Ok(loaded) => loaded,
+        Err(refusal) => return refusal.page(),
+    };
+    let counted = analytics::funnel(&|d, v| get(&current, d, v));
+    let started = counted.first().map_or(0, |(_, c)| *c);
+    let steps = counted
+        .into_iter()
+        .map(|(label, count)| {
+            let share = (started > 0).then(|| count as f64 * 100.0 / started as f64);
+            Step { label, count, share: percent(share), width: (share.unwrap_or(0.0).min(100.0) * 3.6).round() as i64 }
+        })
+        .collect();
+    let attempts = (1..=10_u32)
+        .map(|n| {
+            (n, get(&current, "attempts_to_approve", &n.to_string()), get(&current, "failed_attempt", &n.to_string()))
+        })
+        .filter(|(_, approved, wrong)| approved + wrong > 0)
+        .collect();
+    page(StatusCode::OK, FunnelPage { brand, brand_name, days, steps, attempts }.render(), Vec::new())
+}
+
+#[utoipa::path(
+    get, path = "/admin/funnel.csv", tag = "admin", params(OverviewQuery),
+    responses(
+        (status = 200, description = "The funnel as CSV", content_type = "text/csv"),
+        (status = 404, description = "No such brand for this user", content_type = "text/html"),
+    )
+)]
+pub async fn funnel_csv(
+    State(app): State<Arc<App>>,
+    AdminUser(user): AdminUser,
+    Query(query): Query<OverviewQuery>,
+) -> Response {
+    let Loaded { brand, days, current, .. } = match load(&app, &user, &query).await {
+        Ok(loaded) => loaded,
+        Err(refusal) => return refusal.page(),
+    };
+    let mut csv = String::from("step,count\r\n");
+    for (label, count) in analytics::funnel(&|d, v| get(&current, d, v)) {
+        csv.push_str(&format!("{label},{count}\r\n"));
+    }
+    csv_response(csv, &format!("{brand}-funnel-{days}d.csv"))
+}
+
+fn csv_response(csv: String, filename: &str) -> Response {
     let mut response = (StatusCode::OK, csv).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{brand}-overview-{days}d.csv\"")) {
+    if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, disposition);
     }
     response
