@@ -11,11 +11,21 @@ pub fn hour_of(at: i64) -> i64 {
     at.div_euclid(HOUR_MS) * HOUR_MS
 }
 
+/// Delivery latency classes, upper bounds in seconds; the last class is everything slower.
+pub const LATENCY_BUCKETS: [(&str, i64); 5] =
+    [("≤ 1 s", 1_000), ("≤ 5 s", 5_000), ("≤ 30 s", 30_000), ("≤ 2 min", 120_000), ("> 2 min", i64::MAX)];
+
+fn latency_bucket(ms: i64) -> &'static str {
+    LATENCY_BUCKETS.iter().find(|(_, bound)| ms <= *bound).map_or("> 2 min", |(name, _)| name)
+}
+
 /// The counters one event adds to: always its type, and per type what it says about status,
 /// country, locale, provider, attempts and risk.
 pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String)> {
     let text = |key: &str| attrs.get(key).and_then(Value::as_str).map(str::to_owned);
     let number = |key: &str| attrs.get(key).and_then(Value::as_i64).map(|n| n.to_string());
+    // `provider|country` of an SMS event, for delivery by route.
+    let route = || Some(format!("{}|{}", text("provider")?, text("country").unwrap_or_else(|| "ZZ".into())));
     let mut out = vec![("event", kind.to_owned())];
     match kind {
         "verification.created" => {
@@ -30,10 +40,20 @@ pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String)> {
         }
         "verification.approved" => out.extend(number("attempts").map(|a| ("attempts_to_approve", a))),
         "check.failed" => out.extend(number("attempt").map(|a| ("failed_attempt", a))),
-        "sms.submitted" => out.extend(text("provider").map(|p| ("sms_submitted", p))),
-        "sms.delivered" => out.extend(text("provider").map(|p| ("sms_delivered", p))),
+        "sms.submitted" => {
+            out.extend(text("provider").map(|p| ("sms_submitted", p)));
+            out.extend(route().map(|r| ("sms_submitted_route", r)));
+        }
+        "sms.delivered" => {
+            out.extend(text("provider").map(|p| ("sms_delivered", p)));
+            out.extend(route().map(|r| ("sms_delivered_route", r)));
+            if let (Some(provider), Some(ms)) = (text("provider"), attrs.get("latency_ms").and_then(Value::as_i64)) {
+                out.push(("sms_delivery_latency", format!("{provider}|{}", latency_bucket(ms))));
+            }
+        }
         "sms.failed" if text("stage").as_deref() == Some("delivery") => {
             out.extend(text("provider").map(|p| ("sms_failed", p)));
+            out.extend(route().map(|r| ("sms_failed_route", r)));
         }
         "order.outcome_reported" => out.extend(text("outcome").map(|o| ("outcome", o))),
         _ => {}

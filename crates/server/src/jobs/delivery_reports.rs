@@ -64,6 +64,7 @@ pub async fn run(app: Arc<App>, mut rx: mpsc::UnboundedReceiver<DeliveryReport>)
                         };
                         let mut attrs = json!({
                             "message_id": sms.id, "provider": provider, "latency_ms": latency_ms, "stage": "delivery",
+                            "country": sms.country,
                         });
                         if let (Some(map), serde_json::Value::Object(more)) = (attrs.as_object_mut(), extra) {
                             map.extend(more);

@@ -161,6 +161,7 @@ async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceE
                             append_attempt_failures(conn, &m, failures)?;
                             append_sms_event(conn, &m, "sms.submitted", done, json!({
                                 "message_id": m.id, "provider": name, "attempt": m.attempts, "latency_ms": latency_ms,
+                                "country": m.country,
                                 "provider_message_id": provider_message_id, "probe": probe,
                             }))?;
                         }

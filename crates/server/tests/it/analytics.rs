@@ -98,6 +98,8 @@ async fn counters_follow_the_event_log_and_rebuild_to_the_same(db: Db) {
         "{}",
         funnel.html
     );
+    let sms = browser.get("/admin/sms?brand=alpha&days=1").await;
+    assert!(sms.html.contains("<td>outbox</td><td>DE</td><td>2</td><td>0</td><td>0</td><td>–</td>"), "{}", sms.html);
     let csv = browser.get("/admin/funnel.csv?brand=alpha&days=1").await;
     assert!(csv.html.starts_with("step,count") && csv.html.contains("approved,1"), "{}", csv.html);
     let _db = server.stop_keeping_database().await;

@@ -218,6 +218,7 @@ async fn resend_supersedes_a_queued_retry(db: Db) {
 const CALLBACK_TOKEN: &str = "callback-secret-0123456789";
 
 async fn delivery_status_callbacks(db: Db) {
+    assert!(crate::admin::add_user(&db, &["--username", "ops", "--role", "operator"]).0);
     let (url, fake) = start_fake(Duration::ZERO, StatusCode::OK).await;
     let token = db.dir.0.join("token");
     std::fs::write(&token, "t").unwrap();
@@ -338,6 +339,22 @@ async fn delivery_status_callbacks(db: Db) {
     let second_events = events(second).await;
     let failed = second_events.iter().find(|e| e.kind == "sms.failed").expect("sms.failed");
     assert_eq!((failed.attrs["status"].as_str(), failed.attrs["error_code"].as_str()), (Some("rejected"), Some("6")));
+
+    // The admin's SMS page counts them by provider and country, with the latency.
+    let mut admin = crate::admin::Browser::new(&server);
+    admin.sign_in("ops", crate::admin::PASSWORD).await;
+    let mut page = admin.get("/admin/sms?brand=alpha&days=1").await.html;
+    for _ in 0..60 {
+        if page.contains("<td>aggregator</td><td>DE</td><td>2</td><td>1</td><td>1</td><td>50.0 %</td>") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        page = admin.get("/admin/sms?brand=alpha&days=1").await.html;
+    }
+    assert!(page.contains("<td>aggregator</td><td>DE</td><td>2</td><td>1</td><td>1</td><td>50.0 %</td>"), "{page}");
+    assert!(page.contains("<td>aggregator</td><td>1</td>"), "one delivery within a second: {page}");
+    let csv = admin.get("/admin/sms.csv?brand=alpha&days=1").await.html;
+    assert!(csv.contains("aggregator,DE,2,1,1"), "{csv}");
     server.stop().await;
 }
 

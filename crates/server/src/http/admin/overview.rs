@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -128,6 +128,21 @@ async fn load(app: &App, user: &super::SignedIn, query: &OverviewQuery) -> Resul
     Ok(Loaded { brand, brand_name, days, current, previous })
 }
 
+/// A signed-in user's request for a brand and period they may see, with its counters; anything
+/// else is answered with the sign-in form or an error page.
+pub struct Scoped(Loaded);
+
+impl FromRequestParts<Arc<App>> for Scoped {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, app: &Arc<App>) -> Result<Self, Response> {
+        let AdminUser(user) = AdminUser::from_request_parts(parts, app).await?;
+        let Query(query) =
+            Query::<OverviewQuery>::from_request_parts(parts, app).await.map_err(|_| Refusal::NoSuchBrand.page())?;
+        load(app, &user, &query).await.map(Scoped).map_err(Refusal::page)
+    }
+}
+
 #[utoipa::path(
     get, path = "/admin/overview", tag = "admin", params(OverviewQuery),
     responses(
@@ -135,15 +150,7 @@ async fn load(app: &App, user: &super::SignedIn, query: &OverviewQuery) -> Resul
         (status = 404, description = "No such brand for this user", content_type = "text/html"),
     )
 )]
-pub async fn overview(
-    State(app): State<Arc<App>>,
-    AdminUser(user): AdminUser,
-    Query(query): Query<OverviewQuery>,
-) -> Response {
-    let loaded = match load(&app, &user, &query).await {
-        Ok(loaded) => loaded,
-        Err(refusal) => return refusal.page(),
-    };
+pub async fn overview(Scoped(loaded): Scoped) -> Response {
     let computed = overview_lines(&loaded);
     let Loaded { brand, brand_name, days, .. } = loaded;
     let width = |rate: Option<f64>| (rate.unwrap_or(0.0) * 3.0).round() as i64;
@@ -178,15 +185,7 @@ pub async fn overview(
         (status = 404, description = "No such brand for this user", content_type = "text/html"),
     )
 )]
-pub async fn overview_csv(
-    State(app): State<Arc<App>>,
-    AdminUser(user): AdminUser,
-    Query(query): Query<OverviewQuery>,
-) -> Response {
-    let loaded = match load(&app, &user, &query).await {
-        Ok(loaded) => loaded,
-        Err(refusal) => return refusal.page(),
-    };
+pub async fn overview_csv(Scoped(loaded): Scoped) -> Response {
     let lines = overview_lines(&loaded);
     let (brand, days) = (loaded.brand, loaded.days);
     let rate = |r: Option<f64>| r.map(|r| format!("{r:.2}")).unwrap_or_default();
@@ -222,15 +221,7 @@ struct FunnelPage {
         (status = 404, description = "No such brand for this user", content_type = "text/html"),
     )
 )]
-pub async fn funnel(
-    State(app): State<Arc<App>>,
-    AdminUser(user): AdminUser,
-    Query(query): Query<OverviewQuery>,
-) -> Response {
-    let Loaded { brand, brand_name, days, current, .. } = match load(&app, &user, &query).await {
-        Ok(loaded) => loaded,
-        Err(refusal) => return refusal.page(),
-    };
+pub async fn funnel(Scoped(Loaded { brand, brand_name, days, current, .. }): Scoped) -> Response {
     let counted = analytics::funnel(&|d, v| get(&current, d, v));
     let started = counted.first().map_or(0, |(_, c)| *c);
     let steps = counted
@@ -256,15 +247,7 @@ pub async fn funnel(
         (status = 404, description = "No such brand for this user", content_type = "text/html"),
     )
 )]
-pub async fn funnel_csv(
-    State(app): State<Arc<App>>,
-    AdminUser(user): AdminUser,
-    Query(query): Query<OverviewQuery>,
-) -> Response {
-    let Loaded { brand, days, current, .. } = match load(&app, &user, &query).await {
-        Ok(loaded) => loaded,
-        Err(refusal) => return refusal.page(),
-    };
+pub async fn funnel_csv(Scoped(Loaded { brand, days, current, .. }): Scoped) -> Response {
     let mut csv = String::from("step,count\r\n");
     for (label, count) in analytics::funnel(&|d, v| get(&current, d, v)) {
         csv.push_str(&format!("{label},{count}\r\n"));
@@ -281,4 +264,97 @@ fn csv_response(csv: String, filename: &str) -> Response {
         headers.insert(header::CONTENT_DISPOSITION, disposition);
     }
     response
+}
+
+struct RouteRow {
+    provider: String,
+    country: String,
+    submitted: i64,
+    delivered: i64,
+    failed: i64,
+    rate: String,
+    width: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin_sms.html")]
+struct SmsPage {
+    brand: String,
+    brand_name: String,
+    days: i64,
+    routes: Vec<RouteRow>,
+    buckets: Vec<&'static str>,
+    /// Provider and its count per latency class.
+    latency: Vec<(String, Vec<i64>)>,
+}
+
+/// Rows per `provider|country`: handed over, delivered, failed, and the delivery rate (delivered
+/// of those with a final report).
+fn routes(counters: &Counters) -> Vec<RouteRow> {
+    let mut keys: Vec<&String> = counters
+        .keys()
+        .filter(|(d, _)| matches!(d.as_str(), "sms_submitted_route" | "sms_delivered_route" | "sms_failed_route"))
+        .map(|(_, v)| v)
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .map(|key| {
+            let (provider, country) = key.split_once('|').unwrap_or((key.as_str(), "ZZ"));
+            let (delivered, failed) =
+                (get(counters, "sms_delivered_route", key), get(counters, "sms_failed_route", key));
+            let rate = (delivered + failed > 0).then(|| delivered as f64 * 100.0 / (delivered + failed) as f64);
+            RouteRow {
+                provider: provider.to_owned(),
+                country: country.to_owned(),
+                submitted: get(counters, "sms_submitted_route", key),
+                delivered,
+                failed,
+                rate: percent(rate),
+                width: (rate.unwrap_or(0.0) * 3.3).round() as i64,
+            }
+        })
+        .collect()
+}
+
+#[utoipa::path(
+    get, path = "/admin/sms", tag = "admin", params(OverviewQuery),
+    responses(
+        (status = 200, description = "Delivery rate by provider and country, and delivery latency", content_type = "text/html"),
+        (status = 404, description = "No such brand for this user", content_type = "text/html"),
+    )
+)]
+pub async fn sms(Scoped(Loaded { brand, brand_name, days, current, .. }): Scoped) -> Response {
+    let buckets: Vec<&'static str> = analytics::LATENCY_BUCKETS.iter().map(|(name, _)| *name).collect();
+    let mut providers: Vec<&str> = current
+        .keys()
+        .filter(|(d, _)| d == "sms_delivery_latency")
+        .filter_map(|(_, v)| v.split_once('|').map(|(p, _)| p))
+        .collect();
+    providers.sort_unstable();
+    providers.dedup();
+    let latency = providers
+        .into_iter()
+        .map(|p| {
+            let counts = buckets.iter().map(|b| get(&current, "sms_delivery_latency", &format!("{p}|{b}"))).collect();
+            (p.to_owned(), counts)
+        })
+        .collect();
+    let page_data = SmsPage { brand, brand_name, days, routes: routes(&current), buckets, latency };
+    page(StatusCode::OK, page_data.render(), Vec::new())
+}
+
+#[utoipa::path(
+    get, path = "/admin/sms.csv", tag = "admin", params(OverviewQuery),
+    responses(
+        (status = 200, description = "Delivery by provider and country as CSV", content_type = "text/csv"),
+        (status = 404, description = "No such brand for this user", content_type = "text/html"),
+    )
+)]
+pub async fn sms_csv(Scoped(Loaded { brand, days, current, .. }): Scoped) -> Response {
+    let mut csv = String::from("provider,country,handed_over,delivered,failed\r\n");
+    for r in routes(&current) {
+        csv.push_str(&format!("{},{},{},{},{}\r\n", r.provider, r.country, r.submitted, r.delivered, r.failed));
+    }
+    csv_response(csv, &format!("{brand}-sms-{days}d.csv"))
 }
