@@ -195,3 +195,64 @@ mod funnel_tests {
         assert_eq!(steps[4], ("approved", 2));
     }
 }
+
+/// Reads published market figures: the header `period,metric,value,source`, then one figure per
+/// line; the source is the rest of the line (it may hold commas). Every line is checked before
+/// anything is stored, and a bad one is named by its number.
+pub fn parse_market_csv(text: &str) -> Result<Vec<crate::store::market::Reference>, String> {
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    match lines.next() {
+        Some((_, header)) if header.trim().trim_start_matches('\u{feff}') == "period,metric,value,source" => {}
+        _ => return Err("line 1: the header must be `period,metric,value,source`".into()),
+    }
+    lines
+        .map(|(index, line)| {
+            let n = index + 1;
+            let mut fields = line.splitn(4, ',').map(str::trim);
+            let (Some(period), Some(metric), Some(value), Some(source)) =
+                (fields.next(), fields.next(), fields.next(), fields.next())
+            else {
+                return Err(format!("line {n}: needs four fields: period, metric, value, source"));
+            };
+            if period.is_empty() || period.len() > 16 {
+                return Err(format!("line {n}: the period must be 1 to 16 characters, like 2023 or 2023-Q4"));
+            }
+            if metric.is_empty()
+                || metric.len() > 80
+                || !metric.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                return Err(format!("line {n}: the metric `{metric}` must be lower-case letters, digits and _"));
+            }
+            if !value.parse::<f64>().is_ok_and(f64::is_finite) {
+                return Err(format!("line {n}: the value `{value}` is not a number"));
+            }
+            if source.is_empty() || source.len() > 200 {
+                return Err(format!("line {n}: name the source (1 to 200 characters)"));
+            }
+            Ok(crate::store::market::Reference {
+                period: period.to_owned(),
+                metric: metric.to_owned(),
+                value: value.to_owned(),
+                source: source.to_owned(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod market_tests {
+    #[test]
+    fn reads_the_published_file_and_names_bad_lines() {
+        let good = "period,metric,value,source\n2023,global_loss_usd_bn,38.95,CFCA Survey 2023, p. 4\n";
+        let rows = super::parse_market_csv(good).unwrap();
+        assert_eq!((rows[0].value.as_str(), rows[0].source.as_str()), ("38.95", "CFCA Survey 2023, p. 4"));
+        assert!(super::parse_market_csv("a,b\n").unwrap_err().contains("header"));
+        let bad = "period,metric,value,source\n2023,x,1,S\n2024,x,lots,S\n";
+        assert_eq!(super::parse_market_csv(bad).unwrap_err(), "line 3: the value `lots` is not a number");
+        assert!(
+            super::parse_market_csv("period,metric,value,source\n2023,Bad Metric,1,S\n")
+                .unwrap_err()
+                .contains("line 2")
+        );
+    }
+}

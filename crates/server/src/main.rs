@@ -57,6 +57,13 @@ enum Command {
         #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
         config: Option<PathBuf>,
     },
+    /// Published market figures for the dashboards.
+    Market {
+        #[command(subcommand)]
+        action: MarketAction,
+        #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
     /// Manage admin users.
     User {
         #[command(subcommand)]
@@ -86,6 +93,12 @@ enum Command {
     Bench(orderguard::bench::BenchArgs),
     /// Measure SMS hand-off over one SMPP bind against a running SMSC, at several window sizes.
     BenchSmpp(orderguard::bench::smpp::SmppBenchArgs),
+}
+
+#[derive(Subcommand)]
+enum MarketAction {
+    /// Import figures from a CSV file with the columns period, metric, value, source.
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -230,6 +243,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             store.write(orderguard::store::rollups::reset).await?;
             let counted = orderguard::jobs::rollups::catch_up(&store, 0).await?;
             println!("analytics rebuilt: {counted} event(s) counted");
+            Ok(())
+        }
+        Command::Market { action: MarketAction::Import { file }, config } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let rows = orderguard::analytics::parse_market_csv(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
+            let store = prepare_store(&load(config)?).await?;
+            let count = rows.len();
+            store.write(move |conn| orderguard::store::market::upsert(conn, &rows)).await?;
+            println!("{count} market figure(s) imported from {}", file.display());
             Ok(())
         }
         Command::User { action: UserAction::Add { username, role, brand, password_stdin }, config } => {

@@ -92,7 +92,8 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(admin::overview::funnel))
         .routes(routes!(admin::overview::funnel_csv))
         .routes(routes!(admin::overview::sms))
-        .routes(routes!(admin::overview::sms_csv));
+        .routes(routes!(admin::overview::sms_csv))
+        .routes(routes!(admin::overview::market));
     if app.settings.dev.outbox_page {
         routes = routes.routes(routes!(pages::outbox::outbox_page)).routes(routes!(pages::outbox::outbox_json));
     }

@@ -6,6 +6,7 @@ pub mod brands;
 mod driver;
 pub mod events;
 pub mod keys;
+pub mod market;
 pub mod orders;
 pub mod rollups;
 pub mod sms;
@@ -96,6 +97,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/sqlite/0004_admin.sql")),
     (5, include_str!("../../migrations/sqlite/0005_rollups.sql")),
     (6, include_str!("../../migrations/sqlite/0006_audit.sql")),
+    (7, include_str!("../../migrations/sqlite/0007_market.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -104,6 +106,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/postgres/0004_admin.sql")),
     (5, include_str!("../../migrations/postgres/0005_rollups.sql")),
     (6, include_str!("../../migrations/postgres/0006_audit.sql")),
+    (7, include_str!("../../migrations/postgres/0007_market.sql")),
 ];
 
 impl Store {

@@ -1,5 +1,5 @@
 //! The dashboards' counters: kept up to date from the event log as it grows, equal to a count of
-//! the log itself, and the same again after `orderguard analytics rebuild`.
+//! the log itself, and the same again after `orderguard analytics rebuild`; the pages built on them.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,7 +9,10 @@ use serde_json::json;
 use crate::on_both_databases;
 use crate::support::{Db, TestServer, config};
 
-on_both_databases!(counters_follow_the_event_log_and_rebuild_to_the_same);
+on_both_databases!(
+    counters_follow_the_event_log_and_rebuild_to_the_same,
+    market_page_needs_three_other_brands_and_shows_published_figures,
+);
 
 type Counts = BTreeMap<(String, String), i64>;
 
@@ -127,4 +130,65 @@ async fn counters_follow_the_event_log_and_rebuild_to_the_same(db: Db) {
         .map(|(d, v, c)| ((d, v), c))
         .collect();
     assert_eq!(rebuilt, alpha);
+}
+
+async fn market_page_needs_three_other_brands_and_shows_published_figures(db: Db) {
+    assert!(crate::admin::add_user(&db, &["--username", "alpha-admin", "--role", "brand_admin", "--brand", "alpha"]).0);
+    let config_path = db.dir.0.join("orderguard.toml");
+    let import = |csv: &str| {
+        let file = db.dir.0.join("market.csv");
+        std::fs::write(&file, csv).unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_orderguard"))
+            .args(["market", "import"])
+            .arg(&file)
+            .arg("--config")
+            .arg(&config_path)
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)),
+        )
+    };
+    let (ok, out) = import(
+        "period,metric,value,source\n2023,fraud_loss_usd_bn,38.95,CFCA Survey 2023\n2024,fraud_loss_usd_bn,oops,CFCA\n",
+    );
+    assert!(!ok && out.contains("line 3") && out.contains("nothing was imported"), "{out}");
+    let (ok, out) = import(
+        "period,metric,value,source\n2023,fraud_loss_usd_bn,38.95,CFCA Survey 2023\n2024,sim_swap_cases,1055,Cifas, Fraudscape 2024\n",
+    );
+    assert!(ok && out.contains("2 market figure(s) imported"), "{out}");
+
+    let server = TestServer::start_with(db, |s| {
+        for slug in ["gamma", "delta"] {
+            let mut brand = s.brands[1].clone();
+            brand.slug = slug.into();
+            brand.name = format!("Brand {slug}");
+            s.brands.push(brand);
+        }
+    })
+    .await;
+    let mut browser = crate::admin::Browser::new(&server);
+    browser.sign_in("alpha-admin", crate::admin::PASSWORD).await;
+    let page = browser.get("/admin/market?brand=alpha&days=1").await;
+    assert!(page.html.contains("at least three other brands"), "{}", page.html);
+    assert!(page.html.contains("<td>sim_swap_cases</td><td>1055</td><td>Cifas, Fraudscape 2024</td>"), "{}", page.html);
+
+    server.create(&server.alpha_key, "M-1", "c-1").await;
+    server.create(&server.beta_key, "M-2", "c-1").await;
+    for slug in ["gamma", "delta"] {
+        let key = orderguard::service::api_keys::create(&server.app().store, slug, "test").await.unwrap();
+        server.create(&key, &format!("M-{slug}"), "c-2").await;
+    }
+    let mut page = browser.get("/admin/market?brand=alpha&days=1").await;
+    for _ in 0..60 {
+        if page.html.contains("3 other brands together") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        page = browser.get("/admin/market?brand=alpha&days=1").await;
+    }
+    assert!(page.html.contains("<td>3 other brands together</td><td>3</td><td>0</td><td>0.0 %</td>"), "{}", page.html);
+    assert!(!page.html.contains("Brand gamma") && !page.html.contains("Beta Telecom"), "no other brand is named");
+    server.stop().await;
 }

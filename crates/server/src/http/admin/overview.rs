@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -54,10 +54,16 @@ fn percent(rate: Option<f64>) -> String {
 
 type Counters = HashMap<(String, String), i64>;
 
+/// The last `days` days, in whole hours up to the current one.
+fn period_bounds(days: i64) -> (i64, i64) {
+    let to = analytics::hour_of(crate::clock::now().millis()) + HOUR_MS;
+    (to - days * 24 * HOUR_MS, to)
+}
+
 /// The brand's counters for the last `days` days and for the same span before.
 async fn periods(app: &App, brand: &str, days: i64) -> Result<(Counters, Counters), crate::store::StoreError> {
-    let now = analytics::hour_of(crate::clock::now().millis()) + HOUR_MS;
-    let span = days * 24 * HOUR_MS;
+    let (from, now) = period_bounds(days);
+    let span = now - from;
     let brand = brand.to_owned();
     let (current, previous) = app
         .store
@@ -357,4 +363,56 @@ pub async fn sms_csv(Scoped(Loaded { brand, days, current, .. }): Scoped) -> Res
         csv.push_str(&format!("{},{},{},{},{}\r\n", r.provider, r.country, r.submitted, r.delivered, r.failed));
     }
     csv_response(csv, &format!("{brand}-sms-{days}d.csv"))
+}
+
+/// Fewer other brands than this and the aggregate would give one of them away.
+const MIN_OTHER_BRANDS: usize = 3;
+
+#[derive(Template)]
+#[template(path = "admin_market.html")]
+struct MarketPage {
+    brand_name: String,
+    days: i64,
+    /// Started, approved, approval rate.
+    own: (i64, i64, String),
+    /// The same for the other brands together, and how many they are.
+    others: Option<(i64, i64, String, usize)>,
+    references: Vec<crate::store::market::Reference>,
+}
+
+#[utoipa::path(
+    get, path = "/admin/market", tag = "admin", params(OverviewQuery),
+    responses(
+        (status = 200, description = "The brand against the anonymised other brands, and published market figures", content_type = "text/html"),
+        (status = 404, description = "No such brand for this user", content_type = "text/html"),
+    )
+)]
+pub async fn market(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Response {
+    let (from, to) = period_bounds(loaded.days);
+    let read = app
+        .store
+        .read(move |conn| -> Result<_, crate::store::StoreError> {
+            Ok((crate::store::market::outcomes_by_brand(conn, from, to)?, crate::store::market::list(conn)?))
+        })
+        .await;
+    let (by_brand, references) = match read {
+        Ok(read) => read,
+        Err(e) => return internal_error(&e),
+    };
+    let rate = |started: i64, approved: i64| percent((started > 0).then(|| approved as f64 * 100.0 / started as f64));
+    let own = by_brand.iter().find(|(b, _, _)| *b == loaded.brand).map_or((0, 0), |(_, s, a)| (*s, *a));
+    let others: Vec<_> = by_brand.iter().filter(|(b, started, _)| *b != loaded.brand && *started > 0).collect();
+    let others = (others.len() >= MIN_OTHER_BRANDS).then(|| {
+        let (started, approved) = others.iter().fold((0, 0), |(s, a), (_, bs, ba)| (s + bs, a + ba));
+        (started, approved, rate(started, approved), others.len())
+    });
+    let html = MarketPage {
+        brand_name: loaded.brand_name,
+        days: loaded.days,
+        own: (own.0, own.1, rate(own.0, own.1)),
+        others,
+        references,
+    }
+    .render();
+    page(StatusCode::OK, html, Vec::new())
 }
