@@ -160,6 +160,28 @@ pub struct SmppProviderConfig {
     pub response_timeout_ms: u64,
 }
 
+impl SmppProviderConfig {
+    /// An account at an SMSC with every other key at its default, as a configuration file without
+    /// them would give.
+    pub fn account(address: &str, system_id: &str, password: &str) -> Self {
+        Self {
+            address: address.to_owned(),
+            system_id: system_id.to_owned(),
+            password: password.to_owned(),
+            system_type: String::new(),
+            address_range: String::new(),
+            bind_mode: SmppBindMode::default(),
+            binds: one(),
+            window: default_window(),
+            max_per_second: None,
+            delivery_receipts: yes(),
+            enquire_link_seconds: default_enquire_link_seconds(),
+            send_timeout_ms: default_send_timeout_ms(),
+            response_timeout_ms: default_response_timeout_ms(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum SmppBindMode {

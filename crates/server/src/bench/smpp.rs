@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::config::{SmppBindMode, SmppProviderConfig};
+use crate::config::SmppProviderConfig;
 use crate::sms::OutgoingSms;
 use crate::sms::delivery::DeliveryReports;
 use crate::sms::smpp::{ProviderContext, SmppProvider};
@@ -37,19 +37,11 @@ pub async fn run(args: SmppBenchArgs) -> anyhow::Result<()> {
     }
     for &window in &args.window {
         let config = SmppProviderConfig {
-            address: args.address.clone(),
-            system_id: args.system_id.clone(),
-            password: args.password.clone(),
-            system_type: String::new(),
-            address_range: String::new(),
-            bind_mode: SmppBindMode::Transceiver,
-            binds: 1,
             window,
-            max_per_second: None,
             delivery_receipts: false,
-            enquire_link_seconds: 30,
             send_timeout_ms: 20_000,
             response_timeout_ms: 10_000,
+            ..SmppProviderConfig::account(&args.address, &args.system_id, &args.password)
         };
         let provider = Arc::new(SmppProvider::new("bench", &config)?);
         let (reports, _unused) = DeliveryReports::new();

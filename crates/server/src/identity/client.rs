@@ -42,7 +42,8 @@ impl ServiceClient {
             if attempt > 0 {
                 // 100 ms, 200 ms, … with jitter, so that many requests do not retry in step.
                 let base = 100_u64 << attempt.min(6);
-                tokio::time::sleep(Duration::from_millis(base / 2 + u64::from(jitter()) * base / 510)).await;
+                let [jitter] = crate::ids::random_bytes::<1>();
+                tokio::time::sleep(Duration::from_millis(base / 2 + u64::from(jitter) * base / 510)).await;
             }
             match request(&self.http).send().await {
                 // A request that could not even be built (say, a token with a character no header
@@ -70,11 +71,4 @@ impl ServiceClient {
     fn breaker(&self) -> std::sync::MutexGuard<'_, CircuitBreaker> {
         self.breaker.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
-
-fn jitter() -> u8 {
-    let mut byte = [0_u8; 1];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut byte);
-    let [value] = byte;
-    value
 }

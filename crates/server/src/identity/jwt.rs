@@ -214,15 +214,23 @@ fn check_claims(claims: &Map<String, Value>, expect: &Expectations<'_>) -> Resul
     if issuer != expect.issuer {
         return Err(TokenError::WrongIssuer(clip(issuer)));
     }
-    let audiences: Vec<&str> = match claims.get("aud") {
-        Some(Value::String(one)) => vec![one.as_str()],
-        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
-        _ => return Err(TokenError::MissingClaim("aud")),
-    };
+    let audiences = audiences(claims);
+    if audiences.is_empty() {
+        return Err(TokenError::MissingClaim("aud"));
+    }
     if !audiences.iter().any(|a| expect.audiences.iter().any(|e| e == a)) {
         return Err(TokenError::WrongAudience);
     }
     check_lifetime(claims, expect.leeway_seconds, expect.now_seconds, true)
+}
+
+/// The `aud` claim, a string or an array of them (RFC 7519 §4.1.3); empty when absent.
+pub fn audiences(claims: &Map<String, Value>) -> Vec<&str> {
+    match claims.get("aud") {
+        Some(Value::String(one)) => vec![one.as_str()],
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// `exp` (required or not) and `nbf` as NumericDates (RFC 7519 §2: may have a fraction); one that

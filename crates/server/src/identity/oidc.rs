@@ -238,7 +238,7 @@ impl OidcConnector {
                     return Err(TokenError::Malformed("it is a logout token, not an ID token").into());
                 }
                 // OpenID Connect Core §3.1.3.7: with several audiences, `azp` names the shop.
-                let several = claims.get("aud").and_then(Value::as_array).is_some_and(|a| a.len() > 1);
+                let several = jwt::audiences(&claims).len() > 1;
                 let azp = claims.get("azp").and_then(Value::as_str);
                 if (several || azp.is_some()) && !azp.is_some_and(|a| self.client_ids.iter().any(|c| c == a)) {
                     return Err(TokenError::WrongAudience.into());
@@ -305,11 +305,7 @@ impl OidcConnector {
         {
             return Err(TokenError::WrongIssuer(issuer.chars().take(64).collect()).into());
         }
-        let audiences: Vec<&str> = match claims.get("aud") {
-            Some(Value::String(one)) => vec![one.as_str()],
-            Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
-        };
+        let audiences = jwt::audiences(&claims);
         let for_us = if audiences.is_empty() {
             // No audience: the token belongs to its client, which must be one of the shops.
             claims.get("client_id").and_then(Value::as_str).is_some_and(|c| self.client_ids.iter().any(|id| id == c))

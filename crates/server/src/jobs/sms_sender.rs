@@ -112,26 +112,29 @@ async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceE
     };
     // Failed and skipped providers: each becomes an `sms.attempt_failed` event, written with the
     // message's next state.
-    let mut failures: Vec<serde_json::Value> = Vec::new();
+    let mut failures: Vec<AttemptFailure> = Vec::new();
+    let mut tried = false;
     let route = brand.route_for(&message.country);
     for (index, provider) in route.iter().enumerate() {
         let admission = lock(&provider.breaker).admit(crate::clock::now().millis());
         // A breaker skips to a provider that works; when every one is open, skipping them all
         // would only run the message out of attempts, so the last one is tried regardless.
-        let last_resort = index + 1 == route.len()
-            && failures.len() == route.len() - 1
-            && failures.iter().all(|f| f["result"] == "skipped");
+        let last_resort = index + 1 == route.len() && !tried;
         if admission == Admission::Skip && !last_resort {
             app.metrics.increment("orderguard_sms_provider_skipped_total", &[("provider", &provider.name)]);
-            failures.push(json!({
-                "provider": provider.name, "result": "skipped", "error": "circuit breaker open",
-                "at": crate::clock::now().millis(),
-            }));
+            failures.push(AttemptFailure {
+                provider: provider.name.clone(),
+                result: "skipped",
+                error: "circuit breaker open".into(),
+                latency_ms: None,
+                at: crate::clock::now().millis(),
+            });
             continue;
         }
         if !still_ours(app, &message).await? {
             return Ok(());
         }
+        tried = true;
         let started = Instant::now();
         let result = provider.gateway.send(&sms).await;
         let seconds = started.elapsed().as_secs_f64();
@@ -181,10 +184,13 @@ async fn send_claimed(app: &Arc<App>, message: QueuedSms) -> Result<(), ServiceE
                     SmsError::Rejected(_) if admission == Admission::Probe => lock(&provider.breaker).succeeded(),
                     SmsError::Rejected(_) => {}
                 }
-                failures.push(json!({
-                    "provider": provider.name, "result": outcome, "error": e.to_string(),
-                    "latency_ms": latency_ms, "at": crate::clock::now().millis(),
-                }));
+                failures.push(AttemptFailure {
+                    provider: provider.name.clone(),
+                    result: outcome,
+                    error: e.to_string(),
+                    latency_ms: Some(latency_ms),
+                    at: crate::clock::now().millis(),
+                });
             }
         }
     }
@@ -224,18 +230,28 @@ fn lock(breaker: &Mutex<CircuitBreaker>) -> MutexGuard<'_, CircuitBreaker> {
 fn append_attempt_failures(
     conn: &mut dyn crate::store::Conn,
     m: &QueuedSms,
-    failures: Vec<serde_json::Value>,
+    failures: Vec<AttemptFailure>,
 ) -> Result<(), ServiceError> {
-    for mut failure in failures {
-        let at = failure.get("at").and_then(serde_json::Value::as_i64).unwrap_or_default();
-        if let Some(map) = failure.as_object_mut() {
-            map.remove("at");
-            map.insert("message_id".into(), m.id.clone().into());
-            map.insert("attempt".into(), m.attempts.into());
+    for f in failures {
+        let mut attrs = json!({
+            "message_id": m.id, "attempt": m.attempts, "provider": f.provider, "result": f.result, "error": f.error,
+        });
+        if let (Some(latency_ms), Some(map)) = (f.latency_ms, attrs.as_object_mut()) {
+            map.insert("latency_ms".into(), latency_ms.into());
         }
-        append_sms_event(conn, m, "sms.attempt_failed", at, failure)?;
+        append_sms_event(conn, m, "sms.attempt_failed", f.at, attrs)?;
     }
     Ok(())
+}
+
+/// A provider that failed or was skipped in one hand-off round.
+struct AttemptFailure {
+    provider: String,
+    /// `rejected`, `unavailable` or `skipped`.
+    result: &'static str,
+    error: String,
+    latency_ms: Option<i64>,
+    at: i64,
 }
 
 /// A claim younger than this is still ours without asking: its lease ran for `SMS_LEASE_MS`, and
@@ -259,7 +275,7 @@ async fn finish_unsent(
     message: QueuedSms,
     status: &'static str,
     reason: &'static str,
-    failures: Vec<serde_json::Value>,
+    failures: Vec<AttemptFailure>,
 ) -> Result<(), ServiceError> {
     let now = crate::clock::now();
     let brand = message.brand.clone();

@@ -534,19 +534,11 @@ async fn an_unknown_pdu_is_nacked_and_the_session_stays() {
         }
     });
     let config = orderguard::config::SmppProviderConfig {
-        address,
-        system_id: "x".into(),
-        password: "x".into(),
-        system_type: String::new(),
-        address_range: String::new(),
-        bind_mode: SmppBindMode::Transceiver,
-        binds: 1,
         window: 1,
-        max_per_second: None,
-        delivery_receipts: true,
         enquire_link_seconds: 60,
         send_timeout_ms: 2000,
         response_timeout_ms: 1000,
+        ..orderguard::config::SmppProviderConfig::account(&address, "x", "x")
     };
     let provider = std::sync::Arc::new(orderguard::sms::SmppProvider::new("peer", &config).unwrap());
     let (reports, _rx) = orderguard::sms::delivery::DeliveryReports::new();

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use orderguard::config::{SmppBindMode, SmppProviderConfig, SmsProviderConfig};
+use orderguard::config::{SmppProviderConfig, SmsProviderConfig};
 use serde_json::Value;
 
 use crate::peers::NodePeer;
@@ -59,19 +59,9 @@ impl Smsc {
 
     pub fn provider(&self, window: usize) -> SmsProviderConfig {
         SmsProviderConfig::Smpp(SmppProviderConfig {
-            address: format!("127.0.0.1:{}", self.smpp_port),
-            system_id: SYSTEM_ID.into(),
-            password: PASSWORD.into(),
-            system_type: String::new(),
-            address_range: String::new(),
-            bind_mode: SmppBindMode::Transceiver,
-            binds: 1,
             window,
-            max_per_second: None,
-            delivery_receipts: true,
-            enquire_link_seconds: 30,
-            send_timeout_ms: 10_000,
             response_timeout_ms: 2_000,
+            ..SmppProviderConfig::account(&format!("127.0.0.1:{}", self.smpp_port), SYSTEM_ID, PASSWORD)
         })
     }
 

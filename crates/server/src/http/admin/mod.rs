@@ -33,13 +33,7 @@ impl FromRequestParts<Arc<App>> for AdminUser {
         match service::session(&app.store, token).await {
             Ok(Some(user)) => Ok(Self(user)),
             Ok(None) => Err(Redirect::to("/admin/login").into_response()),
-            Err(e) => {
-                tracing::error!(error = %e, "reading an admin session failed");
-                Err(super::pages::error_page(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong on our side; try again.",
-                ))
-            }
+            Err(e) => Err(internal_error(&e)),
         }
     }
 }
@@ -156,10 +150,7 @@ pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, RequestBody(
         Err(e @ AdminError::Throttled(_)) => {
             login_page(&app, &headers, StatusCode::TOO_MANY_REQUESTS, username, Some(capitalised(&e.to_string())))
         }
-        Err(e) => {
-            tracing::error!(error = %e, "admin sign-in failed");
-            super::pages::error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side; try again.")
-        }
+        Err(e) => internal_error(&e),
     }
 }
 
@@ -251,6 +242,16 @@ pub async fn home(State(app): State<Arc<App>>, AdminUser(user): AdminUser) -> Re
     page(StatusCode::OK, html, Vec::new())
 }
 
+/// A brand the user may see; another brand's data does not exist for them (the same answer as an
+/// unknown brand).
+fn visible_brand(app: &App, user: &SignedIn, slug: &str) -> Option<Arc<crate::brand::Brand>> {
+    app.brands.get(slug).filter(|_| user.access.sees_brand(slug)).cloned()
+}
+
+fn no_such_brand() -> Response {
+    super::pages::error_page(StatusCode::NOT_FOUND, "There is no such brand for you.")
+}
+
 pub(super) fn internal_error(e: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %e, "an admin page failed");
     super::pages::error_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side; try again.")
@@ -312,9 +313,8 @@ pub async fn trace(
     AdminUser(user): AdminUser,
     axum::extract::Query(query): axum::extract::Query<TraceQuery>,
 ) -> Response {
-    // Another brand's orders do not exist for this user: the same answer as an unknown brand.
-    let Some(brand) = app.brands.get(&query.brand).filter(|_| user.access.sees_brand(&query.brand)).cloned() else {
-        return super::pages::error_page(StatusCode::NOT_FOUND, "There is no such brand for you.");
+    let Some(brand) = visible_brand(&app, &user, &query.brand) else {
+        return no_such_brand();
     };
     let order_id: String = query.order.trim().chars().take(128).collect();
     let (slug, lookup) = (brand.slug.to_string(), order_id.clone());

@@ -96,9 +96,7 @@ enum Refusal {
 impl Refusal {
     fn page(self) -> Response {
         match self {
-            Self::NoSuchBrand => {
-                super::super::pages::error_page(StatusCode::NOT_FOUND, "There is no such brand for you.")
-            }
+            Self::NoSuchBrand => super::no_such_brand(),
             Self::BadPeriod => {
                 super::super::pages::error_page(StatusCode::BAD_REQUEST, "The period must be 1 to 365 days.")
             }
@@ -109,8 +107,7 @@ impl Refusal {
 
 /// The brand and period asked for, if the user may see the brand.
 fn scope(user: &super::SignedIn, app: &App, query: &OverviewQuery) -> Result<(String, String, i64), Refusal> {
-    let brand =
-        app.brands.get(&query.brand).filter(|_| user.access.sees_brand(&query.brand)).ok_or(Refusal::NoSuchBrand)?;
+    let brand = super::visible_brand(app, user, &query.brand).ok_or(Refusal::NoSuchBrand)?;
     let days = query.days.unwrap_or(7);
     if !(1..=365).contains(&days) {
         return Err(Refusal::BadPeriod);

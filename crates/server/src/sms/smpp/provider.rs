@@ -554,9 +554,7 @@ fn status_name(code: u32) -> String {
 }
 
 fn rand_u8() -> u8 {
-    let mut byte = [0_u8; 1];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut byte);
-    let [value] = byte;
+    let [value] = crate::ids::random_bytes::<1>();
     value
 }
 
