@@ -19,46 +19,77 @@ fn latency_bucket(ms: i64) -> &'static str {
     LATENCY_BUCKETS.iter().find(|(_, bound)| ms <= *bound).map_or("> 2 min", |(name, _)| name)
 }
 
-/// The counters one event adds to: always its type, and per type what it says about status,
-/// country, locale, provider, attempts and risk.
-pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String)> {
+/// Approvals slower than this count as this slow: the median is of the typical customer.
+const SLOWEST_APPROVAL_SECONDS: i64 = 3600;
+
+/// The counters one event adds to, and by how much: always its type, and per type what it says
+/// about status, country, locale, provider, attempts and risk, each by one. A few counters are
+/// sums of money in minor units (`loss`, `blocked_value`, `failed_high_risk_value`, per currency).
+pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String, i64)> {
     let text = |key: &str| attrs.get(key).and_then(Value::as_str).map(str::to_owned);
-    let number = |key: &str| attrs.get(key).and_then(Value::as_i64).map(|n| n.to_string());
+    let int = |key: &str| attrs.get(key).and_then(Value::as_i64);
+    let number = |key: &str| int(key).map(|n| n.to_string());
     // `provider|country` of an SMS event, for delivery by route.
     let route = || Some(format!("{}|{}", text("provider")?, text("country").unwrap_or_else(|| "ZZ".into())));
-    let mut out = vec![("event", kind.to_owned())];
+    // The order's value in its currency, for the sums.
+    let value = |dimension: &'static str| Some((dimension, text("currency")?, int("amount")?));
+    let mut counted = vec![("event", kind.to_owned())];
+    let mut summed = Vec::new();
     match kind {
         "verification.created" => {
-            out.push(("country", text("phone_region").unwrap_or_else(|| "ZZ".into())));
-            out.extend(text("locale").map(|l| ("locale", l)));
-            out.extend(text("number_type").map(|t| ("number_type", t)));
+            counted.push(("country", text("phone_region").unwrap_or_else(|| "ZZ".into())));
+            counted.extend(text("locale").map(|l| ("locale", l)));
+            counted.extend(text("number_type").map(|t| ("number_type", t)));
         }
         "risk.assessed" => {
-            out.extend(text("decision").map(|d| ("decision", d)));
+            counted.extend(text("decision").map(|d| ("decision", d)));
             let reasons = attrs.get("reasons").and_then(Value::as_array).into_iter().flatten();
-            out.extend(reasons.filter_map(Value::as_str).map(|r| ("risk_reason", r.to_owned())));
+            counted.extend(reasons.filter_map(Value::as_str).map(|r| ("risk_reason", r.to_owned())));
         }
-        "verification.approved" => out.extend(number("attempts").map(|a| ("attempts_to_approve", a))),
-        "check.failed" => out.extend(number("attempt").map(|a| ("failed_attempt", a))),
+        "verification.approved" => {
+            counted.extend(number("attempts").map(|a| ("attempts_to_approve", a)));
+            let seconds = int("seconds_since_sent").map(|s| s.clamp(0, SLOWEST_APPROVAL_SECONDS));
+            counted.extend(seconds.map(|s| ("seconds_to_approve", s.to_string())));
+        }
+        "verification.blocked" => summed.extend(value("blocked_value")),
+        "verification.failed" if text("risk").is_some_and(|r| r != "allow") => {
+            summed.extend(value("failed_high_risk_value"));
+        }
+        "check.failed" => counted.extend(number("attempt").map(|a| ("failed_attempt", a))),
         "sms.submitted" => {
-            out.extend(text("provider").map(|p| ("sms_submitted", p)));
-            out.extend(route().map(|r| ("sms_submitted_route", r)));
+            counted.extend(text("provider").map(|p| ("sms_submitted", p)));
+            counted.extend(route().map(|r| ("sms_submitted_route", r)));
         }
         "sms.delivered" => {
-            out.extend(text("provider").map(|p| ("sms_delivered", p)));
-            out.extend(route().map(|r| ("sms_delivered_route", r)));
-            if let (Some(provider), Some(ms)) = (text("provider"), attrs.get("latency_ms").and_then(Value::as_i64)) {
-                out.push(("sms_delivery_latency", format!("{provider}|{}", latency_bucket(ms))));
+            counted.extend(text("provider").map(|p| ("sms_delivered", p)));
+            counted.extend(route().map(|r| ("sms_delivered_route", r)));
+            if let (Some(provider), Some(ms)) = (text("provider"), int("latency_ms")) {
+                counted.push(("sms_delivery_latency", format!("{provider}|{}", latency_bucket(ms))));
             }
         }
         "sms.failed" if text("stage").as_deref() == Some("delivery") => {
-            out.extend(text("provider").map(|p| ("sms_failed", p)));
-            out.extend(route().map(|r| ("sms_failed_route", r)));
+            counted.extend(text("provider").map(|p| ("sms_failed", p)));
+            counted.extend(route().map(|r| ("sms_failed_route", r)));
         }
-        "order.outcome_reported" => out.extend(text("outcome").map(|o| ("outcome", o))),
+        "order.outcome_reported" => {
+            counted.extend(text("outcome").map(|o| ("outcome", o)));
+            summed.extend(text("currency").zip(int("amount_lost")).map(|(c, a)| ("loss", c, a)));
+        }
         _ => {}
     }
-    out
+    counted.into_iter().map(|(dimension, value)| (dimension, value, 1)).chain(summed).collect()
+}
+
+/// The median of a distribution given as (value, how often), `None` when empty.
+pub fn median(distribution: &[(i64, i64)]) -> Option<i64> {
+    let mut sorted = distribution.to_vec();
+    sorted.sort_unstable();
+    let total: i64 = sorted.iter().map(|(_, n)| n).sum();
+    let mut seen = 0;
+    sorted.into_iter().find_map(|(value, n)| {
+        seen += n;
+        (total > 0 && seen * 2 >= total).then_some(value)
+    })
 }
 
 #[cfg(test)]
@@ -76,10 +107,10 @@ mod tests {
         assert_eq!(
             created,
             [
-                ("event", "verification.created".to_owned()),
-                ("country", "DE".to_owned()),
-                ("locale", "de".to_owned()),
-                ("number_type", "mobile".to_owned())
+                ("event", "verification.created".to_owned(), 1),
+                ("country", "DE".to_owned(), 1),
+                ("locale", "de".to_owned(), 1),
+                ("number_type", "mobile".to_owned(), 1)
             ]
         );
         let risk = dimensions(
@@ -87,16 +118,33 @@ mod tests {
             &json!({ "decision": "review", "reasons": ["velocity", "high_value_hardware"] }),
         );
         assert_eq!(risk.len(), 4);
-        assert!(risk.contains(&("risk_reason", "velocity".to_owned())));
+        assert!(risk.contains(&("risk_reason", "velocity".to_owned(), 1)));
         assert_eq!(dimensions("sms.failed", &json!({ "stage": "hand_off", "provider": "x" })).len(), 1);
         assert_eq!(
             dimensions("sms.failed", &json!({ "stage": "delivery", "provider": "x" }))[1],
-            ("sms_failed", "x".into())
+            ("sms_failed", "x".into(), 1)
         );
         assert_eq!(
-            dimensions("verification.approved", &json!({ "attempts": 2 }))[1],
-            ("attempts_to_approve", "2".into())
+            dimensions("verification.approved", &json!({ "attempts": 2, "seconds_since_sent": 7200 }))[1..],
+            [("attempts_to_approve", "2".into(), 1), ("seconds_to_approve", "3600".into(), 1)]
         );
+    }
+
+    #[test]
+    fn money_is_summed_in_minor_units() {
+        let lost = dimensions("order.outcome_reported", &json!({ "outcome": "fraud_confirmed", "amount_lost": 84_900, "currency": "EUR" }));
+        assert_eq!(lost[2], ("loss", "EUR".into(), 84_900));
+        let blocked = dimensions("verification.blocked", &json!({ "amount": 99_900, "currency": "GBP" }));
+        assert_eq!(blocked[1], ("blocked_value", "GBP".into(), 99_900));
+        let failed = |risk: &str| dimensions("verification.failed", &json!({ "amount": 5, "currency": "EUR", "risk": risk })).len();
+        assert_eq!((failed("allow"), failed("review")), (1, 2));
+    }
+
+    #[test]
+    fn median_of_a_distribution() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[(30, 1), (4, 2), (9, 1)]), Some(4));
+        assert_eq!(median(&[(4, 1), (9, 3)]), Some(9));
     }
 }
 

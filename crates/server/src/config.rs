@@ -76,6 +76,10 @@ pub struct DevSettings {
     /// Brand slug → API key the demo shop uses to call the API.
     #[serde(default)]
     pub demo_api_keys: BTreeMap<String, String>,
+    /// Let `POST /dev/clock` move this instance's clock, so that `orderguard simulate` can live
+    /// through weeks in minutes. Never in production: anyone who can reach the port can move it.
+    #[serde(default)]
+    pub simulated_clock: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -115,9 +119,28 @@ impl Default for Limits {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SmsProviderConfig {
     /// Keeps messages in the database for `/dev/outbox`: development and demos only.
-    Outbox,
+    Outbox(OutboxProviderConfig),
     Http(HttpProviderConfig),
     Smpp(SmppProviderConfig),
+}
+
+impl SmsProviderConfig {
+    /// Where the provider's delivery reports come in, if they do over HTTP.
+    pub fn status_callback(&self) -> Option<&StatusCallbackConfig> {
+        match self {
+            Self::Outbox(outbox) => outbox.status_callback.as_ref(),
+            Self::Http(http) => http.status_callback.as_ref(),
+            Self::Smpp(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxProviderConfig {
+    /// Delivery reports for kept messages, posted by whoever plays the handset network (such as
+    /// `orderguard simulate`), as an HTTP provider's would be.
+    pub status_callback: Option<StatusCallbackConfig>,
 }
 
 /// An SMSC reached over SMPP v3.4 (docs/sms.md).
@@ -429,6 +452,9 @@ pub struct BrandConfig {
     pub texts: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default = "default_retention_days")]
     pub retention_days: u32,
+    /// The day (`YYYY-MM-DD`, UTC) two-factor verification was switched on for the brand's orders:
+    /// the fraud dashboard compares the orders before it with those after.
+    pub two_factor_since: Option<String>,
 }
 
 fn default_locales() -> Vec<String> {

@@ -76,7 +76,7 @@ pub async fn run(settings: &Settings) -> Vec<Finding> {
                 let subject = format!("sms provider {name} (http)");
                 findings.push(Finding::new(subject, result));
             }
-            SmsProviderConfig::Outbox => findings.push(Finding::new(
+            SmsProviderConfig::Outbox(_) => findings.push(Finding::new(
                 format!("sms provider {name} (outbox)"),
                 Ok("keeps messages in the database: for development and demos, sends nothing".into()),
             )),

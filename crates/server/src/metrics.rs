@@ -59,6 +59,15 @@ const HELP: &[(&str, &str, &str)] = &[
         "Customer look-ups by brand, connector and result (resolved, unavailable, token_rejected, …).",
     ),
     ("orderguard_identity_duration_seconds", "histogram", "Time to look up a customer, by connector."),
+    ("orderguard_order_outcomes_total", "counter", "Reported order outcomes by brand and outcome."),
+    (
+        "orderguard_order_loss_minor_units_total",
+        "counter",
+        "Reported losses by brand and currency, in minor units (cents).",
+    ),
+    ("orderguard_risk_reasons_total", "counter", "Risk reasons given to new verifications, by brand and reason."),
+    ("orderguard_approvals_by_attempt_total", "counter", "Approved verifications by brand and the attempt that approved."),
+    ("orderguard_time_to_approve_seconds", "histogram", "Time from the code's SMS to the approval, by brand."),
     ("orderguard_smpp_bind_up", "gauge", "1 while the SMPP bind is up, by provider and bind."),
     ("orderguard_smpp_binds_total", "counter", "Successful SMPP binds (a rising count means reconnects)."),
 ];
@@ -74,8 +83,12 @@ pub fn labels(pairs: &[(&str, &str)]) -> String {
 
 impl Metrics {
     pub fn increment(&self, name: &'static str, label_pairs: &[(&str, &str)]) {
+        self.add(name, label_pairs, 1);
+    }
+
+    pub fn add(&self, name: &'static str, label_pairs: &[(&str, &str)], amount: u64) {
         if let Ok(mut counters) = self.counters.lock() {
-            *counters.entry((name, labels(label_pairs))).or_default() += 1;
+            *counters.entry((name, labels(label_pairs))).or_default() += amount;
         }
     }
 
@@ -141,5 +154,37 @@ mod tests {
         assert!(text.contains("orderguard_sms_total{provider=\"dev\",result=\"submitted\"} 1"));
         assert!(text.contains("orderguard_http_request_duration_seconds_bucket{route=\"/x\",le=\"0.005\"} 1"));
         assert!(text.contains("orderguard_http_request_duration_seconds_bucket{route=\"/x\",le=\"0.0025\"} 0"));
+    }
+
+    /// The Grafana dashboard in docs/ asks only for metrics that are exported.
+    #[test]
+    fn the_grafana_dashboard_uses_exported_metrics() {
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../../../docs/grafana-dashboard.json")).unwrap();
+        let mut exprs = Vec::new();
+        collect_exprs(&dashboard, &mut exprs);
+        assert!(exprs.len() > 20);
+        for expr in exprs {
+            for (start, _) in expr.match_indices("orderguard_") {
+                let name: String = expr[start..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+                let base = ["_bucket", "_sum", "_count"].iter().fold(name.as_str(), |n, s| n.strip_suffix(s).unwrap_or(n));
+                assert!(HELP.iter().any(|(known, _, _)| *known == base), "{name} in the dashboard is not exported");
+            }
+        }
+    }
+
+    fn collect_exprs(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, v) in map {
+                    match v {
+                        serde_json::Value::String(text) if key == "expr" => out.push(text.clone()),
+                        _ => collect_exprs(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| collect_exprs(v, out)),
+            _ => {}
+        }
     }
 }

@@ -38,6 +38,8 @@ pub struct Brand {
     pub identity: Arc<dyn IdentityConnector>,
     pub theme: theme::Theme,
     pub texts: Texts,
+    /// Midnight (UTC) of the day 2FA was switched on, in milliseconds.
+    pub two_factor_since: Option<i64>,
     pub config: BrandConfig,
 }
 
@@ -153,14 +155,12 @@ impl Brands {
             .sms_providers
             .iter()
             .map(|(name, config)| {
+                if let Some(callback) = config.status_callback() {
+                    status_callbacks.insert(name.clone(), StatusCallback::new(name, callback)?);
+                }
                 let gateway: Arc<dyn SmsGateway> = match config {
-                    SmsProviderConfig::Outbox => Arc::new(OutboxProvider),
-                    SmsProviderConfig::Http(http) => {
-                        if let Some(callback) = &http.status_callback {
-                            status_callbacks.insert(name.clone(), StatusCallback::new(name, callback)?);
-                        }
-                        Arc::new(HttpProvider::new(name, http)?)
-                    }
+                    SmsProviderConfig::Outbox(_) => Arc::new(OutboxProvider),
+                    SmsProviderConfig::Http(http) => Arc::new(HttpProvider::new(name, http)?),
                     SmsProviderConfig::Smpp(config) => {
                         let provider = Arc::new(SmppProvider::new(name, config)?);
                         smpp.push(provider.clone());
@@ -285,6 +285,13 @@ fn build_brand(
         }
         routes_by_country.insert(country.clone(), resolve(&field, names)?);
     }
+    let two_factor_since = match &c.two_factor_since {
+        None => None,
+        Some(day) => Some(
+            crate::clock::parse_rfc3339(&format!("{day}T00:00:00Z"))
+                .ok_or_else(|| format!("two_factor_since `{day}` must be a day like 2026-10-01"))?,
+        ),
+    };
     let identity = connectors
         .get(&c.identity)
         .cloned()
@@ -303,6 +310,7 @@ fn build_brand(
         identity,
         theme,
         texts,
+        two_factor_since,
         config: c.clone(),
     })
 }

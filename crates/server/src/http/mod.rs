@@ -93,9 +93,14 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(admin::overview::funnel_csv))
         .routes(routes!(admin::overview::sms))
         .routes(routes!(admin::overview::sms_csv))
-        .routes(routes!(admin::overview::market));
+        .routes(routes!(admin::overview::market))
+        .routes(routes!(admin::fraud::fraud))
+        .routes(routes!(admin::fraud::fraud_csv));
     if app.settings.dev.outbox_page {
         routes = routes.routes(routes!(pages::outbox::outbox_page)).routes(routes!(pages::outbox::outbox_json));
+    }
+    if app.settings.dev.simulated_clock {
+        routes = routes.routes(routes!(api::dev_clock::get_clock, api::dev_clock::set_clock));
     }
     if app.settings.dev.demo_shop {
         routes = routes

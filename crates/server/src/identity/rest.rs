@@ -132,11 +132,8 @@ impl RestDirectory {
             None => true,
             Some(pointer) => matches!(answer.json.pointer(pointer), Some(Value::Bool(true))),
         };
-        let phone_changed_at = self.phone_changed_at_pointer.as_deref().and_then(text).and_then(|at| {
-            time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
-                .ok()
-                .map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or_default())
-        });
+        let phone_changed_at =
+            self.phone_changed_at_pointer.as_deref().and_then(text).and_then(|at| crate::clock::parse_rfc3339(&at));
         Ok(CustomerIdentity { customer_id: id.clone(), phone, phone_verified, phone_changed_at })
     }
 }

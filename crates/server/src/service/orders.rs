@@ -36,9 +36,10 @@ pub async fn report_outcome(
     if !OUTCOMES.contains(&report.outcome.as_str()) {
         return Err(FieldError::new("outcome", format!("must be one of {}", OUTCOMES.join(", "))).into());
     }
+    let (brand_slug, outcome) = (brand, report.outcome.clone());
     let brand = brand.to_owned();
     let now = crate::clock::now().millis();
-    app.store
+    let recorded = app.store
         .write(move |conn| -> Result<RecordedOutcome, ServiceError> {
             let known_currency = orders::order_currency(conn, &brand, &report.order_id)?;
             let amount_lost = match &report.amount_lost {
@@ -82,5 +83,11 @@ pub async fn report_outcome(
             )?;
             Ok(RecordedOutcome { amount_lost, verifications })
         })
-        .await
+        .await?;
+    app.metrics.increment("orderguard_order_outcomes_total", &[("brand", brand_slug), ("outcome", &outcome)]);
+    if let Some(lost) = recorded.amount_lost {
+        let labels = [("brand", brand_slug), ("currency", lost.currency.code())];
+        app.metrics.add("orderguard_order_loss_minor_units_total", &labels, u64::try_from(lost.minor).unwrap_or(0));
+    }
+    Ok(recorded)
 }

@@ -282,7 +282,12 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
                 })),
             )?;
             let queued = if blocked {
-                events::append(conn, &event(v, "verification.blocked", now, json!({ "reasons": assessment.reasons })))?;
+                events::append(
+                    conn,
+                    &event(v, "verification.blocked", now, json!({
+                        "reasons": assessment.reasons, "amount": v.amount_minor, "currency": v.currency,
+                    })),
+                )?;
                 None
             } else {
                 sms_store::enqueue_claimed(conn, &sms, SMS_LEASE_MS)?;
@@ -300,8 +305,14 @@ pub async fn create(app: &Arc<App>, brand: &Arc<Brand>, new: NewVerification) ->
         other => other?,
     };
     if !created.replayed {
-        let kind = if queued.is_some() { "created" } else { "blocked" };
-        app.metrics.increment("orderguard_verification_events_total", &[("brand", &slug), ("type", kind)]);
+        // As in the event log: every verification is created, some are blocked straight away.
+        app.metrics.increment("orderguard_verification_events_total", &[("brand", &slug), ("type", "created")]);
+        if queued.is_none() {
+            app.metrics.increment("orderguard_verification_events_total", &[("brand", &slug), ("type", "blocked")]);
+        }
+        for reason in created.record.risk_reasons.split(',').filter(|r| !r.is_empty()) {
+            app.metrics.increment("orderguard_risk_reasons_total", &[("brand", &slug), ("reason", reason)]);
+        }
     }
     if let Some(sms) = queued {
         app.sms_queue.send(sms);
@@ -421,7 +432,13 @@ pub async fn check(app: &Arc<App>, brand: &Arc<Brand>, id: &str, code: &str) -> 
             }
             CheckOutcome::Failed => {
                 events::append(conn, &event(record, "check.failed", now, json!({ "attempt": attempt })))?;
-                events::append(conn, &event(record, "verification.failed", now, json!({ "attempts": attempt })))?;
+                events::append(
+                    conn,
+                    &event(record, "verification.failed", now, json!({
+                        "attempts": attempt, "risk": record.risk_decision,
+                        "amount": record.amount_minor, "currency": record.currency,
+                    })),
+                )?;
             }
         }
         Ok((outcome, record.clone()))
@@ -434,6 +451,12 @@ pub async fn check(app: &Arc<App>, brand: &Arc<Brand>, id: &str, code: &str) -> 
         CheckOutcome::Failed => "failed",
     };
     app.metrics.increment("orderguard_verification_events_total", &[("brand", &slug), ("type", kind)]);
+    if outcome == CheckOutcome::Approved {
+        let attempt = record.state.attempts.to_string();
+        app.metrics.increment("orderguard_approvals_by_attempt_total", &[("brand", &slug), ("attempt", &attempt)]);
+        let since_sent = crate::clock::now().millis() - record.state.last_sent_at.millis();
+        app.metrics.observe("orderguard_time_to_approve_seconds", &[("brand", &slug)], since_sent as f64 / 1000.0);
+    }
     Ok(match outcome {
         CheckOutcome::Approved => {
             let receipt = receipt(app, &record, crate::clock::now())

@@ -6,15 +6,18 @@ use std::collections::BTreeMap;
 use super::{Conn, StoreError};
 use crate::analytics;
 
-/// Counts the next events (at most `batch`, only those before `before`) and moves the cursor past
+/// Counts the next events (at most `batch`, up to the first one at or after `before`) and moves the cursor past
 /// them; gives how many it counted. The cursor moves first, conditionally: a second instance
 /// doing the same batch finds it moved and counts nothing, so no event is counted twice.
 pub fn advance(conn: &mut dyn Conn, before: i64, batch: i64) -> Result<usize, StoreError> {
     let cursor = conn.query_one("SELECT last_event_id FROM rollup_state WHERE id = 1", &[])?.int(0)?;
-    let rows = conn.query(
-        "SELECT id, brand, type, at, attrs FROM events WHERE id > $1 AND at < $2 ORDER BY id LIMIT $3",
-        &[cursor.into(), before.into(), batch.into()],
+    let mut rows = conn.query(
+        "SELECT id, brand, type, at, attrs FROM events WHERE id > $1 ORDER BY id LIMIT $2",
+        &[cursor.into(), batch.into()],
     )?;
+    // Up to the first event that is too young: the cursor must not pass an event left uncounted.
+    let young = rows.iter().position(|row| row.int(3).is_ok_and(|at| at >= before)).unwrap_or(rows.len());
+    rows.truncate(young);
     let Some(last) = rows.last() else { return Ok(0) };
     let last_id = last.int(0)?;
     let moved = conn.execute(
@@ -28,8 +31,8 @@ pub fn advance(conn: &mut dyn Conn, before: i64, batch: i64) -> Result<usize, St
     for row in &rows {
         let attrs: serde_json::Value = serde_json::from_str(&row.text(4)?).unwrap_or_default();
         let (brand, hour) = (row.text(1)?, analytics::hour_of(row.int(3)?));
-        for (dimension, value) in analytics::dimensions(&row.text(2)?, &attrs) {
-            *counts.entry((brand.clone(), hour, dimension, value)).or_default() += 1;
+        for (dimension, value, amount) in analytics::dimensions(&row.text(2)?, &attrs) {
+            *counts.entry((brand.clone(), hour, dimension, value)).or_default() += amount;
         }
     }
     for ((brand, hour, dimension, value), count) in counts {
@@ -58,5 +61,25 @@ pub fn totals(conn: &mut dyn Conn, brand: &str, from: i64, to: i64) -> Result<Ve
     )?
     .iter()
     .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)?)))
+    .collect()
+}
+
+/// A brand's counters of one dimension over `[from, to)` in slots of `slot_ms`: (slot number from
+/// 0, value, sum).
+pub fn series(
+    conn: &mut dyn Conn,
+    brand: &str,
+    dimension: &str,
+    from: i64,
+    to: i64,
+    slot_ms: i64,
+) -> Result<Vec<(i64, String, i64)>, StoreError> {
+    conn.query(
+        "SELECT (hour - $3) / $5 AS slot, value, CAST(SUM(count) AS BIGINT) FROM rollups \
+         WHERE brand = $1 AND dimension = $2 AND hour >= $3 AND hour < $4 GROUP BY slot, value ORDER BY slot, value",
+        &[brand.into(), dimension.into(), from.into(), to.into(), slot_ms.into()],
+    )?
+    .iter()
+    .map(|r| Ok((r.int(0)?, r.text(1)?, r.int(2)?)))
     .collect()
 }

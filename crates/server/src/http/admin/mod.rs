@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub mod fraud;
 pub mod overview;
 
 use askama::Template;

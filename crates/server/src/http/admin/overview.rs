@@ -46,16 +46,19 @@ struct OverviewPage {
     lines: Vec<Line>,
     bars: Vec<Bar>,
     chart_height: usize,
+    /// Median time from the code's SMS to the approval, this period and the one before.
+    median: String,
+    previous_median: String,
 }
 
 fn percent(rate: Option<f64>) -> String {
     rate.map_or_else(|| "–".to_owned(), |r| format!("{r:.1} %"))
 }
 
-type Counters = HashMap<(String, String), i64>;
+pub(super) type Counters = HashMap<(String, String), i64>;
 
 /// The last `days` days, in whole hours up to the current one.
-fn period_bounds(days: i64) -> (i64, i64) {
+pub(super) fn period_bounds(days: i64) -> (i64, i64) {
     let to = analytics::hour_of(crate::clock::now().millis()) + HOUR_MS;
     (to - days * 24 * HOUR_MS, to)
 }
@@ -78,8 +81,22 @@ async fn periods(app: &App, brand: &str, days: i64) -> Result<(Counters, Counter
     Ok((keyed(current), keyed(previous)))
 }
 
-fn get(counters: &Counters, dimension: &str, value: &str) -> i64 {
+pub(super) fn get(counters: &Counters, dimension: &str, value: &str) -> i64 {
     counters.get(&(dimension.to_owned(), value.to_owned())).copied().unwrap_or(0)
+}
+
+/// Median seconds from the code's SMS to the approval.
+fn median_seconds(counters: &Counters) -> Option<i64> {
+    let distribution: Vec<(i64, i64)> = counters
+        .iter()
+        .filter(|((d, _), _)| d == "seconds_to_approve")
+        .filter_map(|((_, seconds), n)| Some((seconds.parse().ok()?, *n)))
+        .collect();
+    analytics::median(&distribution)
+}
+
+fn seconds(median: Option<i64>) -> String {
+    median.map_or_else(|| "–".to_owned(), |s| format!("{s} s"))
 }
 
 fn overview_lines(loaded: &Loaded) -> Vec<OverviewLine> {
@@ -117,12 +134,12 @@ fn scope(user: &super::SignedIn, app: &App, query: &OverviewQuery) -> Result<(St
 
 /// What every page here starts from: the brand and period, and the counters of the period and the
 /// one before.
-struct Loaded {
-    brand: String,
-    brand_name: String,
-    days: i64,
-    current: Counters,
-    previous: Counters,
+pub(super) struct Loaded {
+    pub brand: String,
+    pub brand_name: String,
+    pub days: i64,
+    pub current: Counters,
+    pub previous: Counters,
 }
 
 async fn load(app: &App, user: &super::SignedIn, query: &OverviewQuery) -> Result<Loaded, Refusal> {
@@ -133,7 +150,7 @@ async fn load(app: &App, user: &super::SignedIn, query: &OverviewQuery) -> Resul
 
 /// A signed-in user's request for a brand and period they may see, with its counters; anything
 /// else is answered with the sign-in form or an error page.
-pub struct Scoped(Loaded);
+pub struct Scoped(pub(super) Loaded);
 
 impl FromRequestParts<Arc<App>> for Scoped {
     type Rejection = Response;
@@ -155,6 +172,7 @@ impl FromRequestParts<Arc<App>> for Scoped {
 )]
 pub async fn overview(Scoped(loaded): Scoped) -> Response {
     let computed = overview_lines(&loaded);
+    let (median, previous_median) = (seconds(median_seconds(&loaded.current)), seconds(median_seconds(&loaded.previous)));
     let Loaded { brand, brand_name, days, .. } = loaded;
     let width = |rate: Option<f64>| (rate.unwrap_or(0.0) * 3.0).round() as i64;
     let bars = computed
@@ -177,7 +195,7 @@ pub async fn overview(Scoped(loaded): Scoped) -> Response {
             },
         })
         .collect();
-    let html = OverviewPage { brand, brand_name, days, lines, bars, chart_height }.render();
+    let html = OverviewPage { brand, brand_name, days, lines, bars, chart_height, median, previous_median }.render();
     page(StatusCode::OK, html, Vec::new())
 }
 
@@ -190,12 +208,14 @@ pub async fn overview(Scoped(loaded): Scoped) -> Response {
 )]
 pub async fn overview_csv(Scoped(loaded): Scoped) -> Response {
     let lines = overview_lines(&loaded);
-    let (brand, days) = (loaded.brand, loaded.days);
     let rate = |r: Option<f64>| r.map(|r| format!("{r:.2}")).unwrap_or_default();
     let mut csv = String::from("metric,count,share_of_started_percent,previous_share_percent\r\n");
     for l in lines {
         csv.push_str(&format!("{},{},{},{}\r\n", l.metric, l.count, rate(l.rate), rate(l.previous_rate)));
     }
+    let median = median_seconds(&loaded.current).map(|s| s.to_string()).unwrap_or_default();
+    csv.push_str(&format!("median seconds to approve,{median},,\r\n"));
+    let (brand, days) = (loaded.brand, loaded.days);
     csv_response(csv, &format!("{brand}-overview-{days}d.csv"))
 }
 
@@ -258,7 +278,7 @@ pub async fn funnel_csv(Scoped(Loaded { brand, days, current, .. }): Scoped) -> 
     csv_response(csv, &format!("{brand}-funnel-{days}d.csv"))
 }
 
-fn csv_response(csv: String, filename: &str) -> Response {
+pub(super) fn csv_response(csv: String, filename: &str) -> Response {
     let mut response = (StatusCode::OK, csv).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
@@ -368,6 +388,7 @@ const MIN_OTHER_BRANDS: usize = 3;
 #[derive(Template)]
 #[template(path = "admin_market.html")]
 struct MarketPage {
+    brand: String,
     brand_name: String,
     days: i64,
     /// Started, approved, approval rate.
@@ -404,6 +425,7 @@ pub async fn market(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Resp
         (started, approved, rate(started, approved), others.len())
     });
     let html = MarketPage {
+        brand: loaded.brand,
         brand_name: loaded.brand_name,
         days: loaded.days,
         own: (own.0, own.1, rate(own.0, own.1)),

@@ -1,5 +1,6 @@
 //! The JSON API under `/v1`, authenticated with a brand's API key.
 
+pub mod dev_clock;
 pub mod sms_status;
 pub mod types;
 
@@ -88,7 +89,7 @@ impl FromRequestParts<Arc<App>> for ApiBrand {
 
 /// Parses a JSON body: `application/json`, within the size limit, with errors that name the field.
 /// Returns the value and a canonical hash of it (for Idempotency-Key comparison).
-fn parse_json<T: DeserializeOwned>(
+pub(crate) fn parse_json<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, ApiError>,
 ) -> Result<(T, Vec<u8>), ApiError> {

@@ -1,0 +1,256 @@
+//! A brand's fraud: confirmed fraud per 1,000 reported orders, losses, the value of blocked and
+//! failed high-risk orders and the risk reasons; the trend over the period, and the orders before
+//! and after two-factor verification was switched on (`two_factor_since` in the brand's
+//! configuration). Read from the counters.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use orderguard_domain::money::{Currency, Money};
+
+use super::overview::{Counters, Loaded, Scoped, csv_response, get, period_bounds};
+use super::{internal_error, page};
+use crate::App;
+use crate::analytics::HOUR_MS;
+use crate::store::StoreError;
+use crate::store::rollups;
+
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// What the counters of a span say about fraud.
+struct FraudFigures {
+    orders: i64,
+    fraud: i64,
+    chargebacks: i64,
+    per_thousand: String,
+    losses: String,
+    blocked_value: String,
+    failed_high_risk_value: String,
+}
+
+fn per_thousand(fraud: i64, orders: i64) -> Option<f64> {
+    (orders > 0).then(|| fraud as f64 * 1000.0 / orders as f64)
+}
+
+/// Sums of money per currency, as `849.00 EUR, 12.50 GBP`; `–` without any.
+fn amounts(counters: &Counters, dimension: &str) -> String {
+    let listed: Vec<String> = counters
+        .iter()
+        .filter(|((d, _), _)| d == dimension)
+        .filter_map(|((_, code), minor)| {
+            let currency = Currency::parse(code).ok()?;
+            Some(format!("{} {}", Money::from_minor(*minor, currency).to_decimal(), currency.code()))
+        })
+        .collect();
+    if listed.is_empty() { "–".to_owned() } else { listed.join(", ") }
+}
+
+fn figures(counters: &Counters) -> FraudFigures {
+    let orders = counters.iter().filter(|((d, _), _)| d == "outcome").map(|(_, n)| n).sum();
+    let fraud = get(counters, "outcome", "fraud_confirmed");
+    FraudFigures {
+        orders,
+        fraud,
+        chargebacks: get(counters, "outcome", "chargeback"),
+        per_thousand: per_thousand(fraud, orders).map_or_else(|| "–".to_owned(), |p| format!("{p:.1}")),
+        losses: amounts(counters, "loss"),
+        blocked_value: amounts(counters, "blocked_value"),
+        failed_high_risk_value: amounts(counters, "failed_high_risk_value"),
+    }
+}
+
+/// One slot of the trend: its first day, orders reported in it, confirmed fraud among them.
+struct Slot {
+    starts: String,
+    orders: i64,
+    fraud: i64,
+    per_thousand: String,
+    /// The point on the chart.
+    x: i64,
+    y: i64,
+}
+
+struct Trend {
+    slot_days: i64,
+    slots: Vec<Slot>,
+    /// Where on the chart 2FA was switched on, if within the period.
+    switched_on_x: Option<i64>,
+}
+
+const CHART_WIDTH: i64 = 500;
+const CHART_HEIGHT: i64 = 140;
+
+/// Weeks for four weeks and more, else days.
+fn slot_days(from: i64, to: i64) -> i64 {
+    if to - from >= 28 * DAY_MS { 7 } else { 1 }
+}
+
+fn trend(rows: &[(i64, String, i64)], from: i64, to: i64, since: Option<i64>) -> Trend {
+    let slot_days = slot_days(from, to);
+    let slot_ms = slot_days * DAY_MS;
+    let count = ((to - from + slot_ms - 1) / slot_ms).max(1);
+    let sums: Vec<(i64, i64)> = (0..count)
+        .map(|slot| {
+            let in_slot = rows.iter().filter(|(s, _, _)| *s == slot);
+            let orders = in_slot.clone().map(|(_, _, n)| n).sum();
+            let fraud = in_slot.filter(|(_, v, _)| v == "fraud_confirmed").map(|(_, _, n)| n).sum();
+            (orders, fraud)
+        })
+        .collect();
+    let highest = sums.iter().filter_map(|(o, f)| per_thousand(*f, *o)).fold(1.0_f64, f64::max);
+    let step = CHART_WIDTH / (count - 1).max(1);
+    let slots = sums
+        .into_iter()
+        .zip(0_i64..)
+        .map(|((orders, fraud), slot)| {
+            let rate = per_thousand(fraud, orders);
+            Slot {
+                starts: crate::clock::rfc3339(from + slot * slot_ms).chars().take(10).collect(),
+                orders,
+                fraud,
+                per_thousand: rate.map_or_else(|| "–".to_owned(), |p| format!("{p:.1}")),
+                x: 10 + slot * step,
+                y: 10 + CHART_HEIGHT - (rate.unwrap_or(0.0) / highest * CHART_HEIGHT as f64).round() as i64,
+            }
+        })
+        .collect();
+    let switched_on_x = since.filter(|s| (from..to).contains(s)).map(|s| 10 + (s - from) * step / slot_ms);
+    Trend { slot_days, slots, switched_on_x }
+}
+
+/// The orders of equal spans before and after 2FA was switched on.
+struct BeforeAfter {
+    since: String,
+    days: i64,
+    before: FraudFigures,
+    after: FraudFigures,
+}
+
+#[derive(Template)]
+#[template(path = "admin_fraud.html")]
+struct FraudPage {
+    brand: String,
+    brand_name: String,
+    days: i64,
+    figures: FraudFigures,
+    reasons: Vec<(String, i64)>,
+    trend: Trend,
+    points: String,
+    before_after: Option<BeforeAfter>,
+}
+
+struct Read {
+    series: Vec<(i64, String, i64)>,
+    around_switch: Option<(Counters, Counters)>,
+}
+
+async fn read(app: &App, loaded: &Loaded, since: Option<i64>) -> Result<Read, StoreError> {
+    let (from, to) = period_bounds(loaded.days);
+    let (brand, span) = (loaded.brand.clone(), loaded.days * DAY_MS);
+    app.store
+        .read(move |conn| -> Result<Read, StoreError> {
+            let series = rollups::series(conn, &brand, "outcome", from, to, slot_days(from, to) * DAY_MS)?;
+            let keyed = |totals: Vec<(String, String, i64)>| -> Counters {
+                totals.into_iter().map(|(d, v, c)| ((d, v), c)).collect()
+            };
+            let around_switch = match since {
+                None => None,
+                Some(since) => Some((
+                    keyed(rollups::totals(conn, &brand, since - span, since)?),
+                    keyed(rollups::totals(conn, &brand, since, (since + span).min(to))?),
+                )),
+            };
+            Ok(Read { series, around_switch })
+        })
+        .await
+}
+
+#[utoipa::path(
+    get, path = "/admin/fraud", tag = "admin", params(super::overview::OverviewQuery),
+    responses(
+        (status = 200, description = "Fraud per 1,000 orders, losses, blocked value, risk reasons, before and after 2FA", content_type = "text/html"),
+        (status = 404, description = "No such brand for this user", content_type = "text/html"),
+    )
+)]
+pub async fn fraud(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Response {
+    let since = app.brands.get(&loaded.brand).and_then(|b| b.two_factor_since);
+    let read = match read(&app, &loaded, since).await {
+        Ok(read) => read,
+        Err(e) => return internal_error(&e),
+    };
+    let (from, to) = period_bounds(loaded.days);
+    let trend = trend(&read.series, from, to, since);
+    let points = trend.slots.iter().map(|s| format!("{},{}", s.x, s.y)).collect::<Vec<_>>().join(" ");
+    let mut reasons: Vec<(String, i64)> =
+        loaded.current.iter().filter(|((d, _), _)| d == "risk_reason").map(|((_, v), n)| (v.clone(), *n)).collect();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let before_after = since.zip(read.around_switch).map(|(since, (before, after))| BeforeAfter {
+        since: crate::clock::rfc3339(since).chars().take(10).collect(),
+        days: loaded.days,
+        before: figures(&before),
+        after: figures(&after),
+    });
+    let html = FraudPage {
+        figures: figures(&loaded.current),
+        brand: loaded.brand,
+        brand_name: loaded.brand_name,
+        days: loaded.days,
+        reasons,
+        trend,
+        points,
+        before_after,
+    }
+    .render();
+    page(StatusCode::OK, html, Vec::new())
+}
+
+#[utoipa::path(
+    get, path = "/admin/fraud.csv", tag = "admin", params(super::overview::OverviewQuery),
+    responses(
+        (status = 200, description = "Reported orders and confirmed fraud per day or week of the period, as CSV", content_type = "text/csv"),
+        (status = 404, description = "No such brand for this user", content_type = "text/html"),
+    )
+)]
+pub async fn fraud_csv(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Response {
+    let since = app.brands.get(&loaded.brand).and_then(|b| b.two_factor_since);
+    let read = match read(&app, &loaded, None).await {
+        Ok(read) => read,
+        Err(e) => return internal_error(&e),
+    };
+    let (from, to) = period_bounds(loaded.days);
+    let mut csv = String::from("period_start,days,orders_reported,fraud_confirmed,fraud_per_1000_orders\r\n");
+    let trend = trend(&read.series, from, to, since);
+    for slot in &trend.slots {
+        let rate = if slot.orders > 0 { slot.per_thousand.as_str() } else { "" };
+        csv.push_str(&format!("{},{},{},{},{rate}\r\n", slot.starts, trend.slot_days, slot.orders, slot.fraud));
+    }
+    csv_response(csv, &format!("{}-fraud-{}d.csv", loaded.brand, loaded.days))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trend_has_a_point_per_slot_and_marks_the_switch() {
+        let rows = vec![(0, "completed".to_owned(), 90), (0, "fraud_confirmed".to_owned(), 10), (1, "completed".to_owned(), 50)];
+        let t = trend(&rows, 0, 2 * DAY_MS, Some(DAY_MS));
+        assert_eq!(t.slot_days, 1);
+        assert_eq!(t.slots.len(), 2);
+        assert_eq!((t.slots[0].orders, t.slots[0].fraud, t.slots[0].per_thousand.as_str()), (100, 10, "100.0"));
+        assert_eq!(t.slots[1].per_thousand, "0.0");
+        assert!(t.slots[0].y < t.slots[1].y, "the higher rate is drawn higher");
+        assert_eq!(t.switched_on_x, Some(10 + CHART_WIDTH));
+        assert_eq!(trend(&[], 0, 35 * DAY_MS, None).slots.len(), 5);
+    }
+
+    #[test]
+    fn money_sums_per_currency() {
+        let counters: Counters = [(("loss".to_owned(), "EUR".to_owned()), 84_900)].into_iter().collect();
+        assert_eq!(amounts(&counters, "loss"), "849.00 EUR");
+        assert_eq!(amounts(&counters, "blocked_value"), "–");
+    }
+}
