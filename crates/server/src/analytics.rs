@@ -73,6 +73,10 @@ pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String, i64)>
         }
         "order.outcome_reported" => {
             counted.extend(text("outcome").map(|o| ("outcome", o)));
+            // The funnel follows verified orders only; orders placed without 2FA have none.
+            if int("verifications").is_some_and(|n| n > 0) {
+                counted.extend(text("outcome").map(|o| ("verified_outcome", o)));
+            }
             summed.extend(text("currency").zip(int("amount_lost")).map(|(c, a)| ("loss", c, a)));
         }
         _ => {}
@@ -132,11 +136,18 @@ mod tests {
 
     #[test]
     fn money_is_summed_in_minor_units() {
-        let lost = dimensions("order.outcome_reported", &json!({ "outcome": "fraud_confirmed", "amount_lost": 84_900, "currency": "EUR" }));
+        let lost = dimensions(
+            "order.outcome_reported",
+            &json!({ "outcome": "fraud_confirmed", "amount_lost": 84_900, "currency": "EUR" }),
+        );
         assert_eq!(lost[2], ("loss", "EUR".into(), 84_900));
+        let verified = dimensions("order.outcome_reported", &json!({ "outcome": "completed", "verifications": 1 }));
+        assert_eq!(verified[2], ("verified_outcome", "completed".into(), 1));
         let blocked = dimensions("verification.blocked", &json!({ "amount": 99_900, "currency": "GBP" }));
         assert_eq!(blocked[1], ("blocked_value", "GBP".into(), 99_900));
-        let failed = |risk: &str| dimensions("verification.failed", &json!({ "amount": 5, "currency": "EUR", "risk": risk })).len();
+        let failed = |risk: &str| {
+            dimensions("verification.failed", &json!({ "amount": 5, "currency": "EUR", "risk": risk })).len()
+        };
         assert_eq!((failed("allow"), failed("review")), (1, 2));
     }
 
@@ -216,7 +227,7 @@ mod overview_tests {
 
 /// The funnel's steps and how each is counted from the counters: verifications started, SMS
 /// handed over and delivered, verifications whose code was entered at least once (the first check
-/// either approved or failed), approved, orders reported completed.
+/// either approved or failed), approved, verified orders reported completed.
 pub fn funnel(count: &dyn Fn(&str, &str) -> i64) -> Vec<(&'static str, i64)> {
     vec![
         ("started", count("event", "verification.created")),
@@ -224,7 +235,7 @@ pub fn funnel(count: &dyn Fn(&str, &str) -> i64) -> Vec<(&'static str, i64)> {
         ("SMS delivered", count("event", "sms.delivered")),
         ("code entered", count("attempts_to_approve", "1") + count("failed_attempt", "1")),
         ("approved", count("event", "verification.approved")),
-        ("order completed", count("outcome", "completed")),
+        ("order completed", count("verified_outcome", "completed")),
     ]
 }
 

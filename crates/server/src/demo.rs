@@ -1,5 +1,6 @@
-//! `orderguard demo`: a complete deployment in one folder — two brands that look and speak
-//! differently, demo customers, the outbox SMS provider and the demo shops.
+//! `orderguard demo`: a complete deployment in one folder — four brands (two with demo shops that
+//! look and speak differently), demo customers and simulated ones, the outbox SMS provider, the
+//! demo shops, and a clock `orderguard simulate` may move to fill the dashboards with history.
 
 use std::path::Path;
 
@@ -24,31 +25,134 @@ pub const DEMO_CUSTOMERS: &[(&str, &str, &str)] = &[
     ("skyline", "s-2003", "+4915112345670"),
 ];
 
+/// The demo's brands for simulated traffic: slug, currency, days before today that 2FA was
+/// switched on (`None`: always on), and the mobile and premium-rate numbers of their customers.
+pub struct DemoBrand {
+    pub slug: &'static str,
+    pub currency: &'static str,
+    pub two_factor_days_ago: Option<i64>,
+    mobile: fn(u32) -> String,
+    premium: Option<fn(u32) -> String>,
+}
+
+pub const DEMO_BRANDS: [DemoBrand; 4] = [
+    DemoBrand {
+        slug: "nordtel",
+        currency: "EUR",
+        two_factor_days_ago: Some(14),
+        mobile: |n| {
+            if n % 5 == 4 { format!("+43664{:07}", 2_000_000 + n) } else { format!("+49151{:08}", 30_000_000 + n) }
+        },
+        premium: Some(|n| format!("+499001{:06}", 200_000 + n)),
+    },
+    DemoBrand {
+        slug: "skyline",
+        currency: "GBP",
+        two_factor_days_ago: Some(21),
+        mobile: |n| format!("+447400{:06}", 500_000 + n),
+        premium: Some(|n| format!("+44909{:07}", 8_790_000 + n)),
+    },
+    DemoBrand {
+        slug: "fjordnett",
+        currency: "NOK",
+        two_factor_days_ago: Some(10),
+        mobile: |n| format!("+474{:07}", 1_234_000 + n),
+        premium: None,
+    },
+    DemoBrand {
+        slug: "alpentel",
+        currency: "EUR",
+        two_factor_days_ago: None,
+        mobile: |n| format!("+43664{:07}", 5_000_000 + n),
+        premium: None,
+    },
+];
+
+/// Simulated customers per brand, and of them with a premium-rate number (SMS pumping targets).
+const SIMULATED_CUSTOMERS: u32 = 120;
+const PUMPING_TARGETS: u32 = 6;
+
+/// A demo customer: brand, id, phone, and whether the number is premium-rate.
+pub struct Customer {
+    pub brand: &'static str,
+    pub id: String,
+    pub phone: String,
+    pub pumping: bool,
+}
+
+/// Every demo customer: the named ones first, then the simulated ones.
+pub fn customers() -> Vec<Customer> {
+    let named = DEMO_CUSTOMERS.iter().map(|&(brand, id, phone)| Customer {
+        brand,
+        id: id.to_owned(),
+        phone: phone.to_owned(),
+        pumping: id == "c-6666",
+    });
+    let simulated = DEMO_BRANDS.iter().flat_map(|b| {
+        let mobile = (0..SIMULATED_CUSTOMERS).map(move |n| Customer {
+            brand: b.slug,
+            id: format!("{}-{n:04}", b.slug),
+            phone: (b.mobile)(n),
+            pumping: false,
+        });
+        let premium = b.premium.into_iter().flat_map(move |number| {
+            (0..PUMPING_TARGETS).map(move |n| Customer {
+                brand: b.slug,
+                id: format!("{}-p{n:02}", b.slug),
+                phone: number(n),
+                pumping: true,
+            })
+        });
+        mobile.chain(premium)
+    });
+    named.chain(simulated).collect()
+}
+
+/// The day `days` before `now`, as `YYYY-MM-DD`.
+fn day_before(now: i64, days: i64) -> String {
+    crate::clock::rfc3339(now - days * 86_400_000).chars().take(10).collect()
+}
+
 /// The demo configuration, written to `<data>/orderguard.toml` so it can be read and changed.
-pub fn config_toml(listen: &str, data_dir: &Path) -> String {
+/// `status_token` lets `orderguard simulate` report deliveries of the outbox's messages.
+pub fn config_toml(listen: &str, data_dir: &Path, database_url: Option<&str>, status_token: &str) -> String {
+    let all = customers();
     let customers = |brand: &str| {
-        DEMO_CUSTOMERS
-            .iter()
-            .filter(|(b, _, _)| *b == brand)
-            .map(|(_, id, phone)| format!("  {{ id = \"{id}\", phone = \"{phone}\" }},"))
+        all.iter()
+            .filter(|c| c.brand == brand)
+            .map(|c| format!("  {{ id = \"{}\", phone = \"{}\" }},", c.id, c.phone))
             .collect::<Vec<_>>()
             .join("\n")
     };
+    let now = crate::clock::now().millis();
+    let since = |slug: &str| {
+        DEMO_BRANDS
+            .iter()
+            .find(|b| b.slug == slug)
+            .and_then(|b| b.two_factor_days_ago)
+            .map_or_else(String::new, |days| format!("two_factor_since = \"{}\"\n", day_before(now, days)))
+    };
+    let database_url =
+        database_url.map_or_else(|| format!("sqlite://{}/orderguard.db", data_dir.display()), str::to_owned);
     let data = data_dir.display();
     let skyline_logo =
         format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(SKYLINE_LOGO_SVG));
     format!(
         r##"# Written by `orderguard demo`. A full reference is in docs/configuration.md.
 listen = "{listen}"
-database_url = "sqlite://{data}/orderguard.db"
+database_url = "{database_url}"
 secret_key_file = "{data}/secret.key"
 
 [dev]
 outbox_page = true
 demo_shop = true
+# `orderguard simulate` moves this instance's clock through weeks of traffic.
+simulated_clock = true
 
 [sms_providers.outbox]
 kind = "outbox"
+# Delivery reports, posted by `orderguard simulate` playing the handset network.
+status_callback = {{ token = "{status_token}", message_id_field = "message_id", status_field = "status", delivered = ["delivered"], failed = ["failed"] }}
 
 [identity.nordtel-directory]
 kind = "static"
@@ -62,6 +166,18 @@ customers = [
 {skyline}
 ]
 
+[identity.fjordnett-directory]
+kind = "static"
+customers = [
+{fjordnett}
+]
+
+[identity.alpentel-directory]
+kind = "static"
+customers = [
+{alpentel}
+]
+
 [[brands]]
 slug = "nordtel"
 name = "Nordtel"
@@ -73,7 +189,7 @@ sms_route = ["outbox"]
 identity = "nordtel-directory"
 theme = {{ primary_color = "#0b4f8a", accent_color = "#b45309", font = "Georgia, 'Times New Roman', serif", logo = "nordtel-logo.svg", imprint_url = "https://shop.nordtel.example/impressum", privacy_url = "https://shop.nordtel.example/datenschutz" }}
 policy = {{ allowed_countries = ["DE", "AT"], high_value_amount = 500 }}
-
+{nordtel_since}
 [[brands]]
 slug = "skyline"
 name = "Skyline Mobile"
@@ -85,7 +201,7 @@ sms_route = ["outbox"]
 identity = "skyline-directory"
 theme = {{ primary_color = "#5b2a86", accent_color = "#c2410c", font = "'Trebuchet MS', Verdana, sans-serif", logo = "{skyline_logo}", imprint_url = "https://shop.skyline.example/legal", privacy_url = "https://shop.skyline.example/privacy" }}
 policy = {{ code_length = 6, max_attempts = 5, resend_cooldown_seconds = 30 }}
-
+{skyline_since}
 # A brand's own wording for any text of the hosted page, per language (keys: locales/en.ftl).
 [brands.texts.en]
 order-intro = "Skyline checks every order with a code by SMS, so nobody can order in your name."
@@ -94,9 +210,36 @@ confirm-button = "Confirm and pay"
 [brands.texts.de]
 order-intro = "Skyline prüft jede Bestellung mit einem SMS-Code, damit niemand in Ihrem Namen bestellt."
 confirm-button = "Bestätigen und bezahlen"
+
+# Two more brands without demo shops: the market page compares a brand with the others only when
+# at least three others contribute.
+[[brands]]
+slug = "fjordnett"
+name = "Fjordnett"
+shop_domains = ["shop.fjordnett.example"]
+sender_id = "Fjordnett"
+locales = ["en"]
+default_region = "NO"
+sms_route = ["outbox"]
+identity = "fjordnett-directory"
+{fjordnett_since}
+[[brands]]
+slug = "alpentel"
+name = "Alpentel"
+shop_domains = ["shop.alpentel.example"]
+sender_id = "Alpentel"
+locales = ["de", "en"]
+default_region = "AT"
+sms_route = ["outbox"]
+identity = "alpentel-directory"
 "##,
         nordtel = customers("nordtel"),
         skyline = customers("skyline"),
+        fjordnett = customers("fjordnett"),
+        alpentel = customers("alpentel"),
+        nordtel_since = since("nordtel"),
+        skyline_since = since("skyline"),
+        fjordnett_since = since("fjordnett"),
     )
 }
 
@@ -109,7 +252,12 @@ pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 /// Creates the data folder with its secret key and configuration (keeping an existing key).
-pub fn prepare(listen: &str, data_dir: &Path) -> Result<Settings, ConfigError> {
+pub fn prepare(
+    listen: &str,
+    data_dir: &Path,
+    database_url: Option<&str>,
+    status_token: &str,
+) -> Result<Settings, ConfigError> {
     std::fs::create_dir_all(data_dir).map_err(|error| ConfigError::Read { path: data_dir.to_owned(), error })?;
     let key_path = data_dir.join("secret.key");
     if !key_path.exists() {
@@ -120,7 +268,36 @@ pub fn prepare(listen: &str, data_dir: &Path) -> Result<Settings, ConfigError> {
     std::fs::write(&logo_path, NORDTEL_LOGO_SVG)
         .map_err(|error| ConfigError::Read { path: logo_path.clone(), error })?;
     let config_path = data_dir.join("orderguard.toml");
-    let text = config_toml(listen, data_dir);
+    let text = config_toml(listen, data_dir, database_url, status_token);
     std::fs::write(&config_path, &text).map_err(|error| ConfigError::Read { path: config_path.clone(), error })?;
     Settings::from_toml(&text, &config_path)
+}
+
+#[cfg(test)]
+mod tests {
+    use orderguard_domain::phone::{E164, NumberType};
+
+    #[test]
+    fn simulated_customers_have_mobile_numbers_and_pumpers_premium_ones() {
+        let customers = super::customers();
+        assert!(customers.len() > 480);
+        for c in customers {
+            let number = E164::parse(&c.phone, None).unwrap_or_else(|e| panic!("{}: {e:?}", c.phone));
+            if c.pumping {
+                assert_eq!(number.number_type(), NumberType::PremiumRate, "{}", c.phone);
+            } else {
+                assert!(number.number_type().can_receive_sms(), "{} is {:?}", c.phone, number.number_type());
+            }
+        }
+    }
+
+    #[test]
+    fn the_demo_configuration_loads() {
+        let dir = std::env::temp_dir().join(format!("og-demo-config-{}", crate::ids::random_token(6)));
+        let settings = super::prepare("127.0.0.1:0", &dir, None, "a-token-of-sixteen-or-more").unwrap();
+        crate::brand::Brands::build(&settings).unwrap();
+        assert_eq!(settings.brands.len(), 4);
+        assert!(settings.brands.iter().filter(|b| b.two_factor_since.is_some()).count() == 3);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

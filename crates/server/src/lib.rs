@@ -19,6 +19,7 @@ pub mod ids;
 pub mod jobs;
 pub mod metrics;
 pub mod service;
+pub mod simulate;
 pub mod sms;
 pub mod store;
 

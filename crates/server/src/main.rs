@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use orderguard::config::{LogFormat, Settings};
 use orderguard::store::StoreError;
 use orderguard::store::keys;
-use orderguard::{clock, crypto, ids, prepare_store};
+use orderguard::{clock, crypto, ids, prepare_store, simulate};
 
 // glibc's allocator cost about 12% of the CPU under load (many small, short-lived request buffers).
 #[global_allocator]
@@ -22,7 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start a complete demo: SQLite, two brands, demo shops and the SMS outbox page.
+    /// Start a complete demo: SQLite, four brands, demo shops, the SMS outbox page and the admin
+    /// dashboards, filled with simulated weeks of traffic.
     Demo {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
@@ -32,6 +33,29 @@ enum Command {
         /// Use this database instead of SQLite in the data folder (e.g. a `postgres://` URL).
         #[arg(long)]
         database: Option<String>,
+        /// Simulate this many days of traffic before the demo opens (0: start empty).
+        #[arg(long, default_value_t = 28)]
+        history_days: i64,
+    },
+    /// Drive simulated weeks of traffic through the API of a running instance (one with
+    /// `dev.simulated_clock` and an outbox SMS provider, such as the demo) and print what it answered.
+    Simulate {
+        /// The instance and its brands' API keys, as in the demo's demo-credentials.json.
+        #[arg(long)]
+        target: PathBuf,
+        #[arg(long, default_value_t = 28)]
+        days: i64,
+        /// Orders per brand and day.
+        #[arg(long, default_value_t = 40)]
+        orders_per_day: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Also write what the API answered, per brand, as JSON here.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Run the service.
     Serve {
@@ -220,7 +244,15 @@ async fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Demo { listen, data, database } => demo(listen, data, database).await,
+        Command::Demo { listen, data, database, history_days } => demo(listen, data, database, history_days).await,
+        Command::Simulate { target, days, orders_per_day, seed, concurrency, report } => {
+            init_logging(LogFormat::Text);
+            let text = std::fs::read_to_string(&target).with_context(|| format!("reading {}", target.display()))?;
+            let target: simulate::Target = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a simulation target", target.display()))?;
+            let options = simulate::Options { days, orders_per_day, seed, concurrency };
+            simulate_and_report(target, &options, report.as_deref()).await
+        }
         Command::Config { action: ConfigAction::Check { config } } => check_config(&config),
         Command::Doctor { config } => doctor(&config).await,
         Command::Serve { config } => {
@@ -367,44 +399,120 @@ async fn signing_keys(action: KeysAction, settings: Settings) -> anyhow::Result<
 
 const DEMO_KEY_LABEL: &str = "demo shop";
 
-async fn demo(listen: String, data: Option<PathBuf>, database: Option<String>) -> anyhow::Result<()> {
+/// Runs a simulation, prints what the API answered per brand and writes it as JSON if asked.
+async fn simulate_and_report(
+    target: simulate::Target,
+    options: &simulate::Options,
+    report_path: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let report = simulate::run(target, options).await.context("simulating traffic")?;
+    println!("Simulated {} to {} in {:.1} s:", report.from, report.to, started.elapsed().as_secs_f64());
+    println!(
+        "  {:<10} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>7} {:>12}",
+        "brand", "started", "approved", "failed", "expired", "canceled", "blocked", "resent", "fraud/orders"
+    );
+    for (brand, t) in &report.brands {
+        let orders: u64 = t.outcomes.values().sum();
+        let fraud = t.outcomes.get("fraud_confirmed").copied().unwrap_or(0);
+        println!(
+            "  {brand:<10} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>7} {:>12}",
+            t.started,
+            t.approved,
+            t.failed,
+            t.expired,
+            t.canceled,
+            t.blocked,
+            t.resent,
+            format!("{fraud}/{orders}")
+        );
+    }
+    if let Some(path) = report_path {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+async fn demo(
+    listen: String,
+    data: Option<PathBuf>,
+    database: Option<String>,
+    history_days: i64,
+) -> anyhow::Result<()> {
     init_logging(LogFormat::Text);
     let data_dir = match data {
         Some(dir) => dir,
         None => std::env::temp_dir().join(format!("orderguard-demo-{}", ids::random_token(6))),
     };
-    let mut settings = orderguard::demo::prepare(&listen, &data_dir)?;
-    if let Some(url) = database {
-        settings.database_url = url;
-    }
+    let credentials_path = data_dir.join("demo-credentials.json");
+    let earlier: serde_json::Value = std::fs::read_to_string(&credentials_path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    let status_token = earlier["sms_status"]["token"].as_str().map_or_else(|| ids::random_token(24), str::to_owned);
+    let mut settings = orderguard::demo::prepare(&listen, &data_dir, database.as_deref(), &status_token)?;
     let mut brands = Vec::new();
     let store = prepare_store(&settings).await?;
     let now = clock::now().millis();
-    for brand in ["nordtel", "skyline"] {
+    for demo_brand in &orderguard::demo::DEMO_BRANDS {
+        let brand = demo_brand.slug;
         // Keys of an earlier run of the demo in the same folder stop working.
         let (b, label) = (brand.to_owned(), DEMO_KEY_LABEL);
         store.write(move |conn| keys::revoke_api_keys_labelled(conn, &b, label, now)).await?;
         let key = create_api_key(&settings, brand, DEMO_KEY_LABEL).await?;
         settings.dev.demo_api_keys.insert(brand.to_owned(), key.clone());
-        brands.push(serde_json::json!({ "slug": brand, "api_key": key }));
+        let since = settings.brands.iter().find(|b| b.slug == brand).and_then(|b| b.two_factor_since.clone());
+        brands.push(serde_json::json!({
+            "slug": brand, "api_key": key, "currency": demo_brand.currency, "two_factor_since": since,
+        }));
     }
     let server = orderguard::start(settings).await.context("starting the demo server")?;
     let base_url = server.app.public_url.clone();
-    let customers: Vec<_> = orderguard::demo::DEMO_CUSTOMERS
-        .iter()
-        .map(|(brand, id, phone)| serde_json::json!({ "id": id, "brand": brand, "phone": phone }))
+    // An operator to sign in to the dashboards with; a demo run in the same folder keeps its password.
+    let mut admin_password = earlier["admin"]["password"].as_str().map(str::to_owned);
+    let fresh_password = ids::random_token(18);
+    match orderguard::service::admin::add_user(
+        &server.app.store,
+        &server.app.brands,
+        "admin",
+        &fresh_password,
+        "operator",
+        None,
+    )
+    .await
+    {
+        Ok(()) => admin_password = Some(fresh_password),
+        Err(orderguard::service::admin::AdminError::Invalid(_)) if admin_password.is_some() => {}
+        Err(e) => return Err(e).context("adding the demo's admin user"),
+    }
+    let customers: Vec<_> = orderguard::demo::customers()
+        .into_iter()
+        .map(|c| serde_json::json!({ "id": c.id, "brand": c.brand, "phone": c.phone, "pumping": c.pumping }))
         .collect();
-    let credentials = serde_json::json!({ "base_url": base_url, "brands": brands, "customers": customers });
-    let credentials_path = data_dir.join("demo-credentials.json");
+    let credentials = serde_json::json!({
+        "base_url": base_url,
+        "brands": brands,
+        "customers": customers,
+        "sms_status": { "provider": "outbox", "token": status_token },
+        "admin": { "username": "admin", "password": admin_password },
+    });
+    if history_days > 0 {
+        println!("Simulating {history_days} days of traffic for the dashboards (orderguard simulate)…");
+        let target = serde_json::from_value(credentials.clone()).context("the demo's simulation target")?;
+        let options = simulate::Options { days: history_days, orders_per_day: 40, seed: 1, concurrency: 16 };
+        simulate_and_report(target, &options, Some(&data_dir.join("simulation-report.json"))).await?;
+    }
     orderguard::demo::write_private(&credentials_path, &serde_json::to_string_pretty(&credentials)?)
         .with_context(|| format!("writing {}", credentials_path.display()))?;
     println!("\norderguard demo is running\n");
     println!("  demo shops     {base_url}/demo");
     println!("  SMS outbox     {base_url}/dev/outbox");
+    println!("  dashboards     {base_url}/admin  (admin / {})", admin_password.as_deref().unwrap_or("?"));
     println!("  API            {base_url}/openapi.json");
     for b in &brands {
         println!(
-            "  API key {:<8} {}",
+            "  API key {:<9} {}",
             b["slug"].as_str().unwrap_or_default(),
             b["api_key"].as_str().unwrap_or_default()
         );

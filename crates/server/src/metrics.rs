@@ -66,7 +66,11 @@ const HELP: &[(&str, &str, &str)] = &[
         "Reported losses by brand and currency, in minor units (cents).",
     ),
     ("orderguard_risk_reasons_total", "counter", "Risk reasons given to new verifications, by brand and reason."),
-    ("orderguard_approvals_by_attempt_total", "counter", "Approved verifications by brand and the attempt that approved."),
+    (
+        "orderguard_approvals_by_attempt_total",
+        "counter",
+        "Approved verifications by brand and the attempt that approved.",
+    ),
     ("orderguard_time_to_approve_seconds", "histogram", "Time from the code's SMS to the approval, by brand."),
     ("orderguard_smpp_bind_up", "gauge", "1 while the SMPP bind is up, by provider and bind."),
     ("orderguard_smpp_binds_total", "counter", "Successful SMPP binds (a rising count means reconnects)."),
@@ -167,7 +171,8 @@ mod tests {
         for expr in exprs {
             for (start, _) in expr.match_indices("orderguard_") {
                 let name: String = expr[start..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
-                let base = ["_bucket", "_sum", "_count"].iter().fold(name.as_str(), |n, s| n.strip_suffix(s).unwrap_or(n));
+                let base =
+                    ["_bucket", "_sum", "_count"].iter().fold(name.as_str(), |n, s| n.strip_suffix(s).unwrap_or(n));
                 assert!(HELP.iter().any(|(known, _, _)| *known == base), "{name} in the dashboard is not exported");
             }
         }

@@ -46,9 +46,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 async fn bench_settings(database_url: &str, dir: &std::path::Path) -> anyhow::Result<Settings> {
-    let mut settings = crate::demo::prepare("127.0.0.1:0", dir)?;
-    settings.database_url = database_url.to_owned();
-    Ok(settings)
+    Ok(crate::demo::prepare("127.0.0.1:0", dir, Some(database_url), &crate::ids::random_token(24))?)
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {

@@ -95,7 +95,9 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(admin::overview::sms_csv))
         .routes(routes!(admin::overview::market))
         .routes(routes!(admin::fraud::fraud))
-        .routes(routes!(admin::fraud::fraud_csv));
+        .routes(routes!(admin::fraud::fraud_csv))
+        .routes(routes!(admin::live::live))
+        .routes(routes!(admin::live::live_events));
     if app.settings.dev.outbox_page {
         routes = routes.routes(routes!(pages::outbox::outbox_page)).routes(routes!(pages::outbox::outbox_json));
     }

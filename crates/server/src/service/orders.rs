@@ -39,7 +39,8 @@ pub async fn report_outcome(
     let (brand_slug, outcome) = (brand, report.outcome.clone());
     let brand = brand.to_owned();
     let now = crate::clock::now().millis();
-    let recorded = app.store
+    let recorded = app
+        .store
         .write(move |conn| -> Result<RecordedOutcome, ServiceError> {
             let known_currency = orders::order_currency(conn, &brand, &report.order_id)?;
             let amount_lost = match &report.amount_lost {

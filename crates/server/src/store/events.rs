@@ -64,3 +64,26 @@ pub fn from_row(r: &super::Row) -> Result<Event, StoreError> {
 pub fn count(conn: &mut dyn Conn) -> Result<i64, StoreError> {
     conn.query_one("SELECT COUNT(*) FROM events", &[])?.int(0)
 }
+
+/// A brand's events after `after_id`, oldest first, at most `limit`.
+pub fn of_brand_after(conn: &mut dyn Conn, brand: &str, after_id: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
+    conn.query(
+        "SELECT id, type, at, verification_id, order_id, attrs FROM events WHERE brand = $1 AND id > $2 \
+         ORDER BY id LIMIT $3",
+        &[brand.into(), after_id.into(), limit.into()],
+    )?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// A brand's latest `limit` events, newest first.
+pub fn latest_of_brand(conn: &mut dyn Conn, brand: &str, limit: i64) -> Result<Vec<Event>, StoreError> {
+    conn.query(
+        "SELECT id, type, at, verification_id, order_id, attrs FROM events WHERE brand = $1 ORDER BY id DESC LIMIT $2",
+        &[brand.into(), limit.into()],
+    )?
+    .iter()
+    .map(from_row)
+    .collect()
+}

@@ -52,8 +52,17 @@ pub struct Page {
 
 impl Browser {
     pub fn new(server: &TestServer) -> Self {
+        Self::at(&server.base)
+    }
+
+    pub fn at(base: &str) -> Self {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { base: server.base.clone(), http, cookies: Default::default() }
+        Self { base: base.to_owned(), http, cookies: Default::default() }
+    }
+
+    /// The request a page would send, with the session cookie (for streams).
+    pub fn request(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(format!("{}{path}", self.base)).header(COOKIE, self.cookie_header())
     }
 
     fn cookie_header(&self) -> String {

@@ -16,6 +16,7 @@ mod isolation;
 mod limits;
 mod openapi;
 mod peers;
+mod simulation;
 mod sms_http;
 mod sms_smpp;
 mod smsc;

@@ -236,7 +236,11 @@ mod tests {
 
     #[test]
     fn the_trend_has_a_point_per_slot_and_marks_the_switch() {
-        let rows = vec![(0, "completed".to_owned(), 90), (0, "fraud_confirmed".to_owned(), 10), (1, "completed".to_owned(), 50)];
+        let rows = vec![
+            (0, "completed".to_owned(), 90),
+            (0, "fraud_confirmed".to_owned(), 10),
+            (1, "completed".to_owned(), 50),
+        ];
         let t = trend(&rows, 0, 2 * DAY_MS, Some(DAY_MS));
         assert_eq!(t.slot_days, 1);
         assert_eq!(t.slots.len(), 2);

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub mod fraud;
+pub mod live;
 pub mod overview;
 
 use askama::Template;

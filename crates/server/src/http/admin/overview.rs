@@ -172,7 +172,8 @@ impl FromRequestParts<Arc<App>> for Scoped {
 )]
 pub async fn overview(Scoped(loaded): Scoped) -> Response {
     let computed = overview_lines(&loaded);
-    let (median, previous_median) = (seconds(median_seconds(&loaded.current)), seconds(median_seconds(&loaded.previous)));
+    let (median, previous_median) =
+        (seconds(median_seconds(&loaded.current)), seconds(median_seconds(&loaded.previous)));
     let Loaded { brand, brand_name, days, .. } = loaded;
     let width = |rate: Option<f64>| (rate.unwrap_or(0.0) * 3.0).round() as i64;
     let bars = computed

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 const ASSETS: &[(&str, &str)] = &[
     ("hosted.js", include_str!("../../../assets/hosted.js")),
     ("demo-shop.js", include_str!("../../../assets/demo-shop.js")),
+    ("admin-live.js", include_str!("../../../assets/admin-live.js")),
 ];
 
 static VERSIONS: LazyLock<Vec<(&str, String)>> = LazyLock::new(|| {

@@ -1,0 +1,161 @@
+//! The live monitor: a brand's events and alerts as they happen. The page shows the latest events
+//! (also without JavaScript); a small script adds new ones from a server-sent event stream, which
+//! resumes after a lost connection from the last event it had (`Last-Event-ID`).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+
+use super::{AdminUser, internal_error, no_such_brand, page, visible_brand};
+use crate::App;
+use crate::store::events::{self, Event};
+
+/// How often the stream looks for new events.
+const POLL: Duration = Duration::from_millis(500);
+/// A stream ends after this; the browser reconnects, and the session is checked again.
+const STREAM_LIFETIME: Duration = Duration::from_secs(300);
+const SHOWN: i64 = 50;
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct LiveQuery {
+    /// The brand's slug.
+    brand: String,
+    /// Only events after this id (the stream; default: from now on).
+    after: Option<i64>,
+}
+
+/// An event as the monitor shows it.
+#[derive(serde::Serialize)]
+struct Row {
+    id: i64,
+    at: String,
+    kind: String,
+    order_id: String,
+    verification_id: String,
+    details: String,
+    alert: bool,
+}
+
+impl From<Event> for Row {
+    fn from(e: Event) -> Self {
+        Self {
+            id: e.id,
+            at: crate::clock::rfc3339(e.at),
+            alert: e.kind.starts_with("alert."),
+            kind: e.kind,
+            order_id: e.order_id.unwrap_or_default(),
+            verification_id: e.verification_id.unwrap_or_default(),
+            details: if e.attrs.is_null() { String::new() } else { e.attrs.to_string() },
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_live.html")]
+struct LivePage {
+    brand: String,
+    brand_name: String,
+    days: i64,
+    rows: Vec<Row>,
+    last_id: i64,
+    script: String,
+}
+
+#[utoipa::path(
+    get, path = "/admin/live", tag = "admin", params(LiveQuery),
+    responses(
+        (status = 200, description = "The latest events, kept up to date by the event stream", content_type = "text/html"),
+        (status = 404, description = "No such brand for this user", content_type = "text/html"),
+    )
+)]
+pub async fn live(State(app): State<Arc<App>>, AdminUser(user): AdminUser, Query(query): Query<LiveQuery>) -> Response {
+    let Some(brand) = visible_brand(&app, &user, &query.brand) else { return no_such_brand() };
+    let slug = brand.slug.to_string();
+    let latest = match app.store.read(move |conn| events::latest_of_brand(conn, &slug, SHOWN)).await {
+        Ok(latest) => latest,
+        Err(e) => return internal_error(&e),
+    };
+    let last_id = latest.first().map_or(0, |e| e.id);
+    let html = LivePage {
+        brand: brand.slug.to_string(),
+        brand_name: brand.name.clone(),
+        days: 7,
+        rows: latest.into_iter().map(Row::from).collect(),
+        last_id,
+        script: crate::http::pages::assets::url("admin-live.js"),
+    }
+    .render();
+    let mut response = page(StatusCode::OK, html, Vec::new());
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; \
+             form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    response
+}
+
+#[utoipa::path(
+    get, path = "/admin/live/events", tag = "admin", params(LiveQuery),
+    responses(
+        (status = 200, description = "Server-sent events: one `data:` JSON object per event, its id as the SSE id", content_type = "text/event-stream"),
+        (status = 404, description = "No such brand for this user", content_type = "text/html"),
+    )
+)]
+pub async fn live_events(
+    State(app): State<Arc<App>>,
+    AdminUser(user): AdminUser,
+    Query(query): Query<LiveQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(brand) = visible_brand(&app, &user, &query.brand) else { return no_such_brand() };
+    let slug = brand.slug.to_string();
+    let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
+    let after = match resume.or(query.after) {
+        Some(after) => after,
+        None => {
+            let s = slug.clone();
+            match app.store.read(move |conn| events::latest_of_brand(conn, &s, 1)).await {
+                Ok(latest) => latest.first().map_or(0, |e| e.id),
+                Err(e) => return internal_error(&e),
+            }
+        }
+    };
+    let ends = tokio::time::Instant::now() + STREAM_LIFETIME;
+    let batches = futures_util::stream::unfold(after, move |after| {
+        let (app, slug) = (app.clone(), slug.clone());
+        async move {
+            loop {
+                if tokio::time::Instant::now() >= ends {
+                    return None;
+                }
+                tokio::time::sleep(POLL).await;
+                let s = slug.clone();
+                // A failed read ends the stream; the browser reconnects from its last event.
+                let found = app.store.read(move |conn| events::of_brand_after(conn, &s, after, 200)).await.ok()?;
+                if let Some(last) = found.last() {
+                    let next = last.id;
+                    return Some((found, next));
+                }
+            }
+        }
+    });
+    let stream = batches.flat_map(|found| {
+        futures_util::stream::iter(found.into_iter().map(|e| {
+            let id = e.id.to_string();
+            let data = serde_json::to_string(&Row::from(e)).unwrap_or_default();
+            Ok::<_, Infallible>(SseEvent::default().id(id).data(data))
+        }))
+    });
+    let mut response = Sse::new(stream).keep_alive(KeepAlive::default()).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,232 @@
+//! What simulated traffic looks like: how many orders come when, what is in the basket, how each
+//! customer or fraudster behaves, how the SMS network answers and what the shop reports afterwards.
+//! Pure and seeded: the same seed gives the same traffic.
+
+/// SplitMix64: small, fast and good enough to draw behaviours from; not for secrets.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next_u64() % n }
+    }
+
+    /// True with probability `per_mille` / 1000.
+    pub fn chance(&mut self, per_mille: u64) -> bool {
+        self.below(1000) < per_mille
+    }
+
+    /// One of `choices`, each as likely as its weight.
+    pub fn weighted<T: Copy>(&mut self, choices: &[(T, u64)]) -> Option<T> {
+        let total: u64 = choices.iter().map(|(_, w)| w).sum();
+        let mut roll = self.below(total);
+        choices.iter().find_map(|&(choice, weight)| {
+            if roll < weight {
+                Some(choice)
+            } else {
+                roll -= weight;
+                None
+            }
+        })
+    }
+}
+
+/// Who is at the checkout, and what they do with the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Enters the code from the SMS.
+    Customer,
+    /// Mistypes once, then enters the right code.
+    Typo,
+    /// Asks for a new code first, then enters it.
+    Resender,
+    /// Leaves the checkout: the code expires.
+    Abandons,
+    /// Cancels on the page.
+    Cancels,
+    /// Account takeover: has the customer's login but not their phone; tries a few codes, gives up.
+    AccountTakeover,
+    /// A bot guessing codes until the attempts run out.
+    CodeGuesser,
+}
+
+pub fn behaviour(rng: &mut Rng) -> Behaviour {
+    use Behaviour::*;
+    let choices = [
+        (Customer, 700),
+        (Typo, 90),
+        (Resender, 40),
+        (Abandons, 60),
+        (Cancels, 20),
+        (AccountTakeover, 60),
+        (CodeGuesser, 30),
+    ];
+    rng.weighted(&choices).unwrap_or(Customer)
+}
+
+/// The hours of the day the simulation stops at (UTC), and each one's share (%) of the day's orders.
+pub const SLOTS: [(i64, u64); 9] =
+    [(7, 4), (9, 10), (11, 14), (13, 14), (15, 13), (17, 14), (19, 16), (21, 11), (23, 4)];
+
+/// Orders in a slot: the day's volume times the slot's share, give or take 30 %.
+pub fn orders_in_slot(rng: &mut Rng, per_day: u64, share: u64) -> u64 {
+    let expected = per_day * share;
+    (expected * (70 + rng.below(61)) + 5_000) / 10_000
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Product {
+    pub sku: &'static str,
+    pub name: &'static str,
+    /// In minor units of the brand's currency.
+    pub price_minor: i64,
+    pub hardware: bool,
+}
+
+const CATALOGUE: [(Product, u64); 5] = [
+    (Product { sku: "SIM-20GB", name: "SIM only, 20 GB", price_minor: 1_500, hardware: false }, 40),
+    (Product { sku: "ROUTER-5G", name: "5G router", price_minor: 24_900, hardware: true }, 15),
+    (Product { sku: "PHONE-A", name: "Smartphone", price_minor: 44_900, hardware: true }, 25),
+    (Product { sku: "PHONE-PRO", name: "Flagship smartphone", price_minor: 119_900, hardware: true }, 12),
+    (Product { sku: "TABLET", name: "Tablet", price_minor: 64_900, hardware: true }, 8),
+];
+
+pub fn product(rng: &mut Rng) -> Product {
+    rng.weighted(&CATALOGUE).unwrap_or(CATALOGUE[0].0)
+}
+
+/// Seconds from the hand-off to the delivery report, or `None` when the SMS does not arrive.
+pub fn delivery_seconds(rng: &mut Rng) -> Option<i64> {
+    if rng.chance(30) {
+        return None;
+    }
+    rng.weighted(&[(1, 500), (3, 300), (8, 120), (20, 50), (95, 30)])
+}
+
+/// Seconds from the SMS to the customer typing the code.
+pub fn reaction_seconds(rng: &mut Rng) -> i64 {
+    rng.weighted(&[(25, 300), (40, 300), (60, 200), (90, 120), (150, 80)]).unwrap_or(40)
+}
+
+/// What the shop reports about an order, and what it lost on it (minor units).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    Canceled,
+    FraudConfirmed { lost_minor: i64 },
+    Chargeback { lost_minor: i64 },
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Canceled => "canceled",
+            Self::FraudConfirmed { .. } => "fraud_confirmed",
+            Self::Chargeback { .. } => "chargeback",
+        }
+    }
+
+    pub fn lost_minor(self) -> Option<i64> {
+        match self {
+            Self::FraudConfirmed { lost_minor } | Self::Chargeback { lost_minor } => Some(lost_minor),
+            Self::Completed | Self::Canceled => None,
+        }
+    }
+}
+
+/// An order that went through: without 2FA, fraud with stolen identities slips through far more
+/// often (2.5 % against 0.3 % with it, e.g. after a SIM swap the code cannot stop).
+pub fn outcome_of_accepted_order(rng: &mut Rng, value_minor: i64, with_two_factor: bool) -> Outcome {
+    let fraud_per_mille = if with_two_factor { 3 } else { 25 };
+    if rng.chance(fraud_per_mille) {
+        Outcome::FraudConfirmed { lost_minor: value_minor }
+    } else if rng.chance(if with_two_factor { 2 } else { 5 }) {
+        Outcome::Chargeback { lost_minor: value_minor }
+    } else if rng.chance(30) {
+        Outcome::Canceled
+    } else {
+        Outcome::Completed
+    }
+}
+
+/// A code that is not `code`: the same length, the last digit changed.
+pub fn wrong_code(code: &str, rng: &mut Rng) -> String {
+    let mut digits: Vec<u8> = code.bytes().collect();
+    if let Some(last) = digits.last_mut() {
+        let shift = 1 + u8::try_from(rng.below(9)).unwrap_or(0);
+        *last = b'0' + (last.wrapping_sub(b'0') + shift) % 10;
+    }
+    String::from_utf8(digits).unwrap_or_default()
+}
+
+/// The code in an SMS text: after the `#` of the origin-bound last line (WebOTP), else the first
+/// run of 4 to 10 digits.
+pub fn code_in(text: &str) -> Option<String> {
+    let runs = |t: &str| -> Option<String> {
+        t.split(|c: char| !c.is_ascii_digit()).find(|run| (4..=10).contains(&run.len())).map(str::to_owned)
+    };
+    text.rsplit_once(" #").and_then(|(_, bound)| runs(bound)).or_else(|| runs(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_traffic() {
+        let draw = |seed| {
+            let mut rng = Rng::new(seed);
+            (0..50).map(|_| behaviour(&mut rng)).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(7), draw(7));
+        assert_ne!(draw(7), draw(8));
+    }
+
+    #[test]
+    fn behaviours_and_volumes_have_their_shares() {
+        let mut rng = Rng::new(1);
+        let n = 20_000;
+        let customers = (0..n).filter(|_| behaviour(&mut rng) == Behaviour::Customer).count();
+        assert!((13_600..14_400).contains(&customers), "{customers}");
+        assert_eq!(SLOTS.iter().map(|(_, s)| s).sum::<u64>(), 100);
+        let day: u64 = SLOTS.iter().map(|(_, share)| orders_in_slot(&mut rng, 1000, *share)).sum();
+        assert!((700..=1300).contains(&day), "{day}");
+    }
+
+    #[test]
+    fn fraud_is_rarer_with_two_factor() {
+        let mut rng = Rng::new(3);
+        let frauds = |rng: &mut Rng, with| {
+            (0..20_000)
+                .filter(|_| matches!(outcome_of_accepted_order(rng, 100, with), Outcome::FraudConfirmed { .. }))
+                .count()
+        };
+        let (with, without) = (frauds(&mut rng, true), frauds(&mut rng, false));
+        assert!(with < 120 && without > 400, "{with} with 2FA, {without} without");
+    }
+
+    #[test]
+    fn codes_are_read_and_mistyped() {
+        assert_eq!(code_in("1199.00 EUR: code 482913.\n\n@shop.example #482913").as_deref(), Some("482913"));
+        assert_eq!(code_in("Your code: 4829").as_deref(), Some("4829"));
+        let mut rng = Rng::new(5);
+        for _ in 0..100 {
+            let wrong = wrong_code("482913", &mut rng);
+            assert_eq!(wrong.len(), 6);
+            assert_ne!(wrong, "482913");
+        }
+    }
+}

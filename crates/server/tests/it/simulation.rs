@@ -1,0 +1,197 @@
+//! `orderguard demo` with a simulated history, as its own process (a simulation moves the
+//! process's clock): the dashboards show exactly what the API answered to the simulation, brand by
+//! brand; users of another brand see none of it; the live monitor streams new events as they come.
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::admin::Browser;
+use crate::on_both_databases;
+use crate::support::{Db, TempDir};
+
+on_both_databases!(dashboards_show_what_the_simulation_was_answered);
+
+struct Demo {
+    child: Child,
+    base: String,
+    dir: TempDir,
+    credentials: Value,
+    report: Value,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn start_demo(db: &Db, history_days: u32) -> Demo {
+    let (dir, port) = (TempDir::new(), free_port());
+    let log = std::fs::File::create(dir.0.join("demo.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_orderguard"))
+        .args(["demo", "--listen", &format!("127.0.0.1:{port}"), "--database", &db.url, "--history-days"])
+        .arg(history_days.to_string())
+        .arg("--data")
+        .arg(&dir.0)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut demo =
+        Demo { child, base: format!("http://127.0.0.1:{port}"), dir, credentials: Value::Null, report: Value::Null };
+    let credentials = demo.dir.0.join("demo-credentials.json");
+    for _ in 0..1200 {
+        if let Some(status) = demo.child.try_wait().unwrap() {
+            panic!("the demo exited ({status}): {}", std::fs::read_to_string(demo.dir.0.join("demo.log")).unwrap());
+        }
+        if let Ok(text) = std::fs::read_to_string(&credentials) {
+            if let Ok(value) = serde_json::from_str(&text) {
+                demo.credentials = value;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        demo.credentials.is_object(),
+        "the demo did not start: {}",
+        std::fs::read_to_string(demo.dir.0.join("demo.log")).unwrap()
+    );
+    let report = std::fs::read_to_string(demo.dir.0.join("simulation-report.json")).unwrap();
+    demo.report = serde_json::from_str(&report).unwrap();
+    demo
+}
+
+/// The number in the table cell after `<td>{label}</td>` (or `<th scope="row">{label}</th>`).
+fn figure(html: &str, label: &str) -> u64 {
+    let after = html
+        .split(&format!("<td>{label}</td><td>"))
+        .nth(1)
+        .or_else(|| html.split(&format!("<th scope=\"row\">{label}</th><td>")).nth(1))
+        .unwrap_or_else(|| panic!("no `{label}` in {html}"));
+    after.split('<').next().unwrap().trim().parse().unwrap_or_else(|_| panic!("`{label}` is not a count in {html}"))
+}
+
+fn add_user(demo: &Demo, args: &[&str]) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orderguard"))
+        .args(["user", "add", "--password-stdin", "--config"])
+        .arg(demo.dir.0.join("orderguard.toml"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{}\n", crate::admin::PASSWORD).as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+async fn dashboards_show_what_the_simulation_was_answered(db: Db) {
+    let demo = start_demo(&db, 3).await;
+    let mut admin = Browser::at(&demo.base);
+    let password = demo.credentials["admin"]["password"].as_str().unwrap();
+    assert_eq!(admin.sign_in("admin", password).await.status, StatusCode::SEE_OTHER);
+
+    let brands = demo.report["brands"].as_object().unwrap();
+    assert_eq!(brands.len(), 4);
+    for (brand, tally) in brands {
+        let expected = |key: &str| tally[key].as_u64().unwrap();
+        assert!(expected("started") > 100 && expected("approved") > 50, "{brand}: {tally}");
+        let lines = [
+            ("started", "started"),
+            ("approved", "approved"),
+            ("failed (wrong codes)", "failed"),
+            ("abandoned (code expired)", "expired"),
+            ("canceled", "canceled"),
+            ("blocked (risk)", "blocked"),
+            ("code resent", "resent"),
+        ];
+        // The counters lag the event log by a few seconds.
+        let mut overview = admin.get(&format!("/admin/overview?brand={brand}&days=5")).await;
+        for _ in 0..100 {
+            if lines.iter().all(|(label, key)| figure(&overview.html, label) == expected(key)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            overview = admin.get(&format!("/admin/overview?brand={brand}&days=5")).await;
+        }
+        for (label, key) in lines {
+            assert_eq!(figure(&overview.html, label), expected(key), "{brand}: {label}");
+        }
+        assert!(overview.html.contains("id=\"median-time-to-approve\">") && !overview.html.contains("approve\">–"));
+
+        let outcomes = tally["outcomes"].as_object().unwrap();
+        let reported: u64 = outcomes.values().map(|v| v.as_u64().unwrap()).sum();
+        let count = |outcome: &str| outcomes.get(outcome).and_then(Value::as_u64).unwrap_or(0);
+        let fraud = admin.get(&format!("/admin/fraud?brand={brand}&days=5")).await;
+        assert_eq!(fraud.status, StatusCode::OK);
+        assert_eq!(figure(&fraud.html, "Orders with a reported outcome"), reported, "{brand}");
+        assert_eq!(figure(&fraud.html, "Confirmed fraud"), count("fraud_confirmed"), "{brand}");
+        assert_eq!(figure(&fraud.html, "Chargebacks"), count("chargeback"), "{brand}");
+        let csv = admin.get(&format!("/admin/fraud.csv?brand={brand}&days=5")).await;
+        assert!(csv.html.starts_with("period_start,days,orders_reported,fraud_confirmed,"), "{}", csv.html);
+        let per_day: u64 = csv.html.lines().skip(1).map(|l| l.split(',').nth(2).unwrap().parse::<u64>().unwrap()).sum();
+        assert_eq!(per_day, reported, "{brand}: the CSV's days add up");
+
+        let funnel = admin.get(&format!("/admin/funnel?brand={brand}&days=5")).await;
+        assert_eq!(figure(&funnel.html, "approved"), expected("approved"));
+        let sms = admin.get(&format!("/admin/sms?brand={brand}&days=5")).await;
+        assert!(sms.html.contains("<td>outbox</td>"), "{}", sms.html);
+    }
+    // Nordtel switched 2FA on two weeks ago: all of the simulation's orders are after it.
+    let fraud = admin.get("/admin/fraud?brand=nordtel&days=5").await;
+    assert!(fraud.html.contains("when 2FA was switched on"), "{}", fraud.html);
+    let market = admin.get("/admin/market?brand=nordtel&days=5").await;
+    assert!(market.html.contains("3 other brands together"), "{}", market.html);
+
+    // A Nordtel analyst sees Nordtel's pages and nothing of Skyline's.
+    add_user(&demo, &["--username", "nordtel-analyst", "--role", "analyst", "--brand", "nordtel"]);
+    let mut analyst = Browser::at(&demo.base);
+    analyst.sign_in("nordtel-analyst", crate::admin::PASSWORD).await;
+    for path in
+        ["/admin/fraud", "/admin/fraud.csv", "/admin/live", "/admin/live/events", "/admin/overview", "/admin/market"]
+    {
+        assert_eq!(analyst.get(&format!("{path}?brand=skyline")).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(analyst.get("/admin/fraud?brand=nordtel").await.status, StatusCode::OK);
+    let live = analyst.get("/admin/live?brand=nordtel").await;
+    assert!(live.status == StatusCode::OK && live.html.contains("/assets/admin-live.js"), "{}", live.html);
+
+    // The live monitor: a new Nordtel order shows within moments; Skyline's never does.
+    let mut stream = analyst.request("/admin/live/events?brand=nordtel").send().await.unwrap();
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let key = |slug: &str| {
+        let brands = demo.credentials["brands"].as_array().unwrap();
+        brands.iter().find(|b| b["slug"] == slug).unwrap()["api_key"].as_str().unwrap().to_owned()
+    };
+    let api = reqwest::Client::new();
+    for (slug, order, customer) in [("skyline", "LIVE-SKY", "s-2001"), ("nordtel", "LIVE-NORD", "c-1001")] {
+        let body = crate::support::order(order, customer);
+        let answer = api
+            .post(format!("{}/v1/verifications", demo.base))
+            .bearer_auth(key(slug))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::CREATED);
+    }
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !seen.contains("LIVE-NORD") {
+        let chunk =
+            tokio::time::timeout_at(deadline, stream.chunk()).await.expect("a live event within 5 s").unwrap().unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("verification.created") && seen.contains("id: "), "{seen}");
+    assert!(!seen.contains("LIVE-SKY"), "another brand's event in the stream: {seen}");
+}
