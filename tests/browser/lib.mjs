@@ -199,7 +199,8 @@ export async function startDemo({ database, label }) {
   const dataDir = mkTemp(`og-browser-${label}-`);
   const logFile = path.join(dataDir, 'demo.log');
   const log = fs.openSync(logFile, 'a');
-  const args = ['demo', '--listen', `127.0.0.1:${port}`, '--data', dataDir];
+  // A week of simulated history: enough for every dashboard, quick in a debug build.
+  const args = ['demo', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--history-days', '7'];
   if (database) args.push('--database', database);
   const child = spawn(bin, args, { stdio: ['ignore', log, log], env: { ...process.env, NO_COLOR: '1' } });
   fs.closeSync(log);

@@ -24,6 +24,7 @@ import {
   startDemo,
   withTimeout,
 } from './lib.mjs';
+import { adminScenarios } from './admin.mjs';
 import { scenarios, SCREENSHOT_DIR } from './scenarios.mjs';
 
 const SCENARIO_TIMEOUT_MS = 60_000;
@@ -60,9 +61,9 @@ function report(ok, label, ms, detail, notes) {
   }
 }
 
-/** Round robin over the brand's demo customers (never c-6666, the premium-rate number that is denied). */
+/** Round robin over the brand's demo customers (never a premium-rate number, which is denied). */
 function customerPicker(credentials, brand) {
-  const customers = credentials.customers.filter((c) => c.brand === brand && c.id !== 'c-6666');
+  const customers = credentials.customers.filter((c) => c.brand === brand && !c.pumping);
   if (customers.length === 0) throw new Error(`no demo customers of ${brand} in demo-credentials.json`);
   let next = 0;
   return () => customers[next++ % customers.length];
@@ -109,7 +110,10 @@ async function runScenario(scenario, base) {
 async function runTarget(target, contexts) {
   // With a filter, a target none of whose scenarios is selected is not even started (the demo's brands are
   // only known once it runs: this looks at the usual ones).
-  if (!Object.keys(BRAND_NAMES).some((brand) => scenarios.some((sc) => selected(target, brand, sc.name)))) return;
+  const wanted =
+    Object.keys(BRAND_NAMES).some((brand) => scenarios.some((sc) => selected(target, brand, sc.name))) ||
+    adminScenarios.some((sc) => selected(target, 'admin', sc.name));
+  if (!wanted) return;
   let schema = null;
   let demo = null;
   const start = Date.now();
@@ -127,8 +131,13 @@ async function runTarget(target, contexts) {
   }
   try {
     const api = new Api(demo.base, demo.credentials);
-    const brands = demo.credentials.brands.map((b) => b.slug);
+    // The brands with demo shops; the others only take part in the simulation.
+    const brands = demo.credentials.brands.map((b) => b.slug).filter((slug) => slug in BRAND_NAMES);
     console.log(`# ${target}: demo at ${demo.base} (data ${demo.dataDir}${schema ? `, schema ${schema.schema}` : ''}), brands ${brands.join(', ')}`);
+    // First the dashboards, while they hold the simulated history only.
+    for (const scenario of adminScenarios) {
+      await runScenario(scenario, { target, demo, api, brand: 'admin', js: contexts.js, nojs: contexts.nojs });
+    }
     for (const brand of brands) {
       const base = {
         target,

@@ -1,0 +1,142 @@
+// Browser scenarios of the admin dashboards (each signs in: cookies are cleared between scenarios), run once per database target right after the demo
+// started with its simulated history (before the shop scenarios add orders of their own). `t` is
+// as in scenarios.mjs, without a brand.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { assert, orderguardBin, waitUntil } from './lib.mjs';
+import { SCREENSHOT_DIR } from './scenarios.mjs';
+
+/** Overview lines and the simulation report's figure each must equal. */
+const OVERVIEW_FIGURES = {
+  started: 'started',
+  approved: 'approved',
+  'failed (wrong codes)': 'failed',
+  'abandoned (code expired)': 'expired',
+  canceled: 'canceled',
+  'blocked (risk)': 'blocked',
+  'code resent': 'resent',
+};
+const DAYS = 10;
+const PAGES = ['overview', 'funnel', 'sms', 'fraud', 'market', 'live'];
+const ANALYST = { username: 'nordtel-analyst', password: 'a long analyst passphrase' };
+
+async function signIn(page, base, username, password) {
+  await page.goto(`${base}/admin/login`);
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForURL(`${base}/admin`), page.click('button[type=submit]')]);
+}
+
+/** The overview table as { metric: count }. */
+function overviewFigures(page) {
+  return page.$$eval('main table tbody tr', (rows) =>
+    Object.fromEntries(rows.map((row) => [row.cells[0].textContent.trim(), Number(row.cells[1].textContent.trim())])),
+  );
+}
+
+function report(t) {
+  return JSON.parse(fs.readFileSync(path.join(t.demo.dataDir, 'simulation-report.json'), 'utf8'));
+}
+
+export const adminScenarios = [
+  {
+    name: 'admin-overview-matches-the-simulation',
+    async run(t) {
+      const page = await t.page(t.js);
+      await signIn(page, t.demo.base, 'admin', t.demo.credentials.admin.password);
+      const brands = Object.entries(report(t).brands);
+      assert(brands.length === 4, `the simulation reports ${brands.length} brands`);
+      for (const [brand, tally] of brands) {
+        const url = `${t.demo.base}/admin/overview?brand=${brand}&days=${DAYS}`;
+        let seen = {};
+        await waitUntil(
+          async () => {
+            await page.goto(url);
+            seen = await overviewFigures(page);
+            return Object.entries(OVERVIEW_FIGURES).every(([label, key]) => seen[label] === tally[key]);
+          },
+          {
+            what: `the ${brand} overview to show the simulation's figures`,
+            describe: () => `page ${JSON.stringify(seen)}, simulation ${JSON.stringify(tally)}`,
+          },
+        );
+        const median = await page.textContent('#median-time-to-approve');
+        assert(/^\d+ s$/.test(median.trim()), `median time to approve reads "${median}"`);
+      }
+      t.note(`overview figures equal the simulation's API answers for ${brands.map(([b]) => b).join(', ')}`);
+    },
+  },
+  {
+    name: 'admin-pages-charts-and-csv',
+    async run(t) {
+      const page = await t.page(t.js, { width: 1280, height: 900 });
+      await signIn(page, t.demo.base, 'admin', t.demo.credentials.admin.password);
+      fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+      for (const name of PAGES) {
+        const response = await page.goto(`${t.demo.base}/admin/${name}?brand=nordtel&days=${DAYS}`);
+        assert(response.status() === 200, `/admin/${name} answered ${response.status()}`);
+        assert((await page.locator('main h1').count()) === 1, `/admin/${name} has no heading`);
+        assert((await page.locator('main table').count()) >= 1, `/admin/${name} has no table`);
+        if (!['market', 'live'].includes(name)) {
+          assert((await page.locator('main svg[role=img]').count()) >= 1, `/admin/${name} has no chart`);
+        }
+        for (const href of await page.$$eval('a[href*=".csv"]', (links) => links.map((a) => a.href))) {
+          const csv = await page.request.get(href);
+          const type = csv.headers()['content-type'] ?? '';
+          const text = await csv.text();
+          assert(csv.status() === 200 && type.startsWith('text/csv'), `${href}: ${csv.status()} ${type}`);
+          assert(/^[a-z_ ]+(,[a-z_0-9 ]+)+\r?\n/.test(text) && text.split('\n').length > 2, `${href} is not a CSV table: ${text.slice(0, 120)}`);
+          assert((csv.headers()['content-disposition'] ?? '').startsWith('attachment'), `${href} is not a download`);
+        }
+        if (t.target === 'sqlite') await page.screenshot({ path: path.join(SCREENSHOT_DIR, `admin-${name}.png`), fullPage: true });
+      }
+    },
+  },
+  {
+    name: 'admin-live-monitor',
+    async run(t) {
+      const page = await t.page(t.js);
+      await signIn(page, t.demo.base, 'admin', t.demo.credentials.admin.password);
+      await page.goto(`${t.demo.base}/admin/live?brand=nordtel`);
+      await waitUntil(async () => (await page.textContent('#live-status')).startsWith('Live'), { what: 'the live stream to connect' });
+      const customer = t.demo.credentials.customers.find((c) => c.id === 'c-1001');
+      const started = Date.now();
+      const v = await t.api.createVerification('nordtel', customer);
+      await waitUntil(async () => (await page.locator(`#live-events tr:has-text("${v.order_id}")`).count()) > 0, {
+        ms: 5_000,
+        what: `order ${v.order_id} on the live monitor`,
+      });
+      t.note(`a new verification showed on the live monitor after ${Date.now() - started} ms`);
+    },
+  },
+  {
+    name: 'admin-brand-isolation',
+    async run(t) {
+      const added = spawnSync(
+        orderguardBin(),
+        ['user', 'add', '--config', path.join(t.demo.dataDir, 'orderguard.toml'), '--username', ANALYST.username,
+          '--role', 'analyst', '--brand', 'nordtel', '--password-stdin'],
+        { input: `${ANALYST.password}\n`, encoding: 'utf8' },
+      );
+      assert(added.status === 0, `orderguard user add: ${added.stderr}`);
+      // The JavaScript-free context: its own cookies, and the pages work without scripts.
+      const page = await t.page(t.nojs);
+      await signIn(page, t.demo.base, ANALYST.username, ANALYST.password);
+      const home = await page.textContent('main');
+      assert(home.includes('Nordtel') && !home.includes('Skyline'), 'the analyst\'s home page shows another brand');
+      for (const name of [...PAGES, 'overview.csv', 'fraud.csv', 'funnel.csv', 'sms.csv']) {
+        const response = await page.request.get(`${t.demo.base}/admin/${name}?brand=skyline`);
+        assert(response.status() === 404, `/admin/${name}?brand=skyline answered ${response.status()} to a Nordtel analyst`);
+      }
+      const customer = t.demo.credentials.customers.find((c) => c.id === 'c-1002');
+      const v = await t.api.createVerification('nordtel', customer);
+      await page.goto(`${t.demo.base}/admin/trace?brand=nordtel&order=${v.order_id}`);
+      const trace = await page.textContent('main');
+      assert(trace.includes(v.id), 'the trace does not show the verification');
+      assert(!trace.includes(customer.phone), 'an analyst sees the full phone number');
+      const audit = await page.request.get(`${t.demo.base}/admin/audit`);
+      assert(audit.status() === 403, `an analyst reads the audit log (${audit.status()})`);
+    },
+  },
+];
