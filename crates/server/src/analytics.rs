@@ -5,10 +5,16 @@
 use serde_json::Value;
 
 pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// The start of the hour `at` falls in.
 pub fn hour_of(at: i64) -> i64 {
     at.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+/// The start of the (UTC) day `at` falls in.
+pub fn day_of(at: i64) -> i64 {
+    at.div_euclid(DAY_MS) * DAY_MS
 }
 
 /// Delivery latency classes, upper bounds in seconds; the last class is everything slower.

@@ -117,6 +117,8 @@ enum Command {
     Bench(orderguard::bench::BenchArgs),
     /// Measure SMS hand-off over one SMPP bind against a running SMSC, at several window sizes.
     BenchSmpp(orderguard::bench::smpp::SmppBenchArgs),
+    /// Load millions of events, count them and time every dashboard page over HTTP.
+    BenchDashboards(orderguard::bench::dashboards::DashboardBenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -292,6 +294,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(args) => orderguard::bench::run(args).await,
         Command::BenchSmpp(args) => orderguard::bench::smpp::run(args).await,
+        Command::BenchDashboards(args) => orderguard::bench::dashboards::run(args).await,
     }
 }
 
@@ -450,7 +453,10 @@ async fn demo(
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_default();
-    let status_token = earlier["sms_status"]["token"].as_str().map_or_else(|| ids::random_token(24), str::to_owned);
+    let status_token = earlier
+        .pointer("/sms_status/token")
+        .and_then(serde_json::Value::as_str)
+        .map_or_else(|| ids::random_token(24), str::to_owned);
     let mut settings = orderguard::demo::prepare(&listen, &data_dir, database.as_deref(), &status_token)?;
     let mut brands = Vec::new();
     let store = prepare_store(&settings).await?;
@@ -470,7 +476,7 @@ async fn demo(
     let server = orderguard::start(settings).await.context("starting the demo server")?;
     let base_url = server.app.public_url.clone();
     // An operator to sign in to the dashboards with; a demo run in the same folder keeps its password.
-    let mut admin_password = earlier["admin"]["password"].as_str().map(str::to_owned);
+    let mut admin_password = earlier.pointer("/admin/password").and_then(serde_json::Value::as_str).map(str::to_owned);
     let fresh_password = ids::random_token(18);
     match orderguard::service::admin::add_user(
         &server.app.store,

@@ -1,7 +1,9 @@
 //! `orderguard bench`: starts the real server and drives complete flows over HTTP
 //! (create → code from the outbox → check), and the same load against `/healthz` as the ceiling.
-//! `orderguard bench-smpp` (in `smpp`) measures the SMPP client alone against an SMSC.
+//! `orderguard bench-smpp` (in `smpp`) measures the SMPP client alone against an SMSC, and
+//! `orderguard bench-dashboards` (in `dashboards`) the dashboard pages over millions of events.
 
+pub mod dashboards;
 pub mod smpp;
 
 use std::sync::Arc;
@@ -37,7 +39,7 @@ struct Sample {
     errors: usize,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -164,9 +164,9 @@ impl Api {
                 other => other?,
             };
             let newest = messages.get(0);
-            let id = newest.and_then(|m| m["id"].as_str()).unwrap_or_default();
+            let id = newest.and_then(|m| m.get("id")?.as_str()).unwrap_or_default();
             if !id.is_empty() && Some(id) != not {
-                let code = newest.and_then(|m| m["text"].as_str()).and_then(plan::code_in).unwrap_or_default();
+                let code = newest.and_then(|m| m.get("text")?.as_str()).and_then(plan::code_in).unwrap_or_default();
                 return Ok((id.to_owned(), code));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -250,6 +250,11 @@ struct Brand {
     pumping_targets: Vec<String>,
     /// Days (from the start) with an SMS pumping burst.
     pumping_days: Vec<i64>,
+}
+
+/// A text field of an answer, empty when missing.
+fn text(answer: &Value, key: &str) -> String {
+    answer.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
 fn money(minor: i64, currency: Currency) -> String {
@@ -358,7 +363,7 @@ pub async fn run(target: Target, options: &Options) -> Result<Report, Simulation
             let (api, key, path) = (api.clone(), brand.api_key.clone(), format!("/v1/verifications/{id}"));
             Box::pin(async move {
                 let (_, v) = api.call(reqwest::Method::GET, &path, Some(&key), None, &[200]).await?;
-                Ok(v["status"].as_str() == Some("expired"))
+                Ok(text(&v, "status") == "expired")
             }) as Job<bool>
         })
         .collect();
@@ -586,10 +591,11 @@ impl Slot<'_> {
             } else {
                 Outcome::Canceled
             };
-            let mut body = json!({ "outcome": outcome.as_str(), "currency": flow.brand.currency.code() });
-            if let Some(lost) = outcome.lost_minor() {
-                body["amount_lost"] = json!(money(lost, flow.brand.currency));
-            }
+            let body = json!({
+                "outcome": outcome.as_str(),
+                "currency": flow.brand.currency.code(),
+                "amount_lost": outcome.lost_minor().map(|lost| money(lost, flow.brand.currency)),
+            });
             let (api, key, path) =
                 (self.api.clone(), flow.brand.api_key.clone(), format!("/v1/orders/{}/outcome", flow.order_id));
             jobs.push(Box::pin(async move {
@@ -628,9 +634,7 @@ fn create_job(api: &Arc<Api>, key: String, body: Value) -> Job<Option<(String, S
     Box::pin(async move {
         let (status, v) =
             api.call(reqwest::Method::POST, "/v1/verifications", Some(&key), Some(body), &[201, 422]).await?;
-        Ok((status == 201).then(|| {
-            (v["id"].as_str().unwrap_or_default().to_owned(), v["status"].as_str().unwrap_or_default().to_owned())
-        }))
+        Ok((status == 201).then(|| (text(&v, "id"), text(&v, "status"))))
     })
 }
 
@@ -662,10 +666,9 @@ async fn act(
     Ok(match action {
         Action::EnterCode { .. } => {
             match post(format!("/v1/verifications/{id}/check"), Some(json!({ "code": code })), &[200, 409]).await? {
-                (200, v) => Acted::Checked {
-                    status: v["status"].as_str().unwrap_or_default().to_owned(),
-                    valid: v["valid"] == true,
-                },
+                (200, v) => {
+                    Acted::Checked { status: text(&v, "status"), valid: v.get("valid") == Some(&Value::Bool(true)) }
+                }
                 _ => Acted::Refused,
             }
         }

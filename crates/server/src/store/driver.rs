@@ -291,12 +291,23 @@ impl Sqlite {
     }
 }
 
+/// WAL pages after which a checkpoint waits for the writer and starts the WAL over (about 256 MB
+/// with 4 KiB pages).
+const WAL_RESTART_PAGES: i64 = 65_536;
+
 /// Copies the WAL into the database file every half second, without blocking the writer or
-/// readers, until the store is dropped.
+/// readers, until the store is dropped. Under sustained writes such checkpoints never catch up
+/// with the writer and the WAL would grow without end: once it is large, a checkpoint waits for a
+/// gap between write transactions and truncates it.
 fn run_checkpoints(conn: &rusqlite::Connection, open: &std::sync::atomic::AtomicBool) {
     while open.load(std::sync::atomic::Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(500));
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        let pages = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get::<_, i64>(1));
+        let result = match pages {
+            Ok(pages) if pages > WAL_RESTART_PAGES => conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())),
+            other => other.map(|_| ()),
+        };
+        if let Err(e) = result {
             tracing::warn!(error = %e, "SQLite checkpoint failed");
         }
     }

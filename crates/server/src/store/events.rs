@@ -23,17 +23,22 @@ pub struct Event {
     pub attrs: serde_json::Value,
 }
 
+/// An event's columns, in the order of the INSERTs here.
+fn columns(e: &NewEvent<'_>) -> [super::Value; 6] {
+    [
+        e.brand.into(),
+        e.verification_id.into(),
+        e.order_id.into(),
+        e.kind.into(),
+        e.at.into(),
+        e.attrs.to_string().into(),
+    ]
+}
+
 pub fn append(conn: &mut dyn Conn, e: &NewEvent<'_>) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO events (brand, verification_id, order_id, type, at, attrs) VALUES ($1, $2, $3, $4, $5, $6)",
-        &[
-            e.brand.into(),
-            e.verification_id.into(),
-            e.order_id.into(),
-            e.kind.into(),
-            e.at.into(),
-            e.attrs.to_string().into(),
-        ],
+        &columns(e),
     )?;
     Ok(())
 }
@@ -86,4 +91,24 @@ pub fn latest_of_brand(conn: &mut dyn Conn, brand: &str, limit: i64) -> Result<V
     .iter()
     .map(from_row)
     .collect()
+}
+
+/// Appends many events with one statement per few hundred (bulk loads: benchmarks, imports).
+pub fn append_many(conn: &mut dyn Conn, events: &[NewEvent<'_>]) -> Result<(), StoreError> {
+    const ROWS_PER_STATEMENT: usize = 500;
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let placeholders: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let n = i * 6;
+                format!("(${}, ${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO events (brand, verification_id, order_id, type, at, attrs) VALUES {}",
+            placeholders.join(", ")
+        );
+        let params: Vec<super::Value> = chunk.iter().flat_map(columns).collect();
+        conn.execute(&sql, &params)?;
+    }
+    Ok(())
 }

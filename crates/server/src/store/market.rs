@@ -29,18 +29,3 @@ pub fn list(conn: &mut dyn Conn) -> Result<Vec<Reference>, StoreError> {
         .map(|r| Ok(Reference { period: r.text(0)?, metric: r.text(1)?, value: r.text(2)?, source: r.text(3)? }))
         .collect()
 }
-
-/// Verifications started and approved per brand in `[from, to)`, from the counters: the market
-/// page compares a brand with the others.
-pub fn outcomes_by_brand(conn: &mut dyn Conn, from: i64, to: i64) -> Result<Vec<(String, i64, i64)>, StoreError> {
-    conn.query(
-        "SELECT brand, \
-         CAST(SUM(CASE WHEN value = 'verification.created' THEN count ELSE 0 END) AS BIGINT), \
-         CAST(SUM(CASE WHEN value = 'verification.approved' THEN count ELSE 0 END) AS BIGINT) \
-         FROM rollups WHERE dimension = 'event' AND hour >= $1 AND hour < $2 GROUP BY brand ORDER BY brand",
-        &[from.into(), to.into()],
-    )?
-    .iter()
-    .map(|r| Ok((r.text(0)?, r.int(1)?, r.int(2)?)))
-    .collect()
-}

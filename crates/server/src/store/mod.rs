@@ -98,6 +98,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/sqlite/0005_rollups.sql")),
     (6, include_str!("../../migrations/sqlite/0006_audit.sql")),
     (7, include_str!("../../migrations/sqlite/0007_market.sql")),
+    (8, include_str!("../../migrations/sqlite/0008_daily_rollups.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -107,6 +108,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/postgres/0005_rollups.sql")),
     (6, include_str!("../../migrations/postgres/0006_audit.sql")),
     (7, include_str!("../../migrations/postgres/0007_market.sql")),
+    (8, include_str!("../../migrations/postgres/0008_daily_rollups.sql")),
 ];
 
 impl Store {

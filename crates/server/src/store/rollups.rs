@@ -1,5 +1,6 @@
-//! The dashboards' counters, advanced from the event log in batches: incrementally, by the id of
-//! the last event counted, never by rescanning.
+//! The dashboards' counters per brand, hour and dimension, and the same per day, advanced from the
+//! event log in batches: incrementally, by the id of the last event counted, never by rescanning.
+//! A period is read from the daily counters for its whole days and the hourly ones for the rest.
 
 use std::collections::BTreeMap;
 
@@ -27,45 +28,103 @@ pub fn advance(conn: &mut dyn Conn, before: i64, batch: i64) -> Result<usize, St
     if moved == 0 {
         return Ok(0);
     }
-    let mut counts: BTreeMap<(String, i64, &'static str, String), i64> = BTreeMap::new();
+    let mut hourly: BTreeMap<(String, i64, &'static str, String), i64> = BTreeMap::new();
     for row in &rows {
         let attrs: serde_json::Value = serde_json::from_str(&row.text(4)?).unwrap_or_default();
         let (brand, hour) = (row.text(1)?, analytics::hour_of(row.int(3)?));
         for (dimension, value, amount) in analytics::dimensions(&row.text(2)?, &attrs) {
-            *counts.entry((brand.clone(), hour, dimension, value)).or_default() += amount;
+            *hourly.entry((brand.clone(), hour, dimension, value)).or_default() += amount;
         }
     }
-    for ((brand, hour, dimension, value), count) in counts {
-        conn.execute(
-            "INSERT INTO rollups (brand, hour, dimension, value, count) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (brand, hour, dimension, value) DO UPDATE SET count = rollups.count + excluded.count",
-            &[brand.into(), hour.into(), dimension.into(), value.into(), count.into()],
-        )?;
+    let mut daily: BTreeMap<(String, i64, &'static str, String), i64> = BTreeMap::new();
+    for ((brand, hour, dimension, value), count) in &hourly {
+        *daily.entry((brand.clone(), analytics::day_of(*hour), dimension, value.clone())).or_default() += count;
+    }
+    for (table, counts) in [(HOURLY, hourly), (DAILY, daily)] {
+        let sql = format!(
+            "INSERT INTO {name} (brand, {slot}, dimension, value, count) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (brand, {slot}, dimension, value) DO UPDATE SET count = {name}.count + excluded.count",
+            name = table.name,
+            slot = table.slot,
+        );
+        for ((brand, slot, dimension, value), count) in counts {
+            conn.execute(&sql, &[brand.into(), slot.into(), dimension.into(), value.into(), count.into()])?;
+        }
     }
     Ok(rows.len())
+}
+
+/// A table of counters and its time column.
+#[derive(Clone, Copy)]
+struct Table {
+    name: &'static str,
+    slot: &'static str,
+}
+
+const HOURLY: Table = Table { name: "rollups", slot: "hour" };
+const DAILY: Table = Table { name: "rollups_daily", slot: "day" };
+
+/// `[from, to)` (whole hours) as the pieces to read: the whole days from the daily counters, the
+/// hours before and after them from the hourly ones.
+fn pieces(from: i64, to: i64) -> Vec<(Table, i64, i64)> {
+    let (first_day, last_day) = (analytics::day_of(from + analytics::DAY_MS - 1), analytics::day_of(to));
+    if first_day >= last_day {
+        return vec![(HOURLY, from, to)];
+    }
+    [(HOURLY, from, first_day), (DAILY, first_day, last_day), (HOURLY, last_day, to)]
+        .into_iter()
+        .filter(|(_, lo, hi)| lo < hi)
+        .collect()
 }
 
 /// Forgets every counter: the next `advance` calls count the whole event log again.
 pub fn reset(conn: &mut dyn Conn) -> Result<(), StoreError> {
     conn.execute("DELETE FROM rollups", &[])?;
+    conn.execute("DELETE FROM rollups_daily", &[])?;
     conn.execute("UPDATE rollup_state SET last_event_id = 0 WHERE id = 1", &[])?;
     Ok(())
 }
 
-/// A brand's counters summed over `[from, to)`, by dimension and value.
+/// A brand's counters summed over `[from, to)` (whole hours), by dimension and value.
 pub fn totals(conn: &mut dyn Conn, brand: &str, from: i64, to: i64) -> Result<Vec<(String, String, i64)>, StoreError> {
-    conn.query(
-        "SELECT dimension, value, CAST(SUM(count) AS BIGINT) FROM rollups WHERE brand = $1 AND hour >= $2 AND hour < $3 \
-         GROUP BY dimension, value ORDER BY dimension, value",
-        &[brand.into(), from.into(), to.into()],
-    )?
-    .iter()
-    .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)?)))
-    .collect()
+    let mut sums: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for (table, lo, hi) in pieces(from, to) {
+        let sql = format!(
+            "SELECT dimension, value, CAST(SUM(count) AS BIGINT) FROM {name} WHERE brand = $1 AND {slot} >= $2 AND {slot} < $3 \
+             GROUP BY dimension, value",
+            name = table.name,
+            slot = table.slot,
+        );
+        for r in conn.query(&sql, &[brand.into(), lo.into(), hi.into()])? {
+            *sums.entry((r.text(0)?, r.text(1)?)).or_default() += r.int(2)?;
+        }
+    }
+    Ok(sums.into_iter().map(|((d, v), c)| (d, v, c)).collect())
 }
 
-/// A brand's counters of one dimension over `[from, to)` in slots of `slot_ms`: (slot number from
-/// 0, value, sum).
+/// Verifications started and approved per brand over `[from, to)` (whole hours), every brand.
+pub fn outcomes_by_brand(conn: &mut dyn Conn, from: i64, to: i64) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    let mut sums: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (table, lo, hi) in pieces(from, to) {
+        let sql = format!(
+            "SELECT brand, \
+             CAST(SUM(CASE WHEN value = 'verification.created' THEN count ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN value = 'verification.approved' THEN count ELSE 0 END) AS BIGINT) \
+             FROM {name} WHERE dimension = 'event' AND {slot} >= $1 AND {slot} < $2 GROUP BY brand",
+            name = table.name,
+            slot = table.slot,
+        );
+        for r in conn.query(&sql, &[lo.into(), hi.into()])? {
+            let entry = sums.entry(r.text(0)?).or_default();
+            entry.0 += r.int(1)?;
+            entry.1 += r.int(2)?;
+        }
+    }
+    Ok(sums.into_iter().map(|(brand, (started, approved))| (brand, started, approved)).collect())
+}
+
+/// A brand's daily counters of one dimension over the days of `[from, to)` in slots of `slot_ms`
+/// (whole days) from the day `from` falls in: (slot number from 0, value, sum).
 pub fn series(
     conn: &mut dyn Conn,
     brand: &str,
@@ -75,11 +134,32 @@ pub fn series(
     slot_ms: i64,
 ) -> Result<Vec<(i64, String, i64)>, StoreError> {
     conn.query(
-        "SELECT (hour - $3) / $5 AS slot, value, CAST(SUM(count) AS BIGINT) FROM rollups \
-         WHERE brand = $1 AND dimension = $2 AND hour >= $3 AND hour < $4 GROUP BY slot, value ORDER BY slot, value",
-        &[brand.into(), dimension.into(), from.into(), to.into(), slot_ms.into()],
+        "SELECT (day - $3) / $5 AS slot, value, CAST(SUM(count) AS BIGINT) FROM rollups_daily \
+         WHERE brand = $1 AND dimension = $2 AND day >= $3 AND day < $4 GROUP BY slot, value ORDER BY slot, value",
+        &[brand.into(), dimension.into(), analytics::day_of(from).into(), to.into(), slot_ms.into()],
     )?
     .iter()
     .map(|r| Ok((r.int(0)?, r.text(1)?, r.int(2)?)))
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::{DAY_MS, HOUR_MS};
+
+    #[test]
+    fn a_period_reads_whole_days_daily_and_the_rest_hourly() {
+        let spans = |from, to| pieces(from, to).iter().map(|(t, lo, hi)| (t.name, *lo, *hi)).collect::<Vec<_>>();
+        let (from, to) = (DAY_MS + 5 * HOUR_MS, 4 * DAY_MS + 3 * HOUR_MS);
+        assert_eq!(
+            spans(from, to),
+            [("rollups", from, 2 * DAY_MS), ("rollups_daily", 2 * DAY_MS, 4 * DAY_MS), ("rollups", 4 * DAY_MS, to)]
+        );
+        assert_eq!(spans(2 * DAY_MS, 4 * DAY_MS), [("rollups_daily", 2 * DAY_MS, 4 * DAY_MS)]);
+        assert_eq!(
+            spans(DAY_MS + HOUR_MS, DAY_MS + 9 * HOUR_MS),
+            [("rollups", DAY_MS + HOUR_MS, DAY_MS + 9 * HOUR_MS)]
+        );
+    }
 }

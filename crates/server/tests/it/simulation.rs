@@ -53,11 +53,9 @@ async fn start_demo(db: &Db, history_days: u32) -> Demo {
         if let Some(status) = demo.child.try_wait().unwrap() {
             panic!("the demo exited ({status}): {}", std::fs::read_to_string(demo.dir.0.join("demo.log")).unwrap());
         }
-        if let Ok(text) = std::fs::read_to_string(&credentials) {
-            if let Ok(value) = serde_json::from_str(&text) {
-                demo.credentials = value;
-                break;
-            }
+        if let Some(value) = std::fs::read_to_string(&credentials).ok().and_then(|t| serde_json::from_str(&t).ok()) {
+            demo.credentials = value;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -14,11 +14,9 @@ use orderguard_domain::money::{Currency, Money};
 use super::overview::{Counters, Loaded, Scoped, csv_response, get, period_bounds};
 use super::{internal_error, page};
 use crate::App;
-use crate::analytics::HOUR_MS;
+use crate::analytics::{DAY_MS, day_of};
 use crate::store::StoreError;
 use crate::store::rollups;
-
-const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// What the counters of a span say about fraud.
 struct FraudFigures {
@@ -88,7 +86,9 @@ fn slot_days(from: i64, to: i64) -> i64 {
     if to - from >= 28 * DAY_MS { 7 } else { 1 }
 }
 
+/// Slots of whole days from the day `from` falls in (the daily counters).
 fn trend(rows: &[(i64, String, i64)], from: i64, to: i64, since: Option<i64>) -> Trend {
+    let from = day_of(from);
     let slot_days = slot_days(from, to);
     let slot_ms = slot_days * DAY_MS;
     let count = ((to - from + slot_ms - 1) / slot_ms).max(1);

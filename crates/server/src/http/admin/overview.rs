@@ -411,7 +411,7 @@ pub async fn market(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Resp
     let read = app
         .store
         .read(move |conn| -> Result<_, crate::store::StoreError> {
-            Ok((crate::store::market::outcomes_by_brand(conn, from, to)?, crate::store::market::list(conn)?))
+            Ok((crate::store::rollups::outcomes_by_brand(conn, from, to)?, crate::store::market::list(conn)?))
         })
         .await;
     let (by_brand, references) = match read {

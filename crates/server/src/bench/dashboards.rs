@@ -1,0 +1,235 @@
+//! `orderguard bench-dashboards`: loads millions of events (verifications of four brands over three
+//! months, as the service writes them), counts them for the dashboards as `orderguard analytics
+//! rebuild` does, starts the real server on that store and times every dashboard page over HTTP.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::simulate::plan::{self, Behaviour, Rng};
+use crate::store::events::{self, NewEvent};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DashboardBenchArgs {
+    /// Events to load.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub events: u64,
+    /// Times each page is requested.
+    #[arg(long, default_value_t = 20)]
+    pub requests: usize,
+    /// Run against this PostgreSQL database instead of SQLite (use a scratch database or schema).
+    #[arg(long)]
+    pub postgres: Option<String>,
+}
+
+const BRANDS: [&str; 4] = ["nordtel", "skyline", "fjordnett", "alpentel"];
+const DAYS: i64 = 90;
+/// Events per write transaction while loading.
+const LOAD_BATCH: usize = 20_000;
+
+/// The events one simulated verification leaves, as the service writes them.
+fn verification_events(rng: &mut Rng, n: u64, start: i64, span: i64) -> Vec<(&'static str, i64, serde_json::Value)> {
+    let at = start + i64::try_from(rng.below(span.unsigned_abs())).unwrap_or(0);
+    let product = plan::product(rng);
+    let created = json!({
+        "amount": product.price_minor, "currency": "EUR", "locale": "de", "phone_region": if n.is_multiple_of(7) { "AT" } else { "DE" },
+        "number_type": "mobile", "hardware": product.hardware, "phone_verified": true,
+    });
+    let reasons =
+        if product.hardware && product.price_minor >= 50_000 { json!(["high_value_hardware"]) } else { json!([]) };
+    let mut out = vec![
+        ("verification.created", at, created),
+        ("risk.assessed", at, json!({ "decision": "allow", "score": 0, "reasons": reasons })),
+        ("sms.queued", at, json!({ "message_id": n })),
+        ("sms.submitted", at + 40, json!({ "provider": "smsc-a", "country": "DE", "message_id": n })),
+    ];
+    let delivered = plan::delivery_seconds(rng);
+    let latency = delivered.unwrap_or(30) * 1000;
+    let report = if delivered.is_some() { "sms.delivered" } else { "sms.failed" };
+    out.push((
+        report,
+        at + latency,
+        json!({ "provider": "smsc-a", "country": "DE", "latency_ms": latency, "stage": "delivery" }),
+    ));
+    let seconds = plan::reaction_seconds(rng);
+    let done = at + seconds * 1000;
+    match plan::behaviour(rng) {
+        Behaviour::Customer | Behaviour::Resender => {
+            out.push((
+                "verification.approved",
+                done,
+                json!({ "attempts": 1, "resends": 0, "seconds_since_sent": seconds }),
+            ));
+        }
+        Behaviour::Typo => {
+            out.push(("check.failed", done, json!({ "attempt": 1 })));
+            out.push((
+                "verification.approved",
+                done + 12_000,
+                json!({ "attempts": 2, "resends": 0, "seconds_since_sent": seconds + 12 }),
+            ));
+        }
+        Behaviour::Abandons | Behaviour::AccountTakeover => {
+            out.push(("verification.expired", at + 300_000, json!({ "attempts": 0, "resends": 0 })));
+        }
+        Behaviour::Cancels => out.push(("verification.canceled", done, json!({ "with_reason": false }))),
+        Behaviour::CodeGuesser => {
+            for attempt in 1..=5 {
+                out.push(("check.failed", done + attempt * 2000, json!({ "attempt": attempt })));
+            }
+            out.push((
+                "verification.failed",
+                done + 10_000,
+                json!({ "attempts": 5, "risk": "allow", "amount": product.price_minor, "currency": "EUR" }),
+            ));
+        }
+    }
+    let outcome = plan::outcome_of_accepted_order(rng, product.price_minor, true);
+    let reported = json!({
+        "outcome": outcome.as_str(), "verifications": 1, "currency": "EUR", "amount_lost": outcome.lost_minor(),
+    });
+    out.push(("order.outcome_reported", done + 600_000, reported));
+    out
+}
+
+pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("orderguard-bench-dashboards-{}", crate::ids::random_token(6)));
+    let url = args.postgres.clone().unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.display()));
+    let mut settings = crate::demo::prepare("127.0.0.1:0", &dir, Some(&url), &crate::ids::random_token(24))?;
+    // The bench counts the events itself (timed); the server's job then finds nothing to do.
+    settings.limits.rollup_lag_ms = 0;
+    let store = crate::prepare_store(&settings).await?;
+    let now = crate::clock::now().millis();
+    let start = now - DAYS * 24 * crate::analytics::HOUR_MS;
+    let mut rng = Rng::new(42);
+    println!(
+        "orderguard bench-dashboards: {} events over {DAYS} days, 4 brands, {}",
+        args.events,
+        if args.postgres.is_some() { "PostgreSQL" } else { "SQLite" }
+    );
+
+    let loading = Instant::now();
+    let (mut loaded, mut verification) = (0_u64, 0_u64);
+    let mut sample_order = String::new();
+    while loaded < args.events {
+        let mut batch: Vec<(String, String, String, &'static str, i64, serde_json::Value)> =
+            Vec::with_capacity(LOAD_BATCH + 16);
+        while batch.len() < LOAD_BATCH && loaded + (batch.len() as u64) < args.events {
+            verification += 1;
+            let brand = BRANDS.get(usize::try_from(verification % 4).unwrap_or(0)).copied().unwrap_or("nordtel");
+            let (id, order) = (format!("v-{verification:010}"), format!("o-{verification:010}"));
+            for (kind, at, attrs) in verification_events(&mut rng, verification, start, now - start - 3_600_000) {
+                batch.push((brand.to_owned(), id.clone(), order.clone(), kind, at, attrs));
+            }
+            if verification == 1_000 {
+                sample_order = order;
+            }
+        }
+        loaded += batch.len() as u64;
+        store
+            .write(move |conn| {
+                let rows: Vec<NewEvent<'_>> = batch
+                    .iter()
+                    .map(|(brand, id, order, kind, at, attrs)| NewEvent {
+                        brand,
+                        verification_id: Some(id),
+                        order_id: Some(order),
+                        kind,
+                        at: *at,
+                        attrs: attrs.clone(),
+                    })
+                    .collect();
+                events::append_many(conn, &rows)
+            })
+            .await?;
+    }
+    let load_s = loading.elapsed().as_secs_f64();
+    println!(
+        "loaded {loaded} events ({verification} verifications) in {load_s:.0} s ({:.0} events/s)",
+        loaded as f64 / load_s
+    );
+
+    let counting = Instant::now();
+    store.write(crate::store::rollups::reset).await?;
+    let counted = crate::jobs::rollups::catch_up(&store, 0).await?;
+    let count_s = counting.elapsed().as_secs_f64();
+    let rollup_rows = store.read(|conn| conn.query_one("SELECT COUNT(*) FROM rollups", &[])?.int(0)).await?;
+    println!(
+        "counted {counted} events into {rollup_rows} counter rows in {count_s:.0} s ({:.0} events/s)",
+        counted as f64 / count_s
+    );
+
+    crate::service::admin::add_user(
+        &store,
+        &crate::brand::Brands::build(&settings)?,
+        "bench",
+        "bench passphrase!",
+        "operator",
+        None,
+    )
+    .await?;
+    drop(store);
+    let server = crate::start(settings).await.context("starting the server")?;
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let cookie = sign_in(&http, &base).await?;
+    let pages = [
+        "/admin".to_owned(),
+        "/admin/overview?brand=nordtel&days=7".into(),
+        "/admin/overview?brand=nordtel&days=90".into(),
+        "/admin/overview.csv?brand=nordtel&days=90".into(),
+        "/admin/funnel?brand=nordtel&days=90".into(),
+        "/admin/sms?brand=nordtel&days=90".into(),
+        "/admin/fraud?brand=nordtel&days=90".into(),
+        "/admin/fraud.csv?brand=nordtel&days=90".into(),
+        "/admin/market?brand=nordtel&days=90".into(),
+        "/admin/live?brand=nordtel".into(),
+        format!("/admin/trace?brand=nordtel&order={sample_order}"),
+        "/admin/audit".into(),
+    ];
+    println!("{:<48} {:>9} {:>9} {:>9}", "page", "p50 ms", "p95 ms", "max ms");
+    for page in &pages {
+        let mut times = Vec::with_capacity(args.requests);
+        for _ in 0..args.requests {
+            let started = Instant::now();
+            let response = http.get(format!("{base}{page}")).header("cookie", &cookie).send().await?;
+            let status = response.status();
+            response.bytes().await?;
+            anyhow::ensure!(status.is_success(), "{page} answered {status}");
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        let at = |p: f64| super::percentile(&times, p);
+        println!("{page:<48} {:>9.1} {:>9.1} {:>9.1}", at(0.5), at(0.95), at(1.0));
+    }
+    server.stop().await;
+    if args.postgres.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+async fn sign_in(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    let form = http.get(format!("{base}/admin/login")).send().await?;
+    let pre_cookie = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let html = form.text().await?;
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or_default();
+    let answer = http
+        .post(format!("{base}/admin/login"))
+        .header("cookie", pre_cookie)
+        .form(&[("username", "bench"), ("password", "bench passphrase!"), ("csrf", csrf)])
+        .send()
+        .await?;
+    let cookie = answer.headers().get_all("set-cookie").iter().find_map(|v| {
+        let pair = v.to_str().ok()?.split(';').next()?;
+        pair.starts_with("og_admin=").then(|| pair.to_owned())
+    });
+    cookie.context("signing in to the admin area failed")
+}
