@@ -219,7 +219,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let smpp = app.brands.smpp_providers().to_vec();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, router)
+        // The peer's address: the admin sign-in counts failures per client.
+        let served = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;
             })

@@ -97,7 +97,8 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(admin::fraud::fraud))
         .routes(routes!(admin::fraud::fraud_csv))
         .routes(routes!(admin::live::live))
-        .routes(routes!(admin::live::live_events));
+        .routes(routes!(admin::live::live_events))
+        .routes(routes!(admin::search::orders_by_number));
     if app.settings.dev.outbox_page {
         routes = routes.routes(routes!(pages::outbox::outbox_page)).routes(routes!(pages::outbox::outbox_json));
     }

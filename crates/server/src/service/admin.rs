@@ -11,6 +11,10 @@ use crate::store::{Store, StoreError};
 /// Failed logins of one username within `THROTTLE_WINDOW_MS` after which it is locked for the rest
 /// of the window: online password guessing gets five tries per quarter hour.
 pub const MAX_FAILURES: i64 = 5;
+/// Failed logins from one client address within the window after which it is refused: one address
+/// trying many usernames. Behind a reverse proxy every client has the proxy's address, and this
+/// becomes a brake on all sign-ins.
+pub const MAX_FAILURES_PER_CLIENT: i64 = 30;
 pub const THROTTLE_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// A session ends after this, signed in or not (no sliding renewal).
 pub const SESSION_MS: i64 = 8 * 3600 * 1000;
@@ -21,7 +25,7 @@ pub enum AdminError {
     Invalid(String),
     #[error("wrong username or password")]
     WrongCredentials,
-    #[error("too many failed sign-ins for this user; try again in {0} minutes")]
+    #[error("too many failed sign-ins for this user or from this address; try again in {0} minutes")]
     Throttled(i64),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -82,16 +86,17 @@ pub async fn add_user(
 }
 
 /// Checks the password (also for unknown users, so that timing does not tell who exists) and
-/// opens a session.
-pub async fn sign_in(store: &Store, username: &str, password: &str) -> Result<NewSession, AdminError> {
+/// opens a session. `client` is the address the attempt comes from.
+pub async fn sign_in(store: &Store, username: &str, password: &str, client: &str) -> Result<NewSession, AdminError> {
     let now = crate::clock::now().millis();
-    let name = username.to_owned();
-    let (user, failures) = store
+    let (name, from) = (username.to_owned(), client.to_owned());
+    let (user, (failures, from_client)) = store
         .read(move |conn| -> Result<_, StoreError> {
-            Ok((store::find_user(conn, &name)?, store::failures_since(conn, &name, now - THROTTLE_WINDOW_MS)?))
+            let failures = store::failures_since(conn, &name, &from, now - THROTTLE_WINDOW_MS)?;
+            Ok((store::find_user(conn, &name)?, failures))
         })
         .await?;
-    if failures >= MAX_FAILURES {
+    if failures >= MAX_FAILURES || from_client >= MAX_FAILURES_PER_CLIENT {
         return Err(AdminError::Throttled(THROTTLE_WINDOW_MS / 60_000));
     }
     let hash = user.as_ref().map_or_else(|| passwords::dummy_hash().to_owned(), |u| u.password_hash.clone());
@@ -99,8 +104,8 @@ pub async fn sign_in(store: &Store, username: &str, password: &str) -> Result<Ne
     // Argon2 takes tens of milliseconds of CPU: off the async workers.
     let matches = tokio::task::spawn_blocking(move || passwords::verify(&candidate, &hash)).await.unwrap_or(false);
     let Some(user) = user.filter(|_| matches) else {
-        let name = username.to_owned();
-        store.write(move |conn| store::record_failure(conn, &name, now, now - THROTTLE_WINDOW_MS)).await?;
+        let (name, from) = (username.to_owned(), client.to_owned());
+        store.write(move |conn| store::record_failure(conn, &name, &from, now, now - THROTTLE_WINDOW_MS)).await?;
         return Err(AdminError::WrongCredentials);
     };
     let token = crate::ids::random_token(32);

@@ -51,18 +51,28 @@ pub fn find_user(conn: &mut dyn Conn, username: &str) -> Result<Option<AdminUser
     .transpose()
 }
 
-pub fn failures_since(conn: &mut dyn Conn, username: &str, since: i64) -> Result<i64, StoreError> {
-    conn.query_one(
-        "SELECT COUNT(*) FROM admin_login_failures WHERE username = $1 AND at >= $2",
-        &[username.into(), since.into()],
-    )?
-    .int(0)
+/// Failed logins since `since`: of this username, and from this client address.
+pub fn failures_since(conn: &mut dyn Conn, username: &str, client: &str, since: i64) -> Result<(i64, i64), StoreError> {
+    let count = |conn: &mut dyn Conn, column: &str, value: &str| -> Result<i64, StoreError> {
+        let sql = format!("SELECT COUNT(*) FROM admin_login_failures WHERE {column} = $1 AND at >= $2");
+        conn.query_one(&sql, &[value.into(), since.into()])?.int(0)
+    };
+    Ok((count(conn, "username", username)?, count(conn, "client", client)?))
 }
 
 /// Records a failed login; failures older than `forget_before` are dropped on the way.
-pub fn record_failure(conn: &mut dyn Conn, username: &str, now: i64, forget_before: i64) -> Result<(), StoreError> {
+pub fn record_failure(
+    conn: &mut dyn Conn,
+    username: &str,
+    client: &str,
+    now: i64,
+    forget_before: i64,
+) -> Result<(), StoreError> {
     conn.execute("DELETE FROM admin_login_failures WHERE at < $1", &[forget_before.into()])?;
-    conn.execute("INSERT INTO admin_login_failures (username, at) VALUES ($1, $2)", &[username.into(), now.into()])?;
+    conn.execute(
+        "INSERT INTO admin_login_failures (username, client, at) VALUES ($1, $2, $3)",
+        &[username.into(), client.into(), now.into()],
+    )?;
     Ok(())
 }
 
@@ -199,14 +209,48 @@ pub fn order_trace(
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    let events = conn
+    // Sorted here: with ORDER BY, SQLite may walk a brand's whole event log in time order instead
+    // of looking the order up by (brand, order_id).
+    let mut events = conn
         .query(
-            "SELECT id, type, at, verification_id, order_id, attrs FROM events WHERE brand = $1 AND order_id = $2 \
-             ORDER BY at, id",
+            "SELECT id, type, at, verification_id, order_id, attrs FROM events WHERE brand = $1 AND order_id = $2",
             &[brand.into(), order_id.into()],
         )?
         .iter()
         .map(super::events::from_row)
         .collect::<Result<Vec<_>, StoreError>>()?;
+    events.sort_by_key(|e| (e.at, e.id));
     Ok((verifications, events))
+}
+
+/// A verification found by its number: order id, verification id, status, started.
+pub struct FoundVerification {
+    pub order_id: String,
+    pub verification_id: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
+/// A brand's verifications to one number (by its keyed hash), newest first, at most `limit`.
+pub fn verifications_of_number(
+    conn: &mut dyn Conn,
+    brand: &str,
+    phone_hash: &[u8],
+    limit: i64,
+) -> Result<Vec<FoundVerification>, StoreError> {
+    conn.query(
+        "SELECT order_id, id, status, created_at FROM verifications WHERE brand = $1 AND phone_hash = $2 \
+         ORDER BY created_at DESC LIMIT $3",
+        &[brand.into(), phone_hash.into(), limit.into()],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(FoundVerification {
+            order_id: r.text(0)?,
+            verification_id: r.text(1)?,
+            status: r.text(2)?,
+            created_at: r.int(3)?,
+        })
+    })
+    .collect()
 }

@@ -99,6 +99,8 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/sqlite/0006_audit.sql")),
     (7, include_str!("../../migrations/sqlite/0007_market.sql")),
     (8, include_str!("../../migrations/sqlite/0008_daily_rollups.sql")),
+    (9, include_str!("../../migrations/sqlite/0009_login_failures_by_client.sql")),
+    (10, include_str!("../../migrations/sqlite/0010_events_by_brand_id.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -109,6 +111,8 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/postgres/0006_audit.sql")),
     (7, include_str!("../../migrations/postgres/0007_market.sql")),
     (8, include_str!("../../migrations/postgres/0008_daily_rollups.sql")),
+    (9, include_str!("../../migrations/postgres/0009_login_failures_by_client.sql")),
+    (10, include_str!("../../migrations/postgres/0010_events_by_brand_id.sql")),
 ];
 
 impl Store {

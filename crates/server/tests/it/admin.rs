@@ -162,6 +162,7 @@ async fn sign_in_session_and_sign_out(db: Db) {
 
 async fn failed_sign_ins_are_throttled(db: Db) {
     assert!(add_user(&db, &["--username", "ops", "--role", "operator"]).0);
+    assert!(add_user(&db, &["--username", "ops2", "--role", "operator"]).0);
     let server = TestServer::start(db).await;
     let mut browser = Browser::new(&server);
     for _ in 0..5 {
@@ -172,6 +173,12 @@ async fn failed_sign_ins_are_throttled(db: Db) {
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(page.html.contains("Too many failed sign-ins"), "{}", page.html);
     assert_eq!(browser.sign_in("nobody", "guess").await.status, StatusCode::UNAUTHORIZED);
+    // One address trying many usernames: after 30 failures in the window it is refused too, even
+    // with another user's right password.
+    for n in 0..24 {
+        assert_eq!(browser.sign_in(&format!("guess-{n}"), "guess").await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(browser.sign_in("ops2", PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
     server.stop().await;
 }
 
@@ -261,8 +268,18 @@ async fn order_traces_are_masked_isolated_and_audited(db: Db) {
     }
     assert!(admin.get("/admin/audit").await.status == StatusCode::FORBIDDEN, "brand admins do not read the audit log");
 
+    // By the customer's number: the orders, for roles that see numbers; audited with the hint only.
+    let found = admin.get("/admin/orders-by-number?brand=alpha&phone=%2B4915123456789").await;
+    assert_eq!(found.status, StatusCode::OK);
+    assert!(found.html.contains("order=T-1") && found.html.contains(&id), "{}", found.html);
+    let national = admin.get("/admin/orders-by-number?brand=alpha&phone=015123456789").await;
+    assert!(national.html.contains("order=T-1"), "numbers are read in the brand's region: {}", national.html);
+    assert_eq!(admin.get("/admin/orders-by-number?brand=alpha&phone=hello").await.status, StatusCode::BAD_REQUEST);
+
     let mut analyst = Browser::new(&server);
     analyst.sign_in("alpha-analyst", PASSWORD).await;
+    let refused = analyst.get("/admin/orders-by-number?brand=alpha&phone=%2B4915123456789").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "analysts see masked numbers only");
     let trace = analyst.get("/admin/trace?brand=alpha&order=T-1").await;
     assert!(trace.html.contains(&id) && !trace.html.contains("+4915123456789"), "masked for analysts: {}", trace.html);
 
@@ -270,6 +287,10 @@ async fn order_traces_are_masked_isolated_and_audited(db: Db) {
     let mut other = Browser::new(&server);
     other.sign_in("beta-admin", PASSWORD).await;
     assert_eq!(other.get("/admin/trace?brand=alpha&order=T-1").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        other.get("/admin/orders-by-number?brand=alpha&phone=%2B4915123456789").await.status,
+        StatusCode::NOT_FOUND
+    );
     let own = other.get("/admin/trace?brand=beta&order=T-1").await;
     assert!(own.status == StatusCode::OK && own.html.contains("Nothing is known") && !own.html.contains(&id));
 
@@ -280,6 +301,8 @@ async fn order_traces_are_masked_isolated_and_audited(db: Db) {
     assert_eq!(log.status, StatusCode::OK);
     let rows = log.html.matches("<td>order_trace</td>").count();
     assert_eq!(rows, 3, "the views of alpha-admin, alpha-analyst and beta-admin (not the refused ones): {}", log.html);
+    assert_eq!(log.html.matches("<td>number_search</td>").count(), 2, "{}", log.html);
+    assert!(!log.html.contains("+4915123456789"), "the audit log holds no full numbers");
     let mine = auditor.get("/admin/audit?user=alpha-analyst").await;
     assert_eq!(mine.html.matches("<td>order_trace</td>").count(), 1);
     assert!(mine.html.contains("<td>alpha-analyst</td><td>analyst</td>"), "{}", mine.html);

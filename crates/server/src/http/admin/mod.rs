@@ -8,9 +8,10 @@ use std::sync::Arc;
 pub mod fraud;
 pub mod live;
 pub mod overview;
+pub mod search;
 
 use askama::Template;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -126,7 +127,12 @@ fn same_token(a: &str, b: &str) -> bool {
         (status = 429, description = "Too many failed sign-ins for this user", content_type = "text/html"),
     )
 )]
-pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, RequestBody(body): RequestBody) -> Response {
+pub async fn login(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    RequestBody(body): RequestBody,
+) -> Response {
     let fields = form_fields(&body.unwrap_or_default());
     let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
     let username = field("username").trim();
@@ -135,7 +141,7 @@ pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, RequestBody(
         let message = "The form had expired. Please sign in again.".to_owned();
         return login_page(&app, &headers, StatusCode::FORBIDDEN, username, Some(message));
     }
-    match service::sign_in(&app.store, username, field("password")).await {
+    match service::sign_in(&app.store, username, field("password"), &peer.ip().to_string()).await {
         Ok(session) => {
             let mut response = Redirect::to("/admin").into_response();
             let cookies = response.headers_mut();
@@ -208,6 +214,8 @@ struct HomePage {
     csrf: String,
     brands: Vec<BrandSummary>,
     reads_audit: bool,
+    /// May search orders by the customer's number (roles that see personal data).
+    sees_numbers: bool,
 }
 
 #[utoipa::path(get, path = "/admin", tag = "admin", responses((status = 200, description = "The brands the user may see", content_type = "text/html"), (status = 303, description = "Not signed in: to the sign-in form")))]
@@ -240,6 +248,7 @@ pub async fn home(State(app): State<Arc<App>>, AdminUser(user): AdminUser) -> Re
         csrf: user.csrf_token,
         brands,
         reads_audit,
+        sees_numbers: !user.access.role.masks_personal_data(),
     }
     .render();
     page(StatusCode::OK, html, Vec::new())

@@ -1,0 +1,97 @@
+//! Finding a brand's orders by the customer's phone number: for the roles that may see personal
+//! data (not analysts), and written to the audit log like an order trace.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use orderguard_domain::phone::E164;
+
+use super::{AdminUser, audit, internal_error, no_such_brand, page, visible_brand};
+use crate::App;
+
+const MOST: i64 = 100;
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct NumberQuery {
+    /// The brand's slug.
+    brand: String,
+    /// The customer's number, international (`+49 151 …`) or national in the brand's region.
+    phone: String,
+}
+
+struct Found {
+    order_id: String,
+    verification_id: String,
+    status: String,
+    started: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_number.html")]
+struct NumberPage {
+    brand: String,
+    brand_name: String,
+    hint: String,
+    found: Vec<Found>,
+    most: i64,
+}
+
+#[utoipa::path(
+    get, path = "/admin/orders-by-number", tag = "admin", params(NumberQuery),
+    responses(
+        (status = 200, description = "The brand's orders whose code went to this number; the search is audited", content_type = "text/html"),
+        (status = 400, description = "Not a phone number", content_type = "text/html"),
+        (status = 403, description = "The role sees masked data only", content_type = "text/html"),
+        (status = 404, description = "No such brand for this user", content_type = "text/html"),
+    )
+)]
+pub async fn orders_by_number(
+    State(app): State<Arc<App>>,
+    AdminUser(user): AdminUser,
+    Query(query): Query<NumberQuery>,
+) -> Response {
+    let Some(brand) = visible_brand(&app, &user, &query.brand) else { return no_such_brand() };
+    if user.access.role.masks_personal_data() {
+        return crate::http::pages::error_page(
+            StatusCode::FORBIDDEN,
+            "Analysts see masked numbers only: search by order id instead.",
+        );
+    }
+    let Ok(number) = E164::parse(&query.phone, brand.default_region.as_deref()) else {
+        return crate::http::pages::error_page(
+            StatusCode::BAD_REQUEST,
+            "That is not a phone number: write it internationally, like +49 151 23456789.",
+        );
+    };
+    let (slug, hash) = (brand.slug.to_string(), app.secrets.phone_hash(number.as_str()));
+    let read = app.store.read(move |conn| crate::store::admin::verifications_of_number(conn, &slug, &hash, MOST)).await;
+    let found = match read {
+        Ok(found) => found,
+        Err(e) => return internal_error(&e),
+    };
+    // The log names the number by its hint: the log itself holds no full numbers.
+    if let Err(page) = audit(&app, &user, "number_search", Some(brand.slug.as_str()), &number.hint()).await {
+        return page;
+    }
+    let found = found
+        .into_iter()
+        .map(|f| Found {
+            order_id: f.order_id,
+            verification_id: f.verification_id,
+            status: f.status,
+            started: crate::clock::rfc3339(f.created_at),
+        })
+        .collect();
+    let html = NumberPage {
+        brand: brand.slug.to_string(),
+        brand_name: brand.name.clone(),
+        hint: number.hint(),
+        found,
+        most: MOST,
+    }
+    .render();
+    page(StatusCode::OK, html, Vec::new())
+}
