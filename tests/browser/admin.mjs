@@ -20,6 +20,15 @@ const OVERVIEW_FIGURES = {
 const DAYS = 10;
 const PAGES = ['overview', 'funnel', 'sms', 'fraud', 'market', 'live'];
 const ANALYST = { username: 'nordtel-analyst', password: 'a long analyst passphrase' };
+const PASSPHRASE = 'a long test passphrase';
+
+/** `orderguard user add` against the demo's configuration. */
+function addUser(t, username, role, brand, password = PASSPHRASE) {
+  const args = ['user', 'add', '--config', path.join(t.demo.dataDir, 'orderguard.toml'), '--username', username, '--role', role, '--password-stdin'];
+  if (brand) args.push('--brand', brand);
+  const added = spawnSync(orderguardBin(), args, { input: `${password}\n`, encoding: 'utf8' });
+  assert(added.status === 0, `orderguard user add ${username}: ${added.stderr}`);
+}
 
 async function signIn(page, base, username, password) {
   await page.goto(`${base}/admin/login`);
@@ -113,13 +122,7 @@ export const adminScenarios = [
   {
     name: 'admin-brand-isolation',
     async run(t) {
-      const added = spawnSync(
-        orderguardBin(),
-        ['user', 'add', '--config', path.join(t.demo.dataDir, 'orderguard.toml'), '--username', ANALYST.username,
-          '--role', 'analyst', '--brand', 'nordtel', '--password-stdin'],
-        { input: `${ANALYST.password}\n`, encoding: 'utf8' },
-      );
-      assert(added.status === 0, `orderguard user add: ${added.stderr}`);
+      addUser(t, ANALYST.username, 'analyst', 'nordtel', ANALYST.password);
       // The JavaScript-free context: its own cookies, and the pages work without scripts.
       const page = await t.page(t.nojs);
       await signIn(page, t.demo.base, ANALYST.username, ANALYST.password);
@@ -137,6 +140,38 @@ export const adminScenarios = [
       assert(!trace.includes(customer.phone), 'an analyst sees the full phone number');
       const audit = await page.request.get(`${t.demo.base}/admin/audit`);
       assert(audit.status() === 403, `an analyst reads the audit log (${audit.status()})`);
+    },
+  },
+  {
+    name: 'admin-brand-admin-and-auditor',
+    async run(t) {
+      addUser(t, 'skyline-admin', 'brand_admin', 'skyline');
+      addUser(t, 'auditor', 'auditor');
+      const page = await t.page(t.nojs);
+      await signIn(page, t.demo.base, 'skyline-admin', PASSPHRASE);
+      const home = await page.textContent('main');
+      assert(home.includes('Skyline') && !home.includes('Nordtel'), 'a Skyline admin\'s home page shows another brand');
+      const fraud = await page.goto(`${t.demo.base}/admin/fraud?brand=skyline&days=${DAYS}`);
+      assert(fraud.status() === 200 && (await page.textContent('main h1')).startsWith('Fraud'), 'the fraud page of the own brand');
+      const other = await page.request.get(`${t.demo.base}/admin/fraud?brand=nordtel`);
+      assert(other.status() === 404, `a Skyline admin opens Nordtel's fraud page (${other.status()})`);
+      // A brand admin sees numbers: the search by number is there, and it is audited.
+      const customer = t.demo.credentials.customers.find((c) => c.id === 's-2001');
+      const v = await t.api.createVerification('skyline', customer);
+      await page.goto(`${t.demo.base}/admin`);
+      await page.fill('#number-phone', customer.phone);
+      await Promise.all([page.waitForURL(/orders-by-number/), page.click('text=Find the orders')]);
+      assert((await page.textContent('main')).includes(v.order_id), 'the search by number does not find the new order');
+
+      await t.nojs.clearCookies();
+      const auditor = await t.page(t.nojs);
+      await signIn(auditor, t.demo.base, 'auditor', PASSPHRASE);
+      const brands = await auditor.request.get(`${t.demo.base}/admin/overview?brand=skyline`);
+      assert(brands.status() === 404, `an auditor opens a brand's overview (${brands.status()})`);
+      await auditor.goto(`${t.demo.base}/admin/audit`);
+      const log = await auditor.textContent('main');
+      assert(log.includes('skyline-admin') && log.includes('number_search'), 'the audit log does not show the search by number');
+      if (t.target === 'sqlite') await auditor.screenshot({ path: path.join(SCREENSHOT_DIR, 'admin-audit.png'), fullPage: true });
     },
   },
 ];

@@ -94,6 +94,7 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(admin::overview::sms))
         .routes(routes!(admin::overview::sms_csv))
         .routes(routes!(admin::overview::market))
+        .routes(routes!(admin::overview::market_csv))
         .routes(routes!(admin::fraud::fraud))
         .routes(routes!(admin::fraud::fraud_csv))
         .routes(routes!(admin::live::live))

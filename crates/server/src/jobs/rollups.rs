@@ -10,7 +10,7 @@ use crate::App;
 use crate::store::StoreError;
 use crate::store::rollups;
 
-const BATCH: i64 = 5_000;
+const BATCH: i64 = 20_000;
 
 pub async fn run(app: Arc<App>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));

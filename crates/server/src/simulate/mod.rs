@@ -345,9 +345,10 @@ pub async fn run(target: Target, options: &Options) -> Result<Report, Simulation
                     });
                 }
             }
-            let pumping = slot == 4;
-            let slot = Slot { api: &api, t0, concurrency: options.concurrency };
-            slot.run(&brands, &mut rng, &mut tallies, &mut flows, pumping.then_some(day)).await?;
+            // Pumpers strike in the afternoon.
+            let pumping_day = (slot == 4).then_some(day);
+            let slot = Slot { api: &api, brands: &brands, t0, pumping_day, concurrency: options.concurrency };
+            slot.run(&mut rng, &mut tallies, &mut flows).await?;
             for flow in flows.iter().filter(|f| !f.ended) {
                 pending.extend(flow.verification.clone().map(|id| (flow.brand.clone(), id)));
             }
@@ -379,7 +380,10 @@ pub async fn run(target: Target, options: &Options) -> Result<Report, Simulation
 /// moves forward through the slot's moments, every flow acting at its moment.
 struct Slot<'a> {
     api: &'a Arc<Api>,
+    brands: &'a [Arc<Brand>],
     t0: i64,
+    /// The day, if this slot may have SMS pumping bursts.
+    pumping_day: Option<i64>,
     concurrency: usize,
 }
 
@@ -388,16 +392,9 @@ impl Slot<'_> {
         self.api.set_clock(Some(self.t0 + seconds * SECOND_MS)).await
     }
 
-    async fn run(
-        &self,
-        brands: &[Arc<Brand>],
-        rng: &mut Rng,
-        tallies: &mut Tallies,
-        flows: &mut [Flow],
-        pumping_day: Option<i64>,
-    ) -> Result<(), SimulationError> {
+    async fn run(&self, rng: &mut Rng, tallies: &mut Tallies, flows: &mut [Flow]) -> Result<(), SimulationError> {
         self.at(0).await?;
-        self.create(brands, rng, tallies, flows, pumping_day).await?;
+        self.create(rng, tallies, flows).await?;
         self.read_codes(flows).await?;
         self.deliver(tallies, flows).await?;
         self.act(rng, tallies, flows).await?;
@@ -406,14 +403,7 @@ impl Slot<'_> {
 
     /// Orders with 2FA start verifications; on a pumping day, a burst of verifications to
     /// premium-rate numbers comes too, which risk assessment blocks.
-    async fn create(
-        &self,
-        brands: &[Arc<Brand>],
-        rng: &mut Rng,
-        tallies: &mut Tallies,
-        flows: &mut [Flow],
-        pumping_day: Option<i64>,
-    ) -> Result<(), SimulationError> {
+    async fn create(&self, rng: &mut Rng, tallies: &mut Tallies, flows: &mut [Flow]) -> Result<(), SimulationError> {
         let mut jobs = Vec::new();
         for flow in flows.iter().filter(|f| f.with_two_factor) {
             let customer = pick(rng, &flow.brand.customers);
@@ -421,8 +411,8 @@ impl Slot<'_> {
             jobs.push(create_job(self.api, flow.brand.api_key.clone(), body));
         }
         let mut bursts = Vec::new();
-        for brand in brands.iter().filter(|b| !b.pumping_targets.is_empty()) {
-            let Some(day) = pumping_day.filter(|d| brand.pumping_days.contains(d)) else { continue };
+        for brand in self.brands.iter().filter(|b| !b.pumping_targets.is_empty()) {
+            let Some(day) = self.pumping_day.filter(|d| brand.pumping_days.contains(d)) else { continue };
             for n in 0..20 + rng.below(15) {
                 let customer = pick(rng, &brand.pumping_targets);
                 let body =

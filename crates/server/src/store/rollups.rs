@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use super::{Conn, StoreError};
 use crate::analytics;
 
+/// Counters written per statement.
+const UPSERT_ROWS: usize = 400;
+
 /// Counts the next events (at most `batch`, up to the first one at or after `before`) and moves the cursor past
 /// them; gives how many it counted. The cursor moves first, conditionally: a second instance
 /// doing the same batch finds it moved and counts nothing, so no event is counted twice.
@@ -41,14 +44,29 @@ pub fn advance(conn: &mut dyn Conn, before: i64, batch: i64) -> Result<usize, St
         *daily.entry((brand.clone(), analytics::day_of(*hour), dimension, value.clone())).or_default() += count;
     }
     for (table, counts) in [(HOURLY, hourly), (DAILY, daily)] {
-        let sql = format!(
-            "INSERT INTO {name} (brand, {slot}, dimension, value, count) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (brand, {slot}, dimension, value) DO UPDATE SET count = {name}.count + excluded.count",
-            name = table.name,
-            slot = table.slot,
-        );
-        for ((brand, slot, dimension, value), count) in counts {
-            conn.execute(&sql, &[brand.into(), slot.into(), dimension.into(), value.into(), count.into()])?;
+        let counts: Vec<_> = counts.into_iter().collect();
+        // A few hundred counters per statement: one round trip instead of one per counter.
+        for chunk in counts.chunks(UPSERT_ROWS) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let n = i * 5;
+                    format!("(${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5)
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO {name} (brand, {slot}, dimension, value, count) VALUES {rows} \
+                 ON CONFLICT (brand, {slot}, dimension, value) DO UPDATE SET count = {name}.count + excluded.count",
+                name = table.name,
+                slot = table.slot,
+                rows = rows.join(", "),
+            );
+            let params: Vec<super::Value> = chunk
+                .iter()
+                .flat_map(|((brand, slot, dimension, value), count)| {
+                    [brand.as_str().into(), (*slot).into(), (*dimension).into(), value.as_str().into(), (*count).into()]
+                })
+                .collect();
+            conn.execute(&sql, &params)?;
         }
     }
     Ok(rows.len())
@@ -140,6 +158,26 @@ pub fn series(
     )?
     .iter()
     .map(|r| Ok((r.int(0)?, r.text(1)?, r.int(2)?)))
+    .collect()
+}
+
+/// Verifications started and approved per slot of `slot_ms` (whole days, from the day `from`
+/// falls in) and brand, every brand, from the daily counters: (slot, brand, started, approved).
+pub fn outcomes_by_slot_and_brand(
+    conn: &mut dyn Conn,
+    from: i64,
+    to: i64,
+    slot_ms: i64,
+) -> Result<Vec<(i64, String, i64, i64)>, StoreError> {
+    conn.query(
+        "SELECT (day - $1) / $3 AS slot, brand, \
+         CAST(SUM(CASE WHEN value = 'verification.created' THEN count ELSE 0 END) AS BIGINT), \
+         CAST(SUM(CASE WHEN value = 'verification.approved' THEN count ELSE 0 END) AS BIGINT) \
+         FROM rollups_daily WHERE dimension = 'event' AND day >= $1 AND day < $2 GROUP BY slot, brand ORDER BY slot, brand",
+        &[analytics::day_of(from).into(), to.into(), slot_ms.into()],
+    )?
+    .iter()
+    .map(|r| Ok((r.int(0)?, r.text(1)?, r.int(2)?, r.int(3)?)))
     .collect()
 }
 

@@ -150,6 +150,10 @@ async fn dashboards_show_what_the_simulation_was_answered(db: Db) {
     assert!(fraud.html.contains("when 2FA was switched on"), "{}", fraud.html);
     let market = admin.get("/admin/market?brand=nordtel&days=5").await;
     assert!(market.html.contains("3 other brands together"), "{}", market.html);
+    let csv = admin.get("/admin/market.csv?brand=nordtel&days=5").await;
+    assert!(csv.html.starts_with("period_start,days,approval_rate_percent,other_brands_approval_rate_percent"));
+    let days_with_both = csv.html.lines().skip(1).filter(|l| l.split(',').all(|f| !f.is_empty())).count();
+    assert!(days_with_both >= 3, "the simulated days have both rates: {}", csv.html);
 
     // A Nordtel analyst sees Nordtel's pages and nothing of Skyline's.
     add_user(&demo, &["--username", "nordtel-analyst", "--role", "analyst", "--brand", "nordtel"]);

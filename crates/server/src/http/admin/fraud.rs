@@ -82,7 +82,7 @@ const CHART_WIDTH: i64 = 500;
 const CHART_HEIGHT: i64 = 140;
 
 /// Weeks for four weeks and more, else days.
-fn slot_days(from: i64, to: i64) -> i64 {
+pub(super) fn slot_days(from: i64, to: i64) -> i64 {
     if to - from >= 28 * DAY_MS { 7 } else { 1 }
 }
 
