@@ -74,6 +74,22 @@ pub fn check(settings: &Settings) -> Report {
     if settings.brands.is_empty() {
         report.add(None, Level::Warning, "no brands are configured");
     }
+    let dev = &settings.dev;
+    let on: Vec<&str> =
+        [("outbox_page", dev.outbox_page), ("demo_shop", dev.demo_shop), ("simulated_clock", dev.simulated_clock)]
+            .into_iter()
+            .filter_map(|(name, enabled)| enabled.then_some(name))
+            .collect();
+    if !on.is_empty() {
+        report.add(
+            None,
+            Level::Warning,
+            format!(
+                "[dev] {} on: development only (no authentication; the outbox shows codes, the clock can be moved)",
+                on.join(", ")
+            ),
+        );
+    }
     // The hosted page's host goes into the SMS of `embedded` verifications, the longest form.
     let hosted_page_host = settings
         .public_url

@@ -159,7 +159,8 @@ de = "{brand}: Ihr Code lautet {code}. Betrag {amount}. Gültig {minutes} Minute
     assert!(out.contains("texts.en.confirm-button is missing"), "{out}");
     assert!(out.contains("SMS de: UCS-2") && out.contains("4 segment(s)"), "{out}");
     assert!(out.contains("SMS en: GSM-7, 1 segment(s)"), "{out}");
-    assert!(out.contains("0 error(s), 4 warning(s)"), "{out}");
+    assert!(out.contains("[dev] outbox_page on: development only"), "{out}");
+    assert!(out.contains("0 error(s), 5 warning(s)"), "{out}");
 
     std::fs::write(&config_path, format!("{base}\n[brands.theme]\nlogo = \"missing.png\"\n")).unwrap();
     let (ok, out, err) = orderguard(&["config", "check"], &config_path);

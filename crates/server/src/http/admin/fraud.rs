@@ -78,8 +78,9 @@ struct Trend {
     switched_on_x: Option<i64>,
 }
 
-const CHART_WIDTH: i64 = 500;
-const CHART_HEIGHT: i64 = 140;
+/// The trend charts' plot area inside their 520 × 160 SVG (10 px margins).
+pub(super) const CHART_WIDTH: i64 = 500;
+pub(super) const CHART_HEIGHT: i64 = 140;
 
 /// Weeks for four weeks and more, else days.
 pub(super) fn slot_days(from: i64, to: i64) -> i64 {

@@ -406,9 +406,6 @@ struct MarketSlot {
     others: Option<f64>,
 }
 
-const TREND_WIDTH: i64 = 500;
-const TREND_HEIGHT: f64 = 140.0;
-
 /// The trend per slot from (slot, brand, started, approved) rows.
 fn market_trend(rows: &[(i64, String, i64, i64)], own: &str, from: i64, to: i64) -> (i64, Vec<MarketSlot>) {
     let from = analytics::day_of(from);
@@ -432,12 +429,13 @@ fn market_trend(rows: &[(i64, String, i64, i64)], own: &str, from: i64, to: i64)
 
 /// SVG polyline points of a rate per slot (0–100 %), skipping slots without one.
 fn rate_points(slots: &[MarketSlot], rate: impl Fn(&MarketSlot) -> Option<f64>) -> String {
-    let step = TREND_WIDTH / i64::try_from(slots.len().saturating_sub(1).max(1)).unwrap_or(1);
+    let step = super::fraud::CHART_WIDTH / i64::try_from(slots.len().saturating_sub(1).max(1)).unwrap_or(1);
+    let height = super::fraud::CHART_HEIGHT as f64;
     slots
         .iter()
         .zip(0_i64..)
         .filter_map(|(slot, i)| {
-            let y = 10.0 + TREND_HEIGHT - rate(slot)? / 100.0 * TREND_HEIGHT;
+            let y = 10.0 + height - rate(slot)? / 100.0 * height;
             Some(format!("{},{y:.0}", 10 + i * step))
         })
         .collect::<Vec<_>>()
