@@ -78,12 +78,27 @@ pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String, i64)>
             counted.extend(route().map(|r| ("sms_failed_route", r)));
         }
         "order.outcome_reported" => {
-            counted.extend(text("outcome").map(|o| ("outcome", o)));
             // The funnel follows verified orders only; orders placed without 2FA have none.
-            if int("verifications").is_some_and(|n| n > 0) {
-                counted.extend(text("outcome").map(|o| ("verified_outcome", o)));
+            let verified = int("verifications").is_some_and(|n| n > 0);
+            let mut outcome = |report: &Value, sign: i64| {
+                let field = |key: &str| report.get(key).and_then(Value::as_str).map(str::to_owned);
+                if let Some(o) = field("outcome") {
+                    summed.push(("outcome", o.clone(), sign));
+                    if verified {
+                        summed.push(("verified_outcome", o, sign));
+                    }
+                }
+                if let (Some(currency), Some(lost)) =
+                    (field("currency"), report.get("amount_lost").and_then(Value::as_i64))
+                {
+                    summed.push(("loss", currency, sign * lost));
+                }
+            };
+            outcome(attrs, 1);
+            // A report that replaces an earlier one takes the earlier one back: an order counts once.
+            if let Some(previous) = attrs.get("previous").filter(|p| p.is_object()) {
+                outcome(previous, -1);
             }
-            summed.extend(text("currency").zip(int("amount_lost")).map(|(c, a)| ("loss", c, a)));
         }
         _ => {}
     }

@@ -54,6 +54,8 @@ pub async fn report_outcome(
                 }
             };
             let verifications = verifications::count_for_order(conn, &brand, &report.order_id)?;
+            // A new report replaces the last one: the counters take the last one back.
+            let previous = orders::reported_outcome(conn, &brand, &report.order_id)?;
             let currency = amount_lost.map(|m| m.currency.code().to_owned());
             orders::record_outcome(
                 conn,
@@ -79,6 +81,9 @@ pub async fn report_outcome(
                         "amount_lost": amount_lost.map(|m| m.minor),
                         "currency": currency,
                         "verifications": verifications,
+                        "previous": previous.map(|(outcome, lost, currency)| json!({
+                            "outcome": outcome, "amount_lost": lost, "currency": currency,
+                        })),
                     }),
                 },
             )?;

@@ -28,6 +28,20 @@ pub fn record_outcome(conn: &mut dyn Conn, o: &Outcome<'_>) -> Result<(), StoreE
     Ok(())
 }
 
+/// What an order was reported as before: outcome, loss in minor units and its currency.
+pub fn reported_outcome(
+    conn: &mut dyn Conn,
+    brand: &str,
+    order_id: &str,
+) -> Result<Option<(String, Option<i64>, Option<String>)>, StoreError> {
+    conn.query_opt(
+        "SELECT outcome, amount_lost_minor, currency FROM order_outcomes WHERE brand = $1 AND order_id = $2",
+        &[brand.into(), order_id.into()],
+    )?
+    .map(|r| Ok((r.text(0)?, r.opt_int(1)?, r.opt_text(2)?)))
+    .transpose()
+}
+
 /// The currency of the order's verifications, if it had any.
 pub fn order_currency(conn: &mut dyn Conn, brand: &str, order_id: &str) -> Result<Option<String>, StoreError> {
     conn.query_opt(

@@ -95,7 +95,7 @@ impl Browser {
         self.keep(response).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let response = self
             .http
             .post(format!("{}{path}", self.base))

@@ -196,4 +196,36 @@ async fn dashboards_show_what_the_simulation_was_answered(db: Db) {
     }
     assert!(seen.contains("verification.created") && seen.contains("id: "), "{seen}");
     assert!(!seen.contains("LIVE-SKY"), "another brand's event in the stream: {seen}");
+    // Signing out ends the stream within seconds.
+    let home = analyst.get("/admin").await;
+    let csrf = home.html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    assert_eq!(analyst.post("/admin/logout", &[("csrf", &csrf)]).await.status, StatusCode::SEE_OTHER);
+    let drained = async { while let Ok(Some(_)) = stream.chunk().await {} };
+    assert!(tokio::time::timeout(Duration::from_secs(10), drained).await.is_ok(), "the stream outlived the session");
+
+    // An order reported twice (completed, then a chargeback) counts once, as the later report.
+    let fraud = admin.get("/admin/fraud?brand=nordtel&days=5").await;
+    let (orders, chargebacks) =
+        (figure(&fraud.html, "Orders with a reported outcome"), figure(&fraud.html, "Chargebacks"));
+    for (outcome, lost) in [("completed", None), ("chargeback", Some("849.00"))] {
+        let body = serde_json::json!({ "outcome": outcome, "amount_lost": lost });
+        let answer = api
+            .post(format!("{}/v1/orders/LIVE-NORD/outcome", demo.base))
+            .bearer_auth(key("nordtel"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+    }
+    let mut fraud = admin.get("/admin/fraud?brand=nordtel&days=5").await;
+    for _ in 0..100 {
+        if figure(&fraud.html, "Chargebacks") == chargebacks + 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        fraud = admin.get("/admin/fraud?brand=nordtel&days=5").await;
+    }
+    assert_eq!(figure(&fraud.html, "Chargebacks"), chargebacks + 1);
+    assert_eq!(figure(&fraud.html, "Orders with a reported outcome"), orders + 1, "the order counts once");
 }

@@ -145,23 +145,31 @@ struct FraudPage {
 
 struct Read {
     series: Vec<(i64, String, i64)>,
-    around_switch: Option<(Counters, Counters)>,
+    /// Whole days compared on each side of the switch, and the counters before and after.
+    around_switch: Option<(i64, Counters, Counters)>,
+}
+
+/// Days to compare on each side of the switch: the period's length, but no more whole days than
+/// have passed since (both sides equally long); none before a whole day has passed.
+fn days_around(since: i64, period_days: i64, to: i64) -> Option<i64> {
+    Some(period_days.min((to - since).div_euclid(DAY_MS))).filter(|d| *d >= 1)
 }
 
 async fn read(app: &App, loaded: &Loaded, since: Option<i64>) -> Result<Read, StoreError> {
     let (from, to) = period_bounds(loaded.days);
-    let (brand, span) = (loaded.brand.clone(), loaded.days * DAY_MS);
+    let (brand, period_days) = (loaded.brand.clone(), loaded.days);
     app.store
         .read(move |conn| -> Result<Read, StoreError> {
             let series = rollups::series(conn, &brand, "outcome", from, to, slot_days(from, to) * DAY_MS)?;
             let keyed = |totals: Vec<(String, String, i64)>| -> Counters {
                 totals.into_iter().map(|(d, v, c)| ((d, v), c)).collect()
             };
-            let around_switch = match since {
+            let around_switch = match since.and_then(|s| Some((s, days_around(s, period_days, to)?))) {
                 None => None,
-                Some(since) => Some((
-                    keyed(rollups::totals(conn, &brand, since - span, since)?),
-                    keyed(rollups::totals(conn, &brand, since, (since + span).min(to))?),
+                Some((since, days)) => Some((
+                    days,
+                    keyed(rollups::totals(conn, &brand, since - days * DAY_MS, since)?),
+                    keyed(rollups::totals(conn, &brand, since, since + days * DAY_MS)?),
                 )),
             };
             Ok(Read { series, around_switch })
@@ -188,9 +196,9 @@ pub async fn fraud(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Respo
     let mut reasons: Vec<(String, i64)> =
         loaded.current.iter().filter(|((d, _), _)| d == "risk_reason").map(|((_, v), n)| (v.clone(), *n)).collect();
     reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let before_after = since.zip(read.around_switch).map(|(since, (before, after))| BeforeAfter {
+    let before_after = since.zip(read.around_switch).map(|(since, (days, before, after))| BeforeAfter {
         since: crate::clock::rfc3339(since).chars().take(10).collect(),
-        days: loaded.days,
+        days,
         before: figures(&before),
         after: figures(&after),
     });
@@ -250,6 +258,15 @@ mod tests {
         assert!(t.slots[0].y < t.slots[1].y, "the higher rate is drawn higher");
         assert_eq!(t.switched_on_x, Some(10 + CHART_WIDTH));
         assert_eq!(trend(&[], 0, 35 * DAY_MS, None).slots.len(), 5);
+    }
+
+    #[test]
+    fn both_sides_of_the_switch_are_equally_long() {
+        let since = 10 * DAY_MS;
+        assert_eq!(days_around(since, 28, since + 3 * DAY_MS + 5), Some(3));
+        assert_eq!(days_around(since, 7, since + 30 * DAY_MS), Some(7));
+        assert_eq!(days_around(since, 7, since + DAY_MS - 1), None);
+        assert_eq!(days_around(since, 7, since - DAY_MS), None, "not switched on yet");
     }
 
     #[test]

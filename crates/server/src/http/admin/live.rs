@@ -21,6 +21,8 @@ use crate::store::events::{self, Event};
 const POLL: Duration = Duration::from_millis(500);
 /// A stream ends after this; the browser reconnects, and the session is checked again.
 const STREAM_LIFETIME: Duration = Duration::from_secs(300);
+/// Polls between checks that the session is still signed in (every few seconds).
+const SESSION_CHECK_POLLS: u32 = 6;
 const SHOWN: i64 = 50;
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -130,20 +132,28 @@ pub async fn live_events(
         }
     };
     let ends = tokio::time::Instant::now() + STREAM_LIFETIME;
-    let batches = futures_util::stream::unfold(after, move |after| {
-        let (app, slug) = (app.clone(), slug.clone());
+    let token = super::cookie(&headers, super::SESSION_COOKIE).unwrap_or_default().to_owned();
+    let batches = futures_util::stream::unfold((after, 0_u32), move |(after, mut polls)| {
+        let (app, slug, token) = (app.clone(), slug.clone(), token.clone());
         async move {
             loop {
                 if tokio::time::Instant::now() >= ends {
                     return None;
                 }
                 tokio::time::sleep(POLL).await;
+                polls += 1;
+                // A signed-out or expired session ends the stream within a few seconds.
+                if polls.is_multiple_of(SESSION_CHECK_POLLS)
+                    && !matches!(crate::service::admin::session(&app.store, &token).await, Ok(Some(_)))
+                {
+                    return None;
+                }
                 let s = slug.clone();
                 // A failed read ends the stream; the browser reconnects from its last event.
                 let found = app.store.read(move |conn| events::of_brand_after(conn, &s, after, 200)).await.ok()?;
                 if let Some(last) = found.last() {
                     let next = last.id;
-                    return Some((found, next));
+                    return Some((found, (next, polls)));
                 }
             }
         }
