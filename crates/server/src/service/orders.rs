@@ -81,9 +81,7 @@ pub async fn report_outcome(
                         "amount_lost": amount_lost.map(|m| m.minor),
                         "currency": currency,
                         "verifications": verifications,
-                        "previous": previous.map(|(outcome, lost, currency)| json!({
-                            "outcome": outcome, "amount_lost": lost, "currency": currency,
-                        })),
+                        "previous": previous,
                     }),
                 },
             )?;

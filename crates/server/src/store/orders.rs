@@ -28,17 +28,25 @@ pub fn record_outcome(conn: &mut dyn Conn, o: &Outcome<'_>) -> Result<(), StoreE
     Ok(())
 }
 
-/// What an order was reported as before: outcome, loss in minor units and its currency.
+/// What an order was last reported as.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReportedOutcome {
+    pub outcome: String,
+    /// In minor units of `currency`.
+    pub amount_lost: Option<i64>,
+    pub currency: Option<String>,
+}
+
 pub fn reported_outcome(
     conn: &mut dyn Conn,
     brand: &str,
     order_id: &str,
-) -> Result<Option<(String, Option<i64>, Option<String>)>, StoreError> {
+) -> Result<Option<ReportedOutcome>, StoreError> {
     conn.query_opt(
         "SELECT outcome, amount_lost_minor, currency FROM order_outcomes WHERE brand = $1 AND order_id = $2",
         &[brand.into(), order_id.into()],
     )?
-    .map(|r| Ok((r.text(0)?, r.opt_int(1)?, r.opt_text(2)?)))
+    .map(|r| Ok(ReportedOutcome { outcome: r.text(0)?, amount_lost: r.opt_int(1)?, currency: r.opt_text(2)? }))
     .transpose()
 }
 

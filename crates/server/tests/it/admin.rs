@@ -114,6 +114,15 @@ impl Browser {
     }
 }
 
+/// The session's CSRF token, from the forms of the home page.
+async fn csrf_of_home(browser: &mut Browser) -> String {
+    hidden_csrf(&browser.get("/admin").await.html)
+}
+
+async fn search_number(browser: &mut Browser, brand: &str, phone: &str, csrf: &str) -> Page {
+    browser.post("/admin/orders-by-number", &[("brand", brand), ("phone", phone), ("csrf", csrf)]).await
+}
+
 fn hidden_csrf(html: &str) -> String {
     let after = html.split("name=\"csrf\" value=\"").nth(1).expect("a CSRF field");
     after.split('"').next().unwrap().to_owned()
@@ -269,16 +278,21 @@ async fn order_traces_are_masked_isolated_and_audited(db: Db) {
     assert!(admin.get("/admin/audit").await.status == StatusCode::FORBIDDEN, "brand admins do not read the audit log");
 
     // By the customer's number: the orders, for roles that see numbers; audited with the hint only.
-    let found = admin.get("/admin/orders-by-number?brand=alpha&phone=%2B4915123456789").await;
+    // A form POST with the session's CSRF token: the number never goes into a URL.
+    let csrf = csrf_of_home(&mut admin).await;
+    let found = search_number(&mut admin, "alpha", "+4915123456789", &csrf).await;
     assert_eq!(found.status, StatusCode::OK);
     assert!(found.html.contains("order=T-1") && found.html.contains(&id), "{}", found.html);
-    let national = admin.get("/admin/orders-by-number?brand=alpha&phone=015123456789").await;
+    let national = search_number(&mut admin, "alpha", "015123456789", &csrf).await;
     assert!(national.html.contains("order=T-1"), "numbers are read in the brand's region: {}", national.html);
-    assert_eq!(admin.get("/admin/orders-by-number?brand=alpha&phone=hello").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(search_number(&mut admin, "alpha", "hello", &csrf).await.status, StatusCode::BAD_REQUEST);
+    let forged = search_number(&mut admin, "alpha", "+4915123456789", "forged").await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "a wrong CSRF token is refused");
 
     let mut analyst = Browser::new(&server);
     analyst.sign_in("alpha-analyst", PASSWORD).await;
-    let refused = analyst.get("/admin/orders-by-number?brand=alpha&phone=%2B4915123456789").await;
+    let csrf = csrf_of_home(&mut analyst).await;
+    let refused = search_number(&mut analyst, "alpha", "+4915123456789", &csrf).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "analysts see masked numbers only");
     let trace = analyst.get("/admin/trace?brand=alpha&order=T-1").await;
     assert!(trace.html.contains(&id) && !trace.html.contains("+4915123456789"), "masked for analysts: {}", trace.html);
@@ -287,10 +301,8 @@ async fn order_traces_are_masked_isolated_and_audited(db: Db) {
     let mut other = Browser::new(&server);
     other.sign_in("beta-admin", PASSWORD).await;
     assert_eq!(other.get("/admin/trace?brand=alpha&order=T-1").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(
-        other.get("/admin/orders-by-number?brand=alpha&phone=%2B4915123456789").await.status,
-        StatusCode::NOT_FOUND
-    );
+    let csrf = csrf_of_home(&mut other).await;
+    assert_eq!(search_number(&mut other, "alpha", "+4915123456789", &csrf).await.status, StatusCode::NOT_FOUND);
     let own = other.get("/admin/trace?brand=beta&order=T-1").await;
     assert!(own.status == StatusCode::OK && own.html.contains("Nothing is known") && !own.html.contains(&id));
 

@@ -1,26 +1,20 @@
 //! Finding a brand's orders by the customer's phone number: for the roles that may see personal
-//! data (not analysts), and written to the audit log like an order trace.
+//! data (not analysts), and written to the audit log like an order trace. A form POST (with the
+//! session's CSRF token), so that the number stays out of URLs, browser history and proxy logs.
 
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use orderguard_domain::phone::E164;
 
-use super::{AdminUser, audit, internal_error, no_such_brand, page, visible_brand};
+use super::{AdminUser, audit, form_fields, internal_error, no_such_brand, page, same_token, visible_brand};
 use crate::App;
+use crate::http::body::RequestBody;
 
 const MOST: i64 = 100;
-
-#[derive(serde::Deserialize, utoipa::IntoParams)]
-pub struct NumberQuery {
-    /// The brand's slug.
-    brand: String,
-    /// The customer's number, international (`+49 151 …`) or national in the brand's region.
-    phone: String,
-}
 
 struct Found {
     order_id: String,
@@ -40,27 +34,36 @@ struct NumberPage {
 }
 
 #[utoipa::path(
-    get, path = "/admin/orders-by-number", tag = "admin", params(NumberQuery),
+    post, path = "/admin/orders-by-number", tag = "admin",
+    request_body(content = String, description = "Form fields brand (slug), phone (international, or national in the brand's region), csrf", content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "The brand's orders whose code went to this number; the search is audited", content_type = "text/html"),
         (status = 400, description = "Not a phone number", content_type = "text/html"),
-        (status = 403, description = "The role sees masked data only", content_type = "text/html"),
+        (status = 403, description = "The role sees masked data only, or the form's CSRF token is wrong", content_type = "text/html"),
         (status = 404, description = "No such brand for this user", content_type = "text/html"),
     )
 )]
 pub async fn orders_by_number(
     State(app): State<Arc<App>>,
     AdminUser(user): AdminUser,
-    Query(query): Query<NumberQuery>,
+    RequestBody(body): RequestBody,
 ) -> Response {
-    let Some(brand) = visible_brand(&app, &user, &query.brand) else { return no_such_brand() };
+    let fields = form_fields(&body.unwrap_or_default());
+    let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
+    if !same_token(&user.csrf_token, field("csrf")) {
+        return crate::http::pages::error_page(
+            StatusCode::FORBIDDEN,
+            "The form had expired. Go back, reload the page and try again.",
+        );
+    }
+    let Some(brand) = visible_brand(&app, &user, field("brand")) else { return no_such_brand() };
     if user.access.role.masks_personal_data() {
         return crate::http::pages::error_page(
             StatusCode::FORBIDDEN,
             "Analysts see masked numbers only: search by order id instead.",
         );
     }
-    let Ok(number) = E164::parse(&query.phone, brand.default_region.as_deref()) else {
+    let Ok(number) = E164::parse(field("phone"), brand.default_region.as_deref()) else {
         return crate::http::pages::error_page(
             StatusCode::BAD_REQUEST,
             "That is not a phone number: write it internationally, like +49 151 23456789.",
