@@ -312,6 +312,21 @@ pub async fn run(target: Target, options: &Options) -> Result<Report, Simulation
         .map_err(|source| SimulationError::Http { what: "building the HTTP client".into(), source })?;
     let base = target.base_url.trim_end_matches('/').to_owned();
     let api = Arc::new(Api { http, base, sms_status: target.sms_status });
+    let result = drive(&api, &brands, options, rng).await;
+    if result.is_err() {
+        // Whatever went wrong, the instance gets its wall clock back.
+        let _ = api.set_clock(None).await;
+    }
+    result
+}
+
+/// The simulated days, slot by slot, then the expiries at the end.
+async fn drive(
+    api: &Arc<Api>,
+    brands: &[Arc<Brand>],
+    options: &Options,
+    mut rng: Rng,
+) -> Result<Report, SimulationError> {
     let mut tallies: Tallies = brands.iter().map(|b| (b.slug.clone(), Tally::default())).collect();
     let now = crate::clock::now().millis();
     // Whole days, ending early enough that the last slot's windows (velocity, expiry) have passed.
@@ -328,7 +343,7 @@ pub async fn run(target: Target, options: &Options) -> Result<Report, Simulation
             }
             simulated = (simulated.0.or(Some(t0)), Some(t0));
             let mut flows = Vec::new();
-            for brand in &brands {
+            for brand in brands {
                 for n in 0..plan::orders_in_slot(&mut rng, options.orders_per_day, share) {
                     flows.push(Flow {
                         brand: brand.clone(),
@@ -347,7 +362,7 @@ pub async fn run(target: Target, options: &Options) -> Result<Report, Simulation
             }
             // Pumpers strike in the afternoon.
             let pumping_day = (slot == 4).then_some(day);
-            let slot = Slot { api: &api, brands: &brands, t0, pumping_day, concurrency: options.concurrency };
+            let slot = Slot { api, brands, t0, pumping_day, concurrency: options.concurrency };
             slot.run(&mut rng, &mut tallies, &mut flows).await?;
             for flow in flows.iter().filter(|f| !f.ended) {
                 pending.extend(flow.verification.clone().map(|id| (flow.brand.clone(), id)));

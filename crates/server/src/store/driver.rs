@@ -298,7 +298,8 @@ const WAL_RESTART_PAGES: i64 = 65_536;
 /// Copies the WAL into the database file every half second, without blocking the writer or
 /// readers, until the store is dropped. Under sustained writes such checkpoints never catch up
 /// with the writer and the WAL would grow without end: once it is large, a checkpoint waits for a
-/// gap between write transactions and truncates it.
+/// gap between write transactions and truncates it — writes wait for that one (within the busy
+/// timeout), a rare pause instead of a WAL of many gigabytes.
 fn run_checkpoints(conn: &rusqlite::Connection, open: &std::sync::atomic::AtomicBool) {
     while open.load(std::sync::atomic::Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(500));

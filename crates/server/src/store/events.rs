@@ -93,10 +93,9 @@ pub fn latest_of_brand(conn: &mut dyn Conn, brand: &str, limit: i64) -> Result<V
     .collect()
 }
 
-/// Appends many events with one statement per few hundred (bulk loads: benchmarks, imports).
+/// Appends many events with one statement per up to 256 (bulk loads: benchmarks, imports).
 pub fn append_many(conn: &mut dyn Conn, events: &[NewEvent<'_>]) -> Result<(), StoreError> {
-    const ROWS_PER_STATEMENT: usize = 500;
-    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+    for chunk in super::bulk_chunks(events) {
         let placeholders: Vec<String> = (0..chunk.len())
             .map(|i| {
                 let n = i * 6;

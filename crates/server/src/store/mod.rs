@@ -208,3 +208,28 @@ impl Store {
         self.write(|conn| conn.query("SELECT 1", &[]).map(|_| ())).await
     }
 }
+
+/// Splits rows for multi-row statements into chunks of 256, 128, … 1 rows: few distinct SQL texts,
+/// so that bulk writes do not push the hot statements out of the prepared-statement cache.
+pub(crate) fn bulk_chunks<T>(mut rows: &[T]) -> Vec<&[T]> {
+    const LARGEST: usize = 256;
+    let mut chunks = Vec::new();
+    while !rows.is_empty() {
+        let size = if rows.len() >= LARGEST { LARGEST } else { 1 << rows.len().ilog2() };
+        let (chunk, rest) = rows.split_at(size);
+        chunks.push(chunk);
+        rows = rest;
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod bulk_tests {
+    #[test]
+    fn chunks_are_powers_of_two() {
+        let rows: Vec<u32> = (0..600).collect();
+        let sizes: Vec<usize> = super::bulk_chunks(&rows).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [256, 256, 64, 16, 8]);
+        assert!(super::bulk_chunks::<u32>(&[]).is_empty());
+    }
+}

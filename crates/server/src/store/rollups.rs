@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use super::{Conn, StoreError};
 use crate::analytics;
 
-/// Counters written per statement.
-const UPSERT_ROWS: usize = 400;
+/// An uncounted event this far beyond the counting horizon is worth a warning.
+const STUCK_MS: i64 = 10 * 60_000;
 
 /// Counts the next events (at most `batch`, up to the first one at or after `before`) and moves the cursor past
 /// them; gives how many it counted. The cursor moves first, conditionally: a second instance
@@ -21,6 +21,11 @@ pub fn advance(conn: &mut dyn Conn, before: i64, batch: i64) -> Result<usize, St
     )?;
     // Up to the first event that is too young: the cursor must not pass an event left uncounted.
     let young = rows.iter().position(|row| row.int(3).is_ok_and(|at| at >= before)).unwrap_or(rows.len());
+    if let Some(at) = rows.get(young).and_then(|row| row.int(3).ok()).filter(|at| *at > before + STUCK_MS) {
+        // An event stamped in the future (a clock moved back, or a skewed instance) holds every
+        // later one back until its time comes.
+        tracing::warn!(event_at = %crate::clock::rfc3339(at), "the dashboards' counters wait for an event from the future");
+    }
     rows.truncate(young);
     let Some(last) = rows.last() else { return Ok(0) };
     let last_id = last.int(0)?;
@@ -45,8 +50,8 @@ pub fn advance(conn: &mut dyn Conn, before: i64, batch: i64) -> Result<usize, St
     }
     for (table, counts) in [(HOURLY, hourly), (DAILY, daily)] {
         let counts: Vec<_> = counts.into_iter().collect();
-        // A few hundred counters per statement: one round trip instead of one per counter.
-        for chunk in counts.chunks(UPSERT_ROWS) {
+        // Many counters per statement: one round trip instead of one per counter.
+        for chunk in super::bulk_chunks(&counts) {
             let rows: Vec<String> = (0..chunk.len())
                 .map(|i| {
                     let n = i * 5;
