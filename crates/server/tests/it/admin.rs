@@ -239,6 +239,12 @@ async fn each_role_sees_its_brands_only(db: Db) {
         csv.html
     );
     assert_eq!(alpha.get("/admin/overview?brand=alpha&days=0").await.status, StatusCode::BAD_REQUEST);
+    let malformed = alpha.get("/admin/fraud?brand=alpha&days=many").await;
+    assert!(
+        malformed.status == StatusCode::BAD_REQUEST && malformed.html.contains("days=1 to 365"),
+        "{}",
+        malformed.html
+    );
     assert_eq!(alpha.get("/admin/overview?brand=beta").await.status, StatusCode::NOT_FOUND);
     assert_eq!(alpha.get("/admin/overview.csv?brand=beta").await.status, StatusCode::NOT_FOUND);
 

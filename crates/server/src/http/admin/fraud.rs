@@ -160,7 +160,7 @@ async fn read(app: &App, loaded: &Loaded, since: Option<i64>) -> Result<Read, St
     let (brand, period_days) = (loaded.brand.clone(), loaded.days);
     app.store
         .read(move |conn| -> Result<Read, StoreError> {
-            let series = rollups::series(conn, &brand, "outcome", from, to, slot_days(from, to) * DAY_MS)?;
+            let series = rollups::series(conn, &brand, "outcome", from, to, slot_days(day_of(from), to) * DAY_MS)?;
             let keyed = |totals: Vec<(String, String, i64)>| -> Counters {
                 totals.into_iter().map(|(d, v, c)| ((d, v), c)).collect()
             };

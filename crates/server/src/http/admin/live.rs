@@ -31,6 +31,8 @@ pub struct LiveQuery {
     brand: String,
     /// Only events after this id (the stream; default: from now on).
     after: Option<i64>,
+    /// The period the other dashboards' links keep (1–365 days, default 7).
+    days: Option<i64>,
 }
 
 /// An event as the monitor shows it.
@@ -88,7 +90,7 @@ pub async fn live(State(app): State<Arc<App>>, AdminUser(user): AdminUser, Query
     let html = LivePage {
         brand: brand.slug.to_string(),
         brand_name: brand.name.clone(),
-        days: 7,
+        days: query.days.unwrap_or(7).clamp(1, 365),
         rows: latest.into_iter().map(Row::from).collect(),
         last_id,
         script: crate::http::pages::assets::url("admin-live.js"),

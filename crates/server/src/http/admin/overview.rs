@@ -157,8 +157,12 @@ impl FromRequestParts<Arc<App>> for Scoped {
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, app: &Arc<App>) -> Result<Self, Response> {
         let AdminUser(user) = AdminUser::from_request_parts(parts, app).await?;
-        let Query(query) =
-            Query::<OverviewQuery>::from_request_parts(parts, app).await.map_err(|_| Refusal::NoSuchBrand.page())?;
+        let Query(query) = Query::<OverviewQuery>::from_request_parts(parts, app).await.map_err(|_| {
+            super::super::pages::error_page(
+                StatusCode::BAD_REQUEST,
+                "This page needs ?brand=SLUG, and days=1 to 365 if given.",
+            )
+        })?;
         load(app, &user, &query).await.map(Scoped).map_err(Refusal::page)
     }
 }
