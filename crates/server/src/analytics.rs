@@ -17,6 +17,35 @@ pub fn day_of(at: i64) -> i64 {
     at.div_euclid(DAY_MS) * DAY_MS
 }
 
+/// The days or weeks a trend over `[from, to)` is drawn in: whole UTC days (the daily counters)
+/// from the day `from` falls in, weeks from four weeks on; the last one ends at `to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slots {
+    /// Midnight of the first slot's first day.
+    pub first: i64,
+    pub end: i64,
+    /// 1 or 7.
+    pub days: i64,
+    pub count: i64,
+}
+
+impl Slots {
+    pub fn of(from: i64, to: i64) -> Self {
+        let first = day_of(from);
+        let days = if to - first >= 28 * DAY_MS { 7 } else { 1 };
+        let ms = days * DAY_MS;
+        Self { first, end: to, days, count: ((to - first + ms - 1) / ms).max(1) }
+    }
+
+    pub fn ms(&self) -> i64 {
+        self.days * DAY_MS
+    }
+
+    pub fn start(&self, slot: i64) -> i64 {
+        self.first + slot * self.ms()
+    }
+}
+
 /// Delivery latency classes, upper bounds in seconds; the last class is everything slower.
 pub const LATENCY_BUCKETS: [(&str, i64); 5] =
     [("≤ 1 s", 1_000), ("≤ 5 s", 5_000), ("≤ 30 s", 30_000), ("≤ 2 min", 120_000), ("> 2 min", i64::MAX)];
@@ -170,6 +199,14 @@ mod tests {
             dimensions("verification.failed", &json!({ "amount": 5, "currency": "EUR", "risk": risk })).len()
         };
         assert_eq!((failed("allow"), failed("review")), (1, 2));
+    }
+
+    #[test]
+    fn slots_are_whole_days_or_weeks() {
+        let slots = Slots::of(DAY_MS + 5 * HOUR_MS, 3 * DAY_MS + HOUR_MS);
+        assert_eq!(slots, Slots { first: DAY_MS, end: 3 * DAY_MS + HOUR_MS, days: 1, count: 3 });
+        assert_eq!(slots.start(2), 3 * DAY_MS);
+        assert_eq!(Slots::of(0, 35 * DAY_MS).count, 5);
     }
 
     #[test]

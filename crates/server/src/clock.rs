@@ -35,6 +35,16 @@ pub fn rfc3339(millis: i64) -> String {
     t.format(&format).unwrap_or_else(|_| String::from("invalid-time"))
 }
 
+/// The (UTC) day of a time: `2026-11-24`.
+pub fn day(millis: i64) -> String {
+    rfc3339(millis).chars().take(10).collect()
+}
+
+/// Midnight (UTC) of a day written `YYYY-MM-DD`, in milliseconds.
+pub fn parse_day(day: &str) -> Option<i64> {
+    parse_rfc3339(&format!("{day}T00:00:00Z"))
+}
+
 /// Milliseconds since the epoch of an RFC 3339 time.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
@@ -48,5 +58,8 @@ mod tests {
         assert_eq!(super::rfc3339(1_764_000_000_123), "2025-11-24T16:00:00.123Z");
         assert_eq!(super::parse_rfc3339("2025-11-24T17:00:00.123+01:00"), Some(1_764_000_000_123));
         assert_eq!(super::parse_rfc3339("yesterday"), None);
+        assert_eq!(super::day(1_764_000_000_123), "2025-11-24");
+        assert_eq!(super::parse_day("2025-11-24"), Some(1_763_942_400_000));
+        assert_eq!(super::parse_day("2025-11-24T10:00:00Z"), None);
     }
 }

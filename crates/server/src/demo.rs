@@ -110,20 +110,25 @@ pub fn customers() -> Vec<Customer> {
 
 /// The day `days` before `now`, as `YYYY-MM-DD`.
 fn day_before(now: i64, days: i64) -> String {
-    crate::clock::rfc3339(now - days * 86_400_000).chars().take(10).collect()
+    crate::clock::day(now - days * 86_400_000)
 }
 
 /// The demo configuration, written to `<data>/orderguard.toml` so it can be read and changed.
 /// `status_token` lets `orderguard simulate` report deliveries of the outbox's messages.
 pub fn config_toml(listen: &str, data_dir: &Path, database_url: Option<&str>, status_token: &str) -> String {
     let all = customers();
-    let customers = |brand: &str| {
-        all.iter()
-            .filter(|c| c.brand == brand)
-            .map(|c| format!("  {{ id = \"{}\", phone = \"{}\" }},", c.id, c.phone))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    // Each brand's customers in a static directory of its own.
+    let directories: String = DEMO_BRANDS
+        .iter()
+        .map(|b| {
+            let listed: Vec<String> = all
+                .iter()
+                .filter(|c| c.brand == b.slug)
+                .map(|c| format!("  {{ id = \"{}\", phone = \"{}\" }},", c.id, c.phone))
+                .collect();
+            format!("[identity.{}-directory]\nkind = \"static\"\ncustomers = [\n{}\n]\n\n", b.slug, listed.join("\n"))
+        })
+        .collect();
     let now = crate::clock::now().millis();
     let since = |slug: &str| {
         DEMO_BRANDS
@@ -154,30 +159,7 @@ kind = "outbox"
 # Delivery reports, posted by `orderguard simulate` playing the handset network.
 status_callback = {{ token = "{status_token}", message_id_field = "message_id", status_field = "status", delivered = ["delivered"], failed = ["failed"] }}
 
-[identity.nordtel-directory]
-kind = "static"
-customers = [
-{nordtel}
-]
-
-[identity.skyline-directory]
-kind = "static"
-customers = [
-{skyline}
-]
-
-[identity.fjordnett-directory]
-kind = "static"
-customers = [
-{fjordnett}
-]
-
-[identity.alpentel-directory]
-kind = "static"
-customers = [
-{alpentel}
-]
-
+{directories}
 [[brands]]
 slug = "nordtel"
 name = "Nordtel"
@@ -233,10 +215,6 @@ default_region = "AT"
 sms_route = ["outbox"]
 identity = "alpentel-directory"
 "##,
-        nordtel = customers("nordtel"),
-        skyline = customers("skyline"),
-        fjordnett = customers("fjordnett"),
-        alpentel = customers("alpentel"),
         nordtel_since = since("nordtel"),
         skyline_since = since("skyline"),
         fjordnett_since = since("fjordnett"),

@@ -288,7 +288,7 @@ fn build_brand(
     let two_factor_since = match &c.two_factor_since {
         None => None,
         Some(day) => Some(
-            crate::clock::parse_rfc3339(&format!("{day}T00:00:00Z"))
+            crate::clock::parse_day(day)
                 .ok_or_else(|| format!("two_factor_since `{day}` must be a day like 2026-10-01"))?,
         ),
     };

@@ -282,7 +282,7 @@ pub async fn run(target: Target, options: &Options) -> Result<Report, Simulation
             .map_err(|_| SimulationError::Setup(format!("brand {}: `{}` is not a currency", b.slug, b.currency)))?;
         let two_factor_since = match &b.two_factor_since {
             None => None,
-            Some(day) => Some(crate::clock::parse_rfc3339(&format!("{day}T00:00:00Z")).ok_or_else(|| {
+            Some(day) => Some(crate::clock::parse_day(day).ok_or_else(|| {
                 SimulationError::Setup(format!("brand {}: two_factor_since `{day}` is not a day", b.slug))
             })?),
         };

@@ -146,40 +146,35 @@ pub fn outcomes_by_brand(conn: &mut dyn Conn, from: i64, to: i64) -> Result<Vec<
     Ok(sums.into_iter().map(|(brand, (started, approved))| (brand, started, approved)).collect())
 }
 
-/// A brand's daily counters of one dimension over the days of `[from, to)` in slots of `slot_ms`
-/// (whole days) from the day `from` falls in: (slot number from 0, value, sum).
+/// A brand's daily counters of one dimension per slot: (slot number from 0, value, sum).
 pub fn series(
     conn: &mut dyn Conn,
     brand: &str,
     dimension: &str,
-    from: i64,
-    to: i64,
-    slot_ms: i64,
+    slots: analytics::Slots,
 ) -> Result<Vec<(i64, String, i64)>, StoreError> {
     conn.query(
         "SELECT (day - $3) / $5 AS slot, value, CAST(SUM(count) AS BIGINT) FROM rollups_daily \
          WHERE brand = $1 AND dimension = $2 AND day >= $3 AND day < $4 GROUP BY slot, value ORDER BY slot, value",
-        &[brand.into(), dimension.into(), analytics::day_of(from).into(), to.into(), slot_ms.into()],
+        &[brand.into(), dimension.into(), slots.first.into(), slots.end.into(), slots.ms().into()],
     )?
     .iter()
     .map(|r| Ok((r.int(0)?, r.text(1)?, r.int(2)?)))
     .collect()
 }
 
-/// Verifications started and approved per slot of `slot_ms` (whole days, from the day `from`
-/// falls in) and brand, every brand, from the daily counters: (slot, brand, started, approved).
+/// Verifications started and approved per slot and brand, every brand, from the daily counters:
+/// (slot, brand, started, approved).
 pub fn outcomes_by_slot_and_brand(
     conn: &mut dyn Conn,
-    from: i64,
-    to: i64,
-    slot_ms: i64,
+    slots: analytics::Slots,
 ) -> Result<Vec<(i64, String, i64, i64)>, StoreError> {
     conn.query(
         "SELECT (day - $1) / $3 AS slot, brand, \
          CAST(SUM(CASE WHEN value = 'verification.created' THEN count ELSE 0 END) AS BIGINT), \
          CAST(SUM(CASE WHEN value = 'verification.approved' THEN count ELSE 0 END) AS BIGINT) \
          FROM rollups_daily WHERE dimension = 'event' AND day >= $1 AND day < $2 GROUP BY slot, brand ORDER BY slot, brand",
-        &[analytics::day_of(from).into(), to.into(), slot_ms.into()],
+        &[slots.first.into(), slots.end.into(), slots.ms().into()],
     )?
     .iter()
     .map(|r| Ok((r.int(0)?, r.text(1)?, r.int(2)?, r.int(3)?)))

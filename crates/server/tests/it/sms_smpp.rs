@@ -122,7 +122,7 @@ async fn receipts_over_a_separate_receiver(db: Db) {
     let smsc = Smsc::start(db.dir.0.join("smsc.log")).await;
     // Receipts as text only, as many SMSCs send them.
     smsc.configure(json!({ "receipts_text_only": true, "undeliverable_prefixes": ["4917"] })).await;
-    let SmsProviderConfig::Smpp(mut provider) = smsc.provider(10) else { unreachable!() };
+    let mut provider = smsc.account(10);
     provider.bind_mode = SmppBindMode::TransmitterReceiver;
     provider.binds = 2;
     let server = TestServer::start_with(db, |s| {
@@ -295,9 +295,7 @@ async fn dead_smsc_fails_over_to_http_and_comes_back(db: Db) {
     let log = db.dir.0.join("smsc.log");
     let smsc = Smsc::start(log.clone()).await;
     let port = smsc.smpp_port;
-    let SmsProviderConfig::Smpp(mut smpp) = smsc.provider(10) else { unreachable!() };
-    smpp.send_timeout_ms = 1000;
-    smpp.response_timeout_ms = 500;
+    let smpp = smsc.account_failing_fast();
     drop(smsc); // killed: nothing listens on its port
     let (url, fake) = start_fake(Duration::ZERO, axum::http::StatusCode::OK).await;
     let token = db.dir.0.join("token");
@@ -349,9 +347,7 @@ async fn two_instances_send_each_queued_message_once(db: Db) {
     let log = db.dir.0.join("smsc.log");
     let smsc = Smsc::start(log.clone()).await;
     let port = smsc.smpp_port;
-    let SmsProviderConfig::Smpp(mut smpp) = smsc.provider(10) else { unreachable!() };
-    smpp.send_timeout_ms = 1000;
-    smpp.response_timeout_ms = 500;
+    let smpp = smsc.account_failing_fast();
     drop(smsc); // down while the verifications are created: every message waits for a retry
     let tweak = |s: &mut orderguard::config::Settings| {
         s.sms_providers.insert("smsc".into(), SmsProviderConfig::Smpp(smpp.clone()));
@@ -452,7 +448,7 @@ body = {{ to = "{{to}}" }}
 async fn keep_alive_and_a_garbled_smsc(db: Db) {
     // An idle bind sends enquire_link.
     let smsc = Smsc::start(db.dir.0.join("smsc.log")).await;
-    let SmsProviderConfig::Smpp(mut provider) = smsc.provider(10) else { unreachable!() };
+    let mut provider = smsc.account(10);
     provider.enquire_link_seconds = 1;
     // A second "SMSC" answers the bind, then sends bytes that are no PDU.
     let garbled = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -58,11 +58,21 @@ impl Smsc {
     }
 
     pub fn provider(&self, window: usize) -> SmsProviderConfig {
-        SmsProviderConfig::Smpp(SmppProviderConfig {
+        SmsProviderConfig::Smpp(self.account(window))
+    }
+
+    /// The SMPP account at this SMSC, with this window.
+    pub fn account(&self, window: usize) -> SmppProviderConfig {
+        SmppProviderConfig {
             window,
             response_timeout_ms: 2_000,
             ..SmppProviderConfig::account(&format!("127.0.0.1:{}", self.smpp_port), SYSTEM_ID, PASSWORD)
-        })
+        }
+    }
+
+    /// The account, giving up quickly on an SMSC that does not answer (failover tests).
+    pub fn account_failing_fast(&self) -> SmppProviderConfig {
+        SmppProviderConfig { send_timeout_ms: 1000, response_timeout_ms: 500, ..self.account(10) }
     }
 
     async fn get(&self, path: &str) -> Value {

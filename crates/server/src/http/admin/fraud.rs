@@ -11,10 +11,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use orderguard_domain::money::{Currency, Money};
 
-use super::overview::{Counters, Loaded, Scoped, csv_response, get, period_bounds};
+use super::overview::{Counters, Loaded, Scoped, csv_response, get, keyed, period_bounds};
 use super::{internal_error, page};
 use crate::App;
-use crate::analytics::{DAY_MS, day_of};
+use crate::analytics::{DAY_MS, Slots};
 use crate::store::StoreError;
 use crate::store::rollups;
 
@@ -82,18 +82,13 @@ struct Trend {
 pub(super) const CHART_WIDTH: i64 = 500;
 pub(super) const CHART_HEIGHT: i64 = 140;
 
-/// Weeks for four weeks and more, else days.
-pub(super) fn slot_days(from: i64, to: i64) -> i64 {
-    if to - from >= 28 * DAY_MS { 7 } else { 1 }
+/// Where slot `slot` of `count` is drawn on a trend chart.
+pub(super) fn chart_x(slot: i64, count: i64) -> i64 {
+    10 + slot * (CHART_WIDTH / (count - 1).max(1))
 }
 
-/// Slots of whole days from the day `from` falls in (the daily counters).
-fn trend(rows: &[(i64, String, i64)], from: i64, to: i64, since: Option<i64>) -> Trend {
-    let from = day_of(from);
-    let slot_days = slot_days(from, to);
-    let slot_ms = slot_days * DAY_MS;
-    let count = ((to - from + slot_ms - 1) / slot_ms).max(1);
-    let sums: Vec<(i64, i64)> = (0..count)
+fn trend(rows: &[(i64, String, i64)], slots: Slots, since: Option<i64>) -> Trend {
+    let sums: Vec<(i64, i64)> = (0..slots.count)
         .map(|slot| {
             let in_slot = rows.iter().filter(|(s, _, _)| *s == slot);
             let orders = in_slot.clone().map(|(_, _, n)| n).sum();
@@ -102,24 +97,25 @@ fn trend(rows: &[(i64, String, i64)], from: i64, to: i64, since: Option<i64>) ->
         })
         .collect();
     let highest = sums.iter().filter_map(|(o, f)| per_thousand(*f, *o)).fold(1.0_f64, f64::max);
-    let step = CHART_WIDTH / (count - 1).max(1);
-    let slots = sums
+    let points = sums
         .into_iter()
         .zip(0_i64..)
         .map(|((orders, fraud), slot)| {
             let rate = per_thousand(fraud, orders);
             Slot {
-                starts: crate::clock::rfc3339(from + slot * slot_ms).chars().take(10).collect(),
+                starts: crate::clock::day(slots.start(slot)),
                 orders,
                 fraud,
                 per_thousand: rate.map_or_else(|| "–".to_owned(), |p| format!("{p:.1}")),
-                x: 10 + slot * step,
+                x: chart_x(slot, slots.count),
                 y: 10 + CHART_HEIGHT - (rate.unwrap_or(0.0) / highest * CHART_HEIGHT as f64).round() as i64,
             }
         })
         .collect();
-    let switched_on_x = since.filter(|s| (from..to).contains(s)).map(|s| 10 + (s - from) * step / slot_ms);
-    Trend { slot_days, slots, switched_on_x }
+    let step = chart_x(1, slots.count) - chart_x(0, slots.count);
+    let switched_on_x =
+        since.filter(|s| (slots.first..slots.end).contains(s)).map(|s| 10 + (s - slots.first) * step / slots.ms());
+    Trend { slot_days: slots.days, slots: points, switched_on_x }
 }
 
 /// The orders of equal spans before and after 2FA was switched on.
@@ -160,10 +156,7 @@ async fn read(app: &App, loaded: &Loaded, since: Option<i64>) -> Result<Read, St
     let (brand, period_days) = (loaded.brand.clone(), loaded.days);
     app.store
         .read(move |conn| -> Result<Read, StoreError> {
-            let series = rollups::series(conn, &brand, "outcome", from, to, slot_days(day_of(from), to) * DAY_MS)?;
-            let keyed = |totals: Vec<(String, String, i64)>| -> Counters {
-                totals.into_iter().map(|(d, v, c)| ((d, v), c)).collect()
-            };
+            let series = rollups::series(conn, &brand, "outcome", Slots::of(from, to))?;
             let around_switch = match since.and_then(|s| Some((s, days_around(s, period_days, to)?))) {
                 None => None,
                 Some((since, days)) => Some((
@@ -191,13 +184,13 @@ pub async fn fraud(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Respo
         Err(e) => return internal_error(&e),
     };
     let (from, to) = period_bounds(loaded.days);
-    let trend = trend(&read.series, from, to, since);
+    let trend = trend(&read.series, Slots::of(from, to), since);
     let points = trend.slots.iter().map(|s| format!("{},{}", s.x, s.y)).collect::<Vec<_>>().join(" ");
     let mut reasons: Vec<(String, i64)> =
         loaded.current.iter().filter(|((d, _), _)| d == "risk_reason").map(|((_, v), n)| (v.clone(), *n)).collect();
     reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     let before_after = since.zip(read.around_switch).map(|(since, (days, before, after))| BeforeAfter {
-        since: crate::clock::rfc3339(since).chars().take(10).collect(),
+        since: crate::clock::day(since),
         days,
         before: figures(&before),
         after: figures(&after),
@@ -231,7 +224,7 @@ pub async fn fraud_csv(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> R
     };
     let (from, to) = period_bounds(loaded.days);
     let mut csv = String::from("period_start,days,orders_reported,fraud_confirmed,fraud_per_1000_orders\r\n");
-    let trend = trend(&read.series, from, to, since);
+    let trend = trend(&read.series, Slots::of(from, to), since);
     for slot in &trend.slots {
         let rate = if slot.orders > 0 { slot.per_thousand.as_str() } else { "" };
         csv.push_str(&format!("{},{},{},{},{rate}\r\n", slot.starts, trend.slot_days, slot.orders, slot.fraud));
@@ -250,14 +243,14 @@ mod tests {
             (0, "fraud_confirmed".to_owned(), 10),
             (1, "completed".to_owned(), 50),
         ];
-        let t = trend(&rows, 0, 2 * DAY_MS, Some(DAY_MS));
+        let t = trend(&rows, Slots::of(0, 2 * DAY_MS), Some(DAY_MS));
         assert_eq!(t.slot_days, 1);
         assert_eq!(t.slots.len(), 2);
         assert_eq!((t.slots[0].orders, t.slots[0].fraud, t.slots[0].per_thousand.as_str()), (100, 10, "100.0"));
         assert_eq!(t.slots[1].per_thousand, "0.0");
         assert!(t.slots[0].y < t.slots[1].y, "the higher rate is drawn higher");
         assert_eq!(t.switched_on_x, Some(10 + CHART_WIDTH));
-        assert_eq!(trend(&[], 0, 35 * DAY_MS, None).slots.len(), 5);
+        assert_eq!(trend(&[], Slots::of(0, 35 * DAY_MS), None).slots.len(), 5);
     }
 
     #[test]

@@ -77,8 +77,12 @@ async fn periods(app: &App, brand: &str, days: i64) -> Result<(Counters, Counter
             ))
         })
         .await?;
-    let keyed = |totals: Vec<(String, String, i64)>| totals.into_iter().map(|(d, v, c)| ((d, v), c)).collect();
     Ok((keyed(current), keyed(previous)))
+}
+
+/// Counters as read from the store, by (dimension, value).
+pub(super) fn keyed(totals: Vec<(String, String, i64)>) -> Counters {
+    totals.into_iter().map(|(d, v, c)| ((d, v), c)).collect()
 }
 
 pub(super) fn get(counters: &Counters, dimension: &str, value: &str) -> i64 {
@@ -411,36 +415,31 @@ struct MarketSlot {
 }
 
 /// The trend per slot from (slot, brand, started, approved) rows.
-fn market_trend(rows: &[(i64, String, i64, i64)], own: &str, from: i64, to: i64) -> (i64, Vec<MarketSlot>) {
-    let from = analytics::day_of(from);
-    let slot_days = super::fraud::slot_days(from, to);
-    let slot_ms = slot_days * analytics::DAY_MS;
-    let count = ((to - from + slot_ms - 1) / slot_ms).max(1);
-    let slots = (0..count)
+fn market_trend(rows: &[(i64, String, i64, i64)], own: &str, slots: analytics::Slots) -> Vec<MarketSlot> {
+    (0..slots.count)
         .map(|slot| {
             let in_slot: Vec<(&str, i64, i64)> =
                 rows.iter().filter(|r| r.0 == slot).map(|(_, b, s, a)| (b.as_str(), *s, *a)).collect();
             let mine = in_slot.iter().find(|(b, _, _)| *b == own).map_or((0, 0), |(_, s, a)| (*s, *a));
             MarketSlot {
-                starts: crate::clock::rfc3339(from + slot * slot_ms).chars().take(10).collect(),
+                starts: crate::clock::day(slots.start(slot)),
                 own: approval_rate(mine.0, mine.1),
                 others: others_rate(&in_slot, own).and_then(|(s, a, _)| approval_rate(s, a)),
             }
         })
-        .collect();
-    (slot_days, slots)
+        .collect()
 }
 
 /// SVG polyline points of a rate per slot (0–100 %), skipping slots without one.
 fn rate_points(slots: &[MarketSlot], rate: impl Fn(&MarketSlot) -> Option<f64>) -> String {
-    let step = super::fraud::CHART_WIDTH / i64::try_from(slots.len().saturating_sub(1).max(1)).unwrap_or(1);
+    let count = i64::try_from(slots.len()).unwrap_or(1);
     let height = super::fraud::CHART_HEIGHT as f64;
     slots
         .iter()
         .zip(0_i64..)
         .filter_map(|(slot, i)| {
             let y = 10.0 + height - rate(slot)? / 100.0 * height;
-            Some(format!("{},{y:.0}", 10 + i * step))
+            Some(format!("{},{y:.0}", super::fraud::chart_x(i, count)))
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -470,20 +469,6 @@ struct MarketRead {
     references: Vec<crate::store::market::Reference>,
 }
 
-async fn market_read(app: &App, days: i64) -> Result<MarketRead, crate::store::StoreError> {
-    let (from, to) = period_bounds(days);
-    let slot_ms = super::fraud::slot_days(analytics::day_of(from), to) * analytics::DAY_MS;
-    app.store
-        .read(move |conn| -> Result<_, crate::store::StoreError> {
-            Ok(MarketRead {
-                by_brand: crate::store::rollups::outcomes_by_brand(conn, from, to)?,
-                by_slot: crate::store::rollups::outcomes_by_slot_and_brand(conn, from, to, slot_ms)?,
-                references: crate::store::market::list(conn)?,
-            })
-        })
-        .await
-}
-
 #[utoipa::path(
     get, path = "/admin/market", tag = "admin", params(OverviewQuery),
     responses(
@@ -492,7 +477,19 @@ async fn market_read(app: &App, days: i64) -> Result<MarketRead, crate::store::S
     )
 )]
 pub async fn market(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Response {
-    let read = match market_read(&app, loaded.days).await {
+    let (from, to) = period_bounds(loaded.days);
+    let slots = analytics::Slots::of(from, to);
+    let read = app
+        .store
+        .read(move |conn| -> Result<_, crate::store::StoreError> {
+            Ok(MarketRead {
+                by_brand: crate::store::rollups::outcomes_by_brand(conn, from, to)?,
+                by_slot: crate::store::rollups::outcomes_by_slot_and_brand(conn, slots)?,
+                references: crate::store::market::list(conn)?,
+            })
+        })
+        .await;
+    let read = match read {
         Ok(read) => read,
         Err(e) => return internal_error(&e),
     };
@@ -500,13 +497,12 @@ pub async fn market(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Resp
     let rows: Vec<(&str, i64, i64)> = read.by_brand.iter().map(|(b, s, a)| (b.as_str(), *s, *a)).collect();
     let own = rows.iter().find(|(b, _, _)| *b == loaded.brand).map_or((0, 0), |(_, s, a)| (*s, *a));
     let others = others_rate(&rows, &loaded.brand).map(|(s, a, n)| (s, a, rate(s, a), n));
-    let (from, to) = period_bounds(loaded.days);
-    let (slot_days, slots) = market_trend(&read.by_slot, &loaded.brand, from, to);
+    let trend = market_trend(&read.by_slot, &loaded.brand, slots);
     let html = MarketPage {
-        own_points: rate_points(&slots, |s| s.own),
-        others_points: rate_points(&slots, |s| s.others),
-        trend: slots.into_iter().map(|s| (s.starts, percent(s.own), percent(s.others))).collect(),
-        slot_days,
+        own_points: rate_points(&trend, |s| s.own),
+        others_points: rate_points(&trend, |s| s.others),
+        trend: trend.into_iter().map(|s| (s.starts, percent(s.own), percent(s.others))).collect(),
+        slot_days: slots.days,
         brand: loaded.brand,
         brand_name: loaded.brand_name,
         days: loaded.days,
@@ -526,16 +522,17 @@ pub async fn market(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Resp
     )
 )]
 pub async fn market_csv(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Response {
-    let read = match market_read(&app, loaded.days).await {
-        Ok(read) => read,
+    let (from, to) = period_bounds(loaded.days);
+    let slots = analytics::Slots::of(from, to);
+    let by_slot = match app.store.read(move |conn| crate::store::rollups::outcomes_by_slot_and_brand(conn, slots)).await
+    {
+        Ok(rows) => rows,
         Err(e) => return internal_error(&e),
     };
-    let (from, to) = period_bounds(loaded.days);
-    let (slot_days, slots) = market_trend(&read.by_slot, &loaded.brand, from, to);
     let rate = |r: Option<f64>| r.map(|r| format!("{r:.2}")).unwrap_or_default();
     let mut csv = String::from("period_start,days,approval_rate_percent,other_brands_approval_rate_percent\r\n");
-    for slot in slots {
-        csv.push_str(&format!("{},{slot_days},{},{}\r\n", slot.starts, rate(slot.own), rate(slot.others)));
+    for slot in market_trend(&by_slot, &loaded.brand, slots) {
+        csv.push_str(&format!("{},{},{},{}\r\n", slot.starts, slots.days, rate(slot.own), rate(slot.others)));
     }
     csv_response(csv, &format!("{}-market-{}d.csv", loaded.brand, loaded.days))
 }
@@ -560,8 +557,8 @@ mod tests {
             .map(|b| (1, (*b).to_owned(), 10, 5))
             .chain([(0, "own".to_owned(), 4, 4)])
             .collect();
-        let (slot_days, slots) = market_trend(&rows, "own", 0, 2 * day);
-        assert_eq!((slot_days, slots.len()), (1, 2));
+        let slots = market_trend(&rows, "own", analytics::Slots::of(0, 2 * day));
+        assert_eq!((analytics::Slots::of(0, 2 * day).days, slots.len()), (1, 2));
         assert_eq!((slots[0].own, slots[0].others), (Some(100.0), None));
         assert_eq!((slots[1].own, slots[1].others), (Some(50.0), Some(50.0)));
         assert_eq!(rate_points(&slots, |s| s.others), "510,80");
