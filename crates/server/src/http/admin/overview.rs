@@ -63,21 +63,16 @@ pub(super) fn period_bounds(days: i64) -> (i64, i64) {
     (to - days * 24 * HOUR_MS, to)
 }
 
-/// The brand's counters for the last `days` days and for the same span before.
-async fn periods(app: &App, brand: &str, days: i64) -> Result<(Counters, Counters), crate::store::StoreError> {
-    let (from, now) = period_bounds(days);
-    let span = now - from;
+/// A brand's counters over `[from, to)`.
+async fn counters(app: &App, brand: &str, from: i64, to: i64) -> Result<Counters, crate::store::StoreError> {
     let brand = brand.to_owned();
-    let (current, previous) = app
-        .store
-        .read(move |conn| -> Result<_, crate::store::StoreError> {
-            Ok((
-                crate::store::rollups::totals(conn, &brand, now - span, now)?,
-                crate::store::rollups::totals(conn, &brand, now - 2 * span, now - span)?,
-            ))
-        })
-        .await?;
-    Ok((keyed(current), keyed(previous)))
+    Ok(keyed(app.store.read(move |conn| crate::store::rollups::totals(conn, &brand, from, to)).await?))
+}
+
+/// The counters of the span just before the loaded period, for the overview's comparison.
+async fn previous(app: &App, loaded: &Loaded) -> Result<Counters, crate::store::StoreError> {
+    let (from, to) = period_bounds(loaded.days);
+    counters(app, &loaded.brand, from - (to - from), from).await
 }
 
 /// Counters as read from the store, by (dimension, value).
@@ -103,8 +98,8 @@ fn seconds(median: Option<i64>) -> String {
     median.map_or_else(|| "–".to_owned(), |s| format!("{s} s"))
 }
 
-fn overview_lines(loaded: &Loaded) -> Vec<OverviewLine> {
-    analytics::overview(&|e| get(&loaded.current, "event", e), &|e| get(&loaded.previous, "event", e))
+fn overview_lines(loaded: &Loaded, previous: &Counters) -> Vec<OverviewLine> {
+    analytics::overview(&|e| get(&loaded.current, "event", e), &|e| get(previous, "event", e))
 }
 
 /// Why a brand and period cannot be shown.
@@ -136,20 +131,19 @@ fn scope(user: &super::SignedIn, app: &App, query: &OverviewQuery) -> Result<(St
     Ok((brand.slug.to_string(), brand.name.clone(), days))
 }
 
-/// What every page here starts from: the brand and period, and the counters of the period and the
-/// one before.
+/// What every page here starts from: the brand and period, and the period's counters.
 pub(super) struct Loaded {
     pub brand: String,
     pub brand_name: String,
     pub days: i64,
     pub current: Counters,
-    pub previous: Counters,
 }
 
 async fn load(app: &App, user: &super::SignedIn, query: &OverviewQuery) -> Result<Loaded, Refusal> {
     let (brand, brand_name, days) = scope(user, app, query)?;
-    let (current, previous) = periods(app, &brand, days).await.map_err(Refusal::Failed)?;
-    Ok(Loaded { brand, brand_name, days, current, previous })
+    let (from, to) = period_bounds(days);
+    let current = counters(app, &brand, from, to).await.map_err(Refusal::Failed)?;
+    Ok(Loaded { brand, brand_name, days, current })
 }
 
 /// A signed-in user's request for a brand and period they may see, with its counters; anything
@@ -178,10 +172,13 @@ impl FromRequestParts<Arc<App>> for Scoped {
         (status = 404, description = "No such brand for this user", content_type = "text/html"),
     )
 )]
-pub async fn overview(Scoped(loaded): Scoped) -> Response {
-    let computed = overview_lines(&loaded);
-    let (median, previous_median) =
-        (seconds(median_seconds(&loaded.current)), seconds(median_seconds(&loaded.previous)));
+pub async fn overview(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Response {
+    let previous = match previous(&app, &loaded).await {
+        Ok(previous) => previous,
+        Err(e) => return internal_error(&e),
+    };
+    let computed = overview_lines(&loaded, &previous);
+    let (median, previous_median) = (seconds(median_seconds(&loaded.current)), seconds(median_seconds(&previous)));
     let Loaded { brand, brand_name, days, .. } = loaded;
     let width = |rate: Option<f64>| (rate.unwrap_or(0.0) * 3.0).round() as i64;
     let bars = computed
@@ -215,8 +212,12 @@ pub async fn overview(Scoped(loaded): Scoped) -> Response {
         (status = 404, description = "No such brand for this user", content_type = "text/html"),
     )
 )]
-pub async fn overview_csv(Scoped(loaded): Scoped) -> Response {
-    let lines = overview_lines(&loaded);
+pub async fn overview_csv(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Response {
+    let previous = match previous(&app, &loaded).await {
+        Ok(previous) => previous,
+        Err(e) => return internal_error(&e),
+    };
+    let lines = overview_lines(&loaded, &previous);
     let rate = |r: Option<f64>| r.map(|r| format!("{r:.2}")).unwrap_or_default();
     let mut csv = String::from("metric,count,share_of_started_percent,previous_share_percent\r\n");
     for l in lines {
