@@ -206,6 +206,9 @@ fn open_sqlite(path: &Path) -> Result<rusqlite::Connection, StoreError> {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
          PRAGMA temp_store = MEMORY;",
     )?;
+    // Without the query planner stability guarantee, SQLite re-parses a cached statement each time
+    // a parameter it planned with changes (every `LIMIT $n`): most of the cost of such a query.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
 }
