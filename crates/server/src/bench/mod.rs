@@ -62,7 +62,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!(
-        "{:<9} {:>5} {:>10} {:>10} {:>7} {:>22} {:>22} {:>22} {:>7}",
+        "{:<9} {:>5} {:>10} {:>10} {:>7} {:>22} {:>22} {:>22} {:>7} {:>15} {:>17}",
         "database",
         "conc",
         "flows/s",
@@ -71,7 +71,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "create p50/p99 ms",
         "outbox p50/p99 ms",
         "check p50/p99 ms",
-        "errors"
+        "errors",
+        "cpu µs/flow",
+        "cpu µs/ceiling"
     );
     for (name, pg_url) in targets {
         let dir = std::env::temp_dir().join(format!("orderguard-bench-{}", crate::ids::random_token(6)));
@@ -84,8 +86,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let base = format!("http://{}", server.addr);
         let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
         for &concurrency in &args.concurrency {
+            let before_ceiling = CpuTime::now();
             let ceiling = ceiling(&client, &base, concurrency, Duration::from_secs(args.seconds)).await;
+            let before_flows = CpuTime::now();
             let sample = flows(&client, &base, &key, concurrency, Duration::from_secs(args.seconds)).await?;
+            let after_flows = CpuTime::now();
             let seconds = args.seconds as f64;
             let flows_per_s = sample.flows as f64 / seconds;
             let ceiling_flows = ceiling / REQUESTS_PER_FLOW;
@@ -94,8 +99,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 format!("{:.2}/{:.2}", percentile(v, 0.5), percentile(v, 0.99))
             };
             let (mut c, mut o, mut k) = (sample.create, sample.outbox, sample.check);
+            // CPU per flow (all threads, and the SQLite writer's share) against CPU per ceiling flow
+            // (three /healthz requests): their quotient bounds the ratio when the cores are busy.
+            let per_flow = CpuTime::per(before_flows, after_flows, sample.flows as f64);
+            let per_ceiling_flow = CpuTime::per(before_ceiling, before_flows, ceiling * seconds / REQUESTS_PER_FLOW);
             println!(
-                "{:<9} {:>5} {:>10.0} {:>10.0} {:>6.0}% {:>22} {:>22} {:>22} {:>7}",
+                "{:<9} {:>5} {:>10.0} {:>10.0} {:>6.0}% {:>22} {:>22} {:>22} {:>7} {:>15} {:>17}",
                 name,
                 concurrency,
                 flows_per_s,
@@ -104,7 +113,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 fmt(&mut c),
                 fmt(&mut o),
                 fmt(&mut k),
-                sample.errors
+                sample.errors,
+                per_flow.map_or("n/a".into(), |(all, writer)| format!("{all:.0} (wr {writer:.0})")),
+                per_ceiling_flow.map_or("n/a".into(), |(all, _)| format!("{all:.0}")),
             );
         }
         server.stop().await;
@@ -113,7 +124,52 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!(
         "ceiling/s = requests/s of GET /healthz at the same concurrency, divided by {REQUESTS_PER_FLOW} requests per flow"
     );
+    println!(
+        "cpu µs = CPU time of this process (server and client) per flow and per {REQUESTS_PER_FLOW} /healthz requests; \
+         wr = the SQLite writer thread's part"
+    );
     Ok(())
+}
+
+/// CPU time used so far by this process (every thread, ended ones included) and by the SQLite
+/// writer thread, in clock ticks, read from /proc; `None` where there is no /proc.
+#[derive(Clone, Copy)]
+struct CpuTime {
+    process: u64,
+    writer: u64,
+}
+
+/// Linux reports times in /proc in USER_HZ ticks, which is 100 per second on every architecture.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+impl CpuTime {
+    fn now() -> Option<Self> {
+        let process = ticks_in_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
+        let mut writer = 0;
+        for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            if comm.trim() == crate::store::SQLITE_WRITER_THREAD {
+                writer += std::fs::read_to_string(task.path().join("stat")).ok().and_then(|s| ticks_in_stat(&s))?;
+            }
+        }
+        Some(Self { process, writer })
+    }
+
+    /// Microseconds of CPU per unit of work between two readings: (all threads, the writer).
+    fn per(before: Option<Self>, after: Option<Self>, units: f64) -> Option<(f64, f64)> {
+        let (before, after) = (before?, after?);
+        let micros = |ticks: u64| ticks as f64 / TICKS_PER_SECOND * 1e6 / units.max(1.0);
+        Some((micros(after.process - before.process), micros(after.writer - before.writer)))
+    }
+}
+
+/// utime + stime of a `stat` line: the 14th and 15th fields, counted after the command name,
+/// which is in parentheses and may itself contain spaces.
+fn ticks_in_stat(stat: &str) -> Option<u64> {
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
 }
 
 /// Requests per second of the server's cheapest endpoint at this concurrency.

@@ -249,7 +249,7 @@ impl Sqlite {
             .map_err(|e| StoreError::Connect(format!("cannot start the SQLite checkpoint thread: {e}")))?;
         let (tx, rx) = tokio::sync::mpsc::channel::<WriteJob>(4096);
         std::thread::Builder::new()
-            .name("sqlite-writer".into())
+            .name(super::SQLITE_WRITER_THREAD.into())
             .spawn(move || run_writer(&writer_conn, rx))
             .map_err(|e| StoreError::Connect(format!("cannot start the SQLite writer thread: {e}")))?;
         let path = path.to_owned();

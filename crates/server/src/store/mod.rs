@@ -16,6 +16,9 @@ use std::path::PathBuf;
 
 pub use driver::{Backend, Conn, Row, Value};
 
+/// The name of the thread that runs every SQLite write transaction (profilers and the benchmark look for it).
+pub const SQLITE_WRITER_THREAD: &str = "sqlite-writer";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0}")]
