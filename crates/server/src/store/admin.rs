@@ -209,16 +209,21 @@ pub fn order_trace(
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    // Sorted here: with ORDER BY, SQLite may walk a brand's whole event log in time order instead
-    // of looking the order up by (brand, order_id).
+    // The events of each verification, and those of the order that belong to none; sorted here:
+    // with ORDER BY, SQLite may walk a brand's whole event log in time order instead of using the
+    // (partial) index by order.
     let mut events = conn
         .query(
-            "SELECT id, type, at, verification_id, order_id, attrs FROM events WHERE brand = $1 AND order_id = $2",
+            "SELECT id, type, at, verification_id, order_id, attrs FROM events \
+             WHERE brand = $1 AND order_id = $2 AND verification_id IS NULL",
             &[brand.into(), order_id.into()],
         )?
         .iter()
         .map(super::events::from_row)
         .collect::<Result<Vec<_>, StoreError>>()?;
+    for verification in &verifications {
+        events.extend(super::events::for_verification(conn, brand, &verification.id)?);
+    }
     events.sort_by_key(|e| (e.at, e.id));
     Ok((verifications, events))
 }

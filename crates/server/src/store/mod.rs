@@ -104,6 +104,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/sqlite/0008_daily_rollups.sql")),
     (9, include_str!("../../migrations/sqlite/0009_login_failures_by_client.sql")),
     (10, include_str!("../../migrations/sqlite/0010_events_by_brand_id.sql")),
+    (11, include_str!("../../migrations/sqlite/0011_events_by_order_without_verification.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -116,6 +117,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/postgres/0008_daily_rollups.sql")),
     (9, include_str!("../../migrations/postgres/0009_login_failures_by_client.sql")),
     (10, include_str!("../../migrations/postgres/0010_events_by_brand_id.sql")),
+    (11, include_str!("../../migrations/postgres/0011_events_by_order_without_verification.sql")),
 ];
 
 impl Store {

@@ -273,12 +273,23 @@ async fn order_traces_are_masked_isolated_and_audited(db: Db) {
     let server = TestServer::start(db).await;
     let id = server.create(&server.alpha_key, "T-1", "c-1").await["id"].as_str().unwrap().to_owned();
     server.code(&id).await;
+    // An event of the order that belongs to no verification: in the trace too.
+    let (status, body) =
+        server.post(&server.alpha_key, "/v1/orders/T-1/outcome", serde_json::json!({ "outcome": "completed" })).await;
+    assert_eq!(status, 200, "{body}");
 
     let mut admin = Browser::new(&server);
     admin.sign_in("alpha-admin", PASSWORD).await;
     let trace = admin.get("/admin/trace?brand=alpha&order=T-1").await;
     assert_eq!(trace.status, StatusCode::OK);
-    for expected in [id.as_str(), "+4915123456789", "verification.created", "risk.assessed", "sms.submitted"] {
+    for expected in [
+        id.as_str(),
+        "+4915123456789",
+        "verification.created",
+        "risk.assessed",
+        "sms.submitted",
+        "order.outcome_reported",
+    ] {
         assert!(trace.html.contains(expected), "{expected} missing in {}", trace.html);
     }
     assert!(admin.get("/admin/audit").await.status == StatusCode::FORBIDDEN, "brand admins do not read the audit log");
