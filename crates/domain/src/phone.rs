@@ -50,6 +50,8 @@ pub struct E164 {
     e164: String,
     region: Option<String>,
     number_type: NumberType,
+    /// Digits of the country calling code (the hint shows them).
+    country_code_digits: usize,
 }
 
 impl std::fmt::Debug for E164 {
@@ -90,6 +92,7 @@ impl E164 {
             e164: number.format().mode(Mode::E164).to_string(),
             region: number.country().id().map(|id| id.as_ref().to_owned()),
             number_type,
+            country_code_digits: number.country().code().to_string().len(),
         }
     }
 
@@ -109,10 +112,7 @@ impl E164 {
     /// The masked form shown to shops and customers: `+49 *** ****89`.
     pub fn hint(&self) -> String {
         let digits = self.e164.trim_start_matches('+');
-        let code_len = phonenumber::parse(None, &self.e164)
-            .map(|n| n.country().code().to_string().len())
-            .unwrap_or(2)
-            .min(digits.len());
+        let code_len = self.country_code_digits.min(digits.len());
         let (code, rest) = digits.split_at(code_len);
         let keep = rest.len().min(2);
         let (_, tail) = rest.split_at(rest.len() - keep);
