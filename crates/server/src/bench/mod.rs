@@ -114,7 +114,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 fmt(&mut o),
                 fmt(&mut k),
                 sample.errors,
-                per_flow.map_or("n/a".into(), |(all, writer)| format!("{all:.0} (wr {writer:.0})")),
+                per_flow.map_or("n/a".into(), |(all, writer)| match name {
+                    "sqlite" => format!("{all:.0} (wr {writer:.0})"),
+                    _ => format!("{all:.0}"),
+                }),
                 per_ceiling_flow.map_or("n/a".into(), |(all, _)| format!("{all:.0}")),
             );
         }
@@ -125,8 +128,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "ceiling/s = requests/s of GET /healthz at the same concurrency, divided by {REQUESTS_PER_FLOW} requests per flow"
     );
     println!(
-        "cpu µs = CPU time of this process (server and client) per flow and per {REQUESTS_PER_FLOW} /healthz requests; \
-         wr = the SQLite writer thread's part"
+        "cpu µs = CPU time of this process (server and client; not PostgreSQL's own processes) per flow and per \
+         {REQUESTS_PER_FLOW} /healthz requests; wr = the SQLite writer thread's part"
     );
     Ok(())
 }
