@@ -162,7 +162,8 @@ impl CpuTime {
     fn per(before: Option<Self>, after: Option<Self>, units: f64) -> Option<(f64, f64)> {
         let (before, after) = (before?, after?);
         let micros = |ticks: u64| ticks as f64 / TICKS_PER_SECOND * 1e6 / units.max(1.0);
-        Some((micros(after.process - before.process), micros(after.writer - before.writer)))
+        // A writer thread of a store dropped in between takes its ticks away: never below zero.
+        Some((micros(after.process.saturating_sub(before.process)), micros(after.writer.saturating_sub(before.writer))))
     }
 }
 
@@ -317,4 +318,17 @@ async fn one_flow(
         bail!("not approved: {checked}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_ticks_are_read_after_the_command_name() {
+        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime …
+        let stat = "4242 (tokio rt) x)) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 567 0 0 20 0 8 0";
+        assert_eq!(super::ticks_in_stat(stat), Some(1234 + 567));
+        assert_eq!(super::ticks_in_stat("4242 (cut short"), None);
+        let on_linux = std::path::Path::new("/proc/self/stat").exists();
+        assert_eq!(super::CpuTime::now().is_some(), on_linux);
+    }
 }
