@@ -174,7 +174,6 @@ mod tests {
         assert!(text.contains("orderguard_http_request_duration_seconds_bucket{route=\"/x\",le=\"0.0025\"} 0"));
     }
 
-    /// The Grafana dashboard in docs/ asks only for metrics that are exported.
     #[test]
     fn label_values_are_escaped() {
         assert_eq!(super::labels(&[]), "");
@@ -185,6 +184,7 @@ mod tests {
         );
     }
 
+    /// The Grafana dashboard in docs/ asks only for metrics that are exported.
     #[test]
     fn the_grafana_dashboard_uses_exported_metrics() {
         let dashboard: serde_json::Value =

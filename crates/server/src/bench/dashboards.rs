@@ -27,6 +27,8 @@ const BRANDS: [&str; 4] = ["nordtel", "skyline", "fjordnett", "alpentel"];
 const DAYS: i64 = 90;
 /// Events per write transaction while loading.
 const LOAD_BATCH: usize = 20_000;
+/// An event every verification has: the sample order's trace page must show it.
+const TRACED: &[u8] = b"verification.created";
 
 /// The events one simulated verification leaves, as the service writes them.
 fn verification_events(rng: &mut Rng, n: u64, start: i64, span: i64) -> Vec<(&'static str, i64, serde_json::Value)> {
@@ -144,6 +146,10 @@ pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
             })
             .await?;
     }
+    // The traced order's verification row: the trace finds an order's events through it. (The
+    // other verifications have events only: the pages measured here read events and counters.)
+    let traced = traced_verification(&sample_order, now);
+    store.write(move |conn| crate::store::verifications::insert(conn, &traced)).await?;
     let load_s = loading.elapsed().as_secs_f64();
     println!(
         "loaded {loaded} events ({verification} verifications) in {load_s:.0} s ({:.0} events/s)",
@@ -195,8 +201,12 @@ pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
             let started = Instant::now();
             let response = http.get(format!("{base}{page}")).header("cookie", &cookie).send().await?;
             let status = response.status();
-            response.bytes().await?;
+            let body = response.bytes().await?;
             anyhow::ensure!(status.is_success(), "{page} answered {status}");
+            anyhow::ensure!(
+                !page.starts_with("/admin/trace") || body.windows(TRACED.len()).any(|w| w == TRACED),
+                "{page} shows none of the order's events"
+            );
             times.push(started.elapsed().as_secs_f64() * 1000.0);
         }
         times.sort_by(f64::total_cmp);
@@ -232,4 +242,53 @@ async fn sign_in(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
         pair.starts_with("og_admin=").then(|| pair.to_owned())
     });
     cookie.context("signing in to the admin area failed")
+}
+
+/// The stored verification of the sample order (`v-0000001000` of nordtel), as the service would
+/// have written it; the amounts and state do not matter to the trace.
+fn traced_verification(order: &str, now: i64) -> crate::store::verifications::VerificationRecord {
+    use orderguard_domain::clock::Timestamp;
+    use orderguard_domain::verification::{Status, Verification};
+    crate::store::verifications::VerificationRecord {
+        id: "v-0000001000".into(),
+        brand: "nordtel".into(),
+        order_id: order.to_owned(),
+        customer_ref: "bench-customer".into(),
+        phone_enc: None,
+        phone_hash: vec![0; 32],
+        phone_hint: "+49 *** ****00".into(),
+        phone_region: Some("DE".into()),
+        number_type: "mobile".into(),
+        amount_minor: 84_900,
+        currency: "EUR".into(),
+        order_digest: String::new(),
+        order_summary: "[]".into(),
+        shipping_country: Some("DE".into()),
+        locale: "de".into(),
+        return_url: None,
+        code_entry: orderguard_domain::sms_text::CodeEntry::Shop,
+        client_ip: None,
+        state: Verification {
+            status: Status::Approved,
+            attempts: 1,
+            max_attempts: 5,
+            resends: 0,
+            max_resends: 3,
+            resend_cooldown_seconds: 30,
+            code_ttl_seconds: 300,
+            expires_at: Timestamp(now),
+            last_sent_at: Timestamp(now),
+        },
+        code_hash: vec![0; 32],
+        risk_decision: "allow".into(),
+        risk_score: 0,
+        risk_reasons: String::new(),
+        hosted_token: "bench-traced-order".into(),
+        cancel_reason: None,
+        idempotency_key: None,
+        request_hash: None,
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    }
 }

@@ -209,9 +209,9 @@ pub fn order_trace(
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    // The events of each verification, and those of the order that belong to none; sorted here:
-    // with ORDER BY, SQLite may walk a brand's whole event log in time order instead of using the
-    // (partial) index by order.
+    // The events of the order that belong to no verification (by the partial index), then those of
+    // its verifications (by verification id). Sorted here: with ORDER BY, SQLite may walk a brand's
+    // whole event log in time order instead.
     let mut events = conn
         .query(
             "SELECT id, type, at, verification_id, order_id, attrs FROM events \
@@ -221,9 +221,7 @@ pub fn order_trace(
         .iter()
         .map(super::events::from_row)
         .collect::<Result<Vec<_>, StoreError>>()?;
-    for verification in &verifications {
-        events.extend(super::events::for_verification(conn, brand, &verification.id)?);
-    }
+    events.extend(super::events::of_verifications_of_order(conn, brand, order_id)?);
     events.sort_by_key(|e| (e.at, e.id));
     Ok((verifications, events))
 }

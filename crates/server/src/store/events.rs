@@ -45,18 +45,39 @@ pub fn append(conn: &mut dyn Conn, e: &NewEvent<'_>) -> Result<(), StoreError> {
 
 /// A verification's events, in the order they were written.
 pub fn for_verification(conn: &mut dyn Conn, brand: &str, verification_id: &str) -> Result<Vec<Event>, StoreError> {
-    // By verification id alone: with the brand in the query too, SQLite walks the brand's whole log
-    // by (brand, id). Verification ids are unique across brands; the brand check stays, in code.
-    let mut events = Vec::new();
-    for row in conn.query(
-        "SELECT id, type, at, verification_id, order_id, attrs, brand FROM events WHERE verification_id = $1",
-        &[verification_id.into()],
-    )? {
+    let mut events = of_brand(
+        conn.query(
+            "SELECT id, type, at, verification_id, order_id, attrs, brand FROM events WHERE verification_id = $1",
+            &[verification_id.into()],
+        )?,
+        brand,
+    )?;
+    events.sort_by_key(|e| e.id);
+    Ok(events)
+}
+
+/// The events of an order's verifications, in no particular order.
+pub fn of_verifications_of_order(conn: &mut dyn Conn, brand: &str, order_id: &str) -> Result<Vec<Event>, StoreError> {
+    of_brand(
+        conn.query(
+            "SELECT id, type, at, verification_id, order_id, attrs, brand FROM events WHERE verification_id IN \
+             (SELECT id FROM verifications WHERE brand = $1 AND order_id = $2)",
+            &[brand.into(), order_id.into()],
+        )?,
+        brand,
+    )
+}
+
+/// Events read by verification id alone (with the brand in the query too, SQLite walks the brand's
+/// whole log by (brand, id)), and their brand (seventh column) checked here: verification ids are
+/// unique across brands, the check is defence in depth.
+fn of_brand(rows: Vec<super::Row>, brand: &str) -> Result<Vec<Event>, StoreError> {
+    let mut events = Vec::with_capacity(rows.len());
+    for row in rows {
         if row.text(6)? == brand {
             events.push(from_row(&row)?);
         }
     }
-    events.sort_by_key(|e| e.id);
     Ok(events)
 }
 
