@@ -15,18 +15,22 @@ const STUCK_MS: i64 = 10 * 60_000;
 /// doing the same batch finds it moved and counts nothing, so no event is counted twice.
 pub fn advance(conn: &mut dyn Conn, before: i64, batch: i64) -> Result<usize, StoreError> {
     let cursor = conn.query_one("SELECT last_event_id FROM rollup_state WHERE id = 1", &[])?.int(0)?;
-    let mut rows = conn.query(
-        "SELECT id, brand, type, at, attrs FROM events WHERE id > $1 ORDER BY id LIMIT $2",
-        &[cursor.into(), batch.into()],
-    )?;
     // Up to the first event that is too young: the cursor must not pass an event left uncounted.
-    let young = rows.iter().position(|row| row.int(3).is_ok_and(|at| at >= before)).unwrap_or(rows.len());
-    if let Some(at) = rows.get(young).and_then(|row| row.int(3).ok()).filter(|at| *at > before + STUCK_MS) {
+    // Ids and times first, so that events still too young are not read with their attributes at
+    // every tick until they are old enough.
+    let next =
+        conn.query("SELECT id, at FROM events WHERE id > $1 ORDER BY id LIMIT $2", &[cursor.into(), batch.into()])?;
+    let young = next.iter().position(|row| row.int(1).is_ok_and(|at| at >= before)).unwrap_or(next.len());
+    if let Some(at) = next.get(young).and_then(|row| row.int(1).ok()).filter(|at| *at > before + STUCK_MS) {
         // An event stamped in the future (a clock moved back, or a skewed instance) holds every
         // later one back until its time comes.
         tracing::warn!(event_at = %crate::clock::rfc3339(at), "the dashboards' counters wait for an event from the future");
     }
-    rows.truncate(young);
+    let Some(last_countable) = young.checked_sub(1).and_then(|i| next.get(i)) else { return Ok(0) };
+    let rows = conn.query(
+        "SELECT id, brand, type, at, attrs FROM events WHERE id > $1 AND id <= $2 ORDER BY id",
+        &[cursor.into(), last_countable.int(0)?.into()],
+    )?;
     let Some(last) = rows.last() else { return Ok(0) };
     let last_id = last.int(0)?;
     let moved = conn.execute(
