@@ -221,16 +221,16 @@ struct HomePage {
 #[utoipa::path(get, path = "/admin", tag = "admin", responses((status = 200, description = "The brands the user may see", content_type = "text/html"), (status = 303, description = "Not signed in: to the sign-in form")))]
 pub async fn home(State(app): State<Arc<App>>, AdminUser(user): AdminUser) -> Response {
     let mut brands = Vec::new();
+    // Whole hours, as every page counts them (the counters are per hour).
+    let (from, to) = overview::period_bounds(SUMMARY_DAYS);
     for brand in app.brands.all().filter(|b| user.access.sees_brand(b.slug.as_str())) {
         let slug = brand.slug.to_string();
         let lookup = slug.clone();
-        let to = crate::clock::now().millis();
-        let from = to - SUMMARY_DAYS * 24 * crate::analytics::HOUR_MS;
         let read = app
             .store
             .read(move |conn| -> Result<_, crate::store::StoreError> {
                 let pending = crate::store::admin::pending_count(conn, &lookup)?;
-                let totals = crate::store::rollups::totals(conn, &lookup, from, to + crate::analytics::HOUR_MS)?;
+                let totals = crate::store::rollups::totals(conn, &lookup, from, to)?;
                 Ok((pending, totals))
             })
             .await;
