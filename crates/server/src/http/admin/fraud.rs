@@ -84,7 +84,8 @@ pub(super) const CHART_HEIGHT: i64 = 140;
 
 /// Where slot `slot` of `count` is drawn on a trend chart.
 pub(super) fn chart_x(slot: i64, count: i64) -> i64 {
-    10 + slot * (CHART_WIDTH / (count - 1).max(1))
+    // Multiplied before divided: the last slot lands on the right edge whatever the count.
+    10 + slot * CHART_WIDTH / (count - 1).max(1)
 }
 
 fn trend(rows: &[(i64, String, i64)], slots: Slots, since: Option<i64>) -> Trend {
@@ -112,9 +113,10 @@ fn trend(rows: &[(i64, String, i64)], slots: Slots, since: Option<i64>) -> Trend
             }
         })
         .collect();
-    let step = chart_x(1, slots.count) - chart_x(0, slots.count);
-    let switched_on_x =
-        since.filter(|s| (slots.first..slots.end).contains(s)).map(|s| 10 + (s - slots.first) * step / slots.ms());
+    // Between the points of its slot's start and the next one's, in proportion.
+    let switched_on_x = since
+        .filter(|s| (slots.first..slots.end).contains(s))
+        .map(|s| 10 + (s - slots.first) * CHART_WIDTH / (slots.ms() * (slots.count - 1).max(1)));
     Trend { slot_days: slots.days, slots: points, switched_on_x }
 }
 
@@ -251,6 +253,8 @@ mod tests {
         assert!(t.slots[0].y < t.slots[1].y, "the higher rate is drawn higher");
         assert_eq!(t.switched_on_x, Some(10 + CHART_WIDTH));
         assert_eq!(trend(&[], Slots::of(0, 35 * DAY_MS), None).slots.len(), 5);
+        let year = trend(&[], Slots::of(0, 365 * DAY_MS), None);
+        assert_eq!(year.slots.last().map(|s| s.x), Some(10 + CHART_WIDTH), "the last point on the right edge");
     }
 
     #[test]
