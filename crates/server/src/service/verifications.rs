@@ -454,7 +454,8 @@ pub async fn check(app: &Arc<App>, brand: &Arc<Brand>, id: &str, code: &str) -> 
     if outcome == CheckOutcome::Approved {
         let attempt = record.state.attempts.to_string();
         app.metrics.increment("orderguard_approvals_by_attempt_total", &[("brand", &slug), ("attempt", &attempt)]);
-        let since_sent = crate::clock::now().millis() - record.state.last_sent_at.millis();
+        // Approved at `updated_at` (set by the approving save): the same span as the event's.
+        let since_sent = record.updated_at - record.state.last_sent_at.millis();
         app.metrics.observe("orderguard_time_to_approve_seconds", &[("brand", &slug)], since_sent as f64 / 1000.0);
     }
     Ok(match outcome {
