@@ -110,7 +110,7 @@ pub fn customers() -> Vec<Customer> {
 
 /// The day `days` before `now`, as `YYYY-MM-DD`.
 fn day_before(now: i64, days: i64) -> String {
-    crate::clock::day(now - days * 86_400_000)
+    crate::clock::day(now - days * crate::analytics::DAY_MS)
 }
 
 /// The demo configuration, written to `<data>/orderguard.toml` so it can be read and changed.

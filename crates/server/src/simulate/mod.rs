@@ -19,10 +19,9 @@ use orderguard_domain::money::{Currency, Money};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::analytics::HOUR_MS;
+use crate::analytics::{DAY_MS, HOUR_MS};
 use plan::{Behaviour, Outcome, Rng};
 
-const DAY_MS: i64 = 24 * HOUR_MS;
 const SECOND_MS: i64 = 1000;
 
 /// The instance to drive: what `orderguard demo` writes to `demo-credentials.json`.
@@ -101,6 +100,8 @@ pub enum SimulationError {
     Http { what: String, source: reqwest::Error },
     #[error("{what}: answered {status}: {body}")]
     Unexpected { what: String, status: u16, body: String },
+    #[error("{0}")]
+    Unsettled(&'static str),
 }
 
 /// The instance's HTTP API, as a shop, a handset network and a test harness use it.
@@ -330,7 +331,7 @@ async fn drive(
     let mut tallies: Tallies = brands.iter().map(|b| (b.slug.clone(), Tally::default())).collect();
     let now = crate::clock::now().millis();
     // Whole days, ending early enough that the last slot's windows (velocity, expiry) have passed.
-    let first_day = (now - options.days * DAY_MS).div_euclid(DAY_MS) * DAY_MS;
+    let first_day = crate::analytics::day_of(now - options.days * DAY_MS);
     let last_moment = now - 2 * HOUR_MS;
     let mut pending: Vec<(Arc<Brand>, String)> = Vec::new();
     let mut simulated = (None, None);
@@ -372,19 +373,32 @@ async fn drive(
     }
     // Back to the wall clock; the sweeper expires what nobody came back to.
     api.set_clock(None).await?;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let jobs = pending
-        .iter()
-        .map(|(brand, id)| {
-            let (api, key, path) = (api.clone(), brand.api_key.clone(), format!("/v1/verifications/{id}"));
-            Box::pin(async move {
-                let (_, v) = api.call(reqwest::Method::GET, &path, Some(&key), None, &[200]).await?;
-                Ok(text(&v, "status") == "expired")
-            }) as Job<bool>
-        })
-        .collect();
-    for ((brand, _), expired) in pending.iter().zip(in_parallel(jobs, options.concurrency).await?) {
-        tally(&mut tallies, brand).expired += u64::from(expired);
+    // Asked until none is pending any more (the sweeper works in rounds), within a minute.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let statuses = loop {
+        let jobs = pending
+            .iter()
+            .map(|(brand, id)| {
+                let (api, key, path) = (api.clone(), brand.api_key.clone(), format!("/v1/verifications/{id}"));
+                Box::pin(async move {
+                    let (_, v) = api.call(reqwest::Method::GET, &path, Some(&key), None, &[200]).await?;
+                    Ok(text(&v, "status"))
+                }) as Job<String>
+            })
+            .collect();
+        let statuses = in_parallel(jobs, options.concurrency).await?;
+        if !statuses.iter().any(|s| s == "pending") {
+            break statuses;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(SimulationError::Unsettled(
+                "verifications left pending were not expired within a minute of the wall clock's return",
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    for ((brand, _), status) in pending.iter().zip(statuses) {
+        tally(&mut tallies, brand).expired += u64::from(status == "expired");
     }
     let (from, to) = (simulated.0.unwrap_or(now), simulated.1.unwrap_or(now));
     Ok(Report { from: crate::clock::rfc3339(from), to: crate::clock::rfc3339(to), brands: tallies })
