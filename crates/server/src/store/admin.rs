@@ -209,18 +209,9 @@ pub fn order_trace(
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    // The events of the order that belong to no verification (by the partial index), then those of
-    // its verifications (by verification id). Sorted here: with ORDER BY, SQLite may walk a brand's
-    // whole event log in time order instead.
-    let mut events = conn
-        .query(
-            "SELECT id, type, at, verification_id, order_id, attrs FROM events \
-             WHERE brand = $1 AND order_id = $2 AND verification_id IS NULL",
-            &[brand.into(), order_id.into()],
-        )?
-        .iter()
-        .map(super::events::from_row)
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    // Sorted here: with ORDER BY, SQLite may walk a brand's whole event log in time order instead
+    // of using the indexes by order and by verification.
+    let mut events = super::events::of_order_without_verification(conn, brand, order_id)?;
     events.extend(super::events::of_verifications_of_order(conn, brand, order_id)?);
     events.sort_by_key(|e| (e.at, e.id));
     Ok((verifications, events))

@@ -45,43 +45,53 @@ pub fn append(conn: &mut dyn Conn, e: &NewEvent<'_>) -> Result<(), StoreError> {
 
 /// A verification's events, in the order they were written.
 pub fn for_verification(conn: &mut dyn Conn, brand: &str, verification_id: &str) -> Result<Vec<Event>, StoreError> {
-    let mut events = of_brand(
-        conn.query(
-            "SELECT id, type, at, verification_id, order_id, attrs, brand FROM events WHERE verification_id = $1",
-            &[verification_id.into()],
-        )?,
-        brand,
-    )?;
-    events.sort_by_key(|e| e.id);
-    Ok(events)
-}
-
-/// The events of an order's verifications, in no particular order.
-pub fn of_verifications_of_order(conn: &mut dyn Conn, brand: &str, order_id: &str) -> Result<Vec<Event>, StoreError> {
-    of_brand(
-        conn.query(
-            "SELECT id, type, at, verification_id, order_id, attrs, brand FROM events WHERE verification_id IN \
-             (SELECT id FROM verifications WHERE brand = $1 AND order_id = $2)",
-            &[brand.into(), order_id.into()],
-        )?,
-        brand,
-    )
-}
-
-/// Events read by verification id alone (with the brand in the query too, SQLite walks the brand's
-/// whole log by (brand, id)), and their brand (seventh column) checked here: verification ids are
-/// unique across brands, the check is defence in depth.
-fn of_brand(rows: Vec<super::Row>, brand: &str) -> Result<Vec<Event>, StoreError> {
-    let mut events = Vec::with_capacity(rows.len());
-    for row in rows {
+    // By verification id alone: with the brand in the query too, SQLite walks the brand's whole log
+    // by (brand, id). Verification ids are unique across brands; the brand is checked here.
+    let mut events = Vec::new();
+    for row in conn
+        .query(&format!("SELECT {COLUMNS}, brand FROM events WHERE verification_id = $1"), &[verification_id.into()])?
+    {
         if row.text(6)? == brand {
             events.push(from_row(&row)?);
         }
     }
+    events.sort_by_key(|e| e.id);
     Ok(events)
 }
 
-/// An event from `SELECT id, type, at, verification_id, order_id, attrs`.
+/// The events of an order that belong to none of its verifications (identity failures, outcomes).
+pub fn of_order_without_verification(
+    conn: &mut dyn Conn,
+    brand: &str,
+    order_id: &str,
+) -> Result<Vec<Event>, StoreError> {
+    conn.query(
+        &format!("SELECT {COLUMNS} FROM events WHERE brand = $1 AND order_id = $2 AND verification_id IS NULL"),
+        &[brand.into(), order_id.into()],
+    )?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// The events of an order's verifications (of this brand: the subquery's), in no particular order.
+pub fn of_verifications_of_order(conn: &mut dyn Conn, brand: &str, order_id: &str) -> Result<Vec<Event>, StoreError> {
+    conn.query(
+        &format!(
+            "SELECT {COLUMNS} FROM events WHERE verification_id IN \
+             (SELECT id FROM verifications WHERE brand = $1 AND order_id = $2)"
+        ),
+        &[brand.into(), order_id.into()],
+    )?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// The columns `from_row` reads, in its order.
+const COLUMNS: &str = "id, type, at, verification_id, order_id, attrs";
+
+/// An event from `SELECT {COLUMNS}`.
 pub fn from_row(r: &super::Row) -> Result<Event, StoreError> {
     Ok(Event {
         id: r.int(0)?,
@@ -100,8 +110,7 @@ pub fn count(conn: &mut dyn Conn) -> Result<i64, StoreError> {
 /// A brand's events after `after_id`, oldest first, at most `limit`.
 pub fn of_brand_after(conn: &mut dyn Conn, brand: &str, after_id: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
     conn.query(
-        "SELECT id, type, at, verification_id, order_id, attrs FROM events WHERE brand = $1 AND id > $2 \
-         ORDER BY id LIMIT $3",
+        &format!("SELECT {COLUMNS} FROM events WHERE brand = $1 AND id > $2 ORDER BY id LIMIT $3"),
         &[brand.into(), after_id.into(), limit.into()],
     )?
     .iter()
@@ -112,7 +121,7 @@ pub fn of_brand_after(conn: &mut dyn Conn, brand: &str, after_id: i64, limit: i6
 /// A brand's latest `limit` events, newest first.
 pub fn latest_of_brand(conn: &mut dyn Conn, brand: &str, limit: i64) -> Result<Vec<Event>, StoreError> {
     conn.query(
-        "SELECT id, type, at, verification_id, order_id, attrs FROM events WHERE brand = $1 ORDER BY id DESC LIMIT $2",
+        &format!("SELECT {COLUMNS} FROM events WHERE brand = $1 ORDER BY id DESC LIMIT $2"),
         &[brand.into(), limit.into()],
     )?
     .iter()
@@ -123,15 +132,9 @@ pub fn latest_of_brand(conn: &mut dyn Conn, brand: &str, limit: i64) -> Result<V
 /// Appends many events with one statement per up to 256 (bulk loads: benchmarks, imports).
 pub fn append_many(conn: &mut dyn Conn, events: &[NewEvent<'_>]) -> Result<(), StoreError> {
     for chunk in super::bulk_chunks(events) {
-        let placeholders: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let n = i * 6;
-                format!("(${}, ${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6)
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO events (brand, verification_id, order_id, type, at, attrs) VALUES {}",
-            placeholders.join(", ")
+            super::values_clause(chunk.len(), 6)
         );
         let params: Vec<super::Value> = chunk.iter().flat_map(columns).collect();
         conn.execute(&sql, &params)?;

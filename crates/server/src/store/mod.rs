@@ -228,6 +228,15 @@ pub(crate) fn bulk_chunks<T>(mut rows: &[T]) -> Vec<&[T]> {
     chunks
 }
 
+/// `($1, $2), ($3, $4), …`: the VALUES of a multi-row INSERT of `rows` rows of `columns` columns.
+pub(crate) fn values_clause(rows: usize, columns: usize) -> String {
+    let row = |r: usize| {
+        let placeholders: Vec<String> = (1..=columns).map(|c| format!("${}", r * columns + c)).collect();
+        format!("({})", placeholders.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
 #[cfg(test)]
 mod bulk_tests {
     #[test]
@@ -236,5 +245,10 @@ mod bulk_tests {
         let sizes: Vec<usize> = super::bulk_chunks(&rows).iter().map(|c| c.len()).collect();
         assert_eq!(sizes, [256, 256, 64, 16, 8]);
         assert!(super::bulk_chunks::<u32>(&[]).is_empty());
+    }
+
+    #[test]
+    fn values_are_numbered_row_by_row() {
+        assert_eq!(super::values_clause(2, 3), "($1, $2, $3), ($4, $5, $6)");
     }
 }

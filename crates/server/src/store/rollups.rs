@@ -56,18 +56,12 @@ pub fn advance(conn: &mut dyn Conn, before: i64, batch: i64) -> Result<usize, St
         let counts: Vec<_> = counts.into_iter().collect();
         // Many counters per statement: one round trip instead of one per counter.
         for chunk in super::bulk_chunks(&counts) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let n = i * 5;
-                    format!("(${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5)
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO {name} (brand, {slot}, dimension, value, count) VALUES {rows} \
                  ON CONFLICT (brand, {slot}, dimension, value) DO UPDATE SET count = {name}.count + excluded.count",
                 name = table.name,
                 slot = table.slot,
-                rows = rows.join(", "),
+                rows = super::values_clause(chunk.len(), 5),
             );
             let params: Vec<super::Value> = chunk
                 .iter()
