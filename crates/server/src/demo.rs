@@ -72,6 +72,9 @@ pub const DEMO_BRANDS: [DemoBrand; 4] = [
 const SIMULATED_CUSTOMERS: u32 = 120;
 const PUMPING_TARGETS: u32 = 6;
 
+/// The named customer whose number is premium-rate (an SMS pumping target).
+pub const PUMPING_CUSTOMER: &str = "c-6666";
+
 /// A demo customer: brand, id, phone, and whether the number is premium-rate.
 pub struct Customer {
     pub brand: &'static str,
@@ -86,7 +89,7 @@ pub fn customers() -> Vec<Customer> {
         brand,
         id: id.to_owned(),
         phone: phone.to_owned(),
-        pumping: id == "c-6666",
+        pumping: id == PUMPING_CUSTOMER,
     });
     let simulated = DEMO_BRANDS.iter().flat_map(|b| {
         let mobile = (0..SIMULATED_CUSTOMERS).map(move |n| Customer {

@@ -43,16 +43,8 @@ enum Command {
         /// The instance and its brands' API keys, as in the demo's demo-credentials.json.
         #[arg(long)]
         target: PathBuf,
-        #[arg(long, default_value_t = 28)]
-        days: i64,
-        /// Orders per brand and day.
-        #[arg(long, default_value_t = 40)]
-        orders_per_day: u64,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Requests in flight at once.
-        #[arg(long, default_value_t = 16)]
-        concurrency: usize,
+        #[command(flatten)]
+        options: simulate::Options,
         /// Also write what the API answered, per brand, as JSON here.
         #[arg(long)]
         report: Option<PathBuf>,
@@ -247,12 +239,11 @@ async fn main() {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Demo { listen, data, database, history_days } => demo(listen, data, database, history_days).await,
-        Command::Simulate { target, days, orders_per_day, seed, concurrency, report } => {
+        Command::Simulate { target, options, report } => {
             init_logging(LogFormat::Text);
             let text = std::fs::read_to_string(&target).with_context(|| format!("reading {}", target.display()))?;
             let target: simulate::Target = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a simulation target", target.display()))?;
-            let options = simulate::Options { days, orders_per_day, seed, concurrency };
             simulate_and_report(target, &options, report.as_deref()).await
         }
         Command::Config { action: ConfigAction::Check { config } } => check_config(&config),
@@ -506,7 +497,7 @@ async fn demo(
     if history_days > 0 {
         println!("Simulating {history_days} days of traffic for the dashboards (orderguard simulate)…");
         let target = serde_json::from_value(credentials.clone()).context("the demo's simulation target")?;
-        let options = simulate::Options { days: history_days, orders_per_day: 40, seed: 1, concurrency: 16 };
+        let options = simulate::Options { days: history_days, ..simulate::Options::default() };
         simulate_and_report(target, &options, Some(&data_dir.join("simulation-report.json"))).await?;
     }
     orderguard::demo::write_private(&credentials_path, &serde_json::to_string_pretty(&credentials)?)

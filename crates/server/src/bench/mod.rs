@@ -213,8 +213,11 @@ async fn flows(
     duration: Duration,
 ) -> anyhow::Result<Sample> {
     let stop = Arc::new(AtomicBool::new(false));
-    let customers: Vec<&str> =
-        crate::demo::DEMO_CUSTOMERS.iter().filter(|c| c.0 == "nordtel" && c.1 != "c-6666").map(|c| c.1).collect();
+    let customers: Vec<&str> = crate::demo::DEMO_CUSTOMERS
+        .iter()
+        .filter(|c| c.0 == "nordtel" && c.1 != crate::demo::PUMPING_CUSTOMER)
+        .map(|c| c.1)
+        .collect();
     let workers: Vec<_> = (0..concurrency)
         .map(|worker| {
             let (client, base, key, stop) = (client.clone(), base.to_owned(), key.to_owned(), stop.clone());

@@ -59,11 +59,25 @@ pub struct SmsStatus {
     pub token: String,
 }
 
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
+    /// Days of history, ending two hours ago.
+    #[arg(long, default_value_t = Options::default().days)]
     pub days: i64,
+    /// Orders per brand and day.
+    #[arg(long, default_value_t = Options::default().orders_per_day)]
     pub orders_per_day: u64,
+    #[arg(long, default_value_t = Options::default().seed)]
     pub seed: u64,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = Options::default().concurrency)]
     pub concurrency: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { days: 28, orders_per_day: 40, seed: 1, concurrency: 16 }
+    }
 }
 
 /// What the API answered, per brand.
