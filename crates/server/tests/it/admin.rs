@@ -23,9 +23,14 @@ pub const PASSWORD: &str = "a long admin passphrase";
 pub fn add_user(db: &Db, args: &[&str]) -> (bool, String) {
     let config_path = db.dir.0.join("orderguard.toml");
     std::fs::write(&config_path, config(db)).unwrap();
+    add_user_with_config(&config_path, args)
+}
+
+/// `orderguard user add` against the instance of this configuration file.
+pub fn add_user_with_config(config_path: &std::path::Path, args: &[&str]) -> (bool, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_orderguard"))
         .args(["user", "add", "--password-stdin", "--config"])
-        .arg(&config_path)
+        .arg(config_path)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -115,7 +120,7 @@ impl Browser {
 }
 
 /// The session's CSRF token, from the forms of the home page.
-async fn csrf_of_home(browser: &mut Browser) -> String {
+pub async fn csrf_of_home(browser: &mut Browser) -> String {
     hidden_csrf(&browser.get("/admin").await.html)
 }
 

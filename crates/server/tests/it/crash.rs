@@ -7,13 +7,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
-use crate::support::{Db, config, order};
+use crate::support::{Db, config, free_port, order};
 
 on_both_databases!(kill_9_under_load_loses_nothing_acknowledged);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 async fn spawn_server(config_path: &std::path::Path, base: &str) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_orderguard"))

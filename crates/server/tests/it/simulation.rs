@@ -2,8 +2,7 @@
 //! process's clock): the dashboards show exactly what the API answered to the simulation, brand by
 //! brand; users of another brand see none of it; the live monitor streams new events as they come.
 
-use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -11,7 +10,7 @@ use serde_json::Value;
 
 use crate::admin::Browser;
 use crate::on_both_databases;
-use crate::support::{Db, TempDir};
+use crate::support::{Db, TempDir, free_port};
 
 on_both_databases!(dashboards_show_what_the_simulation_was_answered);
 
@@ -28,10 +27,6 @@ impl Drop for Demo {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn start_demo(db: &Db, history_days: u32) -> Demo {
@@ -80,17 +75,8 @@ fn figure(html: &str, label: &str) -> u64 {
 }
 
 fn add_user(demo: &Demo, args: &[&str]) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_orderguard"))
-        .args(["user", "add", "--password-stdin", "--config"])
-        .arg(demo.dir.0.join("orderguard.toml"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{}\n", crate::admin::PASSWORD).as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let (ok, err) = crate::admin::add_user_with_config(&demo.dir.0.join("orderguard.toml"), args);
+    assert!(ok, "{err}");
 }
 
 async fn dashboards_show_what_the_simulation_was_answered(db: Db) {
@@ -197,8 +183,7 @@ async fn dashboards_show_what_the_simulation_was_answered(db: Db) {
     assert!(seen.contains("verification.created") && seen.contains("id: "), "{seen}");
     assert!(!seen.contains("LIVE-SKY"), "another brand's event in the stream: {seen}");
     // Signing out ends the stream within seconds.
-    let home = analyst.get("/admin").await;
-    let csrf = home.html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let csrf = crate::admin::csrf_of_home(&mut analyst).await;
     assert_eq!(analyst.post("/admin/logout", &[("csrf", &csrf)]).await.status, StatusCode::SEE_OTHER);
     let drained = async { while let Ok(Some(_)) = stream.chunk().await {} };
     assert!(tokio::time::timeout(Duration::from_secs(10), drained).await.is_ok(), "the stream outlived the session");

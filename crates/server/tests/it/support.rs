@@ -29,6 +29,11 @@ macro_rules! on_both_databases {
     };
 }
 
+/// A port free on loopback now (for a server started as its own process).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
