@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use orderguard::config::{LogFormat, Settings};
+use orderguard::service::admin;
 use orderguard::store::StoreError;
 use orderguard::store::keys;
 use orderguard::{clock, crypto, ids, prepare_store, simulate};
@@ -469,18 +470,17 @@ async fn demo(
     // An operator to sign in to the dashboards with; a demo run in the same folder keeps its password.
     let mut admin_password = earlier.pointer("/admin/password").and_then(serde_json::Value::as_str).map(str::to_owned);
     let fresh_password = ids::random_token(18);
-    match orderguard::service::admin::add_user(
-        &server.app.store,
-        &server.app.brands,
-        "admin",
-        &fresh_password,
-        "operator",
-        None,
-    )
-    .await
-    {
+    let (store, brands_configured) = (&server.app.store, &server.app.brands);
+    match admin::add_user(store, brands_configured, "admin", &fresh_password, "operator", None).await {
         Ok(()) => admin_password = Some(fresh_password),
-        Err(orderguard::service::admin::AdminError::Invalid(_)) if admin_password.is_some() => {}
+        Err(admin::AdminError::Taken(_)) if admin_password.is_some() => {}
+        // An earlier run stopped before it saved the password (during its simulation): a new one.
+        Err(admin::AdminError::Taken(_)) => {
+            admin::set_password(store, "admin", &fresh_password)
+                .await
+                .context("resetting the demo's admin password")?;
+            admin_password = Some(fresh_password);
+        }
         Err(e) => return Err(e).context("adding the demo's admin user"),
     }
     let customers: Vec<_> = orderguard::demo::customers()

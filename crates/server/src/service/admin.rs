@@ -23,6 +23,8 @@ pub const SESSION_MS: i64 = 8 * 3600 * 1000;
 pub enum AdminError {
     #[error("{0}")]
     Invalid(String),
+    #[error("the username `{0}` is taken")]
+    Taken(String),
     #[error("wrong username or password")]
     WrongCredentials,
     #[error("too many failed sign-ins for this user or from this address; try again in {0} minutes")]
@@ -59,9 +61,7 @@ pub async fn add_user(
     {
         return Err(invalid("the username must be 1 to 64 letters, digits and . _ @ -"));
     }
-    if password.chars().count() < 12 {
-        return Err(invalid("the password must have at least 12 characters"));
-    }
+    check_password(password)?;
     let role = Role::parse(role).ok_or_else(|| {
         AdminError::Invalid(format!("the role must be one of {}", Role::ALL.map(Role::as_str).join(", ")))
     })?;
@@ -82,7 +82,26 @@ pub async fn add_user(
     };
     let now = crate::clock::now().millis();
     let added = store.write(move |conn| store::insert_user(conn, &user, now)).await?;
-    if added { Ok(()) } else { Err(AdminError::Invalid(format!("the username `{username}` is taken"))) }
+    if added { Ok(()) } else { Err(AdminError::Taken(username.to_owned())) }
+}
+
+fn check_password(password: &str) -> Result<(), AdminError> {
+    if password.chars().count() < 12 {
+        return Err(AdminError::Invalid("the password must have at least 12 characters".into()));
+    }
+    Ok(())
+}
+
+/// Gives an existing user a new password.
+pub async fn set_password(store: &Store, username: &str, password: &str) -> Result<(), AdminError> {
+    check_password(password)?;
+    let hash = passwords::hash(password).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let name = username.to_owned();
+    if store.write(move |conn| store::set_password_hash(conn, &name, &hash)).await? {
+        Ok(())
+    } else {
+        Err(AdminError::Invalid(format!("there is no user `{username}`")))
+    }
 }
 
 /// Checks the password (also for unknown users, so that timing does not tell who exists) and

@@ -30,6 +30,15 @@ pub fn insert_user(conn: &mut dyn Conn, user: &AdminUser, now: i64) -> Result<bo
     Ok(true)
 }
 
+/// Gives a user a new password hash; `false` when there is no such user.
+pub fn set_password_hash(conn: &mut dyn Conn, username: &str, password_hash: &str) -> Result<bool, StoreError> {
+    let changed = conn.execute(
+        "UPDATE admin_users SET password_hash = $1 WHERE username = $2",
+        &[password_hash.into(), username.into()],
+    )?;
+    Ok(changed == 1)
+}
+
 fn user_from(row: &super::Row) -> Result<AdminUser, StoreError> {
     Ok(AdminUser {
         id: row.text(0)?,

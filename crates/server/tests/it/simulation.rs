@@ -12,7 +12,7 @@ use crate::admin::Browser;
 use crate::on_both_databases;
 use crate::support::{Db, TempDir, free_port};
 
-on_both_databases!(dashboards_show_what_the_simulation_was_answered);
+on_both_databases!(dashboards_show_what_the_simulation_was_answered, a_rerun_that_lost_the_password_gets_a_new_one);
 
 struct Demo {
     child: Child,
@@ -30,7 +30,12 @@ impl Drop for Demo {
 }
 
 async fn start_demo(db: &Db, history_days: u32) -> Demo {
-    let (dir, port) = (TempDir::new(), free_port());
+    start_demo_in(db, history_days, TempDir::new()).await
+}
+
+/// The demo with its data in `dir` (an earlier run's, for a rerun).
+async fn start_demo_in(db: &Db, history_days: u32, dir: TempDir) -> Demo {
+    let port = free_port();
     let log = std::fs::File::create(dir.0.join("demo.log")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_orderguard"))
         .args(["demo", "--listen", &format!("127.0.0.1:{port}"), "--database", &db.url, "--history-days"])
@@ -213,4 +218,21 @@ async fn dashboards_show_what_the_simulation_was_answered(db: Db) {
     }
     assert_eq!(figure(&fraud.html, "Chargebacks"), chargebacks + 1);
     assert_eq!(figure(&fraud.html, "Orders with a reported outcome"), orders + 1, "the order counts once");
+}
+
+/// A demo stopped during its simulation never saved the admin's password: the next run in the same
+/// folder gives the admin a new one instead of failing on the existing user.
+async fn a_rerun_that_lost_the_password_gets_a_new_one(db: Db) {
+    let mut first = start_demo(&db, 1).await;
+    let first_password = first.credentials["admin"]["password"].as_str().unwrap().to_owned();
+    let dir = std::mem::replace(&mut first.dir, TempDir::new());
+    drop(first);
+    std::fs::remove_file(dir.0.join("demo-credentials.json")).unwrap();
+
+    let second = start_demo_in(&db, 1, dir).await;
+    let password = second.credentials["admin"]["password"].as_str().unwrap();
+    assert_ne!(password, first_password);
+    assert_eq!(Browser::at(&second.base).sign_in("admin", password).await.status, StatusCode::SEE_OTHER);
+    let mut old = Browser::at(&second.base);
+    assert_eq!(old.sign_in("admin", &first_password).await.status, StatusCode::UNAUTHORIZED);
 }
