@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use orderguard_domain::money::{Currency, Money};
 
-use super::overview::{Counters, Loaded, Scoped, csv_response, get, keyed, period_bounds};
+use super::overview::{Counters, Loaded, Scoped, csv_response, get, keyed};
 use super::{internal_error, page};
 use crate::App;
 use crate::analytics::{DAY_MS, Slots};
@@ -154,7 +154,7 @@ fn days_around(since: i64, period_days: i64, to: i64) -> Option<i64> {
 }
 
 async fn read(app: &App, loaded: &Loaded, since: Option<i64>) -> Result<Read, StoreError> {
-    let (from, to) = period_bounds(loaded.days);
+    let (from, to) = (loaded.from, loaded.to);
     let (brand, period_days) = (loaded.brand.clone(), loaded.days);
     app.store
         .read(move |conn| -> Result<Read, StoreError> {
@@ -185,7 +185,7 @@ pub async fn fraud(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Respo
         Ok(read) => read,
         Err(e) => return internal_error(&e),
     };
-    let (from, to) = period_bounds(loaded.days);
+    let (from, to) = (loaded.from, loaded.to);
     let trend = trend(&read.series, Slots::of(from, to), since);
     let points = trend.slots.iter().map(|s| format!("{},{}", s.x, s.y)).collect::<Vec<_>>().join(" ");
     let mut reasons: Vec<(String, i64)> =
@@ -219,14 +219,14 @@ pub async fn fraud(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Respo
     )
 )]
 pub async fn fraud_csv(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Response {
-    let since = app.brands.get(&loaded.brand).and_then(|b| b.two_factor_since);
     let read = match read(&app, &loaded, None).await {
         Ok(read) => read,
         Err(e) => return internal_error(&e),
     };
-    let (from, to) = period_bounds(loaded.days);
+    let (from, to) = (loaded.from, loaded.to);
     let mut csv = String::from("period_start,days,orders_reported,fraud_confirmed,fraud_per_1000_orders\r\n");
-    let trend = trend(&read.series, Slots::of(from, to), since);
+    // The CSV has no chart: no marker for the switch to 2FA.
+    let trend = trend(&read.series, Slots::of(from, to), None);
     for slot in &trend.slots {
         let rate = if slot.orders > 0 { slot.per_thousand.as_str() } else { "" };
         csv.push_str(&format!("{},{},{},{},{rate}\r\n", slot.starts, trend.slot_days, slot.orders, slot.fraud));

@@ -71,7 +71,7 @@ async fn counters(app: &App, brand: &str, from: i64, to: i64) -> Result<Counters
 
 /// The counters of the span just before the loaded period, for the overview's comparison.
 async fn previous(app: &App, loaded: &Loaded) -> Result<Counters, crate::store::StoreError> {
-    let (from, to) = period_bounds(loaded.days);
+    let (from, to) = (loaded.from, loaded.to);
     counters(app, &loaded.brand, from - (to - from), from).await
 }
 
@@ -136,6 +136,9 @@ pub(super) struct Loaded {
     pub brand: String,
     pub brand_name: String,
     pub days: i64,
+    /// The period `[from, to)` in whole hours, fixed once per request (`period_bounds`).
+    pub from: i64,
+    pub to: i64,
     pub current: Counters,
 }
 
@@ -143,7 +146,7 @@ async fn load(app: &App, user: &super::SignedIn, query: &OverviewQuery) -> Resul
     let (brand, brand_name, days) = scope(user, app, query)?;
     let (from, to) = period_bounds(days);
     let current = counters(app, &brand, from, to).await.map_err(Refusal::Failed)?;
-    Ok(Loaded { brand, brand_name, days, current })
+    Ok(Loaded { brand, brand_name, days, from, to, current })
 }
 
 /// A signed-in user's request for a brand and period they may see, with its counters; anything
@@ -478,7 +481,7 @@ struct MarketRead {
     )
 )]
 pub async fn market(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Response {
-    let (from, to) = period_bounds(loaded.days);
+    let (from, to) = (loaded.from, loaded.to);
     let slots = analytics::Slots::of(from, to);
     let read = app
         .store
@@ -523,7 +526,7 @@ pub async fn market(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Resp
     )
 )]
 pub async fn market_csv(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Response {
-    let (from, to) = period_bounds(loaded.days);
+    let (from, to) = (loaded.from, loaded.to);
     let slots = analytics::Slots::of(from, to);
     let by_slot = match app.store.read(move |conn| crate::store::rollups::outcomes_by_slot_and_brand(conn, slots)).await
     {
