@@ -113,6 +113,17 @@ fn form_fields(body: &[u8]) -> HashMap<String, String> {
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default().into_iter().collect()
 }
 
+/// The fields of a form the signed-in user posted; `None` when it does not carry their session's
+/// CSRF token (answer with `form_expired`).
+fn signed_form(user: &SignedIn, body: &[u8]) -> Option<HashMap<String, String>> {
+    let fields = form_fields(body);
+    same_token(&user.csrf_token, fields.get("csrf").map(String::as_str).unwrap_or_default()).then_some(fields)
+}
+
+fn form_expired() -> Response {
+    super::pages::error_page(StatusCode::FORBIDDEN, "The form had expired. Go back, reload the page and try again.")
+}
+
 fn same_token(a: &str, b: &str) -> bool {
     crate::crypto::constant_time_eq(a.as_bytes(), b.as_bytes())
 }
@@ -178,12 +189,8 @@ pub async fn logout(
     headers: HeaderMap,
     RequestBody(body): RequestBody,
 ) -> Response {
-    let fields = form_fields(&body.unwrap_or_default());
-    if !same_token(&user.csrf_token, fields.get("csrf").map(String::as_str).unwrap_or_default()) {
-        return super::pages::error_page(
-            StatusCode::FORBIDDEN,
-            "The form had expired. Go back, reload the page and try again.",
-        );
+    if signed_form(&user, &body.unwrap_or_default()).is_none() {
+        return form_expired();
     }
     if let Some(token) = cookie(&headers, SESSION_COOKIE)
         && let Err(e) = service::sign_out(&app.store, token).await

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use orderguard_domain::phone::E164;
 
-use super::{AdminUser, audit, form_fields, internal_error, no_such_brand, page, same_token, visible_brand};
+use super::{AdminUser, audit, form_expired, internal_error, no_such_brand, page, signed_form, visible_brand};
 use crate::App;
 use crate::http::body::RequestBody;
 
@@ -48,14 +48,8 @@ pub async fn orders_by_number(
     AdminUser(user): AdminUser,
     RequestBody(body): RequestBody,
 ) -> Response {
-    let fields = form_fields(&body.unwrap_or_default());
+    let Some(fields) = signed_form(&user, &body.unwrap_or_default()) else { return form_expired() };
     let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
-    if !same_token(&user.csrf_token, field("csrf")) {
-        return crate::http::pages::error_page(
-            StatusCode::FORBIDDEN,
-            "The form had expired. Go back, reload the page and try again.",
-        );
-    }
     let Some(brand) = visible_brand(&app, &user, field("brand")) else { return no_such_brand() };
     if user.access.role.masks_personal_data() {
         return crate::http::pages::error_page(
