@@ -13,7 +13,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
-use super::{AdminUser, internal_error, no_such_brand, page, visible_brand};
+use super::{AdminUser, SCRIPTED_PAGE_POLICY, internal_error, no_such_brand, page_with_policy, visible_brand};
 use crate::App;
 use crate::store::events::{self, Event};
 
@@ -96,15 +96,7 @@ pub async fn live(State(app): State<Arc<App>>, AdminUser(user): AdminUser, Query
         script: crate::http::pages::assets::url("admin-live.js"),
     }
     .render();
-    let mut response = page(StatusCode::OK, html, Vec::new());
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; \
-             form-action 'self'; frame-ancestors 'none'",
-        ),
-    );
-    response
+    page_with_policy(StatusCode::OK, html, Vec::new(), SCRIPTED_PAGE_POLICY)
 }
 
 #[utoipa::path(

@@ -62,19 +62,29 @@ fn set_cookie(app: &App, name: &str, value: &str, max_age_seconds: i64) -> Heade
 }
 
 /// Admin pages are never cached, framed or given scripts from elsewhere.
+/// What an admin page may load: nothing but its inline styles.
+const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+/// The same, and the page's own scripts and their connections (the live monitor).
+pub(super) const SCRIPTED_PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+     style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
+
 pub(super) fn page(status: StatusCode, html: Result<String, askama::Error>, cookies: Vec<HeaderValue>) -> Response {
+    page_with_policy(status, html, cookies, PAGE_POLICY)
+}
+
+pub(super) fn page_with_policy(
+    status: StatusCode,
+    html: Result<String, askama::Error>,
+    cookies: Vec<HeaderValue>,
+    policy: &'static str,
+) -> Response {
     let Ok(html) = html else {
         return super::pages::error_page(StatusCode::INTERNAL_SERVER_ERROR, "The page could not be rendered.");
     };
     let mut response = (status, axum::response::Html(html)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-        ),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     for value in cookies {
