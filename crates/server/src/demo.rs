@@ -217,9 +217,10 @@ locales = ["de", "en"]
 default_region = "AT"
 sms_route = ["outbox"]
 identity = "alpentel-directory"
-"##,
+{alpentel_since}"##,
         nordtel_since = since("nordtel"),
         skyline_since = since("skyline"),
+        alpentel_since = since("alpentel"),
         fjordnett_since = since("fjordnett"),
     )
 }
@@ -278,7 +279,11 @@ mod tests {
         let settings = super::prepare("127.0.0.1:0", &dir, None, "a-token-of-sixteen-or-more").unwrap();
         crate::brand::Brands::build(&settings).unwrap();
         assert_eq!(settings.brands.len(), 4);
-        assert!(settings.brands.iter().filter(|b| b.two_factor_since.is_some()).count() == 3);
+        assert_eq!(
+            settings.brands.iter().filter(|b| b.two_factor_since.is_some()).count(),
+            super::DEMO_BRANDS.iter().filter(|b| b.two_factor_days_ago.is_some()).count(),
+            "every brand's 2FA date from DEMO_BRANDS is in the configuration"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
