@@ -7,6 +7,7 @@ pub mod clock;
 pub mod code;
 pub mod colour;
 pub mod error;
+pub mod event;
 pub mod money;
 pub mod order;
 pub mod phone;

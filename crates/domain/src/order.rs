@@ -123,6 +123,40 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What finally became of an order, as the shop reports it: the labels fraud trends are
+/// computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderOutcome {
+    Completed,
+    Canceled,
+    FraudConfirmed,
+    Chargeback,
+    HardwareDamaged,
+}
+
+impl OrderOutcome {
+    pub const ALL: [OrderOutcome; 5] =
+        [Self::Completed, Self::Canceled, Self::FraudConfirmed, Self::Chargeback, Self::HardwareDamaged];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Canceled => "canceled",
+            Self::FraudConfirmed => "fraud_confirmed",
+            Self::Chargeback => "chargeback",
+            Self::HardwareDamaged => "hardware_damaged",
+        }
+    }
+
+    pub fn parse(value: &str) -> Result<Self, FieldError> {
+        Self::ALL.into_iter().find(|o| o.as_str() == value).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|o| o.as_str()).collect();
+            FieldError::new("outcome", format!("must be one of {}", names.join(", ")))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,24 @@ pub enum NumberType {
 }
 
 impl NumberType {
+    pub const ALL: [NumberType; 11] = [
+        Self::Mobile,
+        Self::FixedLine,
+        Self::FixedLineOrMobile,
+        Self::Voip,
+        Self::TollFree,
+        Self::PremiumRate,
+        Self::SharedCost,
+        Self::Personal,
+        Self::Pager,
+        Self::Other,
+        Self::Unknown,
+    ];
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == value)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Mobile => "mobile",

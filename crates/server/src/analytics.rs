@@ -316,7 +316,7 @@ mod funnel_tests {
 /// Reads published market figures: the header `period,metric,value,source`, then one figure per
 /// line; the source is the rest of the line (it may hold commas). Every line is checked before
 /// anything is stored, and a bad one is named by its number.
-pub fn parse_market_csv(text: &str) -> Result<Vec<crate::store::market::Reference>, String> {
+pub fn parse_market_csv(text: &str) -> Result<Vec<crate::records::market::Reference>, String> {
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
     match lines.next() {
         Some((_, header)) if header.trim().trim_start_matches('\u{feff}') == "period,metric,value,source" => {}
@@ -346,7 +346,7 @@ pub fn parse_market_csv(text: &str) -> Result<Vec<crate::store::market::Referenc
             if source.is_empty() || source.len() > 200 {
                 return Err(format!("line {n}: name the source (1 to 200 characters)"));
             }
-            Ok(crate::store::market::Reference {
+            Ok(crate::records::market::Reference {
                 period: period.to_owned(),
                 metric: metric.to_owned(),
                 value: value.to_owned(),

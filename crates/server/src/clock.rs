@@ -1,12 +1,17 @@
 //! The one place that reads the wall clock; everything else receives `now`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use orderguard_domain::clock::Timestamp;
 
-/// Milliseconds added to the wall clock: 0 except in an instance whose clock a simulation moves
-/// (`dev.simulated_clock`, `POST /dev/clock`), which lives through weeks in minutes.
-static OFFSET_MS: AtomicI64 = AtomicI64::new(0);
+/// An instance's clock: the wall clock, moved by an offset in an instance whose clock a simulation
+/// moves (`dev.simulated_clock`, `POST /dev/clock`), which lives through weeks in minutes. Clones
+/// share the offset, so every part of one instance reads the same time.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
 
 #[allow(clippy::disallowed_methods)]
 fn wall_clock() -> i64 {
@@ -14,14 +19,16 @@ fn wall_clock() -> i64 {
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
-pub fn now() -> Timestamp {
-    Timestamp(wall_clock().saturating_add(OFFSET_MS.load(Ordering::Relaxed)))
-}
+impl Clock {
+    pub fn now(&self) -> Timestamp {
+        Timestamp(wall_clock().saturating_add(self.offset_ms.load(Ordering::Relaxed)))
+    }
 
-/// Moves this process's clock so that `now()` reads `at` (and runs on from there); `None` goes
-/// back to the wall clock. For simulations only: the caller checks that the instance allows it.
-pub fn set_simulated(at: Option<i64>) {
-    OFFSET_MS.store(at.map_or(0, |at| at.saturating_sub(wall_clock())), Ordering::Relaxed);
+    /// Moves this clock so that `now()` reads `at` (and runs on from there); `None` goes back to the
+    /// wall clock. For simulations only: the caller checks that the instance allows it.
+    pub fn set_simulated(&self, at: Option<Timestamp>) {
+        self.offset_ms.store(at.map_or(0, |at| at.millis().saturating_sub(wall_clock())), Ordering::Relaxed);
+    }
 }
 
 /// RFC 3339 in UTC with milliseconds: `2026-11-24T15:04:05.123Z`.
@@ -53,13 +60,26 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn formats_rfc3339() {
-        assert_eq!(super::rfc3339(1_764_000_000_123), "2025-11-24T16:00:00.123Z");
-        assert_eq!(super::parse_rfc3339("2025-11-24T17:00:00.123+01:00"), Some(1_764_000_000_123));
-        assert_eq!(super::parse_rfc3339("yesterday"), None);
-        assert_eq!(super::day(1_764_000_000_123), "2025-11-24");
-        assert_eq!(super::parse_day("2025-11-24"), Some(1_763_942_400_000));
-        assert_eq!(super::parse_day("2025-11-24T10:00:00Z"), None);
+        assert_eq!(rfc3339(1_764_000_000_123), "2025-11-24T16:00:00.123Z");
+        assert_eq!(parse_rfc3339("2025-11-24T17:00:00.123+01:00"), Some(1_764_000_000_123));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(day(1_764_000_000_123), "2025-11-24");
+        assert_eq!(parse_day("2025-11-24"), Some(1_763_942_400_000));
+        assert_eq!(parse_day("2025-11-24T10:00:00Z"), None);
+    }
+
+    #[test]
+    fn a_simulated_clock_runs_on_and_its_clones_follow() {
+        let clock = Clock::default();
+        let copy = clock.clone();
+        clock.set_simulated(Some(Timestamp(1_000_000)));
+        let read = copy.now().millis();
+        assert!((1_000_000..1_060_000).contains(&read), "{read}");
+        clock.set_simulated(None);
+        assert!(copy.now().millis() > 1_700_000_000_000);
     }
 }

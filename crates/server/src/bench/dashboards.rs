@@ -5,10 +5,13 @@
 use std::time::Instant;
 
 use anyhow::Context;
+use orderguard_domain::clock::Timestamp;
+use orderguard_domain::event::EventKind;
 use serde_json::json;
 
+use crate::records::{NewEvent, VerificationRecord};
 use crate::simulate::plan::{self, Behaviour, Rng};
-use crate::store::events::{self, NewEvent};
+use crate::store::events;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct DashboardBenchArgs {
@@ -31,7 +34,7 @@ const LOAD_BATCH: usize = 20_000;
 const TRACED: &[u8] = b"verification.created";
 
 /// The events one simulated verification leaves, as the service writes them.
-fn verification_events(rng: &mut Rng, n: u64, start: i64, span: i64) -> Vec<(&'static str, i64, serde_json::Value)> {
+fn verification_events(rng: &mut Rng, n: u64, start: i64, span: i64) -> Vec<(EventKind, i64, serde_json::Value)> {
     let at = start + i64::try_from(rng.below(span.unsigned_abs())).unwrap_or(0);
     let product = plan::product(rng);
     let created = json!({
@@ -41,14 +44,14 @@ fn verification_events(rng: &mut Rng, n: u64, start: i64, span: i64) -> Vec<(&'s
     let reasons =
         if product.hardware && product.price_minor >= 50_000 { json!(["high_value_hardware"]) } else { json!([]) };
     let mut out = vec![
-        ("verification.created", at, created),
-        ("risk.assessed", at, json!({ "decision": "allow", "score": 0, "reasons": reasons })),
-        ("sms.queued", at, json!({ "message_id": n })),
-        ("sms.submitted", at + 40, json!({ "provider": "smsc-a", "country": "DE", "message_id": n })),
+        (EventKind::VerificationCreated, at, created),
+        (EventKind::RiskAssessed, at, json!({ "decision": "allow", "score": 0, "reasons": reasons })),
+        (EventKind::SmsQueued, at, json!({ "message_id": n })),
+        (EventKind::SmsSubmitted, at + 40, json!({ "provider": "smsc-a", "country": "DE", "message_id": n })),
     ];
     let delivered = plan::delivery_seconds(rng);
     let latency = delivered.unwrap_or(30) * 1000;
-    let report = if delivered.is_some() { "sms.delivered" } else { "sms.failed" };
+    let report = if delivered.is_some() { EventKind::SmsDelivered } else { EventKind::SmsFailed };
     out.push((
         report,
         at + latency,
@@ -59,29 +62,29 @@ fn verification_events(rng: &mut Rng, n: u64, start: i64, span: i64) -> Vec<(&'s
     match plan::behaviour(rng) {
         Behaviour::Customer | Behaviour::Resender => {
             out.push((
-                "verification.approved",
+                EventKind::VerificationApproved,
                 done,
                 json!({ "attempts": 1, "resends": 0, "seconds_since_sent": seconds }),
             ));
         }
         Behaviour::Typo => {
-            out.push(("check.failed", done, json!({ "attempt": 1 })));
+            out.push((EventKind::CheckFailed, done, json!({ "attempt": 1 })));
             out.push((
-                "verification.approved",
+                EventKind::VerificationApproved,
                 done + 12_000,
                 json!({ "attempts": 2, "resends": 0, "seconds_since_sent": seconds + 12 }),
             ));
         }
         Behaviour::Abandons | Behaviour::AccountTakeover => {
-            out.push(("verification.expired", at + 300_000, json!({ "attempts": 0, "resends": 0 })));
+            out.push((EventKind::VerificationExpired, at + 300_000, json!({ "attempts": 0, "resends": 0 })));
         }
-        Behaviour::Cancels => out.push(("verification.canceled", done, json!({ "with_reason": false }))),
+        Behaviour::Cancels => out.push((EventKind::VerificationCanceled, done, json!({ "with_reason": false }))),
         Behaviour::CodeGuesser => {
             for attempt in 1..=5 {
-                out.push(("check.failed", done + attempt * 2000, json!({ "attempt": attempt })));
+                out.push((EventKind::CheckFailed, done + attempt * 2000, json!({ "attempt": attempt })));
             }
             out.push((
-                "verification.failed",
+                EventKind::VerificationFailed,
                 done + 10_000,
                 json!({ "attempts": 5, "risk": "allow", "amount": product.price_minor, "currency": "EUR" }),
             ));
@@ -91,18 +94,20 @@ fn verification_events(rng: &mut Rng, n: u64, start: i64, span: i64) -> Vec<(&'s
     let reported = json!({
         "outcome": outcome.as_str(), "verifications": 1, "currency": "EUR", "amount_lost": outcome.lost_minor(),
     });
-    out.push(("order.outcome_reported", done + 600_000, reported));
+    out.push((EventKind::OrderOutcomeReported, done + 600_000, reported));
     out
 }
 
 pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("orderguard-bench-dashboards-{}", crate::ids::random_token(6)));
     let url = args.postgres.clone().unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.display()));
-    let mut settings = crate::demo::prepare("127.0.0.1:0", &dir, Some(&url), &crate::ids::random_token(24))?;
+    let clock_now = crate::clock::Clock::default().now();
+    let status_token = crate::ids::random_token(24);
+    let mut settings = crate::cli::demo::setup::prepare("127.0.0.1:0", &dir, Some(&url), &status_token, clock_now)?;
     // The bench counts the events itself (timed); the server's job then finds nothing to do.
     settings.limits.rollup_lag_ms = 0;
-    let store = crate::prepare_store(&settings).await?;
-    let now = crate::clock::now().millis();
+    let store = crate::prepare_store(&settings, clock_now).await?;
+    let now = clock_now.millis();
     let start = now - DAYS * 24 * crate::analytics::HOUR_MS;
     let mut rng = Rng::new(42);
     println!(
@@ -115,7 +120,7 @@ pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
     let (mut loaded, mut verification) = (0_u64, 0_u64);
     let mut sample_order = String::new();
     while loaded < args.events {
-        let mut batch: Vec<(String, String, String, &'static str, i64, serde_json::Value)> =
+        let mut batch: Vec<(String, String, String, EventKind, i64, serde_json::Value)> =
             Vec::with_capacity(LOAD_BATCH + 16);
         while batch.len() < LOAD_BATCH && loaded + (batch.len() as u64) < args.events {
             verification += 1;
@@ -133,13 +138,8 @@ pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
             .write(move |conn| {
                 let rows: Vec<NewEvent<'_>> = batch
                     .iter()
-                    .map(|(brand, id, order, kind, at, attrs)| NewEvent {
-                        brand,
-                        verification_id: Some(id),
-                        order_id: Some(order),
-                        kind,
-                        at: *at,
-                        attrs: attrs.clone(),
+                    .map(|(brand, id, order, kind, at, attrs)| {
+                        NewEvent::of_verification(brand, id, order, *kind, Timestamp(*at), attrs.clone())
                     })
                     .collect();
                 events::append_many(conn, &rows)
@@ -148,7 +148,7 @@ pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
     }
     // The traced order's verification row: the trace finds an order's events through it. (The
     // other verifications have events only: the pages measured here read events and counters.)
-    let traced = traced_verification(&sample_order, now);
+    let traced = traced_verification(&sample_order, now)?;
     store.write(move |conn| crate::store::verifications::insert(conn, &traced)).await?;
     let load_s = loading.elapsed().as_secs_f64();
     println!(
@@ -157,10 +157,9 @@ pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
     );
 
     let counting = Instant::now();
-    store.write(crate::store::rollups::reset).await?;
-    let counted = crate::jobs::rollups::catch_up(&store, 0).await?;
+    let counted = crate::service::analytics::rebuild(&store, clock_now).await?;
     let count_s = counting.elapsed().as_secs_f64();
-    let rollup_rows = store.read(|conn| conn.query_one("SELECT COUNT(*) FROM rollups", &[])?.int(0)).await?;
+    let rollup_rows = store.read(crate::store::rollups::count_hourly).await?;
     println!(
         "counted {counted} events into {rollup_rows} counter rows in {count_s:.0} s ({:.0} events/s)",
         counted as f64 / count_s
@@ -173,6 +172,7 @@ pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
         "bench passphrase!",
         "operator",
         None,
+        clock_now,
     )
     .await?;
     drop(store);
@@ -246,21 +246,23 @@ async fn sign_in(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
 
 /// The stored verification of the sample order (`v-0000001000` of nordtel), as the service would
 /// have written it; the amounts and state do not matter to the trace.
-fn traced_verification(order: &str, now: i64) -> crate::store::verifications::VerificationRecord {
-    use orderguard_domain::clock::Timestamp;
+fn traced_verification(order: &str, now: i64) -> anyhow::Result<VerificationRecord> {
+    use orderguard_domain::brand::BrandSlug;
+    use orderguard_domain::money::{Currency, Money};
+    use orderguard_domain::phone::NumberType;
+    use orderguard_domain::risk::{Assessment, Decision};
     use orderguard_domain::verification::{Status, Verification};
-    crate::store::verifications::VerificationRecord {
+    Ok(VerificationRecord {
         id: "v-0000001000".into(),
-        brand: "nordtel".into(),
+        brand: BrandSlug::parse("nordtel")?,
         order_id: order.to_owned(),
         customer_ref: "bench-customer".into(),
         phone_enc: None,
         phone_hash: vec![0; 32],
         phone_hint: "+49 *** ****00".into(),
         phone_region: Some("DE".into()),
-        number_type: "mobile".into(),
-        amount_minor: 84_900,
-        currency: "EUR".into(),
+        number_type: NumberType::Mobile,
+        amount: Money::from_minor(84_900, Currency::parse("EUR")?),
         order_digest: String::new(),
         order_summary: "[]".into(),
         shipping_country: Some("DE".into()),
@@ -280,15 +282,13 @@ fn traced_verification(order: &str, now: i64) -> crate::store::verifications::Ve
             last_sent_at: Timestamp(now),
         },
         code_hash: vec![0; 32],
-        risk_decision: "allow".into(),
-        risk_score: 0,
-        risk_reasons: String::new(),
+        risk: Assessment { decision: Decision::Allow, score: 0, reasons: Vec::new() },
         hosted_token: "bench-traced-order".into(),
         cancel_reason: None,
         idempotency_key: None,
         request_hash: None,
-        created_at: now,
-        updated_at: now,
+        created_at: Timestamp(now),
+        updated_at: Timestamp(now),
         version: 0,
-    }
+    })
 }

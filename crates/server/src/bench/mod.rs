@@ -48,7 +48,9 @@ pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 async fn bench_settings(database_url: &str, dir: &std::path::Path) -> anyhow::Result<Settings> {
-    Ok(crate::demo::prepare("127.0.0.1:0", dir, Some(database_url), &crate::ids::random_token(24))?)
+    let now = crate::clock::Clock::default().now();
+    let status_token = crate::ids::random_token(24);
+    Ok(crate::cli::demo::setup::prepare("127.0.0.1:0", dir, Some(database_url), &status_token, now)?)
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -79,8 +81,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let dir = std::env::temp_dir().join(format!("orderguard-bench-{}", crate::ids::random_token(6)));
         let url = pg_url.unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.display()));
         let settings = bench_settings(&url, &dir).await?;
-        let store = crate::prepare_store(&settings).await?;
-        let key = crate::service::api_keys::create(&store, "nordtel", "bench").await?;
+        let now = crate::clock::Clock::default().now();
+        let store = crate::prepare_store(&settings, now).await?;
+        let key = crate::service::api_keys::create(&store, "nordtel", "bench", now).await?;
         drop(store);
         let server = crate::start(settings).await.context("starting the server")?;
         let base = format!("http://{}", server.addr);
@@ -213,9 +216,9 @@ async fn flows(
     duration: Duration,
 ) -> anyhow::Result<Sample> {
     let stop = Arc::new(AtomicBool::new(false));
-    let customers: Vec<&str> = crate::demo::DEMO_CUSTOMERS
+    let customers: Vec<&str> = crate::cli::demo::setup::DEMO_CUSTOMERS
         .iter()
-        .filter(|c| c.0 == "nordtel" && c.1 != crate::demo::PUMPING_CUSTOMER)
+        .filter(|c| c.0 == "nordtel" && c.1 != crate::cli::demo::setup::PUMPING_CUSTOMER)
         .map(|c| c.1)
         .collect();
     let workers: Vec<_> = (0..concurrency)

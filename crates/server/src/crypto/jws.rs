@@ -9,7 +9,7 @@ use ed25519_dalek::{Signer as _, SigningKey};
 use serde::Serialize;
 
 use super::{CryptoError, Secrets};
-use crate::store::keys::SigningKeyRow;
+use crate::records::keys::SigningKeyRow;
 
 /// A new key is published this long before it signs, so that shops that cache the JWKS (it is
 /// served with `max-age=300`) know it before they see it.

@@ -1,4 +1,5 @@
-//! The one place errors become HTTP: RFC 9457 problem details with a stable `type`.
+//! The one place errors become HTTP: RFC 9457 problem details with a stable `type` for the API
+//! (`ApiError`), a readable page for people (`PageError`).
 
 use std::sync::LazyLock;
 
@@ -87,7 +88,7 @@ impl From<ServiceError> for ApiError {
         match e {
             ServiceError::Validation(errors) => Self::validation(errors),
             ServiceError::NotFound => Self::not_found("the verification"),
-            ServiceError::Rejected(rejection) => rejected(rejection),
+            ServiceError::Refused { rejection, .. } => rejected(rejection),
             ServiceError::IdempotencyMismatch => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",
@@ -138,6 +139,7 @@ impl From<ServiceError> for ApiError {
                 "The identity service is unavailable",
                 format!("the customer's number could not be looked up: {reason}"),
             ),
+            ServiceError::Forbidden(why) => Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", why),
             ServiceError::Conflict => Self::new(
                 StatusCode::CONFLICT,
                 "concurrent-change",
@@ -231,5 +233,74 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, seconds);
         }
         response
+    }
+}
+
+/// An error answered with a page for people (the hosted page, the admin area, the demo shop), in
+/// the look of the other pages; or, for a visitor who is not signed in, the way to the sign-in form.
+#[derive(Debug)]
+pub enum PageError {
+    /// A page that says what went wrong, with its status.
+    Message { status: StatusCode, message: String },
+    /// The admin area without a session: to the sign-in form.
+    SignIn,
+}
+
+impl PageError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self::Message { status, message: message.into() }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// Something failed on our side: logged with its cause, shown without it.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "a page failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side; try again.")
+    }
+}
+
+impl From<ServiceError> for PageError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Forbidden(why) => Self::forbidden(capitalised(why)),
+            ServiceError::NotFound => Self::not_found("There is nothing here."),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+/// `the form expired` → `The form expired.`
+pub(crate) fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default() + "."
+}
+
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    message: &'a str,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::SignIn => axum::response::Redirect::to("/admin/login").into_response(),
+            Self::Message { status, message } => {
+                let page = ErrorPage { status: status.as_u16(), message: &message };
+                (status, super::pages::render(&page)).into_response()
+            }
+        }
     }
 }

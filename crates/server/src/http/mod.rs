@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 mod body;
+pub mod dev;
 pub mod error;
 pub mod locale;
 pub mod pages;
@@ -82,40 +83,40 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(pages::hosted::cancel))
         .routes(routes!(pages::hosted::logo))
         .routes(routes!(pages::assets::asset))
-        .routes(routes!(admin::home))
-        .routes(routes!(admin::login_form, admin::login))
-        .routes(routes!(admin::logout))
-        .routes(routes!(admin::trace))
-        .routes(routes!(admin::audit_log))
+        .routes(routes!(admin::home::home))
+        .routes(routes!(admin::login::login_form, admin::login::login))
+        .routes(routes!(admin::login::logout))
+        .routes(routes!(admin::trace::trace))
+        .routes(routes!(admin::trace::audit_log))
         .routes(routes!(admin::overview::overview))
         .routes(routes!(admin::overview::overview_csv))
         .routes(routes!(admin::overview::funnel))
         .routes(routes!(admin::overview::funnel_csv))
-        .routes(routes!(admin::overview::sms))
-        .routes(routes!(admin::overview::sms_csv))
-        .routes(routes!(admin::overview::market))
-        .routes(routes!(admin::overview::market_csv))
+        .routes(routes!(admin::sms::sms))
+        .routes(routes!(admin::sms::sms_csv))
+        .routes(routes!(admin::market::market))
+        .routes(routes!(admin::market::market_csv))
         .routes(routes!(admin::fraud::fraud))
         .routes(routes!(admin::fraud::fraud_csv))
         .routes(routes!(admin::live::live))
         .routes(routes!(admin::live::live_events))
         .routes(routes!(admin::search::orders_by_number));
     if app.settings.dev.outbox_page {
-        routes = routes.routes(routes!(pages::outbox::outbox_page)).routes(routes!(pages::outbox::outbox_json));
+        routes = routes.routes(routes!(dev::outbox::outbox_page)).routes(routes!(dev::outbox::outbox_json));
     }
     if app.settings.dev.simulated_clock {
-        routes = routes.routes(routes!(api::dev_clock::get_clock, api::dev_clock::set_clock));
+        routes = routes.routes(routes!(dev::clock::get_clock, dev::clock::set_clock));
     }
     if app.settings.dev.demo_shop {
         routes = routes
-            .routes(routes!(pages::demo::index))
-            .routes(routes!(pages::demo::shop))
-            .routes(routes!(pages::demo::place_order))
-            .routes(routes!(pages::demo::order_page))
-            .routes(routes!(pages::demo::back_from_hosted_page))
-            .routes(routes!(pages::demo::submit_code))
-            .routes(routes!(pages::demo::resend))
-            .routes(routes!(pages::demo::cancel));
+            .routes(routes!(dev::demo_shop::index))
+            .routes(routes!(dev::demo_shop::shop))
+            .routes(routes!(dev::demo_shop::place_order))
+            .routes(routes!(dev::demo_shop::order_page))
+            .routes(routes!(dev::demo_shop::back_from_hosted_page))
+            .routes(routes!(dev::demo_shop::submit_code))
+            .routes(routes!(dev::demo_shop::resend))
+            .routes(routes!(dev::demo_shop::cancel));
     }
     let (router, openapi) = routes.split_for_parts();
     let openapi_json = openapi.to_json().unwrap_or_default();
@@ -188,7 +189,7 @@ async fn healthz() -> Json<api::types::Health> {
 /// Readiness: the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = api::types::Health), (status = 503, body = error::Problem, content_type = "application/problem+json")))]
 async fn readyz(State(app): State<Arc<App>>) -> Result<Json<api::types::Health>, ApiError> {
-    app.store.ping().await.map_err(|e| {
+    crate::service::health::ready(&app).await.map_err(|e| {
         tracing::warn!(error = %e, "not ready: the database does not take writes");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready", "the database does not take writes")
     })?;

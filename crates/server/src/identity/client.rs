@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use orderguard_domain::circuit::{Admission, CircuitBreaker};
+use orderguard_domain::clock::Timestamp;
 use serde_json::Value;
 
 use super::IdentityError;
@@ -29,12 +30,14 @@ impl ServiceClient {
         Self { http, retries, breaker: Mutex::new(CircuitBreaker::new(5, 10_000)) }
     }
 
-    /// Sends the request built by `request`, again after a failure, up to `retries` times.
+    /// Sends the request built by `request`, again after a failure, up to `retries` times; `now`
+    /// times the circuit breaker.
     pub async fn send(
         &self,
+        now: Timestamp,
         request: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<Answer, IdentityError> {
-        if self.breaker().admit(crate::clock::now().millis()) == Admission::Skip {
+        if self.breaker().admit(now.millis()) == Admission::Skip {
             return Err(IdentityError::Unavailable("it failed repeatedly; trying again shortly".into()));
         }
         let mut last = String::new();
@@ -64,7 +67,7 @@ impl ServiceClient {
                 Err(_) => last = "request failed".into(),
             }
         }
-        self.breaker().failed(crate::clock::now().millis());
+        self.breaker().failed(now.millis());
         Err(IdentityError::Unavailable(last))
     }
 

@@ -7,6 +7,8 @@ mod rest;
 mod static_directory;
 
 use std::future::Future;
+
+use orderguard_domain::clock::Timestamp;
 use std::pin::Pin;
 
 pub use oidc::OidcConnector;
@@ -72,5 +74,9 @@ impl IdentityError {
 }
 
 pub trait IdentityConnector: Send + Sync {
-    fn resolve<'a>(&'a self, customer: &'a CustomerRequest) -> BoxFuture<'a, Result<CustomerIdentity, IdentityError>>;
+    fn resolve<'a>(
+        &'a self,
+        customer: &'a CustomerRequest,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<CustomerIdentity, IdentityError>>;
 }

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use orderguard_domain::clock::Timestamp;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio::sync::Mutex;
@@ -148,7 +149,7 @@ impl OidcConnector {
         })
     }
 
-    async fn discovery(&self) -> Result<Discovery, IdentityError> {
+    async fn discovery(&self, now: Timestamp) -> Result<Discovery, IdentityError> {
         let mut cache = self.discovery.lock().await;
         if let Some(discovery) = cache.fresh(self.cache_for) {
             return Ok(discovery);
@@ -156,13 +157,13 @@ impl OidcConnector {
         if let Some(answer) = cache.failing() {
             return answer;
         }
-        let fetched = self.fetch_discovery().await;
+        let fetched = self.fetch_discovery(now).await;
         cache.store(fetched)
     }
 
-    async fn fetch_discovery(&self) -> Result<Discovery, IdentityError> {
+    async fn fetch_discovery(&self, now: Timestamp) -> Result<Discovery, IdentityError> {
         let url = format!("{}/.well-known/openid-configuration", self.issuer.trim_end_matches('/'));
-        let answer = self.service.send(|http| http.get(&url)).await?;
+        let answer = self.service.send(now, |http| http.get(&url)).await?;
         if !answer.status.is_success() {
             return Err(IdentityError::Unavailable(format!("discovery answered HTTP {}", answer.status)));
         }
@@ -178,7 +179,7 @@ impl OidcConnector {
     /// The provider's keys; `refresh` fetches them again (an unknown `kid`: the provider rotated),
     /// unless they were fetched within `FORCED_REFRESH_INTERVAL` (made-up key ids must not turn
     /// into a flood of requests).
-    async fn keys(&self, refresh: bool) -> Result<JwkSet, IdentityError> {
+    async fn keys(&self, refresh: bool, now: Timestamp) -> Result<JwkSet, IdentityError> {
         let mut cache = self.keys.lock().await;
         if let Some(keys) = cache.fresh(self.cache_for) {
             let refreshed_lately = cache.forced_at.is_some_and(|at| at.elapsed() < FORCED_REFRESH_INTERVAL);
@@ -192,13 +193,13 @@ impl OidcConnector {
         if let Some(answer) = cache.failing() {
             return answer;
         }
-        let fetched = self.fetch_keys().await;
+        let fetched = self.fetch_keys(now).await;
         cache.store(fetched)
     }
 
-    async fn fetch_keys(&self) -> Result<JwkSet, IdentityError> {
-        let discovery = self.discovery().await?;
-        let answer = self.service.send(|http| http.get(&discovery.jwks_uri)).await?;
+    async fn fetch_keys(&self, now: Timestamp) -> Result<JwkSet, IdentityError> {
+        let discovery = self.discovery(now).await?;
+        let answer = self.service.send(now, |http| http.get(&discovery.jwks_uri)).await?;
         if !answer.status.is_success() {
             return Err(IdentityError::Unavailable(format!("the JWKS answered HTTP {}", answer.status)));
         }
@@ -207,7 +208,12 @@ impl OidcConnector {
 
     /// A JWT checked against the provider's keys (a key id the cached keys lack fetches the keys
     /// once more), for the audiences of its kind.
-    async fn verified_claims(&self, token: &str, kind: JwtKind) -> Result<Map<String, Value>, IdentityError> {
+    async fn verified_claims(
+        &self,
+        token: &str,
+        kind: JwtKind,
+        now: Timestamp,
+    ) -> Result<Map<String, Value>, IdentityError> {
         let expect = Expectations {
             issuer: &self.issuer,
             audiences: match kind {
@@ -216,7 +222,7 @@ impl OidcConnector {
             },
             allowed_algorithms: &self.algorithms,
             leeway_seconds: self.leeway_seconds,
-            now_seconds: crate::clock::now().millis() / 1000,
+            now_seconds: now.millis() / 1000,
         };
         let unverified = jwt::parse(token)?;
         // RFC 9068 marks access tokens `at+jwt`: such a token is no ID token, nor is a logout token.
@@ -224,10 +230,10 @@ impl OidcConnector {
         if kind == JwtKind::IdToken && matches!(typ.as_deref(), Some("at+jwt" | "application/at+jwt" | "logout+jwt")) {
             return Err(TokenError::Malformed("it is not an ID token (typ)").into());
         }
-        let keys = self.keys(false).await?;
+        let keys = self.keys(false, now).await?;
         let claims = match unverified.verify(&keys, &expect) {
             Err(TokenError::UnknownKey(_)) => {
-                let keys = self.keys(true).await?;
+                let keys = self.keys(true, now).await?;
                 jwt::parse(token)?.verify(&keys, &expect)?
             }
             verified => verified?,
@@ -259,12 +265,12 @@ impl OidcConnector {
 
     /// RFC 7662 for an opaque access token, with orderguard's client credentials; the answer is
     /// held to what a JWT access token must satisfy: issuer, audience (or the shop's client), lifetime.
-    async fn introspect(&self, token: &str) -> Result<Map<String, Value>, IdentityError> {
+    async fn introspect(&self, token: &str, now: Timestamp) -> Result<Map<String, Value>, IdentityError> {
         let Some((client_id, secret)) = &self.client else {
             return Err(TokenError::Malformed("this brand takes JWT access tokens and ID tokens only").into());
         };
         let endpoint = self
-            .discovery()
+            .discovery(now)
             .await?
             .introspection_endpoint
             .ok_or_else(|| IdentityError::Unavailable("the provider offers no introspection endpoint".into()))?;
@@ -272,7 +278,7 @@ impl OidcConnector {
         let (user, password) = (form_encode(client_id), form_encode(secret));
         let answer = self
             .service
-            .send(|http| {
+            .send(now, |http| {
                 http.post(&endpoint)
                     .basic_auth(&user, Some(&password))
                     .form(&[("token", token), ("token_type_hint", "access_token")])
@@ -315,16 +321,16 @@ impl OidcConnector {
         if !for_us {
             return Err(TokenError::WrongAudience.into());
         }
-        jwt::check_lifetime(&claims, self.leeway_seconds, crate::clock::now().millis() / 1000, false)?;
+        jwt::check_lifetime(&claims, self.leeway_seconds, now.millis() / 1000, false)?;
         Ok(claims)
     }
 
     /// Userinfo with the customer's access token, for the phone claims a token does not carry.
-    async fn userinfo(&self, token: &str, sub: &str) -> Result<Map<String, Value>, IdentityError> {
-        let Some(endpoint) = self.discovery().await?.userinfo_endpoint else {
+    async fn userinfo(&self, token: &str, sub: &str, now: Timestamp) -> Result<Map<String, Value>, IdentityError> {
+        let Some(endpoint) = self.discovery(now).await?.userinfo_endpoint else {
             return Ok(Map::new());
         };
-        let answer = self.service.send(|http| http.get(&endpoint).bearer_auth(token)).await?;
+        let answer = self.service.send(now, |http| http.get(&endpoint).bearer_auth(token)).await?;
         match answer.status.as_u16() {
             200 => {}
             401 => return Err(TokenError::Inactive.into()),
@@ -341,14 +347,14 @@ impl OidcConnector {
         Ok(claims)
     }
 
-    async fn identify(&self, customer: &CustomerRequest) -> Result<CustomerIdentity, IdentityError> {
+    async fn identify(&self, customer: &CustomerRequest, now: Timestamp) -> Result<CustomerIdentity, IdentityError> {
         // The access token, and whether it is a JWT already checked here.
         let (mut claims, access_token) = match customer {
             CustomerRequest::AccessToken(token) if jwt::looks_like_jwt(token) => {
-                (self.verified_claims(token, JwtKind::AccessToken).await?, Some((token, true)))
+                (self.verified_claims(token, JwtKind::AccessToken, now).await?, Some((token, true)))
             }
-            CustomerRequest::AccessToken(token) => (self.introspect(token).await?, Some((token, false))),
-            CustomerRequest::IdToken(token) => (self.verified_claims(token, JwtKind::IdToken).await?, None),
+            CustomerRequest::AccessToken(token) => (self.introspect(token, now).await?, Some((token, false))),
+            CustomerRequest::IdToken(token) => (self.verified_claims(token, JwtKind::IdToken, now).await?, None),
             CustomerRequest::Id(_) => {
                 return Err(IdentityError::WrongReference(
                     "this brand identifies customers by their token: send customer.access_token or customer.id_token",
@@ -359,7 +365,7 @@ impl OidcConnector {
         if !claims.contains_key("phone_number")
             && let Some((token, checked_jwt)) = access_token
         {
-            let more = match self.userinfo(token, &sub).await {
+            let more = match self.userinfo(token, &sub, now).await {
                 // A JWT access token for orderguard's audience may not be good for userinfo (another
                 // audience): it is valid, it just brings no more claims.
                 Err(IdentityError::TokenRejected(e)) if checked_jwt => {
@@ -383,11 +389,11 @@ impl OidcConnector {
 
     /// For `orderguard doctor`: discovery, the JWKS, and the introspection credentials (a made-up
     /// token must come back inactive, not refused).
-    pub async fn check(&self) -> Result<OidcCheck, IdentityError> {
-        let keys = self.keys(true).await?.keys.len();
+    pub async fn check(&self, now: Timestamp) -> Result<OidcCheck, IdentityError> {
+        let keys = self.keys(true, now).await?.keys.len();
         let introspection = match &self.client {
             None => None,
-            Some(_) => Some(match self.introspect("orderguard-doctor-probe").await {
+            Some(_) => Some(match self.introspect("orderguard-doctor-probe", now).await {
                 Err(IdentityError::TokenRejected(TokenError::Inactive)) => Ok(()),
                 Err(e) => Err(e.to_string()),
                 Ok(_) => Err("a made-up token was called active".into()),
@@ -416,9 +422,13 @@ fn form_encode(value: &str) -> String {
 }
 
 impl IdentityConnector for OidcConnector {
-    fn resolve<'a>(&'a self, customer: &'a CustomerRequest) -> BoxFuture<'a, Result<CustomerIdentity, IdentityError>> {
+    fn resolve<'a>(
+        &'a self,
+        customer: &'a CustomerRequest,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<CustomerIdentity, IdentityError>> {
         Box::pin(async move {
-            tokio::time::timeout(self.deadline, self.identify(customer))
+            tokio::time::timeout(self.deadline, self.identify(customer, now))
                 .await
                 .unwrap_or_else(|_| Err(IdentityError::Unavailable("the provider took too long".into())))
         })

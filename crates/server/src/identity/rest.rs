@@ -2,6 +2,7 @@
 //! token, basic credentials or a client certificate; JSON pointers say where the number, its
 //! verified flag and the time it last changed are.
 
+use orderguard_domain::clock::Timestamp;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -88,7 +89,7 @@ impl RestDirectory {
         })
     }
 
-    async fn identify(&self, customer: &CustomerRequest) -> Result<CustomerIdentity, IdentityError> {
+    async fn identify(&self, customer: &CustomerRequest, now: Timestamp) -> Result<CustomerIdentity, IdentityError> {
         let CustomerRequest::Id(id) = customer else {
             return Err(IdentityError::WrongReference("this brand identifies customers by customer.id"));
         };
@@ -96,7 +97,7 @@ impl RestDirectory {
         let url = format!("{}{}", self.base_url, self.path.replace("{id}", &encoded));
         let answer = self
             .service
-            .send(|http| {
+            .send(now, |http| {
                 let request = http.get(&url);
                 match &self.auth {
                     Credentials::None => request,
@@ -149,8 +150,12 @@ fn url_encode(id: &str) -> String {
 }
 
 impl IdentityConnector for RestDirectory {
-    fn resolve<'a>(&'a self, customer: &'a CustomerRequest) -> BoxFuture<'a, Result<CustomerIdentity, IdentityError>> {
-        Box::pin(self.identify(customer))
+    fn resolve<'a>(
+        &'a self,
+        customer: &'a CustomerRequest,
+        now: Timestamp,
+    ) -> BoxFuture<'a, Result<CustomerIdentity, IdentityError>> {
+        Box::pin(self.identify(customer, now))
     }
 }
 

@@ -1,5 +1,7 @@
 use std::collections::HashMap;
 
+use orderguard_domain::clock::Timestamp;
+
 use super::{BoxFuture, CustomerIdentity, CustomerRequest, IdentityConnector, IdentityError};
 use crate::config::StaticCustomer;
 
@@ -15,7 +17,11 @@ impl StaticDirectory {
 }
 
 impl IdentityConnector for StaticDirectory {
-    fn resolve<'a>(&'a self, customer: &'a CustomerRequest) -> BoxFuture<'a, Result<CustomerIdentity, IdentityError>> {
+    fn resolve<'a>(
+        &'a self,
+        customer: &'a CustomerRequest,
+        _now: Timestamp,
+    ) -> BoxFuture<'a, Result<CustomerIdentity, IdentityError>> {
         let CustomerRequest::Id(id) = customer else {
             return Box::pin(async {
                 Err(IdentityError::WrongReference("this brand identifies customers by customer.id"))

@@ -1,19 +1,16 @@
-//! Records delivery reports (SMPP receipts, HTTP status callbacks) as `sms.delivered` and
-//! `sms.failed` events with the latency since the hand-off. Reports that arrive together are
-//! stored in one transaction; a report for a message whose hand-off is still being committed is
-//! tried again shortly.
+//! Records delivery reports (SMPP receipts, HTTP status callbacks) as they arrive: reports that
+//! arrive together are stored in one transaction; a report for a message whose hand-off is still
+//! being committed is tried again shortly.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::App;
-use crate::service::ServiceError;
-use crate::sms::delivery::{Delivery, DeliveryReport};
-use crate::store::events::{self, NewEvent};
-use crate::store::sms::{self as sms_store, ReportMatch};
+use crate::records::sms::ReportMatch;
+use crate::service::sms::record_delivery_reports;
+use crate::sms::delivery::DeliveryReport;
 
 const BATCH: usize = 256;
 /// A receipt can overtake the commit of its hand-off; after this many tries it names no message of ours.
@@ -42,51 +39,8 @@ pub async fn run(app: Arc<App>, mut rx: mpsc::UnboundedReceiver<DeliveryReport>)
                 Err(_) => break,
             }
         }
-        let entries: Vec<(String, String, Delivery)> = batch
-            .iter()
-            .map(|p| (p.report.provider.clone(), p.report.provider_message_id.clone(), p.report.delivery))
-            .collect();
-        let attrs: Vec<serde_json::Value> =
-            batch.iter().map(|p| json!({ "status": p.report.status, "error_code": p.report.error_code })).collect();
-        let now = crate::clock::now().millis();
-        let stored = app
-            .store
-            .write(move |conn| -> Result<Vec<ReportMatch>, ServiceError> {
-                let mut matches = Vec::with_capacity(entries.len());
-                for ((provider, provider_message_id, delivery), extra) in entries.iter().zip(attrs) {
-                    let found =
-                        sms_store::record_delivery(conn, provider, provider_message_id, delivery.as_str(), now)?;
-                    if let ReportMatch::Recorded(sms) = &found {
-                        let latency_ms = sms.submitted_at.map(|at| now - at);
-                        let kind = match delivery {
-                            Delivery::Delivered => "sms.delivered",
-                            Delivery::Failed => "sms.failed",
-                        };
-                        let mut attrs = json!({
-                            "message_id": sms.id, "provider": provider, "latency_ms": latency_ms, "stage": "delivery",
-                            "country": sms.country,
-                        });
-                        if let (Some(map), serde_json::Value::Object(more)) = (attrs.as_object_mut(), extra) {
-                            map.extend(more);
-                        }
-                        events::append(
-                            conn,
-                            &NewEvent {
-                                brand: &sms.brand,
-                                verification_id: Some(&sms.verification_id),
-                                order_id: Some(&sms.order_id),
-                                kind,
-                                at: now,
-                                attrs,
-                            },
-                        )?;
-                    }
-                    matches.push(found);
-                }
-                Ok(matches)
-            })
-            .await;
-        let matches = match stored {
+        let reports: Vec<&DeliveryReport> = batch.iter().map(|p| &p.report).collect();
+        let matches = match record_delivery_reports(&app, &reports, app.clock.now()).await {
             Ok(matches) => matches,
             Err(e) => {
                 // Unacknowledged SMPP receipts come again; HTTP callbacks get a 5xx and are retried.
@@ -96,19 +50,7 @@ pub async fn run(app: Arc<App>, mut rx: mpsc::UnboundedReceiver<DeliveryReport>)
         };
         for (mut pending, found) in batch.into_iter().zip(matches) {
             match found {
-                ReportMatch::Recorded(sms) => {
-                    let (provider, country) = (pending.report.provider.as_str(), sms.country.as_str());
-                    app.metrics.increment(
-                        "orderguard_sms_delivery_total",
-                        &[("provider", provider), ("country", country), ("result", pending.report.delivery.as_str())],
-                    );
-                    let labels = [("provider", provider), ("country", country)];
-                    if let Some(at) = sms.submitted_at {
-                        app.metrics.observe("orderguard_sms_delivery_seconds", &labels, (now - at) as f64 / 1000.0);
-                    }
-                    acknowledge(pending.report);
-                }
-                ReportMatch::AlreadyReported => acknowledge(pending.report),
+                ReportMatch::Recorded(_) | ReportMatch::AlreadyReported => pending.report.acknowledge(),
                 ReportMatch::Unknown if pending.tries < UNKNOWN_RETRIES => {
                     pending.tries += 1;
                     let retry_tx = retry_tx.clone();
@@ -123,15 +65,9 @@ pub async fn run(app: Arc<App>, mut rx: mpsc::UnboundedReceiver<DeliveryReport>)
                         provider_message_id = %pending.report.provider_message_id,
                         "delivery report for a message orderguard did not hand to this provider: ignored"
                     );
-                    acknowledge(pending.report);
+                    pending.report.acknowledge();
                 }
             }
         }
-    }
-}
-
-fn acknowledge(report: DeliveryReport) {
-    if let Some(stored) = report.stored {
-        let _ = stored.send(());
     }
 }

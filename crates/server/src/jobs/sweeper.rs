@@ -1,11 +1,15 @@
+//! Expires pending verifications nobody came back to, and reloads the receipt signing keys so that
+//! a rotation by another instance or by `orderguard keys rotate` is picked up.
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::App;
-use crate::service::verifications::sweep_expired;
+use crate::service::{signing_keys, verifications};
 
-/// Expires pending verifications nobody came back to, and reloads the receipt signing keys so that
-/// a rotation by another instance or by `orderguard keys rotate` is picked up.
+/// Ticks between reloads of the signing keys.
+const RELOAD_KEYS_EVERY: u64 = 30;
+
 pub async fn run(app: Arc<App>, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -14,8 +18,9 @@ pub async fn run(app: Arc<App>, interval: Duration) {
         ticker.tick().await;
         ticks += 1;
         loop {
-            match sweep_expired(&app).await {
-                Ok(500..) => continue,
+            match verifications::sweep_expired(&app, app.clock.now()).await {
+                // A full batch: more may be due, worked off without waiting for the next tick.
+                Ok(n) if n >= verifications::SWEEP_BATCH => continue,
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "expiry sweep failed");
@@ -23,8 +28,8 @@ pub async fn run(app: Arc<App>, interval: Duration) {
                 }
             }
         }
-        if ticks.is_multiple_of(30)
-            && let Err(e) = app.reload_signing_keys().await
+        if ticks.is_multiple_of(RELOAD_KEYS_EVERY)
+            && let Err(e) = signing_keys::reload(&app).await
         {
             tracing::warn!(error = %e, "reloading signing keys failed");
         }

@@ -1,11 +1,13 @@
 //! Admin users and sign-in: Argon2id passwords, throttled logins, sessions that live in the
 //! database (any instance can serve them) and carry their own CSRF token.
 
+use orderguard_domain::clock::Timestamp;
 use orderguard_domain::role::{Access, Role};
 
 use crate::brand::Brands;
 use crate::crypto::{passwords, sha256};
-use crate::store::admin::{self as store, AdminUser};
+use crate::records::admin::AdminUser;
+use crate::store::admin as store;
 use crate::store::{Store, StoreError};
 
 /// Failed logins of one username within `THROTTLE_WINDOW_MS` after which it is locked for the rest
@@ -53,6 +55,7 @@ pub async fn add_user(
     password: &str,
     role: &str,
     brand: Option<&str>,
+    now: Timestamp,
 ) -> Result<(), AdminError> {
     let invalid = |what: &str| AdminError::Invalid(what.to_owned());
     if username.is_empty()
@@ -74,14 +77,13 @@ pub async fn add_user(
         _ => {}
     }
     let user = AdminUser {
-        id: crate::ids::new_id(crate::clock::now().millis()),
+        id: crate::ids::new_id(now.millis()),
         username: username.to_owned(),
         password_hash: passwords::hash(password).map_err(|e| AdminError::Invalid(e.to_string()))?,
-        role: role.as_str().to_owned(),
+        role,
         brand: brand.map(str::to_owned),
     };
-    let now = crate::clock::now().millis();
-    let added = store.write(move |conn| store::insert_user(conn, &user, now)).await?;
+    let added = store.write(move |conn| store::insert_user(conn, &user, now.millis())).await?;
     if added { Ok(()) } else { Err(AdminError::Taken(username.to_owned())) }
 }
 
@@ -106,8 +108,14 @@ pub async fn set_password(store: &Store, username: &str, password: &str) -> Resu
 
 /// Checks the password (also for unknown users, so that timing does not tell who exists) and
 /// opens a session. `client` is the address the attempt comes from.
-pub async fn sign_in(store: &Store, username: &str, password: &str, client: &str) -> Result<NewSession, AdminError> {
-    let now = crate::clock::now().millis();
+pub async fn sign_in(
+    store: &Store,
+    username: &str,
+    password: &str,
+    client: &str,
+    now: Timestamp,
+) -> Result<NewSession, AdminError> {
+    let now = now.millis();
     let (name, from) = (username.to_owned(), client.to_owned());
     let (user, (failures, from_client)) = store
         .read(move |conn| -> Result<_, StoreError> {
@@ -134,16 +142,17 @@ pub async fn sign_in(store: &Store, username: &str, password: &str, client: &str
 }
 
 /// The user of a session cookie, if the session is live and the user's role still reads.
-pub async fn session(store: &Store, token: &str) -> Result<Option<SignedIn>, StoreError> {
-    let (token_hash, now) = (sha256(token.as_bytes()), crate::clock::now().millis());
-    let found = store.read(move |conn| store::session_user(conn, &token_hash, now)).await?;
-    Ok(found.and_then(|(user, csrf_token)| {
-        let role = Role::parse(&user.role)?;
-        Some(SignedIn { username: user.username, access: Access { role, brand: user.brand }, csrf_token })
+pub async fn session(store: &Store, token: &str, now: Timestamp) -> Result<Option<SignedIn>, AdminError> {
+    let token_hash = sha256(token.as_bytes());
+    let found = store.read(move |conn| store::session_user(conn, &token_hash, now.millis())).await?;
+    Ok(found.map(|(user, csrf_token)| SignedIn {
+        username: user.username,
+        access: Access { role: user.role, brand: user.brand },
+        csrf_token,
     }))
 }
 
-pub async fn sign_out(store: &Store, token: &str) -> Result<(), StoreError> {
+pub async fn sign_out(store: &Store, token: &str) -> Result<(), AdminError> {
     let token_hash = sha256(token.as_bytes());
-    store.write(move |conn| store::delete_session(conn, &token_hash)).await
+    Ok(store.write(move |conn| store::delete_session(conn, &token_hash)).await?)
 }

@@ -1,14 +1,23 @@
 //! Use cases: load → domain decision → save with its events in one transaction → notify.
 
 pub mod admin;
+pub mod analytics;
 pub mod api_keys;
+pub mod audit;
+pub mod brands;
+pub mod dashboards;
+pub mod health;
 pub mod orders;
+pub mod signing_keys;
+pub mod sms;
+pub mod trace;
 pub mod verifications;
 
 use orderguard_domain::FieldError;
 use orderguard_domain::verification::Rejection;
 
 use crate::identity::IdentityError;
+use crate::records::VerificationRecord;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,8 +26,10 @@ pub enum ServiceError {
     Validation(Vec<FieldError>),
     #[error("not found")]
     NotFound,
-    #[error(transparent)]
-    Rejected(#[from] Rejection),
+    /// The domain refused the action; `record` is the verification as it is now (an expiry may
+    /// just have been recorded), so that callers need not read it again.
+    #[error("{rejection}")]
+    Refused { rejection: Rejection, record: Box<VerificationRecord> },
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyMismatch,
     #[error("the customer's number is not usable: {0}")]
@@ -34,6 +45,9 @@ pub enum ServiceError {
     /// Something that should not happen: logged, answered with a plain 500.
     #[error("{0}")]
     Internal(&'static str),
+    /// The user's role may not do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// A parallel request changed the verification first; the caller reads again.
     #[error("concurrent change")]
     Conflict,

@@ -1,20 +1,21 @@
 use std::sync::Arc;
 
 use orderguard_domain::FieldError;
+use orderguard_domain::clock::Timestamp;
+use orderguard_domain::event::EventKind;
 use orderguard_domain::money::{Currency, Money};
+use orderguard_domain::order::OrderOutcome;
 use serde_json::json;
 
 use super::ServiceError;
 use crate::App;
-use crate::store::events::{self, NewEvent};
-use crate::store::orders::{self, Outcome};
-use crate::store::verifications;
-
-pub const OUTCOMES: &[&str] = &["completed", "canceled", "fraud_confirmed", "chargeback", "hardware_damaged"];
+use crate::records::NewEvent;
+use crate::records::order::Outcome;
+use crate::store::{events, orders, verifications};
 
 pub struct OutcomeReport {
     pub order_id: String,
-    pub outcome: String,
+    pub outcome: OrderOutcome,
     pub amount_lost: Option<String>,
     pub currency: Option<String>,
 }
@@ -29,16 +30,13 @@ pub async fn report_outcome(
     app: &Arc<App>,
     brand: &str,
     report: OutcomeReport,
+    now: Timestamp,
 ) -> Result<RecordedOutcome, ServiceError> {
     if report.order_id.is_empty() || report.order_id.len() > 128 {
         return Err(FieldError::new("order_id", "must be 1 to 128 characters").into());
     }
-    if !OUTCOMES.contains(&report.outcome.as_str()) {
-        return Err(FieldError::new("outcome", format!("must be one of {}", OUTCOMES.join(", "))).into());
-    }
-    let (brand_slug, outcome) = (brand, report.outcome.clone());
+    let (brand_slug, outcome) = (brand, report.outcome);
     let brand = brand.to_owned();
-    let now = crate::clock::now().millis();
     let recorded = app
         .store
         .write(move |conn| -> Result<RecordedOutcome, ServiceError> {
@@ -62,33 +60,27 @@ pub async fn report_outcome(
                 &Outcome {
                     brand: &brand,
                     order_id: &report.order_id,
-                    outcome: &report.outcome,
+                    outcome: report.outcome,
                     amount_lost_minor: amount_lost.map(|m| m.minor),
                     currency: currency.as_deref(),
-                    reported_at: now,
+                    reported_at: now.millis(),
                 },
             )?;
+            let attrs = json!({
+                "outcome": report.outcome,
+                "amount_lost": amount_lost.map(|m| m.minor),
+                "currency": currency,
+                "verifications": verifications,
+                "previous": previous,
+            });
             events::append(
                 conn,
-                &NewEvent {
-                    brand: &brand,
-                    verification_id: None,
-                    order_id: Some(&report.order_id),
-                    kind: "order.outcome_reported",
-                    at: now,
-                    attrs: json!({
-                        "outcome": report.outcome,
-                        "amount_lost": amount_lost.map(|m| m.minor),
-                        "currency": currency,
-                        "verifications": verifications,
-                        "previous": previous,
-                    }),
-                },
+                &NewEvent::of_order(&brand, &report.order_id, EventKind::OrderOutcomeReported, now, attrs),
             )?;
             Ok(RecordedOutcome { amount_lost, verifications })
         })
         .await?;
-    app.metrics.increment("orderguard_order_outcomes_total", &[("brand", brand_slug), ("outcome", &outcome)]);
+    app.metrics.increment("orderguard_order_outcomes_total", &[("brand", brand_slug), ("outcome", outcome.as_str())]);
     if let Some(lost) = recorded.amount_lost {
         let labels = [("brand", brand_slug), ("currency", lost.currency.code())];
         app.metrics.add("orderguard_order_loss_minor_units_total", &labels, u64::try_from(lost.minor).unwrap_or(0));

@@ -343,7 +343,7 @@ async fn drive(
     mut rng: Rng,
 ) -> Result<Report, SimulationError> {
     let mut tallies: Tallies = brands.iter().map(|b| (b.slug.clone(), Tally::default())).collect();
-    let now = crate::clock::now().millis();
+    let now = crate::clock::Clock::default().now().millis();
     // Whole days, ending early enough that the last slot's windows (velocity, expiry) have passed.
     let first_day = crate::analytics::day_of(now - options.days * DAY_MS);
     let last_moment = now - 2 * HOUR_MS;

@@ -1,6 +1,6 @@
 //! Delivery reports: what a provider tells later about a message it took (an SMPP receipt, an
-//! HTTP status callback). They travel on a channel to `jobs::delivery_reports`, which records them
-//! as `sms.delivered` / `sms.failed` events.
+//! HTTP status callback). They travel on a channel to `jobs::delivery_reports`, which has them
+//! recorded as `sms.delivered` / `sms.failed` events.
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -33,6 +33,15 @@ pub struct DeliveryReport {
     /// Told once the report is stored (or known to be a repeat), so that an SMSC gets its
     /// deliver_sm_resp only then and sends a receipt again if this instance dies before.
     pub stored: Option<oneshot::Sender<()>>,
+}
+
+impl DeliveryReport {
+    /// Tells the provider that the report is stored (or a known repeat).
+    pub fn acknowledge(self) {
+        if let Some(stored) = self.stored {
+            let _ = stored.send(());
+        }
+    }
 }
 
 /// Where providers hand their reports.

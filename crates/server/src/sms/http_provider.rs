@@ -24,7 +24,7 @@ impl HttpProvider {
         }
         // A sender holds a message for a lease; the whole hand-off must end within it.
         let worst_case_ms = Self::worst_case_ms(config);
-        let allowed_ms = crate::service::verifications::SMS_LEASE_MS - crate::jobs::sms_sender::UNCHECKED_CLAIM_MS;
+        let allowed_ms = crate::sms::queue::LONGEST_HAND_OFF_MS;
         if worst_case_ms > allowed_ms {
             return Err(invalid(format!(
                 "timeout_ms × (retries + 1) plus back-off is {worst_case_ms} ms, more than the {allowed_ms} ms a \

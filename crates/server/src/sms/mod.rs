@@ -4,12 +4,14 @@ pub mod delivery;
 mod http_provider;
 mod outbox;
 pub mod outbox_signal;
+pub mod queue;
 pub mod smpp;
 pub mod status_callback;
 
 use std::sync::{Arc, Mutex};
 
 use orderguard_domain::circuit::CircuitBreaker;
+use orderguard_domain::clock::Timestamp;
 
 pub use http_provider::HttpProvider;
 pub use outbox::OutboxProvider;
@@ -27,6 +29,8 @@ pub struct OutgoingSms<'a> {
     /// The destination's ISO 3166 region (`DE`), `ZZ` when unknown: for routes and metrics.
     pub country: &'a str,
     pub text: &'a str,
+    /// When it is handed over.
+    pub at: Timestamp,
 }
 
 #[derive(Debug, Clone)]
@@ -34,7 +38,7 @@ pub struct Submitted {
     pub provider_message_id: Option<String>,
     /// A message the `outbox` provider keeps: stored in the transaction that records the hand-off,
     /// so keeping it costs no write of its own.
-    pub kept: Option<crate::store::sms::OutboxMessage>,
+    pub kept: Option<crate::records::sms::OutboxMessage>,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

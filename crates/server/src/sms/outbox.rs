@@ -1,6 +1,6 @@
 use super::{OutgoingSms, SmsError, SmsGateway, Submitted};
 use crate::identity::BoxFuture;
-use crate::store::sms::OutboxMessage;
+use crate::records::sms::OutboxMessage;
 
 /// Keeps every message in the database so that `/dev/outbox` can show it: for development and
 /// demos, where no real SMS should leave the machine. The SMS sender stores the message in the
@@ -9,7 +9,7 @@ pub struct OutboxProvider;
 
 impl SmsGateway for OutboxProvider {
     fn send<'a>(&'a self, sms: &'a OutgoingSms<'a>) -> BoxFuture<'a, Result<Submitted, SmsError>> {
-        let now = crate::clock::now().millis();
+        let now = sms.at.millis();
         let message = OutboxMessage {
             id: sms.message_id.to_owned(),
             brand: sms.brand.to_owned(),

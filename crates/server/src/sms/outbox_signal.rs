@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use tokio::sync::{oneshot, watch};
 
-use crate::store::sms::OutboxMessage;
+use crate::records::sms::OutboxMessage;
 
 pub struct OutboxSignal {
     any: watch::Sender<u64>,

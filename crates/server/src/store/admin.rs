@@ -1,15 +1,12 @@
 //! Admin users, their sessions and failed logins.
 
-use super::{Conn, StoreError};
+use orderguard_domain::clock::Timestamp;
+use orderguard_domain::money::{Currency, Money};
+use orderguard_domain::role::Role;
+use orderguard_domain::verification::Status;
 
-#[derive(Debug, Clone)]
-pub struct AdminUser {
-    pub id: String,
-    pub username: String,
-    pub password_hash: String,
-    pub role: String,
-    pub brand: Option<String>,
-}
+use super::{Conn, StoreError};
+use crate::records::admin::{AdminUser, AuditAction, AuditEntry, FoundVerification, TracedVerification};
 
 /// `false` when the username is taken.
 pub fn insert_user(conn: &mut dyn Conn, user: &AdminUser, now: i64) -> Result<bool, StoreError> {
@@ -41,11 +38,11 @@ pub fn set_password_hash(conn: &mut dyn Conn, username: &str, password_hash: &st
 
 fn user_from(row: &super::Row) -> Result<AdminUser, StoreError> {
     Ok(AdminUser {
-        id: row.text(0)?,
-        username: row.text(1)?,
-        password_hash: row.text(2)?,
-        role: row.text(3)?,
-        brand: row.opt_text(4)?,
+        id: row.text("id")?,
+        username: row.text("username")?,
+        password_hash: row.text("password_hash")?,
+        role: row.parsed("role", Role::parse)?,
+        brand: row.opt_text("brand")?,
     })
 }
 
@@ -63,8 +60,8 @@ pub fn find_user(conn: &mut dyn Conn, username: &str) -> Result<Option<AdminUser
 /// Failed logins since `since`: of this username, and from this client address.
 pub fn failures_since(conn: &mut dyn Conn, username: &str, client: &str, since: i64) -> Result<(i64, i64), StoreError> {
     let count = |conn: &mut dyn Conn, column: &str, value: &str| -> Result<i64, StoreError> {
-        let sql = format!("SELECT COUNT(*) FROM admin_login_failures WHERE {column} = $1 AND at >= $2");
-        conn.query_one(&sql, &[value.into(), since.into()])?.int(0)
+        let sql = format!("SELECT COUNT(*) AS n FROM admin_login_failures WHERE {column} = $1 AND at >= $2");
+        conn.query_one(&sql, &[value.into(), since.into()])?.int("n")
     };
     Ok((count(conn, "username", username)?, count(conn, "client", client)?))
 }
@@ -113,7 +110,7 @@ pub fn session_user(
         &[token_hash.to_vec().into(), now.into()],
     )?
     .as_ref()
-    .map(|row| Ok((user_from(row)?, row.text(5)?)))
+    .map(|row| Ok((user_from(row)?, row.text("csrf_token")?)))
     .transpose()
 }
 
@@ -124,25 +121,15 @@ pub fn delete_session(conn: &mut dyn Conn, token_hash: &[u8]) -> Result<(), Stor
 
 /// Verifications of one brand waiting for their code now (few: the index on status finds them).
 pub fn pending_count(conn: &mut dyn Conn, brand: &str) -> Result<i64, StoreError> {
-    conn.query_one("SELECT COUNT(*) FROM verifications WHERE status = 'pending' AND brand = $1", &[brand.into()])?
-        .int(0)
-}
-
-#[derive(Debug, Clone)]
-pub struct AuditEntry {
-    pub at: i64,
-    pub username: String,
-    pub role: String,
-    pub action: String,
-    pub brand: Option<String>,
-    pub subject: String,
+    conn.query_one("SELECT COUNT(*) AS n FROM verifications WHERE status = 'pending' AND brand = $1", &[brand.into()])?
+        .int("n")
 }
 
 pub fn audit(conn: &mut dyn Conn, e: &AuditEntry) -> Result<(), StoreError> {
     conn.execute(
         "INSERT INTO admin_audit (at, username, role, action, brand, subject) VALUES ($1, $2, $3, $4, $5, $6)",
         &[
-            e.at.into(),
+            e.at.millis().into(),
             e.username.as_str().into(),
             e.role.as_str().into(),
             e.action.as_str().into(),
@@ -169,27 +156,15 @@ pub fn audit_search(conn: &mut dyn Conn, username: Option<&str>, limit: i64) -> 
     rows.iter()
         .map(|r| {
             Ok(AuditEntry {
-                at: r.int(0)?,
-                username: r.text(1)?,
-                role: r.text(2)?,
-                action: r.text(3)?,
-                brand: r.opt_text(4)?,
-                subject: r.text(5)?,
+                at: Timestamp(r.int("at")?),
+                username: r.text("username")?,
+                role: r.parsed("role", Role::parse)?,
+                action: r.parsed("action", AuditAction::parse)?,
+                brand: r.opt_text("brand")?,
+                subject: r.text("subject")?,
             })
         })
         .collect()
-}
-
-/// One verification of an order, as its trace shows it.
-#[derive(Debug, Clone)]
-pub struct TracedVerification {
-    pub id: String,
-    pub status: String,
-    pub phone_hint: String,
-    pub phone_enc: Option<Vec<u8>>,
-    pub amount_minor: i64,
-    pub currency: String,
-    pub created_at: i64,
 }
 
 /// An order's verifications and every event about it (also those before a verification existed,
@@ -198,7 +173,7 @@ pub fn order_trace(
     conn: &mut dyn Conn,
     brand: &str,
     order_id: &str,
-) -> Result<(Vec<TracedVerification>, Vec<super::events::Event>), StoreError> {
+) -> Result<(Vec<TracedVerification>, Vec<crate::records::Event>), StoreError> {
     let verifications = conn
         .query(
             "SELECT id, status, phone_hint, phone_enc, amount_minor, currency, created_at FROM verifications \
@@ -208,13 +183,12 @@ pub fn order_trace(
         .iter()
         .map(|r| {
             Ok(TracedVerification {
-                id: r.text(0)?,
-                status: r.text(1)?,
-                phone_hint: r.text(2)?,
-                phone_enc: r.opt_blob(3)?,
-                amount_minor: r.int(4)?,
-                currency: r.text(5)?,
-                created_at: r.int(6)?,
+                id: r.text("id")?,
+                status: r.parsed("status", Status::parse)?,
+                phone_hint: r.text("phone_hint")?,
+                phone_enc: r.opt_blob("phone_enc")?,
+                amount: Money::from_minor(r.int("amount_minor")?, r.parsed("currency", |c| Currency::parse(c).ok())?),
+                created_at: Timestamp(r.int("created_at")?),
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -224,14 +198,6 @@ pub fn order_trace(
     events.extend(super::events::of_verifications_of_order(conn, brand, order_id)?);
     events.sort_by_key(|e| (e.at, e.id));
     Ok((verifications, events))
-}
-
-/// A verification found by its number: order id, verification id, status, started.
-pub struct FoundVerification {
-    pub order_id: String,
-    pub verification_id: String,
-    pub status: String,
-    pub created_at: i64,
 }
 
 /// A brand's verifications to one number (by its keyed hash), newest first, at most `limit`.
@@ -249,10 +215,10 @@ pub fn verifications_of_number(
     .iter()
     .map(|r| {
         Ok(FoundVerification {
-            order_id: r.text(0)?,
-            verification_id: r.text(1)?,
-            status: r.text(2)?,
-            created_at: r.int(3)?,
+            order_id: r.text("order_id")?,
+            verification_id: r.text("id")?,
+            status: r.parsed("status", Status::parse)?,
+            created_at: Timestamp(r.int("created_at")?),
         })
     })
     .collect()

@@ -63,55 +63,70 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     }
 }
 
-/// One result row; getters name the column index and fail with a clear error on a type mismatch.
+/// One result row. Getters name the column (as the query names it, `AS` aliases included) and
+/// fail with a clear error when it is missing or of another type.
 #[derive(Debug, Clone)]
-pub struct Row(pub Vec<Value>);
+pub struct Row {
+    /// The query's column names, shared by all its rows.
+    columns: Arc<[String]>,
+    values: Vec<Value>,
+}
 
 impl Row {
-    fn at(&self, index: usize) -> Result<&Value, StoreError> {
-        self.0.get(index).ok_or(StoreError::Column { index, expected: "a column" })
+    pub fn new(columns: Arc<[String]>, values: Vec<Value>) -> Self {
+        Self { columns, values }
     }
 
-    pub fn int(&self, index: usize) -> Result<i64, StoreError> {
-        match self.at(index)? {
+    fn at(&self, column: &'static str) -> Result<&Value, StoreError> {
+        let index = self.columns.iter().position(|name| name == column);
+        index.and_then(|i| self.values.get(i)).ok_or(StoreError::Column { column, expected: "present" })
+    }
+
+    pub fn int(&self, column: &'static str) -> Result<i64, StoreError> {
+        match self.at(column)? {
             Value::Int(v) => Ok(*v),
-            _ => Err(StoreError::Column { index, expected: "an integer" }),
+            _ => Err(StoreError::Column { column, expected: "an integer" }),
         }
     }
 
-    pub fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
-        match self.at(index)? {
+    pub fn opt_int(&self, column: &'static str) -> Result<Option<i64>, StoreError> {
+        match self.at(column)? {
             Value::Null => Ok(None),
-            _ => self.int(index).map(Some),
+            _ => self.int(column).map(Some),
         }
     }
 
-    pub fn text(&self, index: usize) -> Result<String, StoreError> {
-        match self.at(index)? {
+    pub fn text(&self, column: &'static str) -> Result<String, StoreError> {
+        match self.at(column)? {
             Value::Text(v) => Ok(v.clone()),
-            _ => Err(StoreError::Column { index, expected: "a text" }),
+            _ => Err(StoreError::Column { column, expected: "a text" }),
         }
     }
 
-    pub fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
-        match self.at(index)? {
+    pub fn opt_text(&self, column: &'static str) -> Result<Option<String>, StoreError> {
+        match self.at(column)? {
             Value::Null => Ok(None),
-            _ => self.text(index).map(Some),
+            _ => self.text(column).map(Some),
         }
     }
 
-    pub fn blob(&self, index: usize) -> Result<Vec<u8>, StoreError> {
-        match self.at(index)? {
+    pub fn blob(&self, column: &'static str) -> Result<Vec<u8>, StoreError> {
+        match self.at(column)? {
             Value::Blob(v) => Ok(v.clone()),
-            _ => Err(StoreError::Column { index, expected: "a blob" }),
+            _ => Err(StoreError::Column { column, expected: "a blob" }),
         }
     }
 
-    pub fn opt_blob(&self, index: usize) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.at(index)? {
+    pub fn opt_blob(&self, column: &'static str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.at(column)? {
             Value::Null => Ok(None),
-            _ => self.blob(index).map(Some),
+            _ => self.blob(column).map(Some),
         }
+    }
+
+    /// A text column parsed into a type of fixed values (a status, a decision, …).
+    pub fn parsed<T>(&self, column: &'static str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T, StoreError> {
+        parse(&self.text(column)?).ok_or(StoreError::Column { column, expected: "a known value" })
     }
 }
 
@@ -169,7 +184,8 @@ impl Conn for SqliteConn<'_> {
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
         let mut stmt = self.0.prepare_cached(&sqlite_sql(sql))?;
-        let columns = stmt.column_count();
+        let names: Arc<[String]> = stmt.column_names().into_iter().map(str::to_owned).collect();
+        let columns = names.len();
         let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
@@ -183,7 +199,7 @@ impl Conn for SqliteConn<'_> {
                     rusqlite::types::ValueRef::Blob(b) => Value::Blob(b.to_vec()),
                 });
             }
-            out.push(Row(values));
+            out.push(Row::new(names.clone(), values));
         }
         Ok(out)
     }
@@ -428,7 +444,7 @@ impl postgres::types::ToSql for Value {
     postgres::types::to_sql_checked!();
 }
 
-fn pg_row(row: &postgres::Row) -> Result<Row, StoreError> {
+fn pg_row(names: &Arc<[String]>, row: &postgres::Row) -> Result<Row, StoreError> {
     use postgres::types::Type;
     let mut values = Vec::with_capacity(row.len());
     for (i, column) in row.columns().iter().enumerate() {
@@ -448,7 +464,7 @@ fn pg_row(row: &postgres::Row) -> Result<Row, StoreError> {
         };
         values.push(value);
     }
-    Ok(Row(values))
+    Ok(Row::new(names.clone(), values))
 }
 
 fn pg_params(params: &[Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
@@ -459,34 +475,44 @@ fn pg_params(params: &[Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
 /// statement after the first use).
 pub struct PgClient {
     client: postgres::Client,
-    statements: HashMap<String, postgres::Statement>,
+    statements: HashMap<String, Prepared>,
+}
+
+/// A prepared statement and the names of its result columns.
+#[derive(Clone)]
+struct Prepared {
+    statement: postgres::Statement,
+    columns: Arc<[String]>,
 }
 
 pub struct PgConn<'a, C: postgres::GenericClient> {
     client: &'a mut C,
-    statements: &'a mut HashMap<String, postgres::Statement>,
+    statements: &'a mut HashMap<String, Prepared>,
 }
 
 impl<C: postgres::GenericClient> PgConn<'_, C> {
-    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, StoreError> {
-        if let Some(statement) = self.statements.get(sql) {
-            return Ok(statement.clone());
+    fn statement(&mut self, sql: &str) -> Result<Prepared, StoreError> {
+        if let Some(prepared) = self.statements.get(sql) {
+            return Ok(prepared.clone());
         }
         let statement = self.client.prepare(sql)?;
-        self.statements.insert(sql.to_owned(), statement.clone());
-        Ok(statement)
+        let columns = statement.columns().iter().map(|c| c.name().to_owned()).collect();
+        let prepared = Prepared { statement, columns };
+        self.statements.insert(sql.to_owned(), prepared.clone());
+        Ok(prepared)
     }
 }
 
 impl<C: postgres::GenericClient> Conn for PgConn<'_, C> {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
-        let stmt = self.statement(sql)?;
-        Ok(self.client.execute(&stmt, &pg_params(params))?)
+        let prepared = self.statement(sql)?;
+        Ok(self.client.execute(&prepared.statement, &pg_params(params))?)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
-        let stmt = self.statement(sql)?;
-        self.client.query(&stmt, &pg_params(params))?.iter().map(pg_row).collect()
+        let prepared = self.statement(sql)?;
+        let rows = self.client.query(&prepared.statement, &pg_params(params))?;
+        rows.iter().map(|row| pg_row(&prepared.columns, row)).collect()
     }
 
     fn execute_batch(&mut self, sql: &str) -> Result<(), StoreError> {

@@ -1,27 +1,9 @@
 //! The append-only event log: one row per transition, written in the transaction of the change.
 
+use orderguard_domain::event::EventKind;
+
 use super::{Conn, StoreError};
-
-#[derive(Debug, Clone)]
-pub struct NewEvent<'a> {
-    pub brand: &'a str,
-    pub verification_id: Option<&'a str>,
-    pub order_id: Option<&'a str>,
-    pub kind: &'static str,
-    pub at: i64,
-    pub attrs: serde_json::Value,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Event {
-    pub id: i64,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub at: i64,
-    pub verification_id: Option<String>,
-    pub order_id: Option<String>,
-    pub attrs: serde_json::Value,
-}
+use crate::records::{Event, NewEvent};
 
 /// An event's columns, in the order of the INSERTs here.
 fn columns(e: &NewEvent<'_>) -> [super::Value; 6] {
@@ -29,8 +11,8 @@ fn columns(e: &NewEvent<'_>) -> [super::Value; 6] {
         e.brand.into(),
         e.verification_id.into(),
         e.order_id.into(),
-        e.kind.into(),
-        e.at.into(),
+        e.kind.as_str().into(),
+        e.at.millis().into(),
         e.attrs.to_string().into(),
     ]
 }
@@ -51,7 +33,7 @@ pub fn for_verification(conn: &mut dyn Conn, brand: &str, verification_id: &str)
     for row in conn
         .query(&format!("SELECT {COLUMNS}, brand FROM events WHERE verification_id = $1"), &[verification_id.into()])?
     {
-        if row.text(6)? == brand {
+        if row.text("brand")? == brand {
             events.push(from_row(&row)?);
         }
     }
@@ -94,17 +76,17 @@ const COLUMNS: &str = "id, type, at, verification_id, order_id, attrs";
 /// An event from `SELECT {COLUMNS}`.
 pub fn from_row(r: &super::Row) -> Result<Event, StoreError> {
     Ok(Event {
-        id: r.int(0)?,
-        kind: r.text(1)?,
-        at: r.int(2)?,
-        verification_id: r.opt_text(3)?,
-        order_id: r.opt_text(4)?,
-        attrs: serde_json::from_str(&r.text(5)?).unwrap_or(serde_json::Value::Null),
+        id: r.int("id")?,
+        kind: r.parsed("type", EventKind::parse)?,
+        at: r.int("at")?,
+        verification_id: r.opt_text("verification_id")?,
+        order_id: r.opt_text("order_id")?,
+        attrs: serde_json::from_str(&r.text("attrs")?).unwrap_or(serde_json::Value::Null),
     })
 }
 
 pub fn count(conn: &mut dyn Conn) -> Result<i64, StoreError> {
-    conn.query_one("SELECT COUNT(*) FROM events", &[])?.int(0)
+    conn.query_one("SELECT COUNT(*) AS n FROM events", &[])?.int("n")
 }
 
 /// A brand's events after `after_id`, oldest first, at most `limit`.

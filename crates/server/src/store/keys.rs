@@ -1,16 +1,7 @@
 //! API keys (stored as hashes) and receipt signing keys (private halves encrypted).
 
 use super::{Conn, StoreError};
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ApiKeyInfo {
-    pub id: String,
-    pub brand: String,
-    pub prefix: String,
-    pub label: String,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
-}
+use crate::records::keys::{ApiKeyInfo, SigningKeyRow};
 
 pub fn insert_api_key(conn: &mut dyn Conn, info: &ApiKeyInfo, key_hash: &[u8]) -> Result<(), StoreError> {
     conn.execute(
@@ -30,7 +21,7 @@ pub fn insert_api_key(conn: &mut dyn Conn, info: &ApiKeyInfo, key_hash: &[u8]) -
 /// The brand an unrevoked key belongs to.
 pub fn brand_for_key(conn: &mut dyn Conn, key_hash: &[u8]) -> Result<Option<String>, StoreError> {
     conn.query_opt("SELECT brand FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", &[key_hash.into()])?
-        .map(|r| r.text(0))
+        .map(|r| r.text("brand"))
         .transpose()
 }
 
@@ -42,12 +33,12 @@ pub fn list_api_keys(conn: &mut dyn Conn, brand: &str) -> Result<Vec<ApiKeyInfo>
     .iter()
     .map(|r| {
         Ok(ApiKeyInfo {
-            id: r.text(0)?,
-            brand: r.text(1)?,
-            prefix: r.text(2)?,
-            label: r.text(3)?,
-            created_at: r.int(4)?,
-            revoked_at: r.opt_int(5)?,
+            id: r.text("id")?,
+            brand: r.text("brand")?,
+            prefix: r.text("prefix")?,
+            label: r.text("label")?,
+            created_at: r.int("created_at")?,
+            revoked_at: r.opt_int("revoked_at")?,
         })
     })
     .collect()
@@ -68,14 +59,6 @@ pub fn revoke_api_keys_labelled(conn: &mut dyn Conn, brand: &str, label: &str, n
         "UPDATE api_keys SET revoked_at = $1 WHERE brand = $2 AND label = $3 AND revoked_at IS NULL",
         &[now.into(), brand.into(), label.into()],
     )
-}
-
-#[derive(Debug, Clone)]
-pub struct SigningKeyRow {
-    pub kid: String,
-    pub private_key_enc: Vec<u8>,
-    pub public_key: Vec<u8>,
-    pub created_at: i64,
 }
 
 pub fn insert_signing_key(conn: &mut dyn Conn, key: &SigningKeyRow) -> Result<(), StoreError> {
@@ -101,10 +84,10 @@ pub fn published_signing_keys(conn: &mut dyn Conn) -> Result<Vec<SigningKeyRow>,
     .iter()
     .map(|r| {
         Ok(SigningKeyRow {
-            kid: r.text(0)?,
-            private_key_enc: r.blob(1)?,
-            public_key: r.blob(2)?,
-            created_at: r.int(3)?,
+            kid: r.text("kid")?,
+            private_key_enc: r.blob("private_key_enc")?,
+            public_key: r.blob("public_key")?,
+            created_at: r.int("created_at")?,
         })
     })
     .collect()

@@ -1,15 +1,7 @@
 //! Published market reference figures.
 
 use super::{Conn, StoreError};
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reference {
-    pub period: String,
-    pub metric: String,
-    /// As published, e.g. `2.22`.
-    pub value: String,
-    pub source: String,
-}
+use crate::records::market::Reference;
 
 /// Adds or replaces figures (the same period, metric and source is the same figure).
 pub fn upsert(conn: &mut dyn Conn, rows: &[Reference]) -> Result<(), StoreError> {
@@ -26,6 +18,13 @@ pub fn upsert(conn: &mut dyn Conn, rows: &[Reference]) -> Result<(), StoreError>
 pub fn list(conn: &mut dyn Conn) -> Result<Vec<Reference>, StoreError> {
     conn.query("SELECT period, metric, value, source FROM market_reference ORDER BY metric, period, source", &[])?
         .iter()
-        .map(|r| Ok(Reference { period: r.text(0)?, metric: r.text(1)?, value: r.text(2)?, source: r.text(3)? }))
+        .map(|r| {
+            Ok(Reference {
+                period: r.text("period")?,
+                metric: r.text("metric")?,
+                value: r.text("value")?,
+                source: r.text("source")?,
+            })
+        })
         .collect()
 }

@@ -27,8 +27,8 @@ pub enum StoreError {
     Sqlite(String),
     #[error("PostgreSQL: {0}")]
     Postgres(String),
-    #[error("column {index} is not {expected}")]
-    Column { index: usize, expected: &'static str },
+    #[error("column `{column}` is not {expected}")]
+    Column { column: &'static str, expected: &'static str },
     #[error("no such row")]
     NotFound,
     #[error("a unique key already exists")]
@@ -191,7 +191,7 @@ impl Store {
             let applied: Vec<i64> = conn
                 .query("SELECT version FROM schema_migrations", &[])?
                 .iter()
-                .map(|r| r.int(0))
+                .map(|r| r.int("version"))
                 .collect::<Result<_, _>>()?;
             let mut done = Vec::new();
             for (version, sql) in migrations.iter().filter(|(v, _)| !applied.contains(v)) {

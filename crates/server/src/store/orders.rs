@@ -1,14 +1,7 @@
-use super::{Conn, StoreError};
+use orderguard_domain::order::OrderOutcome;
 
-#[derive(Debug, Clone)]
-pub struct Outcome<'a> {
-    pub brand: &'a str,
-    pub order_id: &'a str,
-    pub outcome: &'a str,
-    pub amount_lost_minor: Option<i64>,
-    pub currency: Option<&'a str>,
-    pub reported_at: i64,
-}
+use super::{Conn, StoreError};
+use crate::records::order::{Outcome, ReportedOutcome};
 
 /// The latest reported outcome of an order; earlier reports stay in the event log.
 pub fn record_outcome(conn: &mut dyn Conn, o: &Outcome<'_>) -> Result<(), StoreError> {
@@ -19,22 +12,13 @@ pub fn record_outcome(conn: &mut dyn Conn, o: &Outcome<'_>) -> Result<(), StoreE
         &[
             o.brand.into(),
             o.order_id.into(),
-            o.outcome.into(),
+            o.outcome.as_str().into(),
             o.amount_lost_minor.into(),
             o.currency.into(),
             o.reported_at.into(),
         ],
     )?;
     Ok(())
-}
-
-/// What an order was last reported as.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ReportedOutcome {
-    pub outcome: String,
-    /// In minor units of `currency`.
-    pub amount_lost: Option<i64>,
-    pub currency: Option<String>,
 }
 
 pub fn reported_outcome(
@@ -46,7 +30,13 @@ pub fn reported_outcome(
         "SELECT outcome, amount_lost_minor, currency FROM order_outcomes WHERE brand = $1 AND order_id = $2",
         &[brand.into(), order_id.into()],
     )?
-    .map(|r| Ok(ReportedOutcome { outcome: r.text(0)?, amount_lost: r.opt_int(1)?, currency: r.opt_text(2)? }))
+    .map(|r| {
+        Ok(ReportedOutcome {
+            outcome: r.parsed("outcome", |o| OrderOutcome::parse(o).ok())?,
+            amount_lost: r.opt_int("amount_lost_minor")?,
+            currency: r.opt_text("currency")?,
+        })
+    })
     .transpose()
 }
 
@@ -56,6 +46,6 @@ pub fn order_currency(conn: &mut dyn Conn, brand: &str, order_id: &str) -> Resul
         "SELECT currency FROM verifications WHERE brand = $1 AND order_id = $2 ORDER BY created_at DESC LIMIT 1",
         &[brand.into(), order_id.into()],
     )?
-    .map(|r| r.text(0))
+    .map(|r| r.text("currency"))
     .transpose()
 }

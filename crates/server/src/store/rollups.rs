@@ -14,14 +14,14 @@ const STUCK_MS: i64 = 10 * 60_000;
 /// them; gives how many it counted. The cursor moves first, conditionally: a second instance
 /// doing the same batch finds it moved and counts nothing, so no event is counted twice.
 pub fn advance(conn: &mut dyn Conn, before: i64, batch: i64) -> Result<usize, StoreError> {
-    let cursor = conn.query_one("SELECT last_event_id FROM rollup_state WHERE id = 1", &[])?.int(0)?;
+    let cursor = conn.query_one("SELECT last_event_id FROM rollup_state WHERE id = 1", &[])?.int("last_event_id")?;
     // Up to the first event that is too young: the cursor must not pass an event left uncounted.
     // Ids and times first, so that events still too young are not read with their attributes at
     // every tick until they are old enough.
     let next =
         conn.query("SELECT id, at FROM events WHERE id > $1 ORDER BY id LIMIT $2", &[cursor.into(), batch.into()])?;
-    let young = next.iter().position(|row| row.int(1).is_ok_and(|at| at >= before)).unwrap_or(next.len());
-    if let Some(at) = next.get(young).and_then(|row| row.int(1).ok()).filter(|at| *at > before + STUCK_MS) {
+    let young = next.iter().position(|row| row.int("at").is_ok_and(|at| at >= before)).unwrap_or(next.len());
+    if let Some(at) = next.get(young).and_then(|row| row.int("at").ok()).filter(|at| *at > before + STUCK_MS) {
         // An event stamped in the future (a clock moved back, or a skewed instance) holds every
         // later one back until its time comes.
         tracing::warn!(event_at = %crate::clock::rfc3339(at), "the dashboards' counters wait for an event from the future");
@@ -29,10 +29,10 @@ pub fn advance(conn: &mut dyn Conn, before: i64, batch: i64) -> Result<usize, St
     let Some(last_countable) = young.checked_sub(1).and_then(|i| next.get(i)) else { return Ok(0) };
     let rows = conn.query(
         "SELECT id, brand, type, at, attrs FROM events WHERE id > $1 AND id <= $2 ORDER BY id",
-        &[cursor.into(), last_countable.int(0)?.into()],
+        &[cursor.into(), last_countable.int("id")?.into()],
     )?;
     let Some(last) = rows.last() else { return Ok(0) };
-    let last_id = last.int(0)?;
+    let last_id = last.int("id")?;
     let moved = conn.execute(
         "UPDATE rollup_state SET last_event_id = $1 WHERE id = 1 AND last_event_id = $2",
         &[last_id.into(), cursor.into()],
@@ -42,9 +42,9 @@ pub fn advance(conn: &mut dyn Conn, before: i64, batch: i64) -> Result<usize, St
     }
     let mut hourly: BTreeMap<(String, i64, &'static str, String), i64> = BTreeMap::new();
     for row in &rows {
-        let attrs: serde_json::Value = serde_json::from_str(&row.text(4)?).unwrap_or_default();
-        let (brand, hour) = (row.text(1)?, analytics::hour_of(row.int(3)?));
-        for (dimension, value, amount) in analytics::dimensions(&row.text(2)?, &attrs) {
+        let attrs: serde_json::Value = serde_json::from_str(&row.text("attrs")?).unwrap_or_default();
+        let (brand, hour) = (row.text("brand")?, analytics::hour_of(row.int("at")?));
+        for (dimension, value, amount) in analytics::dimensions(&row.text("type")?, &attrs) {
             *hourly.entry((brand.clone(), hour, dimension, value)).or_default() += amount;
         }
     }
@@ -111,13 +111,13 @@ pub fn totals(conn: &mut dyn Conn, brand: &str, from: i64, to: i64) -> Result<Ve
     let mut sums: BTreeMap<(String, String), i64> = BTreeMap::new();
     for (table, lo, hi) in pieces(from, to) {
         let sql = format!(
-            "SELECT dimension, value, CAST(SUM(count) AS BIGINT) FROM {name} WHERE brand = $1 AND {slot} >= $2 AND {slot} < $3 \
-             GROUP BY dimension, value",
+            "SELECT dimension, value, CAST(SUM(count) AS BIGINT) AS total FROM {name} \
+             WHERE brand = $1 AND {slot} >= $2 AND {slot} < $3 GROUP BY dimension, value",
             name = table.name,
             slot = table.slot,
         );
         for r in conn.query(&sql, &[brand.into(), lo.into(), hi.into()])? {
-            *sums.entry((r.text(0)?, r.text(1)?)).or_default() += r.int(2)?;
+            *sums.entry((r.text("dimension")?, r.text("value")?)).or_default() += r.int("total")?;
         }
     }
     Ok(sums.into_iter().map(|((d, v), c)| (d, v, c)).collect())
@@ -129,16 +129,16 @@ pub fn outcomes_by_brand(conn: &mut dyn Conn, from: i64, to: i64) -> Result<Vec<
     for (table, lo, hi) in pieces(from, to) {
         let sql = format!(
             "SELECT brand, \
-             CAST(SUM(CASE WHEN value = 'verification.created' THEN count ELSE 0 END) AS BIGINT), \
-             CAST(SUM(CASE WHEN value = 'verification.approved' THEN count ELSE 0 END) AS BIGINT) \
+             CAST(SUM(CASE WHEN value = 'verification.created' THEN count ELSE 0 END) AS BIGINT) AS started, \
+             CAST(SUM(CASE WHEN value = 'verification.approved' THEN count ELSE 0 END) AS BIGINT) AS approved \
              FROM {name} WHERE dimension = 'event' AND {slot} >= $1 AND {slot} < $2 GROUP BY brand",
             name = table.name,
             slot = table.slot,
         );
         for r in conn.query(&sql, &[lo.into(), hi.into()])? {
-            let entry = sums.entry(r.text(0)?).or_default();
-            entry.0 += r.int(1)?;
-            entry.1 += r.int(2)?;
+            let entry = sums.entry(r.text("brand")?).or_default();
+            entry.0 += r.int("started")?;
+            entry.1 += r.int("approved")?;
         }
     }
     Ok(sums.into_iter().map(|(brand, (started, approved))| (brand, started, approved)).collect())
@@ -152,12 +152,12 @@ pub fn series(
     slots: analytics::Slots,
 ) -> Result<Vec<(i64, String, i64)>, StoreError> {
     conn.query(
-        "SELECT (day - $3) / $5 AS slot, value, CAST(SUM(count) AS BIGINT) FROM rollups_daily \
+        "SELECT (day - $3) / $5 AS slot, value, CAST(SUM(count) AS BIGINT) AS total FROM rollups_daily \
          WHERE brand = $1 AND dimension = $2 AND day >= $3 AND day < $4 GROUP BY slot, value ORDER BY slot, value",
         &[brand.into(), dimension.into(), slots.first.into(), slots.end.into(), slots.ms().into()],
     )?
     .iter()
-    .map(|r| Ok((r.int(0)?, r.text(1)?, r.int(2)?)))
+    .map(|r| Ok((r.int("slot")?, r.text("value")?, r.int("total")?)))
     .collect()
 }
 
@@ -169,14 +169,19 @@ pub fn outcomes_by_slot_and_brand(
 ) -> Result<Vec<(i64, String, i64, i64)>, StoreError> {
     conn.query(
         "SELECT (day - $1) / $3 AS slot, brand, \
-         CAST(SUM(CASE WHEN value = 'verification.created' THEN count ELSE 0 END) AS BIGINT), \
-         CAST(SUM(CASE WHEN value = 'verification.approved' THEN count ELSE 0 END) AS BIGINT) \
+         CAST(SUM(CASE WHEN value = 'verification.created' THEN count ELSE 0 END) AS BIGINT) AS started, \
+         CAST(SUM(CASE WHEN value = 'verification.approved' THEN count ELSE 0 END) AS BIGINT) AS approved \
          FROM rollups_daily WHERE dimension = 'event' AND day >= $1 AND day < $2 GROUP BY slot, brand ORDER BY slot, brand",
         &[slots.first.into(), slots.end.into(), slots.ms().into()],
     )?
     .iter()
-    .map(|r| Ok((r.int(0)?, r.text(1)?, r.int(2)?, r.int(3)?)))
+    .map(|r| Ok((r.int("slot")?, r.text("brand")?, r.int("started")?, r.int("approved")?)))
     .collect()
+}
+
+/// Hourly counter rows stored (benchmarks report it).
+pub fn count_hourly(conn: &mut dyn Conn) -> Result<i64, StoreError> {
+    conn.query_one("SELECT COUNT(*) AS n FROM rollups", &[])?.int("n")
 }
 
 #[cfg(test)]

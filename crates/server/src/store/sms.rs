@@ -2,23 +2,7 @@
 //! outbox that the `outbox` provider keeps messages in.
 
 use super::{Conn, StoreError};
-
-#[derive(Debug, Clone)]
-pub struct QueuedSms {
-    pub id: String,
-    pub verification_id: String,
-    pub brand: String,
-    pub order_id: String,
-    /// The destination's ISO 3166 region, `ZZ` when unknown.
-    pub country: String,
-    pub to_enc: Vec<u8>,
-    pub body_enc: Vec<u8>,
-    pub attempts: i64,
-    pub not_after: i64,
-    /// Set by every claim: only the holder of the current token may send or settle the message.
-    pub lease_token: String,
-    pub claimed_at: i64,
-}
+use crate::records::sms::{OutboxMessage, QueuedSms, ReportMatch, ReportedSms};
 
 /// Queues a message already claimed by the instance that writes it (first attempt, leased), so
 /// that instance sends it at once; if it crashes, the lease runs out and any instance sends it.
@@ -64,15 +48,15 @@ pub fn claim(conn: &mut dyn Conn, id: &str, now: i64, lease_ms: i64) -> Result<O
         &[id.into()],
     )?;
     Ok(Some(QueuedSms {
-        id: row.text(0)?,
-        verification_id: row.text(1)?,
-        brand: row.text(2)?,
-        order_id: row.text(3)?,
-        to_enc: row.opt_blob(4)?.unwrap_or_default(),
-        body_enc: row.opt_blob(5)?.unwrap_or_default(),
-        attempts: row.int(6)?,
-        not_after: row.int(7)?,
-        country: row.text(8)?,
+        id: row.text("id")?,
+        verification_id: row.text("verification_id")?,
+        brand: row.text("brand")?,
+        order_id: row.text("order_id")?,
+        to_enc: row.opt_blob("to_enc")?.unwrap_or_default(),
+        body_enc: row.opt_blob("body_enc")?.unwrap_or_default(),
+        attempts: row.int("attempts")?,
+        not_after: row.int("not_after")?,
+        country: row.text("country")?,
         lease_token: token,
         claimed_at: now,
     }))
@@ -98,7 +82,7 @@ pub fn due(conn: &mut dyn Conn, now: i64, limit: i64) -> Result<Vec<String>, Sto
         &[now.into(), limit.into()],
     )?
     .iter()
-    .map(|r| r.text(0))
+    .map(|r| r.text("id"))
     .collect()
 }
 
@@ -148,27 +132,6 @@ pub fn supersede_unsent(conn: &mut dyn Conn, verification_id: &str, now: i64) ->
     )
 }
 
-/// A message a delivery report was recorded for.
-#[derive(Debug, Clone)]
-pub struct ReportedSms {
-    pub id: String,
-    pub verification_id: String,
-    pub brand: String,
-    pub order_id: String,
-    pub submitted_at: Option<i64>,
-    pub country: String,
-}
-
-#[derive(Debug, Clone)]
-pub enum ReportMatch {
-    /// The first final report of the message: recorded now.
-    Recorded(ReportedSms),
-    /// The message had a final report already (SMSCs repeat receipts they think were lost).
-    AlreadyReported,
-    /// No message handed to this provider has this id (yet: the hand-off may still be committing).
-    Unknown,
-}
-
 /// Records a provider's final delivery report (`delivered` or `failed`) on the latest message it
 /// names, once: a repeated report changes nothing.
 pub fn record_delivery(
@@ -188,12 +151,12 @@ pub fn record_delivery(
     )?;
     if let Some(row) = recorded {
         return Ok(ReportMatch::Recorded(ReportedSms {
-            id: row.text(0)?,
-            verification_id: row.text(1)?,
-            brand: row.text(2)?,
-            order_id: row.text(3)?,
-            submitted_at: row.opt_int(4)?,
-            country: row.text(5)?,
+            id: row.text("id")?,
+            verification_id: row.text("verification_id")?,
+            brand: row.text("brand")?,
+            order_id: row.text("order_id")?,
+            submitted_at: row.opt_int("submitted_at")?,
+            country: row.text("country")?,
         }));
     }
     let known = conn.query_opt(
@@ -201,19 +164,6 @@ pub fn record_delivery(
         &[provider.into(), provider_message_id.into()],
     )?;
     Ok(if known.is_some() { ReportMatch::AlreadyReported } else { ReportMatch::Unknown })
-}
-
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct OutboxMessage {
-    pub id: String,
-    pub brand: String,
-    pub verification_id: Option<String>,
-    pub to: String,
-    pub text: String,
-    /// RFC 3339.
-    pub created_at: String,
-    #[serde(skip)]
-    pub created_at_ms: i64,
 }
 
 pub fn outbox_insert(conn: &mut dyn Conn, m: &OutboxMessage) -> Result<(), StoreError> {
@@ -260,13 +210,13 @@ pub fn outbox_list(
     )?
     .iter()
     .map(|r| {
-        let created_at_ms = r.int(5)?;
+        let created_at_ms = r.int("created_at")?;
         Ok(OutboxMessage {
-            id: r.text(0)?,
-            brand: r.text(1)?,
-            verification_id: r.opt_text(2)?,
-            to: r.text(3)?,
-            text: r.text(4)?,
+            id: r.text("id")?,
+            brand: r.text("brand")?,
+            verification_id: r.opt_text("verification_id")?,
+            to: r.text("to_number")?,
+            text: r.text("text")?,
             created_at: crate::clock::rfc3339(created_at_ms),
             created_at_ms,
         })

@@ -1,44 +1,13 @@
+use orderguard_domain::brand::BrandSlug;
 use orderguard_domain::clock::Timestamp;
+use orderguard_domain::money::{Currency, Money};
+use orderguard_domain::phone::NumberType;
+use orderguard_domain::risk::{Assessment, Decision, RiskReason};
 use orderguard_domain::sms_text::CodeEntry;
 use orderguard_domain::verification::{Status, Verification};
 
 use super::{Conn, Row, StoreError, Value};
-
-/// A verification as stored. Personal data is held only encrypted (`phone_enc`) or keyed-hashed.
-#[derive(Debug, Clone)]
-pub struct VerificationRecord {
-    pub id: String,
-    pub brand: String,
-    pub order_id: String,
-    pub customer_ref: String,
-    pub phone_enc: Option<Vec<u8>>,
-    pub phone_hash: Vec<u8>,
-    pub phone_hint: String,
-    pub phone_region: Option<String>,
-    pub number_type: String,
-    pub amount_minor: i64,
-    pub currency: String,
-    pub order_digest: String,
-    /// JSON array of the items, for the hosted page's order summary.
-    pub order_summary: String,
-    pub shipping_country: Option<String>,
-    pub locale: String,
-    pub return_url: Option<String>,
-    pub code_entry: CodeEntry,
-    pub client_ip: Option<String>,
-    pub state: Verification,
-    pub code_hash: Vec<u8>,
-    pub risk_decision: String,
-    pub risk_score: i64,
-    pub risk_reasons: String,
-    pub hosted_token: String,
-    pub cancel_reason: Option<String>,
-    pub idempotency_key: Option<String>,
-    pub request_hash: Option<Vec<u8>>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub version: i64,
-}
+use crate::records::VerificationRecord;
 
 const COLUMNS: &str = "id, brand, order_id, customer_ref, phone_enc, phone_hash, phone_hint, phone_region, \
     number_type, amount_minor, currency, order_digest, order_summary, shipping_country, locale, return_url, \
@@ -46,54 +15,63 @@ const COLUMNS: &str = "id, brand, order_id, customer_ref, phone_enc, phone_hash,
     code_ttl_seconds, expires_at, last_sent_at, risk_decision, risk_score, risk_reasons, hosted_token, \
     cancel_reason, idempotency_key, request_hash, created_at, updated_at, version, code_entry";
 
-fn count(value: i64) -> u32 {
-    u32::try_from(value).unwrap_or(0)
+fn count(row: &Row, column: &'static str) -> Result<u32, StoreError> {
+    u32::try_from(row.int(column)?).map_err(|_| StoreError::Column { column, expected: "a count" })
+}
+
+/// Reason codes are kept comma-joined.
+fn reasons_text(reasons: &[RiskReason]) -> String {
+    reasons.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+}
+
+fn parse_reasons(text: &str) -> Option<Vec<RiskReason>> {
+    text.split(',').filter(|r| !r.is_empty()).map(RiskReason::parse).collect()
 }
 
 fn from_row(row: &Row) -> Result<VerificationRecord, StoreError> {
-    let status = row.text(17)?;
+    let currency = row.parsed("currency", |c| Currency::parse(c).ok())?;
     Ok(VerificationRecord {
-        id: row.text(0)?,
-        brand: row.text(1)?,
-        order_id: row.text(2)?,
-        customer_ref: row.text(3)?,
-        phone_enc: row.opt_blob(4)?,
-        phone_hash: row.blob(5)?,
-        phone_hint: row.text(6)?,
-        phone_region: row.opt_text(7)?,
-        number_type: row.text(8)?,
-        amount_minor: row.int(9)?,
-        currency: row.text(10)?,
-        order_digest: row.text(11)?,
-        order_summary: row.text(12)?,
-        shipping_country: row.opt_text(13)?,
-        locale: row.text(14)?,
-        return_url: row.opt_text(15)?,
-        client_ip: row.opt_text(16)?,
+        id: row.text("id")?,
+        brand: row.parsed("brand", |b| BrandSlug::parse(b).ok())?,
+        order_id: row.text("order_id")?,
+        customer_ref: row.text("customer_ref")?,
+        phone_enc: row.opt_blob("phone_enc")?,
+        phone_hash: row.blob("phone_hash")?,
+        phone_hint: row.text("phone_hint")?,
+        phone_region: row.opt_text("phone_region")?,
+        number_type: row.parsed("number_type", NumberType::parse)?,
+        amount: Money::from_minor(row.int("amount_minor")?, currency),
+        order_digest: row.text("order_digest")?,
+        order_summary: row.text("order_summary")?,
+        shipping_country: row.opt_text("shipping_country")?,
+        locale: row.text("locale")?,
+        return_url: row.opt_text("return_url")?,
+        client_ip: row.opt_text("client_ip")?,
         state: Verification {
-            status: Status::parse(&status).ok_or(StoreError::Column { index: 17, expected: "a status" })?,
-            attempts: count(row.int(19)?),
-            max_attempts: count(row.int(20)?),
-            resends: count(row.int(21)?),
-            max_resends: count(row.int(22)?),
-            resend_cooldown_seconds: row.int(23)?,
-            code_ttl_seconds: row.int(24)?,
-            expires_at: Timestamp(row.int(25)?),
-            last_sent_at: Timestamp(row.int(26)?),
+            status: row.parsed("status", Status::parse)?,
+            attempts: count(row, "attempts")?,
+            max_attempts: count(row, "max_attempts")?,
+            resends: count(row, "resends")?,
+            max_resends: count(row, "max_resends")?,
+            resend_cooldown_seconds: row.int("resend_cooldown_seconds")?,
+            code_ttl_seconds: row.int("code_ttl_seconds")?,
+            expires_at: Timestamp(row.int("expires_at")?),
+            last_sent_at: Timestamp(row.int("last_sent_at")?),
         },
-        code_hash: row.blob(18)?,
-        risk_decision: row.text(27)?,
-        risk_score: row.int(28)?,
-        risk_reasons: row.text(29)?,
-        hosted_token: row.text(30)?,
-        cancel_reason: row.opt_text(31)?,
-        idempotency_key: row.opt_text(32)?,
-        request_hash: row.opt_blob(33)?,
-        created_at: row.int(34)?,
-        updated_at: row.int(35)?,
-        version: row.int(36)?,
-        code_entry: CodeEntry::parse(&row.text(37)?)
-            .ok_or(StoreError::Column { index: 37, expected: "a code entry" })?,
+        code_hash: row.blob("code_hash")?,
+        risk: Assessment {
+            decision: row.parsed("risk_decision", Decision::parse)?,
+            score: count(row, "risk_score")?,
+            reasons: row.parsed("risk_reasons", parse_reasons)?,
+        },
+        hosted_token: row.text("hosted_token")?,
+        cancel_reason: row.opt_text("cancel_reason")?,
+        idempotency_key: row.opt_text("idempotency_key")?,
+        request_hash: row.opt_blob("request_hash")?,
+        created_at: Timestamp(row.int("created_at")?),
+        updated_at: Timestamp(row.int("updated_at")?),
+        version: row.int("version")?,
+        code_entry: row.parsed("code_entry", CodeEntry::parse)?,
     })
 }
 
@@ -115,8 +93,8 @@ pub fn insert(conn: &mut dyn Conn, v: &VerificationRecord) -> Result<(), StoreEr
             v.phone_hint.as_str().into(),
             v.phone_region.clone().into(),
             v.number_type.as_str().into(),
-            v.amount_minor.into(),
-            v.currency.as_str().into(),
+            v.amount.minor.into(),
+            v.amount.currency.code().into(),
             v.order_digest.as_str().into(),
             v.order_summary.as_str().into(),
             v.shipping_country.clone().into(),
@@ -133,15 +111,15 @@ pub fn insert(conn: &mut dyn Conn, v: &VerificationRecord) -> Result<(), StoreEr
             s.code_ttl_seconds.into(),
             s.expires_at.millis().into(),
             s.last_sent_at.millis().into(),
-            v.risk_decision.as_str().into(),
-            v.risk_score.into(),
-            v.risk_reasons.as_str().into(),
+            v.risk.decision.as_str().into(),
+            v.risk.score.into(),
+            reasons_text(&v.risk.reasons).into(),
             v.hosted_token.as_str().into(),
             v.cancel_reason.clone().into(),
             v.idempotency_key.clone().into(),
             v.request_hash.clone().into(),
-            v.created_at.into(),
-            v.updated_at.into(),
+            v.created_at.millis().into(),
+            v.updated_at.millis().into(),
             v.version.into(),
             v.code_entry.as_str().into(),
         ],
@@ -232,11 +210,11 @@ pub fn count_to_number_since(
     cap: u32,
 ) -> Result<u32, StoreError> {
     let row = conn.query_one(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM verifications WHERE brand = $1 AND phone_hash = $2 AND created_at >= $3 \
-         LIMIT $4) AS recent",
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM verifications WHERE brand = $1 AND phone_hash = $2 \
+         AND created_at >= $3 LIMIT $4) AS recent",
         &[brand.into(), phone_hash.into(), since.millis().into(), cap.into()],
     )?;
-    Ok(count(row.int(0)?))
+    count(&row, "n")
 }
 
 /// Failed verifications of a customer since `since`, counted up to `cap`.
@@ -248,19 +226,19 @@ pub fn count_failed_for_customer_since(
     cap: u32,
 ) -> Result<u32, StoreError> {
     let row = conn.query_one(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM verifications WHERE brand = $1 AND customer_ref = $2 \
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM verifications WHERE brand = $1 AND customer_ref = $2 \
          AND created_at >= $3 AND status = 'failed' LIMIT $4) AS recent",
         &[brand.into(), customer_ref.into(), since.millis().into(), cap.into()],
     )?;
-    Ok(count(row.int(0)?))
+    count(&row, "n")
 }
 
 pub fn count_for_order(conn: &mut dyn Conn, brand: &str, order_id: &str) -> Result<u32, StoreError> {
     let row = conn.query_one(
-        "SELECT COUNT(*) FROM verifications WHERE brand = $1 AND order_id = $2",
+        "SELECT COUNT(*) AS n FROM verifications WHERE brand = $1 AND order_id = $2",
         &[brand.into(), order_id.into()],
     )?;
-    Ok(count(row.int(0)?))
+    count(&row, "n")
 }
 
 impl From<Status> for Value {

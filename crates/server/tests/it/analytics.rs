@@ -37,12 +37,15 @@ async fn events_by_type(server: &TestServer, brand: &str) -> Counts {
         .app()
         .store
         .read(move |conn| {
-            conn.query("SELECT type, COUNT(*) FROM events WHERE brand = $1 GROUP BY type", &[brand.as_str().into()])
+            conn.query(
+                "SELECT type, COUNT(*) AS n FROM events WHERE brand = $1 GROUP BY type",
+                &[brand.as_str().into()],
+            )
         })
         .await
         .unwrap()
         .iter()
-        .map(|r| (("event".to_owned(), r.text(0).unwrap()), r.int(1).unwrap()))
+        .map(|r| (("event".to_owned(), r.text("type").unwrap()), r.int("n").unwrap()))
         .collect()
 }
 
@@ -121,7 +124,7 @@ async fn counters_follow_the_event_log_and_rebuild_to_the_same(db: Db) {
     );
     let settings =
         orderguard::config::Settings::from_toml(&std::fs::read_to_string(&config_path).unwrap(), &config_path).unwrap();
-    let store = orderguard::prepare_store(&settings).await.unwrap();
+    let store = orderguard::prepare_store(&settings, crate::support::now()).await.unwrap();
     let rebuilt: Counts = store
         .read(|conn| orderguard::store::rollups::totals(conn, "alpha", 0, i64::MAX))
         .await
@@ -177,7 +180,9 @@ async fn market_page_needs_three_other_brands_and_shows_published_figures(db: Db
     server.create(&server.alpha_key, "M-1", "c-1").await;
     server.create(&server.beta_key, "M-2", "c-1").await;
     for slug in ["gamma", "delta"] {
-        let key = orderguard::service::api_keys::create(&server.app().store, slug, "test").await.unwrap();
+        let key = orderguard::service::api_keys::create(&server.app().store, slug, "test", crate::support::now())
+            .await
+            .unwrap();
         server.create(&key, &format!("M-{slug}"), "c-2").await;
     }
     let mut page = browser.get("/admin/market?brand=alpha&days=1").await;

@@ -46,8 +46,8 @@ async fn kill_9_under_load_loses_nothing_acknowledged(db: Db) {
     let config_path = db.dir.0.join("orderguard.toml");
     std::fs::write(&config_path, &text).unwrap();
     let settings = orderguard::config::Settings::load(&config_path).unwrap();
-    let store = orderguard::prepare_store(&settings).await.unwrap();
-    let key = orderguard::service::api_keys::create(&store, "alpha", "crash").await.unwrap();
+    let store = orderguard::prepare_store(&settings, crate::support::now()).await.unwrap();
+    let key = orderguard::service::api_keys::create(&store, "alpha", "crash", crate::support::now()).await.unwrap();
     drop(store);
 
     let mut child = spawn_server(&config_path, &base).await;
@@ -134,7 +134,7 @@ async fn kill_9_under_load_loses_nothing_acknowledged(db: Db) {
     child.wait().unwrap();
 
     // The events of every acknowledged change are there too.
-    let store = orderguard::prepare_store(&settings).await.unwrap();
+    let store = orderguard::prepare_store(&settings, crate::support::now()).await.unwrap();
     for id in &acknowledged.created {
         let lookup = id.clone();
         let events =

@@ -139,7 +139,7 @@ async fn tokens_of_every_kind_identify_the_customer(db: Db) {
         .await
         .unwrap()
         .iter()
-        .map(|r| r.text(0).unwrap())
+        .map(|r| r.text("customer_ref").unwrap())
         .collect();
     assert_eq!(refs.len(), 1, "{refs:?}");
 
@@ -298,10 +298,10 @@ async fn refused_tokens_get_the_right_problem(db: Db) {
     let failed: i64 = server
         .app()
         .store
-        .read(|conn| conn.query_one("SELECT COUNT(*) FROM events WHERE type = 'identity.failed'", &[]))
+        .read(|conn| conn.query_one("SELECT COUNT(*) AS n FROM events WHERE type = 'identity.failed'", &[]))
         .await
         .unwrap()
-        .int(0)
+        .int("n")
         .unwrap();
     assert_eq!(failed, 11, "9 of alpha's, 2 of beta's");
     let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
@@ -368,7 +368,7 @@ async fn provider_down_refuses_clearly_and_recovers(db: Db) {
         .store
         .read(|conn| conn.query_one("SELECT attrs FROM events WHERE type = 'identity.failed'", &[]))
         .await
-        .map(|row| serde_json::from_str(&row.text(0).unwrap()).unwrap())
+        .map(|row| serde_json::from_str(&row.text("attrs").unwrap()).unwrap())
         .unwrap();
     assert_eq!(reason["reason"], "unavailable", "{reason}");
 

@@ -250,7 +250,7 @@ async fn delivery_status_callbacks(db: Db) {
                     .await
                     .unwrap()
                     .into_iter()
-                    .find(|e| e.kind == "sms.submitted");
+                    .find(|e| e.kind.as_str() == "sms.submitted");
                 if let Some(e) = found {
                     return e.attrs["provider_message_id"].as_str().unwrap().to_owned();
                 }
@@ -332,12 +332,12 @@ async fn delivery_status_callbacks(db: Db) {
         async move { store.read(move |conn| orderguard::store::events::for_verification(conn, "alpha", &id)).await.unwrap() }
     };
     let first_events = events(first.clone()).await;
-    let delivered = first_events.iter().find(|e| e.kind == "sms.delivered").expect("sms.delivered");
+    let delivered = first_events.iter().find(|e| e.kind.as_str() == "sms.delivered").expect("sms.delivered");
     assert_eq!(delivered.attrs["provider"], "aggregator");
     assert!(delivered.attrs["latency_ms"].as_i64().unwrap() >= 0);
-    assert!(!first_events.iter().any(|e| e.kind == "sms.failed"), "the repeat was recorded");
+    assert!(!first_events.iter().any(|e| e.kind.as_str() == "sms.failed"), "the repeat was recorded");
     let second_events = events(second).await;
-    let failed = second_events.iter().find(|e| e.kind == "sms.failed").expect("sms.failed");
+    let failed = second_events.iter().find(|e| e.kind.as_str() == "sms.failed").expect("sms.failed");
     assert_eq!((failed.attrs["status"].as_str(), failed.attrs["error_code"].as_str()), (Some("rejected"), Some("6")));
 
     // The admin's SMS page counts them by provider and country, with the latency.
@@ -402,7 +402,7 @@ async fn form_api_that_answers_200_to_refusals(db: Db) {
         let store = server.app().store.clone();
         async move { store.read(move |conn| orderguard::store::events::for_verification(conn, "alpha", &id)).await.unwrap() }
     };
-    let submitted = events(accepted).await.into_iter().find(|e| e.kind == "sms.submitted").expect("submitted");
+    let submitted = events(accepted).await.into_iter().find(|e| e.kind.as_str() == "sms.submitted").expect("submitted");
     assert!(submitted.attrs["provider_message_id"].as_str().unwrap().starts_with("v-"));
     let mut status = Value::Null;
     for _ in 0..200 {
@@ -413,7 +413,8 @@ async fn form_api_that_answers_200_to_refusals(db: Db) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(status, "undeliverable");
-    let failed = events(refused).await.into_iter().find(|e| e.kind == "sms.attempt_failed").expect("attempt_failed");
+    let failed =
+        events(refused).await.into_iter().find(|e| e.kind.as_str() == "sms.attempt_failed").expect("attempt_failed");
     assert_eq!(failed.attrs["result"], "rejected");
     assert!(failed.attrs["error"].as_str().unwrap().contains("`3`"), "{}", failed.attrs);
     assert_eq!(unicode["status"], "pending");

@@ -36,8 +36,8 @@ async fn sms_events(server: &TestServer, id: &str) -> Vec<(String, Value)> {
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| e.kind.starts_with("sms."))
-        .map(|e| (e.kind, e.attrs))
+        .filter(|e| e.kind.as_str().starts_with("sms."))
+        .map(|e| (e.kind.as_str().to_owned(), e.attrs))
         .collect()
 }
 

@@ -29,6 +29,11 @@ macro_rules! on_both_databases {
     };
 }
 
+/// The wall clock, for what a test sets up outside a server.
+pub fn now() -> orderguard_domain::clock::Timestamp {
+    orderguard::clock::Clock::default().now()
+}
+
 /// A port free on loopback now (for a server started as its own process).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -178,9 +183,9 @@ impl TestServer {
     pub async fn start_with(db: Db, tweak: impl FnOnce(&mut Settings)) -> Self {
         let settings = settings(&db, tweak);
         let database_url = db.url.clone();
-        let store = orderguard::prepare_store(&settings).await.unwrap();
-        let alpha_key = orderguard::service::api_keys::create(&store, "alpha", "test").await.unwrap();
-        let beta_key = orderguard::service::api_keys::create(&store, "beta", "test").await.unwrap();
+        let store = orderguard::prepare_store(&settings, now()).await.unwrap();
+        let alpha_key = orderguard::service::api_keys::create(&store, "alpha", "test", now()).await.unwrap();
+        let beta_key = orderguard::service::api_keys::create(&store, "beta", "test", now()).await.unwrap();
         drop(store);
         let server = orderguard::start(settings).await.unwrap();
         Self {
@@ -202,7 +207,7 @@ impl TestServer {
         orderguard::start(settings).await.unwrap()
     }
 
-    pub fn app(&self) -> &orderguard::App {
+    pub fn app(&self) -> &orderguard::app::App {
         &self.server.as_ref().unwrap().app
     }
 
@@ -274,7 +279,7 @@ impl TestServer {
             .await
             .unwrap()
             .into_iter()
-            .map(|e| e.kind)
+            .map(|e| e.kind.as_str().to_owned())
             .collect()
     }
 

@@ -11,12 +11,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use orderguard_domain::money::{Currency, Money};
 
-use super::overview::{Counters, Loaded, Scoped, csv_response, get, keyed};
-use super::{internal_error, page};
+use super::dashboard::{CHART_HEIGHT, CHART_WIDTH, OverviewQuery, Scoped, chart_x, csv_response};
+use super::page;
 use crate::App;
-use crate::analytics::{DAY_MS, Slots};
-use crate::store::StoreError;
-use crate::store::rollups;
+use crate::analytics::Slots;
+use crate::http::error::PageError;
+use crate::service::dashboards::{self, Counters, get};
 
 /// What the counters of a span say about fraud.
 struct FraudFigures {
@@ -78,16 +78,6 @@ struct Trend {
     switched_on_x: Option<i64>,
 }
 
-/// The trend charts' plot area inside their 520 × 160 SVG (10 px margins).
-pub(super) const CHART_WIDTH: i64 = 500;
-pub(super) const CHART_HEIGHT: i64 = 140;
-
-/// Where slot `slot` of `count` is drawn on a trend chart.
-pub(super) fn chart_x(slot: i64, count: i64) -> i64 {
-    // Multiplied before divided: the last slot lands on the right edge whatever the count.
-    10 + slot * CHART_WIDTH / (count - 1).max(1)
-}
-
 fn trend(rows: &[(i64, String, i64)], slots: Slots, since: Option<i64>) -> Trend {
     let sums: Vec<(i64, i64)> = (0..slots.count)
         .map(|slot| {
@@ -141,51 +131,17 @@ struct FraudPage {
     before_after: Option<BeforeAfter>,
 }
 
-struct Read {
-    series: Vec<(i64, String, i64)>,
-    /// Whole days compared on each side of the switch, and the counters before and after.
-    around_switch: Option<(i64, Counters, Counters)>,
-}
-
-/// Days to compare on each side of the switch: the period's length, but no more whole days than
-/// have passed since (both sides equally long); none before a whole day has passed.
-fn days_around(since: i64, period_days: i64, to: i64) -> Option<i64> {
-    Some(period_days.min((to - since).div_euclid(DAY_MS))).filter(|d| *d >= 1)
-}
-
-async fn read(app: &App, loaded: &Loaded, since: Option<i64>) -> Result<Read, StoreError> {
-    let (from, to) = (loaded.from, loaded.to);
-    let (brand, period_days) = (loaded.brand.clone(), loaded.days);
-    app.store
-        .read(move |conn| -> Result<Read, StoreError> {
-            let series = rollups::series(conn, &brand, "outcome", Slots::of(from, to))?;
-            let around_switch = match since.and_then(|s| Some((s, days_around(s, period_days, to)?))) {
-                None => None,
-                Some((since, days)) => Some((
-                    days,
-                    keyed(rollups::totals(conn, &brand, since - days * DAY_MS, since)?),
-                    keyed(rollups::totals(conn, &brand, since, since + days * DAY_MS)?),
-                )),
-            };
-            Ok(Read { series, around_switch })
-        })
-        .await
-}
-
 #[utoipa::path(
-    get, path = "/admin/fraud", tag = "admin", params(super::overview::OverviewQuery),
+    get, path = "/admin/fraud", tag = "admin", params(OverviewQuery),
     responses(
         (status = 200, description = "Fraud per 1,000 orders, losses, blocked value, risk reasons, before and after 2FA", content_type = "text/html"),
         (status = 404, description = "No such brand for this user", content_type = "text/html"),
     )
 )]
-pub async fn fraud(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Response {
+pub async fn fraud(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Result<Response, PageError> {
     let since = app.brands.get(&loaded.brand).and_then(|b| b.two_factor_since);
-    let read = match read(&app, &loaded, since).await {
-        Ok(read) => read,
-        Err(e) => return internal_error(&e),
-    };
     let (from, to) = (loaded.from, loaded.to);
+    let read = dashboards::fraud(&app, &loaded.brand, (from, to), loaded.days, since).await?;
     let trend = trend(&read.series, Slots::of(from, to), since);
     let points = trend.slots.iter().map(|s| format!("{},{}", s.x, s.y)).collect::<Vec<_>>().join(" ");
     let mut reasons: Vec<(String, i64)> =
@@ -212,18 +168,15 @@ pub async fn fraud(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Respo
 }
 
 #[utoipa::path(
-    get, path = "/admin/fraud.csv", tag = "admin", params(super::overview::OverviewQuery),
+    get, path = "/admin/fraud.csv", tag = "admin", params(OverviewQuery),
     responses(
         (status = 200, description = "Reported orders and confirmed fraud per day or week of the period, as CSV", content_type = "text/csv"),
         (status = 404, description = "No such brand for this user", content_type = "text/html"),
     )
 )]
-pub async fn fraud_csv(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Response {
-    let read = match read(&app, &loaded, None).await {
-        Ok(read) => read,
-        Err(e) => return internal_error(&e),
-    };
+pub async fn fraud_csv(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Result<Response, PageError> {
     let (from, to) = (loaded.from, loaded.to);
+    let read = dashboards::fraud(&app, &loaded.brand, (from, to), loaded.days, None).await?;
     let mut csv = String::from("period_start,days,orders_reported,fraud_confirmed,fraud_per_1000_orders\r\n");
     // The CSV has no chart: no marker for the switch to 2FA.
     let trend = trend(&read.series, Slots::of(from, to), None);
@@ -231,12 +184,13 @@ pub async fn fraud_csv(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> R
         let rate = if slot.orders > 0 { slot.per_thousand.as_str() } else { "" };
         csv.push_str(&format!("{},{},{},{},{rate}\r\n", slot.starts, trend.slot_days, slot.orders, slot.fraud));
     }
-    csv_response(csv, &format!("{}-fraud-{}d.csv", loaded.brand, loaded.days))
+    Ok(csv_response(csv, &format!("{}-fraud-{}d.csv", loaded.brand, loaded.days)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analytics::DAY_MS;
 
     #[test]
     fn the_trend_has_a_point_per_slot_and_marks_the_switch() {
@@ -255,15 +209,6 @@ mod tests {
         assert_eq!(trend(&[], Slots::of(0, 35 * DAY_MS), None).slots.len(), 5);
         let year = trend(&[], Slots::of(0, 365 * DAY_MS), None);
         assert_eq!(year.slots.last().map(|s| s.x), Some(10 + CHART_WIDTH), "the last point on the right edge");
-    }
-
-    #[test]
-    fn both_sides_of_the_switch_are_equally_long() {
-        let since = 10 * DAY_MS;
-        assert_eq!(days_around(since, 28, since + 3 * DAY_MS + 5), Some(3));
-        assert_eq!(days_around(since, 7, since + 30 * DAY_MS), Some(7));
-        assert_eq!(days_around(since, 7, since + DAY_MS - 1), None);
-        assert_eq!(days_around(since, 7, since - DAY_MS), None, "not switched on yet");
     }
 
     #[test]

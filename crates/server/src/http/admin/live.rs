@@ -13,9 +13,11 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
-use super::{AdminUser, SCRIPTED_PAGE_POLICY, internal_error, no_such_brand, page_with_policy, visible_brand};
+use super::{AdminUser, SCRIPTED_PAGE_POLICY, page_with_policy, visible_brand};
 use crate::App;
-use crate::store::events::{self, Event};
+use crate::http::error::PageError;
+use crate::records::Event;
+use crate::service::{admin, dashboards};
 
 /// How often the stream looks for new events.
 const POLL: Duration = Duration::from_millis(500);
@@ -40,7 +42,7 @@ pub struct LiveQuery {
 struct Row {
     id: i64,
     at: String,
-    kind: String,
+    kind: &'static str,
     order_id: String,
     verification_id: String,
     details: String,
@@ -52,8 +54,8 @@ impl From<Event> for Row {
         Self {
             id: e.id,
             at: crate::clock::rfc3339(e.at),
-            alert: e.kind.starts_with("alert."),
-            kind: e.kind,
+            alert: e.kind.as_str().starts_with("alert."),
+            kind: e.kind.as_str(),
             order_id: e.order_id.unwrap_or_default(),
             verification_id: e.verification_id.unwrap_or_default(),
             details: if e.attrs.is_null() { String::new() } else { e.attrs.to_string() },
@@ -79,13 +81,13 @@ struct LivePage {
         (status = 404, description = "No such brand for this user", content_type = "text/html"),
     )
 )]
-pub async fn live(State(app): State<Arc<App>>, AdminUser(user): AdminUser, Query(query): Query<LiveQuery>) -> Response {
-    let Some(brand) = visible_brand(&app, &user, &query.brand) else { return no_such_brand() };
-    let slug = brand.slug.to_string();
-    let latest = match app.store.read(move |conn| events::latest_of_brand(conn, &slug, SHOWN)).await {
-        Ok(latest) => latest,
-        Err(e) => return internal_error(&e),
-    };
+pub async fn live(
+    State(app): State<Arc<App>>,
+    AdminUser(user): AdminUser,
+    Query(query): Query<LiveQuery>,
+) -> Result<Response, PageError> {
+    let brand = visible_brand(&app, &user, &query.brand)?;
+    let latest = dashboards::latest_events(&app, brand.slug.as_str(), SHOWN).await?;
     let last_id = latest.first().map_or(0, |e| e.id);
     let html = LivePage {
         brand: brand.slug.to_string(),
@@ -111,19 +113,13 @@ pub async fn live_events(
     AdminUser(user): AdminUser,
     Query(query): Query<LiveQuery>,
     headers: HeaderMap,
-) -> Response {
-    let Some(brand) = visible_brand(&app, &user, &query.brand) else { return no_such_brand() };
+) -> Result<Response, PageError> {
+    let brand = visible_brand(&app, &user, &query.brand)?;
     let slug = brand.slug.to_string();
     let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     let after = match resume.or(query.after) {
         Some(after) => after,
-        None => {
-            let s = slug.clone();
-            match app.store.read(move |conn| events::latest_of_brand(conn, &s, 1)).await {
-                Ok(latest) => latest.first().map_or(0, |e| e.id),
-                Err(e) => return internal_error(&e),
-            }
-        }
+        None => dashboards::latest_events(&app, &slug, 1).await?.first().map_or(0, |e| e.id),
     };
     let ends = tokio::time::Instant::now() + STREAM_LIFETIME;
     let token = super::cookie(&headers, super::SESSION_COOKIE).unwrap_or_default().to_owned();
@@ -138,13 +134,12 @@ pub async fn live_events(
                 polls += 1;
                 // A signed-out or expired session ends the stream within a few seconds.
                 if polls.is_multiple_of(SESSION_CHECK_POLLS)
-                    && !matches!(crate::service::admin::session(&app.store, &token).await, Ok(Some(_)))
+                    && !matches!(admin::session(&app.store, &token, app.clock.now()).await, Ok(Some(_)))
                 {
                     return None;
                 }
-                let s = slug.clone();
                 // A failed read ends the stream; the browser reconnects from its last event.
-                let found = app.store.read(move |conn| events::of_brand_after(conn, &s, after, 200)).await.ok()?;
+                let found = dashboards::events_after(&app, &slug, after, 200).await.ok()?;
                 if let Some(last) = found.last() {
                     let next = last.id;
                     return Some((found, (next, polls)));
@@ -161,5 +156,5 @@ pub async fn live_events(
     });
     let mut response = Sse::new(stream).keep_alive(KeepAlive::default()).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    Ok(response)
 }

@@ -10,16 +10,16 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use orderguard_domain::phone::E164;
 
-use super::{AdminUser, audit, form_expired, internal_error, no_such_brand, page, signed_form, visible_brand};
+use super::{AdminUser, page, signed_form, visible_brand};
 use crate::App;
 use crate::http::body::RequestBody;
-
-const MOST: i64 = 100;
+use crate::http::error::PageError;
+use crate::service::trace::{MOST_BY_NUMBER, orders_by_number as service};
 
 struct Found {
     order_id: String,
     verification_id: String,
-    status: String,
+    status: &'static str,
     started: String,
 }
 
@@ -47,39 +47,21 @@ pub async fn orders_by_number(
     State(app): State<Arc<App>>,
     AdminUser(user): AdminUser,
     RequestBody(body): RequestBody,
-) -> Response {
-    let Some(fields) = signed_form(&user, &body.unwrap_or_default()) else { return form_expired() };
+) -> Result<Response, PageError> {
+    let fields = signed_form(&user, &body.unwrap_or_default())?;
     let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
-    let Some(brand) = visible_brand(&app, &user, field("brand")) else { return no_such_brand() };
-    if user.access.role.masks_personal_data() {
-        return crate::http::pages::error_page(
-            StatusCode::FORBIDDEN,
-            "Analysts see masked numbers only: search by order id instead.",
-        );
-    }
-    let Ok(number) = E164::parse(field("phone"), brand.default_region.as_deref()) else {
-        return crate::http::pages::error_page(
-            StatusCode::BAD_REQUEST,
-            "That is not a phone number: write it internationally, like +49 151 23456789.",
-        );
-    };
-    let (slug, hash) = (brand.slug.to_string(), app.secrets.phone_hash(number.as_str()));
-    let read = app.store.read(move |conn| crate::store::admin::verifications_of_number(conn, &slug, &hash, MOST)).await;
-    let found = match read {
-        Ok(found) => found,
-        Err(e) => return internal_error(&e),
-    };
-    // The log names the number by its hint: the log itself holds no full numbers.
-    if let Err(page) = audit(&app, &user, "number_search", Some(brand.slug.as_str()), &number.hint()).await {
-        return page;
-    }
+    let brand = visible_brand(&app, &user, field("brand"))?;
+    let number = E164::parse(field("phone"), brand.default_region.as_deref()).map_err(|_| {
+        PageError::bad_request("That is not a phone number: write it internationally, like +49 151 23456789.")
+    })?;
+    let found = service(&app, &user, &brand, &number, app.clock.now()).await?;
     let found = found
         .into_iter()
         .map(|f| Found {
             order_id: f.order_id,
             verification_id: f.verification_id,
-            status: f.status,
-            started: crate::clock::rfc3339(f.created_at),
+            status: f.status.as_str(),
+            started: crate::clock::rfc3339(f.created_at.millis()),
         })
         .collect();
     let html = NumberPage {
@@ -87,7 +69,7 @@ pub async fn orders_by_number(
         brand_name: brand.name.clone(),
         hint: number.hint(),
         found,
-        most: MOST,
+        most: MOST_BY_NUMBER,
     }
     .render();
     page(StatusCode::OK, html, Vec::new())

@@ -1,12 +1,9 @@
 //! The JSON API under `/v1`, authenticated with a brand's API key.
 
-pub mod dev_clock;
 pub mod sms_status;
 pub mod types;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -15,7 +12,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use orderguard_domain::FieldError;
-use orderguard_domain::order::{ItemInput, OrderInput};
+use orderguard_domain::clock::Timestamp;
+use orderguard_domain::order::{ItemInput, Order, OrderInput, OrderOutcome};
 use orderguard_domain::sms_text::CodeEntry;
 use serde::de::DeserializeOwned;
 use types::*;
@@ -25,19 +23,13 @@ use super::error::ApiError;
 use crate::App;
 use crate::brand::Brand;
 use crate::identity::CustomerRequest;
+use crate::records::VerificationRecord;
+use crate::service::api_keys::{self, KeyRefused};
 use crate::service::orders::{OutcomeReport, report_outcome};
 use crate::service::verifications::{self as service, CheckResult, NewVerification};
-use crate::store::verifications::VerificationRecord;
 
 /// The brand whose API key authenticated the request.
 pub struct ApiBrand(pub Arc<Brand>);
-
-/// API key hash → brand, kept briefly so that not every request reads the key table.
-/// A revoked key stops working within this time.
-pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
-
-#[derive(Default)]
-pub struct ApiKeyCache(Mutex<HashMap<Vec<u8>, (String, Instant)>>);
 
 impl FromRequestParts<Arc<App>> for ApiBrand {
     type Rejection = ApiError;
@@ -54,34 +46,10 @@ impl FromRequestParts<Arc<App>> for ApiBrand {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <key>`"))?;
-        let hash = crate::crypto::sha256(key.as_bytes());
-        let cached = app.api_keys.0.lock().ok().and_then(|cache| {
-            cache.get(&hash).filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL).map(|(slug, _)| slug.clone())
-        });
-        let slug = match cached {
-            Some(slug) => slug,
-            None => {
-                let lookup = hash.clone();
-                let slug = app
-                    .store
-                    .read(move |conn| crate::store::keys::brand_for_key(conn, &lookup))
-                    .await
-                    .map_err(|e| ApiError::from(crate::service::ServiceError::Store(e)))?
-                    .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
-                if let Ok(mut cache) = app.api_keys.0.lock() {
-                    if cache.len() > 10_000 {
-                        cache.clear();
-                    }
-                    cache.insert(hash, (slug.clone(), Instant::now()));
-                }
-                slug
-            }
-        };
-        let brand = app
-            .brands
-            .get(&slug)
-            .cloned()
-            .ok_or_else(|| ApiError::unauthorized("the API key belongs to a brand that is no longer configured"))?;
+        let brand = api_keys::authenticate(app, key).await.map_err(|e| match e {
+            KeyRefused::Failed(e) => ApiError::from(e),
+            refused => ApiError::unauthorized(&refused.to_string()),
+        })?;
         super::locale::set_brand_default(brand.texts.default_locale());
         Ok(Self(brand))
     }
@@ -136,17 +104,16 @@ fn optional_json<T: DeserializeOwned + Default>(
     }
 }
 
-pub fn verification_response(app: &App, v: &VerificationRecord) -> VerificationResponse {
+/// A verification as the API shows it; `now` issues the receipt of an approved one.
+pub fn verification_response(app: &App, v: &VerificationRecord, now: Timestamp) -> VerificationResponse {
     use crate::clock::rfc3339;
     VerificationResponse {
         id: v.id.clone(),
-        brand: v.brand.clone(),
+        brand: v.brand.to_string(),
         order_id: v.order_id.clone(),
         status: v.state.status.as_str().to_owned(),
-        amount: orderguard_domain::money::Currency::parse(&v.currency)
-            .map(|c| orderguard_domain::money::Money::from_minor(v.amount_minor, c).to_decimal())
-            .unwrap_or_default(),
-        currency: v.currency.clone(),
+        amount: v.amount.to_decimal(),
+        currency: v.amount.currency.code().to_owned(),
         locale: v.locale.clone(),
         expires_at: rfc3339(v.state.expires_at.millis()),
         attempts_remaining: v.state.attempts_remaining(),
@@ -156,14 +123,14 @@ pub fn verification_response(app: &App, v: &VerificationRecord) -> VerificationR
         hosted_url: format!("{}/v/{}", app.public_url, v.hosted_token),
         code_entry: v.code_entry.as_str().to_owned(),
         risk: Risk {
-            decision: v.risk_decision.clone(),
-            score: v.risk_score,
-            reasons: v.risk_reasons.split(',').filter(|r| !r.is_empty()).map(str::to_owned).collect(),
+            decision: v.risk.decision.as_str().to_owned(),
+            score: i64::from(v.risk.score),
+            reasons: v.risk.reasons.iter().map(|r| r.as_str().to_owned()).collect(),
         },
-        receipt: service::receipt(app, v, crate::clock::now()),
+        receipt: service::receipt(app, v, now),
         cancel_reason: v.cancel_reason.clone(),
-        created_at: rfc3339(v.created_at),
-        updated_at: rfc3339(v.updated_at),
+        created_at: rfc3339(v.created_at.millis()),
+        updated_at: rfc3339(v.updated_at.millis()),
     }
 }
 
@@ -206,7 +173,7 @@ pub async fn create_verification(
         }
     };
     let mut errors = Vec::new();
-    let order = service::parse_order(&OrderInput {
+    let order = Order::parse(&OrderInput {
         id: &request.order.id,
         amount: &request.order.amount,
         currency: &request.order.currency,
@@ -224,7 +191,7 @@ pub async fn create_verification(
             .collect(),
         shipping_country: request.order.shipping_country.as_deref(),
     })
-    .map_err(|e| errors.push(e))
+    .map_err(|e| errors.push(e.within("order")))
     .ok();
     let customer = customer_reference(request.customer).map_err(|e| errors.push(e)).ok();
     let client_ip = match request.client.as_ref().and_then(|c| c.ip.as_deref()) {
@@ -253,6 +220,7 @@ pub async fn create_verification(
     let (Some(order), Some(customer)) = (order.filter(|_| errors.is_empty()), customer) else {
         return Err(ApiError::validation(errors));
     };
+    let now = app.clock.now();
     let created = service::create(
         &app,
         &brand,
@@ -266,9 +234,10 @@ pub async fn create_verification(
             idempotency_key,
             request_hash,
         },
+        now,
     )
     .await?;
-    let body = verification_response(&app, &created.record);
+    let body = verification_response(&app, &created.record, now);
     let location = format!("/v1/verifications/{}", created.record.id);
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -296,8 +265,8 @@ pub async fn get_verification(
     ApiBrand(brand): ApiBrand,
     Path(id): Path<String>,
 ) -> Result<Json<VerificationResponse>, ApiError> {
-    let record = service::get(&app, brand.slug.as_str(), &id).await?;
-    Ok(Json(verification_response(&app, &record)))
+    let record = service::get(&app, &brand.slug, &id).await?;
+    Ok(Json(verification_response(&app, &record, app.clock.now())))
 }
 
 const TOKEN_RULE: &str =
@@ -346,7 +315,7 @@ pub async fn check_verification(
     RequestBody(body): RequestBody,
 ) -> Result<Json<CheckResponse>, ApiError> {
     let (request, _): (CheckRequest, _) = parse_json(&headers, body)?;
-    let result = service::check(&app, &brand, &id, &request.code).await?;
+    let result = service::check(&app, &brand, &id, &request.code, app.clock.now()).await?;
     Ok(Json(check_response(result)))
 }
 
@@ -385,8 +354,9 @@ pub async fn resend_verification(
     ApiBrand(brand): ApiBrand,
     Path(id): Path<String>,
 ) -> Result<Json<VerificationResponse>, ApiError> {
-    let record = service::resend(&app, &brand, &id).await?;
-    Ok(Json(verification_response(&app, &record)))
+    let now = app.clock.now();
+    let record = service::resend(&app, &brand, &id, now).await?;
+    Ok(Json(verification_response(&app, &record, now)))
 }
 
 /// The customer aborted: end the verification as `canceled`.
@@ -409,8 +379,9 @@ pub async fn cancel_verification(
     RequestBody(body): RequestBody,
 ) -> Result<Json<VerificationResponse>, ApiError> {
     let request: CancelRequest = optional_json(&headers, body)?;
-    let record = service::cancel(&app, &brand, &id, request.reason).await?;
-    Ok(Json(verification_response(&app, &record)))
+    let now = app.clock.now();
+    let record = service::cancel(&app, &brand, &id, request.reason, now).await?;
+    Ok(Json(verification_response(&app, &record, now)))
 }
 
 /// Report what finally became of an order: the labels fraud trends are computed from.
@@ -432,21 +403,22 @@ pub async fn report_order_outcome(
     RequestBody(body): RequestBody,
 ) -> Result<Json<OutcomeResponse>, ApiError> {
     let (request, _): (OutcomeRequest, _) = parse_json(&headers, body)?;
-    let outcome = request.outcome.clone();
+    let outcome = OrderOutcome::parse(&request.outcome).map_err(|e| ApiError::validation(vec![e]))?;
     let recorded = report_outcome(
         &app,
         brand.slug.as_str(),
         OutcomeReport {
             order_id: order_id.clone(),
-            outcome: request.outcome,
+            outcome,
             amount_lost: request.amount_lost,
             currency: request.currency,
         },
+        app.clock.now(),
     )
     .await?;
     Ok(Json(OutcomeResponse {
         order_id,
-        outcome,
+        outcome: outcome.as_str().to_owned(),
         amount_lost: recorded.amount_lost.map(|m| m.to_decimal()),
         currency: recorded.amount_lost.map(|m| m.currency.code().to_owned()),
         verifications: recorded.verifications,

@@ -2,7 +2,6 @@
 //! with the provider's callback secret, recorded as `sms.delivered` / `sms.failed` events.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -14,9 +13,6 @@ use crate::http::body::RequestBody;
 use crate::http::error::ApiError;
 use crate::sms::delivery::DeliveryReport;
 use crate::sms::status_callback::{CallbackReport, StatusCallback};
-
-/// Answering only once the report is stored makes a provider retry what a crash lost.
-const STORE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[utoipa::path(
     post, path = "/v1/sms-status/{provider}", tag = "sms",
@@ -121,18 +117,18 @@ async fn receive(app: &App, callback: &StatusCallback, provider: &str, fields: V
         Ok(CallbackReport::Interim { .. }) => return Ok(StatusCode::NO_CONTENT),
         Err(reason) => return Err(invalid("body", &reason)),
     };
-    let (stored, stored_rx) = tokio::sync::oneshot::channel();
-    app.delivery_reports.report(DeliveryReport {
+    let report = DeliveryReport {
         provider: provider.to_owned(),
         provider_message_id,
         delivery,
         status,
         error_code,
-        stored: Some(stored),
-    });
-    match tokio::time::timeout(STORE_TIMEOUT, stored_rx).await {
-        Ok(Ok(())) => Ok(StatusCode::NO_CONTENT),
-        _ => Err(ApiError::internal()),
+        stored: None,
+    };
+    if crate::service::sms::hand_over_report(app, report).await {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::internal())
     }
 }
 

@@ -4,9 +4,6 @@
 //! checks without a reload, the outcome posted to the shop page that embeds it). The unguessable
 //! token in the URL is the customer's capability.
 
-// A page handler's error is the error page itself, built rarely: its size does not matter.
-#![allow(clippy::result_large_err)]
-
 use std::sync::Arc;
 
 use axum::Form;
@@ -17,18 +14,20 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use fluent_bundle::FluentValue;
-use orderguard_domain::money::{Currency, Money};
+use orderguard_domain::clock::Timestamp;
+use orderguard_domain::money::Money;
 use orderguard_domain::verification::{Rejection, Status};
 use serde::{Deserialize, Serialize};
 
 use super::{assets, render};
 use crate::App;
 use crate::brand::{Brand, format_amount};
+use crate::http::error::PageError;
 use crate::http::locale;
 use crate::i18n::{Texts, supported};
+use crate::records::VerificationRecord;
 use crate::service::ServiceError;
 use crate::service::verifications::{self as service, CheckResult};
-use crate::store::verifications::{self as store, VerificationRecord};
 
 /// Texts of one page in one language, for the templates.
 pub struct Tr<'a> {
@@ -85,22 +84,18 @@ fn page_query(query: Result<Query<PageQuery>, QueryRejection>) -> PageQuery {
 }
 
 /// A page for people who reached no verification (the request's language, else English).
-fn error_page(app: &App, status: StatusCode, key: &str) -> Response {
-    let locale = locale::current();
-    super::error_page(status, &app.texts.get(locale, key, &[]))
+fn error_page(app: &App, status: StatusCode, key: &str) -> PageError {
+    PageError::new(status, app.texts.get(locale::current(), key, &[]))
 }
 
-async fn load(app: &Arc<App>, token: &str) -> Result<(Arc<Brand>, VerificationRecord), Response> {
-    let lookup = token.to_owned();
-    let record = app
-        .store
-        .read(move |conn| store::find_by_hosted_token(conn, &lookup))
-        .await
-        .map_err(|_| error_page(app, StatusCode::INTERNAL_SERVER_ERROR, "error-generic"))?
-        .ok_or_else(|| error_page(app, StatusCode::NOT_FOUND, "link-invalid"))?;
-    let brand =
-        app.brands.get(&record.brand).cloned().ok_or_else(|| error_page(app, StatusCode::NOT_FOUND, "link-invalid"))?;
-    Ok((brand, record))
+async fn load(app: &Arc<App>, token: &str) -> Result<(Arc<Brand>, VerificationRecord), PageError> {
+    service::by_hosted_token(app, token).await.map_err(|e| match e {
+        ServiceError::NotFound => error_page(app, StatusCode::NOT_FOUND, "link-invalid"),
+        other => {
+            tracing::error!(error = %other, "loading a hosted page failed");
+            error_page(app, StatusCode::INTERNAL_SERVER_ERROR, "error-generic")
+        }
+    })
 }
 
 struct Item {
@@ -195,21 +190,17 @@ pub async fn page(
     State(app): State<Arc<App>>,
     Path(token): Path<String>,
     query: Result<Query<PageQuery>, QueryRejection>,
-) -> Response {
+) -> Result<Response, PageError> {
     let query = page_query(query);
-    let (brand, mut record) = match load(&app, &token).await {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
-    let now = crate::clock::now();
+    let (brand, mut record) = load(&app, &token).await?;
+    let now = app.clock.now();
     // Shown as expired at once; the sweeper records it shortly.
     if record.state.is_expired(now) {
         record.state.status = Status::Expired;
     }
     let locale = page_locale(&brand, &query, &record).to_owned();
     let tr = Tr { texts: &brand.texts, locale: &locale };
-    let currency = Currency::parse(&record.currency).ok();
-    let money = |minor: i64| currency.map(|c| format_amount(Money::from_minor(minor, c), &locale)).unwrap_or_default();
+    let currency = record.amount.currency;
     let items = serde_json::from_str::<Vec<serde_json::Value>>(&record.order_summary)
         .unwrap_or_default()
         .iter()
@@ -219,7 +210,7 @@ pub async fn page(
             price: item
                 .get("unit_price")
                 .and_then(|v| v.as_str())
-                .and_then(|p| currency.and_then(|c| Money::parse(p, c).ok()))
+                .and_then(|p| Money::parse(p, currency).ok())
                 .map(|m| format_amount(m, &locale))
                 .unwrap_or_default(),
         })
@@ -250,7 +241,7 @@ pub async fn page(
         embedded: query.embedded(),
         status: status.as_str(),
         outcome: brand.texts.get(&locale, outcome_key(status), &[]),
-        amount: money(record.amount_minor),
+        amount: format_amount(record.amount, &locale),
         items,
         phone_hint: &record.phone_hint,
         attempts_remaining: record.state.attempts_remaining(),
@@ -269,7 +260,7 @@ pub async fn page(
     if let Ok(language) = HeaderValue::from_str(&locale) {
         headers.insert(header::CONTENT_LANGUAGE, language);
     }
-    response
+    Ok(response)
 }
 
 /// The brand's shop origins as CSP sources: HTTPS, and for a local development host also plain
@@ -313,18 +304,20 @@ pub struct PageAction {
     wants_json: bool,
     brand: Arc<Brand>,
     record: VerificationRecord,
+    /// When the form came in: the one clock reading of the request.
+    now: Timestamp,
 }
 
 impl FromRequestParts<Arc<App>> for PageAction {
-    type Rejection = Response;
+    type Rejection = PageError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, PageError> {
         let Path(token) = Path::<String>::from_request_parts(parts, app)
             .await
             .map_err(|_| error_page(app, StatusCode::NOT_FOUND, "link-invalid"))?;
         let query = page_query(Query::<PageQuery>::from_request_parts(parts, app).await);
         let (brand, record) = load(app, &token).await?;
-        Ok(Self { token, query, wants_json: wants_json(&parts.headers), brand, record })
+        Ok(Self { token, query, wants_json: wants_json(&parts.headers), brand, record, now: app.clock.now() })
     }
 }
 
@@ -341,16 +334,22 @@ impl PageAction {
         format!("/v/{}{}", self.token, self.query.keep(&self.brand, notice))
     }
 
-    async fn respond(&self, app: &Arc<App>, result: Result<Outcome, ServiceError>) -> Response {
-        match result {
+    fn respond(&self, app: &App, result: Result<Outcome, ServiceError>) -> Result<Response, PageError> {
+        Ok(match result {
             Ok(Outcome::Notice(notice, record)) => self.notice(notice, &record),
             Ok(Outcome::Finished(record)) => self.finished(&record),
-            Err(e) => {
-                // As it is after the refusal: an expiry may just have been recorded.
-                let record = load(app, &self.token).await.map_or_else(|_| self.record.clone(), |(_, r)| r);
-                self.rejected(app, e, &record)
+            // The refusal carries the verification as it is now: an expiry may just have been recorded.
+            Err(ServiceError::Refused { rejection, record }) => match rejection {
+                Rejection::ResendTooSoon { .. } => self.notice("too_soon", &record),
+                Rejection::ResendLimit => self.notice("no_resends", &record),
+                Rejection::NotPending(_) | Rejection::Expired => self.finished(&record),
+            },
+            Err(ServiceError::Validation(_)) => self.notice("invalid", &self.record),
+            Err(other) => {
+                tracing::error!(error = %other, "hosted page action failed");
+                return Err(error_page(app, StatusCode::INTERNAL_SERVER_ERROR, "error-generic"));
             }
-        }
+        })
     }
 
     /// Back to the page, with a notice.
@@ -358,7 +357,7 @@ impl PageAction {
         if self.wants_json {
             let locale = page_locale(&self.brand, &self.query, record);
             let tr = Tr { texts: &self.brand.texts, locale };
-            let wait = crate::clock::now().seconds_until(record.state.resend_available_at()).max(0);
+            let wait = self.now.seconds_until(record.state.resend_available_at()).max(0);
             return Json(FormAnswer {
                 status: record.state.status.as_str(),
                 attempts_remaining: record.state.attempts_remaining(),
@@ -388,19 +387,6 @@ impl PageAction {
         }
         Redirect::to(&target).into_response()
     }
-
-    fn rejected(&self, app: &App, e: ServiceError, record: &VerificationRecord) -> Response {
-        match e {
-            ServiceError::Validation(_) => self.notice("invalid", record),
-            ServiceError::Rejected(Rejection::ResendTooSoon { .. }) => self.notice("too_soon", record),
-            ServiceError::Rejected(Rejection::ResendLimit) => self.notice("no_resends", record),
-            ServiceError::Rejected(_) => self.finished(record),
-            other => {
-                tracing::error!(error = %other, "hosted page action failed");
-                error_page(app, StatusCode::INTERNAL_SERVER_ERROR, "error-generic")
-            }
-        }
-    }
 }
 
 fn wants_json(headers: &HeaderMap) -> bool {
@@ -418,29 +404,30 @@ pub async fn check(
     State(app): State<Arc<App>>,
     action: PageAction,
     form: Result<Form<HostedCodeForm>, FormRejection>,
-) -> Response {
+) -> Result<Response, PageError> {
     // A form without a code is answered like a code that is not digits.
     let code = form.map(|Form(f)| f.code).unwrap_or_default();
-    let result = service::check(&app, &action.brand, &action.record.id, &code).await.map(|checked| match checked {
+    let checked = service::check(&app, &action.brand, &action.record.id, &code, action.now).await;
+    let result = checked.map(|checked| match checked {
         CheckResult::Wrong { record, .. } => Outcome::Notice("wrong", record),
         CheckResult::Approved { record, .. } | CheckResult::Failed { record } => Outcome::Finished(record),
     });
-    action.respond(&app, result).await
+    action.respond(&app, result)
 }
 
 /// A new code, from the hosted page.
 #[utoipa::path(post, path = "/v/{token}/resend", tag = "hosted page", params(("token" = String, Path), PageQuery), responses((status = 303, description = "Back to the page")))]
-pub async fn resend(State(app): State<Arc<App>>, action: PageAction) -> Response {
-    let result = service::resend(&app, &action.brand, &action.record.id).await;
-    action.respond(&app, result.map(|record| Outcome::Notice("resent", record))).await
+pub async fn resend(State(app): State<Arc<App>>, action: PageAction) -> Result<Response, PageError> {
+    let result = service::resend(&app, &action.brand, &action.record.id, action.now).await;
+    action.respond(&app, result.map(|record| Outcome::Notice("resent", record)))
 }
 
 /// The customer aborts on the hosted page.
 #[utoipa::path(post, path = "/v/{token}/cancel", tag = "hosted page", params(("token" = String, Path), PageQuery), responses((status = 303, description = "To the shop's return URL, or back to the page")))]
-pub async fn cancel(State(app): State<Arc<App>>, action: PageAction) -> Response {
+pub async fn cancel(State(app): State<Arc<App>>, action: PageAction) -> Result<Response, PageError> {
     let reason = Some("canceled on the hosted page".into());
-    let result = service::cancel(&app, &action.brand, &action.record.id, reason).await;
-    action.respond(&app, result.map(Outcome::Finished)).await
+    let result = service::cancel(&app, &action.brand, &action.record.id, reason, action.now).await;
+    action.respond(&app, result.map(Outcome::Finished))
 }
 
 /// The brand's logo, as configured in its theme.

@@ -1,9 +1,7 @@
-//! Server-rendered pages: the hosted verification page, the development outbox and the demo shop.
+//! Server-rendered pages for customers: the hosted verification page and its assets.
 
 pub mod assets;
-pub mod demo;
 pub mod hosted;
-pub mod outbox;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -17,17 +15,4 @@ pub fn render(template: &impl askama::Template) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, Html("<h1>Something went wrong</h1>")).into_response()
         }
     }
-}
-
-/// A readable error page for people (the API answers with problem details instead).
-pub fn error_page(status: StatusCode, message: &str) -> Response {
-    let page = ErrorPage { status: status.as_u16(), message };
-    (status, render(&page)).into_response()
-}
-
-#[derive(askama::Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    status: u16,
-    message: &'a str,
 }

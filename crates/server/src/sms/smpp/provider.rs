@@ -183,7 +183,7 @@ impl SmppProvider {
             return Err(invalid("enquire_link_seconds must be 1 to 300".into()));
         }
         // A sender holds a message for a lease; the whole hand-off must end within it.
-        let allowed_ms = crate::service::verifications::SMS_LEASE_MS - crate::jobs::sms_sender::UNCHECKED_CLAIM_MS;
+        let allowed_ms = crate::sms::queue::LONGEST_HAND_OFF_MS;
         let allowed_ms = u64::try_from(allowed_ms).unwrap_or(0);
         if !(500..=allowed_ms).contains(&config.send_timeout_ms) {
             return Err(invalid(format!("send_timeout_ms must be 500 to {allowed_ms}")));

@@ -1,10 +1,11 @@
-//! `orderguard demo`: a complete deployment in one folder — four brands (two with demo shops that
+//! The demo's deployment in one folder — four brands (two with demo shops that
 //! look and speak differently), demo customers and simulated ones, the outbox SMS provider, the
 //! demo shops, and a clock `orderguard simulate` may move to fill the dashboards with history.
 
 use std::path::Path;
 
 use base64::Engine;
+use orderguard_domain::clock::Timestamp;
 
 use crate::config::{ConfigError, Settings};
 
@@ -118,7 +119,13 @@ fn day_before(now: i64, days: i64) -> String {
 
 /// The demo configuration, written to `<data>/orderguard.toml` so it can be read and changed.
 /// `status_token` lets `orderguard simulate` report deliveries of the outbox's messages.
-pub fn config_toml(listen: &str, data_dir: &Path, database_url: Option<&str>, status_token: &str) -> String {
+pub fn config_toml(
+    listen: &str,
+    data_dir: &Path,
+    database_url: Option<&str>,
+    status_token: &str,
+    now: Timestamp,
+) -> String {
     let all = customers();
     // Each brand's customers in a static directory of its own.
     let directories: String = DEMO_BRANDS
@@ -132,13 +139,12 @@ pub fn config_toml(listen: &str, data_dir: &Path, database_url: Option<&str>, st
             format!("[identity.{}-directory]\nkind = \"static\"\ncustomers = [\n{}\n]\n\n", b.slug, listed.join("\n"))
         })
         .collect();
-    let now = crate::clock::now().millis();
     let since = |slug: &str| {
         DEMO_BRANDS
             .iter()
             .find(|b| b.slug == slug)
             .and_then(|b| b.two_factor_days_ago)
-            .map_or_else(String::new, |days| format!("two_factor_since = \"{}\"\n", day_before(now, days)))
+            .map_or_else(String::new, |days| format!("two_factor_since = \"{}\"\n", day_before(now.millis(), days)))
     };
     let database_url =
         database_url.map_or_else(|| format!("sqlite://{}/orderguard.db", data_dir.display()), str::to_owned);
@@ -239,6 +245,7 @@ pub fn prepare(
     data_dir: &Path,
     database_url: Option<&str>,
     status_token: &str,
+    now: Timestamp,
 ) -> Result<Settings, ConfigError> {
     std::fs::create_dir_all(data_dir).map_err(|error| ConfigError::Read { path: data_dir.to_owned(), error })?;
     let key_path = data_dir.join("secret.key");
@@ -250,7 +257,7 @@ pub fn prepare(
     std::fs::write(&logo_path, NORDTEL_LOGO_SVG)
         .map_err(|error| ConfigError::Read { path: logo_path.clone(), error })?;
     let config_path = data_dir.join("orderguard.toml");
-    let text = config_toml(listen, data_dir, database_url, status_token);
+    let text = config_toml(listen, data_dir, database_url, status_token, now);
     std::fs::write(&config_path, &text).map_err(|error| ConfigError::Read { path: config_path.clone(), error })?;
     Settings::from_toml(&text, &config_path)
 }
@@ -276,7 +283,8 @@ mod tests {
     #[test]
     fn the_demo_configuration_loads() {
         let dir = std::env::temp_dir().join(format!("og-demo-config-{}", crate::ids::random_token(6)));
-        let settings = super::prepare("127.0.0.1:0", &dir, None, "a-token-of-sixteen-or-more").unwrap();
+        let now = crate::clock::Clock::default().now();
+        let settings = super::prepare("127.0.0.1:0", &dir, None, "a-token-of-sixteen-or-more", now).unwrap();
         crate::brand::Brands::build(&settings).unwrap();
         assert_eq!(settings.brands.len(), 4);
         assert_eq!(

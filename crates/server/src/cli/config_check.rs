@@ -162,3 +162,14 @@ fn check_sms(report: &mut Report, brand: &Brand, hosted_page_host: &str) {
         );
     }
 }
+
+/// Prints the report; fails when the configuration cannot start the service.
+pub fn command(path: &std::path::Path) -> anyhow::Result<()> {
+    let settings = Settings::load(path)?;
+    let report = check(&settings);
+    print!("{}", report.text());
+    if report.has_errors() {
+        anyhow::bail!("{} cannot be used: see the errors above", path.display());
+    }
+    Ok(())
+}

@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use orderguard_domain::clock::Timestamp;
+
 use crate::brand::Brands;
 use crate::config::{Settings, SmsProviderConfig, resolve_secrets};
 use crate::store::{DatabaseUrl, Store};
@@ -27,7 +29,7 @@ impl Finding {
     }
 }
 
-pub async fn run(settings: &Settings) -> Vec<Finding> {
+pub async fn run(settings: &Settings, now: Timestamp) -> Vec<Finding> {
     let mut findings = vec![Finding::new("database", database(settings).await)];
     let brands = match Brands::build(settings) {
         Ok(brands) => brands,
@@ -51,7 +53,7 @@ pub async fn run(settings: &Settings) -> Vec<Finding> {
         findings.push(Finding::new(subject, result));
     }
     for (name, connector) in brands.oidc_connectors() {
-        let result = match connector.check().await {
+        let result = match connector.check(now).await {
             Ok(check) => {
                 let introspection = match check.introspection {
                     None => Ok("no introspection credentials (JWT access tokens and ID tokens only)".to_owned()),
@@ -89,7 +91,7 @@ pub async fn run(settings: &Settings) -> Vec<Finding> {
 async fn database(settings: &Settings) -> Result<String, String> {
     let url = DatabaseUrl::parse(&settings.database_url).map_err(|e| e.to_string())?;
     let store = Store::open(&url).await.map_err(|e| e.to_string())?;
-    store.read(|conn| conn.query("SELECT 1", &[])).await.map_err(|e| e.to_string())?;
+    store.ping().await.map_err(|e| e.to_string())?;
     let name = match store.backend() {
         crate::store::Backend::Sqlite => "SQLite",
         crate::store::Backend::Postgres => "PostgreSQL",
@@ -112,4 +114,19 @@ async fn reachable(configured_url: &str) -> Result<String, String> {
         Ok(Err(e)) => Err(format!("cannot connect to {host}:{port}: {e}")),
         Err(_) => Err(format!("no answer from {host}:{port} within {} s", CONNECT_TIMEOUT.as_secs())),
     }
+}
+
+/// Prints the report; fails when something the configuration points at does not work.
+pub async fn command(path: &std::path::Path, now: Timestamp) -> anyhow::Result<()> {
+    let settings = Settings::load(path)?;
+    let findings = run(&settings, now).await;
+    for f in &findings {
+        println!("{:<5} {}: {}", if f.ok { "ok" } else { "FAIL" }, f.subject, f.detail);
+    }
+    let failed = findings.iter().filter(|f| !f.ok).count();
+    println!("{} check(s), {failed} failed", findings.len());
+    if failed > 0 {
+        anyhow::bail!("{failed} check(s) failed: see above");
+    }
+    Ok(())
 }

@@ -10,8 +10,9 @@ use serde::Deserialize;
 
 use crate::App;
 use crate::http::error::ApiError;
-use crate::service::ServiceError;
-use crate::store::sms::{OutboxMessage, outbox_list};
+use crate::http::pages::render;
+use crate::records::sms::OutboxMessage;
+use crate::service::sms::{OutboxQuery, outbox};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -28,37 +29,14 @@ pub struct OutboxFilter {
     wait_ms: Option<u64>,
 }
 
-async fn list(app: &Arc<App>, filter: OutboxFilter) -> Result<Vec<OutboxMessage>, ServiceError> {
-    let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(filter.wait_ms.unwrap_or(0).min(10_000));
-    loop {
-        let waiter = app.outbox_kept.subscribe(filter.verification_id.as_deref());
-        let (brand, to, verification_id) = (filter.brand.clone(), filter.to.clone(), filter.verification_id.clone());
-        let messages = app
-            .store
-            .read(move |conn| outbox_list(conn, brand.as_deref(), to.as_deref(), verification_id.as_deref(), limit))
-            .await?;
-        if !messages.is_empty() || tokio::time::Instant::now() >= deadline {
-            if let Some(id) = &filter.verification_id {
-                app.outbox_kept.forget(id);
-            }
-            return Ok(messages);
-        }
-        match tokio::time::timeout_at(deadline, waiter.wait()).await {
-            // The message we waited for, handed over: no second read when it matches every filter.
-            Ok(Some(message))
-                if filter.brand.as_ref().is_none_or(|b| *b == message.brand)
-                    && filter.to.as_ref().is_none_or(|t| *t == message.to) =>
-            {
-                return Ok(vec![message]);
-            }
-            Ok(_) => {}
-            Err(_) => {
-                if let Some(id) = &filter.verification_id {
-                    app.outbox_kept.forget(id);
-                }
-                return Ok(messages);
-            }
+impl OutboxFilter {
+    fn query(self) -> OutboxQuery {
+        OutboxQuery {
+            brand: self.brand,
+            to: self.to,
+            verification_id: self.verification_id,
+            limit: self.limit.unwrap_or(100).clamp(1, 1000),
+            wait: Duration::from_millis(self.wait_ms.unwrap_or(0).min(10_000)),
         }
     }
 }
@@ -69,7 +47,7 @@ pub async fn outbox_json(
     State(app): State<Arc<App>>,
     Query(filter): Query<OutboxFilter>,
 ) -> Result<Json<Vec<OutboxMessage>>, ApiError> {
-    Ok(Json(list(&app, filter).await?))
+    Ok(Json(outbox(&app, filter.query()).await?))
 }
 
 #[derive(askama::Template)]
@@ -84,8 +62,8 @@ pub async fn outbox_page(
     State(app): State<Arc<App>>,
     Query(filter): Query<OutboxFilter>,
 ) -> Result<Response, ApiError> {
-    let messages = list(&app, filter).await?;
-    let mut response = super::render(&OutboxPage { messages });
+    let messages = outbox(&app, filter.query()).await?;
+    let mut response = render(&OutboxPage { messages });
     response.headers_mut().insert(axum::http::header::REFRESH, axum::http::HeaderValue::from_static("5"));
     Ok(response)
 }

@@ -1,9 +1,6 @@
 //! The demo shops: a small checkout per brand that calls the API server-side with the brand's API
 //! key, exactly as a real shop backend would, so a person can follow the whole flow in a browser.
 
-// A page handler's error is the error page itself, built rarely: its size does not matter.
-#![allow(clippy::result_large_err)]
-
 use std::sync::Arc;
 
 use axum::Form;
@@ -14,10 +11,11 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{error_page, render};
 use crate::App;
 use crate::brand::{Brand, format_amount};
 use crate::config::IdentityConfig;
+use crate::http::error::PageError;
+use crate::http::pages::{assets, render};
 
 struct Product {
     sku: &'static str,
@@ -47,16 +45,13 @@ fn customers(app: &App, brand: &Brand) -> Vec<DemoCustomer> {
 }
 
 /// Verification ids in the shop's links are UUIDs; anything else never reaches the API call.
-fn valid_id(id: &str) -> Result<(), Response> {
+fn valid_id(id: &str) -> Result<(), PageError> {
     let ok = id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
-    if ok { Ok(()) } else { Err(error_page(StatusCode::NOT_FOUND, "There is no such order.")) }
+    if ok { Ok(()) } else { Err(PageError::not_found("There is no such order.")) }
 }
 
-fn brand_or_404(app: &App, slug: &str) -> Result<Arc<Brand>, Response> {
-    app.brands
-        .get(slug)
-        .cloned()
-        .ok_or_else(|| error_page(StatusCode::NOT_FOUND, "There is no demo shop for this brand."))
+fn brand_or_404(app: &App, slug: &str) -> Result<Arc<Brand>, PageError> {
+    app.brands.get(slug).cloned().ok_or_else(|| PageError::not_found("There is no demo shop for this brand."))
 }
 
 /// Calls this server's own API as the brand's shop.
@@ -67,11 +62,10 @@ async fn call_api(
     path: &str,
     body: Option<Value>,
     idempotency_key: Option<&str>,
-) -> Result<(u16, Value), Response> {
-    let key =
-        app.settings.dev.demo_api_keys.get(brand.slug.as_str()).ok_or_else(|| {
-            error_page(StatusCode::SERVICE_UNAVAILABLE, "The demo shop has no API key for this brand.")
-        })?;
+) -> Result<(u16, Value), PageError> {
+    let key = app.settings.dev.demo_api_keys.get(brand.slug.as_str()).ok_or_else(|| {
+        PageError::new(StatusCode::SERVICE_UNAVAILABLE, "The demo shop has no API key for this brand.")
+    })?;
     let mut request = app.http.request(method, format!("{}{path}", app.local_url)).bearer_auth(key);
     if let Some(body) = body {
         request = request.json(&body);
@@ -82,7 +76,7 @@ async fn call_api(
     let response = request
         .send()
         .await
-        .map_err(|e| error_page(StatusCode::BAD_GATEWAY, &format!("The shop could not reach orderguard: {e}")))?;
+        .map_err(|e| PageError::new(StatusCode::BAD_GATEWAY, format!("The shop could not reach orderguard: {e}")))?;
     let status = response.status().as_u16();
     let body = response.json().await.unwrap_or(Value::Null);
     Ok((status, body))
@@ -156,11 +150,8 @@ struct ShopPage<'a> {
 
 /// A brand's demo checkout.
 #[utoipa::path(get, path = "/demo/{brand}", tag = "development", params(("brand" = String, Path)), responses((status = 200, description = "HTML page", content_type = "text/html"), (status = 404, description = "Unknown brand", content_type = "text/html")))]
-pub async fn shop(State(app): State<Arc<App>>, Path(slug): Path<String>) -> Response {
-    let brand = match brand_or_404(&app, &slug) {
-        Ok(b) => b,
-        Err(page) => return page,
-    };
+pub async fn shop(State(app): State<Arc<App>>, Path(slug): Path<String>) -> Result<Response, PageError> {
+    let brand = brand_or_404(&app, &slug)?;
     let locale = brand.locale_for(None);
     let products = PRODUCTS
         .iter()
@@ -175,7 +166,7 @@ pub async fn shop(State(app): State<Arc<App>>, Path(slug): Path<String>) -> Resp
     let de = locale == "de";
     let chosen = Style::default_for(&brand);
     let styles = Style::ALL.iter().map(|s| (s.as_str(), s.label(de), *s == chosen)).collect();
-    render(&ShopPage { brand: &brand, de, customers: customers(&app, &brand), products, styles })
+    Ok(render(&ShopPage { brand: &brand, de, customers: customers(&app, &brand), products, styles }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -199,14 +190,12 @@ pub async fn place_order(
     Path(slug): Path<String>,
     headers: HeaderMap,
     Form(form): Form<OrderForm>,
-) -> Response {
-    let brand = match brand_or_404(&app, &slug) {
-        Ok(b) => b,
-        Err(page) => return page,
-    };
-    let Some(product) = PRODUCTS.iter().find(|p| p.sku == form.sku) else {
-        return error_page(StatusCode::UNPROCESSABLE_ENTITY, "Please choose a product.");
-    };
+) -> Result<Response, PageError> {
+    let brand = brand_or_404(&app, &slug)?;
+    let product = PRODUCTS
+        .iter()
+        .find(|p| p.sku == form.sku)
+        .ok_or_else(|| PageError::new(StatusCode::UNPROCESSABLE_ENTITY, "Please choose a product."))?;
     let order_id = format!("DEMO-{}", crate::ids::random_token(6).to_uppercase());
     let style = form.style.unwrap_or(Style::default_for(&brand));
     let return_url = format!("{}/demo/{slug}/return", shop_origin(&headers));
@@ -226,18 +215,17 @@ pub async fn place_order(
         "locale": brand.locale_for(None),
         "client": { "ip": "127.0.0.1", "user_agent": "orderguard demo shop" },
     });
-    match call_api(&app, &brand, reqwest::Method::POST, "/v1/verifications", Some(body), Some(&order_id)).await {
-        Ok((201, v)) => {
+    match call_api(&app, &brand, reqwest::Method::POST, "/v1/verifications", Some(body), Some(&order_id)).await? {
+        (201, v) => {
             let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
             let hosted_url = v.get("hosted_url").and_then(Value::as_str).unwrap_or_default();
-            match style {
+            Ok(match style {
                 Style::Own => Redirect::to(&format!("/demo/{slug}/orders/{id}")).into_response(),
                 Style::Redirect => Redirect::to(hosted_url).into_response(),
                 Style::Iframe => Redirect::to(&format!("/demo/{slug}/orders/{id}?style=iframe")).into_response(),
-            }
+            })
         }
-        Ok((_, problem)) => error_page(StatusCode::UNPROCESSABLE_ENTITY, &problem_text(&problem)),
-        Err(page) => page,
+        (_, problem) => Err(PageError::new(StatusCode::UNPROCESSABLE_ENTITY, problem_text(&problem))),
     }
 }
 
@@ -272,18 +260,12 @@ pub async fn order_page(
     State(app): State<Arc<App>>,
     Path((slug, id)): Path<(String, String)>,
     Query(notice): Query<Notice>,
-) -> Response {
-    if let Err(page) = valid_id(&id) {
-        return page;
-    }
-    let brand = match brand_or_404(&app, &slug) {
-        Ok(b) => b,
-        Err(page) => return page,
-    };
-    let v = match call_api(&app, &brand, reqwest::Method::GET, &format!("/v1/verifications/{id}"), None, None).await {
-        Ok((200, v)) => v,
-        Ok((_, problem)) => return error_page(StatusCode::NOT_FOUND, &problem_text(&problem)),
-        Err(page) => return page,
+) -> Result<Response, PageError> {
+    valid_id(&id)?;
+    let brand = brand_or_404(&app, &slug)?;
+    let v = match call_api(&app, &brand, reqwest::Method::GET, &format!("/v1/verifications/{id}"), None, None).await? {
+        (200, v) => v,
+        (_, problem) => return Err(PageError::not_found(problem_text(&problem))),
     };
     let status = v.get("status").and_then(Value::as_str).unwrap_or_default().to_owned();
     let receipt_claims = v
@@ -307,7 +289,7 @@ pub async fn order_page(
         brand: &brand,
         de: locale == "de",
         frame_url,
-        script: super::assets::url("demo-shop.js"),
+        script: assets::url("demo-shop.js"),
         v,
         status,
         notice: notice.notice.unwrap_or_default(),
@@ -323,7 +305,7 @@ pub async fn order_page(
     {
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp);
     }
-    response
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -339,11 +321,10 @@ pub async fn back_from_hosted_page(
     State(app): State<Arc<App>>,
     Path(slug): Path<String>,
     Query(query): Query<ReturnQuery>,
-) -> Response {
-    if let Err(page) = valid_id(&query.verification_id).and_then(|()| brand_or_404(&app, &slug).map(drop)) {
-        return page;
-    }
-    Redirect::to(&format!("/demo/{slug}/orders/{}", query.verification_id)).into_response()
+) -> Result<Response, PageError> {
+    valid_id(&query.verification_id)?;
+    brand_or_404(&app, &slug)?;
+    Ok(Redirect::to(&format!("/demo/{slug}/orders/{}", query.verification_id)).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -365,67 +346,57 @@ pub async fn submit_code(
     State(app): State<Arc<App>>,
     Path((slug, id)): Path<(String, String)>,
     Form(form): Form<CodeForm>,
-) -> Response {
-    if let Err(page) = valid_id(&id) {
-        return page;
-    }
-    let brand = match brand_or_404(&app, &slug) {
-        Ok(b) => b,
-        Err(page) => return page,
-    };
-    match call_api(
-        &app,
-        &brand,
-        reqwest::Method::POST,
-        &format!("/v1/verifications/{id}/check"),
-        Some(json!({ "code": form.code })),
-        None,
+) -> Result<Response, PageError> {
+    valid_id(&id)?;
+    let brand = brand_or_404(&app, &slug)?;
+    Ok(
+        match call_api(
+            &app,
+            &brand,
+            reqwest::Method::POST,
+            &format!("/v1/verifications/{id}/check"),
+            Some(json!({ "code": form.code })),
+            None,
+        )
+        .await?
+        {
+            (200, r) if r.get("valid").and_then(Value::as_bool) == Some(true) => back(&slug, &id, "approved", ""),
+            (200, r) => {
+                let left = r.get("attempts_remaining").and_then(Value::as_u64).unwrap_or(0);
+                back(&slug, &id, "wrong", &left.to_string())
+            }
+            (_, problem) => back(&slug, &id, "error", &problem_text(&problem)),
+        },
     )
-    .await
-    {
-        Ok((200, r)) if r.get("valid").and_then(Value::as_bool) == Some(true) => back(&slug, &id, "approved", ""),
-        Ok((200, r)) => {
-            let left = r.get("attempts_remaining").and_then(Value::as_u64).unwrap_or(0);
-            back(&slug, &id, "wrong", &left.to_string())
-        }
-        Ok((_, problem)) => back(&slug, &id, "error", &problem_text(&problem)),
-        Err(page) => page,
-    }
 }
 
 /// Asks for a new code.
 #[utoipa::path(post, path = "/demo/{brand}/orders/{id}/resend", tag = "development", params(("brand" = String, Path), ("id" = String, Path)), responses((status = 303, description = "Back to the order page")))]
-pub async fn resend(State(app): State<Arc<App>>, Path((slug, id)): Path<(String, String)>) -> Response {
-    if let Err(page) = valid_id(&id) {
-        return page;
-    }
-    let brand = match brand_or_404(&app, &slug) {
-        Ok(b) => b,
-        Err(page) => return page,
-    };
-    match call_api(&app, &brand, reqwest::Method::POST, &format!("/v1/verifications/{id}/resend"), None, None).await {
-        Ok((200, _)) => back(&slug, &id, "resent", ""),
-        Ok((_, problem)) => back(&slug, &id, "error", &problem_text(&problem)),
-        Err(page) => page,
-    }
+pub async fn resend(
+    State(app): State<Arc<App>>,
+    Path((slug, id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    valid_id(&id)?;
+    let brand = brand_or_404(&app, &slug)?;
+    let path = format!("/v1/verifications/{id}/resend");
+    Ok(match call_api(&app, &brand, reqwest::Method::POST, &path, None, None).await? {
+        (200, _) => back(&slug, &id, "resent", ""),
+        (_, problem) => back(&slug, &id, "error", &problem_text(&problem)),
+    })
 }
 
 /// Aborts the order.
 #[utoipa::path(post, path = "/demo/{brand}/orders/{id}/cancel", tag = "development", params(("brand" = String, Path), ("id" = String, Path)), responses((status = 303, description = "Back to the order page")))]
-pub async fn cancel(State(app): State<Arc<App>>, Path((slug, id)): Path<(String, String)>) -> Response {
-    if let Err(page) = valid_id(&id) {
-        return page;
-    }
-    let brand = match brand_or_404(&app, &slug) {
-        Ok(b) => b,
-        Err(page) => return page,
-    };
+pub async fn cancel(
+    State(app): State<Arc<App>>,
+    Path((slug, id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    valid_id(&id)?;
+    let brand = brand_or_404(&app, &slug)?;
     let body = json!({ "reason": "customer aborted in the demo shop" });
-    match call_api(&app, &brand, reqwest::Method::POST, &format!("/v1/verifications/{id}/cancel"), Some(body), None)
-        .await
-    {
-        Ok((200, _)) => back(&slug, &id, "canceled", ""),
-        Ok((_, problem)) => back(&slug, &id, "error", &problem_text(&problem)),
-        Err(page) => page,
-    }
+    let path = format!("/v1/verifications/{id}/cancel");
+    Ok(match call_api(&app, &brand, reqwest::Method::POST, &path, Some(body), None).await? {
+        (200, _) => back(&slug, &id, "canceled", ""),
+        (_, problem) => back(&slug, &id, "error", &problem_text(&problem)),
+    })
 }

@@ -1,0 +1,156 @@
+//! The kinds of event in the append-only event log (PRODUCT.md §4). Every step of every
+//! verification is one event with a time, its brand, verification and order, and attributes; the
+//! dashboards count them, the order trace shows them, and webhooks deliver them. So this list is a
+//! public contract: a kind keeps its name and its attributes keep their meaning; new attributes
+//! may be added. Attributes never hold personal data (no phone number, code, IP address or name).
+//!
+//! Amounts are in minor units of `currency` (cents for EUR); times are RFC 3339 or Unix ms where
+//! named `_ms`; latencies are milliseconds.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EventKind {
+    /// A verification was started. `amount`, `currency`, `locale`, `phone_region` (ISO 3166 of
+    /// the number, absent when unknown), `number_type`, `hardware` (the order has hardware),
+    /// `phone_verified` and `phone_changed_at` (what the identity service said of the number).
+    #[serde(rename = "verification.created")]
+    VerificationCreated,
+    /// The risk rules decided. `decision` (`allow`, `review`, `deny`), `score`, `reasons` (reason
+    /// codes, see `risk::RiskReason`).
+    #[serde(rename = "risk.assessed")]
+    RiskAssessed,
+    /// Ended without a code: the risk rules denied it. `reasons`, `amount`, `currency`.
+    #[serde(rename = "verification.blocked")]
+    VerificationBlocked,
+    /// The code's SMS was queued. `message_id`.
+    #[serde(rename = "sms.queued")]
+    SmsQueued,
+    /// A provider took the SMS. `message_id`, `provider`, `attempt`, `latency_ms`, `country`,
+    /// `provider_message_id`, `probe` (it tested a provider whose circuit breaker was open).
+    #[serde(rename = "sms.submitted")]
+    SmsSubmitted,
+    /// One provider of the route refused, failed or was skipped; the next one is tried.
+    /// `message_id`, `attempt`, `provider`, `result` (`rejected`, `unavailable`, `skipped`),
+    /// `error`, `latency_ms` (absent when skipped).
+    #[serde(rename = "sms.attempt_failed")]
+    SmsAttemptFailed,
+    /// The SMS failed. At hand-off (`stage`: `hand_off`): `message_id`, `attempt`, `final`, and
+    /// `next_attempt_in_ms` or `reason`. In a delivery report (`stage`: `delivery`): `message_id`,
+    /// `provider`, `country`, `latency_ms`, `status`, `error_code`.
+    #[serde(rename = "sms.failed")]
+    SmsFailed,
+    /// The code expired before its SMS could be handed over. `message_id`, `attempt`, `final`, `reason`.
+    #[serde(rename = "sms.expired")]
+    SmsExpired,
+    /// The handset got the SMS (a delivery report). `message_id`, `provider`, `country`,
+    /// `latency_ms` (since the hand-off), `stage` (`delivery`), `status`, `error_code`.
+    #[serde(rename = "sms.delivered")]
+    SmsDelivered,
+    /// A wrong code was typed. `attempt` (its number).
+    #[serde(rename = "check.failed")]
+    CheckFailed,
+    /// The right code: the order is confirmed. `attempts`, `resends`, `seconds_since_sent`.
+    #[serde(rename = "verification.approved")]
+    VerificationApproved,
+    /// The last attempt was wrong. `attempts`, `risk` (the decision), `amount`, `currency`.
+    #[serde(rename = "verification.failed")]
+    VerificationFailed,
+    /// A new code went out; the old one stopped working. `resend` (its number), `message_id`.
+    #[serde(rename = "verification.resent")]
+    VerificationResent,
+    /// The customer or shop aborted. `with_reason` (whether a reason was given; the reason itself
+    /// stays with the verification, where it can be erased).
+    #[serde(rename = "verification.canceled")]
+    VerificationCanceled,
+    /// Nobody came back in time: abandoned. `attempts`, `resends`.
+    #[serde(rename = "verification.expired")]
+    VerificationExpired,
+    /// No provider could send the code. `reason`.
+    #[serde(rename = "verification.undeliverable")]
+    VerificationUndeliverable,
+    /// The identity service failed or refused the customer's token (no verification exists yet).
+    /// `connector`, `reason` (`unavailable`, `token_rejected`), `detail`, `customer_field`.
+    #[serde(rename = "identity.failed")]
+    IdentityFailed,
+    /// The shop reported what became of the order. `outcome`, `amount_lost`, `currency`,
+    /// `verifications` (how many the order had), `previous` (the outcome this report replaces).
+    #[serde(rename = "order.outcome_reported")]
+    OrderOutcomeReported,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 18] = [
+        Self::VerificationCreated,
+        Self::RiskAssessed,
+        Self::VerificationBlocked,
+        Self::SmsQueued,
+        Self::SmsSubmitted,
+        Self::SmsAttemptFailed,
+        Self::SmsFailed,
+        Self::SmsExpired,
+        Self::SmsDelivered,
+        Self::CheckFailed,
+        Self::VerificationApproved,
+        Self::VerificationFailed,
+        Self::VerificationResent,
+        Self::VerificationCanceled,
+        Self::VerificationExpired,
+        Self::VerificationUndeliverable,
+        Self::IdentityFailed,
+        Self::OrderOutcomeReported,
+    ];
+
+    /// The name in the event log, the dashboards and webhooks: `verification.created`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerificationCreated => "verification.created",
+            Self::RiskAssessed => "risk.assessed",
+            Self::VerificationBlocked => "verification.blocked",
+            Self::SmsQueued => "sms.queued",
+            Self::SmsSubmitted => "sms.submitted",
+            Self::SmsAttemptFailed => "sms.attempt_failed",
+            Self::SmsFailed => "sms.failed",
+            Self::SmsExpired => "sms.expired",
+            Self::SmsDelivered => "sms.delivered",
+            Self::CheckFailed => "check.failed",
+            Self::VerificationApproved => "verification.approved",
+            Self::VerificationFailed => "verification.failed",
+            Self::VerificationResent => "verification.resent",
+            Self::VerificationCanceled => "verification.canceled",
+            Self::VerificationExpired => "verification.expired",
+            Self::VerificationUndeliverable => "verification.undeliverable",
+            Self::IdentityFailed => "identity.failed",
+            Self::OrderOutcomeReported => "order.outcome_reported",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_round_trip_and_match_serde() {
+        let mut names: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), EventKind::ALL.len());
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(serde_json::to_value(kind).unwrap(), serde_json::json!(kind.as_str()));
+        }
+        assert_eq!(EventKind::parse("verification.created"), Some(EventKind::VerificationCreated));
+        assert_eq!(EventKind::parse("nonsense"), None);
+    }
+}

@@ -1,0 +1,152 @@
+//! `orderguard demo`: a complete deployment in one folder (`setup`), filled with simulated weeks
+//! of traffic, and the credentials a newcomer needs written next to it.
+
+pub mod setup;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use orderguard_domain::clock::Timestamp;
+
+use super::init_logging;
+use crate::config::LogFormat;
+use crate::service::{admin, api_keys};
+use crate::{ids, prepare_store, simulate};
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Keep the data here (default: a new temporary folder).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Use this database instead of SQLite in the data folder (e.g. a `postgres://` URL).
+    #[arg(long)]
+    database: Option<String>,
+    /// Simulate this many days of traffic before the demo opens (0: start empty).
+    #[arg(long, default_value_t = 28)]
+    history_days: i64,
+}
+
+const DEMO_KEY_LABEL: &str = "demo shop";
+
+/// Runs a simulation, prints what the API answered per brand and writes it as JSON if asked.
+pub async fn simulate_and_report(
+    target: simulate::Target,
+    options: &simulate::Options,
+    report_path: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let report = simulate::run(target, options).await.context("simulating traffic")?;
+    println!("Simulated {} to {} in {:.1} s:", report.from, report.to, started.elapsed().as_secs_f64());
+    println!(
+        "  {:<10} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>7} {:>12}",
+        "brand", "started", "approved", "failed", "expired", "canceled", "blocked", "resent", "fraud/orders"
+    );
+    for (brand, t) in &report.brands {
+        let orders: u64 = t.outcomes.values().sum();
+        let fraud = t.outcomes.get("fraud_confirmed").copied().unwrap_or(0);
+        println!(
+            "  {brand:<10} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>7} {:>12}",
+            t.started,
+            t.approved,
+            t.failed,
+            t.expired,
+            t.canceled,
+            t.blocked,
+            t.resent,
+            format!("{fraud}/{orders}")
+        );
+    }
+    if let Some(path) = report_path {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
+    let DemoArgs { listen, data, database, history_days } = args;
+    init_logging(LogFormat::Text);
+    let data_dir = match data {
+        Some(dir) => dir,
+        None => std::env::temp_dir().join(format!("orderguard-demo-{}", ids::random_token(6))),
+    };
+    let credentials_path = data_dir.join("demo-credentials.json");
+    let earlier: serde_json::Value = std::fs::read_to_string(&credentials_path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    let status_token = earlier
+        .pointer("/sms_status/token")
+        .and_then(serde_json::Value::as_str)
+        .map_or_else(|| ids::random_token(24), str::to_owned);
+    let mut settings = setup::prepare(&listen, &data_dir, database.as_deref(), &status_token, now)?;
+    let mut brands = Vec::new();
+    let store = prepare_store(&settings, now).await?;
+    for demo_brand in &setup::DEMO_BRANDS {
+        let brand = demo_brand.slug;
+        // Keys of an earlier run of the demo in the same folder stop working.
+        api_keys::revoke_labelled(&store, brand, DEMO_KEY_LABEL, now).await?;
+        let key = api_keys::create(&store, brand, DEMO_KEY_LABEL, now).await?;
+        settings.dev.demo_api_keys.insert(brand.to_owned(), key.clone());
+        let since = settings.brands.iter().find(|b| b.slug == brand).and_then(|b| b.two_factor_since.clone());
+        brands.push(serde_json::json!({
+            "slug": brand, "api_key": key, "currency": demo_brand.currency, "two_factor_since": since,
+        }));
+    }
+    let server = crate::start(settings).await.context("starting the demo server")?;
+    let base_url = server.app.public_url.clone();
+    // An operator to sign in to the dashboards with; a demo run in the same folder keeps its password.
+    let mut admin_password = earlier.pointer("/admin/password").and_then(serde_json::Value::as_str).map(str::to_owned);
+    let fresh_password = ids::random_token(18);
+    let (store, brands_configured) = (&server.app.store, &server.app.brands);
+    match admin::add_user(store, brands_configured, "admin", &fresh_password, "operator", None, now).await {
+        Ok(()) => admin_password = Some(fresh_password),
+        Err(admin::AdminError::Taken(_)) if admin_password.is_some() => {}
+        // An earlier run stopped before it saved the password (during its simulation): a new one.
+        Err(admin::AdminError::Taken(_)) => {
+            admin::set_password(store, "admin", &fresh_password)
+                .await
+                .context("resetting the demo's admin password")?;
+            admin_password = Some(fresh_password);
+        }
+        Err(e) => return Err(e).context("adding the demo's admin user"),
+    }
+    let customers: Vec<_> = setup::customers()
+        .into_iter()
+        .map(|c| serde_json::json!({ "id": c.id, "brand": c.brand, "phone": c.phone, "pumping": c.pumping }))
+        .collect();
+    let credentials = serde_json::json!({
+        "base_url": base_url,
+        "brands": brands,
+        "customers": customers,
+        "sms_status": { "provider": "outbox", "token": status_token },
+        "admin": { "username": "admin", "password": admin_password },
+    });
+    if history_days > 0 {
+        println!("Simulating {history_days} days of traffic for the dashboards (orderguard simulate)…");
+        let target = serde_json::from_value(credentials.clone()).context("the demo's simulation target")?;
+        let options = simulate::Options { days: history_days, ..simulate::Options::default() };
+        simulate_and_report(target, &options, Some(&data_dir.join("simulation-report.json"))).await?;
+    }
+    setup::write_private(&credentials_path, &serde_json::to_string_pretty(&credentials)?)
+        .with_context(|| format!("writing {}", credentials_path.display()))?;
+    println!("\norderguard demo is running\n");
+    println!("  demo shops     {base_url}/demo");
+    println!("  SMS outbox     {base_url}/dev/outbox");
+    println!("  dashboards     {base_url}/admin  (admin / {})", admin_password.as_deref().unwrap_or("?"));
+    println!("  API            {base_url}/openapi.json");
+    for b in &brands {
+        println!(
+            "  API key {:<9} {}",
+            b["slug"].as_str().unwrap_or_default(),
+            b["api_key"].as_str().unwrap_or_default()
+        );
+    }
+    println!("  data           {}", data_dir.display());
+    println!("  credentials    {}\n", credentials_path.display());
+    println!("Press Ctrl-C to stop.");
+    server.run_until_signal().await;
+    Ok(())
+}

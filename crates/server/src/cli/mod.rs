@@ -1,0 +1,171 @@
+//! The `orderguard` command line: serve, migrate, the operators' tasks (keys, users, analytics,
+//! market figures, doctor, configuration check) and the developers' (demo, simulate, benchmarks).
+//! Each command reads its configuration, runs service functions, and prints.
+
+mod analytics;
+pub mod config_check;
+pub mod demo;
+pub mod doctor;
+mod keys;
+mod users;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::clock::Clock;
+use crate::config::{LogFormat, Settings};
+use crate::{bench, prepare_store, simulate};
+
+#[derive(Parser)]
+#[command(name = "orderguard", version, about = "SMS two-factor verification for telecom order processes")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a complete demo: SQLite, four brands, demo shops, the SMS outbox page and the admin
+    /// dashboards, filled with simulated weeks of traffic.
+    Demo(demo::DemoArgs),
+    /// Drive simulated weeks of traffic through the API of a running instance (one with
+    /// `dev.simulated_clock` and an outbox SMS provider, such as the demo) and print what it answered.
+    Simulate {
+        /// The instance and its brands' API keys, as in the demo's demo-credentials.json.
+        #[arg(long)]
+        target: PathBuf,
+        #[command(flatten)]
+        options: simulate::Options,
+        /// Also write what the API answered, per brand, as JSON here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+    /// Run the service.
+    Serve {
+        #[arg(long, short, env = "ORDERGUARD_CONFIG")]
+        config: PathBuf,
+    },
+    /// Apply database migrations and store the configured brands, then exit.
+    Migrate {
+        #[arg(long, short, env = "ORDERGUARD_CONFIG")]
+        config: PathBuf,
+    },
+    /// Manage a brand's API keys.
+    Apikey {
+        #[command(subcommand)]
+        action: keys::ApikeyAction,
+        #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
+    /// The dashboards' counters.
+    Analytics {
+        #[command(subcommand)]
+        action: analytics::AnalyticsAction,
+        #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
+    /// Published market figures for the dashboards.
+    Market {
+        #[command(subcommand)]
+        action: analytics::MarketAction,
+        #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
+    /// Manage admin users.
+    User {
+        #[command(subcommand)]
+        action: users::UserAction,
+        #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
+    /// Manage the keys that sign receipts.
+    Keys {
+        #[command(subcommand)]
+        action: keys::KeysAction,
+        #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
+    /// Check what the configuration points at: the database, each SMPP provider (a bind), each
+    /// HTTP provider's address.
+    Doctor {
+        #[arg(long, short, env = "ORDERGUARD_CONFIG")]
+        config: PathBuf,
+    },
+    /// Check a configuration file.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Drive complete verification flows over HTTP against a server started for the run.
+    Bench(bench::BenchArgs),
+    /// Measure SMS hand-off over one SMPP bind against a running SMSC, at several window sizes.
+    BenchSmpp(bench::smpp::SmppBenchArgs),
+    /// Load millions of events, count them and time every dashboard page over HTTP.
+    BenchDashboards(bench::dashboards::DashboardBenchArgs),
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Report errors and warnings: texts, SMS segments, colour contrast, logos.
+    Check {
+        #[arg(long, short, env = "ORDERGUARD_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn load(config: Option<PathBuf>) -> anyhow::Result<Settings> {
+    let Some(path) = config else {
+        bail!("no configuration: pass --config FILE or set ORDERGUARD_CONFIG");
+    };
+    Ok(Settings::load(&path)?)
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // A command reads the wall clock once, at its start.
+    let now = Clock::default().now();
+    match cli.command {
+        Command::Demo(args) => demo::run(args, now).await,
+        Command::Simulate { target, options, report } => {
+            init_logging(LogFormat::Text);
+            let text = std::fs::read_to_string(&target).with_context(|| format!("reading {}", target.display()))?;
+            let target: simulate::Target = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a simulation target", target.display()))?;
+            demo::simulate_and_report(target, &options, report.as_deref()).await
+        }
+        Command::Config { action: ConfigAction::Check { config } } => config_check::command(&config),
+        Command::Doctor { config } => doctor::command(&config, now).await,
+        Command::Serve { config } => {
+            let settings = load(Some(config))?;
+            init_logging(settings.log_format);
+            crate::start(settings).await?.run_until_signal().await;
+            Ok(())
+        }
+        Command::Migrate { config } => {
+            let settings = load(Some(config))?;
+            init_logging(settings.log_format);
+            prepare_store(&settings, now).await?;
+            println!("database is up to date; {} brand(s) stored", settings.brands.len());
+            Ok(())
+        }
+        Command::Apikey { action, config } => keys::apikey(action, load(config)?, now).await,
+        Command::Keys { action, config } => keys::signing_keys(action, load(config)?, now).await,
+        Command::Analytics { action, config } => analytics::analytics(action, load(config)?, now).await,
+        Command::Market { action, config } => analytics::market(action, load(config)?, now).await,
+        Command::User { action, config } => users::user(action, load(config)?, now).await,
+        Command::Bench(args) => bench::run(args).await,
+        Command::BenchSmpp(args) => bench::smpp::run(args).await,
+        Command::BenchDashboards(args) => bench::dashboards::run(args).await,
+    }
+}

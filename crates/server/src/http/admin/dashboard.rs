@@ -1,0 +1,87 @@
+//! What every dashboard page shares: the brand and period of the request with its counters
+//! (`Scoped`), CSV answers, and the geometry of the trend charts.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Query};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{AdminUser, visible_brand};
+use crate::App;
+use crate::http::error::PageError;
+use crate::service::dashboards::{self, Counters};
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct OverviewQuery {
+    /// The brand's slug.
+    brand: String,
+    /// The period: the last this many days (1–365, default 7).
+    days: Option<i64>,
+}
+
+/// What every page here starts from: the brand and period, and the period's counters.
+pub struct Loaded {
+    pub brand: String,
+    pub brand_name: String,
+    pub days: i64,
+    /// The period `[from, to)` in whole hours, fixed once per request (`period_bounds`).
+    pub from: i64,
+    pub to: i64,
+    pub current: Counters,
+}
+
+impl Loaded {
+    /// The counters of the span just before the period, for comparisons.
+    pub async fn previous(&self, app: &App) -> Result<Counters, PageError> {
+        Ok(dashboards::counters(app, &self.brand, self.from - (self.to - self.from), self.from).await?)
+    }
+}
+
+/// A signed-in user's request for a brand and period they may see, with its counters; anything
+/// else is answered with the sign-in form or an error page.
+pub struct Scoped(pub Loaded);
+
+impl FromRequestParts<Arc<App>> for Scoped {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, app: &Arc<App>) -> Result<Self, PageError> {
+        let AdminUser(user) = AdminUser::from_request_parts(parts, app).await?;
+        let Query(query) = Query::<OverviewQuery>::from_request_parts(parts, app)
+            .await
+            .map_err(|_| PageError::bad_request("This page needs ?brand=SLUG, and days=1 to 365 if given."))?;
+        let brand = visible_brand(app, &user, &query.brand)?;
+        let days = query.days.unwrap_or(7);
+        if !(1..=365).contains(&days) {
+            return Err(PageError::bad_request("The period must be 1 to 365 days."));
+        }
+        let (from, to) = dashboards::period_bounds(app.clock.now(), days);
+        let current = dashboards::counters(app, brand.slug.as_str(), from, to).await?;
+        Ok(Scoped(Loaded { brand: brand.slug.to_string(), brand_name: brand.name.clone(), days, from, to, current }))
+    }
+}
+
+pub fn percent(rate: Option<f64>) -> String {
+    rate.map_or_else(|| "–".to_owned(), |r| format!("{r:.1} %"))
+}
+
+pub fn csv_response(csv: String, filename: &str) -> Response {
+    let mut response = (StatusCode::OK, csv).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    response
+}
+
+/// The trend charts' plot area inside their 520 × 160 SVG (10 px margins).
+pub const CHART_WIDTH: i64 = 500;
+pub const CHART_HEIGHT: i64 = 140;
+
+/// Where slot `slot` of `count` is drawn on a trend chart.
+pub fn chart_x(slot: i64, count: i64) -> i64 {
+    // Multiplied before divided: the last slot lands on the right edge whatever the count.
+    10 + slot * CHART_WIDTH / (count - 1).max(1)
+}

@@ -1,0 +1,63 @@
+//! The signed-in home page: the brands the user may see, with what is pending and the last
+//! month's events.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::{AdminUser, page};
+use crate::App;
+use crate::http::error::PageError;
+use crate::service::dashboards;
+
+struct BrandSummary {
+    slug: String,
+    name: String,
+    /// Verifications waiting for their code now.
+    pending: i64,
+    /// Events of the last 30 days by type, from the counters.
+    events: Vec<(String, i64)>,
+}
+
+const SUMMARY_DAYS: i64 = 30;
+
+#[derive(Template)]
+#[template(path = "admin_home.html")]
+struct HomePage {
+    username: String,
+    role: &'static str,
+    csrf: String,
+    brands: Vec<BrandSummary>,
+    reads_audit: bool,
+    /// May search orders by the customer's number (roles that see personal data).
+    sees_numbers: bool,
+}
+
+#[utoipa::path(get, path = "/admin", tag = "admin", responses((status = 200, description = "The brands the user may see", content_type = "text/html"), (status = 303, description = "Not signed in: to the sign-in form")))]
+pub async fn home(State(app): State<Arc<App>>, AdminUser(user): AdminUser) -> Result<Response, PageError> {
+    let mut brands = Vec::new();
+    // Whole hours, as every page counts them (the counters are per hour).
+    let (from, to) = dashboards::period_bounds(app.clock.now(), SUMMARY_DAYS);
+    for brand in app.brands.all().filter(|b| user.access.sees_brand(b.slug.as_str())) {
+        let summary = dashboards::summary(&app, brand.slug.as_str(), from, to).await?;
+        brands.push(BrandSummary {
+            slug: brand.slug.to_string(),
+            name: brand.name.clone(),
+            pending: summary.pending,
+            events: summary.events,
+        });
+    }
+    let html = HomePage {
+        username: user.username,
+        role: user.access.role.as_str(),
+        csrf: user.csrf_token,
+        brands,
+        reads_audit: user.access.reads_audit_log(),
+        sees_numbers: !user.access.role.masks_personal_data(),
+    }
+    .render();
+    page(StatusCode::OK, html, Vec::new())
+}

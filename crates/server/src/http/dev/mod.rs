@@ -1,0 +1,7 @@
+//! Development-only routes, served only when the configuration enables them: the demo shops
+//! (`dev.demo_shop`), the SMS outbox (`dev.outbox_page`) and the movable clock
+//! (`dev.simulated_clock`). Never enable them in production.
+
+pub mod clock;
+pub mod demo_shop;
+pub mod outbox;

@@ -1,0 +1,70 @@
+//! The admin area's users, its audit log, and what it reads of orders.
+
+use orderguard_domain::clock::Timestamp;
+use orderguard_domain::money::Money;
+use orderguard_domain::role::Role;
+use orderguard_domain::verification::Status;
+
+#[derive(Debug, Clone)]
+pub struct AdminUser {
+    pub id: String,
+    pub username: String,
+    /// Argon2id, PHC string.
+    pub password_hash: String,
+    pub role: Role,
+    /// The one brand of a brand role.
+    pub brand: Option<String>,
+}
+
+/// What a user looked at that holds personal data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    /// The trace of one order (`subject`: the order id).
+    OrderTrace,
+    /// A search of orders by the customer's number (`subject`: the number's hint).
+    NumberSearch,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 2] = [Self::OrderTrace, Self::NumberSearch];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrderTrace => "order_trace",
+            Self::NumberSearch => "number_search",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub at: Timestamp,
+    pub username: String,
+    pub role: Role,
+    pub action: AuditAction,
+    pub brand: Option<String>,
+    pub subject: String,
+}
+
+/// One verification of an order, as its trace shows it.
+#[derive(Debug, Clone)]
+pub struct TracedVerification {
+    pub id: String,
+    pub status: Status,
+    pub phone_hint: String,
+    pub phone_enc: Option<Vec<u8>>,
+    pub amount: Money,
+    pub created_at: Timestamp,
+}
+
+/// A verification found by its number.
+pub struct FoundVerification {
+    pub order_id: String,
+    pub verification_id: String,
+    pub status: Status,
+    pub created_at: Timestamp,
+}

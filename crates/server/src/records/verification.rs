@@ -1,0 +1,46 @@
+//! A verification as stored.
+
+use orderguard_domain::brand::BrandSlug;
+use orderguard_domain::clock::Timestamp;
+use orderguard_domain::money::Money;
+use orderguard_domain::phone::NumberType;
+use orderguard_domain::risk::Assessment;
+use orderguard_domain::sms_text::CodeEntry;
+use orderguard_domain::verification::Verification;
+
+/// A verification as stored. Personal data is held only encrypted (`phone_enc`) or keyed-hashed.
+#[derive(Debug, Clone)]
+pub struct VerificationRecord {
+    pub id: String,
+    pub brand: BrandSlug,
+    pub order_id: String,
+    /// The customer's pseudonym (keyed hash of the identity service's id).
+    pub customer_ref: String,
+    pub phone_enc: Option<Vec<u8>>,
+    pub phone_hash: Vec<u8>,
+    pub phone_hint: String,
+    /// ISO 3166 region of the number, when the numbering plan tells.
+    pub phone_region: Option<String>,
+    pub number_type: NumberType,
+    pub amount: Money,
+    pub order_digest: String,
+    /// JSON array of the items, for the hosted page's order summary.
+    pub order_summary: String,
+    pub shipping_country: Option<String>,
+    pub locale: String,
+    pub return_url: Option<String>,
+    pub code_entry: CodeEntry,
+    /// Truncated (/24, /48).
+    pub client_ip: Option<String>,
+    pub state: Verification,
+    pub code_hash: Vec<u8>,
+    pub risk: Assessment,
+    pub hosted_token: String,
+    pub cancel_reason: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Option<Vec<u8>>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Bumped by every change: the compare-and-set of `update_state`.
+    pub version: i64,
+}

@@ -1,0 +1,36 @@
+//! The dashboards' counters: kept up to date from the event log, rebuilt on demand, and the
+//! published market figures they are shown beside.
+
+use orderguard_domain::clock::Timestamp;
+
+use crate::records::market::Reference;
+use crate::service::ServiceError;
+use crate::store::{Store, rollups};
+
+const BATCH: i64 = 20_000;
+
+/// Counts every event written before `before` (Unix ms) and not counted yet; gives how many.
+pub async fn catch_up(store: &Store, before: i64) -> Result<usize, ServiceError> {
+    let mut counted = 0;
+    loop {
+        let done = store.write(move |conn| rollups::advance(conn, before, BATCH)).await?;
+        counted += done;
+        if done < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+            return Ok(counted);
+        }
+    }
+}
+
+/// Forgets every counter and counts the whole event log up to `now` again (after a change to
+/// what is counted, or to repair); gives how many events it counted.
+pub async fn rebuild(store: &Store, now: Timestamp) -> Result<usize, ServiceError> {
+    store.write(rollups::reset).await?;
+    catch_up(store, now.millis()).await
+}
+
+/// Adds or replaces published market figures.
+pub async fn import_market(store: &Store, figures: Vec<Reference>) -> Result<usize, ServiceError> {
+    let count = figures.len();
+    store.write(move |conn| crate::store::market::upsert(conn, &figures)).await?;
+    Ok(count)
+}

@@ -1,0 +1,155 @@
+//! What the dashboards read: a brand's counters over a period (from the rollups), the other
+//! brands' for the market comparison, the published market figures, and the live event stream.
+//! The pages compute their figures from these; every read is scoped to brands the user may see
+//! by the caller.
+
+use std::collections::HashMap;
+
+use orderguard_domain::clock::Timestamp;
+
+use super::ServiceError;
+use crate::App;
+use crate::analytics::{DAY_MS, HOUR_MS, Slots, hour_of};
+use crate::records::Event;
+use crate::records::market::Reference;
+use crate::store::{StoreError, admin, events, market, rollups};
+
+/// Counters by (dimension, value), summed over a period.
+pub type Counters = HashMap<(String, String), i64>;
+
+/// Counters as read from the store, by (dimension, value).
+fn keyed(totals: Vec<(String, String, i64)>) -> Counters {
+    totals.into_iter().map(|(d, v, c)| ((d, v), c)).collect()
+}
+
+/// One counter; 0 when nothing was counted.
+pub fn get(counters: &Counters, dimension: &str, value: &str) -> i64 {
+    counters.get(&(dimension.to_owned(), value.to_owned())).copied().unwrap_or(0)
+}
+
+/// The last `days` days up to `now`, in whole hours up to the current one: `[from, to)`.
+pub fn period_bounds(now: Timestamp, days: i64) -> (i64, i64) {
+    let to = hour_of(now.millis()) + HOUR_MS;
+    (to - days * 24 * HOUR_MS, to)
+}
+
+/// A brand's counters over `[from, to)`.
+pub async fn counters(app: &App, brand: &str, from: i64, to: i64) -> Result<Counters, ServiceError> {
+    let brand = brand.to_owned();
+    Ok(keyed(app.store.read(move |conn| rollups::totals(conn, &brand, from, to)).await?))
+}
+
+/// What the admin home shows of a brand.
+pub struct BrandSummary {
+    /// Verifications waiting for their code now.
+    pub pending: i64,
+    /// Events of the period by type.
+    pub events: Vec<(String, i64)>,
+}
+
+pub async fn summary(app: &App, brand: &str, from: i64, to: i64) -> Result<BrandSummary, ServiceError> {
+    let brand = brand.to_owned();
+    let (pending, totals) = app
+        .store
+        .read(move |conn| -> Result<_, StoreError> {
+            Ok((admin::pending_count(conn, &brand)?, rollups::totals(conn, &brand, from, to)?))
+        })
+        .await?;
+    let events = totals.into_iter().filter(|(d, _, _)| d == "event").map(|(_, v, c)| (v, c)).collect();
+    Ok(BrandSummary { pending, events })
+}
+
+/// The fraud page's reads beyond the period's counters.
+pub struct FraudRead {
+    /// Reported outcomes per slot of the period: (slot, outcome, count).
+    pub series: Vec<(i64, String, i64)>,
+    /// Whole days compared on each side of the switch to 2FA, and the counters before and after.
+    pub around_switch: Option<(i64, Counters, Counters)>,
+}
+
+/// Days to compare on each side of the switch: the period's length, but no more whole days than
+/// have passed since (both sides equally long); none before a whole day has passed.
+pub fn days_around(since: i64, period_days: i64, to: i64) -> Option<i64> {
+    Some(period_days.min((to - since).div_euclid(DAY_MS))).filter(|d| *d >= 1)
+}
+
+pub async fn fraud(
+    app: &App,
+    brand: &str,
+    (from, to): (i64, i64),
+    period_days: i64,
+    two_factor_since: Option<i64>,
+) -> Result<FraudRead, ServiceError> {
+    let brand = brand.to_owned();
+    Ok(app
+        .store
+        .read(move |conn| -> Result<FraudRead, StoreError> {
+            let series = rollups::series(conn, &brand, "outcome", Slots::of(from, to))?;
+            let around = two_factor_since.and_then(|s| Some((s, days_around(s, period_days, to)?)));
+            let around_switch = match around {
+                None => None,
+                Some((since, days)) => Some((
+                    days,
+                    keyed(rollups::totals(conn, &brand, since - days * DAY_MS, since)?),
+                    keyed(rollups::totals(conn, &brand, since, since + days * DAY_MS)?),
+                )),
+            };
+            Ok(FraudRead { series, around_switch })
+        })
+        .await?)
+}
+
+/// Verifications started and approved per brand and per slot (every brand: the page shows only
+/// an aggregate of the others), and the published market figures.
+pub struct MarketRead {
+    /// (brand, started, approved) over the period.
+    pub by_brand: Vec<(String, i64, i64)>,
+    /// (slot, brand, started, approved).
+    pub by_slot: Vec<(i64, String, i64, i64)>,
+    pub references: Vec<Reference>,
+}
+
+pub async fn market(app: &App, from: i64, to: i64) -> Result<MarketRead, ServiceError> {
+    let slots = Slots::of(from, to);
+    Ok(app
+        .store
+        .read(move |conn| -> Result<_, StoreError> {
+            Ok(MarketRead {
+                by_brand: rollups::outcomes_by_brand(conn, from, to)?,
+                by_slot: rollups::outcomes_by_slot_and_brand(conn, slots)?,
+                references: market::list(conn)?,
+            })
+        })
+        .await?)
+}
+
+/// Started and approved per slot and brand only (the market CSV).
+pub async fn market_by_slot(app: &App, slots: Slots) -> Result<Vec<(i64, String, i64, i64)>, ServiceError> {
+    Ok(app.store.read(move |conn| rollups::outcomes_by_slot_and_brand(conn, slots)).await?)
+}
+
+/// A brand's latest `limit` events, newest first (the live monitor's first page).
+pub async fn latest_events(app: &App, brand: &str, limit: i64) -> Result<Vec<Event>, ServiceError> {
+    let brand = brand.to_owned();
+    Ok(app.store.read(move |conn| events::latest_of_brand(conn, &brand, limit)).await?)
+}
+
+/// A brand's events after `after_id`, oldest first, at most `limit` (the live stream).
+pub async fn events_after(app: &App, brand: &str, after_id: i64, limit: i64) -> Result<Vec<Event>, ServiceError> {
+    let brand = brand.to_owned();
+    Ok(app.store.read(move |conn| events::of_brand_after(conn, &brand, after_id, limit)).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_sides_of_the_switch_are_equally_long() {
+        let since = 10 * DAY_MS;
+        assert_eq!(days_around(since, 28, since + 3 * DAY_MS + 5), Some(3));
+        assert_eq!(days_around(since, 7, since + 30 * DAY_MS), Some(7));
+        assert_eq!(days_around(since, 7, since + DAY_MS - 1), None);
+        assert_eq!(days_around(since, 7, since - DAY_MS), None, "not switched on yet");
+    }
+}

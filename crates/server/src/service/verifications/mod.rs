@@ -1,0 +1,153 @@
+//! The verification use cases: create (identity, risk, code, SMS), check, resend, cancel, expire,
+//! undeliverable. Each loads the verification, lets the domain decide, and writes the changed state
+//! with its events in one transaction (a compare-and-set on `version`, retried when a parallel
+//! request won).
+
+mod create;
+mod lifecycle;
+
+use std::sync::Arc;
+
+use orderguard_domain::brand::BrandSlug;
+use orderguard_domain::clock::Timestamp;
+use orderguard_domain::code::OtpCode;
+use orderguard_domain::event::EventKind;
+use orderguard_domain::receipt::{Approved, ReceiptClaims};
+use orderguard_domain::verification::{Rejection, Status};
+
+pub use create::{Created, NewVerification, create, truncate_ip};
+pub use lifecycle::{
+    CheckResult, MAX_CANCEL_REASON, SWEEP_BATCH, cancel, check, mark_undeliverable, resend, sweep_expired,
+};
+
+use super::ServiceError;
+use crate::App;
+use crate::brand::Brand;
+use crate::records::sms::QueuedSms;
+use crate::records::{NewEvent, VerificationRecord};
+use crate::store::Conn;
+use crate::store::verifications as store;
+
+/// Attempts for a change that lost a race (see `store::verifications::update_state`).
+const MAX_RETRIES: usize = 8;
+
+/// An event of `v`, at `at`.
+pub(crate) fn event(v: &VerificationRecord, kind: EventKind, at: Timestamp, attrs: serde_json::Value) -> NewEvent<'_> {
+    NewEvent::of_verification(v.brand.as_str(), &v.id, &v.order_id, kind, at, attrs)
+}
+
+/// A refusal by the domain, with the verification as it is now.
+fn refused(record: &VerificationRecord) -> impl FnOnce(Rejection) -> ServiceError + '_ {
+    move |rejection| ServiceError::Refused { rejection, record: Box::new(record.clone()) }
+}
+
+/// A brand's verification.
+pub async fn get(app: &Arc<App>, brand: &BrandSlug, id: &str) -> Result<VerificationRecord, ServiceError> {
+    let (brand, id) = (brand.as_str().to_owned(), id.to_owned());
+    app.store.read(move |conn| store::find(conn, &brand, &id)).await?.ok_or(ServiceError::NotFound)
+}
+
+/// The verification behind a hosted page's link, and its brand.
+pub async fn by_hosted_token(app: &Arc<App>, token: &str) -> Result<(Arc<Brand>, VerificationRecord), ServiceError> {
+    let lookup = token.to_owned();
+    let record =
+        app.store.read(move |conn| store::find_by_hosted_token(conn, &lookup)).await?.ok_or(ServiceError::NotFound)?;
+    let brand = app.brands.get(record.brand.as_str()).cloned().ok_or(ServiceError::NotFound)?;
+    Ok((brand, record))
+}
+
+/// The signed receipt of an approved verification, issued at `now`.
+pub fn receipt(app: &App, record: &VerificationRecord, now: Timestamp) -> Option<String> {
+    if record.state.status != Status::Approved {
+        return None;
+    }
+    let approved = Approved {
+        brand: record.brand.as_str(),
+        verification_id: &record.id,
+        order_id: &record.order_id,
+        amount: record.amount,
+        order_digest: &record.order_digest,
+        at: record.updated_at,
+    };
+    let claims = ReceiptClaims::new(&app.public_url, &approved, now);
+    app.signer.sign(&claims, now.millis())
+}
+
+/// Loads, lets `decide` change the record, writes with a compare-and-set; retries when a parallel
+/// request changed the verification in between. An error from `decide` rolls back everything it
+/// wrote. An expired verification is recorded as expired and the change refused.
+async fn change<T: Send + 'static>(
+    app: &Arc<App>,
+    brand: &BrandSlug,
+    id: &str,
+    now: Timestamp,
+    decide: impl Fn(&mut dyn Conn, &mut VerificationRecord) -> Result<T, ServiceError> + Send + Sync + Clone + 'static,
+) -> Result<T, ServiceError> {
+    for _ in 0..MAX_RETRIES {
+        let (brand, id, decide) = (brand.as_str().to_owned(), id.to_owned(), decide.clone());
+        let outcome = app
+            .store
+            .write(move |conn| -> Result<Result<T, ServiceError>, ServiceError> {
+                let mut record = store::find(conn, &brand, &id)?.ok_or(ServiceError::NotFound)?;
+                if record.state.is_expired(now) {
+                    expire(conn, &mut record, now)?;
+                    return Ok(Err(refused(&record)(Rejection::Expired)));
+                }
+                // Any error rolls the whole change back; only an expiry (above) is kept with a refusal.
+                decide(conn, &mut record).map(Ok)
+            })
+            .await;
+        match outcome {
+            Err(ServiceError::Conflict) => continue,
+            Err(e) => return Err(e),
+            Ok(result) => return result,
+        }
+    }
+    Err(ServiceError::Conflict)
+}
+
+/// Writes `record`'s changed state; a lost race becomes `Conflict` so the change is retried.
+fn save(conn: &mut dyn Conn, record: &mut VerificationRecord, now: Timestamp) -> Result<(), ServiceError> {
+    if !store::update_state(conn, record, now)? {
+        return Err(ServiceError::Conflict);
+    }
+    record.updated_at = now;
+    record.version += 1;
+    Ok(())
+}
+
+/// Records that nobody came back in time.
+fn expire(conn: &mut dyn Conn, record: &mut VerificationRecord, now: Timestamp) -> Result<(), ServiceError> {
+    record.state.expire(now).map_err(refused(record))?;
+    save(conn, record, now)?;
+    let attrs = serde_json::json!({ "attempts": record.state.attempts, "resends": record.state.resends });
+    crate::store::events::append(conn, &event(record, EventKind::VerificationExpired, now, attrs))?;
+    Ok(())
+}
+
+/// The SMS that carries `code` to the verification's number, claimed by this instance (see
+/// `sms::queue`). Its number is the verification's ciphertext: nothing is decrypted to send a code.
+fn code_sms(
+    app: &App,
+    brand: &Brand,
+    record: &VerificationRecord,
+    code: &OtpCode,
+    now: Timestamp,
+) -> Result<QueuedSms, ServiceError> {
+    let to_enc =
+        record.phone_enc.clone().ok_or(ServiceError::Internal("the number of this verification was erased"))?;
+    let text = brand.sms_text(&record.locale, code.as_str(), record.amount, record.code_entry, &app.public_host);
+    Ok(QueuedSms {
+        id: crate::ids::new_id(now.millis()),
+        verification_id: record.id.clone(),
+        brand: record.brand.to_string(),
+        order_id: record.order_id.clone(),
+        country: record.phone_region.clone().unwrap_or_else(|| "ZZ".into()),
+        to_enc,
+        body_enc: app.secrets.encrypt(text.as_bytes()),
+        attempts: 1,
+        not_after: record.state.expires_at.millis(),
+        lease_token: crate::ids::random_token(16),
+        claimed_at: now.millis(),
+    })
+}
