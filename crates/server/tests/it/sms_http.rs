@@ -440,6 +440,6 @@ async fn routes_per_destination_country(db: Db) {
     assert_eq!(fake.received.lock().unwrap()[0].1["to"], "+447400123456");
     assert!(server.outbox(Some(&british)).await.is_empty(), "the British number's SMS took its own route");
     let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("provider=\"uk-aggregator\",country=\"GB\",result=\"submitted\""), "{metrics}");
+    assert!(metrics.contains("country=\"GB\",provider=\"uk-aggregator\",result=\"submitted\""), "{metrics}");
     server.stop().await;
 }

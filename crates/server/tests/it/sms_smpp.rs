@@ -108,10 +108,10 @@ async fn submit_and_delivery_receipt(db: Db) {
 
     let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
     for line in [
-        "orderguard_smpp_bind_up{provider=\"smsc\",bind=\"transceiver-1\"} 1",
-        "orderguard_sms_delivery_total{provider=\"smsc\",country=\"DE\",result=\"delivered\"} 1",
-        "orderguard_sms_total{brand=\"alpha\",provider=\"smsc\",country=\"DE\",result=\"submitted\"} 1",
-        "orderguard_sms_delivery_seconds_count{provider=\"smsc\",country=\"DE\"} 1",
+        "orderguard_smpp_bind_up{bind=\"transceiver-1\",provider=\"smsc\"} 1",
+        "orderguard_sms_delivery_total{country=\"DE\",provider=\"smsc\",result=\"delivered\"} 1",
+        "orderguard_sms_total{brand=\"alpha\",country=\"DE\",provider=\"smsc\",result=\"submitted\"} 1",
+        "orderguard_sms_delivery_seconds_count{country=\"DE\",provider=\"smsc\"} 1",
     ] {
         assert!(metrics.contains(line), "missing `{line}` in\n{metrics}");
     }
@@ -265,7 +265,7 @@ async fn throttling_is_answered_by_slowing_down(db: Db) {
     assert!(stats["submits_throttled"].as_u64().unwrap() > 0, "the SMSC throttled: {stats}");
     assert_eq!(stats["submits_queue_full"], 2, "{stats}");
     let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("orderguard_sms_throttled_total{provider=\"smsc\",country=\"DE\"}"), "{metrics}");
+    assert!(metrics.contains("orderguard_sms_throttled_total{country=\"DE\",provider=\"smsc\"}"), "{metrics}");
     server.stop().await;
 }
 
