@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use http_body_util::BodyExt;
 
 use super::error::ApiError;
-use crate::App;
+use crate::app::App;
 
 /// How much of an oversized body is still read (and thrown away) before the 413 is sent, unless the
 /// limit is higher: a client that is still writing would otherwise see its connection reset

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::App;
+use crate::app::App;
 use crate::records::sms::ReportMatch;
 use crate::service::sms::record_delivery_reports;
 use crate::sms::delivery::DeliveryReport;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::App;
+use crate::app::App;
 use crate::service::analytics::catch_up;
 
 pub async fn run(app: Arc<App>) {

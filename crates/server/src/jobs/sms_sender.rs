@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::App;
+use crate::app::App;
 use crate::records::sms::QueuedSms;
 use crate::service::sms as service;
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::App;
+use crate::app::App;
 use crate::service::{signing_keys, verifications};
 
 /// Ticks between reloads of the signing keys.

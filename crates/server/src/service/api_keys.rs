@@ -7,7 +7,7 @@ use orderguard_domain::FieldError;
 use orderguard_domain::clock::Timestamp;
 
 use super::ServiceError;
-use crate::App;
+use crate::app::App;
 use crate::brand::Brand;
 use crate::records::keys::ApiKeyInfo;
 use crate::store::{Store, brands, keys};

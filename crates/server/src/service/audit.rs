@@ -5,7 +5,7 @@ use orderguard_domain::clock::Timestamp;
 
 use super::ServiceError;
 use super::admin::SignedIn;
-use crate::App;
+use crate::app::App;
 use crate::records::admin::{AuditAction, AuditEntry};
 
 /// Entries the audit page shows at most.

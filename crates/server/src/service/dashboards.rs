@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use orderguard_domain::clock::Timestamp;
 
 use super::ServiceError;
-use crate::App;
 use crate::analytics::{DAY_MS, HOUR_MS, Slots, hour_of};
+use crate::app::App;
 use crate::records::Event;
 use crate::records::market::Reference;
 use crate::store::{StoreError, admin, events, market, rollups};

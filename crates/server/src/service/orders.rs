@@ -8,7 +8,7 @@ use orderguard_domain::order::OrderOutcome;
 use serde_json::json;
 
 use super::ServiceError;
-use crate::App;
+use crate::app::App;
 use crate::records::NewEvent;
 use crate::records::order::Outcome;
 use crate::store::{events, orders, verifications};

@@ -3,7 +3,7 @@
 
 use orderguard_domain::clock::Timestamp;
 
-use crate::App;
+use crate::app::App;
 use crate::crypto::Secrets;
 use crate::crypto::jws::{PUBLISH_BEFORE_SIGNING_MS, generate_key};
 use crate::records::keys::SigningKeyRow;

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::ServiceError;
 use super::verifications::mark_undeliverable;
-use crate::App;
+use crate::app::App;
 use crate::records::NewEvent;
 use crate::records::sms::{OutboxMessage, QueuedSms, ReportMatch};
 use crate::sms::delivery::{Delivery, DeliveryReport};

@@ -9,7 +9,7 @@ use orderguard_domain::verification::Status;
 use super::ServiceError;
 use super::admin::SignedIn;
 use super::audit;
-use crate::App;
+use crate::app::App;
 use crate::brand::Brand;
 use crate::records::Event;
 use crate::records::admin::{AuditAction, FoundVerification};

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{AdminUser, visible_brand};
-use crate::App;
+use crate::app::App;
 use crate::http::error::PageError;
 use crate::service::dashboards::{self, Counters};
 

@@ -13,8 +13,8 @@ use orderguard_domain::money::{Currency, Money};
 
 use super::dashboard::{CHART_HEIGHT, CHART_WIDTH, OverviewQuery, Scoped, chart_x, csv_response};
 use super::page;
-use crate::App;
 use crate::analytics::Slots;
+use crate::app::App;
 use crate::http::error::PageError;
 use crate::service::dashboards::{self, Counters, get};
 

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::{AdminUser, page};
-use crate::App;
+use crate::app::App;
 use crate::http::error::PageError;
 use crate::service::dashboards;
 

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
 use super::{AdminUser, SCRIPTED_PAGE_POLICY, page_with_policy, visible_brand};
-use crate::App;
+use crate::app::App;
 use crate::http::error::PageError;
 use crate::records::Event;
 use crate::service::{admin, dashboards};

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::{
     AdminUser, LOGIN_CSRF_COOKIE, SESSION_COOKIE, cookie, form_fields, page, same_token, set_cookie, signed_form,
 };
-use crate::App;
+use crate::app::App;
 use crate::http::body::RequestBody;
 use crate::http::error::{PageError, capitalised};
 use crate::service::admin::{self as service, AdminError};

@@ -10,8 +10,8 @@ use axum::response::Response;
 
 use super::dashboard::{CHART_HEIGHT, OverviewQuery, Scoped, chart_x, csv_response, percent};
 use super::page;
-use crate::App;
 use crate::analytics;
+use crate::app::App;
 use crate::http::error::PageError;
 use crate::records::market::Reference;
 use crate::service::dashboards;

@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::error::PageError;
-use crate::App;
+use crate::app::App;
 use crate::brand::Brand;
 use crate::service::admin::{self as service, SignedIn};
 

@@ -11,8 +11,8 @@ use axum::response::Response;
 
 use super::dashboard::{Loaded, OverviewQuery, Scoped, csv_response, percent};
 use super::page;
-use crate::App;
 use crate::analytics::{self, OverviewLine};
+use crate::app::App;
 use crate::http::error::PageError;
 use crate::service::dashboards::{Counters, get};
 

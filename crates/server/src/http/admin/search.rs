@@ -11,7 +11,7 @@ use axum::response::Response;
 use orderguard_domain::phone::E164;
 
 use super::{AdminUser, page, signed_form, visible_brand};
-use crate::App;
+use crate::app::App;
 use crate::http::body::RequestBody;
 use crate::http::error::PageError;
 use crate::service::trace::{MOST_BY_NUMBER, orders_by_number as service};

@@ -20,7 +20,7 @@ use types::*;
 
 use super::body::RequestBody;
 use super::error::ApiError;
-use crate::App;
+use crate::app::App;
 use crate::brand::Brand;
 use crate::identity::CustomerRequest;
 use crate::records::VerificationRecord;

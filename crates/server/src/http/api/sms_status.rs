@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use orderguard_domain::FieldError;
 use serde_json::{Map, Value};
 
-use crate::App;
+use crate::app::App;
 use crate::http::body::RequestBody;
 use crate::http::error::ApiError;
 use crate::sms::delivery::DeliveryReport;

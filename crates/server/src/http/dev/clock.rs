@@ -10,7 +10,7 @@ use orderguard_domain::FieldError;
 use orderguard_domain::clock::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::App;
+use crate::app::App;
 use crate::http::api::parse_json;
 use crate::http::body::RequestBody;
 use crate::http::error::ApiError;

@@ -11,7 +11,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::App;
+use crate::app::App;
 use crate::brand::{Brand, format_amount};
 use crate::config::IdentityConfig;
 use crate::http::error::PageError;

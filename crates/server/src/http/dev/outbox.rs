@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::App;
+use crate::app::App;
 use crate::http::error::ApiError;
 use crate::http::pages::render;
 use crate::records::sms::OutboxMessage;

@@ -20,7 +20,7 @@ use orderguard_domain::verification::{Rejection, Status};
 use serde::{Deserialize, Serialize};
 
 use super::{assets, render};
-use crate::App;
+use crate::app::App;
 use crate::brand::{Brand, format_amount};
 use crate::http::error::PageError;
 use crate::http::locale;

@@ -16,7 +16,7 @@ use rand_core::OsRng;
 use serde_json::json;
 
 use super::{code_sms, event};
-use crate::App;
+use crate::app::App;
 use crate::brand::Brand;
 use crate::identity::{CustomerIdentity, CustomerRequest, IdentityError};
 use crate::records::sms::QueuedSms;

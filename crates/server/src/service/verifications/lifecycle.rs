@@ -12,7 +12,7 @@ use rand_core::OsRng;
 use serde_json::json;
 
 use super::{change, code_sms, event, expire, refused, save};
-use crate::App;
+use crate::app::App;
 use crate::brand::Brand;
 use crate::records::VerificationRecord;
 use crate::service::ServiceError;

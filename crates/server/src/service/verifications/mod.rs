@@ -21,7 +21,7 @@ pub use lifecycle::{
 };
 
 use super::ServiceError;
-use crate::App;
+use crate::app::App;
 use crate::brand::Brand;
 use crate::records::sms::QueuedSms;
 use crate::records::{NewEvent, VerificationRecord};
