@@ -34,6 +34,8 @@ pub mod status {
     pub const INVALID_SYSTEM_ID: u32 = 0x0000_000F;
     pub const MESSAGE_QUEUE_FULL: u32 = 0x0000_0014;
     pub const THROTTLED: u32 = 0x0000_0058;
+    /// ESME_RX_T_APPN; in a deliver_sm_resp it asks the SMSC to send the message again later.
+    pub const TEMPORARY_APP_ERROR: u32 = 0x0000_0064;
 }
 
 /// The version this codec speaks, as sent in `interface_version`.
