@@ -1,0 +1,96 @@
+//! `[[brands]]`: each brand's shop, sender, routes, policy and look.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandConfig {
+    pub slug: String,
+    pub name: String,
+    /// Host names of the brand's shop: the first one goes into the origin-bound SMS line; return
+    /// URLs must be on one of them.
+    pub shop_domains: Vec<String>,
+    /// Alphanumeric (up to 11 characters) or a number in international form.
+    pub sender_id: String,
+    #[serde(default = "default_locales")]
+    pub locales: Vec<String>,
+    /// The region numbers without a country code are read in, e.g. `DE`.
+    pub default_region: Option<String>,
+    /// Names of providers in `[sms_providers]`, tried in this order.
+    pub sms_route: Vec<String>,
+    /// Destination region (ISO 3166, `GB`) → its own route; other destinations take `sms_route`.
+    #[serde(default)]
+    pub sms_route_by_country: BTreeMap<String, Vec<String>>,
+    /// Name of a connector in `[identity]`.
+    pub identity: String,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// Locale → SMS template; overrides the built-in text.
+    #[serde(default)]
+    pub sms_templates: BTreeMap<String, String>,
+    #[serde(default)]
+    pub theme: ThemeConfig,
+    /// Locale → text key → Fluent text: overrides the built-in texts of the hosted page
+    /// (the keys are in `locales/en.ftl`).
+    #[serde(default)]
+    pub texts: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
+    /// The day (`YYYY-MM-DD`, UTC) two-factor verification was switched on for the brand's orders:
+    /// the fraud dashboard compares the orders before it with those after.
+    pub two_factor_since: Option<String>,
+}
+
+fn default_locales() -> Vec<String> {
+    vec!["de".into(), "en".into()]
+}
+
+fn default_retention_days() -> u32 {
+    90
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    pub code_length: Option<u8>,
+    pub code_ttl_seconds: Option<i64>,
+    pub max_attempts: Option<u32>,
+    pub max_resends: Option<u32>,
+    pub resend_cooldown_seconds: Option<i64>,
+    pub allowed_countries: Option<Vec<String>>,
+    /// Whole units of the order's currency from which an order with hardware is a risk signal.
+    pub high_value_amount: Option<i64>,
+    pub max_verifications_per_number_per_hour: Option<u32>,
+    pub review_score: Option<u32>,
+    pub deny_score: Option<u32>,
+    pub allow_unverified_phone: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThemeConfig {
+    pub primary_color: String,
+    pub accent_color: String,
+    pub font: String,
+    /// A PNG, JPEG, WebP or SVG file (a path relative to the configuration file), or a
+    /// `data:image/…;base64,` URI; at most 100 KiB.
+    pub logo: Option<String>,
+    /// Links in the footer of the hosted page.
+    pub imprint_url: Option<String>,
+    pub privacy_url: Option<String>,
+}
+
+impl Default for ThemeConfig {
+    fn default() -> Self {
+        Self {
+            primary_color: "#1f3a5f".into(),
+            accent_color: "#e4572e".into(),
+            font: "system-ui, sans-serif".into(),
+            logo: None,
+            imprint_url: None,
+            privacy_url: None,
+        }
+    }
+}

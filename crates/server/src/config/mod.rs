@@ -1,0 +1,233 @@
+//! The configuration file (TOML), environment overrides and secrets. docs/configuration.md is the
+//! reference for every key here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+mod brands;
+mod identity;
+mod secrets;
+mod sms_providers;
+
+pub use brands::{BrandConfig, PolicyConfig, ThemeConfig};
+pub use identity::{IdentityConfig, OidcConfig, RestAuth, RestConfig, StaticCustomer};
+pub use secrets::resolve_secrets;
+pub use sms_providers::{
+    HttpBodyFormat, HttpProviderConfig, OutboxProviderConfig, SmppBindMode, SmppProviderConfig, SmsProviderConfig,
+    StatusCallbackConfig,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {error}")]
+    Read { path: PathBuf, error: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The folder of the configuration file: relative paths in it are read from there.
+    #[serde(skip)]
+    pub config_dir: Option<PathBuf>,
+    /// Address the HTTP server binds.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The URL customers and shops reach this service at; hosted page links and the receipt
+    /// issuer are built from it. Defaults to the bound address (`0.0.0.0` read as `127.0.0.1`).
+    pub public_url: Option<String>,
+    #[serde(default = "default_database_url")]
+    pub database_url: String,
+    /// The deployment's master secret (32 bytes, base64 or hex). Prefer `secret_key_file` or the
+    /// environment variable `ORDERGUARD_SECRET_KEY`.
+    pub secret_key: Option<String>,
+    pub secret_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub log_format: LogFormat,
+    #[serde(default)]
+    pub dev: DevSettings,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub sms_providers: BTreeMap<String, SmsProviderConfig>,
+    #[serde(default)]
+    pub identity: BTreeMap<String, IdentityConfig>,
+    #[serde(default)]
+    pub brands: Vec<BrandConfig>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+fn default_database_url() -> String {
+    "sqlite://orderguard.db".into()
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevSettings {
+    /// Serve `/dev/outbox` and `/dev/outbox.json` (messages kept by `outbox` providers).
+    #[serde(default)]
+    pub outbox_page: bool,
+    /// Serve the demo shops under `/demo` (needs `demo_api_keys`).
+    #[serde(default)]
+    pub demo_shop: bool,
+    /// Brand slug → API key the demo shop uses to call the API.
+    #[serde(default)]
+    pub demo_api_keys: BTreeMap<String, String>,
+    /// Let `POST /dev/clock` move this instance's clock, so that `orderguard simulate` can live
+    /// through weeks in minutes. Never in production: anyone who can reach the port can move it.
+    #[serde(default)]
+    pub simulated_clock: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// How often pending verifications are checked for expiry.
+    pub sweep_interval_ms: u64,
+    /// SMS sent at the same time by one instance.
+    pub sms_concurrency: usize,
+    /// Attempts to hand one SMS to the providers before the verification is undeliverable.
+    pub sms_max_attempts: i64,
+    /// Failed hand-offs in a row after which a provider is skipped (its circuit breaker opens).
+    pub circuit_breaker_failures: u32,
+    /// How long an open breaker skips its provider before one message probes it again.
+    pub circuit_breaker_open_ms: u64,
+    /// Events are counted for the dashboards once they are this old (see `jobs::rollups`).
+    pub rollup_lag_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 64 * 1024,
+            sweep_interval_ms: 1000,
+            sms_concurrency: 64,
+            sms_max_attempts: 3,
+            circuit_breaker_failures: 3,
+            circuit_breaker_open_ms: 30_000,
+            rollup_lag_ms: 5_000,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the file, then applies `ORDERGUARD_*` environment overrides.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.to_owned(), error })?;
+        let mut settings = Self::from_toml(&text, path)?;
+        settings.apply_env(|name| std::env::var(name).ok());
+        Ok(settings)
+    }
+
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let mut settings: Self =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        settings.config_dir = path.parent().map(Path::to_owned);
+        Ok(settings)
+    }
+
+    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = var("ORDERGUARD_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = var("ORDERGUARD_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = var("ORDERGUARD_DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = var("ORDERGUARD_SECRET_KEY") {
+            self.secret_key = Some(v);
+        }
+        if let Some(v) = var("ORDERGUARD_SECRET_KEY_FILE") {
+            self.secret_key_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("ORDERGUARD_LOG_FORMAT") {
+            self.log_format = if v == "json" { LogFormat::Json } else { LogFormat::Text };
+        }
+    }
+
+    /// The master secret from `secret_key`, `secret_key_file` (in that order).
+    pub fn master_key(&self) -> Result<[u8; 32], ConfigError> {
+        let text = match (&self.secret_key, &self.secret_key_file) {
+            (Some(key), _) => key.clone(),
+            (None, Some(path)) => {
+                std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.clone(), error })?
+            }
+            (None, None) => {
+                return Err(ConfigError::Invalid(
+                    "no secret key: set secret_key_file (or ORDERGUARD_SECRET_KEY) to 32 random bytes, \
+                     e.g. the output of `openssl rand -base64 32`"
+                        .into(),
+                ));
+            }
+        };
+        crate::crypto::Secrets::parse_master_key(&text).map_err(|e| ConfigError::Invalid(e.to_string()))
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut s = Settings::from_toml("listen = \"127.0.0.1:1\"", Path::new("x.toml")).unwrap();
+        s.apply_env(|name| (name == "ORDERGUARD_LISTEN").then(|| "127.0.0.1:2".to_owned()));
+        assert_eq!(s.listen, "127.0.0.1:2");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = Settings::from_toml("lisen = \"x\"", Path::new("x.toml")).unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn the_example_configuration_builds() {
+        for name in [
+            "NORDTEL_SMPP_SYSTEM_ID",
+            "NORDTEL_SMPP_PASSWORD",
+            "VONAGE_API_KEY",
+            "VONAGE_API_SECRET",
+            "NORDTEL_CIAM_SECRET",
+        ] {
+            // SAFETY: only this test reads these variables.
+            unsafe { std::env::set_var(name, "example") };
+        }
+        // SAFETY: as above.
+        unsafe { std::env::set_var("VONAGE_CALLBACK_TOKEN", "example-callback-secret") };
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/example.toml"));
+        let settings = Settings::load(path).unwrap();
+        let brands = crate::brand::Brands::build(&settings).unwrap();
+        let nordtel = brands.get("nordtel").unwrap();
+        let names = |route: &[crate::sms::NamedGateway]| route.iter().map(|g| g.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(nordtel.route_for("DE")), ["nordtel-smsc", "vonage"]);
+        assert_eq!(names(nordtel.route_for("AT")), ["vonage"]);
+        assert!(brands.status_callback("vonage").is_some_and(|c| c.accepts_token("example-callback-secret")));
+        assert_eq!(brands.smpp_providers().len(), 1);
+        assert_eq!(brands.oidc_connectors().len(), 1);
+    }
+}
