@@ -55,7 +55,7 @@ pub enum StartError {
 
 /// Checks the brands, opens the database, applies migrations and stores the configured brands.
 pub async fn prepare_store(settings: &Settings, now: Timestamp) -> Result<Arc<Store>, StartError> {
-    let url = DatabaseUrl::parse(&settings.database_url)?;
+    let url = DatabaseUrl::parse(settings.database_url.expose_secret())?;
     let store = Arc::new(Store::open(&url).await?);
     // A brand that `serve` would refuse is refused here too, before anything is stored.
     Brands::build(settings)?;

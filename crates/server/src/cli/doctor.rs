@@ -89,7 +89,7 @@ pub async fn run(settings: &Settings, now: Timestamp) -> Vec<Finding> {
 }
 
 async fn database(settings: &Settings) -> Result<String, String> {
-    let url = DatabaseUrl::parse(&settings.database_url).map_err(|e| e.to_string())?;
+    let url = DatabaseUrl::parse(settings.database_url.expose_secret()).map_err(|e| e.to_string())?;
     let store = Store::open(&url).await.map_err(|e| e.to_string())?;
     store.ping().await.map_err(|e| e.to_string())?;
     let name = match store.backend() {

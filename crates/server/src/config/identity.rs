@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::yes;
+use super::{Secret, yes};
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum IdentityConfig {
     /// Customers listed here: for demos, tests and small deployments.
@@ -17,7 +17,7 @@ pub enum IdentityConfig {
     Rest(RestConfig),
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OidcConfig {
     /// The provider's issuer URL; its `/.well-known/openid-configuration` is read from there.
@@ -35,7 +35,7 @@ pub struct OidcConfig {
     /// orderguard's own client at the provider, for introspecting opaque access tokens (RFC 7662).
     pub client_id: Option<String>,
     /// `${env:NAME}` / `${file:PATH}` work here.
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret<String>>,
     /// Clock difference tolerated for `exp` and `nbf`.
     #[serde(default = "default_leeway_seconds")]
     pub leeway_seconds: i64,
@@ -69,7 +69,7 @@ fn one_retry() -> u32 {
     1
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RestConfig {
     pub base_url: String,
@@ -95,17 +95,17 @@ fn default_rest_path() -> String {
     "/customers/{id}".into()
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RestAuth {
     #[default]
     None,
     Bearer {
-        token: String,
+        token: Secret<String>,
     },
     Basic {
         username: String,
-        password: String,
+        password: Secret<String>,
     },
     /// Mutual TLS: orderguard's client certificate and key (PEM files).
     Mtls {
@@ -114,7 +114,7 @@ pub enum RestAuth {
     },
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaticCustomer {
     pub id: String,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 mod brands;
 mod identity;
@@ -13,7 +13,7 @@ mod sms_providers;
 
 pub use brands::{BrandConfig, PolicyConfig, ThemeConfig};
 pub use identity::{IdentityConfig, OidcConfig, RestAuth, RestConfig, StaticCustomer};
-pub use secrets::resolve_secrets;
+pub use secrets::{Secret, resolve_secrets};
 pub use sms_providers::{
     HttpBodyFormat, HttpProviderConfig, OutboxProviderConfig, SmppBindMode, SmppProviderConfig, SmsProviderConfig,
     StatusCallbackConfig,
@@ -29,7 +29,8 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// Not `Serialize`: it holds secrets. Only the brands are stored (as JSON, see `prepare_store`).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// The folder of the configuration file: relative paths in it are read from there.
@@ -41,11 +42,12 @@ pub struct Settings {
     /// The URL customers and shops reach this service at; hosted page links and the receipt
     /// issuer are built from it. Defaults to the bound address (`0.0.0.0` read as `127.0.0.1`).
     pub public_url: Option<String>,
+    /// A PostgreSQL URL may hold a password.
     #[serde(default = "default_database_url")]
-    pub database_url: String,
+    pub database_url: Secret<String>,
     /// The deployment's master secret (32 bytes, base64 or hex). Prefer `secret_key_file` or the
     /// environment variable `ORDERGUARD_SECRET_KEY`.
-    pub secret_key: Option<String>,
+    pub secret_key: Option<Secret<String>>,
     pub secret_key_file: Option<PathBuf>,
     #[serde(default)]
     pub log_format: LogFormat,
@@ -65,11 +67,11 @@ fn default_listen() -> String {
     "127.0.0.1:8080".into()
 }
 
-fn default_database_url() -> String {
+fn default_database_url() -> Secret<String> {
     "sqlite://orderguard.db".into()
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     #[default]
@@ -77,7 +79,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DevSettings {
     /// Serve `/dev/outbox` and `/dev/outbox.json` (messages kept by `outbox` providers).
@@ -88,14 +90,14 @@ pub struct DevSettings {
     pub demo_shop: bool,
     /// Brand slug → API key the demo shop uses to call the API.
     #[serde(default)]
-    pub demo_api_keys: BTreeMap<String, String>,
+    pub demo_api_keys: BTreeMap<String, Secret<String>>,
     /// Let `POST /dev/clock` move this instance's clock, so that `orderguard simulate` can live
     /// through weeks in minutes. Never in production: anyone who can reach the port can move it.
     #[serde(default)]
     pub simulated_clock: bool,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Largest accepted request body.
@@ -152,10 +154,10 @@ impl Settings {
             self.public_url = Some(v);
         }
         if let Some(v) = var("ORDERGUARD_DATABASE_URL") {
-            self.database_url = v;
+            self.database_url = v.into();
         }
         if let Some(v) = var("ORDERGUARD_SECRET_KEY") {
-            self.secret_key = Some(v);
+            self.secret_key = Some(v.into());
         }
         if let Some(v) = var("ORDERGUARD_SECRET_KEY_FILE") {
             self.secret_key_file = Some(PathBuf::from(v));
@@ -168,7 +170,7 @@ impl Settings {
     /// The master secret from `secret_key`, `secret_key_file` (in that order).
     pub fn master_key(&self) -> Result<[u8; 32], ConfigError> {
         let text = match (&self.secret_key, &self.secret_key_file) {
-            (Some(key), _) => key.clone(),
+            (Some(key), _) => key.expose_secret().clone(),
             (None, Some(path)) => {
                 std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.clone(), error })?
             }
@@ -229,5 +231,98 @@ mod tests {
         assert!(brands.status_callback("vonage").is_some_and(|c| c.accepts_token("example-callback-secret")));
         assert_eq!(brands.smpp_providers().len(), 1);
         assert_eq!(brands.oidc_connectors().len(), 1);
+    }
+
+    /// Every secret the configuration can hold, each with a value of its own.
+    const SECRETS_TOML: &str = r#"
+database_url = "postgres://orderguard:database-password@db.internal/orderguard"
+secret_key = "master-secret-in-the-file"
+
+[dev]
+demo_api_keys = { nordtel = "demo-shop-api-key" }
+
+[sms_providers.smsc]
+kind = "smpp"
+address = "smsc.internal:2775"
+system_id = "nordtel"
+password = "smpp-pw1"
+
+[sms_providers.aggregator]
+kind = "http"
+url = "https://sms.example/send"
+headers = { Authorization = "Bearer http-header-token" }
+body = { api_key = "http-body-api-key", to = "{to}", text = "{text}" }
+message_id_pointer = "/id"
+
+[sms_providers.aggregator.status_callback]
+token = "http-status-callback-token"
+message_id_field = "id"
+status_field = "status"
+delivered = ["delivered"]
+failed = ["failed"]
+
+[sms_providers.outbox]
+kind = "outbox"
+
+[sms_providers.outbox.status_callback]
+token = "outbox-status-callback-token"
+message_id_field = "id"
+status_field = "status"
+delivered = ["delivered"]
+failed = ["failed"]
+
+[identity.ciam]
+kind = "oidc"
+issuer = "https://login.example"
+client_id = "orderguard"
+client_secret = "oidc-client-secret"
+
+[identity.customers-bearer]
+kind = "rest"
+base_url = "https://customers.example"
+auth = { kind = "bearer", token = "rest-bearer-token" }
+phone_pointer = "/phone"
+
+[identity.customers-basic]
+kind = "rest"
+base_url = "https://customers.example"
+auth = { kind = "basic", username = "orderguard", password = "rest-basic-password" }
+phone_pointer = "/phone"
+"#;
+
+    #[test]
+    fn debug_output_holds_no_secret() {
+        let mut settings = Settings::from_toml(SECRETS_TOML, Path::new("x.toml")).unwrap();
+        let from_file = [
+            "database-password",
+            "master-secret-in-the-file",
+            "demo-shop-api-key",
+            "smpp-pw1",
+            "http-header-token",
+            "http-body-api-key",
+            "http-status-callback-token",
+            "outbox-status-callback-token",
+            "oidc-client-secret",
+            "rest-bearer-token",
+            "rest-basic-password",
+        ];
+        let printed = format!("{settings:?}");
+        for secret in from_file {
+            assert!(!printed.contains(secret), "{secret} is printed: {printed}");
+        }
+        // The rest is still printed, and the secrets were read, only not shown.
+        assert!(printed.contains("smsc.internal:2775") && printed.contains("[redacted]"), "{printed}");
+        assert_eq!(settings.secret_key.as_ref().map(|k| k.expose_secret().as_str()), Some("master-secret-in-the-file"));
+
+        settings.apply_env(|name| match name {
+            "ORDERGUARD_SECRET_KEY" => Some("master-secret-from-env".to_owned()),
+            "ORDERGUARD_DATABASE_URL" => Some("postgres://orderguard:env-database-password@db/og".to_owned()),
+            _ => None,
+        });
+        let printed = format!("{settings:?}");
+        for secret in ["master-secret-from-env", "env-database-password"] {
+            assert!(!printed.contains(secret), "{secret} is printed: {printed}");
+        }
+        assert!(settings.database_url.expose_secret().contains("env-database-password"));
     }
 }

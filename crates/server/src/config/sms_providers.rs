@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use super::yes;
+use super::{Secret, yes};
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SmsProviderConfig {
     /// Keeps messages in the database for `/dev/outbox`: development and demos only.
@@ -26,7 +26,7 @@ impl SmsProviderConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxProviderConfig {
     /// Delivery reports for kept messages, posted by whoever plays the handset network (such as
@@ -35,7 +35,7 @@ pub struct OutboxProviderConfig {
 }
 
 /// An SMSC reached over SMPP v3.4 (docs/sms.md).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmppProviderConfig {
     /// `host:port` of the SMSC.
@@ -43,7 +43,7 @@ pub struct SmppProviderConfig {
     /// Up to 15 characters; `${env:NAME}` and `${file:PATH}` work here and in `password`.
     pub system_id: String,
     /// Up to 8 characters.
-    pub password: String,
+    pub password: Secret<String>,
     #[serde(default)]
     pub system_type: String,
     /// The `address_range` of the bind (receivers: which numbers' messages to get); usually empty.
@@ -81,7 +81,7 @@ impl SmppProviderConfig {
         Self {
             address: address.to_owned(),
             system_id: system_id.to_owned(),
-            password: password.to_owned(),
+            password: password.into(),
             system_type: String::new(),
             address_range: String::new(),
             bind_mode: SmppBindMode::default(),
@@ -96,7 +96,7 @@ impl SmppProviderConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum SmppBindMode {
     #[default]
@@ -124,17 +124,17 @@ fn default_response_timeout_ms() -> u64 {
     5_000
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpProviderConfig {
     pub url: String,
     /// Header name → value; values may use `${env:NAME}` and `${file:PATH}` for secrets.
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, Secret<String>>,
     /// The body; every string in it may use `{to}` (E.164), `{to_digits}` (without `+`), `{text}`,
     /// `{encoding}` (`text` for GSM-7, `unicode` otherwise), `{sender}`, `{id}`, `{brand}`, and
     /// `${env:NAME}` / `${file:PATH}` for secrets.
-    pub body: serde_json::Value,
+    pub body: Secret<serde_json::Value>,
     /// `json`, or `form` (URL-encoded; the body must then be a flat table).
     #[serde(default)]
     pub format: HttpBodyFormat,
@@ -154,7 +154,7 @@ pub struct HttpProviderConfig {
     pub status_callback: Option<StatusCallbackConfig>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum HttpBodyFormat {
     #[default]
@@ -163,12 +163,12 @@ pub enum HttpBodyFormat {
 }
 
 /// How to read a provider's delivery status callback (JSON body, form body or query string).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusCallbackConfig {
     /// A secret the provider sends as `Authorization: Bearer …` or as `?token=…` in the callback
     /// URL; at least 16 characters. Use `${env:NAME}` or `${file:PATH}`.
-    pub token: String,
+    pub token: Secret<String>,
     /// Field with the provider's message id: a name (`messageId`) or a JSON pointer (`/data/id`).
     pub message_id_field: String,
     pub status_field: String,

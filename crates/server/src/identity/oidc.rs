@@ -124,7 +124,7 @@ impl OidcConnector {
             return Err(invalid("timeout_ms must be 100 to 20000, retries 0 to 3, leeway_seconds 0 to 300".into()));
         }
         let client = match (&config.client_id, &config.client_secret) {
-            (Some(id), Some(secret)) => Some((id.clone(), resolve_secrets(secret)?)),
+            (Some(id), Some(secret)) => Some((id.clone(), resolve_secrets(secret.expose_secret())?)),
             (None, None) => None,
             _ => return Err(invalid("client_id and client_secret go together".into())),
         };

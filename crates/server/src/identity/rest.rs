@@ -63,9 +63,9 @@ impl RestDirectory {
         }
         let auth = match &config.auth {
             RestAuth::None => Credentials::None,
-            RestAuth::Bearer { token } => Credentials::Bearer(resolve_secrets(token)?),
+            RestAuth::Bearer { token } => Credentials::Bearer(resolve_secrets(token.expose_secret())?),
             RestAuth::Basic { username, password } => {
-                Credentials::Basic(resolve_secrets(username)?, resolve_secrets(password)?)
+                Credentials::Basic(resolve_secrets(username)?, resolve_secrets(password.expose_secret())?)
             }
             RestAuth::Mtls { certificate, key } => {
                 let mut pem = read(certificate)?;

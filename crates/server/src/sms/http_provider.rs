@@ -31,7 +31,8 @@ impl HttpProvider {
                  sender holds a message: lower timeout_ms or retries"
             )));
         }
-        let flat = config.body.as_object().is_some_and(|m| m.values().all(|v| v.is_string() || v.is_number()));
+        let flat =
+            config.body.expose_secret().as_object().is_some_and(|m| m.values().all(|v| v.is_string() || v.is_number()));
         if config.format == HttpBodyFormat::Form && !flat {
             return Err(invalid("with format = \"form\" the body must be a flat table of texts and numbers".into()));
         }
@@ -49,7 +50,7 @@ impl HttpProvider {
             .map(|(key, value)| {
                 let name = reqwest::header::HeaderName::from_bytes(key.as_bytes())
                     .map_err(|_| invalid(format!("`{key}` is not a header name")))?;
-                let value = reqwest::header::HeaderValue::from_str(&resolve_secrets(value)?)
+                let value = reqwest::header::HeaderValue::from_str(&resolve_secrets(value.expose_secret())?)
                     .map_err(|_| invalid(format!("the value of header `{key}` is not valid")))?;
                 Ok((name, value))
             })
@@ -63,7 +64,7 @@ impl HttpProvider {
             client,
             url,
             headers,
-            body: resolve_body_secrets(&config.body)?,
+            body: resolve_body_secrets(config.body.expose_secret())?,
             format: config.format,
             retries: config.retries,
             message_id_pointer: config.message_id_pointer.clone(),

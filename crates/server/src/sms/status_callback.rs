@@ -32,7 +32,7 @@ pub enum CallbackReport {
 
 impl StatusCallback {
     pub fn new(provider: &str, config: &StatusCallbackConfig) -> Result<Self, ConfigError> {
-        let token = resolve_secrets(&config.token)?;
+        let token = resolve_secrets(config.token.expose_secret())?;
         if token.chars().count() < 16 {
             return Err(ConfigError::Invalid(format!(
                 "sms_providers.{provider}.status_callback.token must be at least 16 characters"

@@ -84,8 +84,8 @@ async fn start_fake_failing_first(delay: Duration, status: StatusCode, fail_firs
 pub fn http_provider(url: &str, token_file: &std::path::Path) -> SmsProviderConfig {
     SmsProviderConfig::Http(HttpProviderConfig {
         url: url.to_owned(),
-        headers: [("Authorization".to_owned(), format!("Bearer ${{file:{}}}", token_file.display()))].into(),
-        body: json!({ "from": "{sender}", "to": "{to}", "text": "{text}", "reference": "{id}" }),
+        headers: [("Authorization".to_owned(), format!("Bearer ${{file:{}}}", token_file.display()).into())].into(),
+        body: json!({ "from": "{sender}", "to": "{to}", "text": "{text}", "reference": "{id}" }).into(),
         format: HttpBodyFormat::Json,
         timeout_ms: 5000,
         retries: 0,
@@ -367,7 +367,7 @@ async fn form_api_that_answers_200_to_refusals(db: Db) {
             unreachable!()
         };
         config.format = HttpBodyFormat::Form;
-        config.body = json!({ "from": "{sender}", "to": "{to_digits}", "text": "{text}", "type": "{encoding}", "client-ref": "{id}" });
+        config.body = json!({ "from": "{sender}", "to": "{to_digits}", "text": "{text}", "type": "{encoding}", "client-ref": "{id}" }).into();
         config.message_id_pointer = Some("/messages/0/message-id".into());
         config.accepted_pointer = Some("/messages/0/status".into());
         config.accepted_values = vec!["0".into()];

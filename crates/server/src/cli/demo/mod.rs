@@ -89,7 +89,7 @@ pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
         // Keys of an earlier run of the demo in the same folder stop working.
         api_keys::revoke_labelled(&store, brand, DEMO_KEY_LABEL, now).await?;
         let key = api_keys::create(&store, brand, DEMO_KEY_LABEL, now).await?;
-        settings.dev.demo_api_keys.insert(brand.to_owned(), key.clone());
+        settings.dev.demo_api_keys.insert(brand.to_owned(), key.clone().into());
         let since = settings.brands.iter().find(|b| b.slug == brand).and_then(|b| b.two_factor_since.clone());
         brands.push(serde_json::json!({
             "slug": brand, "api_key": key, "currency": demo_brand.currency, "two_factor_since": since,

@@ -66,7 +66,7 @@ async fn call_api(
     let key = app.settings.dev.demo_api_keys.get(brand.slug.as_str()).ok_or_else(|| {
         PageError::new(StatusCode::SERVICE_UNAVAILABLE, "The demo shop has no API key for this brand.")
     })?;
-    let mut request = app.http.request(method, format!("{}{path}", app.local_url)).bearer_auth(key);
+    let mut request = app.http.request(method, format!("{}{path}", app.local_url)).bearer_auth(key.expose_secret());
     if let Some(body) = body {
         request = request.json(&body);
     }

@@ -64,7 +64,7 @@ impl SmppProvider {
             return Err(invalid(format!("address `{}` must be host:port", config.address)));
         }
         let system_id = resolve_secrets(&config.system_id)?;
-        let password = resolve_secrets(&config.password)?;
+        let password = resolve_secrets(config.password.expose_secret())?;
         for (field, value, max) in [
             ("system_id", &system_id, 15),
             ("password", &password, 8),
