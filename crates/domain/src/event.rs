@@ -17,10 +17,13 @@ pub enum EventKind {
     #[serde(rename = "verification.created")]
     VerificationCreated,
     /// The risk rules decided. `decision` (`allow`, `review`, `deny`), `score`, `reasons` (reason
-    /// codes, see `risk::RiskReason`).
+    /// codes, see `risk::RiskReason`: the live rules that fired and any hard limit that refused),
+    /// `shadow_reasons`, `rules` (every rule: `rule`, `fired`, `points`, `shadow`, `input`),
+    /// `policy_version`.
     #[serde(rename = "risk.assessed")]
     RiskAssessed,
-    /// Ended without a code: the risk rules denied it. `reasons`, `amount`, `currency`.
+    /// Ended without a code: the risk rules denied it or a hard limit refused it. `reasons`,
+    /// `amount`, `currency`, `retry_after_seconds` (when a limit refused).
     #[serde(rename = "verification.blocked")]
     VerificationBlocked,
     /// The code's SMS was queued. `message_id`.
@@ -77,10 +80,41 @@ pub enum EventKind {
     /// `verifications` (how many the order had), `previous` (the outcome this report replaces).
     #[serde(rename = "order.outcome_reported")]
     OrderOutcomeReported,
+    /// A `review` decision held the order: no code was sent; an analyst decides. `reasons`,
+    /// `expires_at` (when the hold ends undecided).
+    #[serde(rename = "verification.held")]
+    VerificationHeld,
+    /// An analyst approved a held order (the customer was verified another way).
+    /// `actor_role`, `with_note`.
+    #[serde(rename = "review.approved")]
+    ReviewApproved,
+    /// An analyst let the code of a held order go out; the verification is pending.
+    /// `actor_role`, `with_note`, `message_id`.
+    #[serde(rename = "review.released")]
+    ReviewReleased,
+    /// An analyst rejected a held order: blocked. `actor_role`, `with_note`.
+    #[serde(rename = "review.rejected")]
+    ReviewRejected,
+    /// A code or resend was refused unjudged by a hard limit. `reason` (reason code),
+    /// `retry_after_seconds`, `action` (`check`, `resend`).
+    #[serde(rename = "check.refused")]
+    CheckRefused,
+    /// Wrong codes reached the brand's limit: the customer's or number's checks are refused.
+    /// `subject` (`customer`, `number`), `wrong_codes`, `until`.
+    #[serde(rename = "risk.lock_engaged")]
+    LockEngaged,
+    /// An analyst lifted a wrong-code lock. `subject` (`customer`, `number`), `actor_role`.
+    #[serde(rename = "risk.lock_lifted")]
+    LockLifted,
+    /// Codes to one number range burst (SMS pumping): sends to it pause. `range_digits`
+    /// (length of the range prefix), `unconfirmed` (codes sent in the window and not used),
+    /// `usual_rate`, `until`.
+    #[serde(rename = "risk.range_burst")]
+    RangeBurst,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 18] = [
+    pub const ALL: [EventKind; 26] = [
         Self::VerificationCreated,
         Self::RiskAssessed,
         Self::VerificationBlocked,
@@ -99,6 +133,14 @@ impl EventKind {
         Self::VerificationUndeliverable,
         Self::IdentityFailed,
         Self::OrderOutcomeReported,
+        Self::VerificationHeld,
+        Self::ReviewApproved,
+        Self::ReviewReleased,
+        Self::ReviewRejected,
+        Self::CheckRefused,
+        Self::LockEngaged,
+        Self::LockLifted,
+        Self::RangeBurst,
     ];
 
     /// The name in the event log, the dashboards and webhooks: `verification.created`.
@@ -122,6 +164,14 @@ impl EventKind {
             Self::VerificationUndeliverable => "verification.undeliverable",
             Self::IdentityFailed => "identity.failed",
             Self::OrderOutcomeReported => "order.outcome_reported",
+            Self::VerificationHeld => "verification.held",
+            Self::ReviewApproved => "review.approved",
+            Self::ReviewReleased => "review.released",
+            Self::ReviewRejected => "review.rejected",
+            Self::CheckRefused => "check.refused",
+            Self::LockEngaged => "risk.lock_engaged",
+            Self::LockLifted => "risk.lock_lifted",
+            Self::RangeBurst => "risk.range_burst",
         }
     }
 

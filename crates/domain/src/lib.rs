@@ -1,6 +1,7 @@
 //! Pure rules of orderguard. Nothing here reads the clock, the network or a database:
 //! every function that depends on time takes `now`, every random choice takes an RNG.
 
+pub mod activity;
 pub mod brand;
 pub mod circuit;
 pub mod clock;
@@ -8,6 +9,7 @@ pub mod code;
 pub mod colour;
 pub mod error;
 pub mod event;
+pub mod limits;
 pub mod money;
 pub mod order;
 pub mod phone;

@@ -2,7 +2,37 @@
 
 use crate::FieldError;
 use crate::code::{MAX_LENGTH, MIN_LENGTH};
+use crate::limits::BrandLimits;
 use crate::order::parse_country;
+use crate::risk::RiskReason;
+
+/// What a `review` decision does to the order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReviewAction {
+    /// No code is sent: the verification waits `in_review` for an analyst.
+    #[default]
+    Hold,
+    /// The code is sent as for `allow`; the decision and the receipt mark the order for review.
+    Send,
+}
+
+impl ReviewAction {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "hold" => Some(Self::Hold),
+            "send" => Some(Self::Send),
+            _ => None,
+        }
+    }
+}
+
+/// A scored rule's weight at a brand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleSetting {
+    pub points: u32,
+    /// Evaluated and recorded only: the rule does not change the decision.
+    pub shadow: bool,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -24,6 +54,18 @@ pub struct Policy {
     /// Send codes to a number the identity service has not verified (off: such customers get a
     /// `customer-phone-unverified` problem).
     pub allow_unverified_phone: bool,
+    /// Scored rules whose points or shadow mode differ from the defaults (`Policy::rule`).
+    pub rules: std::collections::BTreeMap<RiskReason, RuleSetting>,
+    /// A number changed in the identity profile within this many days is a risk signal.
+    pub number_changed_days: u32,
+    pub review_action: ReviewAction,
+    /// How long a held verification waits for an analyst before it expires.
+    pub review_hold_seconds: i64,
+    /// The brand's own, tighter hard limits.
+    pub limits: BrandLimits,
+    /// Countries whose numbers are trusted for SMS (geo permission `allow`): the burst rule does
+    /// not apply to them. Countries outside `allowed_countries` are `block`, the rest `monitor`.
+    pub trusted_countries: Vec<String>,
 }
 
 impl Default for Policy {
@@ -40,11 +82,48 @@ impl Default for Policy {
             review_score: 50,
             deny_score: 100,
             allow_unverified_phone: false,
+            rules: std::collections::BTreeMap::new(),
+            number_changed_days: 30,
+            review_action: ReviewAction::Hold,
+            review_hold_seconds: 4 * 3600,
+            limits: BrandLimits::default(),
+            trusted_countries: Vec::new(),
         }
     }
 }
 
 impl Policy {
+    /// The points and mode of a scored rule at this brand.
+    pub fn rule(&self, reason: RiskReason) -> RuleSetting {
+        self.rules.get(&reason).copied().unwrap_or(RuleSetting { points: self.default_points(reason), shadow: false })
+    }
+
+    /// A rule's points unless the brand sets its own (docs/risk.md lists them).
+    pub fn default_points(&self, reason: RiskReason) -> u32 {
+        match reason {
+            RiskReason::DestinationCountryNotAllowed
+            | RiskReason::PremiumOrSpecialRateNumber
+            | RiskReason::NumberCannotReceiveSms => self.deny_score,
+            RiskReason::VelocityNumber | RiskReason::DeviceManyCustomers => self.review_score,
+            RiskReason::VoipNumber | RiskReason::NumberChangedRecently => 40,
+            RiskReason::UnknownNumberType | RiskReason::VelocityCustomer | RiskReason::WrongCodesCustomer => 30,
+            RiskReason::HighValueHardware
+            | RiskReason::ShippingCountryDiffersFromNumber
+            | RiskReason::ShippingCountryUnusualForCustomer
+            | RiskReason::VelocityNetwork
+            | RiskReason::VelocityDevice
+            | RiskReason::NewDeviceHighValue => 20,
+            // Mostly the same wrong codes as the customer's: a little on top, not twice.
+            RiskReason::WrongCodesNumber => 10,
+            // Hard limits: no points, they refuse by themselves.
+            RiskReason::SmsLimitNumber
+            | RiskReason::VerificationLimitCustomer
+            | RiskReason::WrongCodeLockCustomer
+            | RiskReason::WrongCodeLockNumber
+            | RiskReason::RangeBurst => 0,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), FieldError> {
         if !(MIN_LENGTH..=MAX_LENGTH).contains(&self.code_length) {
             return Err(FieldError::new("code_length", format!("must be {MIN_LENGTH} to {MAX_LENGTH}")));
@@ -64,8 +143,22 @@ impl Policy {
         for country in &self.allowed_countries {
             parse_country("allowed_countries", country)?;
         }
+        for country in &self.trusted_countries {
+            parse_country("trusted_countries", country)?;
+        }
         if self.high_value_amount < 0 {
             return Err(FieldError::new("high_value_amount", "must not be negative"));
+        }
+        for reason in self.rules.keys() {
+            if !reason.is_scored() {
+                return Err(FieldError::new(
+                    "rules",
+                    format!("{} is a hard limit, not a scored rule", reason.as_str()),
+                ));
+            }
+        }
+        if !(60..=7 * 24 * 3600).contains(&self.review_hold_seconds) {
+            return Err(FieldError::new("review_hold_seconds", "must be 60 seconds to 7 days"));
         }
         if self.review_score == 0 || self.deny_score < self.review_score {
             return Err(FieldError::new(

@@ -8,6 +8,16 @@ use crate::money::Money;
 /// How long a receipt stays valid for the shop to present it.
 pub const RECEIPT_TTL_SECONDS: i64 = 600;
 
+/// How the customer was verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalMethod {
+    /// The code from the SMS was typed.
+    Sms,
+    /// An analyst approved a held order after verifying the customer another way.
+    ManualReview,
+}
+
 /// What an approval binds: the brand, the verification and the order as it was confirmed.
 #[derive(Debug, Clone)]
 pub struct Approved<'a> {
@@ -18,6 +28,10 @@ pub struct Approved<'a> {
     /// [`crate::order::Order::digest`] of the order as it was verified.
     pub order_digest: &'a str,
     pub at: Timestamp,
+    pub method: ApprovalMethod,
+    /// The risk decision was `review` and the brand sends the code anyway: the shop should check
+    /// the order before it ships.
+    pub review: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -30,7 +44,7 @@ pub struct ReceiptClaims {
     pub jti: String,
     pub iat: i64,
     pub exp: i64,
-    /// When the code was confirmed (Unix seconds); a receipt fetched later is issued later.
+    /// When the verification was approved (Unix seconds).
     pub approved_at: i64,
     pub brand: String,
     pub verification_id: String,
@@ -38,7 +52,10 @@ pub struct ReceiptClaims {
     pub amount: String,
     pub currency: String,
     pub order_digest: String,
-    pub method: &'static str,
+    pub method: ApprovalMethod,
+    /// Present (true) when the order is to be reviewed before it ships.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub review: bool,
 }
 
 impl ReceiptClaims {
@@ -58,7 +75,8 @@ impl ReceiptClaims {
             amount: approved.amount.to_decimal(),
             currency: approved.amount.currency.code().to_owned(),
             order_digest: approved.order_digest.to_owned(),
-            method: "sms",
+            method: approved.method,
+            review: approved.review,
         }
     }
 }

@@ -28,8 +28,9 @@ impl Decision {
     }
 }
 
-/// Why the rules scored a verification: a stable code the API, the events and the dashboards
-/// carry (docs/risk.md explains each).
+/// Why a verification was scored, held or refused: a stable code the API, the events and the
+/// dashboards carry (docs/risk.md explains each). The scored rules come first, then the hard
+/// limits and the pumping defences, which no score overrides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskReason {
@@ -40,12 +41,25 @@ pub enum RiskReason {
     UnknownNumberType,
     HighValueHardware,
     ShippingCountryDiffersFromNumber,
+    ShippingCountryUnusualForCustomer,
     VelocityNumber,
-    RecentFailedVerifications,
+    VelocityCustomer,
+    VelocityNetwork,
+    VelocityDevice,
+    DeviceManyCustomers,
+    WrongCodesCustomer,
+    WrongCodesNumber,
+    NumberChangedRecently,
+    NewDeviceHighValue,
+    SmsLimitNumber,
+    VerificationLimitCustomer,
+    WrongCodeLockCustomer,
+    WrongCodeLockNumber,
+    RangeBurst,
 }
 
 impl RiskReason {
-    pub const ALL: [RiskReason; 9] = [
+    pub const ALL: [RiskReason; 22] = [
         Self::DestinationCountryNotAllowed,
         Self::PremiumOrSpecialRateNumber,
         Self::NumberCannotReceiveSms,
@@ -53,8 +67,21 @@ impl RiskReason {
         Self::UnknownNumberType,
         Self::HighValueHardware,
         Self::ShippingCountryDiffersFromNumber,
+        Self::ShippingCountryUnusualForCustomer,
         Self::VelocityNumber,
-        Self::RecentFailedVerifications,
+        Self::VelocityCustomer,
+        Self::VelocityNetwork,
+        Self::VelocityDevice,
+        Self::DeviceManyCustomers,
+        Self::WrongCodesCustomer,
+        Self::WrongCodesNumber,
+        Self::NumberChangedRecently,
+        Self::NewDeviceHighValue,
+        Self::SmsLimitNumber,
+        Self::VerificationLimitCustomer,
+        Self::WrongCodeLockCustomer,
+        Self::WrongCodeLockNumber,
+        Self::RangeBurst,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,17 +93,43 @@ impl RiskReason {
             Self::UnknownNumberType => "unknown_number_type",
             Self::HighValueHardware => "high_value_hardware",
             Self::ShippingCountryDiffersFromNumber => "shipping_country_differs_from_number",
+            Self::ShippingCountryUnusualForCustomer => "shipping_country_unusual_for_customer",
             Self::VelocityNumber => "velocity_number",
-            Self::RecentFailedVerifications => "recent_failed_verifications",
+            Self::VelocityCustomer => "velocity_customer",
+            Self::VelocityNetwork => "velocity_network",
+            Self::VelocityDevice => "velocity_device",
+            Self::DeviceManyCustomers => "device_many_customers",
+            Self::WrongCodesCustomer => "wrong_codes_customer",
+            Self::WrongCodesNumber => "wrong_codes_number",
+            Self::NumberChangedRecently => "number_changed_recently",
+            Self::NewDeviceHighValue => "new_device_high_value",
+            Self::SmsLimitNumber => "sms_limit_number",
+            Self::VerificationLimitCustomer => "verification_limit_customer",
+            Self::WrongCodeLockCustomer => "wrong_code_lock_customer",
+            Self::WrongCodeLockNumber => "wrong_code_lock_number",
+            Self::RangeBurst => "range_burst",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == value)
     }
+
+    /// A scored rule (configurable points, shadow mode), not a hard limit.
+    pub fn is_scored(self) -> bool {
+        !matches!(
+            self,
+            Self::SmsLimitNumber
+                | Self::VerificationLimitCustomer
+                | Self::WrongCodeLockCustomer
+                | Self::WrongCodeLockNumber
+                | Self::RangeBurst
+        )
+    }
 }
 
-/// Everything the rules look at, gathered by the service before the decision.
+/// Everything the rules look at, gathered by the service before the decision. Counts include
+/// every verification committed before this one; `None` where the shop sent nothing to count by.
 #[derive(Debug, Clone)]
 pub struct Signals<'a> {
     pub phone_region: Option<&'a str>,
@@ -84,56 +137,127 @@ pub struct Signals<'a> {
     pub order_amount: Money,
     pub order_has_hardware: bool,
     pub shipping_country: Option<&'a str>,
+    /// Verifications to this number in the last hour, at every brand.
     pub verifications_to_number_last_hour: u32,
-    pub failed_verifications_of_customer_last_day: u32,
+    pub verifications_of_customer_last_hour: u32,
+    /// From the client's network (IPv4 /24, IPv6 /56) and from the device, at this brand.
+    pub verifications_from_network_last_hour: Option<u32>,
+    pub verifications_from_device_last_hour: Option<u32>,
+    /// Distinct customers who used the device at this brand in the last 24 h, this one included.
+    pub customers_on_device_last_day: Option<u32>,
+    pub wrong_codes_of_customer_last_day: u32,
+    pub wrong_codes_to_number_last_day: u32,
+    /// Days since the identity service says the number last changed.
+    pub number_changed_days_ago: Option<i64>,
+    /// Whether the device had approved verifications of this customer; `None` without a device
+    /// id or without any known device of the customer.
+    pub device_known: Option<bool>,
+    /// Whether the customer's approved orders went to this shipping country before; `None`
+    /// without history.
+    pub shipping_country_known: Option<bool>,
+}
+
+/// The thresholds of the counting rules (docs/risk.md).
+pub const VELOCITY_CUSTOMER_PER_HOUR: u32 = 5;
+pub const VELOCITY_NETWORK_PER_HOUR: u32 = 20;
+pub const VELOCITY_DEVICE_PER_HOUR: u32 = 5;
+pub const DEVICE_CUSTOMERS_PER_DAY: u32 = 3;
+pub const WRONG_CODES_PER_DAY: u32 = 5;
+
+/// What one rule made of the signals: every rule is reported, fired or not.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleOutcome {
+    pub rule: RiskReason,
+    pub fired: bool,
+    pub points: u32,
+    /// Evaluated and recorded, but not counted towards the decision.
+    pub shadow: bool,
+    /// The count or age the rule compared (never personal data); absent where it had none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assessment {
     pub decision: Decision,
     pub score: u32,
+    /// The live rules that fired, and any hard limit that refused.
     pub reasons: Vec<RiskReason>,
 }
 
-pub fn assess(policy: &Policy, signals: &Signals<'_>) -> Assessment {
-    let mut reasons = Vec::new();
-    let mut score: u32 = 0;
-    let mut add = |points: u32, reason: RiskReason| {
-        score = score.saturating_add(points);
-        reasons.push(reason);
+/// The decision with every rule's outcome, for the risk event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub assessment: Assessment,
+    pub rules: Vec<RuleOutcome>,
+}
+
+impl Evaluation {
+    pub fn shadow_reasons(&self) -> Vec<RiskReason> {
+        self.rules.iter().filter(|r| r.fired && r.shadow).map(|r| r.rule).collect()
+    }
+}
+
+pub fn assess(policy: &Policy, signals: &Signals<'_>) -> Evaluation {
+    let mut rules = Vec::new();
+    let mut rule = |reason: RiskReason, fired: bool, input: Option<i64>| {
+        let setting = policy.rule(reason);
+        rules.push(RuleOutcome { rule: reason, fired, points: setting.points, shadow: setting.shadow, input });
     };
+    let count = |n: u32| Some(i64::from(n));
 
     let region_allowed = policy.allowed_countries.is_empty()
         || signals.phone_region.is_some_and(|r| policy.allowed_countries.iter().any(|c| c == r));
-    if !region_allowed {
-        add(policy.deny_score, RiskReason::DestinationCountryNotAllowed);
-    }
-    match signals.number_type {
-        NumberType::PremiumRate | NumberType::SharedCost | NumberType::TollFree => {
-            add(policy.deny_score, RiskReason::PremiumOrSpecialRateNumber);
-        }
-        NumberType::FixedLine | NumberType::Pager => add(policy.deny_score, RiskReason::NumberCannotReceiveSms),
-        NumberType::Voip => add(40, RiskReason::VoipNumber),
-        NumberType::Unknown | NumberType::Other | NumberType::Personal => add(30, RiskReason::UnknownNumberType),
-        NumberType::Mobile | NumberType::FixedLineOrMobile => {}
-    }
+    rule(RiskReason::DestinationCountryNotAllowed, !region_allowed, None);
+    let number_type = signals.number_type;
+    rule(
+        RiskReason::PremiumOrSpecialRateNumber,
+        matches!(number_type, NumberType::PremiumRate | NumberType::SharedCost | NumberType::TollFree),
+        None,
+    );
+    rule(RiskReason::NumberCannotReceiveSms, matches!(number_type, NumberType::FixedLine | NumberType::Pager), None);
+    rule(RiskReason::VoipNumber, number_type == NumberType::Voip, None);
+    rule(
+        RiskReason::UnknownNumberType,
+        matches!(number_type, NumberType::Unknown | NumberType::Other | NumberType::Personal),
+        None,
+    );
     let threshold_minor =
         policy.high_value_amount.saturating_mul(10_i64.pow(u32::from(signals.order_amount.currency.exponent())));
-    if signals.order_has_hardware && signals.order_amount.minor >= threshold_minor {
-        add(20, RiskReason::HighValueHardware);
-    }
-    if let (Some(ship), Some(region)) = (signals.shipping_country, signals.phone_region)
-        && ship != region
-    {
-        add(20, RiskReason::ShippingCountryDiffersFromNumber);
-    }
-    if signals.verifications_to_number_last_hour >= policy.max_verifications_per_number_per_hour {
-        add(policy.review_score, RiskReason::VelocityNumber);
-    }
-    if signals.failed_verifications_of_customer_last_day >= 2 {
-        add(30, RiskReason::RecentFailedVerifications);
-    }
+    let high_value = signals.order_has_hardware && signals.order_amount.minor >= threshold_minor;
+    rule(RiskReason::HighValueHardware, high_value, None);
+    let differs = matches!((signals.shipping_country, signals.phone_region), (Some(s), Some(r)) if s != r);
+    rule(RiskReason::ShippingCountryDiffersFromNumber, differs, None);
+    rule(RiskReason::ShippingCountryUnusualForCustomer, signals.shipping_country_known == Some(false), None);
+    let to_number = signals.verifications_to_number_last_hour;
+    rule(RiskReason::VelocityNumber, to_number >= policy.max_verifications_per_number_per_hour, count(to_number));
+    let of_customer = signals.verifications_of_customer_last_hour;
+    rule(RiskReason::VelocityCustomer, of_customer >= VELOCITY_CUSTOMER_PER_HOUR, count(of_customer));
+    let network = signals.verifications_from_network_last_hour;
+    rule(RiskReason::VelocityNetwork, network.is_some_and(|n| n >= VELOCITY_NETWORK_PER_HOUR), network.and_then(count));
+    let device = signals.verifications_from_device_last_hour;
+    rule(RiskReason::VelocityDevice, device.is_some_and(|n| n >= VELOCITY_DEVICE_PER_HOUR), device.and_then(count));
+    let customers = signals.customers_on_device_last_day;
+    rule(
+        RiskReason::DeviceManyCustomers,
+        customers.is_some_and(|n| n >= DEVICE_CUSTOMERS_PER_DAY),
+        customers.and_then(count),
+    );
+    let wrong = signals.wrong_codes_of_customer_last_day;
+    rule(RiskReason::WrongCodesCustomer, wrong >= WRONG_CODES_PER_DAY, count(wrong));
+    let wrong = signals.wrong_codes_to_number_last_day;
+    rule(RiskReason::WrongCodesNumber, wrong >= WRONG_CODES_PER_DAY, count(wrong));
+    let changed = signals.number_changed_days_ago;
+    rule(
+        RiskReason::NumberChangedRecently,
+        changed.is_some_and(|days| days <= i64::from(policy.number_changed_days)),
+        changed,
+    );
+    rule(RiskReason::NewDeviceHighValue, high_value && signals.device_known == Some(false), None);
 
+    let live = || rules.iter().filter(|r| r.fired && !r.shadow);
+    let score = live().fold(0_u32, |sum, r| sum.saturating_add(r.points));
+    let reasons = live().map(|r| r.rule).collect();
     let decision = if score >= policy.deny_score {
         Decision::Deny
     } else if score >= policy.review_score {
@@ -141,12 +265,13 @@ pub fn assess(policy: &Policy, signals: &Signals<'_>) -> Assessment {
     } else {
         Decision::Allow
     };
-    Assessment { decision, score, reasons }
+    Evaluation { assessment: Assessment { decision, score, reasons }, rules }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::RuleSetting;
 
     fn eur(amount: &str) -> Money {
         Money::parse(amount, crate::money::Currency::parse("EUR").unwrap()).unwrap()
@@ -156,11 +281,11 @@ mod tests {
     fn high_value_threshold_is_in_the_order_currency() {
         let yen = |amount| Money::parse(amount, crate::money::Currency::parse("JPY").unwrap()).unwrap();
         let s = Signals { order_has_hardware: true, order_amount: yen("499"), ..clean() };
-        assert!(!assess(&Policy::default(), &s).reasons.contains(&RiskReason::HighValueHardware));
+        assert!(!assess(&Policy::default(), &s).assessment.reasons.contains(&RiskReason::HighValueHardware));
         let s = Signals { order_has_hardware: true, order_amount: yen("500"), ..clean() };
-        assert!(assess(&Policy::default(), &s).reasons.contains(&RiskReason::HighValueHardware));
+        assert!(assess(&Policy::default(), &s).assessment.reasons.contains(&RiskReason::HighValueHardware));
         let s = Signals { order_has_hardware: true, order_amount: eur("500.00"), ..clean() };
-        assert!(assess(&Policy::default(), &s).reasons.contains(&RiskReason::HighValueHardware));
+        assert!(assess(&Policy::default(), &s).assessment.reasons.contains(&RiskReason::HighValueHardware));
     }
 
     fn clean() -> Signals<'static> {
@@ -171,22 +296,30 @@ mod tests {
             order_has_hardware: false,
             shipping_country: Some("DE"),
             verifications_to_number_last_hour: 0,
-            failed_verifications_of_customer_last_day: 0,
+            verifications_of_customer_last_hour: 0,
+            verifications_from_network_last_hour: None,
+            verifications_from_device_last_hour: None,
+            customers_on_device_last_day: None,
+            wrong_codes_of_customer_last_day: 0,
+            wrong_codes_to_number_last_day: 0,
+            number_changed_days_ago: None,
+            device_known: None,
+            shipping_country_known: None,
         }
     }
 
     #[test]
     fn a_clean_order_is_allowed() {
-        let a = assess(&Policy::default(), &clean());
+        let a = assess(&Policy::default(), &clean()).assessment;
         assert_eq!((a.decision, a.score), (Decision::Allow, 0));
     }
 
     #[test]
     fn premium_numbers_and_foreign_destinations_are_denied() {
         let premium = Signals { number_type: NumberType::PremiumRate, ..clean() };
-        assert_eq!(assess(&Policy::default(), &premium).decision, Decision::Deny);
+        assert_eq!(assess(&Policy::default(), &premium).assessment.decision, Decision::Deny);
         let policy = Policy { allowed_countries: vec!["AT".into()], ..Policy::default() };
-        let a = assess(&policy, &clean());
+        let a = assess(&policy, &clean()).assessment;
         assert_eq!(a.decision, Decision::Deny);
         assert_eq!(a.reasons, vec![RiskReason::DestinationCountryNotAllowed]);
     }
@@ -200,10 +333,37 @@ mod tests {
             verifications_to_number_last_hour: 0,
             ..clean()
         };
-        let a = assess(&Policy::default(), &s);
+        let a = assess(&Policy::default(), &s).assessment;
         assert_eq!(a.score, 40);
         assert_eq!(a.decision, Decision::Allow);
         let s = Signals { verifications_to_number_last_hour: 9, ..s };
-        assert_eq!(assess(&Policy::default(), &s).decision, Decision::Review);
+        assert_eq!(assess(&Policy::default(), &s).assessment.decision, Decision::Review);
+    }
+
+    #[test]
+    fn a_shadow_rule_is_reported_but_not_counted() {
+        let mut policy = Policy::default();
+        policy.rules.insert(RiskReason::DeviceManyCustomers, RuleSetting { points: 50, shadow: true });
+        let s = Signals { customers_on_device_last_day: Some(4), ..clean() };
+        let evaluation = assess(&policy, &s);
+        assert_eq!(evaluation.assessment.decision, Decision::Allow);
+        assert_eq!(evaluation.shadow_reasons(), vec![RiskReason::DeviceManyCustomers]);
+        let outcome = evaluation.rules.iter().find(|r| r.rule == RiskReason::DeviceManyCustomers).unwrap();
+        assert_eq!((outcome.fired, outcome.input), (true, Some(4)));
+        policy.rules.insert(RiskReason::DeviceManyCustomers, RuleSetting { points: 50, shadow: false });
+        assert_eq!(assess(&policy, &s).assessment.decision, Decision::Review);
+    }
+
+    #[test]
+    fn a_typing_customer_is_not_held_but_a_guessing_one_is() {
+        let typos = Signals { wrong_codes_of_customer_last_day: 2, wrong_codes_to_number_last_day: 2, ..clean() };
+        assert_eq!(assess(&Policy::default(), &typos).assessment.decision, Decision::Allow);
+        let guessing = Signals {
+            wrong_codes_of_customer_last_day: 6,
+            wrong_codes_to_number_last_day: 6,
+            verifications_of_customer_last_hour: 5,
+            ..clean()
+        };
+        assert_eq!(assess(&Policy::default(), &guessing).assessment.decision, Decision::Review);
     }
 }

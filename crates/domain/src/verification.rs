@@ -2,11 +2,14 @@
 //! the changed fields with a compare-and-set on `version`, so parallel requests cannot overrun a limit.
 
 use crate::clock::Timestamp;
+use crate::risk::RiskReason;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Pending,
+    /// Held for an analyst (a `review` decision): no code has been sent.
+    InReview,
     Approved,
     Failed,
     Expired,
@@ -16,8 +19,9 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 7] = [
+    pub const ALL: [Status; 8] = [
         Self::Pending,
+        Self::InReview,
         Self::Approved,
         Self::Failed,
         Self::Expired,
@@ -29,6 +33,7 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
+            Self::InReview => "in_review",
             Self::Approved => "approved",
             Self::Failed => "failed",
             Self::Expired => "expired",
@@ -43,7 +48,7 @@ impl Status {
     }
 
     pub fn is_final(self) -> bool {
-        self != Self::Pending
+        !matches!(self, Self::Pending | Self::InReview)
     }
 }
 
@@ -58,6 +63,9 @@ pub enum Rejection {
     ResendLimit,
     #[error("a new code can be sent in {retry_after_seconds} s")]
     ResendTooSoon { retry_after_seconds: i64 },
+    /// A hard limit across verifications (`reason`) refuses for now.
+    #[error("refused by the limit {}; try again in {retry_after_seconds} s", .reason.as_str())]
+    Limited { reason: RiskReason, retry_after_seconds: i64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,10 +107,11 @@ impl Verification {
     }
 
     pub fn is_expired(&self, now: Timestamp) -> bool {
-        self.status == Status::Pending && now >= self.expires_at
+        !self.status.is_final() && now >= self.expires_at
     }
 
-    fn ensure_open(&self, now: Timestamp) -> Result<(), Rejection> {
+    /// Pending and not expired: a code may be checked or resent.
+    pub fn ensure_open(&self, now: Timestamp) -> Result<(), Rejection> {
         if self.status != Status::Pending {
             return Err(Rejection::NotPending(self.status));
         }
@@ -144,15 +153,58 @@ impl Verification {
         Ok(())
     }
 
+    /// The shop gives the order up, also while it is held for review.
     pub fn cancel(&mut self, now: Timestamp) -> Result<(), Rejection> {
-        self.ensure_open(now)?;
+        if self.status == Status::InReview {
+            self.ensure_in_review(now)?;
+        } else {
+            self.ensure_open(now)?;
+        }
         self.status = Status::Canceled;
         Ok(())
     }
 
-    /// Nobody came back in time: the verification is abandoned.
+    /// A `review` decision at creation: nothing is sent, and an analyst has until `hold_seconds`.
+    pub fn hold(&mut self, now: Timestamp, hold_seconds: i64) {
+        self.status = Status::InReview;
+        self.expires_at = now.plus_seconds(hold_seconds);
+    }
+
+    fn ensure_in_review(&self, now: Timestamp) -> Result<(), Rejection> {
+        if self.status != Status::InReview {
+            return Err(Rejection::NotPending(self.status));
+        }
+        if self.is_expired(now) {
+            return Err(Rejection::Expired);
+        }
+        Ok(())
+    }
+
+    /// An analyst lets the code go out: the verification waits for it as if just created.
+    pub fn release(&mut self, now: Timestamp) -> Result<(), Rejection> {
+        self.ensure_in_review(now)?;
+        self.status = Status::Pending;
+        self.last_sent_at = now;
+        self.expires_at = now.plus_seconds(self.code_ttl_seconds);
+        Ok(())
+    }
+
+    /// An analyst verified the customer another way (a call back on a known number).
+    pub fn approve_after_review(&mut self, now: Timestamp) -> Result<(), Rejection> {
+        self.ensure_in_review(now)?;
+        self.status = Status::Approved;
+        Ok(())
+    }
+
+    pub fn reject_after_review(&mut self, now: Timestamp) -> Result<(), Rejection> {
+        self.ensure_in_review(now)?;
+        self.status = Status::Blocked;
+        Ok(())
+    }
+
+    /// Nobody came back in time (or no analyst decided): the verification is abandoned.
     pub fn expire(&mut self, now: Timestamp) -> Result<(), Rejection> {
-        if self.status != Status::Pending {
+        if self.status.is_final() {
             return Err(Rejection::NotPending(self.status));
         }
         if !self.is_expired(now) {
@@ -227,6 +279,25 @@ mod tests {
         assert_eq!(v.resend(later), Ok(()));
         assert_eq!(v.expires_at, later.plus_seconds(300));
         assert_eq!(v.resend(later.plus_seconds(60)), Err(Rejection::ResendLimit));
+    }
+
+    #[test]
+    fn a_held_verification_is_decided_once_or_expires() {
+        let mut v = fresh();
+        v.hold(T0, 3600);
+        assert_eq!(v.check(true, T0), Err(Rejection::NotPending(Status::InReview)));
+        assert_eq!(v.resend(T0.plus_seconds(60)), Err(Rejection::NotPending(Status::InReview)));
+        let mut released = v.clone();
+        let later = T0.plus_seconds(600);
+        assert_eq!(released.release(later), Ok(()));
+        assert_eq!((released.status, released.expires_at), (Status::Pending, later.plus_seconds(300)));
+        assert_eq!(released.approve_after_review(later), Err(Rejection::NotPending(Status::Pending)));
+        let mut approved = v.clone();
+        assert_eq!(approved.approve_after_review(later), Ok(()));
+        assert_eq!(approved.status, Status::Approved);
+        assert_eq!(v.reject_after_review(T0.plus_seconds(3600)), Err(Rejection::Expired));
+        assert_eq!(v.expire(T0.plus_seconds(3600)), Ok(()));
+        assert_eq!(v.status, Status::Expired);
     }
 
     #[test]

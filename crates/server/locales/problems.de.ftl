@@ -48,3 +48,5 @@ problem-malformed-json = Der Anfragetext ist kein gültiges JSON ({ $detail })
     .title = Ungültiges JSON
 problem-unsupported-media-type = Senden Sie den Anfragetext als `Content-Type: application/json`
     .title = JSON erwartet
+problem-limit-reached = Ein Limit gegen Missbrauch verhindert das gerade; in { $seconds } s ist es wieder möglich
+    .title = Zu viele Versuche

@@ -115,6 +115,24 @@ const DECLARED: &[Declared] = &[
         labels: &["brand", "reason"],
     },
     Declared {
+        name: "orderguard_risk_shadow_reasons_total",
+        kind: Kind::Counter,
+        help: "Rules in shadow mode that fired (recorded, not counted in the decision), by brand and reason.",
+        labels: &["brand", "reason"],
+    },
+    Declared {
+        name: "orderguard_limit_refusals_total",
+        kind: Kind::Counter,
+        help: "Verifications, checks and resends refused by a hard limit, by brand, limit and action.",
+        labels: &["action", "brand", "limit"],
+    },
+    Declared {
+        name: "orderguard_lockouts_total",
+        kind: Kind::Counter,
+        help: "Wrong-code locks engaged, by brand and subject (customer, number).",
+        labels: &["brand", "subject"],
+    },
+    Declared {
         name: "orderguard_approvals_by_attempt_total",
         kind: Kind::Counter,
         help: "Approved verifications by brand and the attempt that approved.",

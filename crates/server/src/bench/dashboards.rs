@@ -290,5 +290,8 @@ fn traced_verification(order: &str, now: i64) -> anyhow::Result<VerificationReco
         created_at: Timestamp(now),
         updated_at: Timestamp(now),
         version: 0,
+        receipt: None,
+        range_ref: None,
+        device_ref: None,
     })
 }

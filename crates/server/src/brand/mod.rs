@@ -3,14 +3,16 @@
 
 pub mod theme;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use orderguard_domain::brand::{BrandSlug, parse_domain};
 use orderguard_domain::circuit::CircuitBreaker;
+use orderguard_domain::limits::{BrandLimits, HardLimits};
 use orderguard_domain::money::Money;
-use orderguard_domain::policy::Policy;
+use orderguard_domain::policy::{Policy, ReviewAction, RuleSetting};
+use orderguard_domain::risk::RiskReason;
 use orderguard_domain::sms_text::{self, CodeEntry, SmsVars};
 
 use crate::config::{BrandConfig, ConfigError, IdentityConfig, Settings, SmsProviderConfig};
@@ -32,6 +34,10 @@ pub struct Brand {
     pub locales: Vec<String>,
     pub default_region: Option<String>,
     pub policy: Policy,
+    /// The deployment's hard limits, tightened by the brand's own.
+    pub limits: HardLimits,
+    /// A digest of the brand's policy configuration: the risk event names the policy that decided.
+    pub policy_version: String,
     pub sms_templates: HashMap<String, String>,
     pub route: Vec<NamedGateway>,
     pub routes_by_country: HashMap<String, Vec<NamedGateway>>,
@@ -187,9 +193,10 @@ impl Brands {
                 Ok((name.clone(), connector))
             })
             .collect::<Result<HashMap<String, Arc<dyn IdentityConnector>>, ConfigError>>()?;
+        let limits = settings.fraud_limits.hard_limits()?;
         let mut by_slug = HashMap::new();
         for config in &settings.brands {
-            let brand = build_brand(config, settings.config_dir.as_deref(), &gateways, &connectors)
+            let brand = build_brand(config, settings.config_dir.as_deref(), &gateways, &connectors, &limits)
                 .map_err(|e| ConfigError::Invalid(format!("brand `{}`: {e}", config.slug)))?;
             if by_slug.insert(config.slug.clone(), Arc::new(brand)).is_some() {
                 return Err(ConfigError::Invalid(format!("brand `{}` is declared twice", config.slug)));
@@ -199,11 +206,20 @@ impl Brands {
     }
 }
 
+/// The first 12 hex digits of the SHA-256 of the policy as configured: equal configurations have
+/// equal versions, on every instance.
+fn policy_version(policy: &crate::config::PolicyConfig) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(serde_json::to_vec(policy).unwrap_or_default());
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
 fn build_brand(
     c: &BrandConfig,
     config_dir: Option<&Path>,
     gateways: &HashMap<String, NamedGateway>,
     connectors: &HashMap<String, Arc<dyn IdentityConnector>>,
+    deployment_limits: &HardLimits,
 ) -> Result<Brand, String> {
     let slug = BrandSlug::parse(&c.slug).map_err(|e| e.to_string())?;
     if c.name.trim().is_empty() {
@@ -257,8 +273,34 @@ fn build_brand(
         review_score: p.review_score.unwrap_or(defaults.review_score),
         deny_score: p.deny_score.unwrap_or(defaults.deny_score),
         allow_unverified_phone: p.allow_unverified_phone.unwrap_or(defaults.allow_unverified_phone),
+        rules: BTreeMap::new(),
+        number_changed_days: p.number_changed_days.unwrap_or(defaults.number_changed_days),
+        review_action: match p.review_action.as_deref() {
+            None => defaults.review_action,
+            Some(action) => ReviewAction::parse(action)
+                .ok_or_else(|| format!("policy.review_action must be `hold` or `send`, not `{action}`"))?,
+        },
+        review_hold_seconds: p.review_hold_seconds.unwrap_or(defaults.review_hold_seconds),
+        limits: BrandLimits {
+            sms_per_number_10_minutes: p.limits.sms_per_number_10_minutes,
+            sms_per_number_day: p.limits.sms_per_number_day,
+            wrong_codes_day: p.limits.wrong_codes_day,
+            verifications_per_customer_hour: p.limits.verifications_per_customer_hour,
+            verifications_per_customer_day: p.limits.verifications_per_customer_day,
+        },
+        trusted_countries: p.trusted_countries.clone().unwrap_or_default(),
     };
+    let mut policy = policy;
+    for (code, rule) in &p.rules {
+        let reason = RiskReason::parse(code)
+            .filter(|r| r.is_scored())
+            .ok_or_else(|| format!("policy.rules.{code}: not a scored rule (docs/risk.md lists them)"))?;
+        let points = rule.points.unwrap_or_else(|| policy.default_points(reason));
+        policy.rules.insert(reason, RuleSetting { points, shadow: rule.shadow });
+    }
     policy.validate().map_err(|e| format!("policy.{e}"))?;
+    let limits = deployment_limits.tightened(&policy.limits).map_err(|e| format!("policy.limits.{e}"))?;
+    let policy_version = policy_version(&c.policy);
     if c.sms_route.is_empty() {
         return Err("sms_route needs at least one provider".into());
     }
@@ -304,6 +346,8 @@ fn build_brand(
         locales: c.locales.clone(),
         default_region: c.default_region.clone(),
         policy,
+        limits,
+        policy_version,
         sms_templates: c.sms_templates.clone().into_iter().collect(),
         route,
         routes_by_country,

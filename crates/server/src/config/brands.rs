@@ -66,6 +66,38 @@ pub struct PolicyConfig {
     pub review_score: Option<u32>,
     pub deny_score: Option<u32>,
     pub allow_unverified_phone: Option<bool>,
+    /// `hold` (default: a `review` decision sends no code and waits for an analyst) or `send`.
+    pub review_action: Option<String>,
+    /// How long a held order waits for an analyst before it expires (default 4 hours).
+    pub review_hold_seconds: Option<i64>,
+    /// A number changed in the identity profile within this many days is a risk signal (30).
+    pub number_changed_days: Option<u32>,
+    /// Countries trusted for SMS (geo permission `allow`): no burst rule; hard limits still apply.
+    pub trusted_countries: Option<Vec<String>>,
+    /// Reason code → points and shadow mode of a scored rule (docs/risk.md).
+    #[serde(default)]
+    pub rules: BTreeMap<String, RuleConfig>,
+    /// Tighter hard limits than the deployment's `[fraud_limits]`.
+    #[serde(default)]
+    pub limits: BrandLimitsConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub points: Option<u32>,
+    #[serde(default)]
+    pub shadow: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandLimitsConfig {
+    pub sms_per_number_10_minutes: Option<u32>,
+    pub sms_per_number_day: Option<u32>,
+    pub wrong_codes_day: Option<u32>,
+    pub verifications_per_customer_hour: Option<u32>,
+    pub verifications_per_customer_day: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

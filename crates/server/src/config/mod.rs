@@ -11,7 +11,7 @@ mod identity;
 mod secrets;
 mod sms_providers;
 
-pub use brands::{BrandConfig, PolicyConfig, ThemeConfig};
+pub use brands::{BrandConfig, BrandLimitsConfig, PolicyConfig, RuleConfig, ThemeConfig};
 pub use identity::{IdentityConfig, OidcConfig, RestAuth, RestConfig, StaticCustomer};
 pub use secrets::{Secret, resolve_secrets};
 pub use sms_providers::{
@@ -55,6 +55,9 @@ pub struct Settings {
     pub dev: DevSettings,
     #[serde(default)]
     pub limits: Limits,
+    /// Hard limits across verifications, for every brand of the deployment (docs/risk.md).
+    #[serde(default)]
+    pub fraud_limits: FraudLimits,
     #[serde(default)]
     pub sms_providers: BTreeMap<String, SmsProviderConfig>,
     #[serde(default)]
@@ -127,6 +130,45 @@ impl Default for Limits {
             circuit_breaker_open_ms: 30_000,
             rollup_lag_ms: 5_000,
         }
+    }
+}
+
+/// `[fraud_limits]`: counted across all brands of the deployment where they concern a number, so
+/// a number pumped through several brands counts once. A brand's `policy.limits` may only tighten them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FraudLimits {
+    pub sms_per_number_10_minutes: u32,
+    pub sms_per_number_day: u32,
+    pub wrong_codes_day: u32,
+    pub verifications_per_customer_hour: u32,
+    pub verifications_per_customer_day: u32,
+}
+
+impl Default for FraudLimits {
+    fn default() -> Self {
+        let d = orderguard_domain::limits::HardLimits::default();
+        Self {
+            sms_per_number_10_minutes: d.sms_per_number_10_minutes,
+            sms_per_number_day: d.sms_per_number_day,
+            wrong_codes_day: d.wrong_codes_day,
+            verifications_per_customer_hour: d.verifications_per_customer_hour,
+            verifications_per_customer_day: d.verifications_per_customer_day,
+        }
+    }
+}
+
+impl FraudLimits {
+    pub fn hard_limits(&self) -> Result<orderguard_domain::limits::HardLimits, ConfigError> {
+        let limits = orderguard_domain::limits::HardLimits {
+            sms_per_number_10_minutes: self.sms_per_number_10_minutes,
+            sms_per_number_day: self.sms_per_number_day,
+            wrong_codes_day: self.wrong_codes_day,
+            verifications_per_customer_hour: self.verifications_per_customer_hour,
+            verifications_per_customer_day: self.verifications_per_customer_day,
+        };
+        limits.validate().map_err(|e| ConfigError::Invalid(format!("fraud_limits.{e}")))?;
+        Ok(limits)
     }
 }
 

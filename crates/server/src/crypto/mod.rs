@@ -82,6 +82,13 @@ impl Secrets {
         hmac(&self.phone_hash_key, &[e164.as_bytes()]).to_vec()
     }
 
+    /// A keyed reference of another identifier (`kind`: a number range, a device id, a client
+    /// network), for counting by it without keeping it.
+    pub fn reference(&self, kind: &str, value: &str) -> String {
+        let digest = hmac(&self.phone_hash_key, &[kind.as_bytes(), value.as_bytes()]);
+        orderguard_domain::order::hex(digest.get(..16).unwrap_or_default())
+    }
+
     /// The pseudonym a customer id is stored under.
     pub fn customer_ref(&self, brand: &str, customer_id: &str) -> String {
         let digest = hmac(&self.customer_key, &[brand.as_bytes(), customer_id.as_bytes()]);

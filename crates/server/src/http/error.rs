@@ -183,6 +183,16 @@ fn rejected(rejection: Rejection) -> ApiError {
         Rejection::ResendLimit => {
             ApiError::new(StatusCode::CONFLICT, "resend-limit-reached", "No more resends", rejection.to_string())
         }
+        Rejection::Limited { retry_after_seconds, .. } => {
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "limit-reached",
+                "Too many attempts",
+                rejection.to_string(),
+            );
+            e.0.retry_after_seconds = Some(retry_after_seconds);
+            e
+        }
         Rejection::ResendTooSoon { retry_after_seconds } => {
             let mut e = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -1,4 +1,5 @@
-//! Expires pending verifications nobody came back to, and reloads the receipt signing keys so that
+//! Expires pending verifications nobody came back to (and held ones nobody decided), forgets
+//! risk activity nothing counts any more, and reloads the receipt signing keys so that
 //! a rotation by another instance or by `orderguard keys rotate` is picked up.
 
 use std::sync::Arc;
@@ -28,10 +29,13 @@ pub async fn run(app: Arc<App>, interval: Duration) {
                 }
             }
         }
-        if ticks.is_multiple_of(RELOAD_KEYS_EVERY)
-            && let Err(e) = signing_keys::reload(&app).await
-        {
-            tracing::warn!(error = %e, "reloading signing keys failed");
+        if ticks.is_multiple_of(RELOAD_KEYS_EVERY) {
+            if let Err(e) = signing_keys::reload(&app).await {
+                tracing::warn!(error = %e, "reloading signing keys failed");
+            }
+            if let Err(e) = verifications::forget_idle_activity(&app, app.clock.now()).await {
+                tracing::warn!(error = %e, "forgetting idle risk activity failed");
+            }
         }
     }
 }

@@ -43,4 +43,10 @@ pub struct VerificationRecord {
     pub updated_at: Timestamp,
     /// Bumped by every change: the compare-and-set of `update_state`.
     pub version: i64,
+    /// The signed receipt, issued once at approval.
+    pub receipt: Option<String>,
+    /// Keyed references of the number's range (see `service::verifications::activity`) and of
+    /// the shop's device id.
+    pub range_ref: Option<String>,
+    pub device_ref: Option<String>,
 }

@@ -85,6 +85,9 @@ impl Default for Options {
 pub struct Tally {
     pub started: u64,
     pub blocked: u64,
+    /// Held for review (`in_review`): no code was sent.
+    #[serde(default)]
+    pub held: u64,
     pub approved: u64,
     pub failed: u64,
     pub canceled: u64,
@@ -220,6 +223,8 @@ struct Flow {
     approved: bool,
     /// No longer pending (approved, failed, canceled, blocked).
     ended: bool,
+    /// Held for review: nothing to type; the hold expires while the simulation lives on.
+    held: bool,
 }
 
 impl Flow {
@@ -372,6 +377,7 @@ async fn drive(
                         delivery: plan::delivery_seconds(&mut rng),
                         approved: false,
                         ended: false,
+                        held: false,
                     });
                 }
             }
@@ -379,7 +385,7 @@ async fn drive(
             let pumping_day = (slot == 4).then_some(day);
             let slot = Slot { api, brands, t0, pumping_day, concurrency: options.concurrency };
             slot.run(&mut rng, &mut tallies, &mut flows).await?;
-            for flow in flows.iter().filter(|f| !f.ended) {
+            for flow in flows.iter().filter(|f| !f.ended || f.held) {
                 pending.extend(flow.verification.clone().map(|id| (flow.brand.clone(), id)));
             }
         }
@@ -470,8 +476,10 @@ impl Slot<'_> {
             let t = tally(tallies, &flow.brand);
             t.started += 1;
             flow.verification = Some(id);
-            if status == "blocked" {
-                t.blocked += 1;
+            if status == "blocked" || status == "in_review" {
+                t.blocked += u64::from(status == "blocked");
+                t.held += u64::from(status == "in_review");
+                flow.held = status == "in_review";
                 flow.ended = true;
             }
         }
@@ -480,6 +488,7 @@ impl Slot<'_> {
                 let t = tally(tallies, brand);
                 t.started += 1;
                 t.blocked += u64::from(status == "blocked");
+                t.held += u64::from(status == "in_review");
             }
         }
         Ok(())

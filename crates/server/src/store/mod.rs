@@ -8,6 +8,7 @@ pub mod events;
 pub mod keys;
 pub mod market;
 pub mod orders;
+pub mod risk_activity;
 pub mod rollups;
 pub mod sms;
 pub mod verifications;
@@ -105,6 +106,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (9, include_str!("../../migrations/sqlite/0009_login_failures_by_client.sql")),
     (10, include_str!("../../migrations/sqlite/0010_events_by_brand_id.sql")),
     (11, include_str!("../../migrations/sqlite/0011_events_by_order_without_verification.sql")),
+    (12, include_str!("../../migrations/sqlite/0012_risk_activity.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -118,6 +120,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (9, include_str!("../../migrations/postgres/0009_login_failures_by_client.sql")),
     (10, include_str!("../../migrations/postgres/0010_events_by_brand_id.sql")),
     (11, include_str!("../../migrations/postgres/0011_events_by_order_without_verification.sql")),
+    (12, include_str!("../../migrations/postgres/0012_risk_activity.sql")),
 ];
 
 impl Store {

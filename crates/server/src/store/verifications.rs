@@ -13,7 +13,7 @@ const COLUMNS: &str = "id, brand, order_id, customer_ref, phone_enc, phone_hash,
     number_type, amount_minor, currency, order_digest, order_summary, shipping_country, locale, return_url, \
     client_ip, status, code_hash, attempts, max_attempts, resends, max_resends, resend_cooldown_seconds, \
     code_ttl_seconds, expires_at, last_sent_at, risk_decision, risk_score, risk_reasons, hosted_token, \
-    cancel_reason, idempotency_key, request_hash, created_at, updated_at, version, code_entry";
+    cancel_reason, idempotency_key, request_hash, created_at, updated_at, version, code_entry, receipt, range_ref, device_ref";
 
 fn count(row: &Row, column: &'static str) -> Result<u32, StoreError> {
     u32::try_from(row.int(column)?).map_err(|_| StoreError::Column { column, expected: "a count" })
@@ -72,6 +72,9 @@ fn from_row(row: &Row) -> Result<VerificationRecord, StoreError> {
         updated_at: Timestamp(row.int("updated_at")?),
         version: row.int("version")?,
         code_entry: row.parsed("code_entry", CodeEntry::parse)?,
+        receipt: row.opt_text("receipt")?,
+        range_ref: row.opt_text("range_ref")?,
+        device_ref: row.opt_text("device_ref")?,
     })
 }
 
@@ -81,7 +84,7 @@ pub fn insert(conn: &mut dyn Conn, v: &VerificationRecord) -> Result<(), StoreEr
         &format!(
             "INSERT INTO verifications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
              $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, \
-             $34, $35, $36, $37, $38)"
+             $34, $35, $36, $37, $38, $39, $40, $41)"
         ),
         &[
             v.id.as_str().into(),
@@ -122,6 +125,9 @@ pub fn insert(conn: &mut dyn Conn, v: &VerificationRecord) -> Result<(), StoreEr
             v.updated_at.millis().into(),
             v.version.into(),
             v.code_entry.as_str().into(),
+            v.receipt.clone().into(),
+            v.range_ref.clone().into(),
+            v.device_ref.clone().into(),
         ],
     )?;
     Ok(())
@@ -168,7 +174,8 @@ pub fn update_state(conn: &mut dyn Conn, v: &VerificationRecord, now: Timestamp)
     let s = &v.state;
     let changed = conn.execute(
         "UPDATE verifications SET status = $1, attempts = $2, resends = $3, expires_at = $4, last_sent_at = $5, \
-         code_hash = $6, cancel_reason = $7, updated_at = $8, version = $9 WHERE id = $10 AND version = $11",
+         code_hash = $6, cancel_reason = $7, updated_at = $8, version = $9, receipt = $12 \
+         WHERE id = $10 AND version = $11",
         &[
             s.status.as_str().into(),
             s.attempts.into(),
@@ -181,16 +188,17 @@ pub fn update_state(conn: &mut dyn Conn, v: &VerificationRecord, now: Timestamp)
             (v.version + 1).into(),
             v.id.as_str().into(),
             v.version.into(),
+            v.receipt.clone().into(),
         ],
     )?;
     Ok(changed == 1)
 }
 
-/// Pending verifications whose code has expired, oldest first.
+/// Pending or held verifications whose time is up, oldest first.
 pub fn due_for_expiry(conn: &mut dyn Conn, now: Timestamp, limit: i64) -> Result<Vec<VerificationRecord>, StoreError> {
     conn.query(
         &format!(
-            "SELECT {COLUMNS} FROM verifications WHERE status = 'pending' AND expires_at <= $1 \
+            "SELECT {COLUMNS} FROM verifications WHERE status IN ('pending', 'in_review') AND expires_at <= $1 \
              ORDER BY expires_at LIMIT $2"
         ),
         &[now.millis().into(), limit.into()],
@@ -198,39 +206,6 @@ pub fn due_for_expiry(conn: &mut dyn Conn, now: Timestamp, limit: i64) -> Result
     .iter()
     .map(from_row)
     .collect()
-}
-
-/// The brand's verifications to a number since `since`, counted up to `cap` (enough for a threshold, and
-/// bounded work however busy the number is).
-pub fn count_to_number_since(
-    conn: &mut dyn Conn,
-    brand: &str,
-    phone_hash: &[u8],
-    since: Timestamp,
-    cap: u32,
-) -> Result<u32, StoreError> {
-    let row = conn.query_one(
-        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM verifications WHERE brand = $1 AND phone_hash = $2 \
-         AND created_at >= $3 LIMIT $4) AS recent",
-        &[brand.into(), phone_hash.into(), since.millis().into(), cap.into()],
-    )?;
-    count(&row, "n")
-}
-
-/// Failed verifications of a customer since `since`, counted up to `cap`.
-pub fn count_failed_for_customer_since(
-    conn: &mut dyn Conn,
-    brand: &str,
-    customer_ref: &str,
-    since: Timestamp,
-    cap: u32,
-) -> Result<u32, StoreError> {
-    let row = conn.query_one(
-        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM verifications WHERE brand = $1 AND customer_ref = $2 \
-         AND created_at >= $3 AND status = 'failed' LIMIT $4) AS recent",
-        &[brand.into(), customer_ref.into(), since.millis().into(), cap.into()],
-    )?;
-    count(&row, "n")
 }
 
 pub fn count_for_order(conn: &mut dyn Conn, brand: &str, order_id: &str) -> Result<u32, StoreError> {

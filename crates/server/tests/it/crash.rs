@@ -65,7 +65,7 @@ async fn kill_9_under_load_loses_nothing_acknowledged(db: Db) {
                     let Ok(response) = http
                         .post(format!("{base}/v1/verifications"))
                         .bearer_auth(&key)
-                        .json(&order(&format!("K-{worker}-{n}"), "c-1"))
+                        .json(&order(&format!("K-{worker}-{n}"), &crate::support::load_customer(worker * 120 + n)))
                         .send()
                         .await
                     else {

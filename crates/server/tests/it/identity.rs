@@ -416,18 +416,23 @@ async fn rest_directory_with_bearer_and_basic(db: Db) {
     let customers = Customers::start(&["--auth".into(), "bearer:directory-token".into()]).await;
     let server =
         server_with(db, rest_connector(&customers.url, RestAuth::Bearer { token: "directory-token".into() })).await;
+    // The number changed days ago and the order is high-value hardware: held for review. (The
+    // directory's dates are fixed: the server lives five days after the change.)
+    let five_days_after = orderguard::clock::parse_rfc3339("2026-11-25T10:00:00Z").unwrap();
+    server.app().clock.set_simulated(Some(orderguard_domain::clock::Timestamp(five_days_after)));
     let (status, body) = create(&server, &server.alpha_key, "R-1", json!({ "id": "100234" })).await;
-    assert_eq!(status, 201, "{body}");
-    let id = body["id"].as_str().unwrap();
-    let sms = wait_for_sms(&server, id, Vec::new()).await;
-    assert_eq!(sms["to"], "+4915123456789", "normalised to E.164");
-    let created = &events_of(&server, "alpha", id).await[0];
+    assert_eq!((status, body["status"].as_str()), (201, Some("in_review")), "{body}");
+    assert!(body["risk"]["reasons"].as_array().unwrap().contains(&json!("number_changed_recently")), "{body}");
+    let created = &events_of(&server, "alpha", body["id"].as_str().unwrap()).await[0];
     assert_eq!(
         (created["phone_changed_at"].as_str(), created["number_type"].as_str()),
         (Some("2026-11-20T10:00:00.000Z"), Some("mobile"))
     );
-    // Written without a country code, read in the brand's region.
-    assert_eq!(create(&server, &server.alpha_key, "R-2", json!({ "id": "100235" })).await.0, 201);
+    // Written without a country code, read in the brand's region; changed long ago.
+    let (status, body) = create(&server, &server.alpha_key, "R-2", json!({ "id": "100235" })).await;
+    assert_eq!((status, body["status"].as_str()), (201, Some("pending")), "{body}");
+    let sms = wait_for_sms(&server, body["id"].as_str().unwrap(), Vec::new()).await;
+    assert_eq!(sms["to"], "+4917612345678", "normalised to E.164");
     let (status, body) = create(&server, &server.alpha_key, "R-3", json!({ "id": "100236" })).await;
     assert_eq!((status, problem_type(&body)), (422, "customer-phone-missing"));
     let (status, body) = create(&server, &server.alpha_key, "R-4", json!({ "id": "999" })).await;

@@ -217,7 +217,7 @@ async fn smsc_killed_mid_traffic_loses_and_repeats_nothing_acknowledged(db: Db) 
         if n == 20 {
             smsc = smsc.kill_and_restart(Duration::from_millis(1500)).await;
         }
-        let v = server.create(&server.alpha_key, &format!("K-{n}"), "c-1").await;
+        let v = server.create(&server.alpha_key, &format!("K-{n}"), &crate::support::load_customer(n as usize)).await;
         ids.push(v["id"].as_str().unwrap().to_owned());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -255,7 +255,12 @@ async fn throttling_is_answered_by_slowing_down(db: Db) {
     .await;
     let mut ids = Vec::new();
     for n in 0..80 {
-        ids.push(server.create(&server.alpha_key, &format!("T-{n}"), "c-1").await["id"].as_str().unwrap().to_owned());
+        ids.push(
+            server.create(&server.alpha_key, &format!("T-{n}"), &crate::support::load_customer(n as usize)).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     for id in &ids {
         wait_for_event(&server, id, "sms.submitted").await;
@@ -311,7 +316,11 @@ async fn dead_smsc_fails_over_to_http_and_comes_back(db: Db) {
     .await;
     // Two messages find the SMSC down and go to the aggregator; the breaker opens.
     for n in 0..2 {
-        let id = server.create(&server.alpha_key, &format!("F-{n}"), "c-1").await["id"].as_str().unwrap().to_owned();
+        let id = server.create(&server.alpha_key, &format!("F-{n}"), &crate::support::load_customer(n as usize)).await
+            ["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let submitted = wait_for_event(&server, &id, "sms.submitted").await;
         assert_eq!(submitted["provider"], "aggregator");
         let failed = wait_for_event(&server, &id, "sms.attempt_failed").await;
@@ -331,7 +340,11 @@ async fn dead_smsc_fails_over_to_http_and_comes_back(db: Db) {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let mut back = false;
     for n in 0..20 {
-        let id = server.create(&server.alpha_key, &format!("B-{n}"), "c-1").await["id"].as_str().unwrap().to_owned();
+        let id = server.create(&server.alpha_key, &format!("B-{n}"), &crate::support::load_customer(n as usize)).await
+            ["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         if wait_for_event(&server, &id, "sms.submitted").await["provider"] == "smsc" {
             back = true;
             break;
@@ -366,7 +379,7 @@ async fn two_instances_send_each_queued_message_once(db: Db) {
             .http
             .post(format!("{base}/v1/verifications"))
             .bearer_auth(&first.alpha_key)
-            .json(&crate::support::order(&format!("M-{n}"), "c-1"))
+            .json(&crate::support::order(&format!("M-{n}"), &crate::support::load_customer(n as usize)))
             .send()
             .await
             .unwrap();

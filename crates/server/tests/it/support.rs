@@ -133,6 +133,7 @@ customers = [
   {{ id = "c-unverified", phone = "+4915198765432", phone_verified = false }},
   {{ id = "c-landline", phone = "+49301234567" }},
   {{ id = "c-uk", phone = "+447400123456" }},
+{load}
 ]
 
 [[brands]]
@@ -154,8 +155,22 @@ locales = ["en", "de"]
 sms_route = ["outbox"]
 identity = "directory"
 "##,
-        url = database_url
+        url = database_url,
+        load = load_customers(),
     )
+}
+
+/// Customers for tests that drive many flows: `load-0` to `load-1999`, each with a number of its
+/// own in a number range of its own, so that the limits per number, customer and range let a
+/// test's load through as they let through a crowd of honest customers.
+pub const LOAD_CUSTOMERS: usize = 2000;
+
+pub fn load_customer(n: usize) -> String {
+    format!("load-{}", n % LOAD_CUSTOMERS)
+}
+
+fn load_customers() -> String {
+    (0..LOAD_CUSTOMERS).map(|n| format!("  {{ id = \"load-{n}\", phone = \"+49151{n:04}5678\" }},\n")).collect()
 }
 
 pub fn settings(db: &Db, tweak: impl FnOnce(&mut Settings)) -> Settings {
@@ -306,7 +321,7 @@ pub fn order(order_id: &str, customer: &str) -> Value {
         },
         "customer": { "id": customer },
         "locale": "de",
-        "client": { "ip": "203.0.113.77", "user_agent": "test", "device_id": "d-1" },
+        "client": { "ip": "203.0.113.77", "user_agent": "test", "device_id": format!("device-of-{customer}") },
     })
 }
 

@@ -40,20 +40,21 @@ pub async fn simulate_and_report(
     let report = simulate::run(target, options).await.context("simulating traffic")?;
     println!("Simulated {} to {} in {:.1} s:", report.from, report.to, started.elapsed().as_secs_f64());
     println!(
-        "  {:<10} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>7} {:>12}",
-        "brand", "started", "approved", "failed", "expired", "canceled", "blocked", "resent", "fraud/orders"
+        "  {:<10} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>12}",
+        "brand", "started", "approved", "failed", "expired", "canceled", "blocked", "held", "resent", "fraud/orders"
     );
     for (brand, t) in &report.brands {
         let orders: u64 = t.outcomes.values().sum();
         let fraud = t.outcomes.get("fraud_confirmed").copied().unwrap_or(0);
         println!(
-            "  {brand:<10} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>7} {:>12}",
+            "  {brand:<10} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>12}",
             t.started,
             t.approved,
             t.failed,
             t.expired,
             t.canceled,
             t.blocked,
+            t.held,
             t.resent,
             format!("{fraud}/{orders}")
         );

@@ -12,7 +12,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use orderguard_domain::FieldError;
-use orderguard_domain::clock::Timestamp;
 use orderguard_domain::order::{ItemInput, Order, OrderInput, OrderOutcome};
 use orderguard_domain::sms_text::CodeEntry;
 use serde::de::DeserializeOwned;
@@ -104,14 +103,15 @@ fn optional_json<T: DeserializeOwned + Default>(
     }
 }
 
-/// A verification as the API shows it; `now` issues the receipt of an approved one.
-pub fn verification_response(app: &App, v: &VerificationRecord, now: Timestamp) -> VerificationResponse {
+/// A verification as the API shows it, with the receipt issued at its approval.
+pub fn verification_response(app: &App, v: &VerificationRecord) -> VerificationResponse {
     use crate::clock::rfc3339;
     VerificationResponse {
         id: v.id.clone(),
         brand: v.brand.to_string(),
         order_id: v.order_id.clone(),
         status: v.state.status.as_str().to_owned(),
+        retry_after: None,
         amount: v.amount.to_decimal(),
         currency: v.amount.currency.code().to_owned(),
         locale: v.locale.clone(),
@@ -127,7 +127,7 @@ pub fn verification_response(app: &App, v: &VerificationRecord, now: Timestamp) 
             score: i64::from(v.risk.score),
             reasons: v.risk.reasons.iter().map(|r| r.as_str().to_owned()).collect(),
         },
-        receipt: service::receipt(app, v, now),
+        receipt: v.receipt.clone(),
         cancel_reason: v.cancel_reason.clone(),
         created_at: rfc3339(v.created_at.millis()),
         updated_at: rfc3339(v.updated_at.millis()),
@@ -229,6 +229,7 @@ pub async fn create_verification(
             customer,
             locale: request.locale.or_else(|| super::locale::accepted().map(str::to_owned)),
             client_ip,
+            device_id: request.client.as_ref().and_then(|c| c.device_id.clone()),
             return_url: request.return_url,
             code_entry,
             idempotency_key,
@@ -237,7 +238,10 @@ pub async fn create_verification(
         now,
     )
     .await?;
-    let body = verification_response(&app, &created.record, now);
+    let body = VerificationResponse {
+        retry_after: created.retry_after_seconds,
+        ..verification_response(&app, &created.record)
+    };
     let location = format!("/v1/verifications/{}", created.record.id);
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -266,7 +270,7 @@ pub async fn get_verification(
     Path(id): Path<String>,
 ) -> Result<Json<VerificationResponse>, ApiError> {
     let record = service::get(&app, &brand.slug, &id).await?;
-    Ok(Json(verification_response(&app, &record, app.clock.now())))
+    Ok(Json(verification_response(&app, &record)))
 }
 
 const TOKEN_RULE: &str =
@@ -356,7 +360,7 @@ pub async fn resend_verification(
 ) -> Result<Json<VerificationResponse>, ApiError> {
     let now = app.clock.now();
     let record = service::resend(&app, &brand, &id, now).await?;
-    Ok(Json(verification_response(&app, &record, now)))
+    Ok(Json(verification_response(&app, &record)))
 }
 
 /// The customer aborted: end the verification as `canceled`.
@@ -381,7 +385,7 @@ pub async fn cancel_verification(
     let request: CancelRequest = optional_json(&headers, body)?;
     let now = app.clock.now();
     let record = service::cancel(&app, &brand, &id, request.reason, now).await?;
-    Ok(Json(verification_response(&app, &record, now)))
+    Ok(Json(verification_response(&app, &record)))
 }
 
 /// Report what finally became of an order: the labels fraud trends are computed from.

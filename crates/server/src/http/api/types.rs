@@ -81,8 +81,14 @@ pub struct VerificationResponse {
     pub id: String,
     pub brand: String,
     pub order_id: String,
-    /// `pending`, `approved`, `failed`, `expired`, `canceled`, `blocked` or `undeliverable`.
+    /// `pending` (the code was sent), `in_review` (held for the brand's fraud team: no code was
+    /// sent; tell the customer the order is being checked and read the verification again later),
+    /// `approved`, `failed`, `expired`, `canceled`, `blocked` or `undeliverable`.
     pub status: String,
+    /// Seconds after which a new verification can succeed, when a hard limit blocked this one
+    /// (only in the answer to its creation; the reason is in `risk.reasons`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<i64>,
     pub amount: String,
     pub currency: String,
     pub locale: String,
@@ -99,7 +105,9 @@ pub struct VerificationResponse {
     /// `shop`, `hosted` or `embedded`: where the SMS's code is bound to (WebOTP).
     pub code_entry: String,
     pub risk: Risk,
-    /// Signed receipt (compact JWS, EdDSA); present once approved.
+    /// Signed receipt (compact JWS, EdDSA); present once approved, issued once at approval and
+    /// unchanged on every later read. Its `method` is `sms` or `manual_review`; `review: true`
+    /// marks an order the brand wants checked before it ships.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipt: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -169,6 +169,7 @@ fn outcome_key(status: Status) -> &'static str {
         Status::Failed => "outcome-failed",
         Status::Undeliverable => "outcome-undeliverable",
         Status::Blocked => "outcome-blocked",
+        Status::InReview => "outcome-in-review",
     }
 }
 
@@ -179,6 +180,7 @@ fn notice_text(tr: &Tr<'_>, notice: &str, record: &VerificationRecord, resend_wa
         "resent" => (tr.t("notice-resent"), false),
         "too_soon" => (tr.t1("notice-too-soon", "seconds", resend_wait), true),
         "no_resends" => (tr.t("notice-no-resends"), true),
+        "locked" => (tr.t("notice-locked"), true),
         _ => return None,
     };
     Some(Notice { text, alert })
@@ -342,6 +344,7 @@ impl PageAction {
             Err(ServiceError::Refused { rejection, record }) => match rejection {
                 Rejection::ResendTooSoon { .. } => self.notice("too_soon", &record),
                 Rejection::ResendLimit => self.notice("no_resends", &record),
+                Rejection::Limited { .. } => self.notice("locked", &record),
                 Rejection::NotPending(_) | Rejection::Expired => self.finished(&record),
             },
             Err(ServiceError::Validation(_)) => self.notice("invalid", &self.record),

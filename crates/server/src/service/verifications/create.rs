@@ -4,17 +4,21 @@
 use std::sync::Arc;
 
 use orderguard_domain::FieldError;
+use orderguard_domain::activity::{Burst, DAY_MS, HOUR_MS};
 use orderguard_domain::clock::Timestamp;
 use orderguard_domain::code::OtpCode;
 use orderguard_domain::event::EventKind;
+use orderguard_domain::limits::LimitHit;
 use orderguard_domain::order::Order;
 use orderguard_domain::phone::E164;
-use orderguard_domain::risk::{self, Assessment, Decision, Signals};
+use orderguard_domain::policy::ReviewAction;
+use orderguard_domain::risk::{self, Assessment, Decision, RiskReason, RuleOutcome, Signals};
 use orderguard_domain::sms_text::CodeEntry;
 use orderguard_domain::verification::{Status, Verification};
 use rand_core::OsRng;
 use serde_json::json;
 
+use super::activity::{self, Activity, Subjects};
 use super::{code_sms, event};
 use crate::app::App;
 use crate::brand::Brand;
@@ -33,6 +37,8 @@ pub struct NewVerification {
     pub customer: CustomerRequest,
     pub locale: Option<String>,
     pub client_ip: Option<std::net::IpAddr>,
+    /// The shop's identifier of the customer's device, if it has one.
+    pub device_id: Option<String>,
     pub return_url: Option<String>,
     pub code_entry: CodeEntry,
     pub idempotency_key: Option<String>,
@@ -44,6 +50,8 @@ pub struct Created {
     pub record: VerificationRecord,
     /// The same Idempotency-Key and body were seen before: this is the earlier verification.
     pub replayed: bool,
+    /// A hard limit blocked it: a new verification can succeed after this many seconds.
+    pub retry_after_seconds: Option<i64>,
 }
 
 /// Truncates an address before it is stored: /24 for IPv4, /48 for IPv6.
@@ -62,7 +70,7 @@ pub fn truncate_ip(ip: std::net::IpAddr) -> String {
 
 fn idempotent_replay(existing: VerificationRecord, request_hash: &[u8]) -> Result<Created, ServiceError> {
     if existing.request_hash.as_deref() == Some(request_hash) {
-        Ok(Created { record: existing, replayed: true })
+        Ok(Created { record: existing, replayed: true, retry_after_seconds: None })
     } else {
         Err(ServiceError::IdempotencyMismatch)
     }
@@ -173,78 +181,42 @@ pub async fn create(
         created_at: now,
         updated_at: now,
         version: 0,
+        receipt: None,
+        range_ref: Some(app.secrets.reference("range", activity::range_of(phone.as_str()))),
+        device_ref: new.device_id.as_deref().map(|d| app.secrets.reference("device", d)),
     };
+    let network_ref = new.client_ip.map(|ip| app.secrets.reference("network", &activity::network_of(ip)));
     let sms = code_sms(app, brand, &record, &code, now)?;
-    let has_hardware = new.order.has_hardware();
-    // What the identity service said about the number: kept with the trace for risk reviews.
-    let (phone_verified, phone_changed_at) = (identity.phone_verified, identity.phone_changed_at);
+    let facts = Facts {
+        has_hardware: new.order.has_hardware(),
+        // What the identity service said about the number: kept with the trace for risk reviews.
+        phone_verified: identity.phone_verified,
+        phone_changed_at: identity.phone_changed_at,
+        range_digits: activity::range_of(phone.as_str()).len().saturating_sub(1),
+    };
     let request_hash = new.request_hash.clone();
     let brand_for_risk = brand.clone();
     let result = app
         .store
-        .write(move |conn| -> Result<(Created, Option<QueuedSms>), ServiceError> {
+        .write(move |conn| -> Result<(Created, Option<QueuedSms>, Screening), ServiceError> {
             if let Some(key) = &record.idempotency_key
                 && let Some(existing) = store::find_by_idempotency_key(conn, record.brand.as_str(), key)?
             {
-                return idempotent_replay(existing, &request_hash).map(|c| (c, None));
+                return idempotent_replay(existing, &request_hash).map(|c| (c, None, Screening::default()));
             }
-            // Risk is assessed in the transaction that stores the verification, so the velocity
-            // counts include every verification committed before this one.
-            record.risk = assess(conn, &brand_for_risk, &record, has_hardware, now)?;
-            let blocked = record.risk.decision == Decision::Deny;
-            if blocked {
-                record.state.status = Status::Blocked;
-            }
+            // Counted in the transaction that stores the verification, on locked rows: every
+            // verification committed before this one is in the counts, and none after it.
+            let subjects = Subjects::of_new(&record, network_ref.as_deref());
+            let mut activity = Activity::lock(conn, subjects, now)?;
+            let screening = screen(&brand_for_risk, &mut record, &mut activity, &facts, now);
+            activity.save(conn, now)?;
             store::insert(conn, &record)?;
-            let v = &record;
-            events::append(
-                conn,
-                &event(
-                    v,
-                    EventKind::VerificationCreated,
-                    now,
-                    json!({
-                        "amount": v.amount.minor, "currency": v.amount.currency.code(), "locale": v.locale,
-                        "phone_region": v.phone_region, "number_type": v.number_type, "hardware": has_hardware,
-                        "phone_verified": phone_verified,
-                        "phone_changed_at": phone_changed_at.map(crate::clock::rfc3339),
-                    }),
-                ),
-            )?;
-            let risk = &v.risk;
-            events::append(
-                conn,
-                &event(
-                    v,
-                    EventKind::RiskAssessed,
-                    now,
-                    json!({
-                        "decision": risk.decision, "score": risk.score, "reasons": risk.reasons,
-                    }),
-                ),
-            )?;
-            let queued = if blocked {
-                events::append(
-                    conn,
-                    &event(
-                        v,
-                        EventKind::VerificationBlocked,
-                        now,
-                        json!({
-                            "reasons": risk.reasons, "amount": v.amount.minor, "currency": v.amount.currency.code(),
-                        }),
-                    ),
-                )?;
-                None
-            } else {
-                sms_store::enqueue_claimed(conn, &sms, crate::sms::queue::LEASE_MS)?;
-                events::append(conn, &event(v, EventKind::SmsQueued, now, json!({ "message_id": sms.id })))?;
-                Some(sms)
-            };
-            Ok((Created { record, replayed: false }, queued))
+            let queued = record_creation(conn, &record, &screening, &facts, &sms, &brand_for_risk.policy_version, now)?;
+            let retry_after_seconds = screening.limit.map(|hit| hit.retry_after_seconds(now));
+            Ok((Created { record, replayed: false, retry_after_seconds }, queued, screening))
         })
         .await;
-    let (created, queued) = match result {
+    let (created, queued, screening) = match result {
         // Two requests with one new key raced on PostgreSQL: the other one's verification stands.
         Err(ServiceError::Store(StoreError::Duplicate)) if new.idempotency_key.is_some() => {
             return replay_or(app, brand, &new, ServiceError::Conflict).await;
@@ -261,6 +233,14 @@ pub async fn create(
         for reason in &created.record.risk.reasons {
             app.metrics.increment("orderguard_risk_reasons_total", &[("brand", slug), ("reason", reason.as_str())]);
         }
+        for reason in &screening.shadow_reasons {
+            let labels = [("brand", slug), ("reason", reason.as_str())];
+            app.metrics.increment("orderguard_risk_shadow_reasons_total", &labels);
+        }
+        if let Some(hit) = screening.limit {
+            let labels = [("action", "create"), ("brand", slug), ("limit", hit.reason.as_str())];
+            app.metrics.increment("orderguard_limit_refusals_total", &labels);
+        }
     }
     if let Some(sms) = queued {
         app.sms_queue.send(sms);
@@ -268,33 +248,176 @@ pub async fn create(
     Ok(created)
 }
 
-/// Gathers the signals inside the creating transaction and lets the domain's rules decide.
-fn assess(
-    conn: &mut dyn Conn,
-    brand: &Brand,
-    record: &VerificationRecord,
+/// What the order and the identity service told, beyond the record.
+struct Facts {
     has_hardware: bool,
+    phone_verified: bool,
+    phone_changed_at: Option<i64>,
+    /// Digits of the number that name its range (for the burst event; the range itself is personal data).
+    range_digits: usize,
+}
+
+/// How a new verification was screened, beyond its `risk` (for its events and metrics).
+#[derive(Debug, Default)]
+struct Screening {
+    /// The hard limit or pumping pause that refused it.
+    limit: Option<LimitHit>,
+    /// A burst to the number's range that this verification found.
+    burst: Option<Burst>,
+    rules: Vec<RuleOutcome>,
+    shadow_reasons: Vec<RiskReason>,
+    /// The code goes out.
+    sends: bool,
+}
+
+/// Decides a new verification in this order: hard limits, the range's pumping pause, the scored
+/// rules, then whether the code goes out (`review` holds it unless the brand sends anyway). Sets
+/// the record's risk and status and counts it in `activity`.
+fn screen(
+    brand: &Brand,
+    record: &mut VerificationRecord,
+    activity: &mut Activity,
+    facts: &Facts,
     now: Timestamp,
-) -> Result<Assessment, StoreError> {
-    let policy = &brand.policy;
+) -> Screening {
     let slug = record.brand.as_str();
-    let velocity_cap = policy.max_verifications_per_number_per_hour.saturating_add(1);
-    let to_number =
-        store::count_to_number_since(conn, slug, &record.phone_hash, now.plus_seconds(-3600), velocity_cap)?;
-    let failed =
-        store::count_failed_for_customer_since(conn, slug, &record.customer_ref, now.plus_seconds(-86_400), 10)?;
-    Ok(risk::assess(
-        policy,
-        &Signals {
-            phone_region: record.phone_region.as_deref(),
-            number_type: record.number_type,
-            order_amount: record.amount,
-            order_has_hardware: has_hardware,
-            shipping_country: record.shipping_country.as_deref(),
-            verifications_to_number_last_hour: to_number,
-            failed_verifications_of_customer_last_day: failed,
-        },
-    ))
+    let policy = &brand.policy;
+    let exempt_from_burst = activity.number.is_burst_exempt(now)
+        || record.phone_region.as_ref().is_some_and(|r| policy.trusted_countries.contains(r));
+    let refused = brand.limits.create_refused(slug, &activity.customer, &activity.number, now).or_else(|| {
+        let until = activity.range.blocked_until.filter(|_| !exempt_from_burst && activity.range.is_blocked(now));
+        until.map(|until| LimitHit { reason: RiskReason::RangeBurst, until: Timestamp(until) })
+    });
+    if let Some(hit) = refused {
+        // Not counted: a refused attempt must not prolong the window that refuses it.
+        record.risk = Assessment { decision: Decision::Deny, score: 0, reasons: vec![hit.reason] };
+        record.state.status = Status::Blocked;
+        return Screening { limit: Some(hit), ..Screening::default() };
+    }
+
+    let evaluation = risk::assess(policy, &signals(record, activity, facts, now));
+    let shadow_reasons = evaluation.shadow_reasons();
+    record.risk = evaluation.assessment;
+    let mut screening = Screening { rules: evaluation.rules, shadow_reasons, ..Screening::default() };
+    count_creation(record, activity, now);
+    let holds = record.risk.decision == Decision::Review && policy.review_action == ReviewAction::Hold;
+    match record.risk.decision {
+        Decision::Deny => record.state.status = Status::Blocked,
+        _ if holds => record.state.hold(now, policy.review_hold_seconds),
+        _ => {
+            if !exempt_from_burst && let Some(burst) = activity.range.start_burst_with_next(now) {
+                record.risk.reasons.push(RiskReason::RangeBurst);
+                record.risk.decision = Decision::Deny;
+                record.state.status = Status::Blocked;
+                screening.limit = Some(LimitHit { reason: RiskReason::RangeBurst, until: burst.until });
+                screening.burst = Some(burst);
+                return screening;
+            }
+            activity.number.sms.record(now);
+            activity.range.record_sent(now);
+            screening.sends = true;
+        }
+    }
+    screening
+}
+
+/// The counts the scored rules read, from the activity before this verification.
+fn signals<'a>(record: &'a VerificationRecord, activity: &Activity, facts: &Facts, now: Timestamp) -> Signals<'a> {
+    let hour = |times: &orderguard_domain::activity::Times| times.count_within(now, HOUR_MS);
+    let on_device = activity.device.as_ref().map(|device| {
+        let others = device.customers.count_after(Timestamp(now.millis() - DAY_MS));
+        others + u32::from(!device.customers.contains(&record.customer_ref))
+    });
+    let known = |seen: &orderguard_domain::activity::SeenSet, key: Option<&String>| {
+        key.filter(|_| !seen.is_empty()).map(|key| seen.contains(key))
+    };
+    Signals {
+        phone_region: record.phone_region.as_deref(),
+        number_type: record.number_type,
+        order_amount: record.amount,
+        order_has_hardware: facts.has_hardware,
+        shipping_country: record.shipping_country.as_deref(),
+        verifications_to_number_last_hour: hour(&activity.number.created),
+        verifications_of_customer_last_hour: hour(&activity.customer.created),
+        verifications_from_network_last_hour: activity.network.as_ref().map(|n| hour(&n.created)),
+        verifications_from_device_last_hour: activity.device.as_ref().map(|d| hour(&d.created)),
+        customers_on_device_last_day: on_device,
+        wrong_codes_of_customer_last_day: activity.customer.wrong_codes.count(now, DAY_MS),
+        wrong_codes_to_number_last_day: activity
+            .number
+            .wrong_codes
+            .get(record.brand.as_str())
+            .map_or(0, |w| w.count(now, DAY_MS)),
+        number_changed_days_ago: facts.phone_changed_at.map(|at| (now.millis() - at).max(0) / DAY_MS),
+        device_known: known(&activity.customer.devices, record.device_ref.as_ref()),
+        shipping_country_known: known(&activity.customer.shipping_countries, record.shipping_country.as_ref()),
+    }
+}
+
+/// Counts a verification that no limit refused.
+fn count_creation(record: &VerificationRecord, activity: &mut Activity, now: Timestamp) {
+    activity.number.created.record(now);
+    activity.customer.created.record(now);
+    for source in [activity.network.as_mut(), activity.device.as_mut()].into_iter().flatten() {
+        source.created.record(now);
+        source.customers.record(&record.customer_ref, now);
+    }
+}
+
+/// The events of a new verification, and its SMS unless it was blocked or held.
+fn record_creation(
+    conn: &mut dyn Conn,
+    v: &VerificationRecord,
+    screening: &Screening,
+    facts: &Facts,
+    sms: &QueuedSms,
+    policy_version: &str,
+    now: Timestamp,
+) -> Result<Option<QueuedSms>, ServiceError> {
+    let created = json!({
+        "amount": v.amount.minor, "currency": v.amount.currency.code(), "locale": v.locale,
+        "phone_region": v.phone_region, "number_type": v.number_type, "hardware": facts.has_hardware,
+        "phone_verified": facts.phone_verified,
+        "phone_changed_at": facts.phone_changed_at.map(crate::clock::rfc3339),
+    });
+    events::append(conn, &event(v, EventKind::VerificationCreated, now, created))?;
+    let risk = &v.risk;
+    let retry_after_seconds = screening.limit.map(|hit| hit.retry_after_seconds(now));
+    let assessed = json!({
+        "decision": risk.decision, "score": risk.score, "reasons": risk.reasons,
+        "shadow_reasons": screening.shadow_reasons, "rules": screening.rules,
+        "policy_version": policy_version,
+    });
+    events::append(conn, &event(v, EventKind::RiskAssessed, now, assessed))?;
+    if let Some(burst) = screening.burst {
+        let attrs = json!({
+            "range_digits": facts.range_digits, "unconfirmed": burst.unconfirmed,
+            "usual_rate": burst.usual_rate, "until": crate::clock::rfc3339(burst.until.millis()),
+        });
+        events::append(conn, &event(v, EventKind::RangeBurst, now, attrs))?;
+    }
+    match v.state.status {
+        Status::Blocked => {
+            let attrs = json!({
+                "reasons": risk.reasons, "amount": v.amount.minor, "currency": v.amount.currency.code(),
+                "retry_after_seconds": retry_after_seconds,
+            });
+            events::append(conn, &event(v, EventKind::VerificationBlocked, now, attrs))?;
+            Ok(None)
+        }
+        Status::InReview => {
+            let attrs = json!({
+                "reasons": risk.reasons, "expires_at": crate::clock::rfc3339(v.state.expires_at.millis()),
+            });
+            events::append(conn, &event(v, EventKind::VerificationHeld, now, attrs))?;
+            Ok(None)
+        }
+        _ => {
+            sms_store::enqueue_claimed(conn, sms, crate::sms::queue::LEASE_MS)?;
+            events::append(conn, &event(v, EventKind::SmsQueued, now, json!({ "message_id": sms.id })))?;
+            Ok(Some(sms.clone()))
+        }
+    }
 }
 
 /// The verification an earlier request with the same Idempotency-Key created, or `error`.

@@ -4,17 +4,22 @@
 use std::sync::Arc;
 
 use orderguard_domain::FieldError;
+use orderguard_domain::activity::DAY_MS;
 use orderguard_domain::clock::Timestamp;
 use orderguard_domain::code::OtpCode;
 use orderguard_domain::event::EventKind;
-use orderguard_domain::verification::{CheckOutcome, Status};
+use orderguard_domain::limits::LimitHit;
+use orderguard_domain::receipt::ApprovalMethod;
+use orderguard_domain::verification::{CheckOutcome, Rejection, Status};
 use rand_core::OsRng;
 use serde_json::json;
 
-use super::{change, code_sms, event, expire, refused, save};
+use super::activity::{Activity, Subjects};
+use super::{change, code_sms, event, expire, issue_receipt, refused, save};
 use crate::app::App;
 use crate::brand::Brand;
 use crate::records::VerificationRecord;
+use crate::records::sms::QueuedSms;
 use crate::service::ServiceError;
 use crate::store::Conn;
 use crate::store::events;
@@ -27,6 +32,64 @@ pub enum CheckResult {
     Failed { record: VerificationRecord },
 }
 
+/// What a check did inside its transaction: judged the code, or was refused by a lock (which is
+/// recorded, so it cannot be an error that rolls the transaction back).
+enum Checked {
+    Judged { outcome: CheckOutcome, record: VerificationRecord, locks: Vec<&'static str> },
+    Locked { hit: LimitHit, record: VerificationRecord },
+}
+
+/// A code or resend refused unjudged by a hard limit: recorded as `check.refused`.
+fn record_refusal(
+    conn: &mut dyn Conn,
+    record: &VerificationRecord,
+    hit: LimitHit,
+    action: &str,
+    now: Timestamp,
+) -> Result<(), ServiceError> {
+    let attrs = json!({
+        "reason": hit.reason, "retry_after_seconds": hit.retry_after_seconds(now), "action": action,
+    });
+    events::append(conn, &event(record, EventKind::CheckRefused, now, attrs))?;
+    Ok(())
+}
+
+fn limited(hit: LimitHit, record: VerificationRecord, now: Timestamp) -> ServiceError {
+    let rejection = Rejection::Limited { reason: hit.reason, retry_after_seconds: hit.retry_after_seconds(now) };
+    ServiceError::Refused { rejection, record: Box::new(record) }
+}
+
+/// Counts a judged code in the customer's and the number's activity; names each lock it engages.
+fn count_check(
+    activity: &mut Activity,
+    record: &VerificationRecord,
+    limit: u32,
+    outcome: CheckOutcome,
+    now: Timestamp,
+) -> Vec<&'static str> {
+    let brand = record.brand.as_str();
+    if outcome == CheckOutcome::Approved {
+        activity.number.last_approved_at = Some(now.millis());
+        activity.range.record_approved(now);
+        if let Some(device) = &record.device_ref {
+            activity.customer.devices.record(device, now);
+        }
+        if let Some(country) = &record.shipping_country {
+            activity.customer.shipping_countries.record(country, now);
+        }
+        return Vec::new();
+    }
+    let mut locks = Vec::new();
+    let by_number = activity.number.wrong_codes.entry(brand.to_owned()).or_default();
+    for (subject, wrong) in [("customer", &mut activity.customer.wrong_codes), ("number", by_number)] {
+        wrong.times.record(now);
+        if wrong.count(now, DAY_MS) == limit {
+            locks.push(subject);
+        }
+    }
+    locks
+}
+
 pub async fn check(
     app: &Arc<App>,
     brand: &Arc<Brand>,
@@ -36,9 +99,23 @@ pub async fn check(
 ) -> Result<CheckResult, ServiceError> {
     let code = OtpCode::parse(code)?;
     let hasher = app.secrets.code_hasher().clone();
-    let (outcome, record) = change(app, &brand.slug, id, now, move |conn, record| {
+    let (app_for_receipt, limits) = (app.clone(), brand.limits);
+    let checked = change(app, &brand.slug, id, now, move |conn, record| {
+        record.state.ensure_open(now).map_err(refused(record))?;
+        // Locked before the code is judged: parallel checks of one customer's verifications queue here.
+        let mut activity = Activity::lock(conn, Subjects::of(record), now)?;
+        let slug = record.brand.as_str();
+        if let Some(hit) = limits.code_lock(slug, &activity.customer, &activity.number, now) {
+            record_refusal(conn, record, hit, "check", now)?;
+            return Ok(Checked::Locked { hit, record: record.clone() });
+        }
         let matches = hasher.matches(&record.id, &code, &record.code_hash);
         let outcome = record.state.check(matches, now).map_err(refused(record))?;
+        if outcome == CheckOutcome::Approved {
+            issue_receipt(&app_for_receipt, record, ApprovalMethod::Sms, now)?;
+        }
+        let locks = count_check(&mut activity, record, limits.wrong_codes_day, outcome, now);
+        activity.save(conn, now)?;
         save(conn, record, now)?;
         let attempt = record.state.attempts;
         match outcome {
@@ -60,10 +137,28 @@ pub async fn check(
                 events::append(conn, &event(record, EventKind::VerificationFailed, now, attrs))?;
             }
         }
-        Ok((outcome, record.clone()))
+        for subject in &locks {
+            let until = crate::clock::rfc3339(now.millis() + DAY_MS);
+            let attrs = json!({ "subject": subject, "wrong_codes": limits.wrong_codes_day, "until": until });
+            events::append(conn, &event(record, EventKind::LockEngaged, now, attrs))?;
+        }
+        Ok(Checked::Judged { outcome, record: record.clone(), locks })
     })
     .await?;
     let slug = brand.slug.as_str();
+    let (outcome, record) = match checked {
+        Checked::Locked { hit, record } => {
+            let labels = [("action", "check"), ("brand", slug), ("limit", hit.reason.as_str())];
+            app.metrics.increment("orderguard_limit_refusals_total", &labels);
+            return Err(limited(hit, record, now));
+        }
+        Checked::Judged { outcome, record, locks } => {
+            for subject in locks {
+                app.metrics.increment("orderguard_lockouts_total", &[("brand", slug), ("subject", subject)]);
+            }
+            (outcome, record)
+        }
+    };
     let kind = match outcome {
         CheckOutcome::Approved => "approved",
         CheckOutcome::WrongCode { .. } => "check_failed",
@@ -76,13 +171,18 @@ pub async fn check(
             app.metrics.increment("orderguard_approvals_by_attempt_total", &[("brand", slug), ("attempt", &attempt)]);
             let since_sent = now.millis() - record.state.last_sent_at.millis();
             app.metrics.observe("orderguard_time_to_approve_seconds", &[("brand", slug)], since_sent as f64 / 1000.0);
-            let receipt = super::receipt(app, &record, now)
-                .ok_or(ServiceError::Internal("the approved verification's receipt could not be signed"))?;
+            let receipt = record.receipt.clone().ok_or(ServiceError::Internal("the approval has no receipt"))?;
             CheckResult::Approved { record, receipt }
         }
         CheckOutcome::WrongCode { attempts_remaining } => CheckResult::Wrong { record, attempts_remaining },
         CheckOutcome::Failed => CheckResult::Failed { record },
     })
+}
+
+/// What a resend did inside its transaction.
+enum Resent {
+    Sent { record: VerificationRecord, message: QueuedSms },
+    Limited { hit: LimitHit, record: VerificationRecord },
 }
 
 pub async fn resend(
@@ -93,8 +193,24 @@ pub async fn resend(
 ) -> Result<VerificationRecord, ServiceError> {
     let hasher = app.secrets.code_hasher().clone();
     let (app_for_text, brand_for_text) = (app.clone(), brand.clone());
-    let (record, sms) = change(app, &brand.slug, id, now, move |conn, record| {
-        record.state.resend(now).map_err(refused(record))?;
+    let resent = change(app, &brand.slug, id, now, move |conn, record| {
+        // The resend's own rules first (pending, cooldown, resends left), then the number's limits.
+        let mut next = record.state.clone();
+        next.resend(now).map_err(refused(record))?;
+        let mut activity = Activity::lock(conn, Subjects::of(record), now)?;
+        let limits = &brand_for_text.limits;
+        let slug = record.brand.as_str();
+        let hit = limits
+            .code_lock(slug, &activity.customer, &activity.number, now)
+            .or_else(|| limits.sms_refused(&activity.number, now));
+        if let Some(hit) = hit {
+            record_refusal(conn, record, hit, "resend", now)?;
+            return Ok(Resent::Limited { hit, record: record.clone() });
+        }
+        record.state = next;
+        activity.number.sms.record(now);
+        activity.range.record_sent(now);
+        activity.save(conn, now)?;
         let code = OtpCode::generate(brand_for_text.policy.code_length, &mut OsRng);
         record.code_hash = hasher.hash(&record.id, &code).to_vec();
         let message = code_sms(&app_for_text, &brand_for_text, record, &code, now)?;
@@ -104,13 +220,22 @@ pub async fn resend(
         sms_store::enqueue_claimed(conn, &message, crate::sms::queue::LEASE_MS)?;
         let attrs = json!({ "resend": record.state.resends, "message_id": message.id });
         events::append(conn, &event(record, EventKind::VerificationResent, now, attrs))?;
-        Ok((record.clone(), message))
+        Ok(Resent::Sent { record: record.clone(), message })
     })
     .await?;
-    app.metrics
-        .increment("orderguard_verification_events_total", &[("brand", brand.slug.as_str()), ("type", "resent")]);
-    app.sms_queue.send(sms);
-    Ok(record)
+    let slug = brand.slug.as_str();
+    match resent {
+        Resent::Limited { hit, record } => {
+            let labels = [("action", "resend"), ("brand", slug), ("limit", hit.reason.as_str())];
+            app.metrics.increment("orderguard_limit_refusals_total", &labels);
+            Err(limited(hit, record, now))
+        }
+        Resent::Sent { record, message } => {
+            app.metrics.increment("orderguard_verification_events_total", &[("brand", slug), ("type", "resent")]);
+            app.sms_queue.send(message);
+            Ok(record)
+        }
+    }
 }
 
 pub const MAX_CANCEL_REASON: usize = 500;
@@ -165,6 +290,26 @@ pub async fn sweep_expired(app: &Arc<App>, now: Timestamp) -> Result<usize, Serv
         app.metrics.increment("orderguard_verification_events_total", &[("brand", brand), ("type", "expired")]);
     }
     Ok(expired.len())
+}
+
+/// Forgets a batch of risk activity that nothing counts any more; returns how many rows. A
+/// number's row keeps its last approval (the burst rule's exemption) for 90 days; every other
+/// count looks back at most over the range's 7-day baseline.
+pub async fn forget_idle_activity(app: &Arc<App>, now: Timestamp) -> Result<u64, ServiceError> {
+    use orderguard_domain::activity::{BASELINE_HOURS, BURST_EXEMPT_MS, HOUR_MS};
+    let numbers_before = Timestamp(now.millis() - BURST_EXEMPT_MS - DAY_MS);
+    let others_before = Timestamp(now.millis() - (BASELINE_HOURS + 24) * HOUR_MS);
+    let forgotten = app
+        .store
+        .write(move |conn| -> Result<u64, ServiceError> {
+            let mut n = crate::store::risk_activity::delete_idle(conn, "n:", numbers_before, 1000)?;
+            for prefix in ["c:", "r:", "i:", "d:"] {
+                n += crate::store::risk_activity::delete_idle(conn, prefix, others_before, 1000)?;
+            }
+            Ok(n)
+        })
+        .await?;
+    Ok(forgotten)
 }
 
 /// No provider could send the code of verification `id`: if it still waits for it, it is

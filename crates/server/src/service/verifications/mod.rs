@@ -3,6 +3,7 @@
 //! with its events in one transaction (a compare-and-set on `version`, retried when a parallel
 //! request won).
 
+pub mod activity;
 mod create;
 mod lifecycle;
 
@@ -12,12 +13,14 @@ use orderguard_domain::brand::BrandSlug;
 use orderguard_domain::clock::Timestamp;
 use orderguard_domain::code::OtpCode;
 use orderguard_domain::event::EventKind;
-use orderguard_domain::receipt::{Approved, ReceiptClaims};
-use orderguard_domain::verification::{Rejection, Status};
+use orderguard_domain::receipt::{ApprovalMethod, Approved, ReceiptClaims};
+use orderguard_domain::risk::Decision;
+use orderguard_domain::verification::Rejection;
 
 pub use create::{Created, NewVerification, create, truncate_ip};
 pub use lifecycle::{
-    CheckResult, MAX_CANCEL_REASON, SWEEP_BATCH, cancel, check, mark_undeliverable, resend, sweep_expired,
+    CheckResult, MAX_CANCEL_REASON, SWEEP_BATCH, cancel, check, forget_idle_activity, mark_undeliverable, resend,
+    sweep_expired,
 };
 
 use super::ServiceError;
@@ -56,21 +59,29 @@ pub async fn by_hosted_token(app: &Arc<App>, token: &str) -> Result<(Arc<Brand>,
     Ok((brand, record))
 }
 
-/// The signed receipt of an approved verification, issued at `now`.
-pub fn receipt(app: &App, record: &VerificationRecord, now: Timestamp) -> Option<String> {
-    if record.state.status != Status::Approved {
-        return None;
-    }
+/// Signs the receipt of a verification approved at `now` (by its code or by an analyst); it is
+/// stored with the verification and returned unchanged on every later read.
+fn issue_receipt(
+    app: &App,
+    record: &mut VerificationRecord,
+    method: ApprovalMethod,
+    now: Timestamp,
+) -> Result<(), ServiceError> {
     let approved = Approved {
         brand: record.brand.as_str(),
         verification_id: &record.id,
         order_id: &record.order_id,
         amount: record.amount,
         order_digest: &record.order_digest,
-        at: record.updated_at,
+        at: now,
+        method,
+        review: record.risk.decision == Decision::Review,
     };
     let claims = ReceiptClaims::new(&app.public_url, &approved, now);
-    app.signer.sign(&claims, now.millis())
+    let receipt =
+        app.signer.sign(&claims, now.millis()).ok_or(ServiceError::Internal("the receipt could not be signed"))?;
+    record.receipt = Some(receipt);
+    Ok(())
 }
 
 /// Loads, lets `decide` change the record, writes with a compare-and-set; retries when a parallel

@@ -1,0 +1,146 @@
+//! The recent activity a verification is counted in — its number (across brands), customer,
+//! number range, client network and device — locked, read and written back within the
+//! verification's transaction (see `store::risk_activity`).
+
+use std::collections::HashMap;
+
+use orderguard_domain::activity::{CustomerActivity, NumberActivity, RangeActivity, SourceActivity};
+use orderguard_domain::clock::Timestamp;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::records::VerificationRecord;
+use crate::service::ServiceError;
+use crate::store::Conn;
+use crate::store::risk_activity as store;
+
+/// Digits of the E.164 number (without `+`) that are not part of its range.
+pub const RANGE_SUFFIX_DIGITS: usize = 4;
+
+/// The range of a number: its E.164 form without the last `RANGE_SUFFIX_DIGITS` digits.
+pub fn range_of(e164: &str) -> &str {
+    &e164[..e164.len().saturating_sub(RANGE_SUFFIX_DIGITS)]
+}
+
+/// The client's network for velocity: IPv4 /24, IPv6 /56 (a household or a mobile cell's NAT).
+pub fn network_of(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}00::/56", s[0], s[1], s[2], s[3] >> 8)
+        }
+    }
+}
+
+/// The rows a verification counts in.
+#[derive(Debug, Clone)]
+pub struct Subjects {
+    number: String,
+    customer: String,
+    range: Option<String>,
+    network: Option<String>,
+    device: Option<String>,
+}
+
+impl Subjects {
+    /// Those of a stored verification (a check, a resend, a review decision). The client network
+    /// is counted only when a verification starts.
+    pub fn of(record: &VerificationRecord) -> Self {
+        let brand = record.brand.as_str();
+        Self {
+            number: format!("n:{}", orderguard_domain::order::hex(&record.phone_hash)),
+            customer: format!("c:{brand}:{}", record.customer_ref),
+            range: record.range_ref.as_ref().map(|r| format!("r:{r}")),
+            network: None,
+            device: record.device_ref.as_ref().map(|d| format!("d:{brand}:{d}")),
+        }
+    }
+
+    /// Those of a new verification, from the client's network as well.
+    pub fn of_new(record: &VerificationRecord, network_ref: Option<&str>) -> Self {
+        let network = network_ref.map(|n| format!("i:{}:{n}", record.brand.as_str()));
+        Self { network, ..Self::of(record) }
+    }
+
+    fn all(&self) -> Vec<String> {
+        [Some(&self.number), Some(&self.customer), self.range.as_ref(), self.network.as_ref(), self.device.as_ref()]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+}
+
+/// The locked activity of one verification; `save` writes it back in the same transaction.
+#[derive(Debug)]
+pub struct Activity {
+    subjects: Subjects,
+    pub number: NumberActivity,
+    pub customer: CustomerActivity,
+    pub range: RangeActivity,
+    pub network: Option<SourceActivity>,
+    pub device: Option<SourceActivity>,
+}
+
+fn parse<T: DeserializeOwned + Default>(
+    states: &mut HashMap<String, Option<String>>,
+    subject: &str,
+) -> Result<T, ServiceError> {
+    match states.remove(subject).flatten() {
+        None => Ok(T::default()),
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|_| ServiceError::Internal("a stored risk activity is unreadable"))
+        }
+    }
+}
+
+fn text(state: &impl Serialize) -> Result<String, ServiceError> {
+    serde_json::to_string(state).map_err(|_| ServiceError::Internal("a risk activity could not be written"))
+}
+
+impl Activity {
+    pub fn lock(conn: &mut dyn Conn, subjects: Subjects, now: Timestamp) -> Result<Self, ServiceError> {
+        let mut states = store::lock(conn, &subjects.all(), now)?;
+        let number = parse(&mut states, &subjects.number)?;
+        let customer = parse(&mut states, &subjects.customer)?;
+        let range = match &subjects.range {
+            Some(subject) => parse(&mut states, subject)?,
+            None => RangeActivity::default(),
+        };
+        let network = subjects.network.as_deref().map(|s| parse(&mut states, s)).transpose()?;
+        let device = subjects.device.as_deref().map(|s| parse(&mut states, s)).transpose()?;
+        Ok(Self { subjects, number, customer, range, network, device })
+    }
+
+    pub fn save(&self, conn: &mut dyn Conn, now: Timestamp) -> Result<(), ServiceError> {
+        let s = &self.subjects;
+        let mut states = vec![(s.number.clone(), text(&self.number)?), (s.customer.clone(), text(&self.customer)?)];
+        if let Some(subject) = &s.range {
+            states.push((subject.clone(), text(&self.range)?));
+        }
+        if let (Some(subject), Some(network)) = (&s.network, &self.network) {
+            states.push((subject.clone(), text(network)?));
+        }
+        if let (Some(subject), Some(device)) = (&s.device, &self.device) {
+            states.push((subject.clone(), text(device)?));
+        }
+        store::save(conn, &states, now)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_and_networks() {
+        assert_eq!(range_of("+4915123456789"), "+491512345");
+        assert_eq!(network_of("198.51.100.23".parse().unwrap()), "198.51.100.0/24");
+        assert_eq!(network_of("2001:db8:1234:5678::1".parse().unwrap()), "2001:db8:1234:5600::/56");
+    }
+}

@@ -1,0 +1,330 @@
+//! Attacks on the defences across verifications, written as an attacker would try them: more
+//! verifications instead of more guesses, another brand, parallel requests, resends instead of
+//! creates, many accounts in one number range. Each asserts a bound through the real API.
+
+use serde_json::{Value, json};
+
+use crate::idempotency::futures_join_all;
+use crate::on_both_databases;
+use crate::support::{Db, TestServer, order, problem_type};
+
+/// An order without hardware, for a few euros: the attacker's choice, as it scores nothing.
+fn cheap_order(order_id: &str, customer: &str) -> Value {
+    let mut body = order(order_id, customer);
+    body["order"]["amount"] = json!("4.99");
+    body["order"]["items"] =
+        json!([{ "sku": "TOPUP-5", "name": "Top-up", "quantity": 1, "unit_price": "4.99", "hardware": false }]);
+    body
+}
+
+async fn create_cheap(server: &TestServer, key: &str, order_id: &str, customer: &str) -> Value {
+    let (status, body) = server.post(key, "/v1/verifications", cheap_order(order_id, customer)).await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+on_both_databases!(
+    wrong_codes_lock_the_customer_whatever_the_verification_and_parallelism,
+    a_lock_at_one_brand_does_not_lock_the_customer_out_of_another,
+    codes_to_one_number_stay_within_five_per_ten_minutes_and_ten_a_day,
+    pumping_a_number_range_pauses_it_but_not_its_honest_numbers,
+    a_review_decision_holds_the_order_and_sends_nothing,
+    a_customer_with_typos_is_not_held,
+    receipts_are_issued_once,
+);
+
+async fn check(server: &TestServer, key: &str, id: &str, code: &str) -> (u16, Value) {
+    server.post(key, &format!("/v1/verifications/{id}/check"), json!({ "code": code })).await
+}
+
+fn a_wrong_code(code: &str) -> &'static str {
+    if code == "000000" { "111111" } else { "000000" }
+}
+
+async fn wrong_codes_lock_the_customer_whatever_the_verification_and_parallelism(db: Db) {
+    let server = TestServer::start(db).await;
+    let key = server.alpha_key.clone();
+    // Four verifications at once, then twenty guesses spread over them in parallel.
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let v = server.create(&key, &format!("LOCK-{n}"), "c-1").await;
+        assert_eq!(v["status"], "pending", "{v}");
+        ids.push(v["id"].as_str().unwrap().to_owned());
+    }
+    let mut wrongs = Vec::new();
+    for id in &ids {
+        wrongs.push(a_wrong_code(&server.code(id).await));
+    }
+    let guesses = (0..20).map(|n| {
+        let (http, base, key) = (server.http.clone(), server.base.clone(), key.clone());
+        let (id, wrong) = (ids[n % 4].clone(), wrongs[n % 4]);
+        async move {
+            let response = http
+                .post(format!("{base}/v1/verifications/{id}/check"))
+                .bearer_auth(key)
+                .json(&json!({ "code": wrong }))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let retry_after = response.headers().get("retry-after").is_some();
+            let body: Value = response.json().await.unwrap();
+            (status, retry_after, body)
+        }
+    });
+    let answers = futures_join_all(guesses).await;
+    let judged = answers.iter().filter(|(status, _, _)| *status == 200).count();
+    let locked: Vec<_> = answers.iter().filter(|(status, _, _)| *status == 429).collect();
+    assert_eq!(judged, 10, "exactly the day's wrong codes are judged: {answers:?}");
+    assert_eq!(locked.len(), 10, "{answers:?}");
+    assert!(locked.iter().all(|(_, retry_after, body)| *retry_after && problem_type(body) == "limit-reached"));
+
+    // The right code of an open verification is refused too: guessing cannot go on.
+    let mut open = None;
+    for id in &ids {
+        if server.get(&key, &format!("/v1/verifications/{id}")).await.1["status"] == "pending" {
+            open = Some(id.clone());
+        }
+    }
+    let open = open.expect("ten wrong codes over four verifications leave one open");
+    let right = server.codes(&open, 1).await.remove(0);
+    let (status, _) = check(&server, &key, &open, &right).await;
+    assert_eq!(status, 429);
+
+    // A new verification is recorded, blocked, sends nothing and says when to come back.
+    let sms_before = server.outbox(None).await.len();
+    let v = server.create(&key, "LOCK-NEW", "c-1").await;
+    assert_eq!(v["status"], "blocked", "{v}");
+    assert_eq!(v["risk"]["reasons"], json!(["wrong_code_lock_customer"]));
+    assert!(v["retry_after"].as_i64().unwrap() > 23 * 3600, "{v}");
+    assert_eq!(server.outbox(None).await.len(), sms_before);
+    let id = v["id"].as_str().unwrap();
+    let events = server.events("alpha", id).await;
+    assert!(events.contains(&"verification.blocked".to_owned()), "{events:?}");
+    let engaged = server.events("alpha", &ids[0]).await.into_iter().chain(server.events("alpha", &ids[1]).await);
+    let all: Vec<String> =
+        engaged.chain(server.events("alpha", &ids[2]).await).chain(server.events("alpha", &ids[3]).await).collect();
+    assert!(all.contains(&"risk.lock_engaged".to_owned()), "{all:?}");
+    assert!(all.contains(&"check.refused".to_owned()), "{all:?}");
+
+    // After the day, the customer may try again.
+    let clock = &server.app().clock;
+    clock.set_simulated(Some(orderguard_domain::clock::Timestamp(clock.now().millis() + 24 * 3_600_000 + 1000)));
+    let v = server.create(&key, "LOCK-LATER", "c-1").await;
+    assert_eq!(v["status"], "pending", "{v}");
+    server.stop().await;
+}
+
+async fn a_lock_at_one_brand_does_not_lock_the_customer_out_of_another(db: Db) {
+    let server = TestServer::start(db).await;
+    let mut judged = 0;
+    for n in 0..2 {
+        let v = create_cheap(&server, &server.alpha_key, &format!("A-{n}"), "c-2").await;
+        let id = v["id"].as_str().unwrap();
+        let wrong = a_wrong_code(&server.code(id).await);
+        for _ in 0..5 {
+            if check(&server, &server.alpha_key, id, wrong).await.0 == 200 {
+                judged += 1;
+            }
+        }
+    }
+    assert_eq!(judged, 10);
+    // The same person (same number) at the other brand is not locked out by the attacker's guesses.
+    let v = server.create(&server.beta_key, "B-1", "c-2").await;
+    assert_eq!(v["status"], "pending", "{v}");
+    let id = v["id"].as_str().unwrap();
+    let code = server.code(id).await;
+    let (status, body) = check(&server, &server.beta_key, id, &code).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("approved")), "{body}");
+    server.stop().await;
+}
+
+async fn codes_to_one_number_stay_within_five_per_ten_minutes_and_ten_a_day(db: Db) {
+    // The velocity rules would hold the later orders for review: in shadow mode they only record,
+    // so that what stops the codes here is the hard limit alone.
+    let server = TestServer::start_with(db, |settings| {
+        for brand in &mut settings.brands {
+            for rule in ["velocity_number", "velocity_customer", "velocity_device"] {
+                let shadow = orderguard::config::RuleConfig { points: None, shadow: true };
+                brand.policy.rules.insert(rule.into(), shadow);
+            }
+        }
+    })
+    .await;
+    // Two brands, parallel creates: the number's codes are counted once for the deployment.
+    let creates = (0..12).map(|n| {
+        let (http, base) = (server.http.clone(), server.base.clone());
+        let key = if n % 2 == 0 { server.alpha_key.clone() } else { server.beta_key.clone() };
+        async move {
+            let response = http
+                .post(format!("{base}/v1/verifications"))
+                .bearer_auth(key)
+                .json(&cheap_order(&format!("PUMP-{n}"), "c-1"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 201);
+            response.json::<Value>().await.unwrap()
+        }
+    });
+    let created = futures_join_all(creates).await;
+    let sent: Vec<&Value> = created.iter().filter(|v| v["status"] == "pending").collect();
+    let blocked: Vec<&Value> = created.iter().filter(|v| v["status"] == "blocked").collect();
+    assert_eq!(sent.len(), 5, "{created:?}");
+    assert_eq!(blocked.len(), 7);
+    assert!(
+        blocked
+            .iter()
+            .all(|v| v["risk"]["reasons"] == json!(["sms_limit_number"]) && v["retry_after"].as_i64().unwrap() > 0)
+    );
+    // Resends instead of creates: refused once the number has had its five.
+    let resend_id = sent[0]["id"].as_str().unwrap();
+    let clock = &server.app().clock;
+    let start = clock.now().millis();
+    let at = |minutes: i64| Some(orderguard_domain::clock::Timestamp(start + minutes * 60_000));
+    clock.set_simulated(at(1));
+    let key = if sent[0]["brand"] == "alpha" { &server.alpha_key } else { &server.beta_key };
+    let (status, body) = server.post(key, &format!("/v1/verifications/{resend_id}/resend"), json!({})).await;
+    assert_eq!((status, problem_type(&body)), (429, "limit-reached"), "{body}");
+    assert_eq!(server.outbox(None).await.len(), 5);
+
+    // Ten minutes on, five more; then the day's ten are used up, resends included.
+    clock.set_simulated(at(11));
+    let mut later = Vec::new();
+    for n in 0..8 {
+        let key = if n % 2 == 0 { &server.alpha_key } else { &server.beta_key };
+        later.push(create_cheap(&server, key, &format!("LATER-{n}"), "c-1").await);
+    }
+    let statuses: Vec<&str> = later.iter().map(|v| v["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "pending").count(), 5, "{later:?}");
+    assert_eq!(server.outbox(None).await.len(), 10);
+    clock.set_simulated(at(12));
+    let open = later[0]["id"].as_str().unwrap();
+    let (status, body) = server.post(&server.alpha_key, &format!("/v1/verifications/{open}/resend"), json!({})).await;
+    assert_eq!((status, problem_type(&body)), (429, "limit-reached"), "{body}");
+    clock.set_simulated(at(30));
+    let v = create_cheap(&server, &server.alpha_key, "DAY", "c-1").await;
+    assert_eq!(v["status"], "blocked", "{v}");
+    assert_eq!(v["risk"]["reasons"], json!(["sms_limit_number"]));
+    assert!(v["retry_after"].as_i64().unwrap() > 20 * 3600, "the day's limit: {v}");
+    assert_eq!(server.outbox(None).await.len(), 10);
+    server.stop().await;
+}
+
+async fn pumping_a_number_range_pauses_it_but_not_its_honest_numbers(db: Db) {
+    use orderguard::config::{IdentityConfig, StaticCustomer};
+    let server = TestServer::start_with(db, |settings| {
+        if let Some(IdentityConfig::Static { customers }) = settings.identity.get_mut("directory") {
+            for n in 0..40 {
+                customers.push(StaticCustomer {
+                    id: format!("pumped-{n}"),
+                    phone: format!("+491519990{n:04}"),
+                    phone_verified: true,
+                });
+            }
+        }
+    })
+    .await;
+    // An honest customer of the range confirmed an order before the attack.
+    let honest = server.create(&server.alpha_key, "HONEST-1", "pumped-39").await;
+    let id = honest["id"].as_str().unwrap();
+    let code = server.code(id).await;
+    assert_eq!(check(&server, &server.alpha_key, id, &code).await.0, 200);
+
+    // Many accounts, one range, codes never used: the SMS pumper's pattern.
+    let mut sent = 0;
+    let mut paused = 0;
+    for n in 0..38 {
+        let key = if n % 2 == 0 { &server.alpha_key } else { &server.beta_key };
+        let v = server.create(key, &format!("PUMP-{n}"), &format!("pumped-{n}")).await;
+        match v["status"].as_str() {
+            Some("pending") => sent += 1,
+            Some("blocked") => {
+                assert_eq!(v["risk"]["reasons"].as_array().unwrap().last().unwrap(), "range_burst", "{v}");
+                paused += 1;
+            }
+            other => panic!("{other:?}: {v}"),
+        }
+    }
+    assert_eq!(sent, 19, "the burst is stopped at its 20th code");
+    assert_eq!(paused, 19);
+    // The honest number is exempt and still gets its code.
+    let v = server.create(&server.alpha_key, "HONEST-2", "pumped-39").await;
+    assert_eq!(v["status"], "pending", "{v}");
+    server.stop().await;
+}
+
+async fn a_review_decision_holds_the_order_and_sends_nothing(db: Db) {
+    let server = TestServer::start(db).await;
+    // Three customers from one device within a day: a fraud ring's phone (50 points, review).
+    let with_device = |order_id: &str, customer: &str| {
+        let mut body = order(order_id, customer);
+        body["client"]["device_id"] = json!("shared-device");
+        body
+    };
+    for (n, customer) in ["c-1", "c-2"].into_iter().enumerate() {
+        let (status, v) =
+            server.post(&server.alpha_key, "/v1/verifications", with_device(&format!("R-{n}"), customer)).await;
+        assert_eq!((status, v["status"].as_str()), (201, Some("pending")), "{v}");
+        server.code(v["id"].as_str().unwrap()).await;
+    }
+    let sms_before = server.outbox(None).await.len();
+    let (status, v) = server.post(&server.alpha_key, "/v1/verifications", with_device("R-3", "c-uk")).await;
+    assert_eq!((status, v["status"].as_str()), (201, Some("in_review")), "{v}");
+    assert!(v["risk"]["reasons"].as_array().unwrap().contains(&json!("device_many_customers")), "{v}");
+    let id = v["id"].as_str().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(server.outbox(None).await.len(), sms_before, "a held order sends no code");
+    let (status, body) = check(&server, &server.alpha_key, id, "123456").await;
+    assert_eq!((status, body["verification_status"].as_str()), (409, Some("in_review")), "{body}");
+    let (status, body) = server.post(&server.alpha_key, &format!("/v1/verifications/{id}/resend"), json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    let events = server.events("alpha", id).await;
+    assert!(events.contains(&"verification.held".to_owned()), "{events:?}");
+    // Undecided, the hold ends after four hours.
+    let clock = &server.app().clock;
+    clock.set_simulated(Some(orderguard_domain::clock::Timestamp(clock.now().millis() + 4 * 3_600_000 + 1000)));
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = server.get(&server.alpha_key, &format!("/v1/verifications/{id}")).await.1["status"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        if status == "expired" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "expired");
+    server.stop().await;
+}
+
+async fn a_customer_with_typos_is_not_held(db: Db) {
+    let server = TestServer::start(db).await;
+    // Two typos per order, three orders a day, a resend each: an honest, clumsy customer.
+    for n in 0..3 {
+        let v = server.create(&server.alpha_key, &format!("T-{n}"), "c-2").await;
+        assert_eq!(v["status"], "pending", "order {n}: {v}");
+        let id = v["id"].as_str().unwrap();
+        let code = server.code(id).await;
+        for _ in 0..2 {
+            assert_eq!(check(&server, &server.alpha_key, id, a_wrong_code(&code)).await.0, 200);
+        }
+        let (status, body) = check(&server, &server.alpha_key, id, &code).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("approved")), "{body}");
+    }
+    server.stop().await;
+}
+
+async fn receipts_are_issued_once(db: Db) {
+    let server = TestServer::start(db).await;
+    let v = server.create(&server.alpha_key, "RECEIPT", "c-1").await;
+    let id = v["id"].as_str().unwrap();
+    let code = server.code(id).await;
+    let (_, checked) = check(&server, &server.alpha_key, id, &code).await;
+    let receipt = checked["receipt"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (_, read) = server.get(&server.alpha_key, &format!("/v1/verifications/{id}")).await;
+    assert_eq!(read["receipt"].as_str(), Some(receipt.as_str()), "the same receipt on every read");
+    server.stop().await;
+}
