@@ -12,7 +12,8 @@ use crate::store::{Store, StoreError, keys};
 
 /// The published keys, newest first; the first instance to start creates one.
 pub async fn ensure(store: &Store, secrets: &Secrets, now: Timestamp) -> Result<Vec<SigningKeyRow>, ServiceError> {
-    let fresh = generate_key(secrets, crate::ids::new_id(now.millis()), now.millis());
+    let fresh = generate_key(secrets, crate::ids::new_id(now.millis()), now.millis())
+        .map_err(|_| ServiceError::Internal("a new signing key could not be made"))?;
     Ok(store
         .write(move |conn| -> Result<_, StoreError> {
             let mut published = keys::published_signing_keys(conn)?;
@@ -47,7 +48,8 @@ pub async fn rotate(
     keep: Option<usize>,
     now: Timestamp,
 ) -> Result<Rotated, ServiceError> {
-    let fresh = generate_key(secrets, crate::ids::new_id(now.millis()), now.millis());
+    let fresh = generate_key(secrets, crate::ids::new_id(now.millis()), now.millis())
+        .map_err(|_| ServiceError::Internal("a new signing key could not be made"))?;
     let kid = fresh.kid.clone();
     let retired = store
         .write(move |conn| -> Result<u64, StoreError> {
