@@ -260,11 +260,11 @@ async fn refused_tokens_get_the_right_problem(db: Db) {
     let none = forged(json!({ "alg": "none", "typ": "at+jwt" }), &claims, b"");
     let jwks: Value = reqwest::get(format!("{}/jwks", provider.issuer)).await.unwrap().json().await.unwrap();
     let public_key = jwks["keys"][0].to_string();
-    let hmac_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, public_key.as_bytes());
+    let hmac_key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, public_key.as_bytes());
     let header = json!({ "alg": "HS256", "kid": jwks["keys"][0]["kid"] });
     let input =
         format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
-    let hs256 = format!("{input}.{}", URL_SAFE_NO_PAD.encode(ring::hmac::sign(&hmac_key, input.as_bytes())));
+    let hs256 = format!("{input}.{}", URL_SAFE_NO_PAD.encode(aws_lc_rs::hmac::sign(&hmac_key, input.as_bytes())));
     let (head, _) = good.split_once('.').unwrap();
     let signature = good.rsplit('.').next().unwrap();
     let tampered = format!("{head}.{}.{signature}", URL_SAFE_NO_PAD.encode(claims.to_string()));
