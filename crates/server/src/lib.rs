@@ -6,7 +6,6 @@
 
 pub mod analytics;
 pub mod app;
-pub mod bench;
 pub mod brand;
 pub mod cli;
 pub mod clock;
@@ -20,7 +19,6 @@ pub mod jobs;
 pub mod metrics;
 pub mod records;
 pub mod service;
-pub mod simulate;
 pub mod sms;
 pub mod store;
 

@@ -3,10 +3,12 @@
 //! Each command reads its configuration, runs service functions, and prints.
 
 mod analytics;
+pub mod bench;
 pub mod config_check;
 pub mod demo;
 pub mod doctor;
 mod keys;
+pub mod simulate;
 mod users;
 
 use std::path::PathBuf;
@@ -16,7 +18,7 @@ use clap::{Parser, Subcommand};
 
 use crate::clock::Clock;
 use crate::config::{LogFormat, Settings};
-use crate::{bench, prepare_store, simulate};
+use crate::prepare_store;
 
 #[derive(Parser)]
 #[command(name = "orderguard", version, about = "SMS two-factor verification for telecom order processes")]

@@ -8,10 +8,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use orderguard_domain::clock::Timestamp;
 
-use super::init_logging;
+use super::{init_logging, simulate};
 use crate::config::LogFormat;
 use crate::service::{admin, api_keys};
-use crate::{ids, prepare_store, simulate};
+use crate::{ids, prepare_store};
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {

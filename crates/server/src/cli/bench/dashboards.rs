@@ -9,8 +9,8 @@ use orderguard_domain::clock::Timestamp;
 use orderguard_domain::event::EventKind;
 use serde_json::json;
 
+use crate::cli::simulate::plan::{self, Behaviour, Rng};
 use crate::records::{NewEvent, VerificationRecord};
-use crate::simulate::plan::{self, Behaviour, Rng};
 use crate::store::events;
 
 #[derive(Debug, Clone, clap::Args)]
