@@ -1,0 +1,46 @@
+//! What the API answered, per brand: the figures the dashboards must show.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What the API answered, per brand.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Tally {
+    pub started: u64,
+    pub blocked: u64,
+    /// Held for review (`in_review`): no code was sent.
+    #[serde(default)]
+    pub held: u64,
+    pub approved: u64,
+    pub failed: u64,
+    pub canceled: u64,
+    pub expired: u64,
+    pub resent: u64,
+    pub wrong_codes: u64,
+    pub sms_delivered: u64,
+    pub sms_failed: u64,
+    pub orders_without_two_factor: u64,
+    /// Outcome → orders reported with it.
+    pub outcomes: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Report {
+    /// RFC 3339: the first and last simulated moment.
+    pub from: String,
+    pub to: String,
+    pub brands: BTreeMap<String, Tally>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimulationError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("{what}: {source}")]
+    Http { what: String, source: reqwest::Error },
+    #[error("{what}: answered {status}: {body}")]
+    Unexpected { what: String, status: u16, body: String },
+    #[error("{0}")]
+    Unsettled(&'static str),
+}
