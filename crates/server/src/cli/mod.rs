@@ -8,6 +8,7 @@ pub mod config_check;
 pub mod demo;
 pub mod doctor;
 mod keys;
+pub mod logging;
 pub mod simulate;
 mod users;
 
@@ -19,6 +20,7 @@ use clap::{Parser, Subcommand};
 use crate::clock::Clock;
 use crate::config::{LogFormat, Settings};
 use crate::prepare_store;
+use logging::init_logging;
 
 #[derive(Parser)]
 #[command(name = "orderguard", version, about = "SMS two-factor verification for telecom order processes")]
@@ -115,16 +117,6 @@ enum ConfigAction {
         #[arg(long, short, env = "ORDERGUARD_CONFIG")]
         config: PathBuf,
     },
-}
-
-pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
 }
 
 fn load(config: Option<PathBuf>) -> anyhow::Result<Settings> {

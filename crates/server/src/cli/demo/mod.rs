@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use orderguard_domain::clock::Timestamp;
 
-use super::{init_logging, simulate};
+use crate::cli::logging::init_logging;
+use crate::cli::simulate;
 use crate::config::LogFormat;
 use crate::service::{admin, api_keys};
 use crate::{ids, prepare_store};
