@@ -10,6 +10,7 @@ pub mod market;
 pub mod orders;
 pub mod risk_activity;
 pub mod rollups;
+pub mod scratch;
 pub mod sms;
 pub mod verifications;
 

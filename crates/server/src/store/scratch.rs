@@ -1,0 +1,44 @@
+//! A PostgreSQL schema for one benchmark run: created empty, dropped afterwards, so that runs
+//! against the same database never see each other's rows.
+
+use super::StoreError;
+
+pub struct ScratchSchema {
+    server_url: String,
+    name: String,
+}
+
+impl ScratchSchema {
+    /// Creates an empty schema, named at random, in the database `server_url` points at.
+    pub async fn create(server_url: &str) -> Result<Self, StoreError> {
+        let token = crate::ids::random_bytes::<8>();
+        let name = format!("ogbench_{}", token.iter().map(|b| format!("{b:02x}")).collect::<String>());
+        execute(server_url, format!("CREATE SCHEMA {name}")).await?;
+        Ok(Self { server_url: server_url.to_owned(), name })
+    }
+
+    /// `server_url` with this schema as the search path: the URL the run's store opens.
+    pub fn url(&self) -> String {
+        let separator = if self.server_url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}options=-c%20search_path%3D{}", self.server_url, self.name)
+    }
+
+    /// Drops the schema and everything in it.
+    pub async fn drop(self) -> Result<(), StoreError> {
+        execute(&self.server_url, format!("DROP SCHEMA {} CASCADE", self.name)).await
+    }
+}
+
+async fn execute(server_url: &str, statement: String) -> Result<(), StoreError> {
+    let config: postgres::Config =
+        server_url.parse().map_err(|e| StoreError::Connect(format!("invalid PostgreSQL URL: {e}")))?;
+    // The synchronous client starts a runtime of its own: keep it off the async runtime.
+    tokio::task::spawn_blocking(move || {
+        let mut client = config
+            .connect(postgres::NoTls)
+            .map_err(|e| StoreError::Connect(format!("cannot connect to PostgreSQL: {e}")))?;
+        client.batch_execute(&statement).map_err(StoreError::from)
+    })
+    .await
+    .map_err(|_| StoreError::WriterGone)?
+}
