@@ -1,19 +1,21 @@
 //! `orderguard bench`: starts the real server and drives complete flows over HTTP
-//! (create → code from the outbox → check), and the same load against `/healthz` as the ceiling.
+//! (create → code from the outbox → check) over many customers, each with a number of their own
+//! (`setup`), and the same load against `/healthz` as the ceiling.
 //! `orderguard bench-smpp` (in `smpp`) measures the SMPP client alone against an SMSC, and
 //! `orderguard bench-dashboards` (in `dashboards`) the dashboard pages over millions of events.
 
 pub mod dashboards;
+mod setup;
 pub mod smpp;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::config::Settings;
+use crate::store::scratch::ScratchSchema;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
@@ -23,9 +25,14 @@ pub struct BenchArgs {
     /// Concurrency levels (parallel flows).
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
     pub concurrency: Vec<usize>,
-    /// Also run against this PostgreSQL database (it gets its own schema objects; use a scratch database).
+    /// Also run against this PostgreSQL database, in a schema created for the run and dropped after it.
     #[arg(long)]
     pub postgres: Option<String>,
+    /// Customers of the brand, each with a number of their own; the flows take them in turn, so
+    /// a customer comes again only after all the others. The default is enough for a run at
+    /// several thousand flows/s never to use a number twice; 3 is the workload of earlier versions.
+    #[arg(long, default_value_t = 100_000)]
+    pub customers: usize,
 }
 
 /// Requests in one complete flow: create, read the outbox, check.
@@ -47,20 +54,14 @@ pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted.get(index).copied().unwrap_or(0.0)
 }
 
-async fn bench_settings(database_url: &str, dir: &std::path::Path) -> anyhow::Result<Settings> {
-    let now = crate::clock::Clock::default().now();
-    let status_token = crate::ids::random_token(24);
-    Ok(crate::cli::demo::setup::prepare("127.0.0.1:0", dir, Some(database_url), &status_token, now)?)
-}
-
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let mut targets = vec![("sqlite", None)];
-    if let Some(url) = &args.postgres {
-        targets.push(("postgres", Some(url.clone())));
+    if !(1..=setup::MAX_CUSTOMERS).contains(&args.customers) {
+        bail!("--customers must be between 1 and {}", setup::MAX_CUSTOMERS);
     }
     println!(
-        "orderguard bench: {} s per level, {} core(s)",
+        "orderguard bench: {} s per level, {} customer(s), {} core(s)",
         args.seconds,
+        args.customers,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!(
@@ -77,55 +78,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "cpu µs/flow",
         "cpu µs/ceiling"
     );
-    for (name, pg_url) in targets {
-        let dir = std::env::temp_dir().join(format!("orderguard-bench-{}", crate::ids::random_token(6)));
-        let url = pg_url.unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.display()));
-        let settings = bench_settings(&url, &dir).await?;
-        let now = crate::clock::Clock::default().now();
-        let store = crate::prepare_store(&settings, now).await?;
-        let key = crate::service::api_keys::create(&store, "nordtel", "bench", now).await?;
-        drop(store);
-        let server = crate::start(settings).await.context("starting the server")?;
-        let base = format!("http://{}", server.addr);
-        let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-        for &concurrency in &args.concurrency {
-            let before_ceiling = CpuTime::now();
-            let ceiling = ceiling(&client, &base, concurrency, Duration::from_secs(args.seconds)).await;
-            let before_flows = CpuTime::now();
-            let sample = flows(&client, &base, &key, concurrency, Duration::from_secs(args.seconds)).await?;
-            let after_flows = CpuTime::now();
-            let seconds = args.seconds as f64;
-            let flows_per_s = sample.flows as f64 / seconds;
-            let ceiling_flows = ceiling / REQUESTS_PER_FLOW;
-            let fmt = |v: &mut Vec<f64>| {
-                v.sort_by(f64::total_cmp);
-                format!("{:.2}/{:.2}", percentile(v, 0.5), percentile(v, 0.99))
-            };
-            let (mut c, mut o, mut k) = (sample.create, sample.outbox, sample.check);
-            // CPU per flow (all threads, and the SQLite writer's share) against CPU per ceiling flow
-            // (three /healthz requests): their quotient bounds the ratio when the cores are busy.
-            let per_flow = CpuTime::per(before_flows, after_flows, sample.flows as f64);
-            let per_ceiling_flow = CpuTime::per(before_ceiling, before_flows, ceiling * seconds / REQUESTS_PER_FLOW);
-            println!(
-                "{:<9} {:>5} {:>10.0} {:>10.0} {:>6.0}% {:>22} {:>22} {:>22} {:>7} {:>15} {:>17}",
-                name,
-                concurrency,
-                flows_per_s,
-                ceiling_flows,
-                100.0 * flows_per_s / ceiling_flows.max(1.0),
-                fmt(&mut c),
-                fmt(&mut o),
-                fmt(&mut k),
-                sample.errors,
-                per_flow.map_or("n/a".into(), |(all, writer)| match name {
-                    "sqlite" => format!("{all:.0} (wr {writer:.0})"),
-                    _ => format!("{all:.0}"),
-                }),
-                per_ceiling_flow.map_or("n/a".into(), |(all, _)| format!("{all:.0}")),
-            );
-        }
-        server.stop().await;
-        let _ = std::fs::remove_dir_all(&dir);
+    let mut runs = vec![("sqlite", bench_sqlite(&args).await?)];
+    if let Some(url) = &args.postgres {
+        // A schema of its own: rows of earlier runs (the same order ids) would change the figures.
+        let schema = ScratchSchema::create(url).await.context("creating a schema for the run")?;
+        let flows = bench_database(&args, "postgres", &schema.url(), &temp_dir()).await;
+        schema.drop().await.context("dropping the run's schema")?;
+        runs.push(("postgres", flows?));
     }
     println!(
         "ceiling/s = requests/s of GET /healthz at the same concurrency, divided by {REQUESTS_PER_FLOW} requests per flow"
@@ -134,7 +93,107 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "cpu µs = CPU time of this process (server and client; not PostgreSQL's own processes) per flow and per \
          {REQUESTS_PER_FLOW} /healthz requests; wr = the SQLite writer thread's part"
     );
+    for (name, flows) in runs {
+        let most = flows.div_ceil(args.customers);
+        println!(
+            "{name}: {flows} flows started over {} customers: each number used at most {most} time(s)",
+            args.customers
+        );
+    }
     Ok(())
+}
+
+/// A new folder for one database's run: its configuration, key, logo and (SQLite) database.
+fn temp_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("orderguard-bench-{}", crate::ids::random_token(6)))
+}
+
+async fn bench_sqlite(args: &BenchArgs) -> anyhow::Result<usize> {
+    let dir = temp_dir();
+    bench_database(args, "sqlite", &format!("sqlite://{}/bench.db", dir.display()), &dir).await
+}
+
+/// Every concurrency level against a server on `database_url`, a row each; the flows started.
+async fn bench_database(
+    args: &BenchArgs,
+    name: &str,
+    database_url: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<usize> {
+    let result = levels(args, name, database_url, dir).await;
+    let _ = std::fs::remove_dir_all(dir);
+    result
+}
+
+async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::path::Path) -> anyhow::Result<usize> {
+    let now = crate::clock::Clock::default().now();
+    let settings = setup::settings(database_url, dir, args.customers, now)?;
+    let store = crate::prepare_store(&settings, now).await?;
+    let key = crate::service::api_keys::create(&store, setup::BRAND, "bench", now).await?;
+    drop(store);
+    let server = crate::start(settings).await.context("starting the server")?;
+    let base = format!("http://{}", server.addr);
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    // One turn through the customers over all levels: a level starts where the last one stopped.
+    let customers = Customers { next: Arc::new(AtomicUsize::new(0)), count: args.customers };
+    for &concurrency in &args.concurrency {
+        let before_ceiling = CpuTime::now();
+        let ceiling = ceiling(&client, &base, concurrency, Duration::from_secs(args.seconds)).await;
+        let before_flows = CpuTime::now();
+        let sample = flows(&client, &base, &key, &customers, concurrency, Duration::from_secs(args.seconds)).await;
+        let after_flows = CpuTime::now();
+        let sample = match sample {
+            Ok(sample) => sample,
+            Err(e) => {
+                server.stop().await;
+                return Err(e);
+            }
+        };
+        let seconds = args.seconds as f64;
+        let flows_per_s = sample.flows as f64 / seconds;
+        let ceiling_flows = ceiling / REQUESTS_PER_FLOW;
+        let fmt = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            format!("{:.2}/{:.2}", percentile(v, 0.5), percentile(v, 0.99))
+        };
+        let (mut c, mut o, mut k) = (sample.create, sample.outbox, sample.check);
+        // CPU per flow (all threads, and the SQLite writer's share) against CPU per ceiling flow
+        // (three /healthz requests): their quotient bounds the ratio when the cores are busy.
+        let per_flow = CpuTime::per(before_flows, after_flows, sample.flows as f64);
+        let per_ceiling_flow = CpuTime::per(before_ceiling, before_flows, ceiling * seconds / REQUESTS_PER_FLOW);
+        println!(
+            "{:<9} {:>5} {:>10.0} {:>10.0} {:>6.0}% {:>22} {:>22} {:>22} {:>7} {:>15} {:>17}",
+            name,
+            concurrency,
+            flows_per_s,
+            ceiling_flows,
+            100.0 * flows_per_s / ceiling_flows.max(1.0),
+            fmt(&mut c),
+            fmt(&mut o),
+            fmt(&mut k),
+            sample.errors,
+            per_flow.map_or("n/a".into(), |(all, writer)| match name {
+                "sqlite" => format!("{all:.0} (wr {writer:.0})"),
+                _ => format!("{all:.0}"),
+            }),
+            per_ceiling_flow.map_or("n/a".into(), |(all, _)| format!("{all:.0}")),
+        );
+    }
+    server.stop().await;
+    Ok(customers.next.load(Ordering::Relaxed))
+}
+
+/// The brand's customers, handed to the flows in turn.
+#[derive(Clone)]
+struct Customers {
+    next: Arc<AtomicUsize>,
+    count: usize,
+}
+
+impl Customers {
+    fn next(&self) -> String {
+        setup::customer_id(self.next.fetch_add(1, Ordering::Relaxed) % self.count.max(1))
+    }
 }
 
 /// CPU time used so far by this process (every thread, ended ones included) and by the SQLite
@@ -212,19 +271,15 @@ async fn flows(
     client: &reqwest::Client,
     base: &str,
     key: &str,
+    customers: &Customers,
     concurrency: usize,
     duration: Duration,
 ) -> anyhow::Result<Sample> {
     let stop = Arc::new(AtomicBool::new(false));
-    let customers: Vec<&str> = crate::cli::demo::setup::DEMO_CUSTOMERS
-        .iter()
-        .filter(|c| c.0 == "nordtel" && c.1 != crate::cli::demo::setup::PUMPING_CUSTOMER)
-        .map(|c| c.1)
-        .collect();
     let workers: Vec<_> = (0..concurrency)
         .map(|worker| {
             let (client, base, key, stop) = (client.clone(), base.to_owned(), key.to_owned(), stop.clone());
-            let customer = customers.get(worker % customers.len().max(1)).copied().unwrap_or("c-1001").to_owned();
+            let customers = customers.clone();
             tokio::spawn(async move {
                 let mut sample =
                     Sample { create: Vec::new(), outbox: Vec::new(), check: Vec::new(), flows: 0, errors: 0 };
@@ -235,7 +290,7 @@ async fn flows(
                         &client,
                         &base,
                         &key,
-                        &customer,
+                        &customers.next(),
                         &format!("B{concurrency}-{worker}-{n}"),
                         &mut sample,
                     )

@@ -16,7 +16,7 @@ const NORDTEL_LOGO_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width
 const SKYLINE_LOGO_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="210" height="40" viewBox="0 0 210 40"><circle cx="20" cy="20" r="20" fill="#5b2a86"/><path d="M6 30h28v-4h-4V14h-4v6h-3V9h-4v11h-3v-5h-4v11H6z" fill="#ffd6cf"/><text x="48" y="27" font-family="Trebuchet MS, Verdana, sans-serif" font-size="20" font-weight="700" fill="#5b2a86">Skyline Mobile</text></svg>"##;
 
 /// Customers of the demo brands: (brand, customer id, phone).
-pub const DEMO_CUSTOMERS: &[(&str, &str, &str)] = &[
+const DEMO_CUSTOMERS: &[(&str, &str, &str)] = &[
     ("nordtel", "c-1001", "+4915123456789"),
     ("nordtel", "c-1002", "+4917612345678"),
     ("nordtel", "c-1003", "+436641234567"),
@@ -74,7 +74,7 @@ const SIMULATED_CUSTOMERS: u32 = 120;
 const PUMPING_TARGETS: u32 = 6;
 
 /// The named customer whose number is premium-rate (an SMS pumping target).
-pub const PUMPING_CUSTOMER: &str = "c-6666";
+const PUMPING_CUSTOMER: &str = "c-6666";
 
 /// A demo customer: brand, id, phone, and whether the number is premium-rate.
 pub struct Customer {
