@@ -4,7 +4,7 @@
 use crate::FieldError;
 use crate::activity::{CustomerActivity, DAY_MS, HOUR_MS, MAX_KEPT, MINUTE_MS, NumberActivity};
 use crate::clock::Timestamp;
-use crate::risk::RiskReason;
+use crate::reason::RiskReason;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HardLimits {

@@ -4,7 +4,7 @@ use crate::FieldError;
 use crate::code::{MAX_LENGTH, MIN_LENGTH};
 use crate::limits::BrandLimits;
 use crate::order::parse_country;
-use crate::risk::RiskReason;
+use crate::reason::RiskReason;
 
 /// What a `review` decision does to the order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -66,6 +66,9 @@ pub struct Policy {
     /// Countries whose numbers are trusted for SMS (geo permission `allow`): the burst rule does
     /// not apply to them. Countries outside `allowed_countries` are `block`, the rest `monitor`.
     pub trusted_countries: Vec<String>,
+    /// Codes a day to numbers of one country (`*`: every country without its own figure); past
+    /// it, further verifications are held for review. Empty: no budget.
+    pub sms_budget_per_day: std::collections::BTreeMap<String, u32>,
 }
 
 impl Default for Policy {
@@ -88,11 +91,17 @@ impl Default for Policy {
             review_hold_seconds: 4 * 3600,
             limits: BrandLimits::default(),
             trusted_countries: Vec::new(),
+            sms_budget_per_day: std::collections::BTreeMap::new(),
         }
     }
 }
 
 impl Policy {
+    /// The day's SMS budget for numbers of `country`, if the brand has one.
+    pub fn sms_budget(&self, country: Option<&str>) -> Option<u32> {
+        country.and_then(|c| self.sms_budget_per_day.get(c)).or_else(|| self.sms_budget_per_day.get("*")).copied()
+    }
+
     /// The points and mode of a scored rule at this brand.
     pub fn rule(&self, reason: RiskReason) -> RuleSetting {
         self.rules.get(&reason).copied().unwrap_or(RuleSetting { points: self.default_points(reason), shadow: false })
@@ -120,7 +129,9 @@ impl Policy {
             | RiskReason::VerificationLimitCustomer
             | RiskReason::WrongCodeLockCustomer
             | RiskReason::WrongCodeLockNumber
-            | RiskReason::RangeBurst => 0,
+            | RiskReason::RangeBurst
+            | RiskReason::BlockList
+            | RiskReason::SmsBudgetReached => 0,
         }
     }
 
@@ -145,6 +156,9 @@ impl Policy {
         }
         for country in &self.trusted_countries {
             parse_country("trusted_countries", country)?;
+        }
+        for country in self.sms_budget_per_day.keys().filter(|c| *c != "*") {
+            parse_country("sms_budget_per_day", country)?;
         }
         if self.high_value_amount < 0 {
             return Err(FieldError::new("high_value_amount", "must not be negative"));

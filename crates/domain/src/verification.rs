@@ -2,7 +2,7 @@
 //! the changed fields with a compare-and-set on `version`, so parallel requests cannot overrun a limit.
 
 use crate::clock::Timestamp;
-use crate::risk::RiskReason;
+use crate::reason::RiskReason;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -289,6 +289,7 @@ fn build_brand(
             verifications_per_customer_day: p.limits.verifications_per_customer_day,
         },
         trusted_countries: p.trusted_countries.clone().unwrap_or_default(),
+        sms_budget_per_day: p.sms_budget_per_day.clone(),
     };
     let mut policy = policy;
     for (code, rule) in &p.rules {

@@ -8,6 +8,7 @@ pub mod config_check;
 pub mod demo;
 pub mod doctor;
 mod keys;
+mod lists;
 pub mod logging;
 pub mod simulate;
 mod users;
@@ -74,6 +75,13 @@ enum Command {
     Market {
         #[command(subcommand)]
         action: analytics::MarketAction,
+        #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
+    /// Manage a brand's allow and block lists (numbers, customers, devices, IP ranges, number prefixes).
+    List {
+        #[command(subcommand)]
+        action: lists::ListAction,
         #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
         config: Option<PathBuf>,
     },
@@ -158,6 +166,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Analytics { action, config } => analytics::analytics(action, load(config)?, now).await,
         Command::Market { action, config } => analytics::market(action, load(config)?, now).await,
         Command::User { action, config } => users::user(action, load(config)?, now).await,
+        Command::List { action, config } => lists::list(action, load(config)?, now).await,
         Command::Bench(args) => bench::run(args).await,
         Command::BenchSmpp(args) => bench::smpp::run(args).await,
         Command::BenchDashboards(args) => bench::dashboards::run(args).await,

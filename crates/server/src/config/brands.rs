@@ -74,6 +74,9 @@ pub struct PolicyConfig {
     pub number_changed_days: Option<u32>,
     /// Countries trusted for SMS (geo permission `allow`): no burst rule; hard limits still apply.
     pub trusted_countries: Option<Vec<String>>,
+    /// Country (or `*`) → codes a day to numbers of that country; past it, orders are held for review.
+    #[serde(default)]
+    pub sms_budget_per_day: BTreeMap<String, u32>,
     /// Reason code → points and shadow mode of a scored rule (docs/risk.md).
     #[serde(default)]
     pub rules: BTreeMap<String, RuleConfig>,

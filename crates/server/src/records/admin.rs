@@ -23,15 +23,22 @@ pub enum AuditAction {
     OrderTrace,
     /// A search of orders by the customer's number (`subject`: the number's hint).
     NumberSearch,
+    /// An allow- or block-list entry was added (`subject`: list, kind, label and id).
+    ListEntryAdded,
+    /// An allow- or block-list entry was removed.
+    ListEntryRemoved,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 2] = [Self::OrderTrace, Self::NumberSearch];
+    pub const ALL: [AuditAction; 4] =
+        [Self::OrderTrace, Self::NumberSearch, Self::ListEntryAdded, Self::ListEntryRemoved];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OrderTrace => "order_trace",
             Self::NumberSearch => "number_search",
+            Self::ListEntryAdded => "list_entry_added",
+            Self::ListEntryRemoved => "list_entry_removed",
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod event;
 pub mod keys;
+pub mod lists;
 pub mod market;
 pub mod order;
 pub mod sms;

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod brands;
 pub mod dashboards;
 pub mod health;
+pub mod lists;
 pub mod orders;
 pub mod signing_keys;
 pub mod sms;
@@ -20,9 +21,14 @@ use crate::identity::IdentityError;
 use crate::records::VerificationRecord;
 use crate::store::StoreError;
 
+/// `field: reason` of each error, for a command line or a log.
+fn describe(errors: &[FieldError]) -> String {
+    errors.iter().map(|e| format!("{}: {}", e.field, e.reason)).collect::<Vec<_>>().join("; ")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    #[error("invalid request")]
+    #[error("invalid request: {}", describe(.0))]
     Validation(Vec<FieldError>),
     #[error("not found")]
     NotFound,

@@ -6,6 +6,7 @@ pub mod brands;
 mod driver;
 pub mod events;
 pub mod keys;
+pub mod lists;
 pub mod market;
 pub mod orders;
 pub mod risk_activity;
@@ -108,6 +109,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (10, include_str!("../../migrations/sqlite/0010_events_by_brand_id.sql")),
     (11, include_str!("../../migrations/sqlite/0011_events_by_order_without_verification.sql")),
     (12, include_str!("../../migrations/sqlite/0012_risk_activity.sql")),
+    (13, include_str!("../../migrations/sqlite/0013_risk_lists.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -122,6 +124,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (10, include_str!("../../migrations/postgres/0010_events_by_brand_id.sql")),
     (11, include_str!("../../migrations/postgres/0011_events_by_order_without_verification.sql")),
     (12, include_str!("../../migrations/postgres/0012_risk_activity.sql")),
+    (13, include_str!("../../migrations/postgres/0013_risk_lists.sql")),
 ];
 
 impl Store {

@@ -31,6 +31,8 @@ on_both_databases!(
     a_review_decision_holds_the_order_and_sends_nothing,
     a_customer_with_typos_is_not_held,
     receipts_are_issued_once,
+    lists_block_and_allow_and_the_block_list_wins,
+    past_the_day_s_sms_budget_orders_are_held,
 );
 
 async fn check(server: &TestServer, key: &str, id: &str, code: &str) -> (u16, Value) {
@@ -326,5 +328,140 @@ async fn receipts_are_issued_once(db: Db) {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (_, read) = server.get(&server.alpha_key, &format!("/v1/verifications/{id}")).await;
     assert_eq!(read["receipt"].as_str(), Some(receipt.as_str()), "the same receipt on every read");
+    server.stop().await;
+}
+
+/// `orderguard list …` against the server's database: success, standard output and error.
+fn list_command(server: &TestServer, args: &[&str]) -> (bool, String, String) {
+    let dir = crate::support::TempDir::new();
+    let config = dir.0.join("orderguard.toml");
+    std::fs::write(&config, crate::support::config_for(&server.database_url)).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_orderguard"))
+        .arg("list")
+        .args(args)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim().to_owned();
+    (output.status.success(), text(&output.stdout), text(&output.stderr))
+}
+
+async fn lists_block_and_allow_and_the_block_list_wins(db: Db) {
+    let server = TestServer::start(db).await;
+    let add = |list: &'static str, kind: &'static str, value: &'static str| {
+        let args = ["add", "--brand", "alpha", "--list", list, "--kind", kind, "--value", value];
+        let (ok, id, err) =
+            list_command(&server, &[&args[..], &["--reason", "test case", "--by", "fraud-desk"]].concat());
+        assert!(ok, "{err}");
+        id
+    };
+    // A blocked customer: recorded, blocked, nothing sent.
+    let blocked = add("block", "customer", "c-2");
+    let v = server.create(&server.alpha_key, "LIST-1", "c-2").await;
+    assert_eq!((v["status"].as_str(), &v["risk"]["reasons"]), (Some("blocked"), &json!(["block_list"])), "{v}");
+    // Only at that brand.
+    assert_eq!(server.create(&server.beta_key, "LIST-2", "c-2").await["status"], "pending");
+    // Removed, the customer is served again.
+    let (ok, _, err) = list_command(&server, &["remove", "--brand", "alpha", "--id", &blocked, "--by", "fraud-desk"]);
+    assert!(ok, "{err}");
+    assert_eq!(server.create(&server.alpha_key, "LIST-3", "c-2").await["status"], "pending");
+
+    // An allow-listed customer skips the scored rules: a VoIP-like risk score does not hold them.
+    let shared = |order_id: &str, customer: &str| {
+        let mut body = order(order_id, customer);
+        body["client"]["device_id"] = json!("shared-device");
+        body
+    };
+    add("allow", "customer", "c-uk");
+    for (n, customer) in ["c-1", "c-2"].into_iter().enumerate() {
+        server.post(&server.alpha_key, "/v1/verifications", shared(&format!("LIST-S{n}"), customer)).await;
+    }
+    let (_, v) = server.post(&server.alpha_key, "/v1/verifications", shared("LIST-S3", "c-uk")).await;
+    assert_eq!(v["status"], "pending", "three customers on one device would be held, but c-uk is allowed: {v}");
+    // Where both lists match, the block list wins: the whole client network is blocked.
+    add("block", "ip_range", "203.0.113.0/24");
+    let v = server.create(&server.alpha_key, "LIST-4", "c-uk").await;
+    assert_eq!(v["risk"]["reasons"], json!(["block_list"]), "{v}");
+    // A number prefix.
+    add("block", "number_prefix", "+4917");
+    let (ok, shown, _) = list_command(&server, &["show", "--brand", "alpha"]);
+    assert!(ok && shown.contains("number_prefix") && shown.contains("+4917") && !shown.contains("c-uk"), "{shown}");
+
+    // Bad input is refused with a readable message and stores nothing.
+    let (ok, _, err) = list_command(
+        &server,
+        &[
+            "add",
+            "--brand",
+            "alpha",
+            "--list",
+            "grey",
+            "--kind",
+            "number",
+            "--value",
+            "+4915123456789",
+            "--reason",
+            "x",
+            "--by",
+            "me",
+        ],
+    );
+    assert!(!ok && err.contains("--list must be allow or block"), "{err}");
+    let (ok, _, err) = list_command(
+        &server,
+        &[
+            "add",
+            "--brand",
+            "alpha",
+            "--list",
+            "block",
+            "--kind",
+            "ip_range",
+            "--value",
+            "300.1.1.1/8",
+            "--reason",
+            "x",
+            "--by",
+            "me",
+        ],
+    );
+    assert!(!ok && err.contains("CIDR"), "{err}");
+    let (_, shown, _) = list_command(&server, &["show", "--brand", "alpha"]);
+    assert_eq!(shown.lines().count(), 1 + 3, "header and the three live entries: {shown}");
+
+    // Every change is audited, by its label (a masked number, never the number).
+    let audit = server
+        .app()
+        .store
+        .read(|conn| orderguard::store::admin::audit_search(conn, Some("fraud-desk"), 100))
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions.iter().filter(|a| **a == "list_entry_added").count(), 4, "{actions:?}");
+    assert_eq!(actions.iter().filter(|a| **a == "list_entry_removed").count(), 1);
+    server.stop().await;
+}
+
+async fn past_the_day_s_sms_budget_orders_are_held(db: Db) {
+    let server = TestServer::start_with(db, |settings| {
+        settings.brands[0].policy.sms_budget_per_day = [("DE".to_owned(), 3)].into_iter().collect();
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        let v = server.create(&server.alpha_key, &format!("BUDGET-{n}"), &crate::support::load_customer(n)).await;
+        statuses.push(v["status"].as_str().unwrap().to_owned());
+        if v["status"] == "in_review" {
+            assert_eq!(v["risk"]["reasons"].as_array().unwrap().last().unwrap(), "sms_budget_reached", "{v}");
+        }
+    }
+    assert_eq!(statuses, ["pending", "pending", "pending", "in_review", "in_review"]);
+    // Another country's numbers have their own budget (none here), another brand its own.
+    assert_eq!(server.create(&server.alpha_key, "BUDGET-UK", "c-uk").await["status"], "pending");
+    assert_eq!(
+        server.create(&server.beta_key, "BUDGET-BETA", &crate::support::load_customer(9)).await["status"],
+        "pending"
+    );
     server.stop().await;
 }

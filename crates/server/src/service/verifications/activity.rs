@@ -133,6 +133,61 @@ impl Activity {
     }
 }
 
+/// A brand's SMS budget for one country and day, counted in shards: no single row serialises
+/// every send of a brand. Each send locks one shard at random and reads the others as committed,
+/// so on PostgreSQL parallel sends may pass the budget by at most the number in flight.
+pub struct Budget {
+    limit: u32,
+    own: String,
+    own_sent: u32,
+    others_sent: u32,
+}
+
+const BUDGET_SHARDS: u8 = 8;
+
+#[derive(Default, Serialize, serde::Deserialize)]
+struct BudgetShard {
+    sent: u32,
+}
+
+impl Budget {
+    pub fn lock(
+        conn: &mut dyn Conn,
+        brand: &str,
+        country: &str,
+        limit: u32,
+        now: Timestamp,
+    ) -> Result<Self, ServiceError> {
+        let day = crate::clock::day(now.millis());
+        let subject = |shard: u8| format!("b:{brand}:{country}:{day}:{shard}");
+        let own_shard = crate::ids::random_bytes::<1>()[0] % BUDGET_SHARDS;
+        let mut others_sent = 0;
+        for shard in (0..BUDGET_SHARDS).filter(|s| *s != own_shard) {
+            if let Some(text) = store::read(conn, &subject(shard))? {
+                let shard: BudgetShard = serde_json::from_str(&text).unwrap_or_default();
+                others_sent += shard.sent;
+            }
+        }
+        let own = subject(own_shard);
+        let mut states = store::lock(conn, std::slice::from_ref(&own), now)?;
+        let own_sent = parse::<BudgetShard>(&mut states, &own)?.sent;
+        Ok(Self { limit, own, own_sent, others_sent })
+    }
+
+    pub fn is_spent(&self) -> bool {
+        self.own_sent + self.others_sent >= self.limit
+    }
+
+    pub fn record_sent(&mut self) {
+        self.own_sent += 1;
+    }
+
+    pub fn save(&self, conn: &mut dyn Conn, now: Timestamp) -> Result<(), ServiceError> {
+        store::save(conn, &[(self.own.clone(), text(&BudgetShard { sent: self.own_sent })?)], now)?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

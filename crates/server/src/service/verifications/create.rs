@@ -9,6 +9,7 @@ use orderguard_domain::clock::Timestamp;
 use orderguard_domain::code::OtpCode;
 use orderguard_domain::event::EventKind;
 use orderguard_domain::limits::LimitHit;
+use orderguard_domain::lists::ListName;
 use orderguard_domain::order::Order;
 use orderguard_domain::phone::E164;
 use orderguard_domain::policy::ReviewAction;
@@ -18,11 +19,12 @@ use orderguard_domain::verification::{Status, Verification};
 use rand_core::OsRng;
 use serde_json::json;
 
-use super::activity::{self, Activity, Subjects};
+use super::activity::{self, Activity, Budget, Subjects};
 use super::{code_sms, event};
 use crate::app::App;
 use crate::brand::Brand;
 use crate::identity::{CustomerIdentity, CustomerRequest, IdentityError};
+use crate::records::lists::ListMatch;
 use crate::records::sms::QueuedSms;
 use crate::records::{NewEvent, VerificationRecord};
 use crate::service::ServiceError;
@@ -186,6 +188,13 @@ pub async fn create(
         device_ref: new.device_id.as_deref().map(|d| app.secrets.reference("device", d)),
     };
     let network_ref = new.client_ip.map(|ip| app.secrets.reference("network", &activity::network_of(ip)));
+    let list_keys = crate::service::lists::keys_of(&crate::service::lists::Lookup {
+        phone_hash: &record.phone_hash,
+        e164: phone.as_str(),
+        customer_ref: &record.customer_ref,
+        device_ref: record.device_ref.as_deref(),
+        client_ip: new.client_ip,
+    });
     let sms = code_sms(app, brand, &record, &code, now)?;
     let facts = Facts {
         has_hardware: new.order.has_hardware(),
@@ -206,10 +215,22 @@ pub async fn create(
             }
             // Counted in the transaction that stores the verification, on locked rows: every
             // verification committed before this one is in the counts, and none after it.
+            let listed = crate::store::lists::matching(conn, record.brand.as_str(), &list_keys, now)?;
             let subjects = Subjects::of_new(&record, network_ref.as_deref());
             let mut activity = Activity::lock(conn, subjects, now)?;
-            let screening = screen(&brand_for_risk, &mut record, &mut activity, &facts, now);
+            let policy = &brand_for_risk.policy;
+            let mut budget = match policy.sms_budget(record.phone_region.as_deref()) {
+                Some(limit) => {
+                    let country = record.phone_region.as_deref().unwrap_or("ZZ");
+                    Some(Budget::lock(conn, record.brand.as_str(), country, limit, now)?)
+                }
+                None => None,
+            };
+            let screening = screen(&brand_for_risk, &mut record, &mut activity, budget.as_mut(), &listed, &facts, now);
             activity.save(conn, now)?;
+            if let Some(budget) = budget.filter(|_| screening.sends) {
+                budget.save(conn, now)?;
+            }
             store::insert(conn, &record)?;
             let queued = record_creation(conn, &record, &screening, &facts, &sms, &brand_for_risk.policy_version, now)?;
             let retry_after_seconds = screening.limit.map(|hit| hit.retry_after_seconds(now));
@@ -264,22 +285,33 @@ struct Screening {
     limit: Option<LimitHit>,
     /// A burst to the number's range that this verification found.
     burst: Option<Burst>,
+    /// The list entry that decided: a block-list entry refused, an allow-list entry skipped the
+    /// scored rules.
+    listed: Option<ListMatch>,
     rules: Vec<RuleOutcome>,
     shadow_reasons: Vec<RiskReason>,
     /// The code goes out.
     sends: bool,
 }
 
-/// Decides a new verification in this order: hard limits, the range's pumping pause, the scored
-/// rules, then whether the code goes out (`review` holds it unless the brand sends anyway). Sets
-/// the record's risk and status and counts it in `activity`.
+/// Decides a new verification in this order: the block list, hard limits, the range's pumping
+/// pause, the scored rules (unless allow-listed), then whether the code goes out (`review` holds
+/// it unless the brand sends anyway; the burst rule and the day's SMS budget may still stop it). Sets the record's risk and status and counts it in `activity`.
 fn screen(
     brand: &Brand,
     record: &mut VerificationRecord,
     activity: &mut Activity,
+    budget: Option<&mut Budget>,
+    listed: &[ListMatch],
     facts: &Facts,
     now: Timestamp,
 ) -> Screening {
+    if let Some(entry) = listed.iter().find(|m| m.list == ListName::Block) {
+        record.risk = Assessment { decision: Decision::Deny, score: 0, reasons: vec![RiskReason::BlockList] };
+        record.state.status = Status::Blocked;
+        return Screening { listed: Some(entry.clone()), ..Screening::default() };
+    }
+    let allowed = listed.iter().find(|m| m.list == ListName::Allow).cloned();
     let slug = record.brand.as_str();
     let policy = &brand.policy;
     let exempt_from_burst = activity.number.is_burst_exempt(now)
@@ -295,10 +327,15 @@ fn screen(
         return Screening { limit: Some(hit), ..Screening::default() };
     }
 
-    let evaluation = risk::assess(policy, &signals(record, activity, facts, now));
-    let shadow_reasons = evaluation.shadow_reasons();
-    record.risk = evaluation.assessment;
-    let mut screening = Screening { rules: evaluation.rules, shadow_reasons, ..Screening::default() };
+    let mut screening = Screening { listed: allowed.clone(), ..Screening::default() };
+    if allowed.is_some() {
+        record.risk = Assessment { decision: Decision::Allow, score: 0, reasons: Vec::new() };
+    } else {
+        let evaluation = risk::assess(policy, &signals(record, activity, facts, now));
+        screening.shadow_reasons = evaluation.shadow_reasons();
+        record.risk = evaluation.assessment;
+        screening.rules = evaluation.rules;
+    }
     count_creation(record, activity, now);
     let holds = record.risk.decision == Decision::Review && policy.review_action == ReviewAction::Hold;
     match record.risk.decision {
@@ -312,6 +349,16 @@ fn screen(
                 screening.limit = Some(LimitHit { reason: RiskReason::RangeBurst, until: burst.until });
                 screening.burst = Some(burst);
                 return screening;
+            }
+            if let Some(budget) = budget {
+                if budget.is_spent() {
+                    // Past the day's budget: held and reported, not sent.
+                    record.risk.reasons.push(RiskReason::SmsBudgetReached);
+                    record.risk.decision = Decision::Review;
+                    record.state.hold(now, policy.review_hold_seconds);
+                    return screening;
+                }
+                budget.record_sent();
             }
             activity.number.sms.record(now);
             activity.range.record_sent(now);
@@ -387,6 +434,7 @@ fn record_creation(
         "decision": risk.decision, "score": risk.score, "reasons": risk.reasons,
         "shadow_reasons": screening.shadow_reasons, "rules": screening.rules,
         "policy_version": policy_version,
+        "list": screening.listed.as_ref().map(|m| json!({ "list": m.list, "kind": m.kind, "entry": m.id })),
     });
     events::append(conn, &event(v, EventKind::RiskAssessed, now, assessed))?;
     if let Some(burst) = screening.burst {

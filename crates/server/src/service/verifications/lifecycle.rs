@@ -303,7 +303,7 @@ pub async fn forget_idle_activity(app: &Arc<App>, now: Timestamp) -> Result<u64,
         .store
         .write(move |conn| -> Result<u64, ServiceError> {
             let mut n = crate::store::risk_activity::delete_idle(conn, "n:", numbers_before, 1000)?;
-            for prefix in ["c:", "r:", "i:", "d:"] {
+            for prefix in ["c:", "r:", "i:", "d:", "b:"] {
                 n += crate::store::risk_activity::delete_idle(conn, prefix, others_before, 1000)?;
             }
             Ok(n)

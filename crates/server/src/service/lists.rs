@@ -1,0 +1,171 @@
+//! Allow and block lists: managed from the command line and the admin area (audited), and
+//! looked up when a verification starts (`keys_of`).
+
+use orderguard_domain::FieldError;
+use orderguard_domain::clock::Timestamp;
+use orderguard_domain::lists::{self, ListKind, ListName};
+use orderguard_domain::phone::E164;
+use orderguard_domain::role::Role;
+
+use super::ServiceError;
+use crate::brand::Brand;
+use crate::crypto::Secrets;
+use crate::records::admin::{AuditAction, AuditEntry};
+use crate::records::lists::ListEntry;
+use crate::store::Store;
+
+pub const MAX_REASON: usize = 500;
+
+/// A new entry as a person wrote it.
+pub struct NewEntry {
+    pub list: ListName,
+    pub kind: ListKind,
+    /// The number, customer id, device id, CIDR range or prefix, as written.
+    pub value: String,
+    pub reason: String,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Who changes a list: a user of the admin area, or an operator on the command line.
+pub struct Actor {
+    pub username: String,
+    pub role: Role,
+}
+
+/// The stored value and label of what an entry names; a number is kept only as its keyed hash.
+fn value_and_label(
+    brand: &Brand,
+    secrets: &Secrets,
+    kind: ListKind,
+    written: &str,
+) -> Result<(String, String), FieldError> {
+    let written = written.trim();
+    if written.is_empty() {
+        return Err(FieldError::new("value", "must not be empty"));
+    }
+    let short = |reference: &str| format!("{}…", reference.get(..8).unwrap_or(reference));
+    Ok(match kind {
+        ListKind::Number => {
+            let phone = E164::parse(written, brand.default_region.as_deref())
+                .map_err(|e| FieldError::new("number", e.reason))?;
+            (orderguard_domain::order::hex(&secrets.phone_hash(phone.as_str())), phone.hint())
+        }
+        ListKind::Customer => {
+            let reference = secrets.customer_ref(brand.slug.as_str(), written);
+            let label = format!("customer {}", short(&reference));
+            (reference, label)
+        }
+        ListKind::Device => {
+            let reference = secrets.reference("device", written);
+            let label = format!("device {}", short(&reference));
+            (reference, label)
+        }
+        ListKind::IpRange => {
+            let range = lists::parse_cidr(written)?;
+            (range.clone(), range)
+        }
+        ListKind::NumberPrefix => {
+            let prefix = lists::parse_number_prefix(written)?;
+            (prefix.clone(), format!("{prefix}…"))
+        }
+    })
+}
+
+/// Adds an entry to one of the brand's lists, and audits it.
+pub async fn add(
+    store: &Store,
+    secrets: &Secrets,
+    brand: &Brand,
+    new: NewEntry,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<ListEntry, ServiceError> {
+    let reason = new.reason.trim().to_owned();
+    if reason.is_empty() || reason.len() > MAX_REASON {
+        return Err(FieldError::new("reason", format!("must be 1 to {MAX_REASON} characters")).into());
+    }
+    if new.expires_at.is_some_and(|at| at <= now) {
+        return Err(FieldError::new("expires_at", "must be in the future").into());
+    }
+    let (value, label) = value_and_label(brand, secrets, new.kind, &new.value)?;
+    let entry = ListEntry {
+        id: crate::ids::new_id(now.millis()),
+        brand: brand.slug.to_string(),
+        list: new.list,
+        kind: new.kind,
+        value,
+        label,
+        reason,
+        created_by: actor.username.clone(),
+        created_at: now,
+        expires_at: new.expires_at,
+    };
+    let audit = audit_entry(actor, AuditAction::ListEntryAdded, &entry, now);
+    let stored = entry.clone();
+    store
+        .write(move |conn| -> Result<(), ServiceError> {
+            crate::store::lists::insert(conn, &stored)?;
+            crate::store::admin::audit(conn, &audit)?;
+            Ok(())
+        })
+        .await?;
+    Ok(entry)
+}
+
+/// Removes one of the brand's entries, and audits it.
+pub async fn remove(
+    store: &Store,
+    brand: &Brand,
+    id: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<ListEntry, ServiceError> {
+    let (slug, id) = (brand.slug.to_string(), id.to_owned());
+    let (username, role) = (actor.username.clone(), actor.role);
+    store
+        .write(move |conn| -> Result<ListEntry, ServiceError> {
+            let entry = crate::store::lists::remove(conn, &slug, &id)?.ok_or(ServiceError::NotFound)?;
+            let actor = Actor { username, role };
+            crate::store::admin::audit(conn, &audit_entry(&actor, AuditAction::ListEntryRemoved, &entry, now))?;
+            Ok(entry)
+        })
+        .await
+}
+
+/// The brand's entries that have not expired, newest first.
+pub async fn of_brand(store: &Store, brand: &Brand, now: Timestamp) -> Result<Vec<ListEntry>, ServiceError> {
+    let slug = brand.slug.to_string();
+    Ok(store.read(move |conn| crate::store::lists::of_brand(conn, &slug, now)).await?)
+}
+
+/// The audit log says which entry changed, by its label: never the number itself.
+fn audit_entry(actor: &Actor, action: AuditAction, entry: &ListEntry, now: Timestamp) -> AuditEntry {
+    AuditEntry {
+        at: now,
+        username: actor.username.clone(),
+        role: actor.role,
+        action,
+        brand: Some(entry.brand.clone()),
+        subject: format!("{} {} {} ({})", entry.list.as_str(), entry.kind.as_str(), entry.label, entry.id),
+    }
+}
+
+/// What a new verification is looked up by in the lists.
+pub struct Lookup<'a> {
+    pub phone_hash: &'a [u8],
+    pub e164: &'a str,
+    pub customer_ref: &'a str,
+    pub device_ref: Option<&'a str>,
+    pub client_ip: Option<std::net::IpAddr>,
+}
+
+pub fn keys_of(lookup: &Lookup<'_>) -> Vec<(ListKind, String)> {
+    let mut keys = vec![
+        (ListKind::Number, orderguard_domain::order::hex(lookup.phone_hash)),
+        (ListKind::Customer, lookup.customer_ref.to_owned()),
+    ];
+    keys.extend(lookup.device_ref.map(|d| (ListKind::Device, d.to_owned())));
+    keys.extend(lookup.client_ip.into_iter().flat_map(lists::networks_of).map(|n| (ListKind::IpRange, n)));
+    keys.extend(lists::prefixes_of(lookup.e164).into_iter().map(|p| (ListKind::NumberPrefix, p)));
+    keys
+}
