@@ -26,6 +26,30 @@ impl ReviewAction {
     }
 }
 
+/// What a right code typed from another device or network than the order's does (a relayed
+/// code: the fraudster phished it from the customer).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RelayAction {
+    /// The approval stands; the event records the signal.
+    Accept,
+    /// The approval stands and the receipt says `relay_suspected: true`.
+    #[default]
+    Mark,
+    /// The approval waits for an analyst: the verification is held (`in_review`).
+    Review,
+}
+
+impl RelayAction {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "accept" => Some(Self::Accept),
+            "mark" => Some(Self::Mark),
+            "review" => Some(Self::Review),
+            _ => None,
+        }
+    }
+}
+
 /// A scored rule's weight at a brand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuleSetting {
@@ -69,6 +93,7 @@ pub struct Policy {
     /// Codes a day to numbers of one country (`*`: every country without its own figure); past
     /// it, further verifications are held for review. Empty: no budget.
     pub sms_budget_per_day: std::collections::BTreeMap<String, u32>,
+    pub relay_action: RelayAction,
 }
 
 impl Default for Policy {
@@ -92,6 +117,7 @@ impl Default for Policy {
             limits: BrandLimits::default(),
             trusted_countries: Vec::new(),
             sms_budget_per_day: std::collections::BTreeMap::new(),
+            relay_action: RelayAction::Mark,
         }
     }
 }
@@ -131,7 +157,8 @@ impl Policy {
             | RiskReason::WrongCodeLockNumber
             | RiskReason::RangeBurst
             | RiskReason::BlockList
-            | RiskReason::SmsBudgetReached => 0,
+            | RiskReason::SmsBudgetReached
+            | RiskReason::RelaySuspected => 0,
         }
     }
 

@@ -30,10 +30,11 @@ pub enum RiskReason {
     RangeBurst,
     BlockList,
     SmsBudgetReached,
+    RelaySuspected,
 }
 
 impl RiskReason {
-    pub const ALL: [RiskReason; 24] = [
+    pub const ALL: [RiskReason; 25] = [
         Self::DestinationCountryNotAllowed,
         Self::PremiumOrSpecialRateNumber,
         Self::NumberCannotReceiveSms,
@@ -58,6 +59,7 @@ impl RiskReason {
         Self::RangeBurst,
         Self::BlockList,
         Self::SmsBudgetReached,
+        Self::RelaySuspected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +88,7 @@ impl RiskReason {
             Self::RangeBurst => "range_burst",
             Self::BlockList => "block_list",
             Self::SmsBudgetReached => "sms_budget_reached",
+            Self::RelaySuspected => "relay_suspected",
         }
     }
 
@@ -104,6 +107,7 @@ impl RiskReason {
                 | Self::RangeBurst
                 | Self::BlockList
                 | Self::SmsBudgetReached
+                | Self::RelaySuspected
         )
     }
 }

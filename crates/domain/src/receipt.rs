@@ -32,6 +32,8 @@ pub struct Approved<'a> {
     /// The risk decision was `review` and the brand sends the code anyway: the shop should check
     /// the order before it ships.
     pub review: bool,
+    /// The right code was typed from another device or network than the order's.
+    pub relay_suspected: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -56,6 +58,9 @@ pub struct ReceiptClaims {
     /// Present (true) when the order is to be reviewed before it ships.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub review: bool,
+    /// Present (true) when the code was typed from another device or network than the order's.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub relay_suspected: bool,
 }
 
 impl ReceiptClaims {
@@ -77,6 +82,7 @@ impl ReceiptClaims {
             order_digest: approved.order_digest.to_owned(),
             method: approved.method,
             review: approved.review,
+            relay_suspected: approved.relay_suspected,
         }
     }
 }

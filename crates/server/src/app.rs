@@ -26,6 +26,8 @@ pub struct App {
     /// Where this instance itself is reachable (the demo shop calls the API there).
     pub local_url: String,
     pub clock: Clock,
+    /// Normalised `trusted_proxies` ranges (see `http::client_ip`).
+    pub trusted_proxies: Vec<String>,
     pub store: Arc<Store>,
     pub brands: Brands,
     /// The built-in texts, for pages that belong to no brand.

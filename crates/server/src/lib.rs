@@ -132,7 +132,9 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let sweep_interval = Duration::from_millis(settings.limits.sweep_interval_ms.max(50));
     let metrics = Arc::new(metrics::Metrics::default());
     let (delivery_reports, reported) = sms::delivery::DeliveryReports::new();
+    let trusted_proxies = settings.trusted_proxy_ranges()?;
     let app = Arc::new(App {
+        trusted_proxies,
         settings,
         public_url,
         public_host,

@@ -11,7 +11,7 @@ use orderguard_domain::brand::{BrandSlug, parse_domain};
 use orderguard_domain::circuit::CircuitBreaker;
 use orderguard_domain::limits::{BrandLimits, HardLimits};
 use orderguard_domain::money::Money;
-use orderguard_domain::policy::{Policy, ReviewAction, RuleSetting};
+use orderguard_domain::policy::{Policy, RelayAction, ReviewAction, RuleSetting};
 use orderguard_domain::risk::RiskReason;
 use orderguard_domain::sms_text::{self, CodeEntry, SmsVars};
 
@@ -290,6 +290,11 @@ fn build_brand(
         },
         trusted_countries: p.trusted_countries.clone().unwrap_or_default(),
         sms_budget_per_day: p.sms_budget_per_day.clone(),
+        relay_action: match p.relay_action.as_deref() {
+            None => defaults.relay_action,
+            Some(action) => RelayAction::parse(action)
+                .ok_or_else(|| format!("policy.relay_action must be `accept`, `mark` or `review`, not `{action}`"))?,
+        },
     };
     let mut policy = policy;
     for (code, rule) in &p.rules {

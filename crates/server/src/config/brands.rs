@@ -74,6 +74,9 @@ pub struct PolicyConfig {
     pub number_changed_days: Option<u32>,
     /// Countries trusted for SMS (geo permission `allow`): no burst rule; hard limits still apply.
     pub trusted_countries: Option<Vec<String>>,
+    /// A right code typed from another device or network than the order's: `accept`, `mark`
+    /// (default: the receipt says `relay_suspected`) or `review` (held for an analyst).
+    pub relay_action: Option<String>,
     /// Country (or `*`) → codes a day to numbers of that country; past it, orders are held for review.
     #[serde(default)]
     pub sms_budget_per_day: BTreeMap<String, u32>,

@@ -55,6 +55,10 @@ pub struct Settings {
     pub dev: DevSettings,
     #[serde(default)]
     pub limits: Limits,
+    /// Addresses (CIDR) of reverse proxies in front of this service: only from them are
+    /// `X-Forwarded-For` headers believed, for the client address of the hosted page.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     /// Hard limits across verifications, for every brand of the deployment (docs/risk.md).
     #[serde(default)]
     pub fraud_limits: FraudLimits,
@@ -155,6 +159,19 @@ impl Default for FraudLimits {
             verifications_per_customer_hour: d.verifications_per_customer_hour,
             verifications_per_customer_day: d.verifications_per_customer_day,
         }
+    }
+}
+
+impl Settings {
+    /// `trusted_proxies` as normalised ranges.
+    pub fn trusted_proxy_ranges(&self) -> Result<Vec<String>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|range| {
+                orderguard_domain::lists::parse_cidr(range)
+                    .map_err(|e| ConfigError::Invalid(format!("trusted_proxies: `{range}` {}", e.reason)))
+            })
+            .collect()
     }
 }
 

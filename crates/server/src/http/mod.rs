@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 mod body;
+pub mod client_ip;
 pub mod dev;
 pub mod error;
 pub mod locale;

@@ -174,8 +174,8 @@ pub fn update_state(conn: &mut dyn Conn, v: &VerificationRecord, now: Timestamp)
     let s = &v.state;
     let changed = conn.execute(
         "UPDATE verifications SET status = $1, attempts = $2, resends = $3, expires_at = $4, last_sent_at = $5, \
-         code_hash = $6, cancel_reason = $7, updated_at = $8, version = $9, receipt = $12 \
-         WHERE id = $10 AND version = $11",
+         code_hash = $6, cancel_reason = $7, updated_at = $8, version = $9, receipt = $12, \
+         risk_decision = $13, risk_reasons = $14 WHERE id = $10 AND version = $11",
         &[
             s.status.as_str().into(),
             s.attempts.into(),
@@ -189,6 +189,8 @@ pub fn update_state(conn: &mut dyn Conn, v: &VerificationRecord, now: Timestamp)
             v.id.as_str().into(),
             v.version.into(),
             v.receipt.clone().into(),
+            v.risk.decision.as_str().into(),
+            reasons_text(&v.risk.reasons).into(),
         ],
     )?;
     Ok(changed == 1)

@@ -33,6 +33,8 @@ on_both_databases!(
     receipts_are_issued_once,
     lists_block_and_allow_and_the_block_list_wins,
     past_the_day_s_sms_budget_orders_are_held,
+    a_code_typed_elsewhere_is_marked_or_held,
+    the_hosted_page_reads_the_client_behind_a_trusted_proxy_only,
 );
 
 async fn check(server: &TestServer, key: &str, id: &str, code: &str) -> (u16, Value) {
@@ -463,5 +465,102 @@ async fn past_the_day_s_sms_budget_orders_are_held(db: Db) {
         server.create(&server.beta_key, "BUDGET-BETA", &crate::support::load_customer(9)).await["status"],
         "pending"
     );
+    server.stop().await;
+}
+
+/// The claims of a receipt (a compact JWS), unverified: the API tests check the signature.
+fn receipt_claims(receipt: &str) -> Value {
+    use base64::Engine;
+    let payload = receipt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+async fn a_code_typed_elsewhere_is_marked_or_held(db: Db) {
+    let server = TestServer::start_with(db, |settings| {
+        settings.brands[1].policy.relay_action = Some("review".into());
+    })
+    .await;
+    let elsewhere = json!({ "ip": "198.51.100.1", "device_id": "phisher-laptop" });
+    // Alpha marks: the approval stands and the receipt says so.
+    let v = server.create(&server.alpha_key, "RELAY-A", "c-1").await;
+    let id = v["id"].as_str().unwrap();
+    let code = server.code(id).await;
+    let (status, body) = server
+        .post(&server.alpha_key, &format!("/v1/verifications/{id}/check"), json!({ "code": code, "client": elsewhere }))
+        .await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("approved")), "{body}");
+    assert_eq!(receipt_claims(body["receipt"].as_str().unwrap())["relay_suspected"], true);
+    // Typed where the order was placed: no mark.
+    let v = server.create(&server.alpha_key, "RELAY-A2", "c-2").await;
+    let id = v["id"].as_str().unwrap();
+    let code = server.code(id).await;
+    let here = json!({ "ip": "203.0.113.80", "device_id": "device-of-c-2" });
+    let (_, body) = server
+        .post(&server.alpha_key, &format!("/v1/verifications/{id}/check"), json!({ "code": code, "client": here }))
+        .await;
+    assert_eq!(receipt_claims(body["receipt"].as_str().unwrap()).get("relay_suspected"), None, "{body}");
+    // Beta reviews: the right code from elsewhere waits for an analyst, without a receipt.
+    let v = server.create(&server.beta_key, "RELAY-B", "c-uk").await;
+    let id = v["id"].as_str().unwrap();
+    let code = server.code(id).await;
+    let (status, body) = server
+        .post(&server.beta_key, &format!("/v1/verifications/{id}/check"), json!({ "code": code, "client": elsewhere }))
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str(), body["valid"].as_bool()),
+        (200, Some("in_review"), Some(true)),
+        "{body}"
+    );
+    assert!(body.get("receipt").is_none());
+    let (_, read) = server.get(&server.beta_key, &format!("/v1/verifications/{id}")).await;
+    assert_eq!(read["status"], "in_review");
+    assert!(read["risk"]["reasons"].as_array().unwrap().contains(&json!("relay_suspected")), "{read}");
+    assert!(server.events("beta", id).await.contains(&"verification.held".to_owned()));
+    server.stop().await;
+}
+
+async fn the_hosted_page_reads_the_client_behind_a_trusted_proxy_only(db: Db) {
+    let server = TestServer::start_with(db, |settings| settings.trusted_proxies = vec!["127.0.0.0/8".into()]).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let approve_on_page = |forwarded: &'static str, order_id: &'static str, customer: &'static str| {
+        let (server, http) = (&server, &http);
+        async move {
+            let v = server.create(&server.alpha_key, order_id, customer).await;
+            let id = v["id"].as_str().unwrap().to_owned();
+            let code = server.code(&id).await;
+            let response = http
+                .post(format!("{}/check", v["hosted_url"].as_str().unwrap()))
+                .header("x-forwarded-for", forwarded)
+                .form(&[("code", code)])
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_redirection(), "{}", response.status());
+            let (_, read) = server.get(&server.alpha_key, &format!("/v1/verifications/{id}")).await;
+            assert_eq!(read["status"], "approved", "{read}");
+            receipt_claims(read["receipt"].as_str().unwrap())
+        }
+    };
+    // The proxy saw the order's own network: no relay.
+    assert_eq!(approve_on_page("203.0.113.12", "PROXY-1", "c-1").await.get("relay_suspected"), None);
+    // The proxy saw another network: marked.
+    assert_eq!(approve_on_page("198.51.100.7", "PROXY-2", "c-2").await["relay_suspected"], true);
+    server.stop().await;
+
+    // Without the setting the header is not believed: the page's peer (127.0.0.1) is another network.
+    let server = TestServer::start(crate::support::Db::sqlite()).await;
+    let v = server.create(&server.alpha_key, "PROXY-3", "c-1").await;
+    let id = v["id"].as_str().unwrap();
+    let code = server.code(id).await;
+    let response = http
+        .post(format!("{}/check", v["hosted_url"].as_str().unwrap()))
+        .header("x-forwarded-for", "203.0.113.12")
+        .form(&[("code", code)])
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_redirection());
+    let (_, read) = server.get(&server.alpha_key, &format!("/v1/verifications/{id}")).await;
+    assert_eq!(receipt_claims(read["receipt"].as_str().unwrap())["relay_suspected"], true);
     server.stop().await;
 }

@@ -25,7 +25,7 @@ use crate::identity::CustomerRequest;
 use crate::records::VerificationRecord;
 use crate::service::api_keys::{self, KeyRefused};
 use crate::service::orders::{OutcomeReport, report_outcome};
-use crate::service::verifications::{self as service, CheckResult, NewVerification};
+use crate::service::verifications::{self as service, CheckResult, NewVerification, TypedFrom};
 
 /// The brand whose API key authenticated the request.
 pub struct ApiBrand(pub Arc<Brand>);
@@ -319,7 +319,19 @@ pub async fn check_verification(
     RequestBody(body): RequestBody,
 ) -> Result<Json<CheckResponse>, ApiError> {
     let (request, _): (CheckRequest, _) = parse_json(&headers, body)?;
-    let result = service::check(&app, &brand, &id, &request.code, app.clock.now()).await?;
+    let typed_from = match request.client {
+        None => TypedFrom::default(),
+        Some(client) => TypedFrom {
+            ip: match client.ip.as_deref() {
+                None => None,
+                Some(ip) => Some(ip.parse().map_err(|_| {
+                    ApiError::validation(vec![FieldError::new("client.ip", "is not an IPv4 or IPv6 address")])
+                })?),
+            },
+            device_id: client.device_id,
+        },
+    };
+    let result = service::check(&app, &brand, &id, &request.code, typed_from, app.clock.now()).await?;
     Ok(Json(check_response(result)))
 }
 
@@ -338,6 +350,13 @@ pub fn check_response(result: CheckResult) -> CheckResponse {
         CheckResult::Failed { record } => {
             CheckResponse { id: record.id, status: "failed".into(), valid: false, attempts_remaining: 0, receipt: None }
         }
+        CheckResult::Held { record } => CheckResponse {
+            id: record.id,
+            status: "in_review".into(),
+            valid: true,
+            attempts_remaining: record.state.attempts_remaining(),
+            receipt: None,
+        },
     }
 }
 

@@ -121,12 +121,17 @@ pub struct VerificationResponse {
 pub struct CheckRequest {
     /// The digits from the SMS.
     pub code: String,
+    /// The customer's client where the code was typed: compared with the order's (`client` of
+    /// the create) to tell a code relayed by a phisher (docs/risk.md, `relay_action`).
+    pub client: Option<ClientBody>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckResponse {
     pub id: String,
-    /// `approved`, `pending` (wrong code, attempts left) or `failed` (attempts used up).
+    /// `approved`, `pending` (wrong code, attempts left), `failed` (attempts used up) or
+    /// `in_review` (the right code, typed from another device or network than the order's, and
+    /// the brand reviews such approvals).
     pub status: String,
     /// Whether this code was right.
     pub valid: bool,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::Form;
 use axum::Json;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -27,7 +27,7 @@ use crate::http::locale;
 use crate::i18n::{Texts, supported};
 use crate::records::VerificationRecord;
 use crate::service::ServiceError;
-use crate::service::verifications::{self as service, CheckResult};
+use crate::service::verifications::{self as service, CheckResult, TypedFrom};
 
 /// Texts of one page in one language, for the templates.
 pub struct Tr<'a> {
@@ -405,15 +405,22 @@ pub struct HostedCodeForm {
 #[utoipa::path(post, path = "/v/{token}/check", tag = "hosted page", params(("token" = String, Path), PageQuery), request_body(content = HostedCodeForm, content_type = "application/x-www-form-urlencoded"), responses((status = 303, description = "Back to the page, or to the shop's return URL when finished"), (status = 200, description = "With `Accept: application/json`: `{status, attempts_remaining, message, redirect}`")))]
 pub async fn check(
     State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
     action: PageAction,
     form: Result<Form<HostedCodeForm>, FormRejection>,
 ) -> Result<Response, PageError> {
     // A form without a code is answered like a code that is not digits.
     let code = form.map(|Form(f)| f.code).unwrap_or_default();
-    let checked = service::check(&app, &action.brand, &action.record.id, &code, action.now).await;
+    // The page records who typed the code: compared with the order's client (relayed codes).
+    let ip = crate::http::client_ip::client_ip(peer.ip(), &headers, &app.trusted_proxies);
+    let typed_from = TypedFrom { ip: Some(ip), device_id: None };
+    let checked = service::check(&app, &action.brand, &action.record.id, &code, typed_from, action.now).await;
     let result = checked.map(|checked| match checked {
         CheckResult::Wrong { record, .. } => Outcome::Notice("wrong", record),
-        CheckResult::Approved { record, .. } | CheckResult::Failed { record } => Outcome::Finished(record),
+        CheckResult::Approved { record, .. } | CheckResult::Failed { record } | CheckResult::Held { record } => {
+            Outcome::Finished(record)
+        }
     });
     action.respond(&app, result)
 }

@@ -9,7 +9,9 @@ use orderguard_domain::clock::Timestamp;
 use orderguard_domain::code::OtpCode;
 use orderguard_domain::event::EventKind;
 use orderguard_domain::limits::LimitHit;
+use orderguard_domain::policy::RelayAction;
 use orderguard_domain::receipt::ApprovalMethod;
+use orderguard_domain::risk::{Decision, RiskReason};
 use orderguard_domain::verification::{CheckOutcome, Rejection, Status};
 use rand_core::OsRng;
 use serde_json::json;
@@ -27,15 +29,60 @@ use crate::store::sms as sms_store;
 use crate::store::verifications as store;
 
 pub enum CheckResult {
-    Approved { record: VerificationRecord, receipt: String },
-    Wrong { record: VerificationRecord, attempts_remaining: u32 },
-    Failed { record: VerificationRecord },
+    Approved {
+        record: VerificationRecord,
+        receipt: String,
+    },
+    /// The right code, typed from elsewhere than the order: held for an analyst (`relay_action = "review"`).
+    Held {
+        record: VerificationRecord,
+    },
+    Wrong {
+        record: VerificationRecord,
+        attempts_remaining: u32,
+    },
+    Failed {
+        record: VerificationRecord,
+    },
+}
+
+/// Where the code was typed: the client of the check (the shop's customer, or the hosted page's
+/// visitor), compared with the order's to tell a code relayed by a phisher.
+#[derive(Debug, Clone, Default)]
+pub struct TypedFrom {
+    pub ip: Option<std::net::IpAddr>,
+    pub device_id: Option<String>,
+}
+
+/// The ways the code's client differs from the order's (only where both are known).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+struct Relay {
+    network_differs: bool,
+    device_differs: bool,
+}
+
+impl Relay {
+    fn of(app: &App, record: &VerificationRecord, typed_from: &TypedFrom) -> Self {
+        let network_differs = match (&record.client_ip, typed_from.ip) {
+            (Some(order), Some(typed)) => *order != super::truncate_ip(typed),
+            _ => false,
+        };
+        let device_differs = match (&record.device_ref, &typed_from.device_id) {
+            (Some(order), Some(typed)) => *order != app.secrets.reference("device", typed),
+            _ => false,
+        };
+        Self { network_differs, device_differs }
+    }
+
+    fn suspected(self) -> bool {
+        self.network_differs || self.device_differs
+    }
 }
 
 /// What a check did inside its transaction: judged the code, or was refused by a lock (which is
 /// recorded, so it cannot be an error that rolls the transaction back).
 enum Checked {
-    Judged { outcome: CheckOutcome, record: VerificationRecord, locks: Vec<&'static str> },
+    Judged { outcome: CheckOutcome, record: VerificationRecord, locks: Vec<&'static str>, held: bool },
     Locked { hit: LimitHit, record: VerificationRecord },
 }
 
@@ -95,11 +142,13 @@ pub async fn check(
     brand: &Arc<Brand>,
     id: &str,
     code: &str,
+    typed_from: TypedFrom,
     now: Timestamp,
 ) -> Result<CheckResult, ServiceError> {
     let code = OtpCode::parse(code)?;
     let hasher = app.secrets.code_hasher().clone();
     let (app_for_receipt, limits) = (app.clone(), brand.limits);
+    let policy = brand.policy.clone();
     let checked = change(app, &brand.slug, id, now, move |conn, record| {
         record.state.ensure_open(now).map_err(refused(record))?;
         // Locked before the code is judged: parallel checks of one customer's verifications queue here.
@@ -111,18 +160,40 @@ pub async fn check(
         }
         let matches = hasher.matches(&record.id, &code, &record.code_hash);
         let outcome = record.state.check(matches, now).map_err(refused(record))?;
+        let relay = Relay::of(&app_for_receipt, record, &typed_from);
+        let mut held = false;
         if outcome == CheckOutcome::Approved {
-            issue_receipt(&app_for_receipt, record, ApprovalMethod::Sms, now)?;
+            if relay.suspected() && policy.relay_action != RelayAction::Accept {
+                record.risk.reasons.push(RiskReason::RelaySuspected);
+            }
+            if relay.suspected() && policy.relay_action == RelayAction::Review {
+                record.risk.decision = Decision::Review;
+                record.state.hold(now, policy.review_hold_seconds);
+                held = true;
+            } else {
+                issue_receipt(&app_for_receipt, record, ApprovalMethod::Sms, now)?;
+            }
         }
-        let locks = count_check(&mut activity, record, limits.wrong_codes_day, outcome, now);
+        // A held approval is no approval yet: the number earns no exemption from it.
+        let locks =
+            if held { Vec::new() } else { count_check(&mut activity, record, limits.wrong_codes_day, outcome, now) };
         activity.save(conn, now)?;
         save(conn, record, now)?;
         let attempt = record.state.attempts;
         match outcome {
+            CheckOutcome::Approved if held => {
+                let attrs = json!({
+                    "reasons": [RiskReason::RelaySuspected], "relay": relay,
+                    "expires_at": crate::clock::rfc3339(record.state.expires_at.millis()),
+                });
+                events::append(conn, &event(record, EventKind::VerificationHeld, now, attrs))?;
+            }
             CheckOutcome::Approved => {
                 let since_sent = (now.millis() - record.state.last_sent_at.millis()) / 1000;
-                let attrs =
-                    json!({ "attempts": attempt, "resends": record.state.resends, "seconds_since_sent": since_sent });
+                let attrs = json!({
+                    "attempts": attempt, "resends": record.state.resends, "seconds_since_sent": since_sent,
+                    "relay": relay,
+                });
                 events::append(conn, &event(record, EventKind::VerificationApproved, now, attrs))?;
             }
             CheckOutcome::WrongCode { .. } => {
@@ -142,7 +213,7 @@ pub async fn check(
             let attrs = json!({ "subject": subject, "wrong_codes": limits.wrong_codes_day, "until": until });
             events::append(conn, &event(record, EventKind::LockEngaged, now, attrs))?;
         }
-        Ok(Checked::Judged { outcome, record: record.clone(), locks })
+        Ok(Checked::Judged { outcome, record: record.clone(), locks, held })
     })
     .await?;
     let slug = brand.slug.as_str();
@@ -152,7 +223,11 @@ pub async fn check(
             app.metrics.increment("orderguard_limit_refusals_total", &labels);
             return Err(limited(hit, record, now));
         }
-        Checked::Judged { outcome, record, locks } => {
+        Checked::Judged { record, held: true, .. } => {
+            app.metrics.increment("orderguard_verification_events_total", &[("brand", slug), ("type", "held")]);
+            return Ok(CheckResult::Held { record });
+        }
+        Checked::Judged { outcome, record, locks, .. } => {
             for subject in locks {
                 app.metrics.increment("orderguard_lockouts_total", &[("brand", slug), ("subject", subject)]);
             }

@@ -19,8 +19,8 @@ use orderguard_domain::verification::Rejection;
 
 pub use create::{Created, NewVerification, create, truncate_ip};
 pub use lifecycle::{
-    CheckResult, MAX_CANCEL_REASON, SWEEP_BATCH, cancel, check, forget_idle_activity, mark_undeliverable, resend,
-    sweep_expired,
+    CheckResult, MAX_CANCEL_REASON, SWEEP_BATCH, TypedFrom, cancel, check, forget_idle_activity, mark_undeliverable,
+    resend, sweep_expired,
 };
 
 use super::ServiceError;
@@ -76,6 +76,7 @@ fn issue_receipt(
         at: now,
         method,
         review: record.risk.decision == Decision::Review,
+        relay_suspected: record.risk.reasons.contains(&orderguard_domain::risk::RiskReason::RelaySuspected),
     };
     let claims = ReceiptClaims::new(&app.public_url, &approved, now);
     let receipt =
