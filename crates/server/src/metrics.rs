@@ -115,6 +115,12 @@ const DECLARED: &[Declared] = &[
         labels: &["brand", "reason"],
     },
     Declared {
+        name: "orderguard_risk_duration_seconds",
+        kind: Kind::Histogram,
+        help: "Time of the risk step of a new verification (lists, activity rows, rules), by brand.",
+        labels: &["brand"],
+    },
+    Declared {
         name: "orderguard_risk_shadow_reasons_total",
         kind: Kind::Counter,
         help: "Rules in shadow mode that fired (recorded, not counted in the decision), by brand and reason.",

@@ -65,7 +65,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!(
-        "{:<9} {:>5} {:>10} {:>10} {:>7} {:>22} {:>22} {:>22} {:>7} {:>15} {:>17}",
+        "{:<9} {:>5} {:>10} {:>10} {:>7} {:>22} {:>22} {:>22} {:>7} {:>15} {:>17} {:>12}",
         "database",
         "conc",
         "flows/s",
@@ -76,7 +76,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "check p50/p99 ms",
         "errors",
         "cpu µs/flow",
-        "cpu µs/ceiling"
+        "cpu µs/ceiling",
+        "risk µs/create"
     );
     let mut runs = vec![("sqlite", bench_sqlite(&args).await?)];
     if let Some(url) = &args.postgres {
@@ -140,8 +141,10 @@ async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::pat
         let before_ceiling = CpuTime::now();
         let ceiling = ceiling(&client, &base, concurrency, Duration::from_secs(args.seconds)).await;
         let before_flows = CpuTime::now();
+        let risk_before = risk_step(&client, &base).await;
         let sample = flows(&client, &base, &key, &customers, concurrency, Duration::from_secs(args.seconds)).await;
         let after_flows = CpuTime::now();
+        let risk_after = risk_step(&client, &base).await;
         let sample = match sample {
             Ok(sample) => sample,
             Err(e) => {
@@ -162,7 +165,7 @@ async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::pat
         let per_flow = CpuTime::per(before_flows, after_flows, sample.flows as f64);
         let per_ceiling_flow = CpuTime::per(before_ceiling, before_flows, ceiling * seconds / REQUESTS_PER_FLOW);
         println!(
-            "{:<9} {:>5} {:>10.0} {:>10.0} {:>6.0}% {:>22} {:>22} {:>22} {:>7} {:>15} {:>17}",
+            "{:<9} {:>5} {:>10.0} {:>10.0} {:>6.0}% {:>22} {:>22} {:>22} {:>7} {:>15} {:>17} {:>12}",
             name,
             concurrency,
             flows_per_s,
@@ -177,10 +180,26 @@ async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::pat
                 _ => format!("{all:.0}"),
             }),
             per_ceiling_flow.map_or("n/a".into(), |(all, _)| format!("{all:.0}")),
+            match (risk_before, risk_after) {
+                (Some((sum0, n0)), Some((sum1, n1))) if n1 > n0 => format!("{:.0}", (sum1 - sum0) / (n1 - n0) * 1e6),
+                _ => "n/a".into(),
+            },
         );
     }
     server.stop().await;
     Ok(customers.next.load(Ordering::Relaxed))
+}
+
+/// The risk step's total seconds and count so far, from the server's `/metrics`.
+async fn risk_step(client: &reqwest::Client, base: &str) -> Option<(f64, f64)> {
+    let text = client.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
+    let total = |suffix: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(&format!("orderguard_risk_duration_seconds_{suffix}")))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    Some((total("sum"), total("count")))
 }
 
 /// The brand's customers, handed to the flows in turn.

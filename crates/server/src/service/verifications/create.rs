@@ -205,6 +205,7 @@ pub async fn create(
     };
     let request_hash = new.request_hash.clone();
     let brand_for_risk = brand.clone();
+    let metrics = app.metrics.clone();
     let result = app
         .store
         .write(move |conn| -> Result<(Created, Option<QueuedSms>, Screening), ServiceError> {
@@ -215,6 +216,7 @@ pub async fn create(
             }
             // Counted in the transaction that stores the verification, on locked rows: every
             // verification committed before this one is in the counts, and none after it.
+            let risk_started = std::time::Instant::now();
             let listed = crate::store::lists::matching(conn, record.brand.as_str(), &list_keys, now)?;
             let subjects = Subjects::of_new(&record, network_ref.as_deref());
             let mut activity = Activity::lock(conn, subjects, now)?;
@@ -231,6 +233,8 @@ pub async fn create(
             if let Some(budget) = budget.filter(|_| screening.sends) {
                 budget.save(conn, now)?;
             }
+            let labels = [("brand", record.brand.as_str())];
+            metrics.observe("orderguard_risk_duration_seconds", &labels, risk_started.elapsed().as_secs_f64());
             store::insert(conn, &record)?;
             let queued = record_creation(conn, &record, &screening, &facts, &sms, &brand_for_risk.policy_version, now)?;
             let retry_after_seconds = screening.limit.map(|hit| hit.retry_after_seconds(now));
