@@ -58,6 +58,13 @@ impl Access {
             Role::Auditor => false,
         }
     }
+
+    /// Whether the user may decide this brand's held orders (approve, send the code, reject):
+    /// whoever sees the brand's data, so an analyst decides with numbers masked; an auditor
+    /// reads the log of decisions and takes none.
+    pub fn decides_reviews(&self, slug: &str) -> bool {
+        self.sees_brand(slug)
+    }
 }
 
 #[cfg(test)]
@@ -75,6 +82,10 @@ mod tests {
         assert!(analyst.sees_brand("beta") && !analyst.sees_brand("alpha"));
         assert!(!auditor.sees_brand("alpha"));
         assert!(auditor.reads_audit_log() && operator.reads_audit_log() && !admin.reads_audit_log());
+        assert!(analyst.decides_reviews("beta") && !analyst.decides_reviews("alpha"));
+        assert!(
+            admin.decides_reviews("alpha") && operator.decides_reviews("beta") && !auditor.decides_reviews("alpha")
+        );
         assert!(Role::Analyst.masks_personal_data() && !Role::BrandAdmin.masks_personal_data());
         assert_eq!(Role::parse("brand_admin"), Some(Role::BrandAdmin));
         assert_eq!(Role::parse("root"), None);

@@ -16,7 +16,7 @@ pub struct AdminUser {
     pub brand: Option<String>,
 }
 
-/// What a user looked at that holds personal data.
+/// What a user looked at that holds personal data, or decided about an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditAction {
     /// The trace of one order (`subject`: the order id).
@@ -27,11 +27,24 @@ pub enum AuditAction {
     ListEntryAdded,
     /// An allow- or block-list entry was removed.
     ListEntryRemoved,
+    /// A held order approved after review (`subject`: the order id).
+    ReviewApprove,
+    /// A held order's code sent after review (`subject`: the order id).
+    ReviewSend,
+    /// A held order rejected after review (`subject`: the order id).
+    ReviewReject,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 4] =
-        [Self::OrderTrace, Self::NumberSearch, Self::ListEntryAdded, Self::ListEntryRemoved];
+    pub const ALL: [AuditAction; 7] = [
+        Self::OrderTrace,
+        Self::NumberSearch,
+        Self::ListEntryAdded,
+        Self::ListEntryRemoved,
+        Self::ReviewApprove,
+        Self::ReviewSend,
+        Self::ReviewReject,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -39,6 +52,9 @@ impl AuditAction {
             Self::NumberSearch => "number_search",
             Self::ListEntryAdded => "list_entry_added",
             Self::ListEntryRemoved => "list_entry_removed",
+            Self::ReviewApprove => "review_approve",
+            Self::ReviewSend => "review_send",
+            Self::ReviewReject => "review_reject",
         }
     }
 

@@ -70,6 +70,32 @@ pub fn of_verifications_of_order(conn: &mut dyn Conn, brand: &str, order_id: &st
     .collect()
 }
 
+/// The events of one kind of the verifications `ids` (of this brand), in no particular order.
+pub fn of_kind_for_verifications(
+    conn: &mut dyn Conn,
+    brand: &str,
+    kind: EventKind,
+    ids: &[String],
+) -> Result<Vec<Event>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // By verification id, the brand checked here (see `for_verification`).
+    let placeholders = (2..ids.len() + 2).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+    let mut params: Vec<super::Value> = vec![kind.as_str().into()];
+    params.extend(ids.iter().map(|id| id.as_str().into()));
+    let mut events = Vec::new();
+    for row in conn.query(
+        &format!("SELECT {COLUMNS}, brand FROM events WHERE verification_id IN ({placeholders}) AND type = $1"),
+        &params,
+    )? {
+        if row.text("brand")? == brand {
+            events.push(from_row(&row)?);
+        }
+    }
+    Ok(events)
+}
+
 /// The columns `from_row` reads, in its order.
 const COLUMNS: &str = "id, type, at, verification_id, order_id, attrs";
 

@@ -110,6 +110,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (11, include_str!("../../migrations/sqlite/0011_events_by_order_without_verification.sql")),
     (12, include_str!("../../migrations/sqlite/0012_risk_activity.sql")),
     (13, include_str!("../../migrations/sqlite/0013_risk_lists.sql")),
+    (14, include_str!("../../migrations/sqlite/0014_review_notes.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -125,6 +126,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (11, include_str!("../../migrations/postgres/0011_events_by_order_without_verification.sql")),
     (12, include_str!("../../migrations/postgres/0012_risk_activity.sql")),
     (13, include_str!("../../migrations/postgres/0013_risk_lists.sql")),
+    (14, include_str!("../../migrations/postgres/0014_review_notes.sql")),
 ];
 
 impl Store {

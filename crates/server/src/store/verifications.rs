@@ -210,6 +210,41 @@ pub fn due_for_expiry(conn: &mut dyn Conn, now: Timestamp, limit: i64) -> Result
     .collect()
 }
 
+/// A brand's verifications held for review whose hold has not ended, the soonest to end first
+/// (the index on status and expiry finds them).
+pub fn held(
+    conn: &mut dyn Conn,
+    brand: &str,
+    now: Timestamp,
+    limit: i64,
+) -> Result<Vec<VerificationRecord>, StoreError> {
+    conn.query(
+        &format!(
+            "SELECT {COLUMNS} FROM verifications WHERE status = 'in_review' AND expires_at > $1 AND brand = $2 \
+             ORDER BY expires_at LIMIT $3"
+        ),
+        &[now.millis().into(), brand.into(), limit.into()],
+    )?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// Keeps an analyst's note with the verification; written in the transaction of the decision.
+pub fn set_review_note(conn: &mut dyn Conn, id: &str, note: &str) -> Result<(), StoreError> {
+    conn.execute("UPDATE verifications SET review_note = $1 WHERE id = $2", &[note.into(), id.into()])?;
+    Ok(())
+}
+
+pub fn review_note(conn: &mut dyn Conn, brand: &str, id: &str) -> Result<Option<String>, StoreError> {
+    match conn
+        .query_opt("SELECT review_note FROM verifications WHERE id = $1 AND brand = $2", &[id.into(), brand.into()])?
+    {
+        Some(row) => row.opt_text("review_note"),
+        None => Ok(None),
+    }
+}
+
 pub fn count_for_order(conn: &mut dyn Conn, brand: &str, order_id: &str) -> Result<u32, StoreError> {
     let row = conn.query_one(
         "SELECT COUNT(*) AS n FROM verifications WHERE brand = $1 AND order_id = $2",

@@ -6,6 +6,7 @@
 pub mod activity;
 mod create;
 mod lifecycle;
+pub mod review;
 
 use std::sync::Arc;
 
@@ -75,8 +76,9 @@ fn issue_receipt(
         order_digest: &record.order_digest,
         at: now,
         method,
-        review: record.risk.decision == Decision::Review,
         relay_suspected: record.risk.reasons.contains(&orderguard_domain::risk::RiskReason::RelaySuspected),
+        // An analyst's approval is the review: the shop has nothing left to check.
+        review: method == ApprovalMethod::Sms && record.risk.decision == Decision::Review,
     };
     let claims = ReceiptClaims::new(&app.public_url, &approved, now);
     let receipt =
