@@ -101,7 +101,9 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(admin::fraud::fraud_csv))
         .routes(routes!(admin::live::live))
         .routes(routes!(admin::live::live_events))
-        .routes(routes!(admin::search::orders_by_number));
+        .routes(routes!(admin::search::orders_by_number))
+        .routes(routes!(admin::reviews::queue))
+        .routes(routes!(admin::reviews::review, admin::reviews::decide));
     if app.settings.dev.outbox_page {
         routes = routes.routes(routes!(dev::outbox::outbox_page)).routes(routes!(dev::outbox::outbox_json));
     }

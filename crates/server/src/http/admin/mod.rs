@@ -9,6 +9,7 @@ pub mod live;
 pub mod login;
 pub mod market;
 pub mod overview;
+pub mod reviews;
 pub mod search;
 pub mod sms;
 pub mod trace;
