@@ -17,6 +17,7 @@ mod isolation;
 mod limits;
 mod openapi;
 mod peers;
+mod reviews;
 mod simulation;
 mod sms_http;
 mod sms_smpp;
