@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { assert, orderguardBin, waitUntil } from './lib.mjs';
+import { assert, axeViolations, formatViolations, orderguardBin, randomSuffix, waitUntil } from './lib.mjs';
 import { SCREENSHOT_DIR } from './scenarios.mjs';
 
 /** Overview lines and the simulation report's figure each must equal. */
@@ -172,6 +172,45 @@ export const adminScenarios = [
       const log = await auditor.textContent('main');
       assert(log.includes('skyline-admin') && log.includes('number_search'), 'the audit log does not show the search by number');
       if (t.target === 'sqlite') await auditor.screenshot({ path: path.join(SCREENSHOT_DIR, 'admin-audit.png'), fullPage: true });
+    },
+  },
+  {
+    name: 'admin-review-queue',
+    async run(t) {
+      addUser(t, 'nordtel-reviewer', 'analyst', 'nordtel');
+      // Three customers on one device within a day: the third order is held for review. Simulated
+      // customers far down the list, which the shop scenarios' round robin does not reach.
+      const ring = ['nordtel-0115', 'nordtel-0116', 'nordtel-0117'].map((id) => t.demo.credentials.customers.find((c) => c.id === id));
+      assert(ring.every(Boolean), 'the demo has no customers nordtel-0115 to nordtel-0117');
+      const deviceId = `browser-ring-${randomSuffix()}`;
+      let held;
+      for (const customer of ring) held = await t.api.createVerification('nordtel', customer, { deviceId });
+      assert(held.status === 'in_review', `the third order on one device is ${held.status}, not held`);
+
+      const page = await t.page(t.js, { width: 1280, height: 900 });
+      await signIn(page, t.demo.base, 'nordtel-reviewer', PASSPHRASE);
+      await page.goto(`${t.demo.base}/admin/overview?brand=nordtel`);
+      await Promise.all([page.waitForURL(/\/admin\/reviews\?brand=nordtel$/), page.click('nav >> text=Reviews')]);
+      const row = page.locator(`#review-queue tr:has-text("${held.order_id}")`);
+      assert((await row.count()) === 1, `order ${held.order_id} is not in the queue`);
+      const rowText = await row.textContent();
+      assert(rowText.includes('device_many_customers'), `the queue row gives no reason: ${rowText}`);
+      assert(!(await page.textContent('main')).includes(ring[2].phone), 'an analyst sees the full number in the queue');
+      let violations = await axeViolations(page);
+      assert(violations.length === 0, `accessibility of the queue:\n${formatViolations(violations)}`);
+      if (t.target === 'sqlite') await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'admin-reviews.png'), fullPage: true });
+
+      await Promise.all([page.waitForURL(new RegExp(`/admin/reviews/${held.id}`)), row.locator('a').click()]);
+      violations = await axeViolations(page);
+      assert(violations.length === 0, `accessibility of the held order:\n${formatViolations(violations)}`);
+      if (t.target === 'sqlite') await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'admin-review.png'), fullPage: true });
+      await page.fill('#note-approve', 'Called the customer back on the number on file; confirmed.');
+      await Promise.all([page.waitForURL(new RegExp(`/admin/reviews/${held.id}`)), page.click('#decide-approve')]);
+      assert((await page.textContent('#review-status')).trim() === 'approved', 'the page does not show the approval');
+      assert((await page.textContent('#review-decision')).includes('Decided: approved'), 'the decision is not shown');
+      const v = await t.api.getVerification('nordtel', held.id);
+      assert(v.status === 'approved' && typeof v.receipt === 'string', `the shop reads ${v.status}`);
+      t.note(`held order ${held.order_id} approved from the review queue`);
     },
   },
 ];
