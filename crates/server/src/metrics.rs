@@ -129,7 +129,7 @@ const DECLARED: &[Declared] = &[
     Declared {
         name: "orderguard_limit_refusals_total",
         kind: Kind::Counter,
-        help: "Verifications, checks and resends refused by a hard limit, by brand, limit and action.",
+        help: "Verifications, checks, resends and codes sent after review refused by a hard limit, by brand, limit and action.",
         labels: &["action", "brand", "limit"],
     },
     Declared {
