@@ -13,6 +13,7 @@ use crate::http::error::PageError;
 use crate::service::dashboards::{self, Counters};
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OverviewQuery {
     /// The brand's slug.
     brand: String,

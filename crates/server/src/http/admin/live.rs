@@ -28,6 +28,7 @@ const SESSION_CHECK_POLLS: u32 = 6;
 const SHOWN: i64 = 50;
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LiveQuery {
     /// The brand's slug.
     brand: String,

@@ -37,6 +37,7 @@ struct TracePage {
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TraceQuery {
     /// The brand's slug.
     brand: String,
@@ -96,6 +97,7 @@ struct AuditPage {
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only this user's views.
     user: Option<String>,

@@ -230,6 +230,7 @@ pub async fn place_order(
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Notice {
     /// What just happened: `wrong`, `resent`, `too_soon`, `error`.
     notice: Option<String>,
@@ -309,6 +310,7 @@ pub async fn order_page(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReturnQuery {
     /// The `status` next to it is not read: the shop asks the API instead of trusting the query.
     verification_id: String,
@@ -371,7 +373,7 @@ pub async fn submit_code(
 }
 
 /// Asks for a new code.
-#[utoipa::path(post, path = "/demo/{brand}/orders/{id}/resend", tag = "development", params(("brand" = String, Path), ("id" = String, Path)), responses((status = 303, description = "Back to the order page")))]
+#[utoipa::path(post, path = "/demo/{brand}/orders/{id}/resend", tag = "development", operation_id = "demo_resend", params(("brand" = String, Path), ("id" = String, Path)), responses((status = 303, description = "Back to the order page")))]
 pub async fn resend(
     State(app): State<Arc<App>>,
     Path((slug, id)): Path<(String, String)>,
@@ -386,7 +388,7 @@ pub async fn resend(
 }
 
 /// Aborts the order.
-#[utoipa::path(post, path = "/demo/{brand}/orders/{id}/cancel", tag = "development", params(("brand" = String, Path), ("id" = String, Path)), responses((status = 303, description = "Back to the order page")))]
+#[utoipa::path(post, path = "/demo/{brand}/orders/{id}/cancel", tag = "development", operation_id = "demo_cancel", params(("brand" = String, Path), ("id" = String, Path)), responses((status = 303, description = "Back to the order page")))]
 pub async fn cancel(
     State(app): State<Arc<App>>,
     Path((slug, id)): Path<(String, String)>,

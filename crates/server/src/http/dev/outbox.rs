@@ -15,6 +15,7 @@ use crate::records::sms::OutboxMessage;
 use crate::service::sms::{OutboxQuery, outbox};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxFilter {
     /// Only this brand's messages.

@@ -48,6 +48,7 @@ impl Tr<'_> {
 /// The page's query: `notice` after a form was sent, `lang` to switch language, `embed=1` inside
 /// the shop's iframe. Every link and form of the page keeps `lang` and `embed`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// What just happened: `wrong`, `invalid`, `resent`, `too_soon`, `no_resends`.
     notice: Option<String>,
