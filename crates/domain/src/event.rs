@@ -111,10 +111,16 @@ pub enum EventKind {
     /// `usual_rate`, `until`.
     #[serde(rename = "risk.range_burst")]
     RangeBurst,
+    /// A brand's policy (rules, points, shadow modes, limits) differs from the one last recorded
+    /// for the brand: recorded once per change, at the start of the instance that first runs it.
+    /// `policy_version` (as in `risk.assessed`), `previous_version` (`null` the first time the
+    /// brand's policy is recorded). Belongs to no verification or order.
+    #[serde(rename = "policy.changed")]
+    PolicyChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 26] = [
+    pub const ALL: [EventKind; 27] = [
         Self::VerificationCreated,
         Self::RiskAssessed,
         Self::VerificationBlocked,
@@ -141,6 +147,7 @@ impl EventKind {
         Self::LockEngaged,
         Self::LockLifted,
         Self::RangeBurst,
+        Self::PolicyChanged,
     ];
 
     /// The name in the event log, the dashboards and webhooks: `verification.created`.
@@ -172,6 +179,7 @@ impl EventKind {
             Self::LockEngaged => "risk.lock_engaged",
             Self::LockLifted => "risk.lock_lifted",
             Self::RangeBurst => "risk.range_burst",
+            Self::PolicyChanged => "policy.changed",
         }
     }
 

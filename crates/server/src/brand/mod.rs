@@ -208,7 +208,7 @@ impl Brands {
 
 /// The first 12 hex digits of the SHA-256 of the policy as configured: equal configurations have
 /// equal versions, on every instance.
-fn policy_version(policy: &crate::config::PolicyConfig) -> String {
+pub fn policy_version(policy: &crate::config::PolicyConfig) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(serde_json::to_vec(policy).unwrap_or_default());
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()

@@ -38,6 +38,11 @@ impl<'a> NewEvent<'a> {
     ) -> Self {
         Self { brand, verification_id: None, order_id: Some(order_id), kind, at, attrs }
     }
+
+    /// An event of the brand itself (its policy changed), of no order and no verification.
+    pub fn of_brand(brand: &'a str, kind: EventKind, at: Timestamp, attrs: serde_json::Value) -> Self {
+        Self { brand, verification_id: None, order_id: None, kind, at, attrs }
+    }
 }
 
 /// An event as read back.

@@ -13,3 +13,25 @@ pub fn upsert(conn: &mut dyn Conn, slug: &str, name: &str, config_json: &str, no
 pub fn exists(conn: &mut dyn Conn, slug: &str) -> Result<bool, StoreError> {
     Ok(conn.query_opt("SELECT 1 FROM brands WHERE slug = $1", &[slug.into()])?.is_some())
 }
+
+/// Records `version` as the brand's policy version unless it already is. Gives the version it
+/// replaced (`None` the first time) when this call moved it, nothing when the brand already had
+/// it. The update is conditional, so of several instances starting with one new policy, exactly
+/// one moves it (and records the change).
+pub fn record_policy_version(
+    conn: &mut dyn Conn,
+    slug: &str,
+    version: &str,
+) -> Result<Option<Option<String>>, StoreError> {
+    let previous = conn
+        .query_one("SELECT policy_version FROM brands WHERE slug = $1", &[slug.into()])?
+        .opt_text("policy_version")?;
+    if previous.as_deref() == Some(version) {
+        return Ok(None);
+    }
+    let moved = conn.execute(
+        "UPDATE brands SET policy_version = $2 WHERE slug = $1 AND (policy_version IS NULL OR policy_version <> $2)",
+        &[slug.into(), version.into()],
+    )?;
+    Ok((moved == 1).then_some(previous))
+}

@@ -111,6 +111,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (12, include_str!("../../migrations/sqlite/0012_risk_activity.sql")),
     (13, include_str!("../../migrations/sqlite/0013_risk_lists.sql")),
     (14, include_str!("../../migrations/sqlite/0014_review_notes.sql")),
+    (15, include_str!("../../migrations/sqlite/0015_brand_policy_version.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -127,6 +128,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (12, include_str!("../../migrations/postgres/0012_risk_activity.sql")),
     (13, include_str!("../../migrations/postgres/0013_risk_lists.sql")),
     (14, include_str!("../../migrations/postgres/0014_review_notes.sql")),
+    (15, include_str!("../../migrations/postgres/0015_brand_policy_version.sql")),
 ];
 
 impl Store {
