@@ -2,6 +2,7 @@
 //! brand and hour. Pure: the rollup job (`jobs::rollups`) and `orderguard analytics rebuild` apply it
 //! to the event log.
 
+use orderguard_domain::risk::RiskReason;
 use serde_json::Value;
 
 pub const HOUR_MS: i64 = 3_600_000;
@@ -58,7 +59,8 @@ fn latency_bucket(ms: i64) -> &'static str {
 const SLOWEST_APPROVAL_SECONDS: i64 = 3600;
 
 /// The counters one event adds to, and by how much: always its type, and per type what it says
-/// about status, country, locale, provider, attempts and risk, each by one. A few counters are
+/// about status, country, locale, provider, attempts and risk (reasons, shadow reasons, lock-outs,
+/// limit refusals by `action|reason`), each by one. A few counters are
 /// sums of money in minor units (`loss`, `blocked_value`, `failed_high_risk_value`, per currency).
 pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String, i64)> {
     let text = |key: &str| attrs.get(key).and_then(Value::as_str).map(str::to_owned);
@@ -68,6 +70,11 @@ pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String, i64)>
     let route = || Some(format!("{}|{}", text("provider")?, text("country").unwrap_or_else(|| "ZZ".into())));
     // The order's value in its currency, for the sums.
     let value = |dimension: &'static str| Some((dimension, text("currency")?, int("amount")?));
+    // The reason codes of a list attribute.
+    let codes = |key: &str| {
+        let listed = attrs.get(key).and_then(Value::as_array).into_iter().flatten();
+        listed.filter_map(Value::as_str).map(str::to_owned)
+    };
     let mut counted = vec![("event", kind.to_owned())];
     let mut summed = Vec::new();
     match kind {
@@ -78,15 +85,26 @@ pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String, i64)>
         }
         "risk.assessed" => {
             counted.extend(text("decision").map(|d| ("decision", d)));
-            let reasons = attrs.get("reasons").and_then(Value::as_array).into_iter().flatten();
-            counted.extend(reasons.filter_map(Value::as_str).map(|r| ("risk_reason", r.to_owned())));
+            counted.extend(codes("reasons").map(|r| ("risk_reason", r)));
+            counted.extend(codes("shadow_reasons").map(|r| ("shadow_reason", r)));
+        }
+        "risk.lock_engaged" => counted.extend(text("subject").map(|s| ("lockout", s))),
+        "check.refused" => {
+            if let (Some(action), Some(reason)) = (text("action"), text("reason")) {
+                counted.push(("limit_refusal", format!("{action}|{reason}")));
+            }
         }
         "verification.approved" => {
             counted.extend(number("attempts").map(|a| ("attempts_to_approve", a)));
             let seconds = int("seconds_since_sent").map(|s| s.clamp(0, SLOWEST_APPROVAL_SECONDS));
             counted.extend(seconds.map(|s| ("seconds_to_approve", s.to_string())));
         }
-        "verification.blocked" => summed.extend(value("blocked_value")),
+        "verification.blocked" => {
+            summed.extend(value("blocked_value"));
+            // A create refused by a hard limit or a range's pause, as `check.refused` is for checks.
+            let limits = codes("reasons").filter(|r| RiskReason::parse(r).is_some_and(|r| !r.is_scored()));
+            counted.extend(limits.map(|r| ("limit_refusal", format!("create|{r}"))));
+        }
         "verification.failed" if text("risk").is_some_and(|r| r != "allow") => {
             summed.extend(value("failed_high_risk_value"));
         }
@@ -173,6 +191,25 @@ mod tests {
         );
         assert_eq!(risk.len(), 4);
         assert!(risk.contains(&("risk_reason", "velocity".to_owned(), 1)));
+        let shadow = dimensions(
+            "risk.assessed",
+            &json!({ "decision": "allow", "reasons": [], "shadow_reasons": ["velocity_network"] }),
+        );
+        assert_eq!(shadow[2], ("shadow_reason", "velocity_network".to_owned(), 1));
+        assert_eq!(
+            dimensions("risk.lock_engaged", &json!({ "subject": "number", "wrong_codes": 10 }))[1],
+            ("lockout", "number".into(), 1)
+        );
+        let refused = json!({ "reason": "wrong_code_lock_customer", "action": "resend", "retry_after_seconds": 5 });
+        assert_eq!(
+            dimensions("check.refused", &refused)[1],
+            ("limit_refusal", "resend|wrong_code_lock_customer".into(), 1)
+        );
+        let blocked = json!({ "reasons": ["voip_number", "sms_limit_number"], "amount": 5, "currency": "EUR" });
+        assert_eq!(
+            dimensions("verification.blocked", &blocked)[1..],
+            [("limit_refusal", "create|sms_limit_number".into(), 1), ("blocked_value", "EUR".into(), 5)]
+        );
         assert_eq!(dimensions("sms.failed", &json!({ "stage": "hand_off", "provider": "x" })).len(), 1);
         assert_eq!(
             dimensions("sms.failed", &json!({ "stage": "delivery", "provider": "x" }))[1],
@@ -229,13 +266,14 @@ pub struct OverviewLine {
 }
 
 /// The overview's metrics and the event types that count for them.
-pub const OVERVIEW: [(&str, &str); 8] = [
+pub const OVERVIEW: [(&str, &str); 9] = [
     ("started", "verification.created"),
     ("approved", "verification.approved"),
     ("failed (wrong codes)", "verification.failed"),
     ("abandoned (code expired)", "verification.expired"),
     ("canceled", "verification.canceled"),
     ("blocked (risk)", "verification.blocked"),
+    ("held for review", "verification.held"),
     ("undeliverable", "verification.undeliverable"),
     ("code resent", "verification.resent"),
 ];

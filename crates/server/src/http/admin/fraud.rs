@@ -1,5 +1,6 @@
 //! A brand's fraud: confirmed fraud per 1,000 reported orders, losses, the value of blocked and
-//! failed high-risk orders and the risk reasons; the trend over the period, and the orders before
+//! failed high-risk orders, the risk reasons (shadow ones apart), lock-outs, refusals by hard
+//! limits and orders held for review; the trend over the period, and the orders before
 //! and after two-factor verification was switched on (`two_factor_since` in the brand's
 //! configuration). Read from the counters.
 
@@ -118,6 +119,65 @@ struct BeforeAfter {
     after: FraudFigures,
 }
 
+/// A dimension's counters, most frequent first.
+fn ranked(counters: &Counters, dimension: &str) -> Vec<(String, i64)> {
+    let mut ranked: Vec<(String, i64)> =
+        counters.iter().filter(|((d, _), n)| d == dimension && **n != 0).map(|((_, v), n)| (v.clone(), *n)).collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked
+}
+
+/// Refusals by one hard limit (or a range's pause), per action.
+struct LimitRefusals {
+    limit: String,
+    create: i64,
+    check: i64,
+    resend: i64,
+    total: i64,
+}
+
+/// The counters `limit_refusal` (`action|reason`) as one line per limit, the most refusing first.
+fn limit_refusals(counters: &Counters) -> Vec<LimitRefusals> {
+    let mut by_limit: std::collections::BTreeMap<String, LimitRefusals> = std::collections::BTreeMap::new();
+    for (value, n) in ranked(counters, "limit_refusal") {
+        let Some((action, limit)) = value.split_once('|') else { continue };
+        let line = by_limit.entry(limit.to_owned()).or_insert_with(|| LimitRefusals {
+            limit: limit.to_owned(),
+            create: 0,
+            check: 0,
+            resend: 0,
+            total: 0,
+        });
+        match action {
+            "create" => line.create += n,
+            "check" => line.check += n,
+            "resend" => line.resend += n,
+            _ => {}
+        }
+        line.total += n;
+    }
+    let mut lines: Vec<LimitRefusals> = by_limit.into_values().collect();
+    lines.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.limit.cmp(&b.limit)));
+    lines
+}
+
+/// Orders held for review and what analysts made of them.
+struct Held {
+    held: i64,
+    approved: i64,
+    released: i64,
+    rejected: i64,
+}
+
+fn held(counters: &Counters) -> Held {
+    Held {
+        held: get(counters, "event", "verification.held"),
+        approved: get(counters, "event", "review.approved"),
+        released: get(counters, "event", "review.released"),
+        rejected: get(counters, "event", "review.rejected"),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin_fraud.html")]
 struct FraudPage {
@@ -126,6 +186,12 @@ struct FraudPage {
     days: i64,
     figures: FraudFigures,
     reasons: Vec<(String, i64)>,
+    /// Reasons of rules in shadow mode: evaluated, not counted towards the decision.
+    shadow_reasons: Vec<(String, i64)>,
+    /// Wrong-code locks engaged, by subject (`customer`, `number`).
+    lockouts: Vec<(String, i64)>,
+    limit_refusals: Vec<LimitRefusals>,
+    held: Held,
     trend: Trend,
     points: String,
     before_after: Option<BeforeAfter>,
@@ -144,9 +210,9 @@ pub async fn fraud(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Resul
     let read = dashboards::fraud(&app, &loaded.brand, (from, to), loaded.days, since).await?;
     let trend = trend(&read.series, Slots::of(from, to), since);
     let points = trend.slots.iter().map(|s| format!("{},{}", s.x, s.y)).collect::<Vec<_>>().join(" ");
-    let mut reasons: Vec<(String, i64)> =
-        loaded.current.iter().filter(|((d, _), _)| d == "risk_reason").map(|((_, v), n)| (v.clone(), *n)).collect();
-    reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let current = &loaded.current;
+    let (reasons, shadow_reasons) = (ranked(current, "risk_reason"), ranked(current, "shadow_reason"));
+    let (lockouts, limit_refusals, held) = (ranked(current, "lockout"), limit_refusals(current), held(current));
     let before_after = since.zip(read.around_switch).map(|(since, (days, before, after))| BeforeAfter {
         since: crate::clock::day(since),
         days,
@@ -159,6 +225,10 @@ pub async fn fraud(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Resul
         brand_name: loaded.brand_name,
         days: loaded.days,
         reasons,
+        shadow_reasons,
+        lockouts,
+        limit_refusals,
+        held,
         trend,
         points,
         before_after,
@@ -209,6 +279,23 @@ mod tests {
         assert_eq!(trend(&[], Slots::of(0, 35 * DAY_MS), None).slots.len(), 5);
         let year = trend(&[], Slots::of(0, 365 * DAY_MS), None);
         assert_eq!(year.slots.last().map(|s| s.x), Some(10 + CHART_WIDTH), "the last point on the right edge");
+    }
+
+    #[test]
+    fn limit_refusals_are_summed_per_limit_and_action() {
+        let counters: Counters = [
+            ("limit_refusal", "check|wrong_code_lock_customer", 3),
+            ("limit_refusal", "create|wrong_code_lock_customer", 1),
+            ("limit_refusal", "resend|sms_limit_number", 2),
+            ("lockout", "number", 1),
+        ]
+        .into_iter()
+        .map(|(d, v, n)| ((d.to_owned(), v.to_owned()), n))
+        .collect();
+        let lines = limit_refusals(&counters);
+        let shown: Vec<_> = lines.iter().map(|l| (l.limit.as_str(), l.create, l.check, l.resend, l.total)).collect();
+        assert_eq!(shown, [("wrong_code_lock_customer", 1, 3, 0, 4), ("sms_limit_number", 0, 0, 2, 2)]);
+        assert_eq!(ranked(&counters, "lockout"), [("number".to_owned(), 1)]);
     }
 
     #[test]
