@@ -2,6 +2,7 @@
 //! numbers are masked for the roles that see no personal data.
 
 use orderguard_domain::clock::Timestamp;
+use orderguard_domain::event::EventKind;
 use orderguard_domain::money::Money;
 use orderguard_domain::phone::E164;
 use orderguard_domain::verification::Status;
@@ -28,7 +29,109 @@ pub struct TracedLine {
 pub struct OrderTrace {
     pub verifications: Vec<TracedLine>,
     /// Every event of the order, its verifications' included, in time order.
-    pub events: Vec<Event>,
+    pub events: Vec<TracedEvent>,
+}
+
+/// An event of the trace, with what it explains read from its attributes.
+pub struct TracedEvent {
+    pub event: Event,
+    pub step: Step,
+}
+
+/// What the trace explains of an event beyond its raw attributes (`EventKind` documents them).
+/// Attributes an older version did not write are left empty, and an event that does not read as
+/// its kind documents is shown raw (`Other`).
+pub enum Step {
+    Risk(RiskDecision),
+    Held(Held),
+    Blocked(Blocked),
+    Refused(Refused),
+    LockEngaged(LockEngaged),
+    RangeBurst(RangeBurst),
+    Other,
+}
+
+/// `risk.assessed`: the decision and every rule's outcome.
+#[derive(serde::Deserialize)]
+pub struct RiskDecision {
+    pub decision: String,
+    pub score: i64,
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    #[serde(default)]
+    pub shadow_reasons: Vec<String>,
+    #[serde(default)]
+    pub rules: Vec<RuleOutcome>,
+    pub policy_version: Option<String>,
+}
+
+/// One rule of a decision: fired or not, its points, shadow or live, the count or age it compared.
+#[derive(serde::Deserialize)]
+pub struct RuleOutcome {
+    pub rule: String,
+    pub fired: bool,
+    pub points: i64,
+    pub shadow: bool,
+    pub input: Option<i64>,
+}
+
+/// `verification.held`.
+#[derive(serde::Deserialize)]
+pub struct Held {
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    pub expires_at: Option<String>,
+}
+
+/// `verification.blocked`.
+#[derive(serde::Deserialize)]
+pub struct Blocked {
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    pub retry_after_seconds: Option<i64>,
+}
+
+/// `check.refused`.
+#[derive(serde::Deserialize)]
+pub struct Refused {
+    pub action: String,
+    pub reason: String,
+    pub retry_after_seconds: Option<i64>,
+}
+
+/// `risk.lock_engaged`.
+#[derive(serde::Deserialize)]
+pub struct LockEngaged {
+    pub subject: String,
+    pub wrong_codes: Option<i64>,
+    pub until: Option<String>,
+}
+
+/// `risk.range_burst`.
+#[derive(serde::Deserialize)]
+pub struct RangeBurst {
+    pub range_digits: Option<i64>,
+    pub unconfirmed: Option<i64>,
+    pub usual_rate: Option<f64>,
+    pub until: Option<String>,
+}
+
+impl Step {
+    pub fn of(event: &Event) -> Self {
+        fn read<T: serde::de::DeserializeOwned>(attrs: &serde_json::Value, step: fn(T) -> Step) -> Step {
+            serde_json::from_value(attrs.clone()).map_or(Step::Other, step)
+        }
+        let attrs = &event.attrs;
+        match event.kind {
+            EventKind::RiskAssessed => read(attrs, Step::Risk),
+            EventKind::VerificationHeld => read(attrs, Step::Held),
+            EventKind::VerificationBlocked => read(attrs, Step::Blocked),
+            EventKind::CheckRefused => read(attrs, Step::Refused),
+            EventKind::LockEngaged => read(attrs, Step::LockEngaged),
+            EventKind::RangeBurst => read(attrs, Step::RangeBurst),
+            _ => Step::Other,
+        }
+    }
 }
 
 /// Everything recorded about one order of the brand.
@@ -55,6 +158,7 @@ pub async fn order_trace(
             TracedLine { id: v.id, status: v.status, number, amount: v.amount, started: v.created_at }
         })
         .collect();
+    let events = events.into_iter().map(|event| TracedEvent { step: Step::of(&event), event }).collect();
     Ok(OrderTrace { verifications, events })
 }
 

@@ -11,6 +11,7 @@ use axum::response::Response;
 use super::{AdminUser, page, visible_brand};
 use crate::app::App;
 use crate::http::error::PageError;
+use crate::service::trace::Step;
 use crate::service::{audit, trace as service};
 
 struct TraceVerification {
@@ -24,7 +25,105 @@ struct TraceVerification {
 struct TraceEvent {
     at: String,
     kind: &'static str,
+    /// What the event means, in words, for the kinds the trace explains.
+    summary: Option<String>,
+    risk: Option<TraceRisk>,
+    /// The raw attributes.
     details: String,
+}
+
+/// A risk decision: every rule's outcome, and the policy version that decided.
+struct TraceRisk {
+    policy_version: String,
+    rules: Vec<TraceRule>,
+}
+
+struct TraceRule {
+    rule: String,
+    fired: bool,
+    points: i64,
+    /// `shadow` (recorded, not counted) or `live`.
+    mode: &'static str,
+    /// The count or age the rule compared; `–` where it had none.
+    input: String,
+}
+
+/// `reasons: a, b`, or `no reasons`.
+fn listed(reasons: &[String]) -> String {
+    if reasons.is_empty() { "no reasons".to_owned() } else { format!("reasons: {}", reasons.join(", ")) }
+}
+
+/// Seconds as people read a wait: `45 s`, `12 min 5 s`, `23 h 59 min`, `24 h`.
+fn wait(seconds: i64) -> String {
+    let (large, small) = match seconds {
+        s if s >= 3600 => ((s / 3600, "h"), (s % 3600 / 60, "min")),
+        s if s >= 60 => ((s / 60, "min"), (s % 60, "s")),
+        s => return format!("{s} s"),
+    };
+    match small {
+        (0, _) => format!("{} {}", large.0, large.1),
+        (n, unit) => format!("{} {} {n} {unit}", large.0, large.1),
+    }
+}
+
+fn retry(seconds: Option<i64>) -> String {
+    seconds.map(|s| format!("; retry after {}", wait(s))).unwrap_or_default()
+}
+
+/// An explained event in words (and the rules of a risk decision).
+fn explain(step: &Step) -> (Option<String>, Option<TraceRisk>) {
+    let until = |at: &Option<String>| at.as_deref().map(|at| format!(" until {at}")).unwrap_or_default();
+    let summary = match step {
+        Step::Other => return (None, None),
+        Step::Risk(r) => {
+            let shadow = if r.shadow_reasons.is_empty() {
+                String::new()
+            } else {
+                format!("; shadow rules fired: {}", r.shadow_reasons.join(", "))
+            };
+            let rules = r
+                .rules
+                .iter()
+                .map(|rule| TraceRule {
+                    rule: rule.rule.clone(),
+                    fired: rule.fired,
+                    points: rule.points,
+                    mode: if rule.shadow { "shadow" } else { "live" },
+                    input: rule.input.map_or_else(|| "–".to_owned(), |n| n.to_string()),
+                })
+                .collect();
+            let policy_version = r.policy_version.clone().unwrap_or_else(|| "not recorded".to_owned());
+            let summary = format!("Decision {} with score {} ({}){shadow}", r.decision, r.score, listed(&r.reasons));
+            return (Some(summary), Some(TraceRisk { policy_version, rules }));
+        }
+        Step::Held(h) => {
+            let ends =
+                h.expires_at.as_deref().map(|at| format!("; the hold ends undecided at {at}")).unwrap_or_default();
+            format!("Held for review, no code sent ({}){ends}", listed(&h.reasons))
+        }
+        Step::Blocked(b) => format!("Blocked, nothing sent ({}){}", listed(&b.reasons), retry(b.retry_after_seconds)),
+        Step::Refused(r) => {
+            let what = if r.action == "resend" { "Resend" } else { "Code check" };
+            format!("{what} refused unjudged by the limit {}{}", r.reason, retry(r.retry_after_seconds))
+        }
+        Step::LockEngaged(l) => {
+            let after = l.wrong_codes.map(|n| format!(" after {n} wrong codes in 24 h")).unwrap_or_default();
+            format!(
+                "Wrong-code lock engaged on the {}{after}: its checks and resends are refused and new verifications blocked{}",
+                l.subject,
+                until(&l.until)
+            )
+        }
+        Step::RangeBurst(b) => {
+            let counts = match (b.unconfirmed, b.usual_rate) {
+                (Some(n), Some(rate)) => format!(": {n} codes not used in 10 minutes against a usual {rate:.1}"),
+                _ => String::new(),
+            };
+            let range = b.range_digits.map(|d| format!(" (the first {d} digits)")).unwrap_or_default();
+            format!("Number range burst (SMS pumping){range}{counts}; sends to the range pause{}", until(&b.until))
+        }
+    };
+    (Some(summary), None)
 }
 
 #[derive(Template)]
@@ -74,7 +173,17 @@ pub async fn trace(
     let events = found
         .events
         .into_iter()
-        .map(|e| TraceEvent { at: crate::clock::rfc3339(e.at), kind: e.kind.as_str(), details: e.attrs.to_string() })
+        .map(|traced| {
+            let (summary, risk) = explain(&traced.step);
+            let e = traced.event;
+            TraceEvent {
+                at: crate::clock::rfc3339(e.at),
+                kind: e.kind.as_str(),
+                summary,
+                risk,
+                details: e.attrs.to_string(),
+            }
+        })
         .collect();
     let html = TracePage { brand_name: brand.name.clone(), order_id, verifications, events }.render();
     page(StatusCode::OK, html, Vec::new())
@@ -129,4 +238,93 @@ pub async fn audit_log(
         })
         .collect();
     page(StatusCode::OK, AuditPage { user: name.unwrap_or_default(), entries }.render(), Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::Event;
+    use orderguard_domain::event::EventKind;
+    use serde_json::json;
+
+    fn explained(kind: EventKind, attrs: serde_json::Value) -> (Option<String>, Option<TraceRisk>) {
+        let event = Event { id: 1, kind, at: 0, verification_id: None, order_id: None, attrs };
+        explain(&Step::of(&event))
+    }
+
+    #[test]
+    fn the_trace_explains_limits_locks_bursts_and_holds() {
+        let (lock, _) = explained(
+            EventKind::LockEngaged,
+            json!({ "subject": "customer", "wrong_codes": 10, "until": "2030-01-02T00:00:00Z" }),
+        );
+        assert_eq!(
+            lock.as_deref(),
+            Some(
+                "Wrong-code lock engaged on the customer after 10 wrong codes in 24 h: its checks and resends \
+                 are refused and new verifications blocked until 2030-01-02T00:00:00Z"
+            )
+        );
+        let refused = json!({ "reason": "wrong_code_lock_number", "retry_after_seconds": 86_340, "action": "resend" });
+        let (refused, _) = explained(EventKind::CheckRefused, refused);
+        assert_eq!(
+            refused.as_deref(),
+            Some("Resend refused unjudged by the limit wrong_code_lock_number; retry after 23 h 59 min")
+        );
+        let burst = json!({ "range_digits": 9, "unconfirmed": 20, "usual_rate": 0.3, "until": "T" });
+        assert_eq!(
+            explained(EventKind::RangeBurst, burst).0.as_deref(),
+            Some(
+                "Number range burst (SMS pumping) (the first 9 digits): 20 codes not used in 10 minutes against \
+                 a usual 0.3; sends to the range pause until T"
+            )
+        );
+        let held = json!({ "reasons": ["device_many_customers"], "expires_at": "T" });
+        assert_eq!(
+            explained(EventKind::VerificationHeld, held).0.as_deref(),
+            Some("Held for review, no code sent (reasons: device_many_customers); the hold ends undecided at T")
+        );
+        let blocked = json!({ "reasons": ["sms_limit_number"], "retry_after_seconds": 75, "amount": 5 });
+        assert_eq!(
+            explained(EventKind::VerificationBlocked, blocked).0.as_deref(),
+            Some("Blocked, nothing sent (reasons: sms_limit_number); retry after 1 min 15 s")
+        );
+        assert_eq!((wait(86_400), wait(720), wait(59)), ("24 h".to_owned(), "12 min".to_owned(), "59 s".to_owned()));
+        assert!(explained(EventKind::SmsQueued, json!({ "message_id": "m" })).0.is_none());
+        assert!(explained(EventKind::CheckRefused, json!({ "unexpected": true })).0.is_none(), "shown raw");
+    }
+
+    #[test]
+    fn a_risk_decision_shows_every_rule_and_the_policy_version() {
+        let attrs = json!({
+            "decision": "review", "score": 50, "reasons": ["device_many_customers"],
+            "shadow_reasons": ["velocity_network"], "policy_version": "0123456789ab",
+            "rules": [
+                { "rule": "device_many_customers", "fired": true, "points": 50, "shadow": false, "input": 3 },
+                { "rule": "velocity_network", "fired": true, "points": 20, "shadow": true, "input": 25 },
+                { "rule": "voip_number", "fired": false, "points": 40, "shadow": false },
+            ],
+        });
+        let (summary, risk) = explained(EventKind::RiskAssessed, attrs);
+        assert_eq!(
+            summary.as_deref(),
+            Some(
+                "Decision review with score 50 (reasons: device_many_customers); shadow rules fired: velocity_network"
+            )
+        );
+        let risk = risk.unwrap();
+        assert_eq!(risk.policy_version, "0123456789ab");
+        let rows: Vec<_> =
+            risk.rules.iter().map(|r| (r.rule.as_str(), r.fired, r.points, r.mode, r.input.as_str())).collect();
+        assert_eq!(
+            rows,
+            [
+                ("device_many_customers", true, 50, "live", "3"),
+                ("velocity_network", true, 20, "shadow", "25"),
+                ("voip_number", false, 40, "live", "–"),
+            ]
+        );
+        let old = explained(EventKind::RiskAssessed, json!({ "decision": "allow", "score": 0, "reasons": [] }));
+        assert_eq!(old.1.unwrap().policy_version, "not recorded", "events from before policy versions");
+    }
 }
