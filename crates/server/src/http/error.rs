@@ -38,6 +38,8 @@ pub struct Problem {
     /// The verification's status, for problems about a verification that is no longer pending.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification_status: Option<String>,
+    /// Seconds until a refused request can succeed (`limit-reached`, `resend-too-soon`); the same
+    /// as the `Retry-After` header.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<i64>,
 }

@@ -63,6 +63,28 @@ impl utoipa::Modify for ApiKeyScheme {
     }
 }
 
+/// Lists every reason code in the schema of `Risk.reasons`, from `RiskReason::ALL` itself, so the
+/// document names each code the API can answer. After the routes are added: their schemas are
+/// only then in the document.
+fn describe_reason_codes(openapi: &mut utoipa::openapi::OpenApi) {
+    use orderguard_domain::risk::RiskReason;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+    let risk = openapi.components.as_mut().and_then(|c| c.schemas.get_mut("Risk"));
+    let Some(RefOr::T(Schema::Object(risk))) = risk else { return };
+    let Some(RefOr::T(Schema::Array(reasons))) = risk.properties.get_mut("reasons") else { return };
+    let codes = |scored: bool| {
+        let listed = RiskReason::ALL.iter().filter(|r| r.is_scored() == scored);
+        listed.map(|r| format!("`{}`", r.as_str())).collect::<Vec<_>>().join(", ")
+    };
+    reasons.description = Some(format!(
+        "Reason codes (docs/risk.md explains each): the scored rules that fired live ({}), and the hard \
+         limit or number range's pause that refused the verification ({}). New codes may be added.",
+        codes(true),
+        codes(false)
+    ));
+}
+
 /// The application's routes and the OpenAPI document that describes them.
 pub fn router(app: Arc<App>) -> axum::Router {
     let mut routes = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -121,7 +143,8 @@ pub fn router(app: Arc<App>) -> axum::Router {
             .routes(routes!(dev::demo_shop::resend))
             .routes(routes!(dev::demo_shop::cancel));
     }
-    let (router, openapi) = routes.split_for_parts();
+    let (router, mut openapi) = routes.split_for_parts();
+    describe_reason_codes(&mut openapi);
     let openapi_json = openapi.to_json().unwrap_or_default();
     let _ = app.openapi.set(openapi_json);
     router

@@ -75,5 +75,45 @@ async fn every_documented_route_is_served(db: Db) {
         }
     }
     assert!(probed >= 20, "{probed}");
+    shop_view_is_documented(&doc);
     server.stop().await;
+}
+
+/// What a shop needs to handle the defences: the new status, `retry_after`, every reason code
+/// and the `429 limit-reached` problem of check and resend.
+fn shop_view_is_documented(doc: &Value) {
+    // A document utoipa itself reads back: every part has the shape OpenAPI 3.1 gives it.
+    serde_json::from_value::<utoipa::openapi::OpenApi>(doc.clone()).expect("the document reads as OpenAPI");
+    // What validators refuse beyond the shape: a path parameter missing from its path (a query
+    // parameter declared in the wrong place), an operation id used twice.
+    let mut operation_ids = std::collections::BTreeSet::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap().to_owned();
+            assert!(operation_ids.insert(id.clone()), "operation id {id} twice ({method} {path})");
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                if parameter["in"] == "path" {
+                    assert!(path.contains(&format!("{{{name}}}")), "{method} {path}: `{name}` is no path parameter");
+                }
+            }
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    let verification = &schemas["VerificationResponse"]["properties"];
+    assert!(verification["status"]["description"].as_str().unwrap().contains("`in_review`"));
+    assert!(verification["retry_after"]["description"].as_str().unwrap().contains("hard limit"));
+    let reasons = schemas["Risk"]["properties"]["reasons"]["description"].as_str().unwrap();
+    for reason in orderguard_domain::risk::RiskReason::ALL {
+        assert!(reasons.contains(&format!("`{}`", reason.as_str())), "{reason:?} is not documented: {reasons}");
+    }
+    for action in ["check", "resend"] {
+        let refused = &doc["paths"][format!("/v1/verifications/{{id}}/{action}")]["post"]["responses"]["429"];
+        let description = refused["description"].as_str().unwrap_or_else(|| panic!("{action} documents no 429"));
+        assert!(description.contains("urn:orderguard:problem:limit-reached"), "{action}: {description}");
+        assert!(description.contains("Retry-After"), "{action}: {description}");
+        let problem = &refused["content"]["application/problem+json"]["schema"]["$ref"];
+        assert_eq!(problem, "#/components/schemas/Problem", "{action}");
+    }
+    assert!(schemas["Problem"]["properties"]["retry_after_seconds"]["description"].is_string());
 }

@@ -143,7 +143,7 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
     request_body = CreateVerificationRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body return the same verification and send no second SMS.")),
     responses(
-        (status = 201, description = "Created (or replayed: header `Idempotent-Replayed: true`)", body = VerificationResponse),
+        (status = 201, description = "Created (or replayed: header `Idempotent-Replayed: true`). Also when refused: `blocked` by the risk rules or a hard limit (then `retry_after` and the limit's reason code), or `in_review`; neither sends a code", body = VerificationResponse),
         (status = 400, description = "Malformed JSON", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or unknown API key", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = super::error::Problem, content_type = "application/problem+json"),
@@ -308,6 +308,7 @@ fn customer_reference(body: CustomerBody) -> Result<CustomerRequest, FieldError>
         (status = 404, body = super::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "No longer pending (approved, failed, expired, canceled, …)", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a code (no attempt is used)", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`urn:orderguard:problem:limit-reached`: a wrong-code lock of the customer or number refuses the check unjudged (no attempt is used); see `Retry-After` and `retry_after_seconds`", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
 )]
@@ -368,7 +369,7 @@ pub fn check_response(result: CheckResult) -> CheckResponse {
         (status = 200, body = VerificationResponse),
         (status = 404, body = super::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "No longer pending, or no resends left", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Cooldown running; see `Retry-After`", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`urn:orderguard:problem:resend-too-soon`: the cooldown is running; or `urn:orderguard:problem:limit-reached`: the number's SMS limit or a wrong-code lock refuses it and nothing is sent. See `Retry-After` and `retry_after_seconds`", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
 )]

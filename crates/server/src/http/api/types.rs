@@ -70,9 +70,13 @@ pub struct ClientBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Risk {
-    /// `allow`, `review` (code sent, order flagged) or `deny` (nothing sent, status `blocked`).
+    /// `allow`, `review` (held: status `in_review`, no code sent; or, where the brand sends the
+    /// code anyway, the receipt carries `review: true`) or `deny` (nothing sent, status
+    /// `blocked`). A hard limit blocks whatever the score.
     pub decision: String,
+    /// The points of the live rules that fired.
     pub score: i64,
+    // Described in the document by `http::describe_reason_codes`, from the reason codes themselves.
     pub reasons: Vec<String>,
 }
 
