@@ -9,6 +9,7 @@ mod analytics;
 mod api_flow;
 mod cli;
 mod crash;
+mod explain;
 mod fraud;
 mod hosted;
 mod idempotency;
