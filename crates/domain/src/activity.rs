@@ -202,6 +202,9 @@ pub struct RangeActivity {
     /// Codes sent per hour over the last 7 days (the range's usual rate).
     #[serde(default)]
     pub hourly: Buckets,
+    /// The times of the latest codes (those within the grace are still being typed).
+    #[serde(default)]
+    pub recent: Times,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked_until: Option<i64>,
 }
@@ -210,9 +213,14 @@ pub const BASELINE_HOURS: i64 = 7 * 24;
 
 /// The burst rule (SMS pumping): codes to one range within `BURST_WINDOW_MS`, not used to approve,
 /// reaching `BURST_MIN` and `BURST_FACTOR` times the range's usual rate, pause sends to the range
-/// for `BURST_COOLDOWN_MS`. Numbers approved within `BURST_EXEMPT_MS` are exempt.
+/// for `BURST_COOLDOWN_MS`. Numbers approved within `BURST_EXEMPT_MS` are exempt, and their codes
+/// are not counted. A code younger than `BURST_GRACE_MS` is still on its way to being typed: the
+/// fresh ones count only past `BURST_FRESH_ALLOWANCE`, so a launch-day rush, whose codes are
+/// typed within a minute, does not look like pumping, whose codes never are.
 pub const BURST_WINDOW_MS: i64 = 10 * MINUTE_MS;
 pub const BURST_MIN: u32 = 20;
+pub const BURST_GRACE_MS: i64 = MINUTE_MS;
+pub const BURST_FRESH_ALLOWANCE: u32 = 20;
 pub const BURST_FACTOR: f64 = 10.0;
 pub const BURST_COOLDOWN_MS: i64 = 30 * MINUTE_MS;
 pub const BURST_EXEMPT_MS: i64 = 90 * DAY_MS;
@@ -229,6 +237,7 @@ impl RangeActivity {
     pub fn record_sent(&mut self, at: Timestamp) {
         self.sent.add(at, MINUTE_MS, 60);
         self.hourly.add(at, HOUR_MS, BASELINE_HOURS + 1);
+        self.recent.record(at);
     }
 
     pub fn record_approved(&mut self, at: Timestamp) {
@@ -254,14 +263,17 @@ impl RangeActivity {
 
     /// Whether one more code now makes a burst; if so, the range pauses from now on.
     pub fn start_burst_with_next(&mut self, now: Timestamp) -> Option<Burst> {
+        let fresh = self.recent.count_within(now, BURST_GRACE_MS) + 1;
         let unconfirmed = self.unconfirmed_within(now, BURST_WINDOW_MS) + 1;
+        // Codes past the grace and not used, and fresh ones beyond what a rush brings.
+        let counted = unconfirmed.saturating_sub(fresh) + fresh.saturating_sub(BURST_FRESH_ALLOWANCE);
         let usual_rate = self.usual_rate(now, BURST_WINDOW_MS);
-        if unconfirmed < BURST_MIN || f64::from(unconfirmed) < BURST_FACTOR * usual_rate {
+        if counted < BURST_MIN || f64::from(counted) < BURST_FACTOR * usual_rate {
             return None;
         }
         let until = Timestamp(now.millis() + BURST_COOLDOWN_MS);
         self.blocked_until = Some(until.millis());
-        Some(Burst { unconfirmed, usual_rate, until })
+        Some(Burst { unconfirmed: counted, usual_rate, until })
     }
 }
 
@@ -355,32 +367,52 @@ mod tests {
 
     #[test]
     fn a_burst_needs_twenty_unused_codes_well_above_the_usual_rate() {
+        // A pumper's steady stream, one code every 10 s, none typed: paused at the 20th code
+        // past the grace (with the 6 still fresh, the 26th sent).
         let mut range = RangeActivity::default();
-        for s in 0..19 {
-            assert_eq!(range.start_burst_with_next(Timestamp(at(0).millis() + s)), None);
-            range.record_sent(Timestamp(at(0).millis() + s));
-        }
-        let burst = range.start_burst_with_next(at(1)).unwrap();
-        assert_eq!((burst.unconfirmed, burst.until), (20, at(31)));
-        assert!(range.is_blocked(at(30)) && !range.is_blocked(at(31)));
+        let mut sent = 0;
+        let burst = loop {
+            let t = Timestamp(at(0).millis() + sent * 10_000);
+            if let Some(burst) = range.start_burst_with_next(t) {
+                break burst;
+            }
+            range.record_sent(t);
+            sent += 1;
+        };
+        assert_eq!((sent, burst.unconfirmed), (25, 20));
+        let t = Timestamp(at(0).millis() + sent * 10_000);
+        assert!(range.is_blocked(t) && !range.is_blocked(Timestamp(t.millis() + BURST_COOLDOWN_MS)));
 
-        // A busy range: 300 codes an hour all week; 20 more in ten minutes is its usual traffic.
+        // A pumper's flood within seconds: the fresh codes beyond the allowance count at once.
+        let mut flood = RangeActivity::default();
+        let mut sent = 0;
+        while flood.start_burst_with_next(Timestamp(at(0).millis() + sent * 100)).is_none() {
+            flood.record_sent(Timestamp(at(0).millis() + sent * 100));
+            sent += 1;
+        }
+        assert_eq!(sent, 39);
+
+        // A busy range: 300 codes an hour all week; 25 unused more in ten minutes is its usual traffic.
         let mut busy = RangeActivity::default();
         for h in 0..BASELINE_HOURS {
             *busy.hourly.0.entry(at(0).millis().div_euclid(HOUR_MS) - h).or_default() += 300;
         }
         for s in 0..25 {
-            busy.record_sent(Timestamp(at(0).millis() + s));
+            busy.record_sent(Timestamp(at(0).millis() + s * 10_000));
         }
-        assert_eq!(busy.start_burst_with_next(at(1)), None);
+        assert_eq!(busy.start_burst_with_next(at(5)), None);
 
-        // Codes that were used do not count: a launch-day surge of honest customers.
-        let mut surge = RangeActivity::default();
-        for s in 0..40 {
-            surge.record_sent(Timestamp(at(0).millis() + s));
-            surge.record_approved(Timestamp(at(0).millis() + s));
+        // A launch-day rush: 20 codes a minute for five minutes, each typed 30 s after it was
+        // sent, one in eight never typed.
+        let mut rush = RangeActivity::default();
+        for n in 0..100 {
+            let t = Timestamp(at(0).millis() + n * 3_000);
+            assert_eq!(rush.start_burst_with_next(t), None, "code {n}");
+            rush.record_sent(t);
+            if n % 8 != 0 {
+                rush.record_approved(Timestamp(t.millis() + 30_000));
+            }
         }
-        assert_eq!(surge.start_burst_with_next(at(1)), None);
     }
 
     #[test]

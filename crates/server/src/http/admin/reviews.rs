@@ -22,6 +22,7 @@ use crate::service::verifications::review::{self as service, Decision, HeldOrder
 const NAV_DAYS: i64 = 7;
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReviewsQuery {
     /// The brand's slug.
     brand: String,

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use orderguard_domain::activity::{CustomerActivity, NumberActivity, RangeActivity, SourceActivity};
 use orderguard_domain::clock::Timestamp;
+use orderguard_domain::policy::Policy;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -114,6 +115,20 @@ impl Activity {
         let network = subjects.network.as_deref().map(|s| parse(&mut states, s)).transpose()?;
         let device = subjects.device.as_deref().map(|s| parse(&mut states, s)).transpose()?;
         Ok(Self { subjects, number, customer, range, network, device })
+    }
+
+    /// The number is exempt from the burst rule: approved recently, or of a trusted country.
+    pub fn exempt_from_burst(&self, policy: &Policy, region: Option<&str>, now: Timestamp) -> bool {
+        self.number.is_burst_exempt(now) || region.is_some_and(|r| policy.trusted_countries.iter().any(|t| t == r))
+    }
+
+    /// Counts a code sent to the number, and to its range unless the number is exempt (the
+    /// burst rule counts only codes it could pause).
+    pub fn record_sent(&mut self, exempt_from_burst: bool, now: Timestamp) {
+        self.number.sms.record(now);
+        if !exempt_from_burst {
+            self.range.record_sent(now);
+        }
     }
 
     pub fn save(&self, conn: &mut dyn Conn, now: Timestamp) -> Result<(), ServiceError> {

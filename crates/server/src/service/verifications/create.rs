@@ -318,8 +318,7 @@ fn screen(
     let allowed = listed.iter().find(|m| m.list == ListName::Allow).cloned();
     let slug = record.brand.as_str();
     let policy = &brand.policy;
-    let exempt_from_burst = activity.number.is_burst_exempt(now)
-        || record.phone_region.as_ref().is_some_and(|r| policy.trusted_countries.contains(r));
+    let exempt_from_burst = activity.exempt_from_burst(policy, record.phone_region.as_deref(), now);
     let refused = brand.limits.create_refused(slug, &activity.customer, &activity.number, now).or_else(|| {
         let until = activity.range.blocked_until.filter(|_| !exempt_from_burst && activity.range.is_blocked(now));
         until.map(|until| LimitHit { reason: RiskReason::RangeBurst, until: Timestamp(until) })
@@ -364,8 +363,7 @@ fn screen(
                 }
                 budget.record_sent();
             }
-            activity.number.sms.record(now);
-            activity.range.record_sent(now);
+            activity.record_sent(exempt_from_burst, now);
             screening.sends = true;
         }
     }

@@ -9,7 +9,7 @@ use orderguard_domain::clock::Timestamp;
 use orderguard_domain::code::OtpCode;
 use orderguard_domain::event::EventKind;
 use orderguard_domain::limits::LimitHit;
-use orderguard_domain::policy::RelayAction;
+use orderguard_domain::policy::{Policy, RelayAction};
 use orderguard_domain::receipt::ApprovalMethod;
 use orderguard_domain::risk::{Decision, RiskReason};
 use orderguard_domain::verification::{CheckOutcome, Rejection, Status};
@@ -110,14 +110,18 @@ fn limited(hit: LimitHit, record: VerificationRecord, now: Timestamp) -> Service
 fn count_check(
     activity: &mut Activity,
     record: &VerificationRecord,
+    policy: &Policy,
     limit: u32,
     outcome: CheckOutcome,
     now: Timestamp,
 ) -> Vec<&'static str> {
     let brand = record.brand.as_str();
     if outcome == CheckOutcome::Approved {
+        // The range counted this number's code only if it was not exempt.
+        if !activity.exempt_from_burst(policy, record.phone_region.as_deref(), now) {
+            activity.range.record_approved(now);
+        }
         activity.number.last_approved_at = Some(now.millis());
-        activity.range.record_approved(now);
         if let Some(device) = &record.device_ref {
             activity.customer.devices.record(device, now);
         }
@@ -175,8 +179,11 @@ pub async fn check(
             }
         }
         // A held approval is no approval yet: the number earns no exemption from it.
-        let locks =
-            if held { Vec::new() } else { count_check(&mut activity, record, limits.wrong_codes_day, outcome, now) };
+        let locks = if held {
+            Vec::new()
+        } else {
+            count_check(&mut activity, record, &policy, limits.wrong_codes_day, outcome, now)
+        };
         activity.save(conn, now)?;
         save(conn, record, now)?;
         let attempt = record.state.attempts;
@@ -283,8 +290,9 @@ pub async fn resend(
             return Ok(Resent::Limited { hit, record: record.clone() });
         }
         record.state = next;
-        activity.number.sms.record(now);
-        activity.range.record_sent(now);
+        let policy = &brand_for_text.policy;
+        let exempt = activity.exempt_from_burst(policy, record.phone_region.as_deref(), now);
+        activity.record_sent(exempt, now);
         activity.save(conn, now)?;
         let code = OtpCode::generate(brand_for_text.policy.code_length, &mut OsRng);
         record.code_hash = hasher.hash(&record.id, &code).to_vec();

@@ -328,8 +328,8 @@ fn release(
         return Ok(Released::Limited(hit));
     }
     record.state = next;
-    activity.number.sms.record(now);
-    activity.range.record_sent(now);
+    let exempt = activity.exempt_from_burst(&brand.policy, record.phone_region.as_deref(), now);
+    activity.record_sent(exempt, now);
     activity.save(conn, now)?;
     let code = OtpCode::generate(brand.policy.code_length, &mut OsRng);
     record.code_hash = hasher.hash(&record.id, &code).to_vec();
