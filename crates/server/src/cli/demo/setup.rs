@@ -34,6 +34,8 @@ pub struct DemoBrand {
     pub two_factor_days_ago: Option<i64>,
     mobile: fn(u32) -> String,
     premium: Option<fn(u32) -> String>,
+    /// Ordinary mobile numbers in one range of their own, for accounts pumpers use (never approved).
+    pumped_range: Option<fn(u32) -> String>,
 }
 
 pub const DEMO_BRANDS: [DemoBrand; 4] = [
@@ -45,6 +47,7 @@ pub const DEMO_BRANDS: [DemoBrand; 4] = [
             if n % 5 == 4 { format!("+43664{:07}", 2_000_000 + n) } else { format!("+49151{:08}", 30_000_000 + n) }
         },
         premium: Some(|n| format!("+499001{:06}", 200_000 + n)),
+        pumped_range: Some(|n| format!("+4915290001{:03}", n)),
     },
     DemoBrand {
         slug: "skyline",
@@ -52,6 +55,7 @@ pub const DEMO_BRANDS: [DemoBrand; 4] = [
         two_factor_days_ago: Some(21),
         mobile: |n| format!("+447400{:06}", 500_000 + n),
         premium: Some(|n| format!("+44909{:07}", 8_790_000 + n)),
+        pumped_range: Some(|n| format!("+4474009{:05}", n)),
     },
     DemoBrand {
         slug: "fjordnett",
@@ -59,6 +63,7 @@ pub const DEMO_BRANDS: [DemoBrand; 4] = [
         two_factor_days_ago: Some(10),
         mobile: |n| format!("+474{:07}", 1_234_000 + n),
         premium: None,
+        pumped_range: None,
     },
     DemoBrand {
         slug: "alpentel",
@@ -66,22 +71,28 @@ pub const DEMO_BRANDS: [DemoBrand; 4] = [
         two_factor_days_ago: None,
         mobile: |n| format!("+43664{:07}", 5_000_000 + n),
         premium: None,
+        pumped_range: None,
     },
 ];
 
 /// Simulated customers per brand, and of them with a premium-rate number (SMS pumping targets).
 const SIMULATED_CUSTOMERS: u32 = 120;
 const PUMPING_TARGETS: u32 = 6;
+/// Accounts with mobile numbers in one range that pumpers spread a burst over (more than the
+/// burst rule's 20, so that a burst can pass it).
+const RANGE_PUMPING_ACCOUNTS: u32 = 30;
 
 /// The named customer whose number is premium-rate (an SMS pumping target).
 const PUMPING_CUSTOMER: &str = "c-6666";
 
-/// A demo customer: brand, id, phone, and whether the number is premium-rate.
+/// A demo customer: brand, id, phone, whether the number is premium-rate, and whether the account
+/// is one of those pumpers spread a burst to one range over.
 pub struct Customer {
     pub brand: &'static str,
     pub id: String,
     pub phone: String,
     pub pumping: bool,
+    pub range_pumping: bool,
 }
 
 /// Every demo customer: the named ones first, then the simulated ones.
@@ -91,6 +102,7 @@ pub fn customers() -> Vec<Customer> {
         id: id.to_owned(),
         phone: phone.to_owned(),
         pumping: id == PUMPING_CUSTOMER,
+        range_pumping: false,
     });
     let simulated = DEMO_BRANDS.iter().flat_map(|b| {
         let mobile = (0..SIMULATED_CUSTOMERS).map(move |n| Customer {
@@ -98,6 +110,7 @@ pub fn customers() -> Vec<Customer> {
             id: format!("{}-{n:04}", b.slug),
             phone: (b.mobile)(n),
             pumping: false,
+            range_pumping: false,
         });
         let premium = b.premium.into_iter().flat_map(move |number| {
             (0..PUMPING_TARGETS).map(move |n| Customer {
@@ -105,9 +118,19 @@ pub fn customers() -> Vec<Customer> {
                 id: format!("{}-p{n:02}", b.slug),
                 phone: number(n),
                 pumping: true,
+                range_pumping: false,
             })
         });
-        mobile.chain(premium)
+        let pumped = b.pumped_range.into_iter().flat_map(move |number| {
+            (0..RANGE_PUMPING_ACCOUNTS).map(move |n| Customer {
+                brand: b.slug,
+                id: format!("{}-r{n:02}", b.slug),
+                phone: number(n),
+                pumping: false,
+                range_pumping: true,
+            })
+        });
+        mobile.chain(premium).chain(pumped)
     });
     named.chain(simulated).collect()
 }
@@ -270,6 +293,18 @@ mod tests {
     fn simulated_customers_have_mobile_numbers_and_pumpers_premium_ones() {
         let customers = super::customers();
         assert!(customers.len() > 480);
+        let ranges: std::collections::BTreeSet<_> = customers
+            .iter()
+            .filter(|c| c.range_pumping)
+            .map(|c| (c.brand, crate::service::verifications::activity::range_of(&c.phone).to_owned()))
+            .collect();
+        assert_eq!(ranges.len(), 2, "one range per brand with pumped accounts: {ranges:?}");
+        let honest: std::collections::BTreeSet<_> = customers
+            .iter()
+            .filter(|c| !c.range_pumping)
+            .map(|c| crate::service::verifications::activity::range_of(&c.phone).to_owned())
+            .collect();
+        assert!(ranges.iter().all(|(_, r)| !honest.contains(r)), "pumped ranges hold no honest customer");
         for c in customers {
             let number = E164::parse(&c.phone, None).unwrap_or_else(|e| panic!("{}: {e:?}", c.phone));
             if c.pumping {

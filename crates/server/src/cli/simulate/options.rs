@@ -27,9 +27,15 @@ pub struct TargetBrand {
 pub struct TargetCustomer {
     pub id: String,
     pub brand: String,
+    /// The customer's number, if known: SMS per number are counted by it.
+    #[serde(default)]
+    pub phone: Option<String>,
     /// A premium-rate number SMS pumpers send to.
     #[serde(default)]
     pub pumping: bool,
+    /// An account with a mobile number in a range pumpers spread a burst over; never used honestly.
+    #[serde(default)]
+    pub range_pumping: bool,
 }
 
 #[derive(Debug, Deserialize)]
