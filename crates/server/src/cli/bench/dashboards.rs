@@ -60,7 +60,7 @@ fn verification_events(rng: &mut Rng, n: u64, start: i64, span: i64) -> Vec<(Eve
     let seconds = plan::reaction_seconds(rng);
     let done = at + seconds * 1000;
     match plan::behaviour(rng) {
-        Behaviour::Customer | Behaviour::Resender => {
+        Behaviour::Customer | Behaviour::Resender | Behaviour::SecondDevice => {
             out.push((
                 EventKind::VerificationApproved,
                 done,

@@ -128,9 +128,22 @@ pub(super) fn text(answer: &Value, key: &str) -> String {
 pub(super) fn money(minor: i64, currency: Currency) -> String {
     Money::from_minor(minor, currency).to_decimal()
 }
-pub(super) fn order_body(order_id: &str, value_minor: i64, currency: Currency, customer: &str, rng: &mut Rng) -> Value {
-    let product = plan::product(rng);
-    let amount = money(value_minor, currency);
+/// Where an order comes from: the client's address and the shop's device id, if it sends one.
+#[derive(Debug, Clone)]
+pub(super) struct Client {
+    pub(super) ip: String,
+    pub(super) device: Option<String>,
+}
+
+pub(super) fn order_body(
+    order_id: &str,
+    product: plan::Product,
+    currency: Currency,
+    customer: &str,
+    client: &Client,
+    rng: &mut Rng,
+) -> Value {
+    let amount = money(product.price_minor, currency);
     json!({
         "order": {
             "id": order_id, "amount": amount, "currency": currency.code(),
@@ -138,18 +151,28 @@ pub(super) fn order_body(order_id: &str, value_minor: i64, currency: Currency, c
         },
         "customer": { "id": customer },
         "locale": if rng.chance(200) { Some("en") } else { None },
-        "client": { "ip": format!("203.0.113.{}", 1 + rng.below(250)), "user_agent": "Mozilla/5.0 (orderguard simulate)" },
+        "client": { "ip": client.ip, "device_id": client.device, "user_agent": "Mozilla/5.0 (orderguard simulate)" },
     })
 }
 
-/// Creates a verification: its id and status, or `None` when the API refused the order (a problem
-/// with the customer's number, say).
-pub(super) fn create_job(api: &Arc<Api>, key: String, body: Value) -> Job<Option<(String, String)>> {
+/// A new verification as the API answered it.
+pub(super) struct Answer {
+    pub(super) id: String,
+    pub(super) status: String,
+    /// The risk reasons: why it was blocked or held.
+    pub(super) reasons: Vec<String>,
+}
+
+/// Creates a verification, or `None` when the API refused the order (a problem with the
+/// customer's number, say).
+pub(super) fn create_job(api: &Arc<Api>, key: String, body: Value) -> Job<Option<Answer>> {
     let api = api.clone();
     Box::pin(async move {
         let (status, v) =
             api.call(reqwest::Method::POST, "/v1/verifications", Some(&key), Some(body), &[201, 422]).await?;
-        Ok((status == 201).then(|| (text(&v, "id"), text(&v, "status"))))
+        let reasons = v.pointer("/risk/reasons").and_then(Value::as_array).into_iter().flatten();
+        let reasons = reasons.filter_map(Value::as_str).map(str::to_owned).collect();
+        Ok((status == 201).then(|| Answer { id: text(&v, "id"), status: text(&v, "status"), reasons }))
     })
 }
 
@@ -163,8 +186,16 @@ pub(super) enum Acted {
         code: String,
     },
     Canceled,
-    /// No longer pending (it expired, or the attempts ran out in a parallel guess).
+    /// No longer pending (it expired, or the attempts ran out in a parallel guess), or a resend
+    /// came too soon.
     Refused,
+    /// Refused by a lock or a hard limit (`429 limit-reached`): nothing was judged or sent.
+    Locked,
+}
+
+/// A `429` that a limit or lock answered (not a resend's cooldown).
+fn limit_reached(answer: &Value) -> bool {
+    text(answer, "type").ends_with(":limit-reached")
 }
 
 pub(super) async fn act(
@@ -180,10 +211,12 @@ pub(super) async fn act(
     };
     Ok(match action {
         Action::EnterCode { .. } => {
-            match post(format!("/v1/verifications/{id}/check"), Some(json!({ "code": code })), &[200, 409]).await? {
+            match post(format!("/v1/verifications/{id}/check"), Some(json!({ "code": code })), &[200, 409, 429]).await?
+            {
                 (200, v) => {
                     Acted::Checked { status: text(&v, "status"), valid: v.get("valid") == Some(&Value::Bool(true)) }
                 }
+                (429, _) => Acted::Locked,
                 _ => Acted::Refused,
             }
         }
@@ -192,6 +225,7 @@ pub(super) async fn act(
                 let (message_id, code) = api.sms(id, message_id).await?;
                 Acted::Resent { message_id, code }
             }
+            (429, v) if limit_reached(&v) => Acted::Locked,
             _ => Acted::Refused,
         },
         Action::Cancel => match post(format!("/v1/verifications/{id}/cancel"), None, &[200, 409]).await? {

@@ -1,13 +1,18 @@
 //! `orderguard simulate`: weeks of realistic traffic through the real API of a running instance —
-//! several brands; customers who mistype, ask for a new code, give up or cancel; fraudsters with a
-//! stolen login who never get the code, code-guessing bots, SMS pumping bursts to premium numbers —
-//! and the orders' outcomes reported afterwards, before and after each brand switched 2FA on.
+//! several brands; customers who mistype, ask for a new code, order from a second device, give up
+//! or cancel, and a launch-day surge; fraudsters with a stolen login who never get the code,
+//! code-guessing bots, SMS pumping bursts to premium numbers, and attackers who adapt to the
+//! defences (`attack`) — and the orders' outcomes reported afterwards, before and after each brand
+//! switched 2FA on. Besides what the API answered per brand, it reports what the defences let
+//! through (`defences`).
 //!
 //! It moves the instance's clock (`dev.simulated_clock`) through the days, reads the codes from
 //! its outbox (`dev.outbox_page`) and plays the SMS network by posting delivery reports. What the
 //! API answered is its report: the figures the dashboards must show.
 
 mod api;
+mod attack;
+mod defences;
 mod options;
 pub mod plan;
 mod report;
@@ -20,6 +25,8 @@ use orderguard_domain::money::Currency;
 
 use crate::analytics::{DAY_MS, HOUR_MS};
 use api::{Api, Job, in_parallel, text};
+use attack::{Attack, Campaign};
+use defences::Watch;
 pub use options::{Options, SmsStatus, Target, TargetBrand, TargetCustomer};
 use plan::Rng;
 pub use report::{Report, SimulationError, Tally};
@@ -38,11 +45,16 @@ pub async fn run(target: Target, options: &Options) -> Result<Report, Simulation
                 SimulationError::Setup(format!("brand {}: two_factor_since `{day}` is not a day", b.slug))
             })?),
         };
-        let of_brand = |pumping: bool| -> Vec<String> {
-            let customers = target.customers.iter().filter(|c| c.brand == b.slug && c.pumping == pumping);
+        let of_brand = |pumping: bool, range_pumping: bool| -> Vec<String> {
+            let customers = target.customers.iter().filter(|c| c.brand == b.slug);
+            let customers = customers.filter(|c| c.pumping == pumping && c.range_pumping == range_pumping);
             customers.map(|c| c.id.clone()).collect()
         };
-        let customers = of_brand(false);
+        // Every eighth customer's login is in attackers' hands (none when there are few).
+        let (victims, customers): (Vec<_>, Vec<_>) =
+            of_brand(false, false).into_iter().enumerate().partition(|(n, _)| n % 8 == 7 && *n >= 15);
+        let (victims, customers): (Vec<String>, Vec<String>) =
+            (victims.into_iter().map(|(_, c)| c).collect(), customers.into_iter().map(|(_, c)| c).collect());
         if customers.is_empty() {
             return Err(SimulationError::Setup(format!("brand {} has no customers to simulate", b.slug)));
         }
@@ -54,7 +66,9 @@ pub async fn run(target: Target, options: &Options) -> Result<Report, Simulation
             currency,
             two_factor_since,
             customers,
-            pumping_targets: of_brand(true),
+            victims,
+            pumping_targets: of_brand(true, false),
+            pumped_accounts: of_brand(false, true),
             pumping_days,
         }));
     }
@@ -64,7 +78,9 @@ pub async fn run(target: Target, options: &Options) -> Result<Report, Simulation
         .map_err(|source| SimulationError::Http { what: "building the HTTP client".into(), source })?;
     let base = target.base_url.trim_end_matches('/').to_owned();
     let api = Arc::new(Api { http, base, sms_status: target.sms_status });
-    let result = drive(&api, &brands, options, rng).await;
+    let phones = target.customers.iter().filter_map(|c| Some((format!("{}/{}", c.brand, c.id), c.phone.clone()?)));
+    let watch = Watch::new(phones.collect());
+    let result = drive(&api, &brands, options, rng, watch).await;
     if result.is_err() {
         // Whatever went wrong, the instance gets its wall clock back.
         let _ = api.set_clock(None).await;
@@ -78,6 +94,7 @@ async fn drive(
     brands: &[Arc<Brand>],
     options: &Options,
     mut rng: Rng,
+    mut watch: Watch,
 ) -> Result<Report, SimulationError> {
     let mut tallies: Tallies = brands.iter().map(|b| (b.slug.clone(), Tally::default())).collect();
     let now = crate::clock::Clock::default().now().millis();
@@ -86,6 +103,8 @@ async fn drive(
     let last_moment = now - 2 * HOUR_MS;
     let mut pending: Vec<(Arc<Brand>, String)> = Vec::new();
     let mut simulated = (None, None);
+    // The day a new phone launches: many customers at once, early in the morning.
+    let launch_day = (options.days - 1).max(0);
     for day in 0..=options.days {
         for (slot, &(hour, share)) in plan::SLOTS.iter().enumerate() {
             let minute = i64::try_from(rng.below(40)).unwrap_or(0);
@@ -96,29 +115,43 @@ async fn drive(
             simulated = (simulated.0.or(Some(t0)), Some(t0));
             let mut flows = Vec::new();
             for brand in brands {
+                let with_two_factor = brand.two_factor_since.is_none_or(|since| t0 >= since);
                 for n in 0..plan::orders_in_slot(&mut rng, options.orders_per_day, share) {
-                    flows.push(Flow {
-                        brand: brand.clone(),
-                        order_id: format!("sim-{}-{day:03}-{slot}-{n:03}", brand.slug),
-                        value_minor: plan::product(&mut rng).price_minor,
-                        behaviour: plan::behaviour(&mut rng),
-                        with_two_factor: brand.two_factor_since.is_none_or(|since| t0 >= since),
-                        verification: None,
-                        message_id: None,
-                        code: String::new(),
-                        delivery: plan::delivery_seconds(&mut rng),
-                        approved: false,
-                        ended: false,
-                        held: false,
-                    });
+                    let order_id = format!("sim-{}-{day:03}-{slot}-{n:03}", brand.slug);
+                    flows.push(Flow::new(brand, order_id, with_two_factor, &mut rng));
                 }
             }
             // Pumpers strike in the afternoon.
             let pumping_day = (slot == 4).then_some(day);
-            let slot = Slot { api, brands, t0, pumping_day, concurrency: options.concurrency };
-            slot.run(&mut rng, &mut tallies, &mut flows).await?;
+            let run = Slot { api, brands, t0, pumping_day, concurrency: options.concurrency };
+            run.run(&mut rng, &mut tallies, &mut watch, &mut flows).await?;
             for flow in flows.iter().filter(|f| !f.ended || f.held) {
                 pending.extend(flow.verification.clone().map(|id| (flow.brand.clone(), id)));
+            }
+            let surge_at = t0 - minute * 60_000 + HOUR_MS;
+            if slot == 0 && day == launch_day && surge_at <= last_moment {
+                let mut flows = launch_day_surge(brands, day, surge_at, &mut rng);
+                let run = Slot { api, brands, t0: surge_at, pumping_day: None, concurrency: options.concurrency };
+                run.run(&mut rng, &mut tallies, &mut watch, &mut flows).await?;
+                for flow in flows.iter().filter(|f| !f.ended || f.held) {
+                    pending.extend(flow.verification.clone().map(|id| (flow.brand.clone(), id)));
+                }
+            }
+            if let Some(campaign) = Campaign::after_slot(slot) {
+                let targets: Vec<&Arc<Brand>> = brands
+                    .iter()
+                    .filter(|b| b.two_factor_since.is_none_or(|since| t0 >= since))
+                    .filter(|b| !b.victims.is_empty())
+                    .filter(|b| campaign != Campaign::RangePumping || !b.pumped_accounts.is_empty())
+                    .collect();
+                let index = usize::try_from(day).unwrap_or(0) + slot;
+                if let Some(&brand) = targets.get(index % targets.len().max(1)) {
+                    let tag = format!("atk-{}-{day:03}-{slot}", brand.slug);
+                    let (at, concurrency) = (t0 + 15 * 60_000, options.concurrency);
+                    let attack = Attack { api, brand, t0: at, concurrency, tag };
+                    let opened = attack.run(campaign, &mut rng, &mut tallies, &mut watch).await?;
+                    pending.extend(opened.into_iter().map(|id| (brand.clone(), id)));
+                }
             }
         }
         tracing::info!(day, of = options.days, "simulated day");
@@ -153,5 +186,32 @@ async fn drive(
         tally(&mut tallies, brand).expired += u64::from(status == "expired");
     }
     let (from, to) = (simulated.0.unwrap_or(now), simulated.1.unwrap_or(now));
-    Ok(Report { from: crate::clock::rfc3339(from), to: crate::clock::rfc3339(to), brands: tallies })
+    let (from, to) = (crate::clock::rfc3339(from), crate::clock::rfc3339(to));
+    Ok(Report { from, to, brands: tallies, defences: watch.finish() })
+}
+
+/// Launch day: up to 100 distinct customers of each brand with 2FA order within five minutes, and
+/// wait at the checkout for their codes.
+fn launch_day_surge(brands: &[Arc<Brand>], day: i64, at: i64, rng: &mut Rng) -> Vec<Flow> {
+    let mut flows = Vec::new();
+    for brand in brands.iter().filter(|b| b.two_factor_since.is_none_or(|since| at >= since)) {
+        let mut customers = brand.customers.clone();
+        // Shuffled: the first 100 are distinct customers in random order.
+        for n in 0..customers.len() {
+            let other = n + usize::try_from(rng.below((customers.len() - n) as u64)).unwrap_or(0);
+            customers.swap(n, other);
+        }
+        for (n, customer) in customers.into_iter().take(100).enumerate() {
+            let mut behaviour = plan::behaviour(rng);
+            while !behaviour.is_legitimate() {
+                behaviour = plan::behaviour(rng);
+            }
+            let order_id = format!("sim-{}-{day:03}-surge-{n:03}", brand.slug);
+            let mut flow = Flow::of(brand, order_id, behaviour, customer, true, rng);
+            flow.start = i64::try_from(rng.below(300)).unwrap_or(0);
+            flow.surge = true;
+            flows.push(flow);
+        }
+    }
+    flows
 }

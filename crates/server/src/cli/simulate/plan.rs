@@ -48,10 +48,12 @@ impl Rng {
 pub enum Behaviour {
     /// Enters the code from the SMS.
     Customer,
-    /// Mistypes once, then enters the right code.
+    /// Mistypes once or twice, then enters the right code.
     Typo,
     /// Asks for a new code first, then enters it.
     Resender,
+    /// Orders from another device than usual (a tablet, a partner's phone), then enters the code.
+    SecondDevice,
     /// Leaves the checkout: the code expires.
     Abandons,
     /// Cancels on the page.
@@ -62,12 +64,20 @@ pub enum Behaviour {
     CodeGuesser,
 }
 
+impl Behaviour {
+    /// The customer themself: an order the defences should let through.
+    pub fn is_legitimate(self) -> bool {
+        !matches!(self, Self::AccountTakeover | Self::CodeGuesser)
+    }
+}
+
 pub fn behaviour(rng: &mut Rng) -> Behaviour {
     use Behaviour::*;
     let choices = [
-        (Customer, 700),
+        (Customer, 660),
         (Typo, 90),
         (Resender, 40),
+        (SecondDevice, 40),
         (Abandons, 60),
         (Cancels, 20),
         (AccountTakeover, 60),
@@ -95,8 +105,11 @@ pub struct Product {
     pub hardware: bool,
 }
 
+/// The cheapest order, without hardware: what attackers choose to stay below the risk rules.
+pub const SIM_ONLY: Product = Product { sku: "SIM-20GB", name: "SIM only, 20 GB", price_minor: 1_500, hardware: false };
+
 const CATALOGUE: [(Product, u64); 5] = [
-    (Product { sku: "SIM-20GB", name: "SIM only, 20 GB", price_minor: 1_500, hardware: false }, 40),
+    (SIM_ONLY, 40),
     (Product { sku: "ROUTER-5G", name: "5G router", price_minor: 24_900, hardware: true }, 15),
     (Product { sku: "PHONE-A", name: "Smartphone", price_minor: 44_900, hardware: true }, 25),
     (Product { sku: "PHONE-PRO", name: "Flagship smartphone", price_minor: 119_900, hardware: true }, 12),
@@ -118,6 +131,33 @@ pub fn delivery_seconds(rng: &mut Rng) -> Option<i64> {
 /// Seconds from the SMS to the customer typing the code.
 pub fn reaction_seconds(rng: &mut Rng) -> i64 {
     rng.weighted(&[(25, 300), (40, 300), (60, 200), (90, 120), (150, 80)]).unwrap_or(40)
+}
+
+/// Seconds from the SMS to the code typed on a launch day: customers wait at the checkout for it.
+pub fn surge_reaction_seconds(rng: &mut Rng) -> i64 {
+    rng.weighted(&[(15, 300), (25, 350), (40, 250), (60, 100)]).unwrap_or(25)
+}
+
+/// Wrong codes a customer types before the right one.
+pub fn typos(rng: &mut Rng) -> i64 {
+    if rng.chance(250) { 2 } else { 1 }
+}
+
+/// An honest customer's address: most come through one of their carrier's few NAT networks,
+/// the others from home connections all over.
+pub fn honest_ip(rng: &mut Rng) -> String {
+    if rng.chance(600) {
+        let nat = ["192.0.2", "198.51.100", "203.0.113"];
+        let network = nat.get(usize::try_from(rng.below(3)).unwrap_or(0)).copied().unwrap_or("192.0.2");
+        format!("{network}.{}", 1 + rng.below(250))
+    } else {
+        format!("198.{}.{}.{}", 18 + rng.below(2), rng.below(256), 1 + rng.below(250))
+    }
+}
+
+/// A code an attacker guesses: any `length` digits, as likely as any other.
+pub fn guess(rng: &mut Rng, length: usize) -> String {
+    (0..length).map(|_| char::from(b'0' + u8::try_from(rng.below(10)).unwrap_or(0))).collect()
 }
 
 /// What the shop reports about an order, and what it lost on it (minor units).
@@ -200,7 +240,9 @@ mod tests {
         let mut rng = Rng::new(1);
         let n = 20_000;
         let customers = (0..n).filter(|_| behaviour(&mut rng) == Behaviour::Customer).count();
-        assert!((13_600..14_400).contains(&customers), "{customers}");
+        assert!((12_800..13_600).contains(&customers), "{customers}");
+        let honest = (0..n).filter(|_| behaviour(&mut rng).is_legitimate()).count();
+        assert!((17_800..18_400).contains(&honest), "{honest}");
         assert_eq!(SLOTS.iter().map(|(_, s)| s).sum::<u64>(), 100);
         let day: u64 = SLOTS.iter().map(|(_, share)| orders_in_slot(&mut rng, 1000, *share)).sum();
         assert!((700..=1300).contains(&day), "{day}");

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::defences::Defences;
+
 /// What the API answered, per brand.
 #[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Tally {
@@ -18,6 +20,9 @@ pub struct Tally {
     pub expired: u64,
     pub resent: u64,
     pub wrong_codes: u64,
+    /// Checks and resends a lock or limit refused (`429`).
+    #[serde(default)]
+    pub refused_by_lock: u64,
     pub sms_delivered: u64,
     pub sms_failed: u64,
     pub orders_without_two_factor: u64,
@@ -31,6 +36,9 @@ pub struct Report {
     pub from: String,
     pub to: String,
     pub brands: BTreeMap<String, Tally>,
+    /// What the fraud defences let through, attackers and honest customers apart.
+    #[serde(default)]
+    pub defences: Defences,
 }
 
 #[derive(Debug, thiserror::Error)]
