@@ -41,14 +41,24 @@ pub async fn simulate_and_report(
     let report = simulate::run(target, options).await.context("simulating traffic")?;
     println!("Simulated {} to {} in {:.1} s:", report.from, report.to, started.elapsed().as_secs_f64());
     println!(
-        "  {:<10} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>12}",
-        "brand", "started", "approved", "failed", "expired", "canceled", "blocked", "held", "resent", "fraud/orders"
+        "  {:<10} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>7} {:>12}",
+        "brand",
+        "started",
+        "approved",
+        "failed",
+        "expired",
+        "canceled",
+        "blocked",
+        "held",
+        "locked",
+        "resent",
+        "fraud/orders"
     );
     for (brand, t) in &report.brands {
         let orders: u64 = t.outcomes.values().sum();
         let fraud = t.outcomes.get("fraud_confirmed").copied().unwrap_or(0);
         println!(
-            "  {brand:<10} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>12}",
+            "  {brand:<10} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>6} {:>7} {:>7} {:>12}",
             t.started,
             t.approved,
             t.failed,
@@ -56,10 +66,31 @@ pub async fn simulate_and_report(
             t.canceled,
             t.blocked,
             t.held,
+            t.refused_by_lock,
             t.resent,
             format!("{fraud}/{orders}")
         );
     }
+    println!("  (held: waiting in the review queue; locked: checks and resends refused by a lock or limit)");
+    let (a, l) = (&report.defences.attackers, &report.defences.legitimate);
+    println!(
+        "Attackers: {} verifications, {} blocked, {} held; {} wrong codes judged (at most {} per customer in 24 h), \
+         {} refused by a lock; at most {} SMS to one number in 10 minutes; range pumping: {} SMS before the pause; \
+         {} guessed approvals",
+        a.verifications,
+        a.blocked,
+        a.held,
+        a.judged_wrong_codes,
+        a.wrong_codes_per_customer_day_max,
+        a.refused_by_lock,
+        a.sms_per_number_10_minutes_max,
+        a.range_pumping_sms_max,
+        a.guessed_approvals
+    );
+    println!(
+        "Honest customers: {} orders, {} refused and {} held ({:.2} %); launch-day surge: {} orders, {} refused, {} held",
+        l.orders, l.refused, l.held, l.refused_or_held_percent, l.surge_orders, l.surge_refused, l.surge_held
+    );
     if let Some(path) = report_path {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -117,7 +148,10 @@ pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
     }
     let customers: Vec<_> = setup::customers()
         .into_iter()
-        .map(|c| serde_json::json!({ "id": c.id, "brand": c.brand, "phone": c.phone, "pumping": c.pumping }))
+        .map(|c| {
+            let (id, brand, phone) = (c.id, c.brand, c.phone);
+            serde_json::json!({ "id": id, "brand": brand, "phone": phone, "pumping": c.pumping, "range_pumping": c.range_pumping })
+        })
         .collect();
     let credentials = serde_json::json!({
         "base_url": base_url,
