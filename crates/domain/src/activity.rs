@@ -214,13 +214,15 @@ pub const BASELINE_HOURS: i64 = 7 * 24;
 /// The burst rule (SMS pumping): codes to one range within `BURST_WINDOW_MS`, not used to approve,
 /// reaching `BURST_MIN` and `BURST_FACTOR` times the range's usual rate, pause sends to the range
 /// for `BURST_COOLDOWN_MS`. Numbers approved within `BURST_EXEMPT_MS` are exempt, and their codes
-/// are not counted. A code younger than `BURST_GRACE_MS` is still on its way to being typed: the
-/// fresh ones count only past `BURST_FRESH_ALLOWANCE`, so a launch-day rush, whose codes are
-/// typed within a minute, does not look like pumping, whose codes never are.
+/// are not counted. A code younger than `BURST_GRACE_MS` may still be on its way to being typed:
+/// while the older codes show that most are typed (at least `BURST_EVIDENCE` of them, half or more
+/// used), fresh codes count only past `BURST_FRESH_ALLOWANCE`, so a launch-day rush does not look
+/// like pumping, whose codes are never typed. Without such evidence every unused code counts.
 pub const BURST_WINDOW_MS: i64 = 10 * MINUTE_MS;
 pub const BURST_MIN: u32 = 20;
 pub const BURST_GRACE_MS: i64 = MINUTE_MS;
 pub const BURST_FRESH_ALLOWANCE: u32 = 20;
+pub const BURST_EVIDENCE: u32 = 5;
 pub const BURST_FACTOR: f64 = 10.0;
 pub const BURST_COOLDOWN_MS: i64 = 30 * MINUTE_MS;
 pub const BURST_EXEMPT_MS: i64 = 90 * DAY_MS;
@@ -264,9 +266,17 @@ impl RangeActivity {
     /// Whether one more code now makes a burst; if so, the range pauses from now on.
     pub fn start_burst_with_next(&mut self, now: Timestamp) -> Option<Burst> {
         let fresh = self.recent.count_within(now, BURST_GRACE_MS) + 1;
-        let unconfirmed = self.unconfirmed_within(now, BURST_WINDOW_MS) + 1;
-        // Codes past the grace and not used, and fresh ones beyond what a rush brings.
-        let counted = unconfirmed.saturating_sub(fresh) + fresh.saturating_sub(BURST_FRESH_ALLOWANCE);
+        let sent = self.sent.count_within(now, BURST_WINDOW_MS, MINUTE_MS) + 1;
+        let approved = self.approved.count_within(now, BURST_WINDOW_MS, MINUTE_MS);
+        let aged = sent.saturating_sub(fresh);
+        let unconfirmed = sent.saturating_sub(approved);
+        let counted = if aged >= BURST_EVIDENCE && approved * 2 < aged {
+            // The older codes are mostly not typed: every unused code counts.
+            unconfirmed
+        } else {
+            // Codes past the grace and not used, and fresh ones beyond what a rush brings.
+            aged.saturating_sub(approved) + fresh.saturating_sub(BURST_FRESH_ALLOWANCE)
+        };
         let usual_rate = self.usual_rate(now, BURST_WINDOW_MS);
         if counted < BURST_MIN || f64::from(counted) < BURST_FACTOR * usual_rate {
             return None;
@@ -367,8 +377,8 @@ mod tests {
 
     #[test]
     fn a_burst_needs_twenty_unused_codes_well_above_the_usual_rate() {
-        // A pumper's steady stream, one code every 10 s, none typed: paused at the 20th code
-        // past the grace (with the 6 still fresh, the 26th sent).
+        // A pumper's steady stream, one code every 10 s, none typed: once five are a minute old
+        // and unused, every unused code counts, and the 20th is paused.
         let mut range = RangeActivity::default();
         let mut sent = 0;
         let burst = loop {
@@ -379,7 +389,7 @@ mod tests {
             range.record_sent(t);
             sent += 1;
         };
-        assert_eq!((sent, burst.unconfirmed), (25, 20));
+        assert_eq!((sent, burst.unconfirmed), (19, 20));
         let t = Timestamp(at(0).millis() + sent * 10_000);
         assert!(range.is_blocked(t) && !range.is_blocked(Timestamp(t.millis() + BURST_COOLDOWN_MS)));
 
