@@ -34,6 +34,7 @@ on_both_databases!(
     lists_block_and_allow_and_the_block_list_wins,
     past_the_day_s_sms_budget_orders_are_held,
     a_code_typed_elsewhere_is_marked_or_held,
+    prometheus_counts_refusals_and_locks,
     the_hosted_page_reads_the_client_behind_a_trusted_proxy_only,
 );
 
@@ -579,5 +580,42 @@ async fn the_hosted_page_reads_the_client_behind_a_trusted_proxy_only(db: Db) {
     assert!(response.status().is_redirection());
     let (_, read) = server.get(&server.alpha_key, &format!("/v1/verifications/{id}")).await;
     assert_eq!(receipt_claims(read["receipt"].as_str().unwrap())["relay_suspected"], true);
+    server.stop().await;
+}
+
+async fn prometheus_counts_refusals_and_locks(db: Db) {
+    let server = TestServer::start(db).await;
+    for n in 0..2 {
+        let v = create_cheap(&server, &server.alpha_key, &format!("PROM-{n}"), "c-1").await;
+        let id = v["id"].as_str().unwrap();
+        let wrong = a_wrong_code(&server.code(id).await);
+        for _ in 0..5 {
+            check(&server, &server.alpha_key, id, wrong).await;
+        }
+    }
+    let v = create_cheap(&server, &server.alpha_key, "PROM-LOCKED", "c-1").await;
+    assert_eq!(v["status"], "blocked");
+    let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+    for line in [
+        r#"orderguard_lockouts_total{brand="alpha",subject="customer"} 1"#,
+        r#"orderguard_lockouts_total{brand="alpha",subject="number"} 1"#,
+        r#"orderguard_limit_refusals_total{action="create",brand="alpha",limit="wrong_code_lock_customer"} 1"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "no `{line}` in:\n{metrics}");
+    }
+    assert!(metrics.contains("orderguard_risk_duration_seconds_count{brand=\"alpha\"} 3"), "{metrics}");
+    // The exposition passes Prometheus's own linter (scripts/test installs promtool).
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is needed: apt-get install prometheus (scripts/test does)");
+    use std::io::Write;
+    promtool.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
+    let output = promtool.wait_with_output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "promtool check metrics: {said}");
     server.stop().await;
 }
