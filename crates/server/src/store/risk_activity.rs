@@ -9,7 +9,8 @@ use super::{Conn, StoreError, Value};
 /// Locks the subjects' rows for the rest of the transaction (creating missing ones) and returns
 /// their states (`None` for a new subject). A parallel transaction on the same subject waits here
 /// until this one ends and then reads what it wrote, so every limit is checked against every
-/// committed count. Subjects are locked in sorted order, so two transactions cannot deadlock.
+/// committed count. One statement locks them all, in sorted order (the order of its rows), so
+/// two transactions cannot deadlock and a verification costs one round trip here.
 pub fn lock(
     conn: &mut dyn Conn,
     subjects: &[String],
@@ -18,28 +19,47 @@ pub fn lock(
     let mut sorted: Vec<&String> = subjects.iter().collect();
     sorted.sort();
     sorted.dedup();
-    let mut states = HashMap::with_capacity(sorted.len());
-    // One statement per subject: a multi-row upsert does not promise to lock in the listed order.
-    for subject in sorted {
-        let row = conn.query_one(
-            "INSERT INTO risk_activity (subject, state, updated_at) VALUES ($1, '', $2) \
-             ON CONFLICT (subject) DO UPDATE SET updated_at = excluded.updated_at RETURNING state",
-            &[subject.as_str().into(), now.millis().into()],
-        )?;
+    if sorted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<String> = (0..sorted.len()).map(|i| format!("(${}, '', $1)", i + 2)).collect();
+    let mut params: Vec<Value> = vec![now.millis().into()];
+    params.extend(sorted.iter().map(|s| Value::from(s.as_str())));
+    let found = conn.query(
+        &format!(
+            "INSERT INTO risk_activity (subject, state, updated_at) VALUES {} \
+             ON CONFLICT (subject) DO UPDATE SET updated_at = excluded.updated_at RETURNING subject, state",
+            rows.join(", ")
+        ),
+        &params,
+    )?;
+    let mut states = HashMap::with_capacity(found.len());
+    for row in found {
         let state = row.text("state")?;
-        states.insert(subject.clone(), (!state.is_empty()).then_some(state));
+        states.insert(row.text("subject")?, (!state.is_empty()).then_some(state));
     }
     Ok(states)
 }
 
-/// Writes states of subjects locked by `lock` in this transaction.
+/// Writes states of subjects locked by `lock` in this transaction, in one statement.
 pub fn save(conn: &mut dyn Conn, states: &[(String, String)], now: Timestamp) -> Result<(), StoreError> {
-    for (subject, state) in states {
-        conn.execute(
-            "UPDATE risk_activity SET state = $1, updated_at = $2 WHERE subject = $3",
-            &[state.as_str().into(), now.millis().into(), subject.as_str().into()],
-        )?;
+    if states.is_empty() {
+        return Ok(());
     }
+    let rows: Vec<String> = (0..states.len()).map(|i| format!("(${}, ${}, $1)", 2 * i + 2, 2 * i + 3)).collect();
+    let mut params: Vec<Value> = vec![now.millis().into()];
+    for (subject, state) in states {
+        params.push(subject.as_str().into());
+        params.push(state.as_str().into());
+    }
+    conn.execute(
+        &format!(
+            "INSERT INTO risk_activity (subject, state, updated_at) VALUES {} \
+             ON CONFLICT (subject) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            rows.join(", ")
+        ),
+        &params,
+    )?;
     Ok(())
 }
 
