@@ -32,9 +32,11 @@ pub fn customer_id(n: usize) -> String {
     format!("bench-{n:06}")
 }
 
-/// The `n`th customer's number: five customers to a range, the ranges prefix by prefix.
+/// The `n`th customer's number: consecutive customers in different ranges (as a real crowd's
+/// numbers are; flows of one range would queue on its activity row), at most five to a range.
 fn phone(n: u32) -> String {
-    let (range, place) = (n / NUMBERS_PER_RANGE, n % NUMBERS_PER_RANGE);
+    let ranges = MOBILE_PREFIXES.len() as u32 * 10_000;
+    let (range, place) = (n % ranges, n / ranges);
     let prefix = MOBILE_PREFIXES.get((range / 10_000) as usize % MOBILE_PREFIXES.len()).copied().unwrap_or("+49151");
     format!("{prefix}{:04}{:04}", range % 10_000, 1_000 * place + 100)
 }
