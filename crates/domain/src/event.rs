@@ -19,7 +19,7 @@ pub enum EventKind {
     /// The risk rules decided. `decision` (`allow`, `review`, `deny`), `score`, `reasons` (reason
     /// codes, see `risk::RiskReason`: the live rules that fired and any hard limit that refused),
     /// `shadow_reasons`, `rules` (every rule: `rule`, `fired`, `points`, `shadow`, `input`),
-    /// `policy_version`.
+    /// `policy_version`, `network` (each network check: `api`, `outcome`, `age_band`).
     #[serde(rename = "risk.assessed")]
     RiskAssessed,
     /// Ended without a code: the risk rules denied it or a hard limit refused it. `reasons`,
@@ -117,10 +117,20 @@ pub enum EventKind {
     /// brand's policy is recorded). Belongs to no verification or order.
     #[serde(rename = "policy.changed")]
     PolicyChanged,
+    /// The telco's network was asked whether the number's SIM or device changed recently (CAMARA
+    /// SIM Swap, Device Swap), before a code went out. `api` (`sim_swap`, `device_swap`), `gateway`
+    /// (the configured name), `method` (`retrieve_date`, `check`), `on` (`create`, `resend`),
+    /// `outcome` (`swapped`, `not_swapped`, `unavailable`), `age_band` (`24h`, `7d`, …, `older`,
+    /// `none`; never the date itself), `monitored_days` (how far back the operator looks, when it
+    /// says), `action` (`deny`, `review`, `score`, `note`; absent when none), `points`, `shadow`,
+    /// `latency_ms`, `error` (why it was unavailable: a timeout, the HTTP status and the CAMARA
+    /// `code` and `message`).
+    #[serde(rename = "network.checked")]
+    NetworkChecked,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 27] = [
+    pub const ALL: [EventKind; 28] = [
         Self::VerificationCreated,
         Self::RiskAssessed,
         Self::VerificationBlocked,
@@ -148,6 +158,7 @@ impl EventKind {
         Self::LockLifted,
         Self::RangeBurst,
         Self::PolicyChanged,
+        Self::NetworkChecked,
     ];
 
     /// The name in the event log, the dashboards and webhooks: `verification.created`.
@@ -180,6 +191,7 @@ impl EventKind {
             Self::LockLifted => "risk.lock_lifted",
             Self::RangeBurst => "risk.range_burst",
             Self::PolicyChanged => "policy.changed",
+            Self::NetworkChecked => "network.checked",
         }
     }
 

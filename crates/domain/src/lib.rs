@@ -20,6 +20,7 @@ pub mod receipt;
 pub mod risk;
 pub mod role;
 pub mod sms_text;
+pub mod swap;
 pub mod verification;
 
 pub use error::FieldError;

@@ -94,6 +94,8 @@ pub struct Policy {
     /// it, further verifications are held for review. Empty: no budget.
     pub sms_budget_per_day: std::collections::BTreeMap<String, u32>,
     pub relay_action: RelayAction,
+    /// The network checks the brand runs before a code goes out (`swap`), each with its API.
+    pub swap_checks: Vec<crate::swap::SwapPolicy>,
 }
 
 impl Default for Policy {
@@ -118,6 +120,7 @@ impl Default for Policy {
             trusted_countries: Vec::new(),
             sms_budget_per_day: std::collections::BTreeMap::new(),
             relay_action: RelayAction::Mark,
+            swap_checks: Vec::new(),
         }
     }
 }
@@ -158,7 +161,10 @@ impl Policy {
             | RiskReason::RangeBurst
             | RiskReason::BlockList
             | RiskReason::SmsBudgetReached
-            | RiskReason::RelaySuspected => 0,
+            | RiskReason::RelaySuspected
+            | RiskReason::SimSwapRecent
+            | RiskReason::DeviceSwapRecent
+            | RiskReason::NetworkApiUnavailable => 0,
         }
     }
 
@@ -200,6 +206,9 @@ impl Policy {
         }
         if !(60..=7 * 24 * 3600).contains(&self.review_hold_seconds) {
             return Err(FieldError::new("review_hold_seconds", "must be 60 seconds to 7 days"));
+        }
+        for check in &self.swap_checks {
+            check.validate()?;
         }
         if self.review_score == 0 || self.deny_score < self.review_score {
             return Err(FieldError::new(

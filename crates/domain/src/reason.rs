@@ -31,10 +31,13 @@ pub enum RiskReason {
     BlockList,
     SmsBudgetReached,
     RelaySuspected,
+    SimSwapRecent,
+    DeviceSwapRecent,
+    NetworkApiUnavailable,
 }
 
 impl RiskReason {
-    pub const ALL: [RiskReason; 25] = [
+    pub const ALL: [RiskReason; 28] = [
         Self::DestinationCountryNotAllowed,
         Self::PremiumOrSpecialRateNumber,
         Self::NumberCannotReceiveSms,
@@ -60,6 +63,9 @@ impl RiskReason {
         Self::BlockList,
         Self::SmsBudgetReached,
         Self::RelaySuspected,
+        Self::SimSwapRecent,
+        Self::DeviceSwapRecent,
+        Self::NetworkApiUnavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +95,9 @@ impl RiskReason {
             Self::BlockList => "block_list",
             Self::SmsBudgetReached => "sms_budget_reached",
             Self::RelaySuspected => "relay_suspected",
+            Self::SimSwapRecent => "sim_swap_recent",
+            Self::DeviceSwapRecent => "device_swap_recent",
+            Self::NetworkApiUnavailable => "network_api_unavailable",
         }
     }
 
@@ -96,7 +105,8 @@ impl RiskReason {
         Self::ALL.into_iter().find(|r| r.as_str() == value)
     }
 
-    /// A scored rule (configurable points, shadow mode), not a hard limit.
+    /// A scored rule (configurable points, shadow mode in `policy.rules`), not a hard limit nor a
+    /// network check (whose policy is `policy.sim_swap` / `policy.device_swap`).
     pub fn is_scored(self) -> bool {
         !matches!(
             self,
@@ -108,6 +118,9 @@ impl RiskReason {
                 | Self::BlockList
                 | Self::SmsBudgetReached
                 | Self::RelaySuspected
+                | Self::SimSwapRecent
+                | Self::DeviceSwapRecent
+                | Self::NetworkApiUnavailable
         )
     }
 }

@@ -170,6 +170,13 @@ impl Verification {
         self.expires_at = now.plus_seconds(hold_seconds);
     }
 
+    /// A network check before a resend found the number taken over: no new code goes out.
+    pub fn block(&mut self, now: Timestamp) -> Result<(), Rejection> {
+        self.ensure_open(now)?;
+        self.status = Status::Blocked;
+        Ok(())
+    }
+
     fn ensure_in_review(&self, now: Timestamp) -> Result<(), Rejection> {
         if self.status != Status::InReview {
             return Err(Rejection::NotPending(self.status));
