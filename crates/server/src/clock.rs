@@ -31,6 +31,12 @@ impl Clock {
     }
 }
 
+/// The wall clock itself, never moved by a simulation: for claims that another party checks
+/// against its own clock (the assertions orderguard signs for a gateway's token endpoint).
+pub fn real_now() -> Timestamp {
+    Timestamp(wall_clock())
+}
+
 /// RFC 3339 in UTC with milliseconds: `2026-11-24T15:04:05.123Z`.
 pub fn rfc3339(millis: i64) -> String {
     let nanos = i128::from(millis) * 1_000_000;

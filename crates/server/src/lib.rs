@@ -17,6 +17,7 @@ pub mod identity;
 pub mod ids;
 pub mod jobs;
 pub mod metrics;
+pub mod network;
 pub mod records;
 pub mod service;
 pub mod sms;

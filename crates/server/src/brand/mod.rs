@@ -14,10 +14,12 @@ use orderguard_domain::money::Money;
 use orderguard_domain::policy::{Policy, RelayAction, ReviewAction, RuleSetting};
 use orderguard_domain::risk::RiskReason;
 use orderguard_domain::sms_text::{self, CodeEntry, SmsVars};
+use orderguard_domain::swap::{SwapAction, SwapBand, SwapKind, SwapMethod, SwapPolicy, WhenUnavailable};
 
-use crate::config::{BrandConfig, ConfigError, IdentityConfig, Settings, SmsProviderConfig};
+use crate::config::{BrandConfig, ConfigError, IdentityConfig, Settings, SmsProviderConfig, SwapCheckConfig};
 use crate::i18n::{SUPPORTED_LOCALES, Texts};
 use crate::identity::{IdentityConnector, OidcConnector, RestDirectory, StaticDirectory};
+use crate::network::NetworkApi;
 use crate::sms::status_callback::StatusCallback;
 use crate::sms::{HttpProvider, NamedGateway, OutboxProvider, SmppProvider, SmsGateway};
 
@@ -42,6 +44,8 @@ pub struct Brand {
     pub route: Vec<NamedGateway>,
     pub routes_by_country: HashMap<String, Vec<NamedGateway>>,
     pub identity: Arc<dyn IdentityConnector>,
+    /// The gateway of each network check in `policy.swap_checks`.
+    pub network_apis: BTreeMap<SwapKind, Arc<NetworkApi>>,
     pub theme: theme::Theme,
     pub texts: Texts,
     /// Midnight (UTC) of the day 2FA was switched on, in milliseconds.
@@ -126,6 +130,8 @@ pub struct Brands {
     status_callbacks: HashMap<String, StatusCallback>,
     /// OpenID Connect identity connectors by name, for `orderguard doctor`.
     oidc_connectors: Vec<(String, Arc<OidcConnector>)>,
+    /// Network API gateways by name, for `orderguard doctor`.
+    network_apis: BTreeMap<String, Arc<NetworkApi>>,
 }
 
 impl Brands {
@@ -145,6 +151,10 @@ impl Brands {
 
     pub fn oidc_connectors(&self) -> &[(String, Arc<OidcConnector>)] {
         &self.oidc_connectors
+    }
+
+    pub fn network_apis(&self) -> impl Iterator<Item = &Arc<NetworkApi>> {
+        self.network_apis.values()
     }
 
     pub fn status_callback(&self, provider: &str) -> Option<&StatusCallback> {
@@ -194,15 +204,17 @@ impl Brands {
             })
             .collect::<Result<HashMap<String, Arc<dyn IdentityConnector>>, ConfigError>>()?;
         let limits = settings.fraud_limits.hard_limits()?;
+        let network_apis = crate::network::build(&settings.network_apis)?;
         let mut by_slug = HashMap::new();
         for config in &settings.brands {
-            let brand = build_brand(config, settings.config_dir.as_deref(), &gateways, &connectors, &limits)
+            let sources = Sources { gateways: &gateways, connectors: &connectors, network_apis: &network_apis };
+            let brand = build_brand(config, settings.config_dir.as_deref(), &sources, &limits)
                 .map_err(|e| ConfigError::Invalid(format!("brand `{}`: {e}", config.slug)))?;
             if by_slug.insert(config.slug.clone(), Arc::new(brand)).is_some() {
                 return Err(ConfigError::Invalid(format!("brand `{}` is declared twice", config.slug)));
             }
         }
-        Ok(Self { by_slug, smpp, status_callbacks, oidc_connectors })
+        Ok(Self { by_slug, smpp, status_callbacks, oidc_connectors, network_apis })
     }
 }
 
@@ -214,13 +226,76 @@ pub fn policy_version(policy: &crate::config::PolicyConfig) -> String {
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
+/// What brands pick from by name: SMS providers, identity connectors, network API gateways.
+struct Sources<'a> {
+    gateways: &'a HashMap<String, NamedGateway>,
+    connectors: &'a HashMap<String, Arc<dyn IdentityConnector>>,
+    network_apis: &'a BTreeMap<String, Arc<NetworkApi>>,
+}
+
+/// A network check as configured, with its gateway.
+fn swap_check(
+    kind: SwapKind,
+    c: &SwapCheckConfig,
+    network_apis: &BTreeMap<String, Arc<NetworkApi>>,
+) -> Result<(SwapPolicy, Arc<NetworkApi>), String> {
+    let field = format!("policy.{}", kind.as_str());
+    let api = network_apis
+        .get(&c.api)
+        .filter(|api| api.serves(kind))
+        .cloned()
+        .ok_or_else(|| format!("{field}.api: `{}` is not in [network_apis] with a {}_url", c.api, kind.as_str()))?;
+    let defaults = SwapPolicy::default_for(kind);
+    let method = match c.method.as_deref() {
+        None => defaults.method,
+        Some(m) => SwapMethod::parse(m)
+            .ok_or_else(|| format!("{field}.method must be `retrieve_date` or `check`, not `{m}`"))?,
+    };
+    let bands = match &c.bands {
+        None => defaults.bands,
+        Some(bands) => bands
+            .iter()
+            .map(|b| {
+                let action = match (b.action.as_str(), b.points) {
+                    ("deny", None) => SwapAction::Deny,
+                    ("review", None) => SwapAction::Review,
+                    ("score", Some(points)) => SwapAction::Score(points),
+                    ("score", None) => return Err(format!("{field}.bands: `score` needs points")),
+                    (action, _) => {
+                        return Err(format!(
+                            "{field}.bands: action `{action}` must be `deny`, `review` or `score` (with points)"
+                        ));
+                    }
+                };
+                Ok(SwapBand { within_hours: b.within_hours, action })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let when_unavailable = match c.when_unavailable.as_deref() {
+        None => defaults.when_unavailable,
+        Some(w) => WhenUnavailable::parse(w)
+            .ok_or_else(|| format!("{field}.when_unavailable must be `allow`, `review` or `deny`, not `{w}`"))?,
+    };
+    let policy = SwapPolicy {
+        kind,
+        method,
+        bands,
+        when_unavailable,
+        timeout_ms: c.timeout_ms.unwrap_or(defaults.timeout_ms),
+        recheck_after_seconds: c.recheck_after_seconds.unwrap_or(defaults.recheck_after_seconds),
+        shadow: c.shadow,
+    };
+    policy.validate().map_err(|e| format!("policy.{e}"))?;
+    Ok((policy, api))
+}
+
 fn build_brand(
     c: &BrandConfig,
     config_dir: Option<&Path>,
-    gateways: &HashMap<String, NamedGateway>,
-    connectors: &HashMap<String, Arc<dyn IdentityConnector>>,
+    sources: &Sources<'_>,
     deployment_limits: &HardLimits,
 ) -> Result<Brand, String> {
+    let Sources { gateways, connectors, network_apis } = sources;
     let slug = BrandSlug::parse(&c.slug).map_err(|e| e.to_string())?;
     if c.name.trim().is_empty() {
         return Err("name must not be empty".into());
@@ -295,8 +370,18 @@ fn build_brand(
             Some(action) => RelayAction::parse(action)
                 .ok_or_else(|| format!("policy.relay_action must be `accept`, `mark` or `review`, not `{action}`"))?,
         },
+        swap_checks: Vec::new(),
     };
-    let mut policy = policy;
+    let mut network_apis_of_brand = BTreeMap::new();
+    let mut swap_checks = Vec::new();
+    for (kind, check) in [(SwapKind::SimSwap, &p.sim_swap), (SwapKind::DeviceSwap, &p.device_swap)] {
+        if let Some(check) = check {
+            let (swap_policy, api) = swap_check(kind, check, network_apis)?;
+            swap_checks.push(swap_policy);
+            network_apis_of_brand.insert(kind, api);
+        }
+    }
+    let mut policy = Policy { swap_checks, ..policy };
     for (code, rule) in &p.rules {
         let reason = RiskReason::parse(code)
             .filter(|r| r.is_scored())
@@ -358,6 +443,7 @@ fn build_brand(
         route,
         routes_by_country,
         identity,
+        network_apis: network_apis_of_brand,
         theme,
         texts,
         two_factor_since,

@@ -86,6 +86,38 @@ pub struct PolicyConfig {
     /// Tighter hard limits than the deployment's `[fraud_limits]`.
     #[serde(default)]
     pub limits: BrandLimitsConfig,
+    /// Ask the telco whether the number's SIM changed recently (docs/network-apis.md).
+    pub sim_swap: Option<SwapCheckConfig>,
+    /// Ask the telco whether the handset behind the number changed recently.
+    pub device_swap: Option<SwapCheckConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwapCheckConfig {
+    /// Name of a gateway in `[network_apis]`.
+    pub api: String,
+    /// `retrieve_date` (default: the change's age picks the band) or `check` (with `maxAge`).
+    pub method: Option<String>,
+    /// Narrowest first: a change within `within_hours` leads to `action` (`deny`, `review`,
+    /// `score` with `points`).
+    pub bands: Option<Vec<SwapBandConfig>>,
+    /// When the gateway is down, slow or answers an error: `allow` (default), `review` or `deny`.
+    pub when_unavailable: Option<String>,
+    /// The time budget of the check, token included (default 1000).
+    pub timeout_ms: Option<u64>,
+    /// A resend this long after the last check asks again (default 300).
+    pub recheck_after_seconds: Option<i64>,
+    #[serde(default)]
+    pub shadow: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwapBandConfig {
+    pub within_hours: u32,
+    pub action: String,
+    pub points: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -8,11 +8,15 @@ use serde::Deserialize;
 
 mod brands;
 mod identity;
+mod network_apis;
 mod secrets;
 mod sms_providers;
 
-pub use brands::{BrandConfig, BrandLimitsConfig, PolicyConfig, RuleConfig, ThemeConfig};
+pub use brands::{
+    BrandConfig, BrandLimitsConfig, PolicyConfig, RuleConfig, SwapBandConfig, SwapCheckConfig, ThemeConfig,
+};
 pub use identity::{IdentityConfig, OidcConfig, RestAuth, RestConfig, StaticCustomer};
+pub use network_apis::{NetworkApiConfig, NetworkAuth, OAuthClientConfig};
 pub use secrets::{Secret, resolve_secrets};
 pub use sms_providers::{
     HttpBodyFormat, HttpProviderConfig, OutboxProviderConfig, SmppBindMode, SmppProviderConfig, SmsProviderConfig,
@@ -66,6 +70,9 @@ pub struct Settings {
     pub sms_providers: BTreeMap<String, SmsProviderConfig>,
     #[serde(default)]
     pub identity: BTreeMap<String, IdentityConfig>,
+    /// Telco gateways for the SIM swap and device swap checks, by name.
+    #[serde(default)]
+    pub network_apis: BTreeMap<String, NetworkApiConfig>,
     #[serde(default)]
     pub brands: Vec<BrandConfig>,
 }
@@ -102,6 +109,14 @@ pub struct DevSettings {
     /// through weeks in minutes. Never in production: anyone who can reach the port can move it.
     #[serde(default)]
     pub simulated_clock: bool,
+    /// Serve a development-only CAMARA gateway under `/dev/camara` (the demo's SIM swap checks).
+    #[serde(default)]
+    pub network_api: bool,
+    /// Its client secret at `/dev/camara/token` (client id `orderguard-demo`).
+    pub network_api_secret: Option<Secret<String>>,
+    /// Numbers (E.164) whose SIM the development gateway says was swapped three hours ago.
+    #[serde(default)]
+    pub sim_swapped: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
