@@ -89,6 +89,15 @@ pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String, i64)>
             counted.extend(codes("shadow_reasons").map(|r| ("shadow_reason", r)));
         }
         "risk.lock_engaged" => counted.extend(text("subject").map(|s| ("lockout", s))),
+        "network.checked" => {
+            if let (Some(api), Some(outcome)) = (text("api"), text("outcome")) {
+                counted.push(("network_check", format!("{api}|{outcome}")));
+                // What the finding did to a decision, when it did something (shadow ones apart).
+                if let Some(action) = text("action").filter(|_| attrs.get("shadow") != Some(&Value::Bool(true))) {
+                    counted.push(("network_action", format!("{api}|{outcome}|{action}")));
+                }
+            }
+        }
         "check.refused" => {
             if let (Some(action), Some(reason)) = (text("action"), text("reason")) {
                 counted.push(("limit_refusal", format!("{action}|{reason}")));

@@ -97,6 +97,24 @@ const DECLARED: &[Declared] = &[
         labels: &["connector"],
     },
     Declared {
+        name: "orderguard_network_api_calls_total",
+        kind: Kind::Counter,
+        help: "Network checks (CAMARA SIM Swap, Device Swap) by API, gateway and outcome (swapped, not_swapped, unavailable).",
+        labels: &["api", "gateway", "outcome"],
+    },
+    Declared {
+        name: "orderguard_network_api_duration_seconds",
+        kind: Kind::Histogram,
+        help: "Time of a network check, token included, by API and gateway.",
+        labels: &["api", "gateway"],
+    },
+    Declared {
+        name: "orderguard_network_api_detections_total",
+        kind: Kind::Counter,
+        help: "Recent SIM or device swaps that changed a decision, by API, age band and brand.",
+        labels: &["api", "band", "brand"],
+    },
+    Declared {
         name: "orderguard_order_outcomes_total",
         kind: Kind::Counter,
         help: "Reported order outcomes by brand and outcome.",

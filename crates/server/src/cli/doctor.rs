@@ -1,7 +1,7 @@
 //! `orderguard doctor`: checks what the configuration points at — the database, every OpenID
 //! provider (discovery, JWKS, introspection credentials), every SMPP provider (bind, enquire_link,
-//! unbind) and the address of every customer API and HTTP provider — and says, one line each,
-//! what works and what does not.
+//! unbind), every network API gateway (a token, and a call about its test number) and the address
+//! of every customer API and HTTP provider — and says, one line each, what works and what does not.
 
 use std::time::{Duration, Instant};
 
@@ -69,6 +69,11 @@ pub async fn run(settings: &Settings, now: Timestamp) -> Vec<Finding> {
     for (name, config) in &settings.identity {
         if let crate::config::IdentityConfig::Rest(rest) = config {
             findings.push(Finding::new(format!("identity {name} (rest)"), reachable(&rest.base_url).await));
+        }
+    }
+    for api in brands.network_apis() {
+        for (part, result) in api.probe(now).await {
+            findings.push(Finding::new(format!("network api {} ({part})", api.name), result));
         }
     }
     for (name, config) in &settings.sms_providers {

@@ -49,4 +49,6 @@ pub struct VerificationRecord {
     /// the shop's device id.
     pub range_ref: Option<String>,
     pub device_ref: Option<String>,
+    /// When the network checks (SIM swap, device swap) last asked about the number.
+    pub network_checked_at: Option<Timestamp>,
 }

@@ -65,6 +65,8 @@ pub struct FraudRead {
     pub series: Vec<(i64, String, i64)>,
     /// Whole days compared on each side of the switch to 2FA, and the counters before and after.
     pub around_switch: Option<(i64, Counters, Counters)>,
+    /// Network checks per slot: (slot, `api|outcome`, count).
+    pub network_series: Vec<(i64, String, i64)>,
 }
 
 /// Days to compare on each side of the switch: the period's length, but no more whole days than
@@ -85,6 +87,7 @@ pub async fn fraud(
         .store
         .read(move |conn| -> Result<FraudRead, StoreError> {
             let series = rollups::series(conn, &brand, "outcome", Slots::of(from, to))?;
+            let network_series = rollups::series(conn, &brand, "network_check", Slots::of(from, to))?;
             let around = two_factor_since.and_then(|s| Some((s, days_around(s, period_days, to)?)));
             let around_switch = match around {
                 None => None,
@@ -94,7 +97,7 @@ pub async fn fraud(
                     keyed(rollups::totals(conn, &brand, since, since + days * DAY_MS)?),
                 )),
             };
-            Ok(FraudRead { series, around_switch })
+            Ok(FraudRead { series, around_switch, network_series })
         })
         .await?)
 }

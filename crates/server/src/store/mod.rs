@@ -112,6 +112,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (13, include_str!("../../migrations/sqlite/0013_risk_lists.sql")),
     (14, include_str!("../../migrations/sqlite/0014_review_notes.sql")),
     (15, include_str!("../../migrations/sqlite/0015_brand_policy_version.sql")),
+    (16, include_str!("../../migrations/sqlite/0016_network_checked_at.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -129,6 +130,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (13, include_str!("../../migrations/postgres/0013_risk_lists.sql")),
     (14, include_str!("../../migrations/postgres/0014_review_notes.sql")),
     (15, include_str!("../../migrations/postgres/0015_brand_policy_version.sql")),
+    (16, include_str!("../../migrations/postgres/0016_network_checked_at.sql")),
 ];
 
 impl Store {

@@ -13,7 +13,7 @@ const COLUMNS: &str = "id, brand, order_id, customer_ref, phone_enc, phone_hash,
     number_type, amount_minor, currency, order_digest, order_summary, shipping_country, locale, return_url, \
     client_ip, status, code_hash, attempts, max_attempts, resends, max_resends, resend_cooldown_seconds, \
     code_ttl_seconds, expires_at, last_sent_at, risk_decision, risk_score, risk_reasons, hosted_token, \
-    cancel_reason, idempotency_key, request_hash, created_at, updated_at, version, code_entry, receipt, range_ref, device_ref";
+    cancel_reason, idempotency_key, request_hash, created_at, updated_at, version, code_entry, receipt, range_ref, device_ref, network_checked_at";
 
 fn count(row: &Row, column: &'static str) -> Result<u32, StoreError> {
     u32::try_from(row.int(column)?).map_err(|_| StoreError::Column { column, expected: "a count" })
@@ -75,6 +75,7 @@ fn from_row(row: &Row) -> Result<VerificationRecord, StoreError> {
         receipt: row.opt_text("receipt")?,
         range_ref: row.opt_text("range_ref")?,
         device_ref: row.opt_text("device_ref")?,
+        network_checked_at: row.opt_int("network_checked_at")?.map(Timestamp),
     })
 }
 
@@ -84,7 +85,7 @@ pub fn insert(conn: &mut dyn Conn, v: &VerificationRecord) -> Result<(), StoreEr
         &format!(
             "INSERT INTO verifications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
              $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, \
-             $34, $35, $36, $37, $38, $39, $40, $41)"
+             $34, $35, $36, $37, $38, $39, $40, $41, $42)"
         ),
         &[
             v.id.as_str().into(),
@@ -128,6 +129,7 @@ pub fn insert(conn: &mut dyn Conn, v: &VerificationRecord) -> Result<(), StoreEr
             v.receipt.clone().into(),
             v.range_ref.clone().into(),
             v.device_ref.clone().into(),
+            v.network_checked_at.map(|at| at.millis()).into(),
         ],
     )?;
     Ok(())
@@ -175,7 +177,8 @@ pub fn update_state(conn: &mut dyn Conn, v: &VerificationRecord, now: Timestamp)
     let changed = conn.execute(
         "UPDATE verifications SET status = $1, attempts = $2, resends = $3, expires_at = $4, last_sent_at = $5, \
          code_hash = $6, cancel_reason = $7, updated_at = $8, version = $9, receipt = $12, \
-         risk_decision = $13, risk_reasons = $14 WHERE id = $10 AND version = $11",
+         risk_decision = $13, risk_reasons = $14, risk_score = $15, network_checked_at = $16 \
+         WHERE id = $10 AND version = $11",
         &[
             s.status.as_str().into(),
             s.attempts.into(),
@@ -191,6 +194,8 @@ pub fn update_state(conn: &mut dyn Conn, v: &VerificationRecord, now: Timestamp)
             v.receipt.clone().into(),
             v.risk.decision.as_str().into(),
             reasons_text(&v.risk.reasons).into(),
+            v.risk.score.into(),
+            v.network_checked_at.map(|at| at.millis()).into(),
         ],
     )?;
     Ok(changed == 1)

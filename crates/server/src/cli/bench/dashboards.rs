@@ -293,5 +293,6 @@ fn traced_verification(order: &str, now: i64) -> anyhow::Result<VerificationReco
         receipt: None,
         range_ref: None,
         device_ref: None,
+        network_checked_at: None,
     })
 }

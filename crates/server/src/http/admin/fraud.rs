@@ -178,6 +178,57 @@ fn held(counters: &Counters) -> Held {
     }
 }
 
+/// One slot of the network checks: swaps found, and checks without an answer.
+struct NetworkSlot {
+    starts: String,
+    checks: i64,
+    sim_swaps: i64,
+    device_swaps: i64,
+    unavailable: i64,
+}
+
+fn network_slots(rows: &[(i64, String, i64)], slots: Slots) -> Vec<NetworkSlot> {
+    (0..slots.count)
+        .map(|slot| {
+            let count = |wanted: &dyn Fn(&str) -> bool| -> i64 {
+                rows.iter().filter(|(s, v, _)| *s == slot && wanted(v)).map(|(_, _, n)| n).sum()
+            };
+            NetworkSlot {
+                starts: crate::clock::day(slots.start(slot)),
+                checks: count(&|_| true),
+                sim_swaps: count(&|v| v == "sim_swap|swapped"),
+                device_swaps: count(&|v| v == "device_swap|swapped"),
+                unavailable: count(&|v| v.ends_with("|unavailable")),
+            }
+        })
+        .collect()
+}
+
+/// What the network checks of the period did to decisions, per API.
+struct NetworkActions {
+    api: &'static str,
+    denied: i64,
+    held: i64,
+    scored: i64,
+    unavailable_let_through: i64,
+}
+
+fn network_actions(counters: &Counters) -> Vec<NetworkActions> {
+    ["sim_swap", "device_swap"]
+        .into_iter()
+        .map(|api| {
+            let n = |suffix: &str| get(counters, "network_action", &format!("{api}|{suffix}"));
+            NetworkActions {
+                api,
+                denied: n("swapped|deny") + n("unavailable|deny"),
+                held: n("swapped|review") + n("unavailable|review"),
+                scored: n("swapped|score"),
+                unavailable_let_through: n("unavailable|note"),
+            }
+        })
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "admin_fraud.html")]
 struct FraudPage {
@@ -195,6 +246,8 @@ struct FraudPage {
     trend: Trend,
     points: String,
     before_after: Option<BeforeAfter>,
+    network_slots: Vec<NetworkSlot>,
+    network_actions: Vec<NetworkActions>,
 }
 
 #[utoipa::path(
@@ -209,6 +262,7 @@ pub async fn fraud(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Resul
     let (from, to) = (loaded.from, loaded.to);
     let read = dashboards::fraud(&app, &loaded.brand, (from, to), loaded.days, since).await?;
     let trend = trend(&read.series, Slots::of(from, to), since);
+    let network_slots = network_slots(&read.network_series, Slots::of(from, to));
     let points = trend.slots.iter().map(|s| format!("{},{}", s.x, s.y)).collect::<Vec<_>>().join(" ");
     let current = &loaded.current;
     let (reasons, shadow_reasons) = (ranked(current, "risk_reason"), ranked(current, "shadow_reason"));
@@ -232,6 +286,8 @@ pub async fn fraud(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Resul
         trend,
         points,
         before_after,
+        network_slots,
+        network_actions: network_actions(current),
     }
     .render();
     page(StatusCode::OK, html, Vec::new())

@@ -15,11 +15,13 @@ use orderguard_domain::phone::E164;
 use orderguard_domain::policy::ReviewAction;
 use orderguard_domain::risk::{self, Assessment, Decision, RiskReason, RuleOutcome, Signals};
 use orderguard_domain::sms_text::CodeEntry;
+use orderguard_domain::swap;
 use orderguard_domain::verification::{Status, Verification};
 use rand_core::OsRng;
 use serde_json::json;
 
 use super::activity::{self, Activity, Budget, Subjects};
+use super::network::{self, CheckedOn, NetworkCheck};
 use super::{code_sms, event};
 use crate::app::App;
 use crate::brand::Brand;
@@ -143,6 +145,8 @@ pub async fn create(
         E164::parse(&raw_phone, brand.default_region.as_deref()).map_err(|e| ServiceError::PhoneInvalid(e.reason))?;
 
     let id = crate::ids::new_id(now.millis());
+    // Asked before the transaction, and before any code exists: a slow gateway holds no lock.
+    let network = network::run(app, brand, phone.as_str(), &id, |_| true, now).await;
     let policy = &brand.policy;
     let code = OtpCode::generate(policy.code_length, &mut OsRng);
     let mut record = VerificationRecord {
@@ -186,6 +190,7 @@ pub async fn create(
         receipt: None,
         range_ref: Some(app.secrets.reference("range", activity::range_of(phone.as_str()))),
         device_ref: new.device_id.as_deref().map(|d| app.secrets.reference("device", d)),
+        network_checked_at: (!network.is_empty()).then_some(now),
     };
     let network_ref = new.client_ip.map(|ip| app.secrets.reference("network", &activity::network_of(ip)));
     let list_keys = crate::service::lists::keys_of(&crate::service::lists::Lookup {
@@ -202,6 +207,7 @@ pub async fn create(
         phone_verified: identity.phone_verified,
         phone_changed_at: identity.phone_changed_at,
         range_digits: activity::range_of(phone.as_str()).len().saturating_sub(1),
+        network,
     };
     let request_hash = new.request_hash.clone();
     let brand_for_risk = brand.clone();
@@ -280,6 +286,8 @@ struct Facts {
     phone_changed_at: Option<i64>,
     /// Digits of the number that name its range (for the burst event; the range itself is personal data).
     range_digits: usize,
+    /// What the telco's network said about the number.
+    network: Vec<NetworkCheck>,
 }
 
 /// How a new verification was screened, beyond its `risk` (for its events and metrics).
@@ -339,6 +347,11 @@ fn screen(
         record.risk = evaluation.assessment;
         screening.rules = evaluation.rules;
     }
+    // Not skipped by the allow list: a swapped SIM receives the code whoever the customer is.
+    let findings: Vec<_> = facts.network.iter().map(|c| c.finding.clone()).collect();
+    let network_shadow = swap::apply(&mut record.risk, &findings, policy.review_score, policy.deny_score);
+    screening.shadow_reasons.extend(network_shadow);
+    screening.rules.extend(findings.iter().map(|f| f.rule_outcome()));
     count_creation(record, activity, now);
     let holds = record.risk.decision == Decision::Review && policy.review_action == ReviewAction::Hold;
     match record.risk.decision {
@@ -430,12 +443,19 @@ fn record_creation(
         "phone_changed_at": facts.phone_changed_at.map(crate::clock::rfc3339),
     });
     events::append(conn, &event(v, EventKind::VerificationCreated, now, created))?;
+    for check in &facts.network {
+        let attrs = network::event_attrs(check, CheckedOn::Create);
+        events::append(conn, &event(v, EventKind::NetworkChecked, now, attrs))?;
+    }
     let risk = &v.risk;
     let retry_after_seconds = screening.limit.map(|hit| hit.retry_after_seconds(now));
     let assessed = json!({
         "decision": risk.decision, "score": risk.score, "reasons": risk.reasons,
         "shadow_reasons": screening.shadow_reasons, "rules": screening.rules,
         "policy_version": policy_version,
+        "network": facts.network.iter().map(|c| json!({
+            "api": c.policy.kind, "outcome": c.finding.outcome, "age_band": c.finding.age_band,
+        })).collect::<Vec<_>>(),
         "list": screening.listed.as_ref().map(|m| json!({ "list": m.list, "kind": m.kind, "entry": m.id })),
     });
     events::append(conn, &event(v, EventKind::RiskAssessed, now, assessed))?;

@@ -9,14 +9,16 @@ use orderguard_domain::clock::Timestamp;
 use orderguard_domain::code::OtpCode;
 use orderguard_domain::event::EventKind;
 use orderguard_domain::limits::LimitHit;
-use orderguard_domain::policy::{Policy, RelayAction};
+use orderguard_domain::policy::{Policy, RelayAction, ReviewAction};
 use orderguard_domain::receipt::ApprovalMethod;
 use orderguard_domain::risk::{Decision, RiskReason};
+use orderguard_domain::swap::{self, SwapPolicy};
 use orderguard_domain::verification::{CheckOutcome, Rejection, Status};
 use rand_core::OsRng;
 use serde_json::json;
 
 use super::activity::{Activity, Subjects};
+use super::network::{self, CheckedOn, NetworkCheck};
 use super::{change, code_sms, event, expire, issue_receipt, refused, save};
 use crate::app::App;
 use crate::brand::Brand;
@@ -263,8 +265,84 @@ pub async fn check(
 
 /// What a resend did inside its transaction.
 enum Resent {
-    Sent { record: VerificationRecord, message: QueuedSms },
-    Limited { hit: LimitHit, record: VerificationRecord },
+    Sent {
+        record: VerificationRecord,
+        message: QueuedSms,
+    },
+    Limited {
+        hit: LimitHit,
+        record: VerificationRecord,
+    },
+    /// A network check found the number taken over: blocked or held, no code sent.
+    Stopped {
+        record: VerificationRecord,
+    },
+}
+
+/// The network checks a resend runs: those whose last run is older than their policy allows,
+/// asked only for a resend the verification's own rules would take.
+async fn recheck_network(
+    app: &Arc<App>,
+    brand: &Arc<Brand>,
+    id: &str,
+    now: Timestamp,
+) -> Result<Vec<NetworkCheck>, ServiceError> {
+    if brand.policy.swap_checks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let record = super::get(app, &brand.slug, id).await?;
+    let checked_at = record.network_checked_at.map_or(i64::MIN, Timestamp::millis);
+    let due = |policy: &SwapPolicy| now.millis().saturating_sub(checked_at) >= policy.recheck_after_seconds * 1000;
+    if !brand.policy.swap_checks.iter().any(due) || record.state.clone().resend(now).is_err() {
+        return Ok(Vec::new());
+    }
+    let Some(phone) = record.phone_enc.as_deref().and_then(|enc| app.secrets.decrypt_string(enc).ok()) else {
+        return Ok(Vec::new());
+    };
+    Ok(network::run(app, brand, &phone, &record.id, due, now).await)
+}
+
+/// Applies what the network said before a resend: a stricter decision blocks or holds the
+/// verification (`true`: no code goes out).
+fn apply_network(
+    conn: &mut dyn Conn,
+    record: &mut VerificationRecord,
+    checks: &[NetworkCheck],
+    policy: &Policy,
+    now: Timestamp,
+) -> Result<bool, ServiceError> {
+    if checks.is_empty() {
+        return Ok(false);
+    }
+    record.network_checked_at = Some(now);
+    for check in checks {
+        let attrs = network::event_attrs(check, CheckedOn::Resend);
+        events::append(conn, &event(record, EventKind::NetworkChecked, now, attrs))?;
+    }
+    let findings: Vec<_> = checks.iter().map(|c| c.finding.clone()).collect();
+    let before = record.risk.decision;
+    swap::apply(&mut record.risk, &findings, policy.review_score, policy.deny_score);
+    let attrs = json!({ "reasons": record.risk.reasons, "amount": record.amount.minor,
+        "currency": record.amount.currency.code() });
+    match record.risk.decision {
+        Decision::Deny if before != Decision::Deny => {
+            record.state.block(now).map_err(refused(record))?;
+            events::append(conn, &event(record, EventKind::VerificationBlocked, now, attrs))?;
+        }
+        Decision::Review if before == Decision::Allow && policy.review_action == ReviewAction::Hold => {
+            record.state.ensure_open(now).map_err(refused(record))?;
+            record.state.hold(now, policy.review_hold_seconds);
+            let attrs = json!({
+                "reasons": record.risk.reasons, "expires_at": crate::clock::rfc3339(record.state.expires_at.millis()),
+            });
+            events::append(conn, &event(record, EventKind::VerificationHeld, now, attrs))?;
+        }
+        _ => return Ok(false),
+    }
+    // The code sent before stops working with the hold or block: its SMS must not go out now.
+    sms_store::supersede_unsent(conn, &record.id, now.millis())?;
+    save(conn, record, now)?;
+    Ok(true)
 }
 
 pub async fn resend(
@@ -273,12 +351,16 @@ pub async fn resend(
     id: &str,
     now: Timestamp,
 ) -> Result<VerificationRecord, ServiceError> {
+    let network = recheck_network(app, brand, id, now).await?;
     let hasher = app.secrets.code_hasher().clone();
     let (app_for_text, brand_for_text) = (app.clone(), brand.clone());
     let resent = change(app, &brand.slug, id, now, move |conn, record| {
         // The resend's own rules first (pending, cooldown, resends left), then the number's limits.
         let mut next = record.state.clone();
         next.resend(now).map_err(refused(record))?;
+        if apply_network(conn, record, &network, &brand_for_text.policy, now)? {
+            return Ok(Resent::Stopped { record: record.clone() });
+        }
         let mut activity = Activity::lock(conn, Subjects::of(record), now)?;
         let limits = &brand_for_text.limits;
         let slug = record.brand.as_str();
@@ -286,6 +368,10 @@ pub async fn resend(
             .code_lock(slug, &activity.customer, &activity.number, now)
             .or_else(|| limits.sms_refused(&activity.number, now));
         if let Some(hit) = hit {
+            // A recheck is kept even when the limit refuses the resend.
+            if !network.is_empty() {
+                save(conn, record, now)?;
+            }
             record_refusal(conn, record, hit, "resend", now)?;
             return Ok(Resent::Limited { hit, record: record.clone() });
         }
@@ -312,6 +398,14 @@ pub async fn resend(
             let labels = [("action", "resend"), ("brand", slug), ("limit", hit.reason.as_str())];
             app.metrics.increment("orderguard_limit_refusals_total", &labels);
             Err(limited(hit, record, now))
+        }
+        Resent::Stopped { record } => {
+            let kind = if record.state.status == Status::Blocked { "blocked" } else { "held" };
+            app.metrics.increment("orderguard_verification_events_total", &[("brand", slug), ("type", kind)]);
+            for reason in &record.risk.reasons {
+                app.metrics.increment("orderguard_risk_reasons_total", &[("brand", slug), ("reason", reason.as_str())]);
+            }
+            Ok(record)
         }
         Resent::Sent { record, message } => {
             app.metrics.increment("orderguard_verification_events_total", &[("brand", slug), ("type", "resent")]);

@@ -6,6 +6,7 @@
 pub mod activity;
 mod create;
 mod lifecycle;
+pub mod network;
 pub mod review;
 
 use std::sync::Arc;
