@@ -143,6 +143,20 @@ pub fn router(app: Arc<App>) -> axum::Router {
             .routes(routes!(dev::demo_shop::resend))
             .routes(routes!(dev::demo_shop::cancel));
     }
+    let dev_gateway = app.settings.dev.network_api.then(|| {
+        let secret = app.settings.dev.network_api_secret.as_ref().map(|s| s.expose_secret().clone());
+        Arc::new(dev::network::DevGateway::new(secret.unwrap_or_default(), &app.settings.dev.sim_swapped))
+    });
+    if let Some(gateway) = &dev_gateway {
+        routes = routes
+            .routes(routes!(dev::network::token))
+            .routes(routes!(dev::network::sim_retrieve_date))
+            .routes(routes!(dev::network::sim_check))
+            .routes(routes!(dev::network::device_retrieve_date))
+            .routes(routes!(dev::network::device_check))
+            .routes(routes!(dev::network::set_swaps))
+            .layer(axum::Extension(gateway.clone()));
+    }
     let (router, mut openapi) = routes.split_for_parts();
     describe_reason_codes(&mut openapi);
     let openapi_json = openapi.to_json().unwrap_or_default();

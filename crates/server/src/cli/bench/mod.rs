@@ -33,6 +33,10 @@ pub struct BenchArgs {
     /// several thousand flows/s never to use a number twice; 3 is the workload of earlier versions.
     #[arg(long, default_value_t = 100_000)]
     pub customers: usize,
+    /// Ask the SIM swap and device swap APIs before each code, as the demo does (at the instance's
+    /// own development gateway); off, the flows are those of earlier versions.
+    #[arg(long)]
+    pub network_checks: bool,
 }
 
 /// Requests in one complete flow: create, read the outbox, check.
@@ -128,7 +132,7 @@ async fn bench_database(
 
 async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::path::Path) -> anyhow::Result<usize> {
     let now = crate::clock::Clock::default().now();
-    let settings = setup::settings(database_url, dir, args.customers, now)?;
+    let settings = setup::settings(database_url, dir, args.customers, args.network_checks, now)?;
     let store = crate::prepare_store(&settings, now).await?;
     let key = crate::service::api_keys::create(&store, setup::BRAND, "bench", now).await?;
     drop(store);

@@ -51,14 +51,25 @@ fn customers(count: usize) -> Vec<StaticCustomer> {
         .collect()
 }
 
-/// The demo's configuration in `dir`, on `database_url`, with `customers` customers of [`BRAND`].
-pub fn settings(database_url: &str, dir: &Path, customers_count: usize, now: Timestamp) -> anyhow::Result<Settings> {
+/// The demo's configuration in `dir`, on `database_url`, with `customers` customers of [`BRAND`],
+/// and its network checks or none.
+pub fn settings(
+    database_url: &str,
+    dir: &Path,
+    customers_count: usize,
+    network_checks: bool,
+    now: Timestamp,
+) -> anyhow::Result<Settings> {
     let status_token = crate::ids::random_token(24);
     let mut settings = crate::cli::demo::setup::prepare("127.0.0.1:0", dir, Some(database_url), &status_token, now)?;
     settings.identity.insert(DIRECTORY.to_owned(), IdentityConfig::Static { customers: customers(customers_count) });
     let brand = settings.brands.iter_mut().find(|b| b.slug == BRAND);
     let brand = brand.ok_or_else(|| anyhow::anyhow!("the demo configuration has no brand {BRAND}"))?;
     brand.identity = DIRECTORY.to_owned();
+    if !network_checks {
+        brand.policy.sim_swap = None;
+        brand.policy.device_swap = None;
+    }
     Ok(settings)
 }
 

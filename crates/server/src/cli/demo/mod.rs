@@ -76,7 +76,7 @@ pub async fn simulate_and_report(
     println!(
         "Attackers: {} verifications, {} blocked, {} held; {} wrong codes judged (at most {} per customer in 24 h), \
          {} refused by a lock; at most {} SMS to one number in 10 minutes; range pumping: {} SMS before the pause; \
-         {} guessed approvals",
+         {} guessed approvals; SIM swappers: {} orders, {} codes sent to their SIM",
         a.verifications,
         a.blocked,
         a.held,
@@ -85,7 +85,9 @@ pub async fn simulate_and_report(
         a.refused_by_lock,
         a.sms_per_number_10_minutes_max,
         a.range_pumping_sms_max,
-        a.guessed_approvals
+        a.guessed_approvals,
+        a.sim_swap_orders,
+        a.sim_swap_codes_sent
     );
     println!(
         "Honest customers: {} orders, {} refused and {} held ({:.2} %); launch-day surge: {} orders, {} refused, {} held",
@@ -150,7 +152,10 @@ pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
         .into_iter()
         .map(|c| {
             let (id, brand, phone) = (c.id, c.brand, c.phone);
-            serde_json::json!({ "id": id, "brand": brand, "phone": phone, "pumping": c.pumping, "range_pumping": c.range_pumping })
+            serde_json::json!({
+                "id": id, "brand": brand, "phone": phone, "pumping": c.pumping, "range_pumping": c.range_pumping,
+                "sim_swapped": c.sim_swapped,
+            })
         })
         .collect();
     let credentials = serde_json::json!({

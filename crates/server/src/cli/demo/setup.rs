@@ -20,11 +20,19 @@ const DEMO_CUSTOMERS: &[(&str, &str, &str)] = &[
     ("nordtel", "c-1001", "+4915123456789"),
     ("nordtel", "c-1002", "+4917612345678"),
     ("nordtel", "c-1003", "+436641234567"),
+    ("nordtel", "c-1004", "+4915155501004"),
     ("nordtel", "c-6666", "+499001234567"),
     ("skyline", "s-2001", "+447400123456"),
     ("skyline", "s-2002", "+447912345678"),
     ("skyline", "s-2003", "+4915112345670"),
+    ("skyline", "s-2004", "+447400777004"),
+    ("fjordnett", "f-3001", "+4747123901"),
+    ("alpentel", "a-4001", "+436645559001"),
 ];
+
+/// Named customers whose SIM the demo's gateway says was swapped three hours ago: one per brand,
+/// to try the SIM swap check in the demo shops.
+const SIM_SWAPPED_CUSTOMERS: [&str; 4] = ["c-1004", "s-2004", "f-3001", "a-4001"];
 
 /// The demo's brands for simulated traffic: slug, currency, days before today that 2FA was
 /// switched on (`None`: always on), and the mobile and premium-rate numbers of their customers.
@@ -81,6 +89,8 @@ const PUMPING_TARGETS: u32 = 6;
 /// Accounts with mobile numbers in one range that pumpers spread a burst over (more than the
 /// burst rule's 20, so that a burst can pass it).
 const RANGE_PUMPING_ACCOUNTS: u32 = 30;
+/// Simulated customers whose numbers SIM swappers took over (the gateway says: three hours ago).
+const SIM_SWAP_VICTIMS: u32 = 4;
 
 /// The named customer whose number is premium-rate (an SMS pumping target).
 const PUMPING_CUSTOMER: &str = "c-6666";
@@ -93,6 +103,8 @@ pub struct Customer {
     pub phone: String,
     pub pumping: bool,
     pub range_pumping: bool,
+    /// The demo's gateway says the number's SIM was swapped three hours ago.
+    pub sim_swapped: bool,
 }
 
 /// Every demo customer: the named ones first, then the simulated ones.
@@ -103,6 +115,7 @@ pub fn customers() -> Vec<Customer> {
         phone: phone.to_owned(),
         pumping: id == PUMPING_CUSTOMER,
         range_pumping: false,
+        sim_swapped: SIM_SWAPPED_CUSTOMERS.contains(&id),
     });
     let simulated = DEMO_BRANDS.iter().flat_map(|b| {
         let mobile = (0..SIMULATED_CUSTOMERS).map(move |n| Customer {
@@ -111,6 +124,7 @@ pub fn customers() -> Vec<Customer> {
             phone: (b.mobile)(n),
             pumping: false,
             range_pumping: false,
+            sim_swapped: false,
         });
         let premium = b.premium.into_iter().flat_map(move |number| {
             (0..PUMPING_TARGETS).map(move |n| Customer {
@@ -119,6 +133,7 @@ pub fn customers() -> Vec<Customer> {
                 phone: number(n),
                 pumping: true,
                 range_pumping: false,
+                sim_swapped: false,
             })
         });
         let pumped = b.pumped_range.into_iter().flat_map(move |number| {
@@ -128,9 +143,19 @@ pub fn customers() -> Vec<Customer> {
                 phone: number(n),
                 pumping: false,
                 range_pumping: true,
+                sim_swapped: false,
             })
         });
-        mobile.chain(premium).chain(pumped)
+        // Beyond the honest customers' numbers of the brand.
+        let swapped = (0..SIM_SWAP_VICTIMS).map(move |n| Customer {
+            brand: b.slug,
+            id: format!("{}-s{n:02}", b.slug),
+            phone: (b.mobile)(SIMULATED_CUSTOMERS + 50 + n),
+            pumping: false,
+            range_pumping: false,
+            sim_swapped: true,
+        });
+        mobile.chain(premium).chain(pumped).chain(swapped)
     });
     named.chain(simulated).collect()
 }
@@ -171,6 +196,11 @@ pub fn config_toml(
     };
     let database_url =
         database_url.map_or_else(|| format!("sqlite://{}/orderguard.db", data_dir.display()), str::to_owned);
+    let swapped: Vec<String> = all.iter().filter(|c| c.sim_swapped).map(|c| format!("\"{}\"", c.phone)).collect();
+    let swapped = swapped.join(", ");
+    // The instance asks its own development gateway.
+    let gateway = format!("http://{}/dev/camara", listen.replace("0.0.0.0", "127.0.0.1"));
+    let checks = "sim_swap = { api = \"demo-gateway\" }, device_swap = { api = \"demo-gateway\" }";
     let data = data_dir.display();
     let skyline_logo =
         format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(SKYLINE_LOGO_SVG));
@@ -185,6 +215,16 @@ outbox_page = true
 demo_shop = true
 # `orderguard simulate` moves this instance's clock through weeks of traffic.
 simulated_clock = true
+# A telco gateway of the instance's own (CAMARA SIM Swap and Device Swap) for the SIM swap check.
+network_api = true
+network_api_secret = "{network_secret}"
+sim_swapped = [{swapped}]
+
+# The development gateway above, as a real one is configured (docs/network-apis.md).
+[network_apis.demo-gateway]
+sim_swap_url = "{gateway}/sim-swap/v2"
+device_swap_url = "{gateway}/device-swap/v1"
+auth = {{ kind = "client_credentials", token_url = "{gateway}/token", client_id = "orderguard-demo", client_secret = "{network_secret}" }}
 
 [sms_providers.outbox]
 kind = "outbox"
@@ -202,7 +242,7 @@ default_region = "DE"
 sms_route = ["outbox"]
 identity = "nordtel-directory"
 theme = {{ primary_color = "#0b4f8a", accent_color = "#b45309", font = "Georgia, 'Times New Roman', serif", logo = "nordtel-logo.svg", imprint_url = "https://shop.nordtel.example/impressum", privacy_url = "https://shop.nordtel.example/datenschutz" }}
-policy = {{ allowed_countries = ["DE", "AT"], high_value_amount = 500 }}
+policy = {{ allowed_countries = ["DE", "AT"], high_value_amount = 500, {checks} }}
 {nordtel_since}
 [[brands]]
 slug = "skyline"
@@ -214,7 +254,7 @@ default_region = "GB"
 sms_route = ["outbox"]
 identity = "skyline-directory"
 theme = {{ primary_color = "#5b2a86", accent_color = "#c2410c", font = "'Trebuchet MS', Verdana, sans-serif", logo = "{skyline_logo}", imprint_url = "https://shop.skyline.example/legal", privacy_url = "https://shop.skyline.example/privacy" }}
-policy = {{ code_length = 6, max_attempts = 5, resend_cooldown_seconds = 30 }}
+policy = {{ code_length = 6, max_attempts = 5, resend_cooldown_seconds = 30, {checks} }}
 {skyline_since}
 # A brand's own wording for any text of the hosted page, per language (keys: locales/en.ftl).
 [brands.texts.en]
@@ -236,6 +276,7 @@ locales = ["en"]
 default_region = "NO"
 sms_route = ["outbox"]
 identity = "fjordnett-directory"
+policy = {{ {checks} }}
 {fjordnett_since}
 [[brands]]
 slug = "alpentel"
@@ -246,7 +287,9 @@ locales = ["de", "en"]
 default_region = "AT"
 sms_route = ["outbox"]
 identity = "alpentel-directory"
+policy = {{ {checks} }}
 {alpentel_since}"##,
+        network_secret = crate::ids::random_token(24),
         nordtel_since = since("nordtel"),
         skyline_since = since("skyline"),
         alpentel_since = since("alpentel"),
@@ -262,6 +305,18 @@ pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     file.write_all(contents.as_bytes())
 }
 
+/// `listen` with a free port in place of `0`: the configuration names the instance's own URL
+/// (its development gateway), which a port chosen at bind time would not know.
+fn concrete_port(listen: &str) -> String {
+    match listen.rsplit_once(':') {
+        Some((host, "0")) => match std::net::TcpListener::bind((host, 0)).and_then(|l| l.local_addr()) {
+            Ok(addr) => format!("{host}:{}", addr.port()),
+            Err(_) => listen.to_owned(),
+        },
+        _ => listen.to_owned(),
+    }
+}
+
 /// Creates the data folder with its secret key and configuration (keeping an existing key).
 pub fn prepare(
     listen: &str,
@@ -271,6 +326,7 @@ pub fn prepare(
     now: Timestamp,
 ) -> Result<Settings, ConfigError> {
     std::fs::create_dir_all(data_dir).map_err(|error| ConfigError::Read { path: data_dir.to_owned(), error })?;
+    let listen = &concrete_port(listen);
     let key_path = data_dir.join("secret.key");
     if !key_path.exists() {
         let key = crate::crypto::Secrets::encode_master_key(&crate::ids::random_bytes::<32>());

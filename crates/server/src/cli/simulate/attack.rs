@@ -1,7 +1,8 @@
 //! Attackers who adapt to the defences (issue 14): a takeover script with cheap orders that
 //! guesses codes, one device for many customers, a new address for every request, pumping one
-//! number range across many accounts, and resends instead of new verifications. Each runs after
-//! a slot of a simulated day, at its own moments, on customers kept apart for attacks.
+//! number range across many accounts, resends instead of new verifications, and SIM swappers who
+//! hold the victim's number. Each runs after a slot of a simulated day, at its own moments, on
+//! customers kept apart for attacks.
 
 use std::sync::Arc;
 
@@ -26,6 +27,8 @@ pub(super) enum Campaign {
     RangePumping,
     /// One customer; resends instead of new verifications.
     Resends,
+    /// The victim's number moved to the fraudster's SIM: the code would reach them.
+    SimSwap,
 }
 
 impl Campaign {
@@ -38,6 +41,7 @@ impl Campaign {
             3 => Some(Self::RotatingAddresses),
             5 => Some(Self::RangePumping),
             6 => Some(Self::Resends),
+            7 => Some(Self::SimSwap),
             _ => None,
         }
     }
@@ -155,6 +159,20 @@ impl Attack<'_> {
                         self.resend(tallies, watch, &held, at).await?;
                     }
                 }
+            }
+            Campaign::SimSwap => {
+                // With the number in hand, one order from the fraudster's phone; the code would
+                // come to them, so only the network check stands between them and the order.
+                if brand.sim_swapped.is_empty() {
+                    return Ok(opened);
+                }
+                let client = Client { ip: own_ip, device: own_device };
+                let customer = pick(rng, &brand.sim_swapped).to_owned();
+                let at = self.at(0).await?;
+                let before = watch.defences.attackers.verifications;
+                let held = self.create(rng, tallies, watch, vec![(customer, client)], at, &mut opened).await?;
+                let tried = watch.defences.attackers.verifications - before;
+                watch.sim_swap_tried(tried, u64::try_from(held.len()).unwrap_or(0));
             }
         }
         Ok(opened)

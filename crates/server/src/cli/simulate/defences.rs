@@ -36,6 +36,11 @@ pub struct Attackers {
     pub range_pumping_sms_max: u64,
     /// Verifications an attacker approved by guessing: must stay 0.
     pub guessed_approvals: u64,
+    /// Orders of SIM swappers (the victim's number on their SIM), and those that sent a code.
+    #[serde(default)]
+    pub sim_swap_orders: u64,
+    #[serde(default)]
+    pub sim_swap_codes_sent: u64,
     /// Reason code → attackers' verifications blocked or held with it.
     pub reasons: BTreeMap<String, u64>,
 }
@@ -127,6 +132,13 @@ impl Watch {
             self.defences.attackers.judged_wrong_codes += 1;
             self.wrong_codes.entry(format!("{brand}/{customer}")).or_default().push(at);
         }
+    }
+
+    /// SIM swappers' orders and how many of them sent a code (to the fraudster's SIM).
+    pub(super) fn sim_swap_tried(&mut self, orders: u64, codes_sent: u64) {
+        let a = &mut self.defences.attackers;
+        a.sim_swap_orders += orders;
+        a.sim_swap_codes_sent += codes_sent;
     }
 
     pub(super) fn refused_by_lock(&mut self) {

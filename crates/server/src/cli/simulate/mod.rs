@@ -46,10 +46,11 @@ pub async fn run(target: Target, options: &Options) -> Result<Report, Simulation
             })?),
         };
         let of_brand = |pumping: bool, range_pumping: bool| -> Vec<String> {
-            let customers = target.customers.iter().filter(|c| c.brand == b.slug);
+            let customers = target.customers.iter().filter(|c| c.brand == b.slug && !c.sim_swapped);
             let customers = customers.filter(|c| c.pumping == pumping && c.range_pumping == range_pumping);
             customers.map(|c| c.id.clone()).collect()
         };
+        let sim_swapped = target.customers.iter().filter(|c| c.brand == b.slug && c.sim_swapped);
         // Every eighth customer's login is in attackers' hands (none when there are few).
         let (victims, customers): (Vec<_>, Vec<_>) =
             of_brand(false, false).into_iter().enumerate().partition(|(n, _)| n % 8 == 7 && *n >= 15);
@@ -69,6 +70,7 @@ pub async fn run(target: Target, options: &Options) -> Result<Report, Simulation
             victims,
             pumping_targets: of_brand(true, false),
             pumped_accounts: of_brand(false, true),
+            sim_swapped: sim_swapped.map(|c| c.id.clone()).collect(),
             pumping_days,
         }));
     }

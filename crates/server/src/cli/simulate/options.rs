@@ -36,6 +36,10 @@ pub struct TargetCustomer {
     /// An account with a mobile number in a range pumpers spread a burst over; never used honestly.
     #[serde(default)]
     pub range_pumping: bool,
+    /// The number's SIM is in a fraudster's hands (the demo's gateway says it was swapped lately):
+    /// only SIM swappers order for this customer.
+    #[serde(default)]
+    pub sim_swapped: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -27,6 +27,8 @@ pub(super) struct Brand {
     pub(super) pumping_targets: Vec<String>,
     /// Accounts with numbers in one range, for pumping it across many accounts.
     pub(super) pumped_accounts: Vec<String>,
+    /// Customers whose SIM a fraudster swapped: only SIM swappers order for them.
+    pub(super) sim_swapped: Vec<String>,
     /// Days (from the start) with an SMS pumping burst.
     pub(super) pumping_days: Vec<i64>,
 }
