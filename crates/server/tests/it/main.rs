@@ -16,6 +16,7 @@ mod idempotency;
 mod identity;
 mod isolation;
 mod limits;
+mod network;
 mod openapi;
 mod peers;
 mod reviews;

@@ -270,6 +270,10 @@ fn assert_defences_hold(report: &Value, with_surge: bool) {
     assert!(n(l, "sms_per_number_10_minutes_max") <= 5, "{l}");
     assert!(n(a, "range_pumping_bursts") > 0 && n(a, "range_pumping_sms_max") <= 20, "pumping stopped early: {a}");
     assert_eq!(n(a, "guessed_approvals"), 0, "{a}");
+    // SIM swappers hold the victim's number: the network check stops every one before a code.
+    assert!(n(a, "sim_swap_orders") > 0, "{a}");
+    assert_eq!(n(a, "sim_swap_codes_sent"), 0, "{a}");
+    assert!(a["reasons"]["sim_swap_recent"].as_u64().unwrap_or(0) >= n(a, "sim_swap_orders"), "{a}");
 
     assert!(n(l, "surge_orders") >= 300, "the surge ran: {l}");
     let (orders, refused_or_held) = if with_surge {
