@@ -61,9 +61,10 @@ function report(ok, label, ms, detail, notes) {
   }
 }
 
-/** Round robin over the brand's demo customers (never a premium-rate number, which is denied). */
+/** Round robin over the brand's demo customers (never a premium-rate number, which is denied, nor
+ * one whose SIM the demo's gateway says was swapped, which is refused). */
 function customerPicker(credentials, brand) {
-  const customers = credentials.customers.filter((c) => c.brand === brand && !c.pumping);
+  const customers = credentials.customers.filter((c) => c.brand === brand && !c.pumping && !c.sim_swapped);
   if (customers.length === 0) throw new Error(`no demo customers of ${brand} in demo-credentials.json`);
   let next = 0;
   return () => customers[next++ % customers.length];

@@ -3,7 +3,7 @@
 //   t.demo         { base, credentials, ... } of the running demo
 //   t.api          Api client (lib.mjs) with the brands' keys
 //   t.brand        brand slug; t.brandName its display name
-//   t.customer()   the next demo customer of the brand (round robin, never c-6666)
+//   t.customer()   the next demo customer of the brand (round robin, never c-6666 nor a SIM-swapped one)
 //   t.firstCustomer the brand's first demo customer
 //   t.js, t.nojs   Chromium contexts with JavaScript on / off
 //   t.page(ctx, { width, height })  a new page, closed (and screenshotted on failure) afterwards
@@ -11,7 +11,17 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { ARTIFACTS, assert, axeViolations, formatViolations, requireElements, sleep, smsOf, waitUntil } from './lib.mjs';
+import {
+  ARTIFACTS,
+  assert,
+  axeViolations,
+  formatViolations,
+  latestSmsId,
+  requireElements,
+  sleep,
+  smsOf,
+  waitUntil,
+} from './lib.mjs';
 import {
   expectApiStatus,
   expectShopStatus,
@@ -326,6 +336,30 @@ export const scenarios = [
         }
       }
       assert(failures.length === 0, failures.join('; '));
+    },
+  },
+  {
+    // The demo's gateway says this customer's SIM was swapped three hours ago: the shop's order is
+    // refused before any SMS, and the shop shows why.
+    name: 'sim-swapped-customer-is-refused',
+    async run(t) {
+      const customer = t.demo.credentials.customers.find((c) => c.brand === t.brand && c.sim_swapped);
+      assert(customer, `the demo marks no customer of ${t.brand} as sim_swapped`);
+      const before = await latestSmsId(t.demo.base, customer.phone);
+      const page = await t.page(t.js);
+      await page.goto(`${t.demo.base}/demo/${t.brand}`);
+      const label = await page.locator(`#customer option[value="${customer.id}"]`).textContent();
+      assert(/SIM/.test(label), `the shop does not mark ${customer.id} as SIM-swapped: ${label}`);
+      await page.locator('#order-form input[name=sku]').first().check();
+      await page.selectOption('#customer', customer.id);
+      await page.check('#order-form input[name=style][value=own]');
+      await page.click('#place-order');
+      await expectShopStatus(t, page, 'blocked');
+      await expectText(page, '#reasons', 'sim_swap_recent');
+      fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+      await page.screenshot({ path: path.join(SCREENSHOT_DIR, `shop-${t.brand}-sim-swap.png`), fullPage: true });
+      await sleep(300);
+      assert((await latestSmsId(t.demo.base, customer.phone)) === before, 'an SMS went to the swapped SIM');
     },
   },
   {

@@ -105,6 +105,11 @@ impl RiskReason {
         Self::ALL.into_iter().find(|r| r.as_str() == value)
     }
 
+    /// A finding of the telco's network checks (SIM swap, device swap).
+    pub fn is_network_check(self) -> bool {
+        matches!(self, Self::SimSwapRecent | Self::DeviceSwapRecent | Self::NetworkApiUnavailable)
+    }
+
     /// A scored rule (configurable points, shadow mode in `policy.rules`), not a hard limit nor a
     /// network check (whose policy is `policy.sim_swap` / `policy.device_swap`).
     pub fn is_scored(self) -> bool {

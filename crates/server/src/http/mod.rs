@@ -73,15 +73,17 @@ fn describe_reason_codes(openapi: &mut utoipa::openapi::OpenApi) {
     let risk = openapi.components.as_mut().and_then(|c| c.schemas.get_mut("Risk"));
     let Some(RefOr::T(Schema::Object(risk))) = risk else { return };
     let Some(RefOr::T(Schema::Array(reasons))) = risk.properties.get_mut("reasons") else { return };
-    let codes = |scored: bool| {
-        let listed = RiskReason::ALL.iter().filter(|r| r.is_scored() == scored);
+    let codes = |of: fn(&RiskReason) -> bool| {
+        let listed = RiskReason::ALL.iter().filter(|r| of(r));
         listed.map(|r| format!("`{}`", r.as_str())).collect::<Vec<_>>().join(", ")
     };
     reasons.description = Some(format!(
-        "Reason codes (docs/risk.md explains each): the scored rules that fired live ({}), and the hard \
-         limit or number range's pause that refused the verification ({}). New codes may be added.",
-        codes(true),
-        codes(false)
+        "Reason codes (docs/risk.md explains each): the scored rules that fired live ({}), what the \
+         telco's network checks found (docs/network-apis.md: {}), and the hard limit or number range's \
+         pause that refused the verification ({}). New codes may be added.",
+        codes(|r| r.is_scored()),
+        codes(|r| r.is_network_check()),
+        codes(|r| !r.is_scored() && !r.is_network_check())
     ));
 }
 

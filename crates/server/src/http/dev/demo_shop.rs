@@ -33,12 +33,20 @@ const PRODUCTS: &[Product] = &[
 pub struct DemoCustomer {
     pub id: String,
     pub phone: String,
+    /// The demo's gateway says the SIM was swapped lately (`dev.sim_swapped`).
+    pub sim_swapped: bool,
 }
 
 fn customers(app: &App, brand: &Brand) -> Vec<DemoCustomer> {
     match app.settings.identity.get(&brand.config.identity) {
         Some(IdentityConfig::Static { customers }) => {
-            customers.iter().map(|c| DemoCustomer { id: c.id.clone(), phone: c.phone.clone() }).collect()
+            let swapped = &app.settings.dev.sim_swapped;
+            let customer = |c: &crate::config::StaticCustomer| DemoCustomer {
+                id: c.id.clone(),
+                phone: c.phone.clone(),
+                sim_swapped: swapped.contains(&c.phone),
+            };
+            customers.iter().map(customer).collect()
         }
         Some(IdentityConfig::Oidc(_) | IdentityConfig::Rest(_)) | None => Vec::new(),
     }
@@ -250,6 +258,8 @@ struct OrderPage<'a> {
     script: String,
     v: Value,
     status: String,
+    /// The decision's reason codes, comma-separated (what stopped or held the order).
+    reasons: String,
     notice: String,
     detail: String,
     receipt_claims: String,
@@ -269,6 +279,8 @@ pub async fn order_page(
         (_, problem) => return Err(PageError::not_found(problem_text(&problem))),
     };
     let status = v.get("status").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let reasons = v.pointer("/risk/reasons").and_then(Value::as_array).into_iter().flatten();
+    let reasons = reasons.filter_map(Value::as_str).collect::<Vec<_>>().join(", ");
     let receipt_claims = v
         .get("receipt")
         .and_then(Value::as_str)
@@ -293,6 +305,7 @@ pub async fn order_page(
         script: assets::url("demo-shop.js"),
         v,
         status,
+        reasons,
         notice: notice.notice.unwrap_or_default(),
         detail: notice.detail.unwrap_or_default(),
         receipt_claims,
