@@ -289,6 +289,7 @@ mod tests {
             "VONAGE_API_KEY",
             "VONAGE_API_SECRET",
             "NORDTEL_CIAM_SECRET",
+            "OPENGATEWAY_CLIENT_SECRET",
         ] {
             // SAFETY: only this test reads these variables.
             unsafe { std::env::set_var(name, "example") };
@@ -305,6 +306,7 @@ mod tests {
         assert!(brands.status_callback("vonage").is_some_and(|c| c.accepts_token("example-callback-secret")));
         assert_eq!(brands.smpp_providers().len(), 1);
         assert_eq!(brands.oidc_connectors().len(), 1);
+        assert_eq!(nordtel.network_apis.len(), 2, "SIM swap and device swap at the operator's gateway");
     }
 
     /// Every secret the configuration can hold, each with a value of its own.
@@ -362,6 +364,14 @@ kind = "rest"
 base_url = "https://customers.example"
 auth = { kind = "basic", username = "orderguard", password = "rest-basic-password" }
 phone_pointer = "/phone"
+
+[network_apis.gateway]
+sim_swap_url = "https://gw.example/sim-swap/v2"
+auth = { kind = "client_credentials", token_url = "https://gw.example/token", client_id = "og", client_secret = "gateway-client-secret" }
+
+[network_apis.legacy]
+sim_swap_url = "https://legacy.example/sim-swap/v2"
+auth = { kind = "bearer", token = "gateway-bearer-token" }
 "#;
 
     #[test]
@@ -379,6 +389,8 @@ phone_pointer = "/phone"
             "oidc-client-secret",
             "rest-bearer-token",
             "rest-basic-password",
+            "gateway-client-secret",
+            "gateway-bearer-token",
         ];
         let printed = format!("{settings:?}");
         for secret in from_file {

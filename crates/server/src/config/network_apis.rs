@@ -63,8 +63,12 @@ pub struct OAuthClientConfig {
     /// CIBA only: the backchannel authentication endpoint.
     pub backchannel_url: Option<String>,
     pub client_id: String,
-    /// `client_secret_basic`; or instead a private key for `private_key_jwt`.
+    /// Sent as `client_secret_basic` (or `client_secret_post`, see `client_auth`); or instead a
+    /// private key for `private_key_jwt`.
     pub client_secret: Option<Secret<String>>,
+    /// How the secret is sent: `basic` (default, HTTP Basic) or `post` (form fields), for token
+    /// endpoints that accept only one.
+    pub client_auth: Option<String>,
     /// A PEM private key (EC P-256, RSA or Ed25519) whose public key the gateway holds.
     pub private_key: Option<PathBuf>,
     /// `kid` of that key at the gateway.

@@ -59,8 +59,15 @@ pub struct OAuthClient {
 }
 
 enum ClientAuth {
+    /// `client_secret_basic`.
     Secret(String),
-    PrivateKey { key: Box<EncodingKey>, algorithm: Algorithm, key_id: Option<String> },
+    /// `client_secret_post`.
+    SecretInForm(String),
+    PrivateKey {
+        key: Box<EncodingKey>,
+        algorithm: Algorithm,
+        key_id: Option<String>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -178,7 +185,12 @@ impl OAuthClient {
         reqwest::Url::parse(&token_url).map_err(|e| format!("token_url: {e}"))?;
         let auth = match (&config.client_secret, &config.private_key) {
             (Some(secret), None) => {
-                ClientAuth::Secret(resolve_secrets(secret.expose_secret()).map_err(|e| e.to_string())?)
+                let secret = resolve_secrets(secret.expose_secret()).map_err(|e| e.to_string())?;
+                match config.client_auth.as_deref() {
+                    None | Some("basic") => ClientAuth::Secret(secret),
+                    Some("post") => ClientAuth::SecretInForm(secret),
+                    Some(other) => return Err(format!("client_auth must be `basic` or `post`, not `{other}`")),
+                }
             }
             (None, Some(path)) => {
                 let pem = std::fs::read(path).map_err(|e| format!("private_key {}: {e}", path.display()))?;
@@ -203,6 +215,11 @@ impl OAuthClient {
         let request = self.http.post(url);
         let request = match &self.auth {
             ClientAuth::Secret(secret) => request.basic_auth(form_encode(&self.client_id), Some(form_encode(secret))),
+            ClientAuth::SecretInForm(secret) => {
+                fields.push(("client_id", self.client_id.clone()));
+                fields.push(("client_secret", secret.clone()));
+                request
+            }
             ClientAuth::PrivateKey { key, algorithm, key_id } => {
                 fields.push(("client_id", self.client_id.clone()));
                 fields.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()));

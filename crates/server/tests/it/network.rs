@@ -84,6 +84,7 @@ impl Gateway {
             backchannel_url: None,
             client_id: CLIENT_ID.into(),
             client_secret: Some(CLIENT_SECRET.into()),
+            client_auth: None,
             private_key: None,
             key_id: None,
             scope: Some("sim-swap device-swap".into()),
@@ -363,6 +364,7 @@ async fn ciba_gives_a_token_per_number_signed_with_a_private_key(db: Db) {
         backchannel_url: Some(format!("{}/bc-authorize", gateway.base)),
         client_id: "orderguard-ciba".into(),
         client_secret: None,
+        client_auth: None,
         private_key: Some(key.clone()),
         key_id: Some("key-1".into()),
         scope: Some("dpv:FraudPreventionAndDetection#sim-swap".into()),
@@ -508,7 +510,7 @@ async fn doctor_gets_a_token_and_asks_the_test_number(db: Db) {
 sim_swap_url = "{base}/sim-swap/v2"
 device_swap_url = "{base}/device-swap/v1"
 test_phone_number = "{C1}"
-auth = {{ kind = "client_credentials", token_url = "{base}/token", client_id = "{CLIENT_ID}", client_secret = "{CLIENT_SECRET}" }}
+auth = {{ kind = "client_credentials", token_url = "{base}/token", client_id = "{CLIENT_ID}", client_secret = "{CLIENT_SECRET}", client_auth = "post" }}
 
 [network_apis.wrong]
 sim_swap_url = "{base}/sim-swap/v2"
