@@ -8,6 +8,8 @@ use crate::reason::RiskReason;
 use crate::risk::{Assessment, Decision, RuleOutcome};
 
 const HOUR_MS: i64 = 3_600_000;
+/// A change dated later than this ahead of `now` is no clock difference but a broken answer.
+const MOST_AHEAD_MS: i64 = HOUR_MS;
 
 /// The two network checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -20,8 +22,6 @@ pub enum SwapKind {
 }
 
 impl SwapKind {
-    pub const ALL: [SwapKind; 2] = [Self::SimSwap, Self::DeviceSwap];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SimSwap => "sim_swap",
@@ -60,8 +60,7 @@ impl SwapMethod {
 }
 
 /// What a change within a band leads to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case", tag = "action", content = "points")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SwapAction {
     Deny,
     /// Held for an analyst (or marked, when the brand's `review_action` is `send`).
@@ -71,11 +70,9 @@ pub enum SwapAction {
 }
 
 /// What happens when the network API cannot answer in time (down, slow, an error).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WhenUnavailable {
     /// Fail open: the code goes out as if no change was found; the decision names the reason.
-    #[default]
     Allow,
     Review,
     Deny,
@@ -203,26 +200,22 @@ impl SwapOutcome {
 }
 
 /// What the policy made of an answer.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SwapFinding {
     pub kind: SwapKind,
     pub outcome: SwapOutcome,
     /// The band the change fell in (`24h`, `7d`, …), `older` beyond the widest band, `none` when
     /// the network knows of no change; absent when unavailable. The age itself is not kept.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub age_band: Option<String>,
     /// The band's hours, for the risk event's rule outcome.
-    #[serde(skip)]
     pub band_hours: Option<u32>,
     /// What it does to the decision; `None` when nothing.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<FindingAction>,
     pub shadow: bool,
 }
 
 /// The effect of a finding on the decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case", tag = "effect", content = "points")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FindingAction {
     Deny,
     Review,
@@ -246,19 +239,26 @@ pub fn judge(policy: &SwapPolicy, answer: &SwapAnswer, now: Timestamp) -> SwapFi
         shadow: policy.shadow,
     };
     let within = |hours: u32| policy.bands.iter().find(|b| b.within_hours == hours);
+    // No answer, or a change dated far ahead (a broken answer, not a clock difference).
+    let unanswered = match answer {
+        SwapAnswer::Unavailable { .. } => true,
+        SwapAnswer::Date { latest_change: Some(at), .. } => at.millis() > now.millis() + MOST_AHEAD_MS,
+        SwapAnswer::Date { latest_change: None, .. } | SwapAnswer::Checked { .. } => false,
+    };
+    if unanswered {
+        let action = match policy.when_unavailable {
+            WhenUnavailable::Allow => FindingAction::Note,
+            WhenUnavailable::Review => FindingAction::Review,
+            WhenUnavailable::Deny => FindingAction::Deny,
+        };
+        return finding(SwapOutcome::Unavailable, None, None, Some(action));
+    }
     let band = match answer {
-        SwapAnswer::Unavailable { .. } => {
-            let action = match policy.when_unavailable {
-                WhenUnavailable::Allow => FindingAction::Note,
-                WhenUnavailable::Review => FindingAction::Review,
-                WhenUnavailable::Deny => FindingAction::Deny,
-            };
-            return finding(SwapOutcome::Unavailable, None, None, Some(action));
-        }
+        SwapAnswer::Unavailable { .. } => None,
         SwapAnswer::Date { latest_change: None, .. } => {
             return finding(SwapOutcome::NotSwapped, Some("none".into()), None, None);
         }
-        // A change dated in the future (clocks differ) is as recent as can be.
+        // A change dated a little in the future (clocks differ) is as recent as can be.
         SwapAnswer::Date { latest_change: Some(at), .. } => {
             let age_ms = (now.millis() - at.millis()).max(0);
             policy.bands.iter().find(|b| age_ms < i64::from(b.within_hours) * HOUR_MS)
@@ -388,8 +388,11 @@ mod tests {
         assert_eq!((never.outcome, never.age_band.as_deref()), (SwapOutcome::NotSwapped, Some("none")));
         // Exactly a day old has left the one-day band.
         assert_eq!(judge(&policy, &date(ago(24)), NOW).age_band.as_deref(), Some("7d"));
-        let future = Some(Timestamp(NOW.millis() + HOUR_MS));
-        assert_eq!(judge(&policy, &date(future), NOW).action, Some(FindingAction::Deny));
+        let ahead = Some(Timestamp(NOW.millis() + 10 * 60_000));
+        assert_eq!(judge(&policy, &date(ahead), NOW).action, Some(FindingAction::Deny));
+        // Years ahead is a broken answer: the policy for an unavailable API decides.
+        let broken = judge(&policy, &date(Some(Timestamp(NOW.millis() + 400 * 24 * HOUR_MS))), NOW);
+        assert_eq!((broken.outcome, broken.action), (SwapOutcome::Unavailable, Some(FindingAction::Note)));
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub struct NetworkApiConfig {
     /// Calls in flight at once to this gateway; more wait (within their time budget).
     #[serde(default = "default_max_concurrency")]
     pub max_concurrency: usize,
+    /// The longest one call may take, token included, whatever a brand's budget: the breaker
+    /// counts a call that takes longer as failed.
+    #[serde(default = "default_call_timeout_ms")]
+    pub call_timeout_ms: u64,
     /// Failed calls in a row after which the gateway is not asked for `breaker_open_ms`.
     #[serde(default = "default_breaker_failures")]
     pub breaker_failures: u32,
@@ -34,6 +38,10 @@ pub struct NetworkApiConfig {
 
 fn default_max_concurrency() -> usize {
     32
+}
+
+fn default_call_timeout_ms() -> u64 {
+    5000
 }
 
 fn default_breaker_failures() -> u32 {

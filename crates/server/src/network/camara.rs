@@ -13,9 +13,50 @@ use super::oauth::Token;
 
 /// Gateways' messages are kept this short in events and logs.
 const MOST_MESSAGE_CHARS: usize = 200;
+/// The largest answer read from a gateway or its authorisation server.
+const MOST_BODY_BYTES: usize = 64 * 1024;
 
-pub fn cut(text: &str) -> String {
-    text.chars().take(MOST_MESSAGE_CHARS).filter(|c| !c.is_control()).collect()
+/// A gateway's text made fit for events and logs: short, one line, and without anything that
+/// looks like a phone number (a run of five or more digits, spaced or not, becomes `…`).
+pub fn scrub(text: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    let mut digits = 0;
+    let flush = |out: &mut String, run: &mut String, digits: &mut usize| {
+        if *digits >= 5 {
+            out.push('…');
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+        *digits = 0;
+    };
+    for c in text.chars().filter(|c| !c.is_control()) {
+        if c.is_ascii_digit() || (matches!(c, '+' | ' ' | '-' | '(' | ')') && (digits > 0 || c == '+')) {
+            digits += usize::from(c.is_ascii_digit());
+            run.push(c);
+        } else {
+            flush(&mut out, &mut run, &mut digits);
+            out.push(c);
+        }
+    }
+    flush(&mut out, &mut run, &mut digits);
+    out.chars().take(MOST_MESSAGE_CHARS).collect()
+}
+
+/// The body of an answer, refused when larger than any answer these APIs give.
+pub async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, CallError> {
+    if response.content_length().is_some_and(|n| n > MOST_BODY_BYTES as u64) {
+        return Err(CallError::Unreadable("the answer is too large"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(CallError::from_reqwest)? {
+        if body.len() + chunk.len() > MOST_BODY_BYTES {
+            return Err(CallError::Unreadable("the answer is too large"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 #[derive(Deserialize)]
@@ -52,13 +93,13 @@ async fn post(
         .await
         .map_err(CallError::from_reqwest)?;
     let status = response.status();
-    let text = response.text().await.map_err(CallError::from_reqwest)?;
+    let body = read_limited(response).await?;
     if status.is_success() {
-        return serde_json::from_str(&text).map_err(|_| CallError::Unreadable("the answer is not JSON"));
+        return serde_json::from_slice(&body).map_err(|_| CallError::Unreadable("the answer is not JSON"));
     }
-    let info: Option<ErrorInfo> = serde_json::from_str(&text).ok();
+    let info: Option<ErrorInfo> = serde_json::from_slice(&body).ok();
     let (code, message) = match info {
-        Some(info) => (info.code.unwrap_or_default(), cut(&info.message.unwrap_or_default())),
+        Some(info) => (scrub(&info.code.unwrap_or_default()), scrub(&info.message.unwrap_or_default())),
         None => (String::new(), String::new()),
     };
     Err(CallError::Refused { status: status.as_u16(), code, message })
@@ -113,6 +154,12 @@ mod tests {
         assert_eq!(body(&two, "+4915123456789", Some(24)), json!({ "phoneNumber": "+4915123456789", "maxAge": 24 }));
         let three = Token { value: "t".into(), names_the_number: true };
         assert_eq!(body(&three, "+4915123456789", None), json!({}));
-        assert_eq!(cut("a\nb"), "ab");
+        assert_eq!(scrub("a\nb"), "ab");
+        assert_eq!(scrub("unknown subscriber tel:+49 151 2345-6789."), "unknown subscriber tel:….");
+        assert_eq!(
+            scrub("Check monitor period could not exceed local regulations (30 days)"),
+            "Check monitor period could not exceed local regulations (30 days)"
+        );
+        assert_eq!(scrub(&"x".repeat(500)).len(), 200);
     }
 }

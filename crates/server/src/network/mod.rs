@@ -2,12 +2,13 @@
 //! number changed recently, asked before a code is trusted to it. One `NetworkApi` per configured
 //! gateway: its token source, a circuit breaker per API, a bound on calls in flight, and the time
 //! budget of the brand's policy around all of it. Answers are not cached: a fresh swap must never
-//! hide behind an earlier "no swap", and the hard limits already bound the calls per number.
+//! hide behind an earlier "no swap" (docs/network-apis.md).
 
 mod camara;
 mod oauth;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,10 +52,11 @@ impl CallError {
         }
     }
 
-    /// Whether it says something about the gateway's health (for the breaker): a number the
-    /// operator does not serve (`404`, `422`) does not.
+    /// Whether it says something about the gateway's health (for the breaker): an answer about
+    /// one number (`400`, `403` without that subscriber's consent, `404`, `422`) does not, nor a
+    /// call that was never made.
     fn is_gateway_failure(&self) -> bool {
-        !matches!(self, Self::Refused { status: 400 | 404 | 422, .. } | Self::NotAsked(_))
+        !matches!(self, Self::Refused { status: 400 | 403 | 404 | 422, .. } | Self::NotAsked(_))
     }
 }
 
@@ -74,6 +76,8 @@ pub struct NetworkApi {
     tokens: TokenSource,
     breakers: BTreeMap<SwapKind, Mutex<CircuitBreaker>>,
     in_flight: tokio::sync::Semaphore,
+    /// The longest a call (token included) may take, whatever the caller's budget.
+    call_timeout: Duration,
     pub test_phone_number: Option<String>,
 }
 
@@ -83,9 +87,10 @@ impl NetworkApi {
         let mut urls = BTreeMap::new();
         for (kind, url) in [(SwapKind::SimSwap, &config.sim_swap_url), (SwapKind::DeviceSwap, &config.device_swap_url)]
         {
-            if let Some(url) = url {
-                let url = crate::config::resolve_secrets(url)?;
-                reqwest::Url::parse(&url).map_err(|e| invalid(format!("{}_url `{url}`: {e}", kind.as_str())))?;
+            if let Some(configured) = url {
+                let url = crate::config::resolve_secrets(configured)?;
+                // The configured text in the message: the resolved one may hold a secret.
+                reqwest::Url::parse(&url).map_err(|e| invalid(format!("{}_url `{configured}`: {e}", kind.as_str())))?;
                 urls.insert(kind, url.trim_end_matches('/').to_owned());
             }
         }
@@ -131,6 +136,7 @@ impl NetworkApi {
             urls,
             breakers,
             in_flight: tokio::sync::Semaphore::new(config.max_concurrency),
+            call_timeout: Duration::from_millis(config.call_timeout_ms),
             test_phone_number: config.test_phone_number.clone(),
         })
     }
@@ -141,26 +147,34 @@ impl NetworkApi {
 
     /// Asks about `phone` as `policy` says, within its time budget; never fails: a gateway that
     /// cannot answer gives `SwapAnswer::Unavailable` with the reason.
-    pub async fn ask(&self, policy: &SwapPolicy, phone: &str, correlator: &str, now: Timestamp) -> Asked {
+    pub async fn ask(self: &Arc<Self>, policy: &SwapPolicy, phone: &str, correlator: &str, now: Timestamp) -> Asked {
         let started = Instant::now();
         let budget = Duration::from_millis(policy.timeout_ms);
-        let result = match self.admit(policy.kind, now) {
-            Err(e) => Err(e),
-            Ok(()) => match tokio::time::timeout(budget, self.call(policy, phone, correlator)).await {
-                Ok(result) => result,
-                Err(_) => Err(CallError::Timeout),
-            },
-        };
-        let answer = match result {
-            Ok(answer) => {
-                self.breaker(policy.kind, |b| b.succeeded());
-                answer
-            }
-            Err(error) => {
-                if error.is_gateway_failure() {
-                    self.breaker(policy.kind, |b| b.failed(now.millis()));
+        let answer = match self.admit(policy.kind, now) {
+            Err(e) => SwapAnswer::Unavailable { error: e.to_string() },
+            Ok(()) => {
+                // The call runs to its end (or the gateway's own timeout) in a task of its own, so
+                // that the breaker and the token cache learn from it, and a token fetch is never cut
+                // short, even when this caller's budget ends first.
+                let narrowest = Arc::new(AtomicU32::new(0));
+                let call = Call {
+                    api: self.clone(),
+                    policy: policy.clone(),
+                    phone: phone.to_owned(),
+                    correlator: correlator.to_owned(),
+                    narrowest: narrowest.clone(),
+                    caller_gives_up: started + budget,
+                };
+                match tokio::time::timeout(budget, tokio::spawn(call.run(now))).await {
+                    Ok(Ok(Ok(answer))) => answer,
+                    Ok(Ok(Err(error))) => SwapAnswer::Unavailable { error: error.to_string() },
+                    Ok(Err(_)) => SwapAnswer::Unavailable { error: "the call failed".into() },
+                    // Out of time: a "yes" already given for a wider band still counts.
+                    Err(_) => match narrowest.load(Ordering::Relaxed) {
+                        0 => SwapAnswer::Unavailable { error: CallError::Timeout.to_string() },
+                        hours => SwapAnswer::Checked { swapped_within_hours: Some(hours) },
+                    },
                 }
-                SwapAnswer::Unavailable { error: error.to_string() }
             }
         };
         let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -180,9 +194,16 @@ impl NetworkApi {
         Some(f(&mut breaker.lock().unwrap_or_else(std::sync::PoisonError::into_inner)))
     }
 
-    async fn call(&self, policy: &SwapPolicy, phone: &str, correlator: &str) -> Result<SwapAnswer, CallError> {
+    /// The operations of one check; `narrowest` keeps the narrowest band `check` found a swap in
+    /// so far.
+    async fn operations(
+        &self,
+        policy: &SwapPolicy,
+        phone: &str,
+        correlator: &str,
+        narrowest: &AtomicU32,
+    ) -> Result<SwapAnswer, CallError> {
         let base = self.urls.get(&policy.kind).ok_or(CallError::NotAsked("this gateway has no such API configured"))?;
-        let _permit = self.in_flight.acquire().await.map_err(|_| CallError::NotAsked("shutting down"))?;
         match policy.method {
             SwapMethod::RetrieveDate => {
                 let (latest_change, monitored_days) = self
@@ -196,13 +217,19 @@ impl NetworkApi {
                 // Widest first: most numbers were not swapped, and one "no" settles them.
                 let mut swapped_within_hours = None;
                 for hours in policy.check_ages() {
-                    let swapped = self
+                    let asked = self
                         .authorised(phone, |token| camara::check(&self.http, base, token, phone, hours, correlator))
-                        .await?;
-                    if !swapped {
-                        break;
+                        .await;
+                    match asked {
+                        Ok(true) => {
+                            swapped_within_hours = Some(hours);
+                            narrowest.store(hours, Ordering::Relaxed);
+                        }
+                        Ok(false) => break,
+                        // A wider band's "yes" stands when a narrower question fails.
+                        Err(_) if swapped_within_hours.is_some() => break,
+                        Err(e) => return Err(e),
                     }
-                    swapped_within_hours = Some(hours);
                 }
                 Ok(SwapAnswer::Checked { swapped_within_hours })
             }
@@ -227,10 +254,17 @@ impl NetworkApi {
     }
 
     /// For `orderguard doctor`: a token, then a call about the test number if one is set.
-    pub async fn probe(&self, now: Timestamp) -> Vec<(String, Result<String, String>)> {
+    pub async fn probe(self: &Arc<Self>, now: Timestamp) -> Vec<(String, Result<String, String>)> {
         let mut results = Vec::new();
-        let token_for = self.test_phone_number.clone().unwrap_or_else(|| "+10000000000".into());
-        let token = self.tokens.token(&token_for).await;
+        let token = match (&self.test_phone_number, self.tokens.per_number()) {
+            (Some(phone), _) => self.tokens.token(phone).await,
+            // A three-legged token would start a real subscriber's sign-in.
+            (None, true) => {
+                results.push(("token".to_owned(), Err("CIBA needs test_phone_number to be checked".to_owned())));
+                return results;
+            }
+            (None, false) => self.tokens.token("").await,
+        };
         results.push(("token".to_owned(), token.as_ref().map(|_| "obtained".to_owned()).map_err(|e| e.to_string())));
         if token.is_err() {
             return results;
@@ -249,6 +283,40 @@ impl NetworkApi {
             results.push((kind.as_str().to_owned(), result));
         }
         results
+    }
+}
+
+/// One check in its own task.
+struct Call {
+    api: Arc<NetworkApi>,
+    policy: SwapPolicy,
+    phone: String,
+    correlator: String,
+    narrowest: Arc<AtomicU32>,
+    /// After this, nobody waits for the answer: a call still queued then is not made.
+    caller_gives_up: Instant,
+}
+
+impl Call {
+    async fn run(self, now: Timestamp) -> Result<SwapAnswer, CallError> {
+        let api = &self.api;
+        let permit = tokio::time::timeout(api.call_timeout, api.in_flight.acquire()).await;
+        let Ok(Ok(_permit)) = permit else { return Err(CallError::NotAsked("too many calls in flight")) };
+        if Instant::now() >= self.caller_gives_up {
+            return Err(CallError::NotAsked("nobody waits for the answer any more"));
+        }
+        let operations = api.operations(&self.policy, &self.phone, &self.correlator, &self.narrowest);
+        let result = tokio::time::timeout(api.call_timeout, operations).await.unwrap_or(Err(CallError::Timeout));
+        match &result {
+            Ok(_) => {
+                api.breaker(self.policy.kind, |b| b.succeeded());
+            }
+            Err(e) if e.is_gateway_failure() => {
+                api.breaker(self.policy.kind, |b| b.failed(now.millis()));
+            }
+            Err(_) => {}
+        }
+        result
     }
 }
 

@@ -20,8 +20,10 @@ use crate::config::{ConfigError, NetworkAuth, OAuthClientConfig, resolve_secrets
 
 /// A token is refreshed this long before the gateway says it expires.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
-/// Per-number CIBA tokens kept at most; past it the oldest are dropped.
+/// Per-number CIBA tokens kept at most; past it they are all dropped.
 const MOST_NUMBER_TOKENS: usize = 10_000;
+/// Lifetimes and intervals a server gives are believed up to this (a day).
+const LONGEST: Duration = Duration::from_secs(86_400);
 const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
 
 /// A token and how it identifies the number: a three-legged token names it itself, so the call's
@@ -31,6 +33,8 @@ pub struct Token {
     pub value: String,
     pub names_the_number: bool,
 }
+
+type Slot = std::sync::Arc<tokio::sync::Mutex<Option<Cached>>>;
 
 #[derive(Clone)]
 pub struct Cached {
@@ -46,8 +50,16 @@ impl Cached {
 
 pub enum TokenSource {
     Static(String),
-    ClientCredentials { client: OAuthClient, cached: tokio::sync::Mutex<Option<Cached>> },
-    Ciba { client: OAuthClient, backchannel_url: String, by_number: std::sync::Mutex<HashMap<String, Cached>> },
+    ClientCredentials {
+        client: OAuthClient,
+        cached: tokio::sync::Mutex<Option<Cached>>,
+    },
+    /// One slot per number: parallel calls about one number (SIM and device) share one sign-in.
+    Ciba {
+        client: OAuthClient,
+        backchannel_url: String,
+        by_number: std::sync::Mutex<HashMap<String, Slot>>,
+    },
 }
 
 pub struct OAuthClient {
@@ -135,23 +147,28 @@ impl TokenSource {
                 Ok(Token { value, names_the_number: false })
             }
             Self::Ciba { client, backchannel_url, by_number } => {
-                let known = lock(by_number).get(phone).filter(|t| t.fresh()).map(|t| t.value.clone());
-                if let Some(value) = known {
-                    return Ok(Token { value, names_the_number: true });
+                let slot = {
+                    let mut slots = lock(by_number);
+                    if slots.len() >= MOST_NUMBER_TOKENS && !slots.contains_key(phone) {
+                        slots.clear();
+                    }
+                    slots.entry(phone.to_owned()).or_default().clone()
+                };
+                let mut cached = slot.lock().await;
+                if let Some(token) = cached.as_ref().filter(|t| t.fresh()) {
+                    return Ok(Token { value: token.value.clone(), names_the_number: true });
                 }
                 let fresh = client.ciba(backchannel_url, phone).await?;
                 let value = fresh.value.clone();
-                let mut tokens = lock(by_number);
-                if tokens.len() >= MOST_NUMBER_TOKENS {
-                    tokens.retain(|_, t| t.fresh());
-                    if tokens.len() >= MOST_NUMBER_TOKENS {
-                        tokens.clear();
-                    }
-                }
-                tokens.insert(phone.to_owned(), fresh);
+                *cached = Some(fresh);
                 Ok(Token { value, names_the_number: true })
             }
         }
+    }
+
+    /// Whether a token names one number (three-legged): `orderguard doctor` needs a test number.
+    pub fn per_number(&self) -> bool {
+        matches!(self, Self::Ciba { .. })
     }
 
     /// The gateway refused `used` (401): the next `token` fetches a new one, unless a parallel
@@ -166,9 +183,12 @@ impl TokenSource {
                 }
             }
             Self::Ciba { by_number, .. } => {
-                let mut tokens = lock(by_number);
-                if tokens.get(phone).is_some_and(|t| t.value == used) {
-                    tokens.remove(phone);
+                let slot = lock(by_number).get(phone).cloned();
+                if let Some(slot) = slot {
+                    let mut cached = slot.lock().await;
+                    if cached.as_ref().is_some_and(|t| t.value == used) {
+                        *cached = None;
+                    }
                 }
             }
         }
@@ -273,12 +293,10 @@ impl OAuthClient {
         if !status.is_success() {
             return Err(oauth_error(status, response).await.1);
         }
-        let started: BackchannelAnswer = response
-            .json()
-            .await
+        let started: BackchannelAnswer = serde_json::from_slice(&super::camara::read_limited(response).await?)
             .map_err(|_| CallError::Token("the backchannel endpoint answered without auth_req_id".into()))?;
-        let mut interval = Duration::from_secs(started.interval.unwrap_or(0));
-        let gives_up = Instant::now() + Duration::from_secs(started.expires_in.unwrap_or(120));
+        let mut interval = seconds(started.interval.unwrap_or(0));
+        let gives_up = Instant::now() + seconds(started.expires_in.unwrap_or(120));
         loop {
             let form = [("grant_type", CIBA_GRANT), ("auth_req_id", started.auth_req_id.as_str())];
             let response = self.post(&self.token_url, &form)?.send().await.map_err(CallError::from_reqwest)?;
@@ -289,11 +307,11 @@ impl OAuthClient {
             let (answer, error) = oauth_error(status, response).await;
             match answer.as_ref().map(|a| a.error.as_str()) {
                 Some("authorization_pending") => {}
-                Some("slow_down") => interval += Duration::from_secs(5),
+                Some("slow_down") => interval = (interval + Duration::from_secs(5)).min(LONGEST),
                 _ => return Err(error),
             }
             if let Some(asked) = answer.and_then(|a| a.interval) {
-                interval = interval.max(Duration::from_secs(asked));
+                interval = interval.max(seconds(asked));
             }
             if Instant::now() + interval >= gives_up {
                 return Err(CallError::Token("the subscriber's authentication did not complete".into()));
@@ -303,12 +321,10 @@ impl OAuthClient {
     }
 
     async fn token_from(&self, response: reqwest::Response) -> Result<Cached, CallError> {
-        let answer: TokenAnswer = response
-            .json()
-            .await
+        let answer: TokenAnswer = serde_json::from_slice(&super::camara::read_limited(response).await?)
             .map_err(|_| CallError::Token("the token endpoint answered without an access token".into()))?;
         // Without `expires_in` a token is used for a minute; a short-lived one for half its life.
-        let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(60));
+        let lifetime = seconds(answer.expires_in.unwrap_or(60));
         let fresh_until = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN).max(lifetime / 2);
         Ok(Cached { value: answer.access_token, fresh_until })
     }
@@ -319,11 +335,12 @@ async fn oauth_error(
     status: reqwest::StatusCode,
     response: reqwest::Response,
 ) -> (Option<OAuthErrorAnswer>, CallError) {
-    let answer: Option<OAuthErrorAnswer> = response.json().await.ok();
+    let body = super::camara::read_limited(response).await.unwrap_or_default();
+    let answer: Option<OAuthErrorAnswer> = serde_json::from_slice(&body).ok();
     let detail = match &answer {
         Some(a) => match &a.error_description {
-            Some(description) => format!("{}: {}", a.error, super::camara::cut(description)),
-            None => a.error.clone(),
+            Some(description) => format!("{}: {}", super::camara::scrub(&a.error), super::camara::scrub(description)),
+            None => super::camara::scrub(&a.error),
         },
         None => "no OAuth error body".into(),
     };
@@ -333,6 +350,11 @@ async fn oauth_error(
         CallError::Token(format!("the token endpoint refused (HTTP {}: {detail})", status.as_u16()))
     };
     (answer, error)
+}
+
+/// A lifetime or interval a server gave, believed up to a day.
+fn seconds(value: u64) -> Duration {
+    Duration::from_secs(value).min(LONGEST)
 }
 
 /// `client_secret_basic` encodes id and secret as form values first (RFC 6749 §2.3.1).
@@ -356,6 +378,13 @@ fn signing_key(pem: &[u8]) -> Option<(EncodingKey, Algorithm)> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_server_cannot_make_times_overflow() {
+        let far = super::seconds(u64::MAX);
+        assert_eq!(far, super::LONGEST);
+        assert!(std::time::Instant::now().checked_add(far).is_some());
+    }
+
     #[test]
     fn basic_credentials_are_form_encoded() {
         assert_eq!(super::form_encode("a b+c/d"), "a+b%2Bc%2Fd");

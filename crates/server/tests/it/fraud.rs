@@ -352,7 +352,7 @@ async fn receipts_are_issued_once(db: Db) {
 }
 
 /// `orderguard list …` against the server's database: success, standard output and error.
-fn list_command(server: &TestServer, args: &[&str]) -> (bool, String, String) {
+pub fn list_command(server: &TestServer, args: &[&str]) -> (bool, String, String) {
     let dir = crate::support::TempDir::new();
     let config = dir.0.join("orderguard.toml");
     std::fs::write(&config, crate::support::config_for(&server.database_url)).unwrap();

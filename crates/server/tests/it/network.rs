@@ -21,6 +21,7 @@ on_both_databases!(
     ciba_gives_a_token_per_number_signed_with_a_private_key,
     prism_holds_the_wire_format,
     resends_ask_again_after_a_while,
+    no_list_or_brand_setting_lets_a_swap_through,
     doctor_gets_a_token_and_asks_the_test_number,
 );
 
@@ -101,6 +102,7 @@ fn api(sim_swap_url: String, device_swap_url: Option<String>, auth: NetworkAuth)
         client_certificate: None,
         client_key: None,
         max_concurrency: 16,
+        call_timeout_ms: 5000,
         breaker_failures: 5,
         breaker_open_ms: 60_000,
         test_phone_number: None,
@@ -262,7 +264,11 @@ async fn check_narrows_from_the_widest_band(db: Db) {
 /// reason, the event says why, and after five failures the breaker stops asking.
 async fn outages_follow_the_brand_policy(db: Db) {
     let gateway = Gateway::start().await;
-    let config = api(format!("{}/sim-swap/v2", gateway.base), None, gateway.client_credentials());
+    // A call that takes a second counts against the gateway, whatever a brand's own budget.
+    let config = NetworkApiConfig {
+        call_timeout_ms: 1000,
+        ..api(format!("{}/sim-swap/v2", gateway.base), None, gateway.client_credentials())
+    };
     let server = TestServer::start_with(db, move |s| {
         s.network_apis.insert("gw".into(), config);
         s.brands[0].policy.sim_swap = Some(SwapCheckConfig { timeout_ms: Some(400), ..check("gw") });
@@ -306,11 +312,13 @@ async fn outages_follow_the_brand_policy(db: Db) {
     let events = network_events(&server, "alpha", slow["id"].as_str().unwrap()).await;
     assert_eq!(error_of(&events).as_deref(), Some("timed out"));
 
-    // Five failures in a row so far (503, 503, 429, timeout... and this one): the breaker opens.
+    // Five failures in a row (503, 503, 429, the slow call once its second is up, and this one):
+    // the breaker opens.
     gateway.behaviour(json!({ "api_delay_ms": 0, "token_status": 503, "revoke_tokens": true })).await;
     let no_token = create(&server, &alpha, "o-no-token", &next()).await;
     let events = network_events(&server, "alpha", no_token["id"].as_str().unwrap()).await;
     assert!(error_of(&events).unwrap().starts_with("token:"), "{events:?}");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let calls_before = gateway.stats().await["api_calls"]["/sim-swap/v2/retrieve-date"].as_u64().unwrap();
     gateway.behaviour(json!({ "token_status": null })).await;
     let skipped = create(&server, &alpha, "o-skipped", &next()).await;
@@ -499,6 +507,70 @@ async fn resends_ask_again_after_a_while(db: Db) {
     assert_eq!(server.outbox(Some(&id)).await.len(), 2, "no third code went out");
     let (status, _) = server.post(&key, &format!("/v1/verifications/{id}/check"), json!({ "code": "000000" })).await;
     assert_eq!(status, 409, "a blocked verification checks no code");
+}
+
+/// Around the check as an attacker would go: an allow-listed customer, a brand that sends codes
+/// for `review`, a handset swapped after the order started (found by the resend's recheck). A
+/// brand that tries the check in shadow mode records the finding and lets the order through.
+async fn no_list_or_brand_setting_lets_a_swap_through(db: Db) {
+    let gateway = Gateway::start().await;
+    gateway.number(C1, Some(2), None).await;
+    gateway.number(C2, Some(72), None).await;
+    let config = api(
+        format!("{}/sim-swap/v2", gateway.base),
+        Some(format!("{}/device-swap/v1", gateway.base)),
+        gateway.client_credentials(),
+    );
+    let server = TestServer::start_with(db, move |s| {
+        s.network_apis.insert("gw".into(), config);
+        let alpha = &mut s.brands[0].policy;
+        alpha.review_action = Some("send".into());
+        alpha.resend_cooldown_seconds = Some(0);
+        alpha.sim_swap = Some(check("gw"));
+        alpha.device_swap = Some(SwapCheckConfig { recheck_after_seconds: Some(0), ..check("gw") });
+        s.brands[1].policy.sim_swap = Some(SwapCheckConfig { shadow: true, ..check("gw") });
+    })
+    .await;
+    let (alpha, beta) = (server.alpha_key.clone(), server.beta_key.clone());
+    let (ok, _, err) = crate::fraud::list_command(
+        &server,
+        &[
+            "add", "--brand", "alpha", "--list", "allow", "--kind", "customer", "--value", "c-1", "--reason", "vip",
+            "--by", "desk",
+        ],
+    );
+    assert!(ok, "{err}");
+    let allowed = create(&server, &alpha, "o-allowed", "c-1").await;
+    assert_eq!((allowed["status"].as_str(), reasons(&allowed)), (Some("blocked"), vec!["sim_swap_recent".to_owned()]));
+
+    // `review_action = "send"` marks ordinary reviews; a SIM swapped this week still holds.
+    let week = create(&server, &alpha, "o-week", "c-2").await;
+    assert_eq!((week["status"].as_str(), reasons(&week)), (Some("in_review"), vec!["sim_swap_recent".to_owned()]));
+
+    // The handset changes after the code went out: the resend asks again and holds the order.
+    let later = create(&server, &alpha, "o-later", &crate::support::load_customer(20)).await;
+    assert_eq!(later["status"], "pending");
+    let id = later["id"].as_str().unwrap().to_owned();
+    server.code(&id).await;
+    gateway.number(&load_phone(20), None, Some(1)).await;
+    let (status, held) = server.post(&alpha, &format!("/v1/verifications/{id}/resend"), json!({})).await;
+    assert_eq!((status, held["status"].as_str()), (200, Some("in_review")), "{held}");
+    assert_eq!(reasons(&held), ["device_swap_recent"]);
+    assert!(server.events("alpha", &id).await.contains(&"verification.held".to_owned()));
+
+    // Shadow mode: recorded in the decision's shadow reasons, the code goes out.
+    let shadow = create(&server, &beta, "o-shadow", "c-1").await;
+    assert_eq!((shadow["status"].as_str(), reasons(&shadow)), (Some("pending"), Vec::<String>::new()));
+    let (brand, shadow_id) = ("beta".to_owned(), shadow["id"].as_str().unwrap().to_owned());
+    let events = server
+        .app()
+        .store
+        .read(move |conn| orderguard::store::events::for_verification(conn, &brand, &shadow_id))
+        .await
+        .unwrap();
+    let assessed = events.iter().find(|e| e.kind.as_str() == "risk.assessed").unwrap();
+    assert_eq!(assessed.attrs["shadow_reasons"], json!(["sim_swap_recent"]), "{}", assessed.attrs);
+    assert_eq!(assessed.attrs["network"][0]["age_band"], "24h");
 }
 
 /// `orderguard doctor` gets a token from every gateway and asks about its test number.

@@ -102,7 +102,10 @@ pub async fn token(
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
         .and_then(|b| String::from_utf8(b).ok());
     let expected = format!("{CLIENT_ID}:{}", gateway.client_secret);
-    if !credentials.is_some_and(|c| crate::crypto::constant_time_eq(c.as_bytes(), expected.as_bytes())) {
+    // Without a configured secret nobody gets a token.
+    if gateway.client_secret.is_empty()
+        || !credentials.is_some_and(|c| crate::crypto::constant_time_eq(c.as_bytes(), expected.as_bytes()))
+    {
         return (StatusCode::UNAUTHORIZED, Json(json!({ "error": "invalid_client" }))).into_response();
     }
     if request.grant_type != "client_credentials" {

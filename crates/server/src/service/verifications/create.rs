@@ -144,6 +144,12 @@ pub async fn create(
     let phone =
         E164::parse(&raw_phone, brand.default_region.as_deref()).map_err(|e| ServiceError::PhoneInvalid(e.reason))?;
 
+    if !brand.policy.swap_checks.is_empty()
+        && let Ok(replayed) = replay_or(app, brand, &new, ServiceError::NotFound).await
+    {
+        // A retry of a request that succeeded costs the gateway no second call.
+        return Ok(replayed);
+    }
     let id = crate::ids::new_id(now.millis());
     // Asked before the transaction, and before any code exists: a slow gateway holds no lock.
     let network = network::run(app, brand, phone.as_str(), &id, |_| true, now).await;
@@ -190,7 +196,7 @@ pub async fn create(
         receipt: None,
         range_ref: Some(app.secrets.reference("range", activity::range_of(phone.as_str()))),
         device_ref: new.device_id.as_deref().map(|d| app.secrets.reference("device", d)),
-        network_checked_at: (!network.is_empty()).then_some(now),
+        network_checked_at: network::answered(&network).then_some(now),
     };
     let network_ref = new.client_ip.map(|ip| app.secrets.reference("network", &activity::network_of(ip)));
     let list_keys = crate::service::lists::keys_of(&crate::service::lists::Lookup {
@@ -353,7 +359,10 @@ fn screen(
     screening.shadow_reasons.extend(network_shadow);
     screening.rules.extend(findings.iter().map(|f| f.rule_outcome()));
     count_creation(record, activity, now);
-    let holds = record.risk.decision == Decision::Review && policy.review_action == ReviewAction::Hold;
+    // A swap worth a review always holds: sending the code marked for review would send it to
+    // the SIM that may be the fraudster's.
+    let swap_review = findings.iter().any(|f| !f.shadow && f.action == Some(swap::FindingAction::Review));
+    let holds = record.risk.decision == Decision::Review && (policy.review_action == ReviewAction::Hold || swap_review);
     match record.risk.decision {
         Decision::Deny => record.state.status = Status::Blocked,
         _ if holds => record.state.hold(now, policy.review_hold_seconds),

@@ -273,9 +273,11 @@ enum Resent {
         hit: LimitHit,
         record: VerificationRecord,
     },
-    /// A network check found the number taken over: blocked or held, no code sent.
+    /// A network check found the number taken over: blocked or held, no code sent; the reasons
+    /// it added.
     Stopped {
         record: VerificationRecord,
+        reasons: Vec<RiskReason>,
     },
 }
 
@@ -302,34 +304,46 @@ async fn recheck_network(
     Ok(network::run(app, brand, &phone, &record.id, due, now).await)
 }
 
-/// Applies what the network said before a resend: a stricter decision blocks or holds the
-/// verification (`true`: no code goes out).
+/// Applies what the network said before a resend: only findings whose reason the verification
+/// does not carry yet count (a swap judged at creation adds no points twice); a stricter decision
+/// blocks or holds the verification. Gives the new reasons when no code may go out.
 fn apply_network(
     conn: &mut dyn Conn,
     record: &mut VerificationRecord,
     checks: &[NetworkCheck],
     policy: &Policy,
     now: Timestamp,
-) -> Result<bool, ServiceError> {
+) -> Result<Option<Vec<RiskReason>>, ServiceError> {
     if checks.is_empty() {
-        return Ok(false);
+        return Ok(None);
     }
-    record.network_checked_at = Some(now);
+    if network::answered(checks) {
+        record.network_checked_at = Some(now);
+    }
     for check in checks {
         let attrs = network::event_attrs(check, CheckedOn::Resend);
         events::append(conn, &event(record, EventKind::NetworkChecked, now, attrs))?;
     }
-    let findings: Vec<_> = checks.iter().map(|c| c.finding.clone()).collect();
-    let before = record.risk.decision;
-    swap::apply(&mut record.risk, &findings, policy.review_score, policy.deny_score);
-    let attrs = json!({ "reasons": record.risk.reasons, "amount": record.amount.minor,
-        "currency": record.amount.currency.code() });
+    let new: Vec<_> = checks
+        .iter()
+        .map(|c| c.finding.clone())
+        .filter(|f| f.reason().is_some_and(|r| !record.risk.reasons.contains(&r)))
+        .collect();
+    let before = record.risk.clone();
+    swap::apply(&mut record.risk, &new, policy.review_score, policy.deny_score);
+    let added: Vec<RiskReason> = record.risk.reasons.iter().filter(|r| !before.reasons.contains(r)).copied().collect();
+    let reviews = new.iter().any(|f| !f.shadow && f.action == Some(swap::FindingAction::Review));
     match record.risk.decision {
-        Decision::Deny if before != Decision::Deny => {
+        Decision::Deny if before.decision != Decision::Deny => {
             record.state.block(now).map_err(refused(record))?;
+            let attrs = json!({ "reasons": record.risk.reasons, "amount": record.amount.minor,
+                "currency": record.amount.currency.code() });
             events::append(conn, &event(record, EventKind::VerificationBlocked, now, attrs))?;
         }
-        Decision::Review if before == Decision::Allow && policy.review_action == ReviewAction::Hold => {
+        // A new swap worth a review holds, whatever the brand's review action (see `create`).
+        Decision::Review
+            if reviews || (before.decision == Decision::Allow && policy.review_action == ReviewAction::Hold) =>
+        {
             record.state.ensure_open(now).map_err(refused(record))?;
             record.state.hold(now, policy.review_hold_seconds);
             let attrs = json!({
@@ -337,12 +351,12 @@ fn apply_network(
             });
             events::append(conn, &event(record, EventKind::VerificationHeld, now, attrs))?;
         }
-        _ => return Ok(false),
+        _ => return Ok(None),
     }
     // The code sent before stops working with the hold or block: its SMS must not go out now.
     sms_store::supersede_unsent(conn, &record.id, now.millis())?;
     save(conn, record, now)?;
-    Ok(true)
+    Ok(Some(added))
 }
 
 pub async fn resend(
@@ -358,8 +372,8 @@ pub async fn resend(
         // The resend's own rules first (pending, cooldown, resends left), then the number's limits.
         let mut next = record.state.clone();
         next.resend(now).map_err(refused(record))?;
-        if apply_network(conn, record, &network, &brand_for_text.policy, now)? {
-            return Ok(Resent::Stopped { record: record.clone() });
+        if let Some(reasons) = apply_network(conn, record, &network, &brand_for_text.policy, now)? {
+            return Ok(Resent::Stopped { record: record.clone(), reasons });
         }
         let mut activity = Activity::lock(conn, Subjects::of(record), now)?;
         let limits = &brand_for_text.limits;
@@ -399,10 +413,10 @@ pub async fn resend(
             app.metrics.increment("orderguard_limit_refusals_total", &labels);
             Err(limited(hit, record, now))
         }
-        Resent::Stopped { record } => {
+        Resent::Stopped { record, reasons } => {
             let kind = if record.state.status == Status::Blocked { "blocked" } else { "held" };
             app.metrics.increment("orderguard_verification_events_total", &[("brand", slug), ("type", kind)]);
-            for reason in &record.risk.reasons {
+            for reason in &reasons {
                 app.metrics.increment("orderguard_risk_reasons_total", &[("brand", slug), ("reason", reason.as_str())]);
             }
             Ok(record)

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use orderguard_domain::clock::Timestamp;
-use orderguard_domain::swap::{self, FindingAction, SwapAnswer, SwapFinding, SwapPolicy};
+use orderguard_domain::swap::{self, FindingAction, SwapAnswer, SwapFinding, SwapOutcome, SwapPolicy};
 use serde_json::json;
 
 use crate::app::App;
@@ -72,13 +72,19 @@ fn measure(app: &App, brand: &Brand, check: &NetworkCheck) {
     );
     app.metrics
         .increment("orderguard_network_api_calls_total", &[("api", api), ("gateway", gateway), ("outcome", outcome)]);
-    if let (Some(band), Some(_)) = (&check.finding.age_band, check.finding.action) {
+    let acts = check.finding.outcome == SwapOutcome::Swapped && !check.finding.shadow;
+    if let (Some(band), true) = (&check.finding.age_band, acts) {
         let labels = [("api", api), ("band", band.as_str()), ("brand", brand.slug.as_str())];
         app.metrics.increment("orderguard_network_api_detections_total", &labels);
     }
     if let SwapAnswer::Unavailable { error } = &check.asked.answer {
         tracing::warn!(api, gateway, error = %error, "a network check had no answer");
     }
+}
+
+/// Whether any check got an answer (a resend soon after checks that got none asks again).
+pub fn answered(checks: &[NetworkCheck]) -> bool {
+    checks.iter().any(|c| c.finding.outcome != SwapOutcome::Unavailable)
 }
 
 /// The attributes of its `network.checked` event (docs: `EventKind::NetworkChecked`).
@@ -92,8 +98,10 @@ pub fn event_attrs(check: &NetworkCheck, on: CheckedOn) -> serde_json::Value {
         Some(FindingAction::Note) => (Some("note"), None),
     };
     let (monitored_days, error) = match &check.asked.answer {
-        SwapAnswer::Date { monitored_days, .. } => (*monitored_days, None),
         SwapAnswer::Unavailable { error } => (None, Some(error.as_str())),
+        // An answer judged unreadable (a change dated far ahead).
+        _ if finding.outcome == SwapOutcome::Unavailable => (None, Some("the gateway dated the change in the future")),
+        SwapAnswer::Date { monitored_days, .. } => (*monitored_days, None),
         SwapAnswer::Checked { .. } => (None, None),
     };
     json!({
