@@ -7,6 +7,7 @@ pub mod circuit;
 pub mod clock;
 pub mod code;
 pub mod colour;
+pub mod decision;
 pub mod error;
 pub mod event;
 pub mod limits;

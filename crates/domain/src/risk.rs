@@ -4,30 +4,7 @@ use crate::money::Money;
 use crate::phone::NumberType;
 use crate::policy::Policy;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    Allow,
-    Review,
-    Deny,
-}
-
-impl Decision {
-    pub const ALL: [Decision; 3] = [Self::Allow, Self::Review, Self::Deny];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Allow => "allow",
-            Self::Review => "review",
-            Self::Deny => "deny",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|d| d.as_str() == value)
-    }
-}
-
+pub use crate::decision::{Assessment, Decision, RuleOutcome};
 pub use crate::reason::RiskReason;
 
 /// Everything the rules look at, gathered by the service before the decision. Counts include
@@ -65,27 +42,6 @@ pub const VELOCITY_NETWORK_PER_HOUR: u32 = 20;
 pub const VELOCITY_DEVICE_PER_HOUR: u32 = 5;
 pub const DEVICE_CUSTOMERS_PER_DAY: u32 = 3;
 pub const WRONG_CODES_PER_DAY: u32 = 5;
-
-/// What one rule made of the signals: every rule is reported, fired or not.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RuleOutcome {
-    pub rule: RiskReason,
-    pub fired: bool,
-    pub points: u32,
-    /// Evaluated and recorded, but not counted towards the decision.
-    pub shadow: bool,
-    /// The count or age the rule compared (never personal data); absent where it had none.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub input: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Assessment {
-    pub decision: Decision,
-    pub score: u32,
-    /// The live rules that fired, and any hard limit that refused.
-    pub reasons: Vec<RiskReason>,
-}
 
 /// The decision with every rule's outcome, for the risk event.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,8 +4,8 @@
 //! is judged before a code goes out; unlike the scored rules, an allow-list entry does not skip it.
 
 use crate::clock::Timestamp;
+use crate::decision::{Assessment, Decision, RuleOutcome};
 use crate::reason::RiskReason;
-use crate::risk::{Assessment, Decision, RuleOutcome};
 
 const HOUR_MS: i64 = 3_600_000;
 /// A change dated later than this ahead of `now` is no clock difference but a broken answer.

@@ -4,6 +4,7 @@
 //! budget of the brand's policy around all of it. Answers are not cached: a fresh swap must never
 //! hide behind an earlier "no swap" (docs/network-apis.md).
 
+mod answer;
 mod camara;
 mod oauth;
 

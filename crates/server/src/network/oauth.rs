@@ -293,7 +293,7 @@ impl OAuthClient {
         if !status.is_success() {
             return Err(oauth_error(status, response).await.1);
         }
-        let started: BackchannelAnswer = serde_json::from_slice(&super::camara::read_limited(response).await?)
+        let started: BackchannelAnswer = serde_json::from_slice(&super::answer::read_limited(response).await?)
             .map_err(|_| CallError::Token("the backchannel endpoint answered without auth_req_id".into()))?;
         let mut interval = seconds(started.interval.unwrap_or(0));
         let gives_up = Instant::now() + seconds(started.expires_in.unwrap_or(120));
@@ -321,7 +321,7 @@ impl OAuthClient {
     }
 
     async fn token_from(&self, response: reqwest::Response) -> Result<Cached, CallError> {
-        let answer: TokenAnswer = serde_json::from_slice(&super::camara::read_limited(response).await?)
+        let answer: TokenAnswer = serde_json::from_slice(&super::answer::read_limited(response).await?)
             .map_err(|_| CallError::Token("the token endpoint answered without an access token".into()))?;
         // Without `expires_in` a token is used for a minute; a short-lived one for half its life.
         let lifetime = seconds(answer.expires_in.unwrap_or(60));
@@ -335,12 +335,12 @@ async fn oauth_error(
     status: reqwest::StatusCode,
     response: reqwest::Response,
 ) -> (Option<OAuthErrorAnswer>, CallError) {
-    let body = super::camara::read_limited(response).await.unwrap_or_default();
+    let body = super::answer::read_limited(response).await.unwrap_or_default();
     let answer: Option<OAuthErrorAnswer> = serde_json::from_slice(&body).ok();
     let detail = match &answer {
         Some(a) => match &a.error_description {
-            Some(description) => format!("{}: {}", super::camara::scrub(&a.error), super::camara::scrub(description)),
-            None => super::camara::scrub(&a.error),
+            Some(description) => format!("{}: {}", super::answer::scrub(&a.error), super::answer::scrub(description)),
+            None => super::answer::scrub(&a.error),
         },
         None => "no OAuth error body".into(),
     };
