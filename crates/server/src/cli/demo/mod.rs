@@ -27,6 +27,10 @@ pub struct DemoArgs {
     /// Simulate this many days of traffic before the demo opens (0: start empty).
     #[arg(long, default_value_t = 28)]
     history_days: i64,
+    /// A TOML file with one `[network_apis.NAME]` gateway: every brand's SIM swap and device swap
+    /// checks ask it instead of the demo's own development gateway (docs/network-apis.md).
+    #[arg(long)]
+    network_api: Option<PathBuf>,
 }
 
 const DEMO_KEY_LABEL: &str = "demo shop";
@@ -101,7 +105,7 @@ pub async fn simulate_and_report(
 }
 
 pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
-    let DemoArgs { listen, data, database, history_days } = args;
+    let DemoArgs { listen, data, database, history_days, network_api } = args;
     init_logging(LogFormat::Text);
     let data_dir = match data {
         Some(dir) => dir,
@@ -117,6 +121,10 @@ pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
         .and_then(serde_json::Value::as_str)
         .map_or_else(|| ids::random_token(24), str::to_owned);
     let mut settings = setup::prepare(&listen, &data_dir, database.as_deref(), &status_token, now)?;
+    if let Some(path) = &network_api {
+        let name = setup::use_gateway(&mut settings, path)?;
+        println!("The brands' SIM swap and device swap checks ask the gateway `{name}` of {}", path.display());
+    }
     let mut brands = Vec::new();
     let store = prepare_store(&settings, now).await?;
     for demo_brand in &setup::DEMO_BRANDS {

@@ -297,6 +297,34 @@ policy = {{ {checks} }}
     )
 }
 
+/// A file holding one gateway, for `orderguard demo --network-api FILE`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatewayFile {
+    network_apis: std::collections::BTreeMap<String, crate::config::NetworkApiConfig>,
+}
+
+/// Points every brand's checks at the one gateway in the file at `path` instead of the demo's
+/// own; gives its name.
+pub fn use_gateway(settings: &mut Settings, path: &Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.to_owned(), error })?;
+    let file: GatewayFile =
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+    let mut gateways = file.network_apis.into_iter();
+    let (Some((name, gateway)), None) = (gateways.next(), gateways.next()) else {
+        return Err(ConfigError::Invalid(format!("{}: declare exactly one [network_apis.NAME]", path.display())));
+    };
+    for brand in &mut settings.brands {
+        let check = |url: &Option<String>, configured: &Option<crate::config::SwapCheckConfig>| {
+            url.as_ref().and(configured.clone()).map(|c| crate::config::SwapCheckConfig { api: name.clone(), ..c })
+        };
+        brand.policy.sim_swap = check(&gateway.sim_swap_url, &brand.policy.sim_swap);
+        brand.policy.device_swap = check(&gateway.device_swap_url, &brand.policy.device_swap);
+    }
+    settings.network_apis = [(name.clone(), gateway)].into();
+    Ok(name)
+}
+
 /// Writes a file only its owner can read (secrets in a shared temporary folder).
 pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -369,6 +397,29 @@ mod tests {
                 assert!(number.number_type().can_receive_sms(), "{} is {:?}", c.phone, number.number_type());
             }
         }
+    }
+
+    #[test]
+    fn the_demo_asks_a_gateway_of_ones_own() {
+        let dir = std::env::temp_dir().join(format!("og-demo-gateway-{}", crate::ids::random_token(6)));
+        let now = crate::clock::Clock::default().now();
+        let mut settings = super::prepare("127.0.0.1:0", &dir, None, "a-token-of-sixteen-or-more", now).unwrap();
+        let file = dir.join("gateway.toml");
+        let gateway = r#"
+[network_apis.mine]
+sim_swap_url = "http://127.0.0.1:4010"
+auth = { kind = "bearer", token = "test" }
+"#;
+        std::fs::write(&file, gateway).unwrap();
+        assert_eq!(super::use_gateway(&mut settings, &file).unwrap(), "mine");
+        let brands = crate::brand::Brands::build(&settings).unwrap();
+        for brand in brands.all() {
+            let names: Vec<_> = brand.network_apis.values().map(|api| api.name.clone()).collect();
+            assert_eq!(names, ["mine"], "{}: only the SIM swap check, at the given gateway", brand.slug);
+        }
+        std::fs::write(&file, format!("{gateway}\n[network_apis.other]\nsim_swap_url = \"http://x\"\nauth = {{ kind = \"bearer\", token = \"t\" }}\n")).unwrap();
+        assert!(super::use_gateway(&mut settings, &file).unwrap_err().to_string().contains("exactly one"));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
