@@ -6,13 +6,16 @@
 // Node built-ins only.
 //
 //   node gateway.mjs --port N --control-port N [--client-id ID [--client-secret S]]   (0 = any free)
+//                    [--tls-cert PEM --tls-key PEM [--client-ca PEM]]   HTTPS; mutual TLS with --client-ca
 //
 // Prints exactly one line on stdout once both ports listen:
 //   ready port=<port> control=<control port>
 // Everything else goes to stderr. Bad arguments exit 2, a port that is taken exits 1.
 
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 
 const HOST = '127.0.0.1';
 
@@ -26,8 +29,11 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const opts = { port: null, controlPort: null, clientId: null, clientSecret: null };
-  const names = { '--port': 'port', '--control-port': 'controlPort', '--client-id': 'clientId', '--client-secret': 'clientSecret' };
+  const opts = { port: null, controlPort: null, clientId: null, clientSecret: null, tlsCert: null, tlsKey: null, clientCa: null };
+  const names = {
+    '--port': 'port', '--control-port': 'controlPort', '--client-id': 'clientId', '--client-secret': 'clientSecret',
+    '--tls-cert': 'tlsCert', '--tls-key': 'tlsKey', '--client-ca': 'clientCa',
+  };
   for (let i = 0; i < argv.length; i += 2) {
     const key = names[argv[i]];
     if (!key) usage(`unknown argument ${argv[i]}`);
@@ -40,6 +46,8 @@ function parseArgs(argv) {
     opts[key] = n;
   }
   if (opts.clientSecret !== null && opts.clientId === null) usage('--client-secret needs --client-id');
+  if ((opts.tlsCert === null) !== (opts.tlsKey === null)) usage('--tls-cert and --tls-key go together');
+  if (opts.clientCa !== null && opts.tlsCert === null) usage('--client-ca needs --tls-cert');
   return opts;
 }
 
@@ -103,7 +111,8 @@ function remember(list, entry) {
 }
 
 let port; // the main port, known once listening (the token endpoint URL contains it)
-const issuerUrl = () => `http://${HOST}:${port}`;
+const scheme = opts.tlsCert === null ? 'http' : 'https';
+const issuerUrl = () => `${scheme}://${HOST}:${port}`;
 const tokenUrl = () => `${issuerUrl()}/token`;
 const bcAuthorizeUrl = () => `${issuerUrl()}/bc-authorize`;
 
@@ -406,7 +415,16 @@ async function handleApi(req, res, path, correlator) {
   }
 }
 
-const mainServer = http.createServer(async (req, res) => {
+// With --tls-cert the API speaks HTTPS; with --client-ca too it asks every client for a
+// certificate of that CA and refuses the handshake without one.
+const tlsOptions = () => ({
+  cert: fs.readFileSync(opts.tlsCert),
+  key: fs.readFileSync(opts.tlsKey),
+  ...(opts.clientCa === null ? {} : { ca: fs.readFileSync(opts.clientCa), requestCert: true, rejectUnauthorized: true }),
+});
+const createMainServer = (handler) => (opts.tlsCert === null ? http.createServer(handler) : https.createServer(tlsOptions(), handler));
+
+const mainServer = createMainServer(async (req, res) => {
   const path = new URL(req.url, 'http://x').pathname;
   const correlator = req.headers['x-correlator'] ?? null;
   try {

@@ -22,6 +22,7 @@ on_both_databases!(
     prism_holds_the_wire_format,
     resends_ask_again_after_a_while,
     no_list_or_brand_setting_lets_a_swap_through,
+    a_gateway_that_wants_mutual_tls,
     doctor_gets_a_token_and_asks_the_test_number,
 );
 
@@ -44,11 +45,19 @@ struct Gateway {
 
 impl Gateway {
     async fn start() -> Self {
-        let args = ["--port", "0", "--control-port", "0", "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET]
-            .map(String::from);
+        Self::start_with(&[]).await
+    }
+
+    async fn start_with(extra: &[String]) -> Self {
+        let mut args: Vec<String> =
+            ["--port", "0", "--control-port", "0", "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET]
+                .map(String::from)
+                .to_vec();
+        args.extend_from_slice(extra);
+        let scheme = if extra.is_empty() { "http" } else { "https" };
         let peer = NodePeer::start("camara", "gateway.mjs", None, &args).await;
         Self {
-            base: format!("http://127.0.0.1:{}", peer.ready_value("port")),
+            base: format!("{scheme}://127.0.0.1:{}", peer.ready_value("port")),
             control: format!("http://127.0.0.1:{}", peer.ready_value("control")),
             http: reqwest::Client::new(),
             _peer: peer,
@@ -571,6 +580,41 @@ async fn no_list_or_brand_setting_lets_a_swap_through(db: Db) {
     let assessed = events.iter().find(|e| e.kind.as_str() == "risk.assessed").unwrap();
     assert_eq!(assessed.attrs["shadow_reasons"], json!(["sim_swap_recent"]), "{}", assessed.attrs);
     assert_eq!(assessed.attrs["network"][0]["age_band"], "24h");
+}
+
+/// A gateway behind mutual TLS with a private CA: asked with orderguard's client certificate, and
+/// not reachable without it (the check then follows `when_unavailable`).
+async fn a_gateway_that_wants_mutual_tls(db: Db) {
+    let certs = db.dir.0.join("certs");
+    let made = std::process::Command::new(crate::peers::peer_dir("customers").join("make-certs.sh"))
+        .arg(&certs)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let path = |name: &str| certs.join(name).display().to_string();
+    let tls = ["--tls-cert".into(), path("server.pem"), "--tls-key".into(), path("server-key.pem")];
+    let gateway = Gateway::start_with(&[&tls[..], &["--client-ca".into(), path("ca.pem")]].concat()).await;
+    gateway.number(C1, Some(2), None).await;
+    let with_certificate = NetworkApiConfig {
+        ca_certificate: Some(certs.join("ca.pem")),
+        client_certificate: Some(certs.join("client.pem")),
+        client_key: Some(certs.join("client-key.pem")),
+        ..api(format!("{}/sim-swap/v2", gateway.base), None, gateway.client_credentials())
+    };
+    let without_certificate =
+        NetworkApiConfig { client_certificate: None, client_key: None, ..with_certificate.clone() };
+    let server = TestServer::start_with(db, move |s| {
+        s.network_apis.insert("mtls".into(), with_certificate);
+        s.network_apis.insert("plain".into(), without_certificate);
+        s.brands[0].policy.sim_swap = Some(check("mtls"));
+        s.brands[1].policy.sim_swap = Some(check("plain"));
+    })
+    .await;
+    let swapped = create(&server, &server.alpha_key.clone(), "o-mtls", "c-1").await;
+    assert_eq!((swapped["status"].as_str(), reasons(&swapped)), (Some("blocked"), vec!["sim_swap_recent".to_owned()]));
+    let refused = create(&server, &server.beta_key.clone(), "o-plain", "c-1").await;
+    assert_eq!(reasons(&refused), ["network_api_unavailable"], "no handshake without a client certificate");
+    assert_eq!(gateway.stats().await["token_requests"], 1, "only the client with a certificate got a token");
 }
 
 /// `orderguard doctor` gets a token from every gateway and asks about its test number.
