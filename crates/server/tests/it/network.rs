@@ -23,6 +23,7 @@ on_both_databases!(
     resends_ask_again_after_a_while,
     no_list_or_brand_setting_lets_a_swap_through,
     a_gateway_that_wants_mutual_tls,
+    refused_orders_ask_the_gateway_nothing,
     doctor_gets_a_token_and_asks_the_test_number,
 );
 
@@ -615,6 +616,34 @@ async fn a_gateway_that_wants_mutual_tls(db: Db) {
     let refused = create(&server, &server.beta_key.clone(), "o-plain", "c-1").await;
     assert_eq!(reasons(&refused), ["network_api_unavailable"], "no handshake without a client certificate");
     assert_eq!(gateway.stats().await["token_requests"], 1, "only the client with a certificate got a token");
+}
+
+/// A flood of creates for one number: those a hard limit refuses cost no gateway call (nor fill
+/// its calls in flight), the others are all checked.
+async fn refused_orders_ask_the_gateway_nothing(db: Db) {
+    let gateway = Gateway::start().await;
+    let config = api(format!("{}/sim-swap/v2", gateway.base), None, gateway.client_credentials());
+    let server = TestServer::start_with(db, move |s| {
+        s.network_apis.insert("gw".into(), config);
+        s.brands[0].policy.sim_swap = Some(check("gw"));
+    })
+    .await;
+    let key = server.alpha_key.clone();
+    let mut checked = 0;
+    let mut refused = 0;
+    for n in 0..9 {
+        let v = create(&server, &key, &format!("o-flood-{n}"), "c-2").await;
+        let all = v["risk"]["reasons"].as_array().unwrap();
+        if all.iter().any(|r| r == "sms_limit_number" || r == "verification_limit_customer") {
+            refused += 1;
+            let events = network_events(&server, "alpha", v["id"].as_str().unwrap()).await;
+            assert!(events.is_empty(), "a refused create asked the gateway: {events:?}");
+        } else {
+            checked += 1;
+        }
+    }
+    assert!(refused >= 3, "the number's limit refused some: {refused} of 9");
+    assert_eq!(gateway.stats().await["api_calls"]["/sim-swap/v2/retrieve-date"], checked);
 }
 
 /// `orderguard doctor` gets a token from every gateway and asks about its test number.

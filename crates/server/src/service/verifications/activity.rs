@@ -148,6 +148,29 @@ impl Activity {
     }
 }
 
+/// Whether the block list or a hard limit would refuse a new verification of these subjects, read
+/// without locking (a moment later the transaction decides on locked rows).
+pub fn refused_before_asking(
+    conn: &mut dyn Conn,
+    brand: &str,
+    limits: &orderguard_domain::limits::HardLimits,
+    subjects: Subjects,
+    list_keys: &[(orderguard_domain::lists::ListKind, String)],
+    now: Timestamp,
+) -> Result<bool, ServiceError> {
+    let listed = crate::store::lists::matching(conn, brand, list_keys, now)?;
+    if listed.iter().any(|m| m.list == orderguard_domain::lists::ListName::Block) {
+        return Ok(true);
+    }
+    let mut states = HashMap::new();
+    for subject in [&subjects.number, &subjects.customer] {
+        states.insert(subject.clone(), store::read(conn, subject)?);
+    }
+    let number: NumberActivity = parse(&mut states, &subjects.number)?;
+    let customer: CustomerActivity = parse(&mut states, &subjects.customer)?;
+    Ok(limits.create_refused(brand, &customer, &number, now).is_some())
+}
+
 /// A brand's SMS budget for one country and day, counted in shards: no single row serialises
 /// every send of a brand. Each send locks one shard at random and reads the others as committed,
 /// so on PostgreSQL parallel sends may pass the budget by at most the number in flight.

@@ -15,7 +15,7 @@ use orderguard_domain::phone::E164;
 use orderguard_domain::policy::ReviewAction;
 use orderguard_domain::risk::{self, Assessment, Decision, RiskReason, RuleOutcome, Signals};
 use orderguard_domain::sms_text::CodeEntry;
-use orderguard_domain::swap;
+use orderguard_domain::swap::{self, SwapAnswer, SwapPolicy, WhenUnavailable};
 use orderguard_domain::verification::{Status, Verification};
 use rand_core::OsRng;
 use serde_json::json;
@@ -151,8 +151,6 @@ pub async fn create(
         return Ok(replayed);
     }
     let id = crate::ids::new_id(now.millis());
-    // Asked before the transaction, and before any code exists: a slow gateway holds no lock.
-    let network = network::run(app, brand, phone.as_str(), &id, |_| true, now).await;
     let policy = &brand.policy;
     let code = OtpCode::generate(policy.code_length, &mut OsRng);
     let mut record = VerificationRecord {
@@ -196,7 +194,7 @@ pub async fn create(
         receipt: None,
         range_ref: Some(app.secrets.reference("range", activity::range_of(phone.as_str()))),
         device_ref: new.device_id.as_deref().map(|d| app.secrets.reference("device", d)),
-        network_checked_at: network::answered(&network).then_some(now),
+        network_checked_at: None,
     };
     let network_ref = new.client_ip.map(|ip| app.secrets.reference("network", &activity::network_of(ip)));
     let list_keys = crate::service::lists::keys_of(&crate::service::lists::Lookup {
@@ -207,6 +205,17 @@ pub async fn create(
         client_ip: new.client_ip,
     });
     let sms = code_sms(app, brand, &record, &code, now)?;
+    // Asked before the transaction, and before any code exists: a slow gateway holds no lock.
+    // Not for a verification the block list or a hard limit refuses anyway: a flood of refused
+    // creates must not cost the gateway calls (nor fill its calls in flight).
+    let refused_anyway = !policy.swap_checks.is_empty() && {
+        let (subjects, keys, slug, limits) =
+            (Subjects::of(&record), list_keys.clone(), brand.slug.to_string(), brand.limits);
+        app.store.read(move |conn| activity::refused_before_asking(conn, &slug, &limits, subjects, &keys, now)).await?
+    };
+    let network =
+        if refused_anyway { Vec::new() } else { network::run(app, brand, phone.as_str(), &id, |_| true, now).await };
+    record.network_checked_at = network::answered(&network).then_some(now);
     let facts = Facts {
         has_hardware: new.order.has_hardware(),
         // What the identity service said about the number: kept with the trace for risk reviews.
@@ -214,6 +223,7 @@ pub async fn create(
         phone_changed_at: identity.phone_changed_at,
         range_digits: activity::range_of(phone.as_str()).len().saturating_sub(1),
         network,
+        network_skipped: refused_anyway,
     };
     let request_hash = new.request_hash.clone();
     let brand_for_risk = brand.clone();
@@ -294,6 +304,8 @@ struct Facts {
     range_digits: usize,
     /// What the telco's network said about the number.
     network: Vec<NetworkCheck>,
+    /// Not asked, as a hard limit or the block list refused it just before.
+    network_skipped: bool,
 }
 
 /// How a new verification was screened, beyond its `risk` (for its events and metrics).
@@ -354,7 +366,17 @@ fn screen(
         screening.rules = evaluation.rules;
     }
     // Not skipped by the allow list: a swapped SIM receives the code whoever the customer is.
-    let findings: Vec<_> = facts.network.iter().map(|c| c.finding.clone()).collect();
+    let mut findings: Vec<_> = facts.network.iter().map(|c| c.finding.clone()).collect();
+    if facts.network_skipped {
+        // The refusal seen just before is gone (its window ended in between): nobody was asked,
+        // so the order waits for an analyst rather than go out unchecked.
+        let unasked = SwapAnswer::Unavailable { error: "not asked: a hard limit refused just before".into() };
+        findings = policy
+            .swap_checks
+            .iter()
+            .map(|p| swap::judge(&SwapPolicy { when_unavailable: WhenUnavailable::Review, ..p.clone() }, &unasked, now))
+            .collect();
+    }
     let network_shadow = swap::apply(&mut record.risk, &findings, policy.review_score, policy.deny_score);
     screening.shadow_reasons.extend(network_shadow);
     screening.rules.extend(findings.iter().map(|f| f.rule_outcome()));
