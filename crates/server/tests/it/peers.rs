@@ -40,9 +40,9 @@ impl NodePeer {
             .spawn()
             .expect("node must be installed to run the test peers");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let ready = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        let ready = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
             .await
-            .unwrap_or_else(|_| panic!("{script} did not start within 30 s"))
+            .unwrap_or_else(|_| panic!("{script} did not start within 60 s"))
             .unwrap()
             .unwrap_or_else(|| panic!("{script} exited before it was ready"));
         assert!(ready.starts_with("ready "), "unexpected first line from {script}: {ready}");
