@@ -23,5 +23,6 @@ pub mod role;
 pub mod sms_text;
 pub mod swap;
 pub mod verification;
+pub mod webhook;
 
 pub use error::FieldError;

@@ -45,6 +45,7 @@ pub struct App {
     pub openapi: OnceLock<String>,
     /// Bumped whenever an `outbox` provider keeps a message.
     pub outbox_kept: Arc<OutboxSignal>,
+    pub webhook_sender: crate::webhooks::Sender,
 }
 
 /// API key hash → brand slug, kept briefly so that not every request reads the key table.

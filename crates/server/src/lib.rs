@@ -22,6 +22,7 @@ pub mod records;
 pub mod service;
 pub mod sms;
 pub mod store;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -122,6 +123,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let secrets = Secrets::derive(&settings.master_key()?);
     let store = prepare_store(&settings, clock.now()).await?;
     let brands = Brands::build(&settings)?;
+    service::webhooks::declare(&store, &brands, clock.now()).await?;
+    let webhook_sender = webhooks::Sender::new()?;
     let keys = service::signing_keys::ensure(&store, &secrets, clock.now()).await?;
     let signer = ReceiptSigner::new(&keys, &secrets)?;
     let (sms_queue, announced) = SmsQueue::new();
@@ -153,12 +156,14 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         http,
         openapi: OnceLock::new(),
         outbox_kept: Arc::new(sms::outbox_signal::OutboxSignal::default()),
+        webhook_sender,
     });
     let background = [
         tokio::spawn(jobs::sms_sender::run(app.clone(), announced)),
         tokio::spawn(jobs::sweeper::run(app.clone(), sweep_interval)),
         tokio::spawn(jobs::delivery_reports::run(app.clone(), reported)),
         tokio::spawn(jobs::rollups::run(app.clone())),
+        tokio::spawn(jobs::webhooks::run(app.clone())),
     ];
     let provider_context = sms::smpp::ProviderContext { reports: delivery_reports, metrics };
     for provider in app.brands.smpp_providers() {

@@ -115,6 +115,18 @@ const DECLARED: &[Declared] = &[
         labels: &["api", "band", "brand"],
     },
     Declared {
+        name: "orderguard_webhook_deliveries_total",
+        kind: Kind::Counter,
+        help: "Webhook delivery attempts by brand, endpoint and outcome (delivered, retry, failed, gone).",
+        labels: &["brand", "endpoint", "outcome"],
+    },
+    Declared {
+        name: "orderguard_webhook_delivery_duration_seconds",
+        kind: Kind::Histogram,
+        help: "Time a webhook receiver took to answer, by endpoint.",
+        labels: &["endpoint"],
+    },
+    Declared {
         name: "orderguard_order_outcomes_total",
         kind: Kind::Counter,
         help: "Reported order outcomes by brand and outcome.",

@@ -46,6 +46,8 @@ pub struct Brand {
     pub identity: Arc<dyn IdentityConnector>,
     /// The gateway of each network check in `policy.swap_checks`.
     pub network_apis: BTreeMap<SwapKind, Arc<NetworkApi>>,
+    /// Where the brand's events go.
+    pub webhooks: Vec<Arc<crate::webhooks::WebhookEndpoint>>,
     pub theme: theme::Theme,
     pub texts: Texts,
     /// Midnight (UTC) of the day 2FA was switched on, in milliseconds.
@@ -425,6 +427,16 @@ fn build_brand(
                 .ok_or_else(|| format!("two_factor_since `{day}` must be a day like 2026-10-01"))?,
         ),
     };
+    let webhooks = c
+        .webhooks
+        .iter()
+        .map(|w| crate::webhooks::WebhookEndpoint::new(w).map(Arc::new))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some((_, twice)) =
+        webhooks.iter().enumerate().find(|(i, w)| webhooks.iter().take(*i).any(|o| o.name == w.name))
+    {
+        return Err(format!("webhooks: `{}` is declared twice", twice.name));
+    }
     let identity = connectors
         .get(&c.identity)
         .cloned()
@@ -444,6 +456,7 @@ fn build_brand(
         routes_by_country,
         identity,
         network_apis: network_apis_of_brand,
+        webhooks,
         theme,
         texts,
         two_factor_since,

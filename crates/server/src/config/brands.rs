@@ -41,6 +41,32 @@ pub struct BrandConfig {
     /// The day (`YYYY-MM-DD`, UTC) two-factor verification was switched on for the brand's orders:
     /// the fraud dashboard compares the orders before it with those after.
     pub two_factor_since: Option<String>,
+    /// Where the brand's events are delivered, signed (docs/webhooks.md).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Names the endpoint within the brand (`[a-z0-9-]`).
+    pub name: String,
+    /// `https://…`; plain `http://` only to this machine (development).
+    pub url: String,
+    /// Event types (`verification.approved`, …), or `["*"]` for every one.
+    #[serde(default = "every_event")]
+    pub events: Vec<String>,
+    /// `whsec_…` secrets (`${env:…}` / `${file:…}`); during a rotation the new and the old one:
+    /// each delivery is signed with both. Never stored with the brand.
+    #[serde(skip_serializing)]
+    pub secrets: Vec<super::Secret<String>>,
+    #[serde(default = "super::yes")]
+    pub enabled: bool,
+    pub description: Option<String>,
+}
+
+fn every_event() -> Vec<String> {
+    vec!["*".into()]
 }
 
 fn default_locales() -> Vec<String> {

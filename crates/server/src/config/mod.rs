@@ -14,6 +14,7 @@ mod sms_providers;
 
 pub use brands::{
     BrandConfig, BrandLimitsConfig, PolicyConfig, RuleConfig, SwapBandConfig, SwapCheckConfig, ThemeConfig,
+    WebhookConfig,
 };
 pub use identity::{IdentityConfig, OidcConfig, RestAuth, RestConfig, StaticCustomer};
 pub use network_apis::{NetworkApiConfig, NetworkAuth, OAuthClientConfig};
@@ -136,6 +137,11 @@ pub struct Limits {
     pub circuit_breaker_open_ms: u64,
     /// Events are counted for the dashboards once they are this old (see `jobs::rollups`).
     pub rollup_lag_ms: u64,
+    /// The first wait before a failed webhook delivery is tried again; later waits are multiples
+    /// of it (5 s gives retries over about three days).
+    pub webhook_retry_base_ms: u64,
+    /// Webhook deliveries in flight at once, per instance.
+    pub webhook_concurrency: usize,
 }
 
 impl Default for Limits {
@@ -148,6 +154,8 @@ impl Default for Limits {
             circuit_breaker_failures: 3,
             circuit_breaker_open_ms: 30_000,
             rollup_lag_ms: 5_000,
+            webhook_retry_base_ms: 5_000,
+            webhook_concurrency: 16,
         }
     }
 }
@@ -260,7 +268,7 @@ impl Settings {
     }
 }
 
-fn yes() -> bool {
+pub(crate) fn yes() -> bool {
     true
 }
 

@@ -13,6 +13,7 @@ pub mod signing_keys;
 pub mod sms;
 pub mod trace;
 pub mod verifications;
+pub mod webhooks;
 
 use orderguard_domain::FieldError;
 use orderguard_domain::verification::Rejection;

@@ -14,6 +14,7 @@ pub mod rollups;
 pub mod scratch;
 pub mod sms;
 pub mod verifications;
+pub mod webhooks;
 
 use std::path::PathBuf;
 
@@ -113,6 +114,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (14, include_str!("../../migrations/sqlite/0014_review_notes.sql")),
     (15, include_str!("../../migrations/sqlite/0015_brand_policy_version.sql")),
     (16, include_str!("../../migrations/sqlite/0016_network_checked_at.sql")),
+    (17, include_str!("../../migrations/sqlite/0017_webhooks.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -131,6 +133,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (14, include_str!("../../migrations/postgres/0014_review_notes.sql")),
     (15, include_str!("../../migrations/postgres/0015_brand_policy_version.sql")),
     (16, include_str!("../../migrations/postgres/0016_network_checked_at.sql")),
+    (17, include_str!("../../migrations/postgres/0017_webhooks.sql")),
 ];
 
 impl Store {

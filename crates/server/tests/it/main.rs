@@ -25,3 +25,4 @@ mod sms_http;
 mod sms_smpp;
 mod smsc;
 mod validation;
+mod webhooks;

@@ -1,0 +1,148 @@
+//! Webhooks through the real server to a receiver that verifies every signature with the
+//! official Standard Webhooks library (npm `standardwebhooks`, tests/peers/webhooks).
+
+use std::time::Duration;
+
+use orderguard::config::WebhookConfig;
+use serde_json::{Value, json};
+
+use crate::on_both_databases;
+use crate::peers::NodePeer;
+use crate::support::{Db, TestServer};
+
+on_both_databases!(events_arrive_signed_once_each, failures_are_retried_under_the_same_id_and_410_disables);
+
+struct Receiver {
+    base: String,
+    control: String,
+    http: reqwest::Client,
+    _peer: NodePeer,
+}
+
+impl Receiver {
+    async fn start() -> Self {
+        let args = ["--port", "0", "--control-port", "0"].map(String::from);
+        let peer = NodePeer::start("webhooks", "receiver.mjs", Some("standardwebhooks"), &args).await;
+        Self {
+            base: format!("http://127.0.0.1:{}", peer.ready_value("port")),
+            control: format!("http://127.0.0.1:{}", peer.ready_value("control")),
+            http: reqwest::Client::new(),
+            _peer: peer,
+        }
+    }
+
+    async fn control(&self, path: &str, body: Value) {
+        let response = self.http.post(format!("{}{path}", self.control)).json(&body).send().await.unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+    }
+
+    async fn received(&self) -> Vec<Value> {
+        self.http.get(format!("{}/received", self.control)).send().await.unwrap().json().await.unwrap()
+    }
+
+    /// Waits until `count` deliveries arrived (at most 10 s).
+    async fn wait_for(&self, count: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            let received = self.received().await;
+            if received.len() >= count {
+                return received;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("fewer than {count} deliveries arrived: {:?}", self.received().await);
+    }
+}
+
+/// An endpoint of brand `alpha` at the receiver, its secret from the environment.
+fn endpoint(receiver: &Receiver, name: &str, secret_var: &str, events: &[&str]) -> WebhookConfig {
+    WebhookConfig {
+        name: name.into(),
+        url: format!("{}/hooks/{name}", receiver.base),
+        events: events.iter().map(|e| (*e).to_owned()).collect(),
+        secrets: vec![format!("${{env:{secret_var}}}").into()],
+        enabled: true,
+        description: Some("the shop's order backend".into()),
+    }
+}
+
+fn secret_in_env(var: &str) -> String {
+    let secret = orderguard::webhooks::signature::WebhookSecret::generate();
+    // SAFETY: each test uses variables of its own.
+    unsafe { std::env::set_var(var, &secret) };
+    secret
+}
+
+/// A verification approved: every event of it arrives once, verified by the official library, as
+/// `{type, timestamp, data}` with ids and no personal data; another brand's events never do.
+async fn events_arrive_signed_once_each(db: Db) {
+    let receiver = Receiver::start().await;
+    let var = format!("OG_WEBHOOK_SECRET_{}", orderguard::ids::random_token(6).to_uppercase().replace('-', "_"));
+    let secret = secret_in_env(&var);
+    receiver.control("/endpoints", json!({ "name": "shop", "secrets": [secret] })).await;
+    let config = endpoint(&receiver, "shop", &var, &["*"]);
+    let server = TestServer::start_with(db, move |s| s.brands[0].webhooks = vec![config]).await;
+    let created = server.create(&server.alpha_key, "W-1", "c-1").await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let code = server.code(&id).await;
+    let (status, _) =
+        server.post(&server.alpha_key, &format!("/v1/verifications/{id}/check"), json!({ "code": code })).await;
+    assert_eq!(status, 200);
+    server.create(&server.beta_key, "W-beta", "c-2").await;
+    let logged = server.events("alpha", &id).await;
+    receiver.wait_for(logged.len()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let received: Vec<Value> = receiver.received().await;
+    let mut types: Vec<String> = received.iter().map(|r| r["type"].as_str().unwrap().to_owned()).collect();
+    let mut logged = logged;
+    types.sort();
+    logged.sort();
+    assert_eq!(types, logged, "every event of the verification, once");
+    for r in &received {
+        assert_eq!(r["verified"], true, "the official library verified it: {r}");
+        assert!(r["id"].as_str().unwrap().starts_with("msg_"), "{r}");
+        let body = &r["body"];
+        assert_eq!((&body["data"]["brand"], &body["data"]["verification_id"]), (&json!("alpha"), &json!(id)));
+        assert!(body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "{body}");
+        let text = body.to_string();
+        assert!(!text.contains("15123456789") && !text.contains(&code), "no number, no code: {text}");
+    }
+    let ids: std::collections::BTreeSet<_> = received.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), received.len(), "one id per delivery");
+}
+
+/// A receiver that fails gets the delivery again, under the same `webhook-id`; one that answers
+/// `410 Gone` is disabled and gets nothing more.
+async fn failures_are_retried_under_the_same_id_and_410_disables(db: Db) {
+    let receiver = Receiver::start().await;
+    let var = format!("OG_WEBHOOK_SECRET_{}", orderguard::ids::random_token(6).to_uppercase().replace('-', "_"));
+    let secret = secret_in_env(&var);
+    receiver.control("/endpoints", json!({ "name": "flaky", "secrets": [secret] })).await;
+    receiver.control("/behaviour", json!({ "name": "flaky", "statuses": [500, 503] })).await;
+    let config = endpoint(&receiver, "flaky", &var, &["verification.created"]);
+    let server = TestServer::start_with(db, move |s| {
+        s.limits.webhook_retry_base_ms = 20;
+        s.brands[0].webhooks = vec![config];
+    })
+    .await;
+    server.create(&server.alpha_key, "W-2", "c-1").await;
+    let received = receiver.wait_for(3).await;
+    let statuses: Vec<&Value> = received.iter().map(|r| &r["attempt_status"]).collect();
+    assert_eq!(statuses, [&json!(500), &json!(503), &json!(200)], "{received:?}");
+    assert!(received.iter().all(|r| r["id"] == received[0]["id"] && r["verified"] == true), "{received:?}");
+
+    receiver.control("/behaviour", json!({ "name": "flaky", "statuses": [410] })).await;
+    server.create(&server.alpha_key, "W-3", "c-2").await;
+    receiver.wait_for(4).await;
+    server.create(&server.alpha_key, "W-4", "c-uk").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(receiver.received().await.len(), 4, "a gone endpoint gets nothing more");
+    let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(r#"orderguard_webhook_deliveries_total{brand="alpha",endpoint="flaky",outcome="gone"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"orderguard_webhook_deliveries_total{brand="alpha",endpoint="flaky",outcome="retry"} 2"#),
+        "{metrics}"
+    );
+}
