@@ -10,7 +10,11 @@ use crate::on_both_databases;
 use crate::peers::NodePeer;
 use crate::support::{Db, TestServer};
 
-on_both_databases!(events_arrive_signed_once_each, failures_are_retried_under_the_same_id_and_410_disables);
+on_both_databases!(
+    events_arrive_signed_once_each,
+    failures_are_retried_under_the_same_id_and_410_disables,
+    two_instances_attempt_each_delivery_once,
+);
 
 struct Receiver {
     base: String,
@@ -34,6 +38,10 @@ impl Receiver {
     async fn control(&self, path: &str, body: Value) {
         let response = self.http.post(format!("{}{path}", self.control)).json(&body).send().await.unwrap();
         assert!(response.status().is_success(), "{path}: {}", response.status());
+    }
+
+    async fn stats(&self) -> Value {
+        self.http.get(format!("{}/stats", self.control)).send().await.unwrap().json().await.unwrap()
     }
 
     async fn received(&self) -> Vec<Value> {
@@ -145,4 +153,44 @@ async fn failures_are_retried_under_the_same_id_and_410_disables(db: Db) {
         metrics.contains(r#"orderguard_webhook_deliveries_total{brand="alpha",endpoint="flaky",outcome="retry"} 2"#),
         "{metrics}"
     );
+}
+
+/// Two instances on one database share the deliveries: every event arrives, none twice.
+async fn two_instances_attempt_each_delivery_once(db: Db) {
+    let receiver = Receiver::start().await;
+    let var = format!("OG_WEBHOOK_SECRET_{}", orderguard::ids::random_token(6).to_uppercase().replace('-', "_"));
+    let secret = secret_in_env(&var);
+    receiver.control("/endpoints", json!({ "name": "shop", "secrets": [secret] })).await;
+    // Slow enough an answer that both instances have deliveries in flight at once.
+    receiver.control("/behaviour", json!({ "name": "shop", "delay_ms": 30 })).await;
+    let config = endpoint(&receiver, "shop", &var, &["*"]);
+    let second_config = config.clone();
+    let first = TestServer::start_with(db, move |s| s.brands[0].webhooks = vec![config]).await;
+    let second = first.another_instance(move |s| s.brands[0].webhooks = vec![second_config]).await;
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        let customer = crate::support::load_customer(300 + n);
+        ids.push(
+            first.create(&first.alpha_key, &format!("W-M{n}"), &customer).await["id"].as_str().unwrap().to_owned(),
+        );
+    }
+    let mut expected = 0;
+    for id in &ids {
+        expected += first.events("alpha", id).await.len();
+    }
+    receiver.wait_for(expected).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stats = receiver.stats().await;
+    assert_eq!(stats["requests"], expected, "every event once: {stats}");
+    assert_eq!(stats["duplicate_ids"], json!([]), "{stats}");
+    assert_eq!(stats["unverified"], 0, "{stats}");
+    // Both took part (each counts the deliveries it made).
+    let delivered = |rendered: String| {
+        let line = r#"orderguard_webhook_deliveries_total{brand="alpha",endpoint="shop",outcome="delivered"} "#;
+        rendered.lines().find_map(|l| l.strip_prefix(line)).map_or(0, |n| n.parse::<usize>().unwrap())
+    };
+    let (by_first, by_second) = (delivered(first.app().metrics.render()), delivered(second.app.metrics.render()));
+    assert_eq!(by_first + by_second, expected);
+    assert!(by_first > 0 && by_second > 0, "first {by_first}, second {by_second}");
+    second.stop().await;
 }
