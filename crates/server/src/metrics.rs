@@ -127,6 +127,18 @@ const DECLARED: &[Declared] = &[
         labels: &["endpoint"],
     },
     Declared {
+        name: "orderguard_webhook_queue_depth",
+        kind: Kind::Gauge,
+        help: "Webhook deliveries waiting to be delivered (due or to be tried again), by brand and endpoint.",
+        labels: &["brand", "endpoint"],
+    },
+    Declared {
+        name: "orderguard_webhook_oldest_undelivered_seconds",
+        kind: Kind::Gauge,
+        help: "Age of the oldest webhook delivery not delivered yet, by brand and endpoint.",
+        labels: &["brand", "endpoint"],
+    },
+    Declared {
         name: "orderguard_order_outcomes_total",
         kind: Kind::Counter,
         help: "Reported order outcomes by brand and outcome.",

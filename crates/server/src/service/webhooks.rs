@@ -17,8 +17,9 @@ use crate::records::Event;
 use crate::store::webhooks::{self as store, Claimed, DeclaredEndpoint, Settle};
 use crate::store::{Store, StoreError};
 
-/// How long a claimed delivery is this instance's: longer than a receiver may take to answer.
-const LEASE_MS: i64 = 60_000;
+/// How long a claimed delivery is this instance's: longer than a receiver may take to answer
+/// (15 s), so that no other instance sends it meanwhile; after a crash, it is sent again then.
+const LEASE_MS: i64 = 20_000;
 
 /// Tells the store every brand's endpoints and the event types they receive.
 pub async fn declare(store: &Store, brands: &Brands, now: Timestamp) -> Result<(), ServiceError> {
@@ -75,6 +76,25 @@ pub async fn deliver_due(app: &Arc<App>, now: Timestamp) -> Result<usize, Servic
     });
     futures_util::future::join_all(sends).await;
     Ok(count)
+}
+
+/// Sets the queue gauges of every configured endpoint (an endpoint with nothing waiting reads 0).
+pub async fn measure_backlog(app: &Arc<App>, now: Timestamp) -> Result<(), ServiceError> {
+    let backlog = app.store.read(store::backlog).await?;
+    for brand in app.brands.all() {
+        for endpoint in &brand.webhooks {
+            let waiting = backlog.iter().find(|(b, e, _, _)| b == brand.slug.as_str() && *e == endpoint.name);
+            let (count, oldest) = waiting.map_or((0, now.millis()), |(_, _, count, oldest)| (*count, *oldest));
+            let labels = [("brand", brand.slug.as_str()), ("endpoint", endpoint.name.as_str())];
+            app.metrics.set_gauge("orderguard_webhook_queue_depth", &labels, count);
+            app.metrics.set_gauge(
+                "orderguard_webhook_oldest_undelivered_seconds",
+                &labels,
+                (now.millis() - oldest).max(0) / 1000,
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn deliver(app: &Arc<App>, delivery: Claimed, now: Timestamp) -> Result<(), ServiceError> {

@@ -166,3 +166,15 @@ pub fn disable(conn: &mut dyn Conn, brand: &str, endpoint: &str, reason: &str, n
     )?;
     Ok(())
 }
+
+/// Per endpoint: deliveries not delivered yet and when the oldest of them was written.
+pub fn backlog(conn: &mut dyn Conn) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
+    conn.query(
+        "SELECT brand, endpoint, COUNT(*) AS waiting, MIN(created_at) AS oldest FROM webhook_deliveries \
+         WHERE status = 'pending' GROUP BY brand, endpoint",
+        &[],
+    )?
+    .iter()
+    .map(|r| Ok((r.text("brand")?, r.text("endpoint")?, r.int("waiting")?, r.int("oldest")?)))
+    .collect()
+}

@@ -11,7 +11,7 @@ use crate::support::{Db, config, free_port, order};
 
 on_both_databases!(kill_9_under_load_loses_nothing_acknowledged);
 
-async fn spawn_server(config_path: &std::path::Path, base: &str) -> Child {
+pub async fn spawn_server(config_path: &std::path::Path, base: &str) -> Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_orderguard"))
         .args(["serve", "--config"])
         .arg(config_path)

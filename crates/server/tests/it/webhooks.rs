@@ -14,6 +14,7 @@ on_both_databases!(
     events_arrive_signed_once_each,
     failures_are_retried_under_the_same_id_and_410_disables,
     two_instances_attempt_each_delivery_once,
+    kill_9_loses_no_delivery,
 );
 
 struct Receiver {
@@ -193,4 +194,84 @@ async fn two_instances_attempt_each_delivery_once(db: Db) {
     assert_eq!(by_first + by_second, expected);
     assert!(by_first > 0 && by_second > 0, "first {by_first}, second {by_second}");
     second.stop().await;
+}
+
+/// `kill -9` of the server while it creates verifications and delivers their events: after a
+/// restart, every acknowledged verification's `verification.created` reaches the receiver (those
+/// the killed instance had taken once their 20 s lease has run out).
+async fn kill_9_loses_no_delivery(db: Db) {
+    let receiver = Receiver::start().await;
+    let var = format!("OG_WEBHOOK_SECRET_{}", orderguard::ids::random_token(6).to_uppercase().replace('-', "_"));
+    let secret = secret_in_env(&var);
+    receiver.control("/endpoints", json!({ "name": "shop", "secrets": [secret] })).await;
+    receiver.control("/behaviour", json!({ "name": "shop", "delay_ms": 20 })).await;
+    let port = crate::support::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    // The endpoint belongs to the last brand of the test configuration, `beta`.
+    let text = format!(
+        "{}\n[[brands.webhooks]]\nname = \"shop\"\nurl = \"{}/hooks/shop\"\nevents = [\"verification.created\"]\nsecrets = [\"${{env:{var}}}\"]\n",
+        crate::support::config(&db).replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\"")),
+        receiver.base
+    );
+    let config_path = db.dir.0.join("orderguard.toml");
+    std::fs::write(&config_path, &text).unwrap();
+    let settings = orderguard::config::Settings::load(&config_path).unwrap();
+    let store = orderguard::prepare_store(&settings, crate::support::now()).await.unwrap();
+    let key = orderguard::service::api_keys::create(&store, "beta", "crash", crate::support::now()).await.unwrap();
+    drop(store);
+
+    let mut child = crate::crash::spawn_server(&config_path, &base).await;
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..8)
+        .map(|worker| {
+            let (base, key, acknowledged) = (base.clone(), key.clone(), acknowledged.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                for n in 0..60 {
+                    let body = crate::support::order(
+                        &format!("K-{worker}-{n}"),
+                        &crate::support::load_customer(400 + worker * 60 + n),
+                    );
+                    let Ok(response) =
+                        http.post(format!("{base}/v1/verifications")).bearer_auth(&key).json(&body).send().await
+                    else {
+                        break;
+                    };
+                    let Ok(v) = response.json::<Value>().await else { break };
+                    acknowledged.lock().unwrap().push(v["id"].as_str().unwrap().to_owned());
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for worker in workers {
+        let _ = worker.await;
+    }
+    let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
+    assert!(acknowledged.len() >= 10, "too little load to mean anything: {}", acknowledged.len());
+    let before_restart = receiver.received().await.len();
+
+    let mut child = crate::crash::spawn_server(&config_path, &base).await;
+    let mut missing = acknowledged.clone();
+    for _ in 0..700 {
+        let received = receiver.received().await;
+        let delivered: std::collections::BTreeSet<String> =
+            received.iter().filter_map(|r| r["body"]["data"]["verification_id"].as_str().map(str::to_owned)).collect();
+        missing.retain(|id| !delivered.contains(id));
+        if missing.is_empty() {
+            assert!(received.iter().all(|r| r["verified"] == true));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged verifications never delivered (before the restart: {before_restart} deliveries)",
+        missing.len(),
+        acknowledged.len()
+    );
 }
