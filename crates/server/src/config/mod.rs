@@ -118,6 +118,10 @@ pub struct DevSettings {
     /// Numbers (E.164) whose SIM the development gateway says was swapped three hours ago.
     #[serde(default)]
     pub sim_swapped: Vec<String>,
+    /// Serve a development webhook receiver at `/dev/webhooks/{brand}` (listing at `/dev/webhooks`)
+    /// for endpoints named `demo-receiver`.
+    #[serde(default)]
+    pub webhook_receiver: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -159,6 +159,13 @@ pub fn router(app: Arc<App>) -> axum::Router {
             .routes(routes!(dev::network::set_swaps))
             .layer(axum::Extension(gateway.clone()));
     }
+    if app.settings.dev.webhook_receiver {
+        routes = routes
+            .routes(routes!(dev::webhooks::receive))
+            .routes(routes!(dev::webhooks::received_json))
+            .routes(routes!(dev::webhooks::received_page))
+            .layer(axum::Extension(Arc::new(dev::webhooks::DevReceiver::default())));
+    }
     let (router, mut openapi) = routes.split_for_parts();
     describe_reason_codes(&mut openapi);
     let openapi_json = openapi.to_json().unwrap_or_default();

@@ -295,6 +295,24 @@ async fn the_defences_hold_against_adaptive_attackers(db: Db) {
     let days = simulation_days();
     let demo = start_demo(&db, days).await;
     assert_defences_hold(&demo.report, days >= 28);
+
+    // The demo's own webhook receiver got the brands' decisions, each signed with the brand's
+    // secret (which demo-credentials.json hands to a newcomer).
+    let http = reqwest::Client::new();
+    let mut received: Vec<Value> = Vec::new();
+    for _ in 0..100 {
+        received = http.get(format!("{}/dev/webhooks.json", demo.base)).send().await.unwrap().json().await.unwrap();
+        if received.iter().any(|r| r["type"] == "verification.blocked") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(received.iter().any(|r| r["type"] == "verification.approved"), "{received:?}");
+    assert!(received.iter().any(|r| r["type"] == "verification.blocked"), "{received:?}");
+    assert!(received.iter().all(|r| r["verified"] == true), "every delivery verified");
+    for brand in demo.credentials["brands"].as_array().unwrap() {
+        assert!(brand["webhook"]["secret"].as_str().unwrap().starts_with("whsec_"), "{brand}");
+    }
 }
 
 /// A launch-day surge after only a few days of history: most customers have no approval yet, so

@@ -134,8 +134,14 @@ pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
         let key = api_keys::create(&store, brand, DEMO_KEY_LABEL, now).await?;
         settings.dev.demo_api_keys.insert(brand.to_owned(), key.clone().into());
         let since = settings.brands.iter().find(|b| b.slug == brand).and_then(|b| b.two_factor_since.clone());
+        let secret_path = data_dir.join(setup::webhook_secret_file(brand));
+        let secret = std::fs::read_to_string(&secret_path)
+            .with_context(|| format!("reading {}", secret_path.display()))?
+            .trim()
+            .to_owned();
         brands.push(serde_json::json!({
             "slug": brand, "api_key": key, "currency": demo_brand.currency, "two_factor_since": since,
+            "webhook": { "url": format!("{}/{brand}", setup::webhook_receiver_url(&settings.listen)), "secret": secret },
         }));
     }
     let server = crate::start(settings).await.context("starting the demo server")?;
@@ -184,6 +190,7 @@ pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
     println!("\norderguard demo is running\n");
     println!("  demo shops     {base_url}/demo");
     println!("  SMS outbox     {base_url}/dev/outbox");
+    println!("  webhooks       {base_url}/dev/webhooks");
     println!("  dashboards     {base_url}/admin  (admin / {})", admin_password.as_deref().unwrap_or("?"));
     println!("  API            {base_url}/openapi.json");
     for b in &brands {

@@ -201,6 +201,18 @@ pub fn config_toml(
     // The instance asks its own development gateway.
     let gateway = format!("http://{}/dev/camara", listen.replace("0.0.0.0", "127.0.0.1"));
     let checks = "sim_swap = { api = \"demo-gateway\" }, device_swap = { api = \"demo-gateway\" }";
+    // Every brand's events go to the instance's own development receiver.
+    let hooks = |slug: &str| {
+        format!(
+            "\n[[brands.webhooks]]\nname = \"{endpoint}\"\nurl = \"{receiver}/{slug}\"\n\
+             events = {DEMO_WEBHOOK_EVENTS}\nsecrets = [\"${{file:{data}/{secret}}}\"]\n\
+             description = \"the demo's development receiver (/dev/webhooks)\"\n",
+            endpoint = crate::http::dev::webhooks::ENDPOINT,
+            receiver = webhook_receiver_url(listen),
+            data = data_dir.display(),
+            secret = webhook_secret_file(slug),
+        )
+    };
     let data = data_dir.display();
     let skyline_logo =
         format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(SKYLINE_LOGO_SVG));
@@ -219,6 +231,8 @@ simulated_clock = true
 network_api = true
 network_api_secret = "{network_secret}"
 sim_swapped = [{swapped}]
+# A webhook receiver of the instance's own: /dev/webhooks lists what each brand's endpoint got.
+webhook_receiver = true
 
 # The development gateway above, as a real one is configured (docs/network-apis.md).
 [network_apis.demo-gateway]
@@ -243,7 +257,7 @@ sms_route = ["outbox"]
 identity = "nordtel-directory"
 theme = {{ primary_color = "#0b4f8a", accent_color = "#b45309", font = "Georgia, 'Times New Roman', serif", logo = "nordtel-logo.svg", imprint_url = "https://shop.nordtel.example/impressum", privacy_url = "https://shop.nordtel.example/datenschutz" }}
 policy = {{ allowed_countries = ["DE", "AT"], high_value_amount = 500, {checks} }}
-{nordtel_since}
+{nordtel_since}{nordtel_hooks}
 [[brands]]
 slug = "skyline"
 name = "Skyline Mobile"
@@ -255,7 +269,7 @@ sms_route = ["outbox"]
 identity = "skyline-directory"
 theme = {{ primary_color = "#5b2a86", accent_color = "#c2410c", font = "'Trebuchet MS', Verdana, sans-serif", logo = "{skyline_logo}", imprint_url = "https://shop.skyline.example/legal", privacy_url = "https://shop.skyline.example/privacy" }}
 policy = {{ code_length = 6, max_attempts = 5, resend_cooldown_seconds = 30, {checks} }}
-{skyline_since}
+{skyline_since}{skyline_hooks}
 # A brand's own wording for any text of the hosted page, per language (keys: locales/en.ftl).
 [brands.texts.en]
 order-intro = "Skyline checks every order with a code by SMS, so nobody can order in your name."
@@ -277,7 +291,7 @@ default_region = "NO"
 sms_route = ["outbox"]
 identity = "fjordnett-directory"
 policy = {{ {checks} }}
-{fjordnett_since}
+{fjordnett_since}{fjordnett_hooks}
 [[brands]]
 slug = "alpentel"
 name = "Alpentel"
@@ -288,7 +302,11 @@ default_region = "AT"
 sms_route = ["outbox"]
 identity = "alpentel-directory"
 policy = {{ {checks} }}
-{alpentel_since}"##,
+{alpentel_since}{alpentel_hooks}"##,
+        nordtel_hooks = hooks("nordtel"),
+        skyline_hooks = hooks("skyline"),
+        fjordnett_hooks = hooks("fjordnett"),
+        alpentel_hooks = hooks("alpentel"),
         network_secret = crate::ids::random_token(24),
         nordtel_since = since("nordtel"),
         skyline_since = since("skyline"),
@@ -325,6 +343,20 @@ pub fn use_gateway(settings: &mut Settings, path: &Path) -> Result<String, Confi
     Ok(name)
 }
 
+/// What a shop's backend would subscribe to: the decisions about its orders.
+const DEMO_WEBHOOK_EVENTS: &str = "[\"verification.approved\", \"verification.blocked\", \"verification.held\", \
+     \"verification.failed\", \"review.approved\", \"review.released\", \"review.rejected\", \"risk.lock_engaged\"]";
+
+/// The file next to the configuration that holds a demo brand's webhook secret.
+pub fn webhook_secret_file(slug: &str) -> String {
+    format!("webhook-secret-{slug}")
+}
+
+/// Where the demo's development receiver takes deliveries (`/{brand}` follows).
+pub fn webhook_receiver_url(listen: &str) -> String {
+    format!("http://{}/dev/webhooks", listen.replace("0.0.0.0", "127.0.0.1"))
+}
+
 /// Writes a file only its owner can read (secrets in a shared temporary folder).
 pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -359,6 +391,13 @@ pub fn prepare(
     if !key_path.exists() {
         let key = crate::crypto::Secrets::encode_master_key(&crate::ids::random_bytes::<32>());
         write_private(&key_path, &key).map_err(|error| ConfigError::Read { path: key_path.clone(), error })?;
+    }
+    for brand in &DEMO_BRANDS {
+        let path = data_dir.join(webhook_secret_file(brand.slug));
+        if !path.exists() {
+            let secret = crate::webhooks::signature::WebhookSecret::generate();
+            write_private(&path, &secret).map_err(|error| ConfigError::Read { path: path.clone(), error })?;
+        }
     }
     let logo_path = data_dir.join("nordtel-logo.svg");
     std::fs::write(&logo_path, NORDTEL_LOGO_SVG)
