@@ -209,7 +209,13 @@ impl Brands {
         let network_apis = crate::network::build(&settings.network_apis)?;
         let mut by_slug = HashMap::new();
         for config in &settings.brands {
-            let sources = Sources { gateways: &gateways, connectors: &connectors, network_apis: &network_apis };
+            let targets = settings.webhook_targets();
+            let sources = Sources {
+                gateways: &gateways,
+                connectors: &connectors,
+                network_apis: &network_apis,
+                targets: &targets,
+            };
             let brand = build_brand(config, settings.config_dir.as_deref(), &sources, &limits)
                 .map_err(|e| ConfigError::Invalid(format!("brand `{}`: {e}", config.slug)))?;
             if by_slug.insert(config.slug.clone(), Arc::new(brand)).is_some() {
@@ -233,6 +239,8 @@ struct Sources<'a> {
     gateways: &'a HashMap<String, NamedGateway>,
     connectors: &'a HashMap<String, Arc<dyn IdentityConnector>>,
     network_apis: &'a BTreeMap<String, Arc<NetworkApi>>,
+    /// Where webhooks may go.
+    targets: &'a crate::webhooks::targets::TargetGuard,
 }
 
 /// A network check as configured, with its gateway.
@@ -297,7 +305,7 @@ fn build_brand(
     sources: &Sources<'_>,
     deployment_limits: &HardLimits,
 ) -> Result<Brand, String> {
-    let Sources { gateways, connectors, network_apis } = sources;
+    let Sources { gateways, connectors, network_apis, targets } = sources;
     let slug = BrandSlug::parse(&c.slug).map_err(|e| e.to_string())?;
     if c.name.trim().is_empty() {
         return Err("name must not be empty".into());
@@ -430,7 +438,7 @@ fn build_brand(
     let webhooks = c
         .webhooks
         .iter()
-        .map(|w| crate::webhooks::WebhookEndpoint::new(w).map(Arc::new))
+        .map(|w| crate::webhooks::WebhookEndpoint::new(w, targets).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
     if let Some((_, twice)) =
         webhooks.iter().enumerate().find(|(i, w)| webhooks.iter().take(*i).any(|o| o.name == w.name))

@@ -64,6 +64,10 @@ pub struct Settings {
     /// `X-Forwarded-For` headers believed, for the client address of the hosted page.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Let webhooks go to loopback, private, link-local and metadata addresses (development, or a
+    /// receiver on the operator's own network). Off, such targets are refused (docs/webhooks.md).
+    #[serde(default)]
+    pub webhook_private_targets: bool,
     /// Hard limits across verifications, for every brand of the deployment (docs/risk.md).
     #[serde(default)]
     pub fraud_limits: FraudLimits,
@@ -122,6 +126,9 @@ pub struct DevSettings {
     /// for endpoints named `demo-receiver`.
     #[serde(default)]
     pub webhook_receiver: bool,
+    /// Host name → address the webhook client uses instead of DNS (for tests).
+    #[serde(default)]
+    pub webhook_hosts: BTreeMap<String, std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -190,6 +197,14 @@ impl Default for FraudLimits {
 }
 
 impl Settings {
+    /// Which webhook targets are allowed.
+    pub fn webhook_targets(&self) -> crate::webhooks::targets::TargetGuard {
+        crate::webhooks::targets::TargetGuard {
+            allow_private: self.webhook_private_targets,
+            overrides: self.dev.webhook_hosts.clone(),
+        }
+    }
+
     /// `trusted_proxies` as normalised ranges.
     pub fn trusted_proxy_ranges(&self) -> Result<Vec<String>, ConfigError> {
         self.trusted_proxies

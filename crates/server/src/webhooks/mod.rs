@@ -3,6 +3,7 @@
 //! failure, is decided in `service::webhooks` from the durable deliveries in the store.
 
 pub mod signature;
+pub mod targets;
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,7 @@ use orderguard_domain::event::EventKind;
 
 use crate::config::{ConfigError, WebhookConfig, resolve_secrets};
 use signature::WebhookSecret;
+use targets::{GuardedResolver, TargetGuard};
 
 /// How long a receiver has to answer.
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -29,7 +31,7 @@ pub struct WebhookEndpoint {
 }
 
 impl WebhookEndpoint {
-    pub fn new(config: &WebhookConfig) -> Result<Self, String> {
+    pub fn new(config: &WebhookConfig, guard: &TargetGuard) -> Result<Self, String> {
         let name = &config.name;
         if name.is_empty()
             || name.len() > 40
@@ -38,7 +40,8 @@ impl WebhookEndpoint {
             return Err(format!("webhooks: name `{name}` must be 1 to 40 of a-z, 0-9 and -"));
         }
         let field = |what: &str| format!("webhooks.{name}.{what}");
-        check_url(&config.url).map_err(|e| format!("{}: {e}", field("url")))?;
+        let host = check_url(&config.url).map_err(|e| format!("{}: {e}", field("url")))?;
+        guard.check_declared(&host).map_err(|e| format!("{}: {e}", field("url")))?;
         let events = if config.events.iter().any(|e| e == "*") {
             None
         } else {
@@ -85,15 +88,15 @@ impl WebhookEndpoint {
     }
 }
 
-/// `https://…`, or `http://` to this machine only (development).
-fn check_url(url: &str) -> Result<(), String> {
+/// `https://…`, or `http://` to this machine only (development); gives the host.
+fn check_url(url: &str) -> Result<String, String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
     let host = parsed.host_str().unwrap_or_default();
     let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>();
     let loopback = host == "localhost" || ip.is_ok_and(|ip| ip.is_loopback());
     match parsed.scheme() {
-        "https" if !host.is_empty() => Ok(()),
-        "http" if loopback => Ok(()),
+        "https" if !host.is_empty() => Ok(host.to_owned()),
+        "http" if loopback => Ok(host.to_owned()),
         _ => Err("use https:// (plain http only to 127.0.0.1 or localhost, for development)".into()),
     }
 }
@@ -108,26 +111,34 @@ pub struct Attempt {
     pub answer: String,
 }
 
-/// Sends the deliveries; one client for all endpoints.
+/// Sends the deliveries; one client for all endpoints, whose resolver refuses private targets.
 pub struct Sender {
     http: reqwest::Client,
+    guard: std::sync::Arc<TargetGuard>,
 }
 
 impl Sender {
-    pub fn new() -> Result<Self, ConfigError> {
+    pub fn new(guard: TargetGuard) -> Result<Self, ConfigError> {
+        let guard = std::sync::Arc::new(guard);
         let http = reqwest::Client::builder()
+            .dns_resolver(std::sync::Arc::new(GuardedResolver(guard.clone())))
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("orderguard-webhooks")
             .build()
             .map_err(|e| ConfigError::Invalid(format!("webhooks: cannot build the HTTP client: {e}")))?;
-        Ok(Self { http })
+        Ok(Self { http, guard })
     }
 
     /// POSTs `body` signed as `id` at `timestamp` (seconds).
     pub async fn send(&self, endpoint: &WebhookEndpoint, id: &str, timestamp: i64, body: String) -> Attempt {
         let signature = signature::sign(&endpoint.secrets, id, timestamp, &body);
         let started = Instant::now();
+        // An address in the URL is not resolved, so the resolver's check does not see it.
+        let host = reqwest::Url::parse(&endpoint.url).ok().and_then(|u| u.host_str().map(str::to_owned));
+        if let Err(refused) = self.guard.check_literal(host.as_deref().unwrap_or_default()) {
+            return Attempt { status: None, latency_ms: 0, answer: refused };
+        }
         let sent = self
             .http
             .post(&endpoint.url)
@@ -144,13 +155,30 @@ impl Sender {
                 let text = response.text().await.unwrap_or_default();
                 (Some(status), text.chars().filter(|c| !c.is_control()).take(KEPT_ANSWER_CHARS).collect())
             }
-            Err(e) if e.is_timeout() => (None, "timed out".into()),
-            Err(e) if e.is_connect() => (None, "could not connect".into()),
-            Err(_) => (None, "the request failed".into()),
+            // The resolver's refusal of a private address comes back inside the error.
+            Err(e) => match refused_by_guard(&e) {
+                Some(refused) => (None, refused),
+                None if e.is_timeout() => (None, "timed out".into()),
+                None if e.is_connect() => (None, "could not connect".into()),
+                None => (None, "the request failed".into()),
+            },
         };
         let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         Attempt { status, latency_ms, answer }
     }
+}
+
+/// The target guard's refusal, if that is what stopped the request.
+fn refused_by_guard(e: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if text.contains(targets::REFUSED_MARK) {
+            return Some(text);
+        }
+        source = s.source();
+    }
+    None
 }
 
 #[cfg(test)]

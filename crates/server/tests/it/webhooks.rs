@@ -89,7 +89,11 @@ async fn events_arrive_signed_once_each(db: Db) {
     let secret = secret_in_env(&var);
     receiver.control("/endpoints", json!({ "name": "shop", "secrets": [secret] })).await;
     let config = endpoint(&receiver, "shop", &var, &["*"]);
-    let server = TestServer::start_with(db, move |s| s.brands[0].webhooks = vec![config]).await;
+    let server = TestServer::start_with(db, move |s| {
+        s.webhook_private_targets = true;
+        s.brands[0].webhooks = vec![config];
+    })
+    .await;
     let created = server.create(&server.alpha_key, "W-1", "c-1").await;
     let id = created["id"].as_str().unwrap().to_owned();
     let code = server.code(&id).await;
@@ -129,6 +133,7 @@ async fn failures_are_retried_under_the_same_id_and_410_disables(db: Db) {
     receiver.control("/behaviour", json!({ "name": "flaky", "statuses": [500, 503] })).await;
     let config = endpoint(&receiver, "flaky", &var, &["verification.created"]);
     let server = TestServer::start_with(db, move |s| {
+        s.webhook_private_targets = true;
         s.limits.webhook_retry_base_ms = 20;
         s.brands[0].webhooks = vec![config];
     })
@@ -166,8 +171,17 @@ async fn two_instances_attempt_each_delivery_once(db: Db) {
     receiver.control("/behaviour", json!({ "name": "shop", "delay_ms": 30 })).await;
     let config = endpoint(&receiver, "shop", &var, &["*"]);
     let second_config = config.clone();
-    let first = TestServer::start_with(db, move |s| s.brands[0].webhooks = vec![config]).await;
-    let second = first.another_instance(move |s| s.brands[0].webhooks = vec![second_config]).await;
+    let first = TestServer::start_with(db, move |s| {
+        s.webhook_private_targets = true;
+        s.brands[0].webhooks = vec![config];
+    })
+    .await;
+    let second = first
+        .another_instance(move |s| {
+            s.webhook_private_targets = true;
+            s.brands[0].webhooks = vec![second_config];
+        })
+        .await;
     let mut ids = Vec::new();
     for n in 0..30 {
         let customer = crate::support::load_customer(300 + n);
@@ -209,7 +223,7 @@ async fn kill_9_loses_no_delivery(db: Db) {
     let base = format!("http://127.0.0.1:{port}");
     // The endpoint belongs to the last brand of the test configuration, `beta`.
     let text = format!(
-        "{}\n[[brands.webhooks]]\nname = \"shop\"\nurl = \"{}/hooks/shop\"\nevents = [\"verification.created\"]\nsecrets = [\"${{env:{var}}}\"]\n",
+        "webhook_private_targets = true\n{}\n[[brands.webhooks]]\nname = \"shop\"\nurl = \"{}/hooks/shop\"\nevents = [\"verification.created\"]\nsecrets = [\"${{env:{var}}}\"]\n",
         crate::support::config(&db).replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\"")),
         receiver.base
     );
@@ -274,4 +288,37 @@ async fn kill_9_loses_no_delivery(db: Db) {
         missing.len(),
         acknowledged.len()
     );
+}
+
+/// An endpoint whose name resolves to this machine (through the test's resolver override, so
+/// nothing is ever sent there) is refused when it is declared, unless private targets are allowed;
+/// so is an address in the private network.
+#[test]
+fn private_targets_are_refused() {
+    let db = Db::sqlite();
+    let var = "OG_WEBHOOK_SECRET_PRIVATE";
+    secret_in_env(var);
+    let hook = |url: &str| WebhookConfig {
+        name: "shop".into(),
+        url: url.into(),
+        events: vec!["*".into()],
+        secrets: vec![format!("${{env:{var}}}").into()],
+        enabled: true,
+        description: None,
+    };
+    let refused = |url: &'static str, allow: bool| {
+        let settings = crate::support::settings(&db, |s| {
+            s.webhook_private_targets = allow;
+            s.dev.webhook_hosts.insert("hooks.example.test".into(), "127.0.0.9".parse().unwrap());
+            s.brands[0].webhooks = vec![hook(url)];
+        });
+        orderguard::brand::Brands::build(&settings).err().map(|e| e.to_string())
+    };
+    let error = refused("https://hooks.example.test/orderguard", false).expect("a loopback target is refused");
+    assert!(error.contains("127.0.0.9 is a loopback, private, link-local or metadata address"), "{error}");
+    let error = refused("https://10.20.30.40/hooks", false).expect("a private address is refused");
+    assert!(error.contains("10.20.30.40"), "{error}");
+    let error = refused("https://169.254.169.254/latest/meta-data", false).expect("the metadata service is refused");
+    assert!(error.contains("169.254.169.254"), "{error}");
+    assert_eq!(refused("https://hooks.example.test/orderguard", true), None, "allowed by the operator");
 }

@@ -221,6 +221,8 @@ pub fn config_toml(
 listen = "{listen}"
 database_url = "{database_url}"
 secret_key_file = "{data}/secret.key"
+# The demo's webhook receiver is on this machine.
+webhook_private_targets = true
 
 [dev]
 outbox_page = true
