@@ -60,6 +60,10 @@ pub struct WebhookConfig {
     /// each delivery is signed with both. Never stored with the brand.
     #[serde(skip_serializing)]
     pub secrets: Vec<super::Secret<String>>,
+    /// An Ed25519 private key (PKCS#8 PEM, `${file:…}`): deliveries carry a `v1a` signature too,
+    /// which a receiver checks with the public key alone.
+    #[serde(default, skip_serializing)]
+    pub signing_key: Option<super::Secret<String>>,
     #[serde(default = "super::yes")]
     pub enabled: bool,
     pub description: Option<String>,

@@ -26,6 +26,8 @@ pub struct WebhookEndpoint {
     /// `None`: every event type.
     pub events: Option<Vec<EventKind>>,
     pub secrets: Vec<WebhookSecret>,
+    /// Signs `v1a` as well, when set.
+    pub signing_key: Option<signature::SigningKey>,
     pub enabled: bool,
     pub description: Option<String>,
 }
@@ -69,11 +71,19 @@ impl WebhookEndpoint {
                 WebhookSecret::parse(text.trim()).map_err(|e| format!("{}: {e}", field("secrets")))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let signing_key = match &config.signing_key {
+            None => None,
+            Some(key) => {
+                let pem = resolve_secrets(key.expose_secret()).map_err(|e| format!("{}: {e}", field("signing_key")))?;
+                Some(signature::SigningKey::parse(&pem).map_err(|e| format!("{}: {e}", field("signing_key")))?)
+            }
+        };
         Ok(Self {
             name: name.clone(),
             url: config.url.clone(),
             events,
             secrets,
+            signing_key,
             enabled: config.enabled,
             description: config.description.clone(),
         })
@@ -132,7 +142,7 @@ impl Sender {
 
     /// POSTs `body` signed as `id` at `timestamp` (seconds).
     pub async fn send(&self, endpoint: &WebhookEndpoint, id: &str, timestamp: i64, body: String) -> Attempt {
-        let signature = signature::sign(&endpoint.secrets, id, timestamp, &body);
+        let signature = signature::sign(&endpoint.secrets, endpoint.signing_key.as_ref(), id, timestamp, &body);
         let started = Instant::now();
         // An address in the URL is not resolved, so the resolver's check does not see it.
         let host = reqwest::Url::parse(&endpoint.url).ok().and_then(|u| u.host_str().map(str::to_owned));

@@ -34,17 +34,42 @@ impl WebhookSecret {
     }
 }
 
-/// The `webhook-signature` header: one `v1,…` per secret, separated by spaces.
-pub fn sign(secrets: &[WebhookSecret], id: &str, timestamp: i64, body: &str) -> String {
-    secrets
-        .iter()
-        .filter_map(|secret| {
-            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&secret.0).ok()?;
-            mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
-            Some(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+/// An endpoint's Ed25519 signing key, for `v1a` signatures.
+pub struct SigningKey(jsonwebtoken::EncodingKey);
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl SigningKey {
+    /// A PKCS#8 PEM Ed25519 private key, tried by signing once.
+    pub fn parse(pem: &str) -> Result<Self, String> {
+        let key = jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes())
+            .map_err(|_| "the signing key is not an Ed25519 private key in PEM".to_owned())?;
+        jsonwebtoken::crypto::sign(b"probe", &key, jsonwebtoken::Algorithm::EdDSA)
+            .map_err(|_| "the signing key is not an Ed25519 private key in PEM".to_owned())?;
+        Ok(Self(key))
+    }
+}
+
+/// The `webhook-signature` header: one `v1,…` per secret and a `v1a,…` with the signing key,
+/// separated by spaces.
+pub fn sign(secrets: &[WebhookSecret], key: Option<&SigningKey>, id: &str, timestamp: i64, body: &str) -> String {
+    let signed = format!("{id}.{timestamp}.{body}");
+    let symmetric = secrets.iter().filter_map(|secret| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&secret.0).ok()?;
+        mac.update(signed.as_bytes());
+        Some(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
+    });
+    // jsonwebtoken gives the signature in base64url; the scheme has standard base64.
+    let asymmetric = key.and_then(|key| {
+        let url_safe = jsonwebtoken::crypto::sign(signed.as_bytes(), &key.0, jsonwebtoken::Algorithm::EdDSA).ok()?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(url_safe).ok()?;
+        Some(format!("v1a,{}", STANDARD.encode(bytes)))
+    });
+    symmetric.chain(asymmetric).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -55,7 +80,7 @@ mod tests {
     #[test]
     fn signs_as_the_specification_does() {
         let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-        let signature = sign(&[secret], "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, r#"{"test": 2432232314}"#);
+        let signature = sign(&[secret], None, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, r#"{"test": 2432232314}"#);
         assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
         assert!(WebhookSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_err());
         assert!(WebhookSecret::parse(&WebhookSecret::generate()).is_ok());

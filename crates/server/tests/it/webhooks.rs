@@ -15,6 +15,7 @@ on_both_databases!(
     failures_are_retried_under_the_same_id_and_410_disables,
     two_instances_attempt_each_delivery_once,
     kill_9_loses_no_delivery,
+    v1a_signatures_verify_with_the_public_key_alone,
 );
 
 struct Receiver {
@@ -69,6 +70,7 @@ fn endpoint(receiver: &Receiver, name: &str, secret_var: &str, events: &[&str]) 
         url: format!("{}/hooks/{name}", receiver.base),
         events: events.iter().map(|e| (*e).to_owned()).collect(),
         secrets: vec![format!("${{env:{secret_var}}}").into()],
+        signing_key: None,
         enabled: true,
         description: Some("the shop's order backend".into()),
     }
@@ -303,6 +305,7 @@ fn private_targets_are_refused() {
         url: url.into(),
         events: vec!["*".into()],
         secrets: vec![format!("${{env:{var}}}").into()],
+        signing_key: None,
         enabled: true,
         description: None,
     };
@@ -321,4 +324,54 @@ fn private_targets_are_refused() {
     let error = refused("https://169.254.169.254/latest/meta-data", false).expect("the metadata service is refused");
     assert!(error.contains("169.254.169.254"), "{error}");
     assert_eq!(refused("https://hooks.example.test/orderguard", true), None, "allowed by the operator");
+}
+
+/// With a signing key, every delivery also carries a `v1a` Ed25519 signature, which an
+/// independent implementation (ed25519-dalek) verifies with the public key alone.
+async fn v1a_signatures_verify_with_the_public_key_alone(db: Db) {
+    use base64::Engine;
+    use ed25519_dalek::Verifier;
+    let receiver = Receiver::start().await;
+    let var = format!("OG_WEBHOOK_SECRET_{}", orderguard::ids::random_token(6).to_uppercase().replace('-', "_"));
+    let secret = secret_in_env(&var);
+    receiver.control("/endpoints", json!({ "name": "shop", "secrets": [secret] })).await;
+    let key = db.dir.0.join("webhook-signing-key.pem");
+    let made = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519", "-out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let public = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    let public: [u8; 32] = public.stdout[public.stdout.len() - 32..].try_into().unwrap();
+    let verifying = ed25519_dalek::VerifyingKey::from_bytes(&public).unwrap();
+    let config = WebhookConfig {
+        signing_key: Some(format!("${{file:{}}}", key.display()).into()),
+        ..endpoint(&receiver, "shop", &var, &["verification.created"])
+    };
+    let server = TestServer::start_with(db, move |s| {
+        s.webhook_private_targets = true;
+        s.brands[0].webhooks = vec![config];
+    })
+    .await;
+    server.create(&server.alpha_key, "W-v1a", "c-1").await;
+    let received = receiver.wait_for(1).await;
+    let delivery = &received[0];
+    assert_eq!(delivery["verified"], true, "the v1 signature still verifies: {delivery}");
+    let header = delivery["signature"].as_str().unwrap();
+    let v1a = header.split(' ').find_map(|s| s.strip_prefix("v1a,")).expect("a v1a signature");
+    let signature = base64::engine::general_purpose::STANDARD.decode(v1a).unwrap();
+    let signature = ed25519_dalek::Signature::from_slice(&signature).unwrap();
+    let message = format!(
+        "{}.{}.{}",
+        delivery["id"].as_str().unwrap(),
+        delivery["timestamp"].as_str().unwrap(),
+        delivery["raw_body"].as_str().unwrap()
+    );
+    verifying.verify(message.as_bytes(), &signature).expect("the v1a signature verifies");
+    assert!(verifying.verify(b"another message", &signature).is_err());
 }

@@ -68,7 +68,7 @@ pub async fn receive(
     let (id, timestamp) = (header(&headers, "webhook-id"), header(&headers, "webhook-timestamp"));
     let text = String::from_utf8_lossy(&body);
     let verified = timestamp.parse::<i64>().is_ok_and(|ts| {
-        let expected = signature::sign(&endpoint.secrets, id, ts, &text);
+        let expected = signature::sign(&endpoint.secrets, None, id, ts, &text);
         let given: Vec<&str> = header(&headers, "webhook-signature").split(' ').collect();
         expected.split(' ').any(|e| given.iter().any(|g| crate::crypto::constant_time_eq(e.as_bytes(), g.as_bytes())))
     });
