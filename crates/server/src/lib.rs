@@ -124,7 +124,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let store = prepare_store(&settings, clock.now()).await?;
     let brands = Brands::build(&settings)?;
     service::webhooks::declare(&store, &brands, clock.now()).await?;
-    let webhook_sender = webhooks::Sender::new(settings.webhook_targets())?;
+    let webhook_sender = webhooks::Sender::new(webhooks::targets::TargetGuard::of(&settings))?;
     let keys = service::signing_keys::ensure(&store, &secrets, clock.now()).await?;
     let signer = ReceiptSigner::new(&keys, &secrets)?;
     let (sms_queue, announced) = SmsQueue::new();

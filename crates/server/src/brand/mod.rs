@@ -209,7 +209,7 @@ impl Brands {
         let network_apis = crate::network::build(&settings.network_apis)?;
         let mut by_slug = HashMap::new();
         for config in &settings.brands {
-            let targets = settings.webhook_targets();
+            let targets = crate::webhooks::targets::TargetGuard::of(settings);
             let sources = Sources {
                 gateways: &gateways,
                 connectors: &connectors,

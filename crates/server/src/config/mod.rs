@@ -197,14 +197,6 @@ impl Default for FraudLimits {
 }
 
 impl Settings {
-    /// Which webhook targets are allowed.
-    pub fn webhook_targets(&self) -> crate::webhooks::targets::TargetGuard {
-        crate::webhooks::targets::TargetGuard {
-            allow_private: self.webhook_private_targets,
-            overrides: self.dev.webhook_hosts.clone(),
-        }
-    }
-
     /// `trusted_proxies` as normalised ranges.
     pub fn trusted_proxy_ranges(&self) -> Result<Vec<String>, ConfigError> {
         self.trusted_proxies

@@ -53,6 +53,11 @@ pub struct TargetGuard {
 }
 
 impl TargetGuard {
+    /// As the configuration says (`webhook_private_targets`, `dev.webhook_hosts`).
+    pub fn of(settings: &crate::config::Settings) -> Self {
+        Self { allow_private: settings.webhook_private_targets, overrides: settings.dev.webhook_hosts.clone() }
+    }
+
     fn check(&self, ip: IpAddr) -> Result<(), String> {
         if !self.allow_private && is_private(ip) { Err(refusal(ip)) } else { Ok(()) }
     }
