@@ -20,6 +20,8 @@ use orderguard_domain::swap::{SwapAnswer, SwapKind, SwapMethod, SwapPolicy};
 use crate::config::{ConfigError, NetworkApiConfig};
 use oauth::TokenSource;
 
+const NO_SUCH_API: &str = "this gateway has no such API configured";
+
 /// Why a call gave no answer; readable, without personal data.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum CallError {
@@ -184,7 +186,7 @@ impl NetworkApi {
 
     fn admit(&self, kind: SwapKind, now: Timestamp) -> Result<(), CallError> {
         match self.breaker(kind, |b| b.admit(now.millis())) {
-            None => Err(CallError::NotAsked("this gateway has no such API configured")),
+            None => Err(CallError::NotAsked(NO_SUCH_API)),
             Some(Admission::Skip) => Err(CallError::NotAsked("it failed repeatedly; asking again shortly")),
             Some(Admission::Send | Admission::Probe) => Ok(()),
         }
@@ -204,7 +206,7 @@ impl NetworkApi {
         correlator: &str,
         narrowest: &AtomicU32,
     ) -> Result<SwapAnswer, CallError> {
-        let base = self.urls.get(&policy.kind).ok_or(CallError::NotAsked("this gateway has no such API configured"))?;
+        let base = self.urls.get(&policy.kind).ok_or(CallError::NotAsked(NO_SUCH_API))?;
         match policy.method {
             SwapMethod::RetrieveDate => {
                 let (latest_change, monitored_days) = self

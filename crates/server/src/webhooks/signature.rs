@@ -72,6 +72,15 @@ pub fn sign(secrets: &[WebhookSecret], key: Option<&SigningKey>, id: &str, times
     symmetric.chain(asymmetric).collect::<Vec<_>>().join(" ")
 }
 
+/// Whether one of the `v1` signatures in `header` is ours for this delivery (a receiver's check,
+/// for the demo's own receiver; real receivers use a Standard Webhooks library).
+pub fn verify(secrets: &[WebhookSecret], id: &str, timestamp: &str, body: &str, header: &str) -> bool {
+    let Ok(timestamp) = timestamp.parse::<i64>() else { return false };
+    let expected = sign(secrets, None, id, timestamp, body);
+    let given: Vec<&str> = header.split(' ').collect();
+    expected.split(' ').any(|e| given.iter().any(|g| crate::crypto::constant_time_eq(e.as_bytes(), g.as_bytes())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +91,11 @@ mod tests {
         let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let signature = sign(&[secret], None, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, r#"{"test": 2432232314}"#);
         assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        let secret = [WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()];
+        let (id, body) = ("msg_p5jXN8AQM9LWM0D4loKWxJek", r#"{"test": 2432232314}"#);
+        assert!(verify(&secret, id, "1614265330", body, &format!("v1,other {signature}")));
+        assert!(!verify(&secret, id, "1614265331", body, &signature));
+        assert!(!verify(&secret, id, "1614265330", r#"{"test": 1}"#, &signature));
         assert!(WebhookSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_err());
         assert!(WebhookSecret::parse(&WebhookSecret::generate()).is_ok());
     }

@@ -127,14 +127,7 @@ pub struct SwapRequest {
     max_age: Option<i64>,
 }
 
-async fn answer(
-    app: &App,
-    gateway: &DevGateway,
-    headers: &HeaderMap,
-    body: Value,
-    kind: SwapKind,
-    check: bool,
-) -> Response {
+fn answer(app: &App, gateway: &DevGateway, headers: &HeaderMap, body: Value, kind: SwapKind, check: bool) -> Response {
     if !gateway.authorised(headers) {
         return camara_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "Request not authenticated");
     }
@@ -178,7 +171,7 @@ macro_rules! swap_route {
             headers: HeaderMap,
             Json(body): Json<Value>,
         ) -> Response {
-            answer(&app, &gateway, &headers, body, $kind, $check).await
+            answer(&app, &gateway, &headers, body, $kind, $check)
         }
     };
 }
