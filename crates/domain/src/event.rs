@@ -127,10 +127,19 @@ pub enum EventKind {
     /// `code` and `message`).
     #[serde(rename = "network.checked")]
     NetworkChecked,
+    /// A person asked for a test delivery to one webhook endpoint (admin area or command line); it
+    /// goes to that endpoint only. `endpoint`.
+    #[serde(rename = "webhook.test")]
+    WebhookTest,
+    /// orderguard disabled a webhook endpoint: it answered `410 Gone`, or no delivery to it has
+    /// succeeded for the configured time. `endpoint`, `reason` (`gone`, `failing`),
+    /// `failing_since` (RFC 3339, when `failing`). Belongs to no verification or order.
+    #[serde(rename = "webhook.endpoint_disabled")]
+    WebhookEndpointDisabled,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 28] = [
+    pub const ALL: [EventKind; 30] = [
         Self::VerificationCreated,
         Self::RiskAssessed,
         Self::VerificationBlocked,
@@ -159,6 +168,8 @@ impl EventKind {
         Self::RangeBurst,
         Self::PolicyChanged,
         Self::NetworkChecked,
+        Self::WebhookTest,
+        Self::WebhookEndpointDisabled,
     ];
 
     /// The name in the event log, the dashboards and webhooks: `verification.created`.
@@ -192,6 +203,8 @@ impl EventKind {
             Self::RangeBurst => "risk.range_burst",
             Self::PolicyChanged => "policy.changed",
             Self::NetworkChecked => "network.checked",
+            Self::WebhookTest => "webhook.test",
+            Self::WebhookEndpointDisabled => "webhook.endpoint_disabled",
         }
     }
 
