@@ -128,7 +128,7 @@ pub enum EventKind {
     #[serde(rename = "network.checked")]
     NetworkChecked,
     /// A person asked for a test delivery to one webhook endpoint (admin area or command line); it
-    /// goes to that endpoint only. `endpoint`.
+    /// goes to that endpoint only. `endpoint`, `requested_by_role`.
     #[serde(rename = "webhook.test")]
     WebhookTest,
     /// orderguard disabled a webhook endpoint: it answered `410 Gone`, or no delivery to it has

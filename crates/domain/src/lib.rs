@@ -10,6 +10,7 @@ pub mod colour;
 pub mod decision;
 pub mod error;
 pub mod event;
+pub mod event_attributes;
 pub mod limits;
 pub mod lists;
 pub mod money;

@@ -1,0 +1,531 @@
+//! The attributes of every event kind, as data: for the webhooks section of the OpenAPI document
+//! (a JSON schema of each type's `data`), and for a test that holds what the server really writes
+//! against it. The prose of `EventKind` says what each attribute means; this says
+//! its JSON type, whether every event of the kind has it, and whether it can be `null`.
+//!
+//! It follows what the server writes, not only what the prose says: the `json!` maps of the server
+//! write an absent `Option` as `null`, so such an attribute is always present and nullable.
+//!
+//! Not attributes: `brand`, `event_id`, `verification_id` and `order_id`, which the webhook payload
+//! adds to `data` from the event itself (and which an attribute of the same name could not replace).
+
+use crate::event::EventKind;
+
+// The types by name, so that the tables below read as lists: `String` in this module is the variant.
+use AttributeType::{Boolean, Integer, Number, Object, ObjectList, String, StringList};
+
+/// The JSON type of an attribute's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttributeType {
+    String,
+    Integer,
+    /// A number that may have a fraction (a rate).
+    Number,
+    Boolean,
+    StringList,
+    /// An object whose fields the attribute's description names.
+    Object,
+    ObjectList,
+}
+
+impl AttributeType {
+    /// The JSON Schema `type` of the value: `array` for the lists.
+    pub fn json_schema_type(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Integer => "integer",
+            Self::Number => "number",
+            Self::Boolean => "boolean",
+            Self::StringList | Self::ObjectList => "array",
+            Self::Object => "object",
+        }
+    }
+
+    /// The JSON Schema `type` of a list's items; `None` for a single value.
+    pub fn item_type(self) -> Option<&'static str> {
+        match self {
+            Self::StringList => Some("string"),
+            Self::ObjectList => Some("object"),
+            Self::String | Self::Integer | Self::Number | Self::Boolean | Self::Object => None,
+        }
+    }
+}
+
+/// One attribute of an event kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attribute {
+    pub name: &'static str,
+    pub kind: AttributeType,
+    /// It may be `null`.
+    pub nullable: bool,
+    /// Every event of the kind has it (possibly `null`); otherwise only some do.
+    pub always: bool,
+    /// One sentence for the API documentation.
+    pub about: &'static str,
+}
+
+/// Present in every event of the kind, never `null`.
+const fn always(name: &'static str, kind: AttributeType, about: &'static str) -> Attribute {
+    Attribute { name, kind, nullable: false, always: true, about }
+}
+
+/// Present in every event of the kind, `null` when there is nothing to say.
+const fn or_null(name: &'static str, kind: AttributeType, about: &'static str) -> Attribute {
+    Attribute { name, kind, nullable: true, always: true, about }
+}
+
+/// Present in some events of the kind only, never `null` when present.
+const fn sometimes(name: &'static str, kind: AttributeType, about: &'static str) -> Attribute {
+    Attribute { name, kind, nullable: false, always: false, about }
+}
+
+/// Present in some events of the kind only, and then possibly `null`.
+const fn sometimes_or_null(name: &'static str, kind: AttributeType, about: &'static str) -> Attribute {
+    Attribute { name, kind, nullable: true, always: false, about }
+}
+
+// Shared by several kinds, so that one attribute reads the same wherever it appears.
+const AMOUNT: Attribute = always("amount", Integer, "The order's amount, in minor units of `currency`.");
+const CURRENCY: Attribute = always("currency", String, "The order's currency (ISO 4217).");
+const MESSAGE_ID: Attribute = always("message_id", String, "orderguard's id of the SMS.");
+const ATTEMPT: Attribute = always("attempt", Integer, "The hand-off round of the SMS, from 1.");
+const PROVIDER: Attribute = always("provider", String, "The SMS provider, as named in the configuration.");
+const COUNTRY: Attribute = always("country", String, "The destination's ISO 3166 region, `ZZ` when unknown.");
+const ATTEMPTS: Attribute = always("attempts", Integer, "How many codes were typed.");
+const RESENDS: Attribute = always("resends", Integer, "How many times the code was sent again.");
+const REASONS: Attribute =
+    always("reasons", StringList, "Reason codes: the live rules that fired and any hard limit that refused.");
+const ACTOR_ROLE: Attribute =
+    always("actor_role", String, "The role of the analyst who decided: `operator`, `brand_admin`, `analyst`.");
+const WITH_NOTE: Attribute =
+    always("with_note", Boolean, "Whether the analyst wrote a note (the note stays with the verification).");
+const RELAY: Attribute = sometimes(
+    "relay",
+    Object,
+    "Where the code was typed, compared with the order: `network_differs`, `device_differs` (booleans).",
+);
+const EXPIRES_AT: Attribute = always("expires_at", String, "When the hold ends undecided (RFC 3339).");
+const DELIVERY_LATENCY: Attribute =
+    or_null("latency_ms", Integer, "Milliseconds since the hand-off; `null` when the hand-off time is unknown.");
+const DELIVERY_STATUS: Attribute =
+    always("status", String, "The provider's status, in words (`delivered`, `expired`, …).");
+const DELIVERY_ERROR_CODE: Attribute = or_null("error_code", String, "The provider's error code, if it gave one.");
+
+const VERIFICATION_CREATED: &[Attribute] = &[
+    AMOUNT,
+    CURRENCY,
+    always("locale", String, "The language of the SMS and the hosted page."),
+    or_null("phone_region", String, "The number's ISO 3166 region; `null` when unknown."),
+    always("number_type", String, "What kind of line the number is (`mobile`, `voip`, …)."),
+    always("hardware", Boolean, "Whether the order has hardware."),
+    always("phone_verified", Boolean, "Whether the identity service said the number is verified."),
+    or_null(
+        "phone_changed_at",
+        String,
+        "When the identity service says the number last changed (RFC 3339); `null` when it does not say.",
+    ),
+];
+
+const RISK_ASSESSED: &[Attribute] = &[
+    always("decision", String, "The decision: `allow`, `review`, `deny`."),
+    always("score", Integer, "The risk score: the points of the live rules and network checks that fired."),
+    REASONS,
+    always("shadow_reasons", StringList, "Reason codes of the shadow rules that fired (not counted)."),
+    always(
+        "rules",
+        ObjectList,
+        "Every rule: `rule`, `fired`, `points`, `shadow`, and `input` (the count or age compared) when it had one.",
+    ),
+    always("policy_version", String, "The version of the brand's policy that decided."),
+    always("network", ObjectList, "Each network check: `api`, `outcome`, `age_band`."),
+    or_null(
+        "list",
+        Object,
+        "The allow- or block-list entry that decided: `list`, `kind`, `entry` (its id); `null` when none.",
+    ),
+];
+
+const VERIFICATION_BLOCKED: &[Attribute] = &[
+    REASONS,
+    AMOUNT,
+    CURRENCY,
+    sometimes_or_null(
+        "retry_after_seconds",
+        Integer,
+        "When a hard limit refused: seconds until a new verification can succeed.",
+    ),
+];
+
+const SMS_QUEUED: &[Attribute] = &[MESSAGE_ID];
+
+const SMS_SUBMITTED: &[Attribute] = &[
+    MESSAGE_ID,
+    PROVIDER,
+    ATTEMPT,
+    always("latency_ms", Integer, "How long the provider took to take it, in milliseconds."),
+    COUNTRY,
+    or_null("provider_message_id", String, "The provider's id of the SMS, if it gave one."),
+    always("probe", Boolean, "Whether it tested a provider whose circuit breaker was open."),
+];
+
+const SMS_ATTEMPT_FAILED: &[Attribute] = &[
+    MESSAGE_ID,
+    ATTEMPT,
+    PROVIDER,
+    always("result", String, "What the provider did: `rejected`, `unavailable`, `skipped`."),
+    always("error", String, "Why, in words."),
+    sometimes("latency_ms", Integer, "How long the provider took to answer; absent when skipped."),
+];
+
+const SMS_FAILED: &[Attribute] = &[
+    MESSAGE_ID,
+    sometimes(
+        "stage",
+        String,
+        "Where: `hand_off` (another round follows) or `delivery`; absent when the last round failed.",
+    ),
+    sometimes("attempt", Integer, "At hand-off: the round that failed, from 1."),
+    sometimes("final", Boolean, "At hand-off: whether no round follows."),
+    sometimes("next_attempt_in_ms", Integer, "At hand-off, when another round follows: milliseconds until it."),
+    sometimes("reason", String, "At hand-off, when no round follows: why, in words."),
+    sometimes("provider", String, "In a delivery report: the SMS provider, as named in the configuration."),
+    sometimes("country", String, "In a delivery report: the destination's ISO 3166 region, `ZZ` when unknown."),
+    sometimes_or_null(
+        "latency_ms",
+        Integer,
+        "In a delivery report: milliseconds since the hand-off; `null` when unknown.",
+    ),
+    sometimes("status", String, "In a delivery report: the provider's status, in words."),
+    sometimes_or_null("error_code", String, "In a delivery report: the provider's error code, if it gave one."),
+];
+
+const SMS_EXPIRED: &[Attribute] = &[
+    MESSAGE_ID,
+    ATTEMPT,
+    always("final", Boolean, "Always `true`: the SMS is not tried again."),
+    always("reason", String, "Why, in words."),
+];
+
+const SMS_DELIVERED: &[Attribute] = &[
+    MESSAGE_ID,
+    PROVIDER,
+    COUNTRY,
+    DELIVERY_LATENCY,
+    always("stage", String, "Always `delivery`."),
+    DELIVERY_STATUS,
+    DELIVERY_ERROR_CODE,
+];
+
+const CHECK_FAILED: &[Attribute] = &[always("attempt", Integer, "The number of the wrong code, from 1.")];
+
+const VERIFICATION_APPROVED: &[Attribute] = &[
+    ATTEMPTS,
+    RESENDS,
+    always("seconds_since_sent", Integer, "Seconds from the last code sent to the right one typed."),
+    RELAY,
+];
+
+const VERIFICATION_FAILED: &[Attribute] = &[
+    ATTEMPTS,
+    always("risk", String, "The risk decision of the verification: `allow`, `review`, `deny`."),
+    AMOUNT,
+    CURRENCY,
+];
+
+const VERIFICATION_RESENT: &[Attribute] = &[
+    always("resend", Integer, "The number of this resend, from 1."),
+    always("message_id", String, "orderguard's id of the new SMS."),
+];
+
+const VERIFICATION_CANCELED: &[Attribute] =
+    &[always("with_reason", Boolean, "Whether a reason was given (the reason itself stays with the verification).")];
+
+const VERIFICATION_EXPIRED: &[Attribute] = &[ATTEMPTS, RESENDS];
+
+const VERIFICATION_UNDELIVERABLE: &[Attribute] =
+    &[always("reason", String, "Why no provider could send the code, in words.")];
+
+const IDENTITY_FAILED: &[Attribute] = &[
+    always("connector", String, "The brand's identity connector."),
+    always("reason", String, "What went wrong: `unavailable`, `token_rejected`."),
+    always("detail", String, "Why, in words."),
+    always(
+        "customer_field",
+        String,
+        "Which reference the shop sent: `customer.id`, `customer.access_token`, `customer.id_token`.",
+    ),
+];
+
+const ORDER_OUTCOME_REPORTED: &[Attribute] = &[
+    always(
+        "outcome",
+        String,
+        "What became of the order: `completed`, `canceled`, `fraud_confirmed`, `chargeback`, `hardware_damaged`.",
+    ),
+    or_null("amount_lost", Integer, "The amount lost, in minor units of `currency`; `null` when none was reported."),
+    or_null("currency", String, "The currency of `amount_lost`; `null` without it."),
+    always("verifications", Integer, "How many verifications the order had."),
+    or_null(
+        "previous",
+        Object,
+        "The report this one replaces: `outcome`, `amount_lost`, `currency`; `null` for the first.",
+    ),
+];
+
+const VERIFICATION_HELD: &[Attribute] = &[REASONS, EXPIRES_AT, RELAY];
+
+const REVIEW_DECIDED: &[Attribute] = &[ACTOR_ROLE, WITH_NOTE];
+
+const REVIEW_RELEASED: &[Attribute] =
+    &[ACTOR_ROLE, WITH_NOTE, always("message_id", String, "orderguard's id of the SMS with the code.")];
+
+const CHECK_REFUSED: &[Attribute] = &[
+    always("reason", String, "The reason code of the limit that refused."),
+    always("retry_after_seconds", Integer, "Seconds until the limit lets it through."),
+    always("action", String, "What was refused: `check`, `resend`."),
+];
+
+const LOCK_ENGAGED: &[Attribute] = &[
+    always("subject", String, "Whose checks are refused: `customer`, `number`."),
+    always("wrong_codes", Integer, "The brand's limit of wrong codes that was reached."),
+    always("until", String, "When the lock ends (RFC 3339)."),
+];
+
+// Not written by the server yet: as the prose of the kind has it.
+const LOCK_LIFTED: &[Attribute] =
+    &[always("subject", String, "Whose lock was lifted: `customer`, `number`."), ACTOR_ROLE];
+
+const RANGE_BURST: &[Attribute] = &[
+    always("range_digits", Integer, "The length of the range prefix (the range itself is not given)."),
+    always("unconfirmed", Integer, "Codes sent to the range in the window and not used."),
+    always("usual_rate", Number, "The range's usual rate of codes."),
+    always("until", String, "When sends to the range resume (RFC 3339)."),
+];
+
+const POLICY_CHANGED: &[Attribute] = &[
+    always("policy_version", String, "The version of the brand's policy now in force."),
+    or_null("previous_version", String, "The version it replaces; `null` the first time."),
+];
+
+const NETWORK_CHECKED: &[Attribute] = &[
+    always("api", String, "Which check: `sim_swap`, `device_swap`."),
+    always("gateway", String, "The network gateway, as named in the configuration."),
+    always("method", String, "The CAMARA operation: `retrieve_date`, `check`."),
+    always("on", String, "Why it was asked: `create`, `resend`."),
+    always("outcome", String, "What the network said: `swapped`, `not_swapped`, `unavailable`."),
+    or_null(
+        "age_band",
+        String,
+        "The band of the change (`24h`, `7d`, …, `older`, `none`; never the date); `null` when unavailable.",
+    ),
+    or_null("monitored_days", Integer, "How far back the operator looks, when it says."),
+    or_null("action", String, "What it does to the decision: `deny`, `review`, `score`, `note`; `null` when none."),
+    or_null("points", Integer, "The points it adds, with `action` `score`."),
+    always("shadow", Boolean, "Whether the check is in shadow mode (recorded, not counted)."),
+    always("latency_ms", Integer, "How long the gateway took, in milliseconds."),
+    or_null("error", String, "Why it was unavailable: a timeout, the HTTP status and the CAMARA `code` and `message`."),
+];
+
+// Neither webhook kind is written by the server yet: as their prose has them.
+const WEBHOOK_TEST: &[Attribute] = &[
+    always("endpoint", String, "The webhook endpoint the test went to."),
+    always("requested_by_role", String, "The role of who asked for it: `operator`, `brand_admin`."),
+];
+
+const WEBHOOK_ENDPOINT_DISABLED: &[Attribute] = &[
+    always("endpoint", String, "The webhook endpoint that was disabled."),
+    always("reason", String, "Why: `gone` (it answered `410 Gone`), `failing`."),
+    sometimes("failing_since", String, "When `failing`: since when no delivery succeeded (RFC 3339)."),
+];
+
+impl EventKind {
+    /// The attributes of events of this kind (see the module's documentation).
+    pub fn attributes(self) -> &'static [Attribute] {
+        match self {
+            Self::VerificationCreated => VERIFICATION_CREATED,
+            Self::RiskAssessed => RISK_ASSESSED,
+            Self::VerificationBlocked => VERIFICATION_BLOCKED,
+            Self::SmsQueued => SMS_QUEUED,
+            Self::SmsSubmitted => SMS_SUBMITTED,
+            Self::SmsAttemptFailed => SMS_ATTEMPT_FAILED,
+            Self::SmsFailed => SMS_FAILED,
+            Self::SmsExpired => SMS_EXPIRED,
+            Self::SmsDelivered => SMS_DELIVERED,
+            Self::CheckFailed => CHECK_FAILED,
+            Self::VerificationApproved => VERIFICATION_APPROVED,
+            Self::VerificationFailed => VERIFICATION_FAILED,
+            Self::VerificationResent => VERIFICATION_RESENT,
+            Self::VerificationCanceled => VERIFICATION_CANCELED,
+            Self::VerificationExpired => VERIFICATION_EXPIRED,
+            Self::VerificationUndeliverable => VERIFICATION_UNDELIVERABLE,
+            Self::IdentityFailed => IDENTITY_FAILED,
+            Self::OrderOutcomeReported => ORDER_OUTCOME_REPORTED,
+            Self::VerificationHeld => VERIFICATION_HELD,
+            Self::ReviewApproved | Self::ReviewRejected => REVIEW_DECIDED,
+            Self::ReviewReleased => REVIEW_RELEASED,
+            Self::CheckRefused => CHECK_REFUSED,
+            Self::LockEngaged => LOCK_ENGAGED,
+            Self::LockLifted => LOCK_LIFTED,
+            Self::RangeBurst => RANGE_BURST,
+            Self::PolicyChanged => POLICY_CHANGED,
+            Self::NetworkChecked => NETWORK_CHECKED,
+            Self::WebhookTest => WEBHOOK_TEST,
+            Self::WebhookEndpointDisabled => WEBHOOK_ENDPOINT_DISABLED,
+        }
+    }
+
+    /// The attribute `name` of this kind, if it has one.
+    pub fn attribute(self, name: &str) -> Option<&'static Attribute> {
+        self.attributes().iter().find(|a| a.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_within_a_kind() {
+        for kind in EventKind::ALL {
+            let mut names: Vec<&str> = kind.attributes().iter().map(|a| a.name).collect();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), kind.attributes().len(), "{kind} names an attribute twice");
+        }
+    }
+
+    #[test]
+    fn names_are_lowercase_snake_case() {
+        let snake = |name: &str| {
+            name.starts_with(|c: char| c.is_ascii_lowercase())
+                && !name.ends_with('_')
+                && !name.contains("__")
+                && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        for kind in EventKind::ALL {
+            for attribute in kind.attributes() {
+                assert!(snake(attribute.name), "{kind}: `{}`", attribute.name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_kind_has_attributes_described_in_one_sentence() {
+        for kind in EventKind::ALL {
+            assert!(!kind.attributes().is_empty(), "{kind} has no attributes");
+            for attribute in kind.attributes() {
+                let about = attribute.about;
+                assert!(about.ends_with('.') && about.len() <= 120, "{kind}.{}: {about}", attribute.name);
+            }
+        }
+    }
+
+    #[test]
+    fn no_attribute_takes_a_name_of_the_payload() {
+        for kind in EventKind::ALL {
+            for name in ["brand", "event_id", "verification_id", "order_id", "type", "timestamp"] {
+                assert!(kind.attribute(name).is_none(), "{kind} has `{name}`, which the payload sets");
+            }
+        }
+    }
+
+    #[test]
+    fn no_attribute_is_named_for_personal_data() {
+        let personal = [
+            "phone",
+            "phone_number",
+            "number",
+            "e164",
+            "msisdn",
+            "to",
+            "code",
+            "otp",
+            "ip",
+            "client_ip",
+            "ip_address",
+            "name",
+            "customer_name",
+            "email",
+            "customer_id",
+            "device_id",
+            "note",
+            "cancel_reason",
+        ];
+        for kind in EventKind::ALL {
+            for name in personal {
+                assert!(kind.attribute(name).is_none(), "{kind} has `{name}`");
+            }
+        }
+    }
+
+    /// Each kind's doc comment in `event.rs`, by its name: the lines from the first `///` to the
+    /// `#[serde(rename = "…")]` that follows.
+    fn prose() -> Vec<(&'static str, std::string::String)> {
+        let mut docs = Vec::new();
+        let mut doc = std::string::String::new();
+        for line in include_str!("event.rs").lines().map(str::trim) {
+            if let Some(text) = line.strip_prefix("///") {
+                doc.push_str(text);
+                doc.push(' ');
+            } else if let Some(name) = line.strip_prefix("#[serde(rename = \"").and_then(|r| r.strip_suffix("\")]")) {
+                docs.push((name, std::mem::take(&mut doc)));
+            } else {
+                doc.clear();
+            }
+        }
+        docs
+    }
+
+    /// Attributes the server writes that the prose of their kind does not name yet.
+    const UNNAMED_IN_PROSE: [(EventKind, &str); 3] = [
+        (EventKind::RiskAssessed, "list"),
+        (EventKind::VerificationApproved, "relay"),
+        (EventKind::VerificationHeld, "relay"),
+    ];
+
+    #[test]
+    fn the_prose_of_each_kind_names_its_attributes() {
+        let docs = prose();
+        for kind in EventKind::ALL {
+            let (_, doc) = docs.iter().find(|(name, _)| *name == kind.as_str()).unwrap();
+            for attribute in kind.attributes() {
+                let named = doc.contains(&format!("`{}`", attribute.name));
+                let known_gap = UNNAMED_IN_PROSE.contains(&(kind, attribute.name));
+                assert!(
+                    named != known_gap,
+                    "{kind}.{}: named in prose {named}, listed as a gap {known_gap}",
+                    attribute.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn known_attributes_have_their_types() {
+        let get = |kind: EventKind, name: &str| *kind.attribute(name).unwrap();
+        let approved = get(EventKind::VerificationApproved, "attempts");
+        assert_eq!((approved.kind, approved.nullable, approved.always), (Integer, false, true));
+        assert_eq!(get(EventKind::RiskAssessed, "reasons").kind, StringList);
+        assert_eq!(get(EventKind::RiskAssessed, "rules").kind, ObjectList);
+        assert_eq!(get(EventKind::RangeBurst, "usual_rate").kind, Number);
+        assert_eq!(get(EventKind::VerificationCanceled, "with_reason").kind, Boolean);
+        let region = get(EventKind::VerificationCreated, "phone_region");
+        assert!(region.always && region.nullable, "written as null when unknown");
+        let skipped = get(EventKind::SmsAttemptFailed, "latency_ms");
+        assert!(!skipped.always && !skipped.nullable, "left out when skipped");
+        assert!(get(EventKind::NetworkChecked, "action").nullable);
+        assert!(get(EventKind::PolicyChanged, "previous_version").nullable);
+        assert!(!get(EventKind::VerificationBlocked, "retry_after_seconds").always, "absent when a resend blocks");
+        assert!(!get(EventKind::SmsFailed, "stage").always, "absent when the last hand-off round failed");
+        assert_eq!(get(EventKind::OrderOutcomeReported, "previous").kind, Object);
+    }
+
+    #[test]
+    fn schema_types_are_json_schema_names() {
+        assert_eq!(StringList.json_schema_type(), "array");
+        assert_eq!(StringList.item_type(), Some("string"));
+        assert_eq!(ObjectList.item_type(), Some("object"));
+        assert_eq!(Integer.json_schema_type(), "integer");
+        assert_eq!(Object.item_type(), None);
+    }
+}
