@@ -65,6 +65,16 @@ impl Access {
     pub fn decides_reviews(&self, slug: &str) -> bool {
         self.sees_brand(slug)
     }
+
+    /// Whether the user may see and change this brand's webhook endpoints, their deliveries and
+    /// replays: operators and the brand's admins (the endpoints are the brand's integration).
+    pub fn manages_webhooks(&self, slug: &str) -> bool {
+        match self.role {
+            Role::Operator => true,
+            Role::BrandAdmin => self.brand.as_deref() == Some(slug),
+            Role::Analyst | Role::Auditor => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -86,6 +96,8 @@ mod tests {
         assert!(
             admin.decides_reviews("alpha") && operator.decides_reviews("beta") && !auditor.decides_reviews("alpha")
         );
+        assert!(operator.manages_webhooks("beta") && admin.manages_webhooks("alpha") && !admin.manages_webhooks("beta"));
+        assert!(!analyst.manages_webhooks("beta") && !auditor.manages_webhooks("alpha"));
         assert!(Role::Analyst.masks_personal_data() && !Role::BrandAdmin.masks_personal_data());
         assert_eq!(Role::parse("brand_admin"), Some(Role::BrandAdmin));
         assert_eq!(Role::parse("root"), None);

@@ -34,6 +34,80 @@ pub fn verdict(status: Option<u16>) -> Verdict {
     }
 }
 
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Waiting for its (next) attempt.
+    Pending,
+    Delivered,
+    /// Its retries are spent.
+    Failed,
+    /// Not sent: the endpoint answered `410 Gone`, was disabled or was deleted.
+    Gone,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 4] = [Self::Pending, Self::Delivered, Self::Failed, Self::Gone];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Gone => "gone",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// Where an endpoint was declared: the configuration file (read-only elsewhere), or the admin
+/// area and the command line (kept in the database with its secret sealed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointSource {
+    Config,
+    Stored,
+}
+
+impl EndpointSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Stored => "stored",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Config, Self::Stored].into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// Why orderguard disabled an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisabledReason {
+    /// It answered `410 Gone`.
+    Gone,
+    /// No delivery to it succeeded for the configured time.
+    Failing,
+}
+
+impl DisabledReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gone => "gone",
+            Self::Failing => "failing",
+        }
+    }
+}
+
+/// Whether an endpoint whose attempts have all failed since `failing_since` (ms) is to be
+/// disabled at `now`, after `disable_after_ms` of failures.
+pub fn keeps_failing(failing_since: i64, now: i64, disable_after_ms: i64) -> bool {
+    now.saturating_sub(failing_since) >= disable_after_ms
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,6 +123,23 @@ mod tests {
         assert!((70 * 3_600_000..=80 * 3_600_000).contains(&total), "{total}");
         assert_eq!(retry_after_ms(5_000, 1, 0), Some(4_000));
         assert_eq!(retry_after_ms(5_000, 1, 255), Some(6_000));
+    }
+
+    #[test]
+    fn an_endpoint_is_disabled_once_it_has_failed_long_enough() {
+        let day = 86_400_000;
+        assert!(!keeps_failing(0, 5 * day - 1, 5 * day));
+        assert!(keeps_failing(0, 5 * day, 5 * day));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for status in DeliveryStatus::ALL {
+            assert_eq!(DeliveryStatus::parse(status.as_str()), Some(status));
+        }
+        for source in [EndpointSource::Config, EndpointSource::Stored] {
+            assert_eq!(EndpointSource::parse(source.as_str()), Some(source));
+        }
     }
 
     #[test]

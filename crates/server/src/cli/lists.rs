@@ -11,7 +11,8 @@ use crate::brand::Brands;
 use crate::config::Settings;
 use crate::crypto::Secrets;
 use crate::prepare_store;
-use crate::service::lists::{self, Actor, NewEntry};
+use crate::service::Actor;
+use crate::service::lists::{self, NewEntry};
 
 #[derive(Subcommand)]
 pub enum ListAction {
@@ -61,7 +62,7 @@ pub async fn list(action: ListAction, settings: Settings, now: Timestamp) -> any
     };
     let Some(brand) = brands.get(&slug).cloned() else { bail!("there is no brand `{slug}` in the configuration") };
     let store = prepare_store(&settings, now).await?;
-    let operator = |by: String| Actor { username: by, role: Role::Operator };
+    let operator = |by: String| Actor { username: by, role: Role::Operator, brand: None };
     match action {
         ListAction::Add { list, kind, value, reason, expires_in_days, by, .. } => {
             let list =

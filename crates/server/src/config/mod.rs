@@ -153,6 +153,10 @@ pub struct Limits {
     pub webhook_retry_base_ms: u64,
     /// Webhook deliveries in flight at once, per instance.
     pub webhook_concurrency: usize,
+    /// Webhook deliveries in flight at once to any one endpoint, over all instances.
+    pub webhook_concurrency_per_endpoint: usize,
+    /// An endpoint to which no delivery has succeeded for this long is disabled (five days).
+    pub webhook_disable_after_ms: u64,
 }
 
 impl Default for Limits {
@@ -167,6 +171,8 @@ impl Default for Limits {
             rollup_lag_ms: 5_000,
             webhook_retry_base_ms: 5_000,
             webhook_concurrency: 16,
+            webhook_concurrency_per_endpoint: 8,
+            webhook_disable_after_ms: 5 * 86_400_000,
         }
     }
 }

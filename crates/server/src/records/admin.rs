@@ -33,10 +33,17 @@ pub enum AuditAction {
     ReviewSend,
     /// A held order rejected after review (`subject`: the order id).
     ReviewReject,
+    /// A webhook endpoint was created (`subject`: its name and URL).
+    WebhookEndpointCreated,
+    /// A webhook endpoint was enabled, disabled, given a new secret or deleted (`subject`: its
+    /// name and what changed).
+    WebhookEndpointChanged,
+    /// Webhook deliveries were sent again, or a test event (`subject`: the endpoint and which).
+    WebhookReplayed,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 7] = [
+    pub const ALL: [AuditAction; 10] = [
         Self::OrderTrace,
         Self::NumberSearch,
         Self::ListEntryAdded,
@@ -44,6 +51,9 @@ impl AuditAction {
         Self::ReviewApprove,
         Self::ReviewSend,
         Self::ReviewReject,
+        Self::WebhookEndpointCreated,
+        Self::WebhookEndpointChanged,
+        Self::WebhookReplayed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +65,9 @@ impl AuditAction {
             Self::ReviewApprove => "review_approve",
             Self::ReviewSend => "review_send",
             Self::ReviewReject => "review_reject",
+            Self::WebhookEndpointCreated => "webhook_endpoint_created",
+            Self::WebhookEndpointChanged => "webhook_endpoint_changed",
+            Self::WebhookReplayed => "webhook_replayed",
         }
     }
 

@@ -43,6 +43,13 @@ pub struct SignedIn {
     pub csrf_token: String,
 }
 
+impl SignedIn {
+    /// The user as the author of an audited change.
+    pub fn actor(&self) -> super::Actor {
+        super::Actor { username: self.username.clone(), role: self.access.role, brand: self.access.brand.clone() }
+    }
+}
+
 pub struct NewSession {
     /// The cookie's value; only its hash is stored.
     pub token: String,

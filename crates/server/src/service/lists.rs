@@ -5,9 +5,8 @@ use orderguard_domain::FieldError;
 use orderguard_domain::clock::Timestamp;
 use orderguard_domain::lists::{self, ListKind, ListName};
 use orderguard_domain::phone::E164;
-use orderguard_domain::role::Role;
 
-use super::ServiceError;
+use super::{Actor, ServiceError};
 use crate::brand::Brand;
 use crate::crypto::Secrets;
 use crate::records::admin::{AuditAction, AuditEntry};
@@ -26,11 +25,6 @@ pub struct NewEntry {
     pub expires_at: Option<Timestamp>,
 }
 
-/// Who changes a list: a user of the admin area, or an operator on the command line.
-pub struct Actor {
-    pub username: String,
-    pub role: Role,
-}
 
 /// The stored value and label of what an entry names; a number is kept only as its keyed hash.
 fn value_and_label(
@@ -121,11 +115,10 @@ pub async fn remove(
     now: Timestamp,
 ) -> Result<ListEntry, ServiceError> {
     let (slug, id) = (brand.slug.to_string(), id.to_owned());
-    let (username, role) = (actor.username.clone(), actor.role);
+    let actor = actor.clone();
     store
         .write(move |conn| -> Result<ListEntry, ServiceError> {
             let entry = crate::store::lists::remove(conn, &slug, &id)?.ok_or(ServiceError::NotFound)?;
-            let actor = Actor { username, role };
             crate::store::admin::audit(conn, &audit_entry(&actor, AuditAction::ListEntryRemoved, &entry, now))?;
             Ok(entry)
         })

@@ -22,6 +22,16 @@ use crate::identity::IdentityError;
 use crate::records::VerificationRecord;
 use crate::store::StoreError;
 
+/// Who changes something that is audited: a user of the admin area, or an operator on the
+/// command line.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub username: String,
+    pub role: orderguard_domain::role::Role,
+    /// The one brand of a brand role.
+    pub brand: Option<String>,
+}
+
 /// `field: reason` of each error, for a command line or a log.
 fn describe(errors: &[FieldError]) -> String {
     errors.iter().map(|e| format!("{}: {}", e.field, e.reason)).collect::<Vec<_>>().join("; ")

@@ -115,6 +115,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (15, include_str!("../../migrations/sqlite/0015_brand_policy_version.sql")),
     (16, include_str!("../../migrations/sqlite/0016_network_checked_at.sql")),
     (17, include_str!("../../migrations/sqlite/0017_webhooks.sql")),
+    (18, include_str!("../../migrations/sqlite/0018_webhook_endpoints_managed.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -134,6 +135,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (15, include_str!("../../migrations/postgres/0015_brand_policy_version.sql")),
     (16, include_str!("../../migrations/postgres/0016_network_checked_at.sql")),
     (17, include_str!("../../migrations/postgres/0017_webhooks.sql")),
+    (18, include_str!("../../migrations/postgres/0018_webhook_endpoints_managed.sql")),
 ];
 
 impl Store {

@@ -32,27 +32,53 @@ pub struct WebhookEndpoint {
     pub description: Option<String>,
 }
 
+/// A name for an endpoint: 1 to 40 of a-z, 0-9 and `-`.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.len() > 40
+        || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(format!("the name `{name}` must be 1 to 40 of a-z, 0-9 and -"));
+    }
+    Ok(())
+}
+
+/// A URL to send to: https (plain http to this machine only) and not a private address unless
+/// allowed; a name is resolved now (blocking), and again at every delivery.
+pub fn check_target(url: &str, guard: &TargetGuard) -> Result<(), String> {
+    let host = check_url(url)?;
+    guard.check_declared(&host)
+}
+
+/// Event types as written (`*` for all); `None` means all.
+pub fn parse_events(events: &[String]) -> Result<Option<Vec<EventKind>>, String> {
+    if events.is_empty() {
+        return Err("name at least one event type, or *".into());
+    }
+    if events.iter().any(|e| e == "*") {
+        return Ok(None);
+    }
+    let kinds = events
+        .iter()
+        .map(|e| EventKind::parse(e).ok_or_else(|| format!("`{e}` is not an event type (docs/webhooks.md)")));
+    Ok(Some(kinds.collect::<Result<Vec<_>, _>>()?))
+}
+
+/// Event types as stored for the database's routing (`*` for all).
+pub fn subscribed(events: Option<&[EventKind]>) -> Vec<String> {
+    match events {
+        None => vec!["*".into()],
+        Some(kinds) => kinds.iter().map(|k| k.as_str().to_owned()).collect(),
+    }
+}
+
 impl WebhookEndpoint {
     pub fn new(config: &WebhookConfig, guard: &TargetGuard) -> Result<Self, String> {
         let name = &config.name;
-        if name.is_empty()
-            || name.len() > 40
-            || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(format!("webhooks: name `{name}` must be 1 to 40 of a-z, 0-9 and -"));
-        }
+        check_name(name).map_err(|e| format!("webhooks: {e}"))?;
         let field = |what: &str| format!("webhooks.{name}.{what}");
-        let host = check_url(&config.url).map_err(|e| format!("{}: {e}", field("url")))?;
-        guard.check_declared(&host).map_err(|e| format!("{}: {e}", field("url")))?;
-        let events = if config.events.iter().any(|e| e == "*") {
-            None
-        } else {
-            let kinds = config.events.iter().map(|e| {
-                EventKind::parse(e)
-                    .ok_or_else(|| format!("{}: `{e}` is not an event type (docs/webhooks.md)", field("events")))
-            });
-            Some(kinds.collect::<Result<Vec<_>, _>>()?)
-        };
+        check_target(&config.url, guard).map_err(|e| format!("{}: {e}", field("url")))?;
+        let events = parse_events(&config.events).map_err(|e| format!("{}: {e}", field("events")))?;
         if config.secrets.is_empty() || config.secrets.len() > 2 {
             return Err(format!("{}: one secret, or two during a rotation", field("secrets")));
         }
@@ -89,12 +115,11 @@ impl WebhookEndpoint {
         })
     }
 
-    /// The event types it receives, as stored for the database's routing (`*` for all).
-    pub fn subscribed(&self) -> Vec<String> {
-        match &self.events {
-            None => vec!["*".into()],
-            Some(kinds) => kinds.iter().map(|k| k.as_str().to_owned()).collect(),
-        }
+    /// An endpoint kept in the database, for sending: its URL and its unsealed secrets (what
+    /// it subscribes to is in the database's routing).
+    pub fn stored(name: &str, url: &str, secrets: Vec<WebhookSecret>) -> Self {
+        let (name, url) = (name.to_owned(), url.to_owned());
+        Self { name, url, events: None, secrets, signing_key: None, enabled: true, description: None }
     }
 }
 

@@ -1,21 +1,26 @@
 //! Delivering the brands' events to their webhook endpoints: the configured endpoints are
-//! declared to the store at start (its trigger then writes a delivery with every subscribed
-//! event, in the event's own transaction); `deliver_due` takes the due deliveries with a lease,
-//! sends them signed, and records each attempt: delivered, tried again later on the schedule of
-//! `orderguard_domain::webhook`, failed when it is spent, or gone (`410`: the endpoint is disabled).
+//! declared to the store at start, the others are managed in `endpoints` (the store's trigger
+//! then writes a delivery with every subscribed event, in the event's own transaction);
+//! `deliver_due` takes the due deliveries with a lease, sends them signed, and records each
+//! attempt: delivered, tried again later on the schedule of `orderguard_domain::webhook`, failed
+//! when it is spent, or gone. An endpoint that answers `410` or fails for too long is disabled.
+
+pub mod endpoints;
 
 use std::sync::Arc;
 
 use orderguard_domain::clock::Timestamp;
-use orderguard_domain::webhook::{self, Verdict};
+use orderguard_domain::event::EventKind;
+use orderguard_domain::webhook::{self, DisabledReason, EndpointSource, Verdict};
 use serde_json::{Value, json};
 
 use super::ServiceError;
 use crate::app::App;
 use crate::brand::Brands;
-use crate::records::Event;
-use crate::store::webhooks::{self as store, Claimed, DeclaredEndpoint, Settle};
-use crate::store::{Store, StoreError};
+use crate::records::{Event, NewEvent};
+use crate::store::webhooks::{self as store, AttemptRecord, Claimed, DeclaredEndpoint, Settle};
+use crate::store::{Conn, Store, StoreError};
+use crate::webhooks::WebhookEndpoint;
 
 /// How long a claimed delivery is this instance's: longer than a receiver may take to answer
 /// (15 s), so that no other instance sends it meanwhile; after a crash, it is sent again then.
@@ -32,7 +37,7 @@ pub async fn declare(store: &Store, brands: &Brands, now: Timestamp) -> Result<(
                 url: e.url.clone(),
                 description: e.description.clone(),
                 enabled: e.enabled,
-                subscribed: e.subscribed(),
+                subscribed: crate::webhooks::subscribed(e.events.as_deref()),
             })
         })
         .collect();
@@ -60,11 +65,14 @@ pub fn payload(brand: &str, event: &Event) -> Value {
     json!({ "type": event.kind.as_str(), "timestamp": crate::clock::rfc3339(event.at), "data": data })
 }
 
-/// Sends the due deliveries (up to the instance's concurrency) and records how each went; gives
-/// how many were attempted.
+/// Sends the due deliveries (up to the instance's concurrency, and the per-endpoint one) and
+/// records how each went; gives how many were attempted.
 pub async fn deliver_due(app: &Arc<App>, now: Timestamp) -> Result<usize, ServiceError> {
-    let limit = i64::try_from(app.settings.limits.webhook_concurrency).unwrap_or(16);
-    let claimed = app.store.write(move |conn| store::claim_due(conn, now.millis(), LEASE_MS, limit)).await?;
+    let limits = &app.settings.limits;
+    let limit = i64::try_from(limits.webhook_concurrency).unwrap_or(16);
+    let per_endpoint = i64::try_from(limits.webhook_concurrency_per_endpoint).unwrap_or(8);
+    let claimed =
+        app.store.write(move |conn| store::claim_due(conn, now.millis(), LEASE_MS, limit, per_endpoint)).await?;
     let count = claimed.len();
     let sends = claimed.into_iter().map(|delivery| {
         let app = app.clone();
@@ -78,37 +86,45 @@ pub async fn deliver_due(app: &Arc<App>, now: Timestamp) -> Result<usize, Servic
     Ok(count)
 }
 
-/// Sets the queue gauges of every configured endpoint (an endpoint with nothing waiting reads 0).
+/// Sets the queue gauges of every endpoint (one with nothing waiting reads 0).
 pub async fn measure_backlog(app: &Arc<App>, now: Timestamp) -> Result<(), ServiceError> {
-    let backlog = app.store.read(store::backlog).await?;
-    for brand in app.brands.all() {
-        for endpoint in &brand.webhooks {
-            let waiting = backlog.iter().find(|(b, e, _, _)| b == brand.slug.as_str() && *e == endpoint.name);
-            let (count, oldest) = waiting.map_or((0, now.millis()), |(_, _, count, oldest)| (*count, *oldest));
-            let labels = [("brand", brand.slug.as_str()), ("endpoint", endpoint.name.as_str())];
-            app.metrics.set_gauge("orderguard_webhook_queue_depth", &labels, count);
-            app.metrics.set_gauge(
-                "orderguard_webhook_oldest_undelivered_seconds",
-                &labels,
-                (now.millis() - oldest).max(0) / 1000,
-            );
-        }
+    for b in app.store.read(store::backlog).await? {
+        let labels = [("brand", b.brand.as_str()), ("endpoint", b.endpoint.as_str())];
+        app.metrics.set_gauge("orderguard_webhook_queue_depth", &labels, b.waiting);
+        let age = b.oldest.map_or(0, |oldest| (now.millis() - oldest).max(0) / 1000);
+        app.metrics.set_gauge("orderguard_webhook_oldest_undelivered_seconds", &labels, age);
     }
     Ok(())
 }
 
+/// The endpoint to send a claimed delivery to, or why there is none.
+fn target(app: &App, delivery: &Claimed) -> Result<Arc<WebhookEndpoint>, &'static str> {
+    let Some(target) = &delivery.target else { return Err("the endpoint was deleted") };
+    if !target.enabled {
+        return Err("the endpoint is disabled");
+    }
+    match target.source {
+        EndpointSource::Config => app
+            .brands
+            .get(&delivery.brand)
+            .and_then(|b| b.webhooks.iter().find(|e| e.name == delivery.endpoint).cloned())
+            .ok_or("the endpoint is no longer configured"),
+        EndpointSource::Stored => {
+            let sealed = target.secrets_enc.as_deref().unwrap_or_default();
+            let secrets = endpoints::unseal_secrets(&app.secrets, sealed).map_err(|_| "its secret cannot be read")?;
+            Ok(Arc::new(WebhookEndpoint::stored(&delivery.endpoint, &target.url, secrets)))
+        }
+    }
+}
+
 async fn deliver(app: &Arc<App>, delivery: Claimed, now: Timestamp) -> Result<(), ServiceError> {
-    let endpoint = app
-        .brands
-        .get(&delivery.brand)
-        .and_then(|b| b.webhooks.iter().find(|e| e.name == delivery.endpoint && e.enabled).cloned());
-    let Some(endpoint) = endpoint else {
-        // Taken out of the configuration since: nobody to send it to.
-        let answer = "the endpoint is no longer configured";
-        app.store
-            .write(move |conn| store::settle(conn, &delivery, Settle::Failed, None, answer, 0, now.millis()))
-            .await?;
-        return Ok(());
+    let endpoint = match target(app, &delivery) {
+        Ok(endpoint) => endpoint,
+        Err(why) => {
+            let attempt = AttemptRecord { status: None, answer: why, latency_ms: 0 };
+            app.store.write(move |conn| store::settle(conn, &delivery, Settle::Gone, &attempt, now.millis())).await?;
+            return Ok(());
+        }
     };
     let id = format!("msg_{}_{}", delivery.brand, delivery.id);
     let body = payload(&delivery.brand, &delivery.event).to_string();
@@ -117,7 +133,9 @@ async fn deliver(app: &Arc<App>, delivery: Claimed, now: Timestamp) -> Result<()
     let attempt = app.webhook_sender.send(&endpoint, &id, sent_at, body).await;
     let verdict = webhook::verdict(attempt.status);
     let attempts = u32::try_from(delivery.attempts).unwrap_or(u32::MAX);
-    let base = i64::try_from(app.settings.limits.webhook_retry_base_ms).unwrap_or(5_000);
+    let limits = &app.settings.limits;
+    let base = i64::try_from(limits.webhook_retry_base_ms).unwrap_or(5_000);
+    let disable_after = i64::try_from(limits.webhook_disable_after_ms).unwrap_or(i64::MAX);
     let settle = match verdict {
         Verdict::Delivered => Settle::Delivered,
         Verdict::Gone => Settle::Gone,
@@ -140,17 +158,50 @@ async fn deliver(app: &Arc<App>, delivery: Claimed, now: Timestamp) -> Result<()
         attempt.latency_ms as f64 / 1000.0,
     );
     let gone = matches!(settle, Settle::Gone);
-    app.store
-        .write(move |conn| -> Result<(), StoreError> {
-            let (status, latency) = (attempt.status, attempt.latency_ms);
-            if store::settle(conn, &delivery, settle, status, &attempt.answer, latency, now.millis())? && gone {
-                store::disable(conn, &delivery.brand, &delivery.endpoint, "410 Gone", now.millis())?;
-            }
-            Ok(())
+    let disabled = app
+        .store
+        .write(move |conn| -> Result<Option<DisabledReason>, StoreError> {
+            let record = AttemptRecord { status: attempt.status, answer: &attempt.answer, latency_ms: attempt.latency_ms };
+            let Some(failing_since) = store::settle(conn, &delivery, settle, &record, now.millis())? else {
+                return Ok(None);
+            };
+            let reason = match failing_since {
+                _ if gone => DisabledReason::Gone,
+                Some(since) if webhook::keeps_failing(since, now.millis(), disable_after) => DisabledReason::Failing,
+                _ => return Ok(None),
+            };
+            disable(conn, &delivery.brand, &delivery.endpoint, reason, failing_since, now)?;
+            Ok(Some(reason))
         })
         .await?;
-    if gone {
-        tracing::warn!(endpoint = %endpoint.name, "a webhook endpoint answered 410 Gone: disabled");
+    if let Some(reason) = disabled {
+        tracing::warn!(endpoint = %endpoint.name, reason = reason.as_str(), "a webhook endpoint was disabled");
     }
     Ok(())
+}
+
+/// Disables an endpoint orderguard gave up on, with a `webhook.endpoint_disabled` event of the
+/// brand (which the brand's other endpoints may receive).
+fn disable(
+    conn: &mut dyn Conn,
+    brand: &str,
+    endpoint: &str,
+    reason: DisabledReason,
+    failing_since: Option<i64>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    store::disable(conn, brand, endpoint, reason.as_str(), now.millis())?;
+    let mut attrs = json!({ "endpoint": endpoint, "reason": reason.as_str() });
+    if let (DisabledReason::Failing, Some(since)) = (reason, failing_since) {
+        attrs["failing_since"] = json!(crate::clock::rfc3339(since));
+    }
+    let event = NewEvent {
+        brand,
+        verification_id: None,
+        order_id: None,
+        kind: EventKind::WebhookEndpointDisabled,
+        at: now,
+        attrs,
+    };
+    crate::store::events::append(conn, &event)
 }

@@ -1,0 +1,21 @@
+-- Webhook endpoints created in the admin area or from the command line (`source` = 'stored'),
+-- next to those of the configuration file: their event types and their secrets (sealed with the
+-- deployment's key) are kept here. `failing_since`: the first failed attempt since the last
+-- delivered one, so that an endpoint failing for too long is disabled.
+ALTER TABLE webhook_endpoints ADD COLUMN source TEXT NOT NULL DEFAULT 'config';
+ALTER TABLE webhook_endpoints ADD COLUMN events TEXT NOT NULL DEFAULT '*';
+ALTER TABLE webhook_endpoints ADD COLUMN secrets_enc BYTEA;
+ALTER TABLE webhook_endpoints ADD COLUMN created_by TEXT;
+ALTER TABLE webhook_endpoints ADD COLUMN failing_since BIGINT;
+
+-- A test event goes to the one endpoint it was asked for (the service writes that delivery).
+CREATE OR REPLACE FUNCTION events_to_webhooks() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.type <> 'webhook.test' THEN
+        INSERT INTO webhook_deliveries (brand, endpoint, event_id, next_at, created_at)
+        SELECT s.brand, s.endpoint, NEW.id, NEW.at, NEW.at FROM webhook_subscriptions s
+        WHERE s.brand = NEW.brand AND (s.type = NEW.type OR s.type = '*');
+    END IF;
+    RETURN NULL;
+END
+$$;
