@@ -374,6 +374,42 @@ impl EventKind {
         }
     }
 
+    /// What happened, in one sentence (the first of the kind's documentation).
+    pub fn summary(self) -> &'static str {
+        match self {
+            Self::VerificationCreated => "A verification was started.",
+            Self::RiskAssessed => "The risk rules decided.",
+            Self::VerificationBlocked => "Ended without a code: the risk rules denied it or a hard limit refused it.",
+            Self::SmsQueued => "The code's SMS was queued.",
+            Self::SmsSubmitted => "A provider took the SMS.",
+            Self::SmsAttemptFailed => "One provider of the route refused, failed or was skipped; the next one is tried.",
+            Self::SmsFailed => "The SMS failed, at hand-off or in a delivery report.",
+            Self::SmsExpired => "The code expired before its SMS could be handed over.",
+            Self::SmsDelivered => "The handset got the SMS (a delivery report).",
+            Self::CheckFailed => "A wrong code was typed.",
+            Self::VerificationApproved => "The right code: the order is confirmed.",
+            Self::VerificationFailed => "The last attempt was wrong.",
+            Self::VerificationResent => "A new code went out; the old one stopped working.",
+            Self::VerificationCanceled => "The customer or shop aborted.",
+            Self::VerificationExpired => "Nobody came back in time: abandoned.",
+            Self::VerificationUndeliverable => "No provider could send the code.",
+            Self::IdentityFailed => "The identity service failed or refused the customer's token.",
+            Self::OrderOutcomeReported => "The shop reported what became of the order.",
+            Self::VerificationHeld => "A review decision held the order: no code was sent; an analyst decides.",
+            Self::ReviewApproved => "An analyst approved a held order.",
+            Self::ReviewReleased => "An analyst let the code of a held order go out.",
+            Self::ReviewRejected => "An analyst rejected a held order.",
+            Self::CheckRefused => "A code or resend was refused unjudged by a hard limit.",
+            Self::LockEngaged => "Wrong codes reached the brand's limit: the customer's or number's checks are refused.",
+            Self::LockLifted => "An analyst lifted a wrong-code lock.",
+            Self::RangeBurst => "Codes to one number range burst (SMS pumping): sends to it pause.",
+            Self::PolicyChanged => "The brand's risk policy changed.",
+            Self::NetworkChecked => "The telco's network was asked whether the number's SIM or device changed recently.",
+            Self::WebhookTest => "A test delivery a person asked for, to one endpoint.",
+            Self::WebhookEndpointDisabled => "orderguard disabled a webhook endpoint of the brand.",
+        }
+    }
+
     /// The attribute `name` of this kind, if it has one.
     pub fn attribute(self, name: &str) -> Option<&'static Attribute> {
         self.attributes().iter().find(|a| a.name == name)

@@ -12,6 +12,7 @@ mod lists;
 pub mod logging;
 pub mod simulate;
 mod users;
+mod webhooks;
 
 use std::path::PathBuf;
 
@@ -82,6 +83,13 @@ enum Command {
     List {
         #[command(subcommand)]
         action: lists::ListAction,
+        #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
+    /// Manage a brand's webhook endpoints, see their deliveries, replay them, send a test event.
+    Webhook {
+        #[command(subcommand)]
+        action: webhooks::WebhookAction,
         #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
         config: Option<PathBuf>,
     },
@@ -167,6 +175,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Market { action, config } => analytics::market(action, load(config)?, now).await,
         Command::User { action, config } => users::user(action, load(config)?, now).await,
         Command::List { action, config } => lists::list(action, load(config)?, now).await,
+        Command::Webhook { action, config } => webhooks::webhook(action, load(config)?, now).await,
         Command::Bench(args) => bench::run(args).await,
         Command::BenchSmpp(args) => bench::smpp::run(args).await,
         Command::BenchDashboards(args) => bench::dashboards::run(args).await,

@@ -9,6 +9,7 @@ pub mod dev;
 pub mod error;
 pub mod locale;
 pub mod pages;
+mod webhooks_doc;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,6 +44,7 @@ use error::ApiError;
         (name = "hosted page", description = "The customer's verification page (HTML forms)"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
         (name = "admin", description = "The admin area (HTML, signed-in users)"),
+        (name = "webhooks", description = "What orderguard POSTs to the brands' webhook endpoints (docs/webhooks.md)"),
         (name = "development", description = "Development outbox and demo shop (only when enabled)"),
     )
 )]
@@ -127,7 +129,9 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(admin::live::live_events))
         .routes(routes!(admin::search::orders_by_number))
         .routes(routes!(admin::reviews::queue))
-        .routes(routes!(admin::reviews::review, admin::reviews::decide));
+        .routes(routes!(admin::reviews::review, admin::reviews::decide))
+        .routes(routes!(admin::webhooks::endpoints, admin::webhooks::create))
+        .routes(routes!(admin::webhooks::endpoint, admin::webhooks::act));
     if app.settings.dev.outbox_page {
         routes = routes.routes(routes!(dev::outbox::outbox_page)).routes(routes!(dev::outbox::outbox_json));
     }
@@ -168,7 +172,9 @@ pub fn router(app: Arc<App>) -> axum::Router {
     }
     let (router, mut openapi) = routes.split_for_parts();
     describe_reason_codes(&mut openapi);
-    let openapi_json = openapi.to_json().unwrap_or_default();
+    let mut document = serde_json::to_value(&openapi).unwrap_or_default();
+    webhooks_doc::add_webhooks(&mut document);
+    let openapi_json = document.to_string();
     let _ = app.openapi.set(openapi_json);
     router
         .fallback(no_route)

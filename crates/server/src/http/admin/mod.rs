@@ -13,6 +13,7 @@ pub mod reviews;
 pub mod search;
 pub mod sms;
 pub mod trace;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -9,12 +9,12 @@ use orderguard_domain::clock::Timestamp;
 use orderguard_domain::webhook::{DeliveryStatus, EndpointSource};
 
 use super::ServiceError;
-use crate::app::App;
 use crate::brand::Brand;
 use crate::crypto::Secrets;
 use crate::records::admin::{AuditAction, AuditEntry};
 use crate::service::Actor;
-use crate::store::webhooks::{self as store, DeliveryRow, EndpointRow, NewStoredEndpoint};
+use crate::store::Store;
+use crate::store::webhooks::{self as webhook_store, DeliveryRow, EndpointRow, NewStoredEndpoint};
 use crate::webhooks::signature::WebhookSecret;
 use crate::webhooks::targets::TargetGuard;
 
@@ -61,30 +61,30 @@ fn audit(actor: &Actor, action: AuditAction, brand: &Brand, subject: String, now
 }
 
 /// The brand's endpoints, from the configuration and stored.
-pub async fn list(app: &App, actor: &Actor, brand: &Brand) -> Result<Vec<EndpointRow>, ServiceError> {
+pub async fn list(store: &Store, actor: &Actor, brand: &Brand) -> Result<Vec<EndpointRow>, ServiceError> {
     allowed(actor, brand)?;
     let slug = brand.slug.to_string();
-    Ok(app.store.read(move |conn| store::endpoints(conn, &slug)).await?)
+    Ok(store.read(move |conn| webhook_store::endpoints(conn, &slug)).await?)
 }
 
-async fn find(app: &App, brand: &Brand, name: &str) -> Result<EndpointRow, ServiceError> {
+async fn find(store: &Store, brand: &Brand, name: &str) -> Result<EndpointRow, ServiceError> {
     let (slug, name) = (brand.slug.to_string(), name.to_owned());
-    app.store.read(move |conn| store::endpoint(conn, &slug, &name)).await?.ok_or(ServiceError::NotFound)
+    store.read(move |conn| webhook_store::endpoint(conn, &slug, &name)).await?.ok_or(ServiceError::NotFound)
 }
 
 /// One endpoint and its latest deliveries (of one status, if given).
 pub async fn log(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     brand: &Brand,
     name: &str,
     status: Option<DeliveryStatus>,
 ) -> Result<(EndpointRow, Vec<DeliveryRow>), ServiceError> {
     allowed(actor, brand)?;
-    let endpoint = find(app, brand, name).await?;
+    let endpoint = find(store, brand, name).await?;
     let (slug, name) = (brand.slug.to_string(), name.to_owned());
     let deliveries =
-        app.store.read(move |conn| store::deliveries(conn, &slug, &name, status, LOG_LENGTH)).await?;
+        store.read(move |conn| webhook_store::deliveries(conn, &slug, &name, status, LOG_LENGTH)).await?;
     Ok((endpoint, deliveries))
 }
 
@@ -99,7 +99,9 @@ pub struct NewEndpoint {
 
 /// Creates an endpoint and gives its secret (`whsec_…`), which is shown this once.
 pub async fn create(
-    app: &App,
+    store: &Store,
+    secrets: &Secrets,
+    guard: TargetGuard,
     actor: &Actor,
     brand: &Brand,
     new: NewEndpoint,
@@ -116,7 +118,7 @@ pub async fn create(
         errors.push(FieldError::new("description", format!("is longer than {MAX_DESCRIPTION} characters")));
     }
     // The name is resolved here: blocking, so off the runtime's threads.
-    let (url, guard) = (new.url.trim().to_owned(), TargetGuard::of(&app.settings));
+    let url = new.url.trim().to_owned();
     let checked = url.clone();
     let target = tokio::task::spawn_blocking(move || crate::webhooks::check_target(&checked, &guard))
         .await
@@ -135,14 +137,13 @@ pub async fn create(
         url: url.clone(),
         description,
         subscribed: crate::webhooks::subscribed(events.as_deref()),
-        secrets_enc: seal_secrets(&app.secrets, std::slice::from_ref(&secret)),
+        secrets_enc: seal_secrets(secrets, std::slice::from_ref(&secret)),
         created_by: actor.username.clone(),
     };
     let entry = audit(actor, AuditAction::WebhookEndpointCreated, brand, format!("{} {url}", new.name), now);
-    let created = app
-        .store
+    let created = store
         .write(move |conn| -> Result<bool, ServiceError> {
-            let created = store::create(conn, &endpoint, now.millis())?;
+            let created = webhook_store::create(conn, &endpoint, now.millis())?;
             if created {
                 crate::store::admin::audit(conn, &entry)?;
             }
@@ -193,7 +194,8 @@ impl Change {
 
 /// Applies `change`; gives the new secret after `RotateSecret`.
 pub async fn change(
-    app: &App,
+    store: &Store,
+    secrets: &Secrets,
     actor: &Actor,
     brand: &Brand,
     name: &str,
@@ -201,7 +203,7 @@ pub async fn change(
     now: Timestamp,
 ) -> Result<Option<String>, ServiceError> {
     allowed(actor, brand)?;
-    let endpoint = find(app, brand, name).await?;
+    let endpoint = find(store, brand, name).await?;
     let from_config = endpoint.source == EndpointSource::Config;
     // A configured endpoint is changed in the file; enabling one orderguard disabled is the exception.
     if from_config && !(change == Change::Enable && endpoint.disabled_reason.is_some()) {
@@ -213,7 +215,7 @@ pub async fn change(
     let mut new_secret = None;
     let sealed = match change {
         Change::RotateSecret | Change::EndRotation => {
-            let mut texts = secret_texts(&app.secrets, endpoint.secrets_enc.as_deref().unwrap_or_default())?;
+            let mut texts = secret_texts(secrets, endpoint.secrets_enc.as_deref().unwrap_or_default())?;
             if change == Change::RotateSecret {
                 let secret = WebhookSecret::generate();
                 texts.truncate(1);
@@ -222,20 +224,20 @@ pub async fn change(
             } else {
                 texts.truncate(1);
             }
-            Some(seal_secrets(&app.secrets, &texts))
+            Some(seal_secrets(secrets, &texts))
         }
         _ => None,
     };
     let subject = format!("{} {}", endpoint.name, change.as_str());
     let entry = audit(actor, AuditAction::WebhookEndpointChanged, brand, subject, now);
     let (slug, name) = (brand.slug.to_string(), endpoint.name.clone());
-    app.store
+    store
         .write(move |conn| -> Result<(), ServiceError> {
             match (change, sealed) {
-                (Change::Enable, _) => store::set_enabled(conn, &slug, &name, true, now.millis())?,
-                (Change::Disable, _) => store::set_enabled(conn, &slug, &name, false, now.millis())?,
-                (Change::Delete, _) => store::delete(conn, &slug, &name, now.millis())?,
-                (_, Some(sealed)) => store::set_secrets(conn, &slug, &name, sealed, now.millis())?,
+                (Change::Enable, _) => webhook_store::set_enabled(conn, &slug, &name, true, now.millis())?,
+                (Change::Disable, _) => webhook_store::set_enabled(conn, &slug, &name, false, now.millis())?,
+                (Change::Delete, _) => webhook_store::delete(conn, &slug, &name, now.millis())?,
+                (_, Some(sealed)) => webhook_store::set_secrets(conn, &slug, &name, sealed, now.millis())?,
                 (_, None) => return Err(ServiceError::Internal("a secret change without a secret")),
             }
             crate::store::admin::audit(conn, &entry)?;
@@ -255,7 +257,7 @@ pub enum Replay {
 
 /// Sends deliveries again, from now on, with a fresh retry schedule; gives how many.
 pub async fn replay(
-    app: &App,
+    store: &Store,
     actor: &Actor,
     brand: &Brand,
     name: &str,
@@ -263,7 +265,7 @@ pub async fn replay(
     now: Timestamp,
 ) -> Result<u64, ServiceError> {
     allowed(actor, brand)?;
-    let endpoint = find(app, brand, name).await?;
+    let endpoint = find(store, brand, name).await?;
     if !endpoint.enabled {
         return Err(ServiceError::Forbidden("the endpoint is disabled: enable it first"));
     }
@@ -275,10 +277,9 @@ pub async fn replay(
     };
     let entry = audit(actor, AuditAction::WebhookReplayed, brand, subject, now);
     let (slug, name) = (brand.slug.to_string(), name.to_owned());
-    let count = app
-        .store
+    let count = store
         .write(move |conn| -> Result<u64, ServiceError> {
-            let count = store::replay(conn, &slug, &name, only, since, now.millis())?;
+            let count = webhook_store::replay(conn, &slug, &name, only, since, now.millis())?;
             crate::store::admin::audit(conn, &entry)?;
             Ok(count)
         })
@@ -290,17 +291,17 @@ pub async fn replay(
 }
 
 /// Sends a `webhook.test` event to the endpoint; gives its delivery's id.
-pub async fn send_test(app: &App, actor: &Actor, brand: &Brand, name: &str, now: Timestamp) -> Result<i64, ServiceError> {
+pub async fn send_test(store: &Store, actor: &Actor, brand: &Brand, name: &str, now: Timestamp) -> Result<i64, ServiceError> {
     allowed(actor, brand)?;
-    let endpoint = find(app, brand, name).await?;
+    let endpoint = find(store, brand, name).await?;
     if !endpoint.enabled {
         return Err(ServiceError::Forbidden("the endpoint is disabled: enable it first"));
     }
     let entry = audit(actor, AuditAction::WebhookReplayed, brand, format!("{name} test event"), now);
     let (slug, role) = (brand.slug.to_string(), actor.role.as_str());
-    app.store
+    store
         .write(move |conn| -> Result<i64, ServiceError> {
-            let id = store::enqueue_test(conn, &slug, &endpoint.name, role, now.millis())?;
+            let id = webhook_store::enqueue_test(conn, &slug, &endpoint.name, role, now.millis())?;
             crate::store::admin::audit(conn, &entry)?;
             Ok(id)
         })
