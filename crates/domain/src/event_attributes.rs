@@ -382,7 +382,9 @@ impl EventKind {
             Self::VerificationBlocked => "Ended without a code: the risk rules denied it or a hard limit refused it.",
             Self::SmsQueued => "The code's SMS was queued.",
             Self::SmsSubmitted => "A provider took the SMS.",
-            Self::SmsAttemptFailed => "One provider of the route refused, failed or was skipped; the next one is tried.",
+            Self::SmsAttemptFailed => {
+                "One provider of the route refused, failed or was skipped; the next one is tried."
+            }
             Self::SmsFailed => "The SMS failed, at hand-off or in a delivery report.",
             Self::SmsExpired => "The code expired before its SMS could be handed over.",
             Self::SmsDelivered => "The handset got the SMS (a delivery report).",
@@ -400,11 +402,15 @@ impl EventKind {
             Self::ReviewReleased => "An analyst let the code of a held order go out.",
             Self::ReviewRejected => "An analyst rejected a held order.",
             Self::CheckRefused => "A code or resend was refused unjudged by a hard limit.",
-            Self::LockEngaged => "Wrong codes reached the brand's limit: the customer's or number's checks are refused.",
+            Self::LockEngaged => {
+                "Wrong codes reached the brand's limit: the customer's or number's checks are refused."
+            }
             Self::LockLifted => "An analyst lifted a wrong-code lock.",
             Self::RangeBurst => "Codes to one number range burst (SMS pumping): sends to it pause.",
             Self::PolicyChanged => "The brand's risk policy changed.",
-            Self::NetworkChecked => "The telco's network was asked whether the number's SIM or device changed recently.",
+            Self::NetworkChecked => {
+                "The telco's network was asked whether the number's SIM or device changed recently."
+            }
             Self::WebhookTest => "A test delivery a person asked for, to one endpoint.",
             Self::WebhookEndpointDisabled => "orderguard disabled a webhook endpoint of the brand.",
         }

@@ -96,7 +96,9 @@ mod tests {
         assert!(
             admin.decides_reviews("alpha") && operator.decides_reviews("beta") && !auditor.decides_reviews("alpha")
         );
-        assert!(operator.manages_webhooks("beta") && admin.manages_webhooks("alpha") && !admin.manages_webhooks("beta"));
+        assert!(
+            operator.manages_webhooks("beta") && admin.manages_webhooks("alpha") && !admin.manages_webhooks("beta")
+        );
         assert!(!analyst.manages_webhooks("beta") && !auditor.manages_webhooks("alpha"));
         assert!(Role::Analyst.masks_personal_data() && !Role::BrandAdmin.masks_personal_data());
         assert_eq!(Role::parse("brand_admin"), Some(Role::BrandAdmin));

@@ -134,7 +134,8 @@ pub async fn webhook(action: WebhookAction, settings: Settings, now: Timestamp) 
             let events = events.split(',').map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect();
             let new = NewEndpoint { name: name.clone(), url, events, description };
             let secret =
-                endpoints::create(&store, &secrets, TargetGuard::of(&settings), &operator(by), &brand, new, now).await?;
+                endpoints::create(&store, &secrets, TargetGuard::of(&settings), &operator(by), &brand, new, now)
+                    .await?;
             println!("{secret}");
             eprintln!("created {slug}'s endpoint {name}; its secret is above (it is not shown again)");
         }
@@ -142,7 +143,8 @@ pub async fn webhook(action: WebhookAction, settings: Settings, now: Timestamp) 
             let parsed = Change::parse(&change).with_context(|| {
                 format!("--change must be enable, disable, rotate-secret, end-rotation or delete, not `{change}`")
             })?;
-            if let Some(secret) = endpoints::change(&store, &secrets, &operator(by), &brand, &name, parsed, now).await? {
+            if let Some(secret) = endpoints::change(&store, &secrets, &operator(by), &brand, &name, parsed, now).await?
+            {
                 println!("{secret}");
                 eprintln!("both secrets sign now; the new one is above. End the rotation once receivers use it.");
             } else {

@@ -9,14 +9,13 @@ use serde_json::{Map, Value, json};
 
 fn attribute_schema(a: &Attribute) -> Value {
     let kind = a.kind.json_schema_type();
-    let mut schema = match (a.kind.item_type(), a.nullable) {
-        (Some(item), true) => json!({ "type": [kind, "null"], "items": { "type": item } }),
-        (Some(item), false) => json!({ "type": kind, "items": { "type": item } }),
-        (None, true) => json!({ "type": [kind, "null"] }),
-        (None, false) => json!({ "type": kind }),
-    };
-    schema["description"] = json!(a.about);
-    schema
+    let mut schema = Map::new();
+    schema.insert("type".into(), if a.nullable { json!([kind, "null"]) } else { json!(kind) });
+    if let Some(item) = a.kind.item_type() {
+        schema.insert("items".into(), json!({ "type": item }));
+    }
+    schema.insert("description".into(), json!(a.about));
+    Value::Object(schema)
 }
 
 /// The schema of one event type's body: `{type, timestamp, data}`.
@@ -102,5 +101,7 @@ pub fn add_webhooks(document: &mut Value) {
         });
         webhooks.insert(kind.as_str().into(), operation);
     }
-    document["webhooks"] = Value::Object(webhooks);
+    if let Value::Object(document) = document {
+        document.insert("webhooks".into(), Value::Object(webhooks));
+    }
 }

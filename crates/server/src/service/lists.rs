@@ -25,7 +25,6 @@ pub struct NewEntry {
     pub expires_at: Option<Timestamp>,
 }
 
-
 /// The stored value and label of what an entry names; a number is kept only as its keyed hash.
 fn value_and_label(
     brand: &Brand,

@@ -155,10 +155,13 @@ fn endpoint_row(r: &Row) -> Result<EndpointRow, StoreError> {
 
 /// The brand's endpoints, by name.
 pub fn endpoints(conn: &mut dyn Conn, brand: &str) -> Result<Vec<EndpointRow>, StoreError> {
-    conn.query(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE brand = $1 ORDER BY name"), &[brand.into()])?
-        .iter()
-        .map(endpoint_row)
-        .collect()
+    conn.query(
+        &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE brand = $1 ORDER BY name"),
+        &[brand.into()],
+    )?
+    .iter()
+    .map(endpoint_row)
+    .collect()
 }
 
 pub fn endpoint(conn: &mut dyn Conn, brand: &str, name: &str) -> Result<Option<EndpointRow>, StoreError> {
@@ -171,7 +174,8 @@ pub fn endpoint(conn: &mut dyn Conn, brand: &str, name: &str) -> Result<Option<E
     .transpose()
 }
 
-/// Turns an endpoint on again (forgetting why it was disabled and since when it failed) or off.
+/// Turns an endpoint on again (forgetting why it was disabled and since when it failed) or off
+/// (its waiting deliveries end `gone`; replay them once it is on again).
 pub fn set_enabled(conn: &mut dyn Conn, brand: &str, name: &str, enabled: bool, now: i64) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE webhook_endpoints SET enabled = $1, disabled_reason = NULL, failing_since = NULL, updated_at = $2 \
@@ -179,13 +183,22 @@ pub fn set_enabled(conn: &mut dyn Conn, brand: &str, name: &str, enabled: bool, 
         &[i64::from(enabled).into(), now.into(), brand.into(), name.into()],
     )?;
     unsubscribe(conn, brand, name)?;
-    if enabled && let Some(row) = endpoint(conn, brand, name)? {
+    if !enabled {
+        return drop_pending(conn, brand, name, "the endpoint was disabled", now);
+    }
+    if let Some(row) = endpoint(conn, brand, name)? {
         subscribe(conn, brand, name, &row.subscribed)?;
     }
     Ok(())
 }
 
-pub fn set_secrets(conn: &mut dyn Conn, brand: &str, name: &str, secrets_enc: Vec<u8>, now: i64) -> Result<(), StoreError> {
+pub fn set_secrets(
+    conn: &mut dyn Conn,
+    brand: &str,
+    name: &str,
+    secrets_enc: Vec<u8>,
+    now: i64,
+) -> Result<(), StoreError> {
     conn.execute(
         "UPDATE webhook_endpoints SET secrets_enc = $1, updated_at = $2 WHERE brand = $3 AND name = $4",
         &[secrets_enc.into(), now.into(), brand.into(), name.into()],
@@ -210,7 +223,13 @@ fn drop_pending(conn: &mut dyn Conn, brand: &str, name: &str, why: &str, now: i6
 }
 
 /// Writes a `webhook.test` event of the brand and its one delivery, to `endpoint`.
-pub fn enqueue_test(conn: &mut dyn Conn, brand: &str, endpoint: &str, by_role: &str, now: i64) -> Result<i64, StoreError> {
+pub fn enqueue_test(
+    conn: &mut dyn Conn,
+    brand: &str,
+    endpoint: &str,
+    by_role: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
     let attrs = serde_json::json!({ "endpoint": endpoint, "requested_by_role": by_role }).to_string();
     let event_id = conn
         .query_one(
@@ -286,7 +305,8 @@ pub fn claim_due(
             let target = match r.opt_text("source")? {
                 None => None,
                 Some(source) => Some(ClaimedEndpoint {
-                    source: EndpointSource::parse(&source).ok_or(StoreError::Column { column: "source", expected: "config or stored" })?,
+                    source: EndpointSource::parse(&source)
+                        .ok_or(StoreError::Column { column: "source", expected: "config or stored" })?,
                     url: r.text("url")?,
                     enabled: r.int("enabled")? == 1,
                     secrets_enc: r.opt_blob("secrets_enc")?,
@@ -333,7 +353,7 @@ pub struct AttemptRecord<'a> {
 
 /// Records an attempt, and whether the endpoint is failing (since when: kept from the first
 /// failure after the last delivery). Gives `None` when the lease was lost meanwhile (another
-/// instance holds the delivery); else the endpoint's `failing_since` after this attempt.
+/// instance holds the delivery) or the endpoint was disabled meanwhile; else the endpoint's `failing_since` after this attempt.
 pub fn settle(
     conn: &mut dyn Conn,
     d: &Claimed,
@@ -349,7 +369,7 @@ pub fn settle(
     };
     let changed = conn.execute(
         "UPDATE webhook_deliveries SET status = $1, next_at = COALESCE($2, next_at), settled_at = $3, lease_until = 0, \
-         last_status = $4, last_answer = $5, last_latency_ms = $6 WHERE id = $7 AND lease_token = $8",
+         last_status = $4, last_answer = $5, last_latency_ms = $6 WHERE id = $7 AND lease_token = $8 AND status = 'pending'",
         &[
             state.as_str().into(),
             next_at.into(),
@@ -447,7 +467,7 @@ pub fn deliveries(
     conn.query(
         "SELECT d.id, d.event_id, e.type, d.status, d.attempts, d.next_at, d.last_status, d.last_answer, \
          d.last_latency_ms, d.created_at, d.settled_at FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
-         WHERE d.brand = $1 AND d.endpoint = $2 AND ($3 IS NULL OR d.status = $3) ORDER BY d.id DESC LIMIT $4",
+         WHERE d.brand = $1 AND d.endpoint = $2 AND (CAST($3 AS TEXT) IS NULL OR d.status = $3) ORDER BY d.id DESC LIMIT $4",
         &[brand.into(), endpoint.into(), status.map(DeliveryStatus::as_str).into(), limit.into()],
     )?
     .iter()
@@ -483,7 +503,7 @@ pub fn replay(
     conn.execute(
         "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_at = $1, settled_at = NULL, lease_until = 0 \
          WHERE brand = $2 AND endpoint = $3 AND status <> 'pending' AND \
-         (id = $4 OR ($4 IS NULL AND status IN ('failed', 'gone') AND created_at >= $5))",
+         (id = $4 OR (CAST($4 AS BIGINT) IS NULL AND status IN ('failed', 'gone') AND created_at >= $5))",
         &[now.into(), brand.into(), endpoint.into(), only.into(), since.into()],
     )
 }

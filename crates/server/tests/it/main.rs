@@ -25,4 +25,5 @@ mod sms_http;
 mod sms_smpp;
 mod smsc;
 mod validation;
+mod webhook_endpoints;
 mod webhooks;

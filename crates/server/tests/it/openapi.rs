@@ -33,6 +33,25 @@ async fn every_documented_route_is_served(db: Db) {
     let doc: Value =
         server.http.get(format!("{}/openapi.json", server.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
+    // Every event type is a webhook, with its payload's schema and the signature headers.
+    let webhooks = doc["webhooks"].as_object().expect("a webhooks section");
+    for kind in orderguard_domain::event::EventKind::ALL {
+        let post = &webhooks[kind.as_str()]["post"];
+        let schema = &post["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(schema["properties"]["type"]["const"], kind.as_str());
+        let data = schema["properties"]["data"]["properties"].as_object().unwrap();
+        for attribute in kind.attributes() {
+            assert!(data.contains_key(attribute.name), "{kind}.{}", attribute.name);
+        }
+        let headers: Vec<&str> =
+            post["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(headers, ["webhook-id", "webhook-timestamp", "webhook-signature"]);
+    }
+    assert_eq!(
+        webhooks["verification.approved"]["post"]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+            ["data"]["properties"]["attempts"]["type"],
+        "integer"
+    );
     let paths = doc["paths"].as_object().unwrap();
     for expected in [
         "/v1/verifications",

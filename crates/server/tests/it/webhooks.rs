@@ -18,15 +18,15 @@ on_both_databases!(
     v1a_signatures_verify_with_the_public_key_alone,
 );
 
-struct Receiver {
-    base: String,
+pub struct Receiver {
+    pub base: String,
     control: String,
     http: reqwest::Client,
     _peer: NodePeer,
 }
 
 impl Receiver {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let args = ["--port", "0", "--control-port", "0"].map(String::from);
         let peer = NodePeer::start("webhooks", "receiver.mjs", Some("standardwebhooks"), &args).await;
         Self {
@@ -37,7 +37,7 @@ impl Receiver {
         }
     }
 
-    async fn control(&self, path: &str, body: Value) {
+    pub async fn control(&self, path: &str, body: Value) {
         let response = self.http.post(format!("{}{path}", self.control)).json(&body).send().await.unwrap();
         assert!(response.status().is_success(), "{path}: {}", response.status());
     }
@@ -46,12 +46,12 @@ impl Receiver {
         self.http.get(format!("{}/stats", self.control)).send().await.unwrap().json().await.unwrap()
     }
 
-    async fn received(&self) -> Vec<Value> {
+    pub async fn received(&self) -> Vec<Value> {
         self.http.get(format!("{}/received", self.control)).send().await.unwrap().json().await.unwrap()
     }
 
     /// Waits until `count` deliveries arrived (at most 10 s).
-    async fn wait_for(&self, count: usize) -> Vec<Value> {
+    pub async fn wait_for(&self, count: usize) -> Vec<Value> {
         for _ in 0..200 {
             let received = self.received().await;
             if received.len() >= count {
@@ -64,7 +64,7 @@ impl Receiver {
 }
 
 /// An endpoint of brand `alpha` at the receiver, its secret from the environment.
-fn endpoint(receiver: &Receiver, name: &str, secret_var: &str, events: &[&str]) -> WebhookConfig {
+pub fn endpoint(receiver: &Receiver, name: &str, secret_var: &str, events: &[&str]) -> WebhookConfig {
     WebhookConfig {
         name: name.into(),
         url: format!("{}/hooks/{name}", receiver.base),
@@ -76,7 +76,14 @@ fn endpoint(receiver: &Receiver, name: &str, secret_var: &str, events: &[&str]) 
     }
 }
 
-fn secret_in_env(var: &str) -> String {
+/// A new secret in an environment variable of its own: the variable's name and the secret.
+pub fn secret_var() -> (String, String) {
+    let var = format!("OG_WEBHOOK_SECRET_{}", orderguard::ids::random_token(6).to_uppercase().replace('-', "_"));
+    let secret = secret_in_env(&var);
+    (var, secret)
+}
+
+pub fn secret_in_env(var: &str) -> String {
     let secret = orderguard::webhooks::signature::WebhookSecret::generate();
     // SAFETY: each test uses variables of its own.
     unsafe { std::env::set_var(var, &secret) };
@@ -87,8 +94,7 @@ fn secret_in_env(var: &str) -> String {
 /// `{type, timestamp, data}` with ids and no personal data; another brand's events never do.
 async fn events_arrive_signed_once_each(db: Db) {
     let receiver = Receiver::start().await;
-    let var = format!("OG_WEBHOOK_SECRET_{}", orderguard::ids::random_token(6).to_uppercase().replace('-', "_"));
-    let secret = secret_in_env(&var);
+    let (var, secret) = secret_var();
     receiver.control("/endpoints", json!({ "name": "shop", "secrets": [secret] })).await;
     let config = endpoint(&receiver, "shop", &var, &["*"]);
     let server = TestServer::start_with(db, move |s| {
@@ -120,6 +126,12 @@ async fn events_arrive_signed_once_each(db: Db) {
         assert!(body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "{body}");
         let text = body.to_string();
         assert!(!text.contains("15123456789") && !text.contains(&code), "no number, no code: {text}");
+        // Every attribute is in the catalogue the OpenAPI document's `webhooks` are built from.
+        let kind = orderguard_domain::event::EventKind::parse(body["type"].as_str().unwrap()).unwrap();
+        for key in body["data"].as_object().unwrap().keys() {
+            let payload_field = ["brand", "event_id", "verification_id", "order_id"].contains(&key.as_str());
+            assert!(payload_field || kind.attribute(key).is_some(), "{kind}: `{key}` is not documented");
+        }
     }
     let ids: std::collections::BTreeSet<_> = received.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), received.len(), "one id per delivery");
@@ -129,8 +141,7 @@ async fn events_arrive_signed_once_each(db: Db) {
 /// `410 Gone` is disabled and gets nothing more.
 async fn failures_are_retried_under_the_same_id_and_410_disables(db: Db) {
     let receiver = Receiver::start().await;
-    let var = format!("OG_WEBHOOK_SECRET_{}", orderguard::ids::random_token(6).to_uppercase().replace('-', "_"));
-    let secret = secret_in_env(&var);
+    let (var, secret) = secret_var();
     receiver.control("/endpoints", json!({ "name": "flaky", "secrets": [secret] })).await;
     receiver.control("/behaviour", json!({ "name": "flaky", "statuses": [500, 503] })).await;
     let config = endpoint(&receiver, "flaky", &var, &["verification.created"]);
@@ -166,21 +177,23 @@ async fn failures_are_retried_under_the_same_id_and_410_disables(db: Db) {
 /// Two instances on one database share the deliveries: every event arrives, none twice.
 async fn two_instances_attempt_each_delivery_once(db: Db) {
     let receiver = Receiver::start().await;
-    let var = format!("OG_WEBHOOK_SECRET_{}", orderguard::ids::random_token(6).to_uppercase().replace('-', "_"));
-    let secret = secret_in_env(&var);
+    let (var, secret) = secret_var();
     receiver.control("/endpoints", json!({ "name": "shop", "secrets": [secret] })).await;
     // Slow enough an answer that both instances have deliveries in flight at once.
     receiver.control("/behaviour", json!({ "name": "shop", "delay_ms": 30 })).await;
     let config = endpoint(&receiver, "shop", &var, &["*"]);
     let second_config = config.clone();
+    // A cap per endpoint above what one instance sends at once, so that both take part.
     let first = TestServer::start_with(db, move |s| {
         s.webhook_private_targets = true;
+        s.limits.webhook_concurrency_per_endpoint = 64;
         s.brands[0].webhooks = vec![config];
     })
     .await;
     let second = first
         .another_instance(move |s| {
             s.webhook_private_targets = true;
+            s.limits.webhook_concurrency_per_endpoint = 64;
             s.brands[0].webhooks = vec![second_config];
         })
         .await;
@@ -217,8 +230,7 @@ async fn two_instances_attempt_each_delivery_once(db: Db) {
 /// the killed instance had taken once their 20 s lease has run out).
 async fn kill_9_loses_no_delivery(db: Db) {
     let receiver = Receiver::start().await;
-    let var = format!("OG_WEBHOOK_SECRET_{}", orderguard::ids::random_token(6).to_uppercase().replace('-', "_"));
-    let secret = secret_in_env(&var);
+    let (var, secret) = secret_var();
     receiver.control("/endpoints", json!({ "name": "shop", "secrets": [secret] })).await;
     receiver.control("/behaviour", json!({ "name": "shop", "delay_ms": 20 })).await;
     let port = crate::support::free_port();
@@ -332,8 +344,7 @@ async fn v1a_signatures_verify_with_the_public_key_alone(db: Db) {
     use base64::Engine;
     use ed25519_dalek::Verifier;
     let receiver = Receiver::start().await;
-    let var = format!("OG_WEBHOOK_SECRET_{}", orderguard::ids::random_token(6).to_uppercase().replace('-', "_"));
-    let secret = secret_in_env(&var);
+    let (var, secret) = secret_var();
     receiver.control("/endpoints", json!({ "name": "shop", "secrets": [secret] })).await;
     let key = db.dir.0.join("webhook-signing-key.pem");
     let made = std::process::Command::new("openssl")

@@ -243,8 +243,7 @@ pub async fn endpoint(
                 .ok_or_else(|| PageError::bad_request("Show pending, delivered, failed or gone deliveries."))?,
         ),
     };
-    let (row, deliveries) =
-        service::log(&app.store, &user.actor(), &brand, &name, status).await.map_err(refusal)?;
+    let (row, deliveries) = service::log(&app.store, &user.actor(), &brand, &name, status).await.map_err(refusal)?;
     let rotating = row.secrets_enc.is_some() && rotating(&app, &row);
     let deliveries = deliveries
         .into_iter()
@@ -328,7 +327,8 @@ pub async fn act(
             Ok(back("test"))
         }
         "replay" => {
-            let id = field("delivery").parse().map_err(|_| PageError::bad_request("Name the delivery to send again."))?;
+            let id =
+                field("delivery").parse().map_err(|_| PageError::bad_request("Name the delivery to send again."))?;
             service::replay(&app.store, &actor, &brand, &name, Replay::One(id), now).await.map_err(refusal)?;
             Ok(back("replay"))
         }
@@ -344,9 +344,8 @@ pub async fn act(
         }
         other => {
             let change = Change::parse(other).ok_or_else(|| PageError::bad_request("There is no such action."))?;
-            let secret = service::change(&app.store, &app.secrets, &actor, &brand, &name, change, now)
-                .await
-                .map_err(refusal)?;
+            let secret =
+                service::change(&app.store, &app.secrets, &actor, &brand, &name, change, now).await.map_err(refusal)?;
             match (change, secret) {
                 (_, Some(secret)) => secret_page(&brand, name, secret, true),
                 (Change::Delete, None) => {

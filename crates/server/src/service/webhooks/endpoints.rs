@@ -83,8 +83,7 @@ pub async fn log(
     allowed(actor, brand)?;
     let endpoint = find(store, brand, name).await?;
     let (slug, name) = (brand.slug.to_string(), name.to_owned());
-    let deliveries =
-        store.read(move |conn| webhook_store::deliveries(conn, &slug, &name, status, LOG_LENGTH)).await?;
+    let deliveries = store.read(move |conn| webhook_store::deliveries(conn, &slug, &name, status, LOG_LENGTH)).await?;
     Ok((endpoint, deliveries))
 }
 
@@ -150,11 +149,7 @@ pub async fn create(
             Ok(created)
         })
         .await?;
-    if created {
-        Ok(secret)
-    } else {
-        Err(FieldError::new("name", "is taken by another endpoint of the brand").into())
-    }
+    if created { Ok(secret) } else { Err(FieldError::new("name", "is taken by another endpoint of the brand").into()) }
 }
 
 /// What a person does to an endpoint.
@@ -291,7 +286,13 @@ pub async fn replay(
 }
 
 /// Sends a `webhook.test` event to the endpoint; gives its delivery's id.
-pub async fn send_test(store: &Store, actor: &Actor, brand: &Brand, name: &str, now: Timestamp) -> Result<i64, ServiceError> {
+pub async fn send_test(
+    store: &Store,
+    actor: &Actor,
+    brand: &Brand,
+    name: &str,
+    now: Timestamp,
+) -> Result<i64, ServiceError> {
     allowed(actor, brand)?;
     let endpoint = find(store, brand, name).await?;
     if !endpoint.enabled {

@@ -161,7 +161,8 @@ async fn deliver(app: &Arc<App>, delivery: Claimed, now: Timestamp) -> Result<()
     let disabled = app
         .store
         .write(move |conn| -> Result<Option<DisabledReason>, StoreError> {
-            let record = AttemptRecord { status: attempt.status, answer: &attempt.answer, latency_ms: attempt.latency_ms };
+            let record =
+                AttemptRecord { status: attempt.status, answer: &attempt.answer, latency_ms: attempt.latency_ms };
             let Some(failing_since) = store::settle(conn, &delivery, settle, &record, now.millis())? else {
                 return Ok(None);
             };
@@ -191,10 +192,12 @@ fn disable(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     store::disable(conn, brand, endpoint, reason.as_str(), now.millis())?;
-    let mut attrs = json!({ "endpoint": endpoint, "reason": reason.as_str() });
-    if let (DisabledReason::Failing, Some(since)) = (reason, failing_since) {
-        attrs["failing_since"] = json!(crate::clock::rfc3339(since));
-    }
+    let attrs = match (reason, failing_since) {
+        (DisabledReason::Failing, Some(since)) => {
+            json!({ "endpoint": endpoint, "reason": reason.as_str(), "failing_since": crate::clock::rfc3339(since) })
+        }
+        _ => json!({ "endpoint": endpoint, "reason": reason.as_str() }),
+    };
     let event = NewEvent {
         brand,
         verification_id: None,
