@@ -9,6 +9,7 @@ mod analytics;
 mod api_flow;
 mod cli;
 mod crash;
+mod doc_receivers;
 mod explain;
 mod fraud;
 mod hosted;

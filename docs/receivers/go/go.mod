@@ -1,0 +1,3 @@
+module orderguard.example/receiver
+
+go 1.19
