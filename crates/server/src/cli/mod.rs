@@ -122,6 +122,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Measure SMS hand-off over one SMPP bind against a running SMSC, at several window sizes.
     BenchSmpp(bench::smpp::SmppBenchArgs),
+    /// Measure webhook deliveries per second from one instance to a local receiver.
+    BenchWebhooks(bench::webhooks::WebhookBenchArgs),
     /// Load millions of events, count them and time every dashboard page over HTTP.
     BenchDashboards(bench::dashboards::DashboardBenchArgs),
 }
@@ -179,5 +181,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args).await,
         Command::BenchSmpp(args) => bench::smpp::run(args).await,
         Command::BenchDashboards(args) => bench::dashboards::run(args).await,
+        Command::BenchWebhooks(args) => bench::webhooks::run(args).await,
     }
 }

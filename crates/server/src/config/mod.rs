@@ -170,8 +170,8 @@ impl Default for Limits {
             circuit_breaker_open_ms: 30_000,
             rollup_lag_ms: 5_000,
             webhook_retry_base_ms: 5_000,
-            webhook_concurrency: 16,
-            webhook_concurrency_per_endpoint: 8,
+            webhook_concurrency: 32,
+            webhook_concurrency_per_endpoint: 16,
             webhook_disable_after_ms: 5 * 86_400_000,
         }
     }

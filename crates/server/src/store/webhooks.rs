@@ -351,19 +351,18 @@ pub struct AttemptRecord<'a> {
     pub latency_ms: i64,
 }
 
-/// Records an attempt, and whether the endpoint is failing (since when: kept from the first
-/// failure after the last delivery). Gives `None` when the lease was lost meanwhile (another
-/// instance holds the delivery) or the endpoint was disabled meanwhile; else the endpoint's `failing_since` after this attempt.
+/// Records an attempt; `false` when the lease was lost meanwhile (another instance holds the
+/// delivery) or the endpoint was disabled meanwhile.
 pub fn settle(
     conn: &mut dyn Conn,
     d: &Claimed,
-    settle: Settle,
+    settle: &Settle,
     attempt: &AttemptRecord<'_>,
     now: i64,
-) -> Result<Option<Option<i64>>, StoreError> {
+) -> Result<bool, StoreError> {
     let (state, next_at, settled_at) = match settle {
         Settle::Delivered => (DeliveryStatus::Delivered, None, Some(now)),
-        Settle::Retry { next_at } => (DeliveryStatus::Pending, Some(next_at), None),
+        Settle::Retry { next_at } => (DeliveryStatus::Pending, Some(*next_at), None),
         Settle::Failed => (DeliveryStatus::Failed, None, Some(now)),
         Settle::Gone => (DeliveryStatus::Gone, None, Some(now)),
     };
@@ -381,25 +380,33 @@ pub fn settle(
             d.lease_token.as_str().into(),
         ],
     )?;
-    if changed != 1 {
-        return Ok(None);
-    }
-    let failing_since = if state == DeliveryStatus::Delivered {
+    Ok(changed == 1)
+}
+
+/// Notes whether an endpoint's latest attempts went through: a delivery ends its failing, a
+/// failure starts it if it had not (kept from the first failure after the last delivery). Gives
+/// since when it fails, if it does.
+pub fn note_failing(
+    conn: &mut dyn Conn,
+    brand: &str,
+    endpoint: &str,
+    delivered: bool,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    if delivered {
         conn.execute(
             "UPDATE webhook_endpoints SET failing_since = NULL WHERE brand = $1 AND name = $2 AND failing_since IS NOT NULL",
-            &[d.brand.as_str().into(), d.endpoint.as_str().into()],
+            &[brand.into(), endpoint.into()],
         )?;
-        None
-    } else {
-        conn.query_opt(
-            "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $1) WHERE brand = $2 AND name = $3 \
-             RETURNING failing_since",
-            &[now.into(), d.brand.as_str().into(), d.endpoint.as_str().into()],
-        )?
-        .map(|r| r.int("failing_since"))
-        .transpose()?
-    };
-    Ok(Some(failing_since))
+        return Ok(None);
+    }
+    conn.query_opt(
+        "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $1) WHERE brand = $2 AND name = $3 \
+         RETURNING failing_since",
+        &[now.into(), brand.into(), endpoint.into()],
+    )?
+    .map(|r| r.int("failing_since"))
+    .transpose()
 }
 
 /// Disables an endpoint for `reason`: it gets no new deliveries, and its waiting ones end `gone`.

@@ -7,6 +7,7 @@
 pub mod dashboards;
 mod setup;
 pub mod smpp;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -37,6 +38,14 @@ pub struct BenchArgs {
     /// own development gateway); off, the flows are those of earlier versions.
     #[arg(long)]
     pub network_checks: bool,
+    /// Deliver every event of the brand to a local receiver (one endpoint subscribed to every
+    /// type), and report the deliveries still waiting at the end of each level; off, no endpoint.
+    #[arg(long)]
+    pub webhooks: bool,
+    /// Offer this many flows per second in all, spread over the parallel flows (an open load, to
+    /// compare settings at a load both keep up with); 0: each flow starts as the last one ends.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u32,
 }
 
 /// Requests in one complete flow: create, read the outbox, check.
@@ -69,7 +78,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!(
-        "{:<9} {:>5} {:>10} {:>10} {:>7} {:>22} {:>22} {:>22} {:>7} {:>15} {:>17} {:>12}",
+        "{:<9} {:>5} {:>10} {:>10} {:>7} {:>22} {:>22} {:>22} {:>7} {:>15} {:>17} {:>12} {:>15}",
         "database",
         "conc",
         "flows/s",
@@ -81,7 +90,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "errors",
         "cpu µs/flow",
         "cpu µs/ceiling",
-        "risk µs/create"
+        "risk µs/create",
+        "webhook backlog"
     );
     let mut runs = vec![("sqlite", bench_sqlite(&args).await?)];
     if let Some(url) = &args.postgres {
@@ -132,7 +142,12 @@ async fn bench_database(
 
 async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::path::Path) -> anyhow::Result<usize> {
     let now = crate::clock::Clock::default().now();
-    let settings = setup::settings(database_url, dir, args.customers, args.network_checks, now)?;
+    let mut settings = setup::settings(database_url, dir, args.customers, args.network_checks, now)?;
+    let receiver = match args.webhooks {
+        true => Some(webhooks::LocalReceiver::start().await?),
+        false => None,
+    };
+    webhooks::point_webhooks(&mut settings, receiver.as_ref().map(|r| r.url.as_str()));
     let store = crate::prepare_store(&settings, now).await?;
     let key = crate::service::api_keys::create(&store, setup::BRAND, "bench", now).await?;
     drop(store);
@@ -146,9 +161,15 @@ async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::pat
         let ceiling = ceiling(&client, &base, concurrency, Duration::from_secs(args.seconds)).await;
         let before_flows = CpuTime::now();
         let risk_before = risk_step(&client, &base).await;
-        let sample = flows(&client, &base, &key, &customers, concurrency, Duration::from_secs(args.seconds)).await;
+        let pace = (args.rate > 0).then(|| Duration::from_secs_f64(concurrency as f64 / f64::from(args.rate)));
+        let sample =
+            flows(&client, &base, &key, &customers, concurrency, pace, Duration::from_secs(args.seconds)).await;
         let after_flows = CpuTime::now();
         let risk_after = risk_step(&client, &base).await;
+        let backlog = match &receiver {
+            Some(_) => webhooks::backlog(&server).await?.to_string(),
+            None => "–".to_owned(),
+        };
         let sample = match sample {
             Ok(sample) => sample,
             Err(e) => {
@@ -169,7 +190,7 @@ async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::pat
         let per_flow = CpuTime::per(before_flows, after_flows, sample.flows as f64);
         let per_ceiling_flow = CpuTime::per(before_ceiling, before_flows, ceiling * seconds / REQUESTS_PER_FLOW);
         println!(
-            "{:<9} {:>5} {:>10.0} {:>10.0} {:>6.0}% {:>22} {:>22} {:>22} {:>7} {:>15} {:>17} {:>12}",
+            "{:<9} {:>5} {:>10.0} {:>10.0} {:>6.0}% {:>22} {:>22} {:>22} {:>7} {:>15} {:>17} {:>12} {:>15}",
             name,
             concurrency,
             flows_per_s,
@@ -188,7 +209,14 @@ async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::pat
                 (Some((sum0, n0)), Some((sum1, n1))) if n1 > n0 => format!("{:.0}", (sum1 - sum0) / (n1 - n0) * 1e6),
                 _ => "n/a".into(),
             },
+            backlog,
         );
+        // The next level starts with no deliveries left from this one.
+        if receiver.is_some() {
+            while webhooks::backlog(&server).await? > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
     }
     server.stop().await;
     Ok(customers.next.load(Ordering::Relaxed))
@@ -296,6 +324,7 @@ async fn flows(
     key: &str,
     customers: &Customers,
     concurrency: usize,
+    pace: Option<Duration>,
     duration: Duration,
 ) -> anyhow::Result<Sample> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -307,7 +336,16 @@ async fn flows(
                 let mut sample =
                     Sample { create: Vec::new(), outbox: Vec::new(), check: Vec::new(), flows: 0, errors: 0 };
                 let mut n = 0u64;
+                // Paced: one flow per tick, late ones not made up for (an overloaded server slows it).
+                let mut ticks = pace.map(|every| {
+                    let mut ticks = tokio::time::interval(every);
+                    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    ticks
+                });
                 while !stop.load(Ordering::Relaxed) {
+                    if let Some(ticks) = ticks.as_mut() {
+                        ticks.tick().await;
+                    }
                     n += 1;
                     match one_flow(
                         &client,

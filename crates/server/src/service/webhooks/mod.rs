@@ -66,7 +66,7 @@ pub fn payload(brand: &str, event: &Event) -> Value {
 }
 
 /// Sends the due deliveries (up to the instance's concurrency, and the per-endpoint one) and
-/// records how each went; gives how many were attempted.
+/// records how they went, in one transaction; gives how many were attempted.
 pub async fn deliver_due(app: &Arc<App>, now: Timestamp) -> Result<usize, ServiceError> {
     let limits = &app.settings.limits;
     let limit = i64::try_from(limits.webhook_concurrency).unwrap_or(16);
@@ -74,15 +74,43 @@ pub async fn deliver_due(app: &Arc<App>, now: Timestamp) -> Result<usize, Servic
     let claimed =
         app.store.write(move |conn| store::claim_due(conn, now.millis(), LEASE_MS, limit, per_endpoint)).await?;
     let count = claimed.len();
-    let sends = claimed.into_iter().map(|delivery| {
-        let app = app.clone();
-        async move {
-            if let Err(e) = deliver(&app, delivery, now).await {
-                tracing::warn!(error = %e, "recording a webhook delivery failed");
+    let attempts =
+        futures_util::future::join_all(claimed.into_iter().map(|delivery| attempt(app, delivery, now))).await;
+    let disable_after = i64::try_from(limits.webhook_disable_after_ms).unwrap_or(i64::MAX);
+    let disabled = app
+        .store
+        .write(move |conn| -> Result<Vec<(String, DisabledReason)>, StoreError> {
+            let mut outcomes: Vec<(&str, &str, Outcome)> = Vec::new();
+            for done in &attempts {
+                let record = AttemptRecord { status: done.status, answer: &done.answer, latency_ms: done.latency_ms };
+                if !store::settle(conn, &done.delivery, &done.settle, &record, now.millis())? {
+                    continue;
+                }
+                let outcome = match (&done.settle, done.status) {
+                    (Settle::Delivered, _) => Outcome::Delivered,
+                    (Settle::Gone, Some(410)) => Outcome::Gone,
+                    // Nobody to send it to: says nothing of the endpoint.
+                    (Settle::Gone, _) => continue,
+                    _ => Outcome::Failed,
+                };
+                let (brand, endpoint) = (done.delivery.brand.as_str(), done.delivery.endpoint.as_str());
+                match outcomes.iter_mut().find(|(b, e, _)| *b == brand && *e == endpoint) {
+                    Some((_, _, seen)) => *seen = (*seen).max(outcome),
+                    None => outcomes.push((brand, endpoint, outcome)),
+                }
             }
-        }
-    });
-    futures_util::future::join_all(sends).await;
+            let mut disabled = Vec::new();
+            for (brand, endpoint, outcome) in outcomes {
+                if let Some(reason) = conclude(conn, brand, endpoint, outcome, disable_after, now)? {
+                    disabled.push((endpoint.to_owned(), reason));
+                }
+            }
+            Ok(disabled)
+        })
+        .await?;
+    for (endpoint, reason) in disabled {
+        tracing::warn!(%endpoint, reason = reason.as_str(), "a webhook endpoint was disabled");
+    }
     Ok(count)
 }
 
@@ -117,26 +145,31 @@ fn target(app: &App, delivery: &Claimed) -> Result<Arc<WebhookEndpoint>, &'stati
     }
 }
 
-async fn deliver(app: &Arc<App>, delivery: Claimed, now: Timestamp) -> Result<(), ServiceError> {
+/// One attempt, made: what to record of it.
+struct Attempted {
+    delivery: Claimed,
+    settle: Settle,
+    status: Option<u16>,
+    answer: String,
+    latency_ms: i64,
+}
+
+/// Sends one delivery (or finds there is nobody to send it to) and decides what follows.
+async fn attempt(app: &Arc<App>, delivery: Claimed, now: Timestamp) -> Attempted {
     let endpoint = match target(app, &delivery) {
         Ok(endpoint) => endpoint,
         Err(why) => {
-            let attempt = AttemptRecord { status: None, answer: why, latency_ms: 0 };
-            app.store.write(move |conn| store::settle(conn, &delivery, Settle::Gone, &attempt, now.millis())).await?;
-            return Ok(());
+            return Attempted { delivery, settle: Settle::Gone, status: None, answer: why.to_owned(), latency_ms: 0 };
         }
     };
     let id = format!("msg_{}_{}", delivery.brand, delivery.id);
     let body = payload(&delivery.brand, &delivery.event).to_string();
     // The attempt's own time: a retry is signed anew, under the same id.
     let sent_at = crate::clock::real_now().millis() / 1000;
-    let attempt = app.webhook_sender.send(&endpoint, &id, sent_at, body).await;
-    let verdict = webhook::verdict(attempt.status);
+    let sent = app.webhook_sender.send(&endpoint, &id, sent_at, body).await;
     let attempts = u32::try_from(delivery.attempts).unwrap_or(u32::MAX);
-    let limits = &app.settings.limits;
-    let base = i64::try_from(limits.webhook_retry_base_ms).unwrap_or(5_000);
-    let disable_after = i64::try_from(limits.webhook_disable_after_ms).unwrap_or(i64::MAX);
-    let settle = match verdict {
+    let base = i64::try_from(app.settings.limits.webhook_retry_base_ms).unwrap_or(5_000);
+    let settle = match webhook::verdict(sent.status) {
         Verdict::Delivered => Settle::Delivered,
         Verdict::Gone => Settle::Gone,
         Verdict::Retry => match webhook::retry_after_ms(base, attempts, crate::ids::random_bytes::<1>()[0]) {
@@ -155,30 +188,39 @@ async fn deliver(app: &Arc<App>, delivery: Claimed, now: Timestamp) -> Result<()
     app.metrics.observe(
         "orderguard_webhook_delivery_duration_seconds",
         &[("endpoint", endpoint.name.as_str())],
-        attempt.latency_ms as f64 / 1000.0,
+        sent.latency_ms as f64 / 1000.0,
     );
-    let gone = matches!(settle, Settle::Gone);
-    let disabled = app
-        .store
-        .write(move |conn| -> Result<Option<DisabledReason>, StoreError> {
-            let record =
-                AttemptRecord { status: attempt.status, answer: &attempt.answer, latency_ms: attempt.latency_ms };
-            let Some(failing_since) = store::settle(conn, &delivery, settle, &record, now.millis())? else {
-                return Ok(None);
-            };
-            let reason = match failing_since {
-                _ if gone => DisabledReason::Gone,
-                Some(since) if webhook::keeps_failing(since, now.millis(), disable_after) => DisabledReason::Failing,
-                _ => return Ok(None),
-            };
-            disable(conn, &delivery.brand, &delivery.endpoint, reason, failing_since, now)?;
-            Ok(Some(reason))
-        })
-        .await?;
-    if let Some(reason) = disabled {
-        tracing::warn!(endpoint = %endpoint.name, reason = reason.as_str(), "a webhook endpoint was disabled");
-    }
-    Ok(())
+    Attempted { delivery, settle, status: sent.status, answer: sent.answer, latency_ms: sent.latency_ms }
+}
+
+/// What a batch's attempts say of one endpoint; the later variants win.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    Failed,
+    /// One delivery went through: it does not fail.
+    Delivered,
+    /// It answered `410 Gone`.
+    Gone,
+}
+
+/// Keeps an endpoint's failing time, and disables it when it answered `410 Gone` or has failed
+/// for too long (gives why, then).
+fn conclude(
+    conn: &mut dyn Conn,
+    brand: &str,
+    endpoint: &str,
+    outcome: Outcome,
+    disable_after_ms: i64,
+    now: Timestamp,
+) -> Result<Option<DisabledReason>, StoreError> {
+    let failing_since = store::note_failing(conn, brand, endpoint, outcome != Outcome::Failed, now.millis())?;
+    let reason = match (outcome, failing_since) {
+        (Outcome::Gone, _) => DisabledReason::Gone,
+        (_, Some(since)) if webhook::keeps_failing(since, now.millis(), disable_after_ms) => DisabledReason::Failing,
+        _ => return Ok(None),
+    };
+    disable(conn, brand, endpoint, reason, failing_since, now)?;
+    Ok(Some(reason))
 }
 
 /// Disables an endpoint orderguard gave up on, with a `webhook.endpoint_disabled` event of the
