@@ -275,6 +275,12 @@ impl PageError {
         Self::new(StatusCode::NOT_FOUND, message)
     }
 
+    /// A form's fields the service refused, each said with why; nothing was changed.
+    pub fn invalid_form(errors: &[orderguard_domain::FieldError]) -> Self {
+        let reasons: Vec<String> = errors.iter().map(|f| format!("The {} {}.", f.field, f.reason)).collect();
+        Self::bad_request(format!("{} Go back and try again; nothing was changed.", reasons.join(" ")))
+    }
+
     /// Something failed on our side: logged with its cause, shown without it.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "a page failed");

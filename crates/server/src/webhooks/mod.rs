@@ -187,7 +187,7 @@ impl Sender {
         let (status, answer) = match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
-                let text = response.text().await.unwrap_or_default();
+                let text = answer_start(response).await;
                 (Some(status), text.chars().filter(|c| !c.is_control()).take(KEPT_ANSWER_CHARS).collect())
             }
             // The resolver's refusal of a private address comes back inside the error.
@@ -201,6 +201,19 @@ impl Sender {
         let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         Attempt { status, latency_ms, answer }
     }
+}
+
+/// The first bytes of a receiver's answer: what the log keeps, and no more is read (a receiver
+/// could answer without end).
+async fn answer_start(mut response: reqwest::Response) -> String {
+    let mut kept = Vec::new();
+    while kept.len() < KEPT_ANSWER_CHARS * 4 {
+        match response.chunk().await {
+            Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&kept).into_owned()
 }
 
 /// The target guard's refusal, if that is what stopped the request.
@@ -218,6 +231,34 @@ fn refused_by_guard(e: &reqwest::Error) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A receiver that answers without end does not hold the sender: it reads the start and stops.
+    #[tokio::test]
+    async fn an_endless_answer_is_cut_short() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0_u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let head = "HTTP/1.1 500 Internal Server Error\r\ntransfer-encoding: chunked\r\n\r\n";
+            socket.write_all(head.as_bytes()).await.unwrap();
+            let chunk = format!("{:x}\r\n{}\r\n", 8192, "x".repeat(8192));
+            while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+        });
+        let guard = super::TargetGuard { allow_private: true, ..Default::default() };
+        let sender = super::Sender::new(guard).unwrap();
+        let secret = super::WebhookSecret::parse(&super::WebhookSecret::generate()).unwrap();
+        let endpoint = super::WebhookEndpoint::stored("endless", &url, vec![secret]);
+        let sent =
+            tokio::time::timeout(std::time::Duration::from_secs(5), sender.send(&endpoint, "msg_1", 1, "{}".into()))
+                .await
+                .expect("the sender stops reading");
+        assert_eq!(sent.status, Some(500));
+        assert_eq!(sent.answer.len(), super::KEPT_ANSWER_CHARS);
+    }
+
     #[test]
     fn targets_are_https_or_this_machine() {
         assert!(super::check_url("https://shop.example/hooks").is_ok());

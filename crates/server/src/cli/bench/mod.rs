@@ -142,11 +142,12 @@ async fn bench_database(
 
 async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::path::Path) -> anyhow::Result<usize> {
     let now = crate::clock::Clock::default().now();
-    let mut settings = setup::settings(database_url, dir, args.customers, args.network_checks, now)?;
+    // The receiver first: the settings pick a free port for the server, which it must not take.
     let receiver = match args.webhooks {
         true => Some(webhooks::LocalReceiver::start().await?),
         false => None,
     };
+    let mut settings = setup::settings(database_url, dir, args.customers, args.network_checks, now)?;
     webhooks::point_webhooks(&mut settings, receiver.as_ref().map(|r| r.url.as_str()));
     let store = crate::prepare_store(&settings, now).await?;
     let key = crate::service::api_keys::create(&store, setup::BRAND, "bench", now).await?;

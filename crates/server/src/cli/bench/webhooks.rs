@@ -109,6 +109,7 @@ async fn one_database(
     dir: &std::path::Path,
 ) -> anyhow::Result<()> {
     let now = crate::clock::Clock::default().now();
+    // The receiver first: the settings pick a free port for the server, which it must not take.
     let receiver = LocalReceiver::start().await?;
     let mut settings = setup::settings(database_url, dir, 10, false, now)?;
     point_webhooks(&mut settings, Some(&receiver.url));

@@ -224,10 +224,7 @@ pub async fn review(
 /// A decision refused by the service, said so that the analyst knows what to do next.
 fn refusal(e: ServiceError) -> PageError {
     match e {
-        ServiceError::Validation(errors) => {
-            let reasons: Vec<String> = errors.iter().map(|f| format!("The {} {}.", f.field, f.reason)).collect();
-            PageError::bad_request(format!("{} Go back and try again.", reasons.join(" ")))
-        }
+        ServiceError::Validation(errors) => PageError::invalid_form(&errors),
         ServiceError::NotFound => PageError::not_found("There is no held order with this id for you."),
         ServiceError::Refused { rejection: Rejection::Expired, .. } => PageError::new(
             StatusCode::CONFLICT,

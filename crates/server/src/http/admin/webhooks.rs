@@ -44,10 +44,7 @@ fn time(millis: i64) -> String {
 /// A refusal of the service, said so that the user knows what to change.
 fn refusal(e: ServiceError) -> PageError {
     match e {
-        ServiceError::Validation(errors) => {
-            let reasons: Vec<String> = errors.iter().map(|f| format!("The {}: {}.", f.field, f.reason)).collect();
-            PageError::bad_request(format!("{} Go back and try again; nothing was changed.", reasons.join(" ")))
-        }
+        ServiceError::Validation(errors) => PageError::invalid_form(&errors),
         ServiceError::NotFound => PageError::not_found("There is no such endpoint or delivery for you."),
         other => other.into(),
     }

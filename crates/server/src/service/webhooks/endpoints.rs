@@ -108,10 +108,11 @@ pub async fn create(
 ) -> Result<String, ServiceError> {
     allowed(actor, brand)?;
     let mut errors = Vec::new();
-    if let Err(e) = crate::webhooks::check_name(&new.name) {
-        errors.push(FieldError::new("name", e));
+    if crate::webhooks::check_name(&new.name).is_err() {
+        errors.push(FieldError::new("name", "must be 1 to 40 of a-z, 0-9 and -"));
     }
-    let events = crate::webhooks::parse_events(&new.events).map_err(|e| errors.push(FieldError::new("events", e)));
+    let events = crate::webhooks::parse_events(&new.events)
+        .map_err(|e| errors.push(FieldError::new("event types", format!("are refused: {e}"))));
     let description = new.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
     if description.as_ref().is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
         errors.push(FieldError::new("description", format!("is longer than {MAX_DESCRIPTION} characters")));
@@ -123,7 +124,7 @@ pub async fn create(
         .await
         .map_err(|_| ServiceError::Internal("checking a webhook URL stopped"))?;
     if let Err(e) = target {
-        errors.push(FieldError::new("url", e));
+        errors.push(FieldError::new("URL", format!("is refused: {e}")));
     }
     let Ok(events) = events else { return Err(ServiceError::Validation(errors)) };
     if !errors.is_empty() {
