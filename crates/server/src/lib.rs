@@ -124,7 +124,10 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let store = prepare_store(&settings, clock.now()).await?;
     let brands = Brands::build(&settings)?;
     service::webhooks::declare(&store, &brands, clock.now()).await?;
-    let webhook_sender = webhooks::Sender::new(webhooks::targets::TargetGuard::of(&settings))?;
+    let webhook_sender = webhooks::Sender::new(
+        webhooks::targets::TargetGuard::of(&settings),
+        webhooks::targets::TargetGuard::for_stored(&settings),
+    )?;
     let keys = service::signing_keys::ensure(&store, &secrets, clock.now()).await?;
     let signer = ReceiptSigner::new(&keys, &secrets)?;
     let (sms_queue, announced) = SmsQueue::new();

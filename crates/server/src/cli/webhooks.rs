@@ -113,8 +113,9 @@ pub async fn webhook(action: WebhookAction, settings: Settings, now: Timestamp) 
         | WebhookAction::Test { brand, .. } => brand.clone(),
     };
     let Some(brand) = brands.get(&slug).cloned() else { bail!("there is no brand `{slug}` in the configuration") };
+    // The configured endpoints are the server's to declare (at its start), never a command's,
+    // whose file may differ from the running one's.
     let store = prepare_store(&settings, now).await?;
-    crate::service::webhooks::declare(&store, &brands, now).await?;
     let secrets = Secrets::derive(&settings.master_key()?);
     let operator = |by: String| Actor { username: by, role: Role::Operator, brand: None };
     // The command line runs as an operator, who may see every brand's endpoints.
@@ -133,9 +134,16 @@ pub async fn webhook(action: WebhookAction, settings: Settings, now: Timestamp) 
         WebhookAction::Create { name, url, events, description, by, .. } => {
             let events = events.split(',').map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect();
             let new = NewEndpoint { name: name.clone(), url, events, description };
-            let secret =
-                endpoints::create(&store, &secrets, TargetGuard::of(&settings), &operator(by), &brand, new, now)
-                    .await?;
+            let secret = endpoints::create(
+                &store,
+                &secrets,
+                TargetGuard::for_stored(&settings),
+                &operator(by),
+                &brand,
+                new,
+                now,
+            )
+            .await?;
             println!("{secret}");
             eprintln!("created {slug}'s endpoint {name}; its secret is above (it is not shown again)");
         }

@@ -129,6 +129,10 @@ pub struct DevSettings {
     /// Host name → address the webhook client uses instead of DNS (for tests).
     #[serde(default)]
     pub webhook_hosts: BTreeMap<String, std::net::IpAddr>,
+    /// Let endpoints made in the admin area and on the command line go to this machine and the
+    /// private network (development: a receiver on the developer's machine). Never in production.
+    #[serde(default)]
+    pub stored_webhooks_to_private_targets: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -170,8 +174,8 @@ impl Default for Limits {
             circuit_breaker_open_ms: 30_000,
             rollup_lag_ms: 5_000,
             webhook_retry_base_ms: 5_000,
-            webhook_concurrency: 32,
-            webhook_concurrency_per_endpoint: 16,
+            webhook_concurrency: 64,
+            webhook_concurrency_per_endpoint: 8,
             webhook_disable_after_ms: 5 * 86_400_000,
         }
     }

@@ -52,7 +52,9 @@ pub fn declare(conn: &mut dyn Conn, endpoints: &[DeclaredEndpoint], now: i64) ->
              VALUES ($1, $2, $3, $4, $5, $6, 'config', $7) ON CONFLICT (brand, name) DO UPDATE SET \
              enabled = CASE WHEN webhook_endpoints.url = excluded.url AND webhook_endpoints.disabled_reason IS NOT NULL \
              THEN 0 ELSE excluded.enabled END, \
-             disabled_reason = CASE WHEN webhook_endpoints.url = excluded.url THEN webhook_endpoints.disabled_reason END, \
+             disabled_reason = CASE WHEN webhook_endpoints.url = excluded.url AND excluded.enabled = 1 \
+             THEN webhook_endpoints.disabled_reason END, \
+             failing_since = CASE WHEN webhook_endpoints.url = excluded.url THEN webhook_endpoints.failing_since END, \
              url = excluded.url, description = excluded.description, updated_at = excluded.updated_at, \
              source = 'config', events = excluded.events, secrets_enc = NULL",
             &[
@@ -206,11 +208,22 @@ pub fn set_secrets(
     Ok(())
 }
 
-/// Deletes an endpoint; its deliveries stay in the log, those still waiting end `gone`.
-pub fn delete(conn: &mut dyn Conn, brand: &str, name: &str, now: i64) -> Result<(), StoreError> {
+/// Deletes an endpoint and its deliveries (a new endpoint of the same name starts with an empty
+/// log, and a replay cannot send it the old one's events).
+pub fn delete(conn: &mut dyn Conn, brand: &str, name: &str) -> Result<(), StoreError> {
     unsubscribe(conn, brand, name)?;
     conn.execute("DELETE FROM webhook_endpoints WHERE brand = $1 AND name = $2", &[brand.into(), name.into()])?;
-    drop_pending(conn, brand, name, "the endpoint was deleted", now)
+    conn.execute("DELETE FROM webhook_deliveries WHERE brand = $1 AND endpoint = $2", &[brand.into(), name.into()])?;
+    Ok(())
+}
+
+/// How many endpoints a brand has that were made in the admin area or on the command line.
+pub fn stored_count(conn: &mut dyn Conn, brand: &str) -> Result<i64, StoreError> {
+    conn.query_one(
+        "SELECT COUNT(*) AS n FROM webhook_endpoints WHERE brand = $1 AND source = 'stored'",
+        &[brand.into()],
+    )?
+    .int("n")
 }
 
 fn drop_pending(conn: &mut dyn Conn, brand: &str, name: &str, why: &str, now: i64) -> Result<(), StoreError> {
@@ -278,13 +291,15 @@ pub fn claim_due(
     per_endpoint: i64,
 ) -> Result<Vec<Claimed>, StoreError> {
     let token = crate::ids::random_token(16);
-    // Ranked within the soonest due only, so that a long backlog is not sorted on every tick.
+    // Ranked within the soonest due only, so that a long backlog is not sorted on every claim;
+    // those of endpoints at their cap are left out first, so that they cannot fill the window.
     let changed = conn.execute(
-        "WITH due AS (SELECT id, brand, endpoint, ROW_NUMBER() OVER (PARTITION BY brand, endpoint ORDER BY next_at, id) AS n \
-         FROM (SELECT id, brand, endpoint, next_at FROM webhook_deliveries WHERE status = 'pending' AND next_at <= $3 \
-         AND lease_until < $3 ORDER BY next_at LIMIT $6) AS soonest), \
-         busy AS (SELECT brand, endpoint, COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending' \
-         AND lease_until >= $3 GROUP BY brand, endpoint) \
+        "WITH busy AS (SELECT brand, endpoint, COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending' \
+         AND lease_until >= $3 GROUP BY brand, endpoint), \
+         due AS (SELECT id, brand, endpoint, ROW_NUMBER() OVER (PARTITION BY brand, endpoint ORDER BY next_at, id) AS n \
+         FROM (SELECT d.id, d.brand, d.endpoint, d.next_at FROM webhook_deliveries d WHERE d.status = 'pending' \
+         AND d.next_at <= $3 AND d.lease_until < $3 AND NOT EXISTS (SELECT 1 FROM busy WHERE busy.brand = d.brand \
+         AND busy.endpoint = d.endpoint AND busy.n >= $5) ORDER BY d.next_at LIMIT $6) AS soonest) \
          UPDATE webhook_deliveries SET lease_until = $1, lease_token = $2, attempts = attempts + 1 \
          WHERE id IN (SELECT due.id FROM due LEFT JOIN busy ON busy.brand = due.brand AND busy.endpoint = due.endpoint \
          WHERE due.n + COALESCE(busy.n, 0) <= $5 ORDER BY due.n LIMIT $4) AND status = 'pending' AND lease_until < $3",
@@ -508,7 +523,8 @@ pub fn replay(
     now: i64,
 ) -> Result<u64, StoreError> {
     conn.execute(
-        "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_at = $1, settled_at = NULL, lease_until = 0 \
+        "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_at = $1, settled_at = NULL, lease_until = 0, \
+         lease_token = NULL \
          WHERE brand = $2 AND endpoint = $3 AND status <> 'pending' AND \
          (id = $4 OR (CAST($4 AS BIGINT) IS NULL AND status IN ('failed', 'gone') AND created_at >= $5))",
         &[now.into(), brand.into(), endpoint.into(), only.into(), since.into()],

@@ -30,6 +30,8 @@ pub struct WebhookEndpoint {
     pub signing_key: Option<signature::SigningKey>,
     pub enabled: bool,
     pub description: Option<String>,
+    /// Made in the admin area or on the command line: sent with the stricter guard.
+    pub stored: bool,
 }
 
 /// A name for an endpoint: 1 to 40 of a-z, 0-9 and `-`.
@@ -112,6 +114,7 @@ impl WebhookEndpoint {
             signing_key,
             enabled: config.enabled,
             description: config.description.clone(),
+            stored: false,
         })
     }
 
@@ -119,13 +122,16 @@ impl WebhookEndpoint {
     /// it subscribes to is in the database's routing).
     pub fn stored(name: &str, url: &str, secrets: Vec<WebhookSecret>) -> Self {
         let (name, url) = (name.to_owned(), url.to_owned());
-        Self { name, url, events: None, secrets, signing_key: None, enabled: true, description: None }
+        Self { name, url, events: None, secrets, signing_key: None, enabled: true, description: None, stored: true }
     }
 }
 
 /// `https://…`, or `http://` to this machine only (development); gives the host.
 fn check_url(url: &str) -> Result<String, String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("put no user or password in the URL: the signature authenticates the delivery".into());
+    }
     let host = parsed.host_str().unwrap_or_default();
     let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>();
     let loopback = host == "localhost" || ip.is_ok_and(|ip| ip.is_loopback());
@@ -146,17 +152,25 @@ pub struct Attempt {
     pub answer: String,
 }
 
-/// Sends the deliveries; one client for all endpoints, whose resolver refuses private targets.
+/// Sends the deliveries: a client for the endpoints of the configuration file and one for those
+/// made in the admin area, each with a resolver that refuses the targets its guard refuses.
 pub struct Sender {
+    configured: Client,
+    stored: Client,
+}
+
+struct Client {
     http: reqwest::Client,
     guard: std::sync::Arc<TargetGuard>,
 }
 
-impl Sender {
-    pub fn new(guard: TargetGuard) -> Result<Self, ConfigError> {
+impl Client {
+    fn new(guard: TargetGuard) -> Result<Self, ConfigError> {
         let guard = std::sync::Arc::new(guard);
         let http = reqwest::Client::builder()
             .dns_resolver(std::sync::Arc::new(GuardedResolver(guard.clone())))
+            // A proxy would resolve the target itself, past the guard.
+            .no_proxy()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("orderguard-webhooks")
@@ -164,17 +178,24 @@ impl Sender {
             .map_err(|e| ConfigError::Invalid(format!("webhooks: cannot build the HTTP client: {e}")))?;
         Ok(Self { http, guard })
     }
+}
+
+impl Sender {
+    pub fn new(configured: TargetGuard, stored: TargetGuard) -> Result<Self, ConfigError> {
+        Ok(Self { configured: Client::new(configured)?, stored: Client::new(stored)? })
+    }
 
     /// POSTs `body` signed as `id` at `timestamp` (seconds).
     pub async fn send(&self, endpoint: &WebhookEndpoint, id: &str, timestamp: i64, body: String) -> Attempt {
         let signature = signature::sign(&endpoint.secrets, endpoint.signing_key.as_ref(), id, timestamp, &body);
+        let client = if endpoint.stored { &self.stored } else { &self.configured };
         let started = Instant::now();
         // An address in the URL is not resolved, so the resolver's check does not see it.
         let host = reqwest::Url::parse(&endpoint.url).ok().and_then(|u| u.host_str().map(str::to_owned));
-        if let Err(refused) = self.guard.check_literal(host.as_deref().unwrap_or_default()) {
+        if let Err(refused) = client.guard.check_literal(host.as_deref().unwrap_or_default()) {
             return Attempt { status: None, latency_ms: 0, answer: refused };
         }
-        let sent = self
+        let sent = client
             .http
             .post(&endpoint.url)
             .header("content-type", "application/json")
@@ -248,7 +269,7 @@ mod tests {
             while socket.write_all(chunk.as_bytes()).await.is_ok() {}
         });
         let guard = super::TargetGuard { allow_private: true, ..Default::default() };
-        let sender = super::Sender::new(guard).unwrap();
+        let sender = super::Sender::new(guard.clone(), guard).unwrap();
         let secret = super::WebhookSecret::parse(&super::WebhookSecret::generate()).unwrap();
         let endpoint = super::WebhookEndpoint::stored("endless", &url, vec![secret]);
         let sent =
@@ -266,5 +287,6 @@ mod tests {
         assert!(super::check_url("http://localhost/hooks").is_ok());
         assert!(super::check_url("http://shop.example/hooks").is_err());
         assert!(super::check_url("ftp://shop.example/hooks").is_err());
+        assert!(super::check_url("https://user:pass@shop.example/hooks").is_err());
     }
 }

@@ -23,16 +23,41 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || a == 0
                 || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT, 100.64/10
                 || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
+                || (a == 198 && (18..20).contains(&b)) // benchmarking, 198.18/15
+                || a >= 240 // reserved, 240/4
         }
         IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
+            let segments = v6.segments();
+            let first = segments[0];
+            // An IPv4 address inside: IPv4-compatible ::/96, NAT64 64:ff9b::/96 and 64:ff9b:1::/48
+            // (which reach it through a translator), 6to4 2002::/16.
+            let [.., g, h] = segments;
+            let low_v4 = std::net::Ipv4Addr::new((g >> 8) as u8, g as u8, (h >> 8) as u8, h as u8);
+            let six_to_four = std::net::Ipv4Addr::new(
+                (segments[1] >> 8) as u8,
+                segments[1] as u8,
+                (segments[2] >> 8) as u8,
+                segments[2] as u8,
+            );
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00 // unique local, fc00::/7 (fd00:ec2::254 among them)
                 || (first & 0xffc0) == 0xfe80 // link-local, fe80::/10
                 || v6.to_ipv4_mapped().is_some_and(|v4| is_private(IpAddr::V4(v4)))
+                || (segments[..6] == [0; 6] && is_private(IpAddr::V4(low_v4)))
+                || (first == 0x64 && segments[1] == 0xff9b && is_private(IpAddr::V4(low_v4)))
+                || (first == 0x2002 && is_private(IpAddr::V4(six_to_four)))
         }
+    }
+}
+
+/// Link-local addresses (the cloud metadata services among them): refused even where private
+/// targets are allowed.
+fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
     }
 }
 
@@ -53,13 +78,23 @@ pub struct TargetGuard {
 }
 
 impl TargetGuard {
-    /// As the configuration says (`webhook_private_targets`, `dev.webhook_hosts`).
+    /// For the endpoints of the configuration file, as it says (`webhook_private_targets`,
+    /// `dev.webhook_hosts`).
     pub fn of(settings: &crate::config::Settings) -> Self {
         Self { allow_private: settings.webhook_private_targets, overrides: settings.dev.webhook_hosts.clone() }
     }
 
+    /// For the endpoints made in the admin area and on the command line: a brand admin never
+    /// reaches the operator's own network (`webhook_private_targets` is the operator's, for the
+    /// file's endpoints); only a development instance may allow it
+    /// (`dev.stored_webhooks_to_private_targets`).
+    pub fn for_stored(settings: &crate::config::Settings) -> Self {
+        let allow_private = settings.dev.stored_webhooks_to_private_targets;
+        Self { allow_private, overrides: settings.dev.webhook_hosts.clone() }
+    }
+
     fn check(&self, ip: IpAddr) -> Result<(), String> {
-        if !self.allow_private && is_private(ip) { Err(refusal(ip)) } else { Ok(()) }
+        if is_link_local(ip) || (!self.allow_private && is_private(ip)) { Err(refusal(ip)) } else { Ok(()) }
     }
 
     /// When an endpoint is declared: an address, or a name that resolves now (blocking: at start).
@@ -133,10 +168,15 @@ mod tests {
             "fe80::1",
             "::ffff:10.0.0.1",
             "::",
+            "::127.0.0.1",
+            "64:ff9b::a00:5",
+            "2002:a00:1::1",
+            "198.18.0.1",
+            "240.0.0.1",
         ] {
             assert!(is_private(private.parse().unwrap()), "{private}");
         }
-        for public in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111"] {
+        for public in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "64:ff9b::808:808"] {
             assert!(!is_private(public.parse().unwrap()), "{public}");
         }
     }
@@ -150,5 +190,6 @@ mod tests {
         assert!(guard.check_declared("10.0.0.1").is_err() && guard.check_literal("[::1]").is_err());
         let allowed = TargetGuard { allow_private: true, ..guard };
         assert_eq!(allowed.lookup("rebound.test").await.unwrap(), ["127.0.0.9".parse::<IpAddr>().unwrap()]);
+        assert!(allowed.check_declared("169.254.169.254").is_err(), "the metadata service never");
     }
 }

@@ -52,7 +52,8 @@ async fn kill_9_under_load_loses_nothing_acknowledged(db: Db) {
 
     let mut child = spawn_server(&config_path, &base).await;
     let acknowledged = Arc::new(Mutex::new(Acknowledged::default()));
-    let deadline = Instant::now() + Duration::from_millis(1500);
+    // The workers stop at the deadline; the kill comes before it (below).
+    let deadline = Instant::now() + Duration::from_secs(15);
     let workers: Vec<_> = (0..16)
         .map(|worker| {
             let (base, key, acknowledged) = (base.clone(), key.clone(), acknowledged.clone());
@@ -78,7 +79,7 @@ async fn kill_9_under_load_loses_nothing_acknowledged(db: Db) {
                     let id = v["id"].as_str().unwrap().to_owned();
                     acknowledged.lock().unwrap().created.push(id.clone());
                     let mut code = None;
-                    for _ in 0..100 {
+                    for _ in 0..1000 {
                         let Ok(r) = http.get(format!("{base}/dev/outbox.json?verification_id={id}")).send().await
                         else {
                             return;
@@ -105,8 +106,19 @@ async fn kill_9_under_load_loses_nothing_acknowledged(db: Db) {
             })
         })
         .collect();
-    // Kill while the workers are still sending.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // Kill while the workers are still sending, once some verifications got each far (a busy
+    // machine gets there later: at most 10 s).
+    let far_enough = || {
+        let a = acknowledged.lock().unwrap();
+        a.created.len() >= 10 && !a.approved.is_empty() && !a.wrong_checked.is_empty()
+    };
+    for _ in 0..200 {
+        if far_enough() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     child.kill().unwrap();
     child.wait().unwrap();
     for worker in workers {

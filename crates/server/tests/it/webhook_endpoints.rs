@@ -66,6 +66,7 @@ async fn endpoints_are_managed_in_the_admin_area(db: Db) {
     let from_file = endpoint(&receiver, "from-file", &var, &["review.approved"]);
     let server = TestServer::start_with(db, move |s| {
         s.webhook_private_targets = true;
+        s.dev.stored_webhooks_to_private_targets = true;
         s.brands[0].webhooks = vec![from_file];
     })
     .await;
@@ -137,6 +138,8 @@ async fn endpoints_are_managed_in_the_admin_area(db: Db) {
     assert_eq!(page.status, StatusCode::OK);
     let new_secret = secret_on(&page.html);
     assert_ne!(new_secret, secret);
+    let again = ops.post("/admin/webhooks/crm", &borrowed(&action("rotate-secret", None))).await;
+    assert!(again.status == StatusCode::FORBIDDEN && again.html.contains("rotation runs"), "{}", again.html);
     receiver.control("/endpoints", json!({ "name": "crm", "secrets": [new_secret] })).await;
     server.create(&server.alpha_key, "WE-2", "c-2").await;
     let received = receiver.wait_for(4).await;
@@ -181,10 +184,10 @@ fn borrowed<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a st
 }
 
 async fn the_command_line_manages_endpoints_and_replays_failures(db: Db) {
-    let config = config_file(&db, "orderguard.toml", "webhook_private_targets = true", "");
+    let config = config_file(&db, "orderguard.toml", "", "stored_webhooks_to_private_targets = true");
     let receiver = Receiver::start().await;
     let server = TestServer::start_with(db, |s| {
-        s.webhook_private_targets = true;
+        s.dev.stored_webhooks_to_private_targets = true;
         s.limits.webhook_retry_base_ms = 30;
     })
     .await;
@@ -266,6 +269,19 @@ async fn the_command_line_manages_endpoints_and_replays_failures(db: Db) {
     assert_eq!(received.last().unwrap()["type"], "webhook.test");
     let delivered = deliveries("delivered");
     assert_eq!(delivered.lines().count(), 3, "a header and two delivered: {delivered}");
+
+    // A brand makes ten endpoints at most: each may hold its share of the deliveries in flight.
+    for n in 2..=11 {
+        let name = format!("erp{n}");
+        let (ok, _, err) = orderguard(
+            &config,
+            &["webhook", "create", "--brand", "alpha", "--name", &name, "--url", &url, "--by", "ops@example"],
+        );
+        assert_eq!(ok, n <= 10, "endpoint {n}: {err}");
+        if n == 11 {
+            assert!(err.contains("10 already"), "{err}");
+        }
+    }
 }
 
 /// An endpoint whose attempts keep failing is disabled after the configured time, with a

@@ -183,9 +183,10 @@ async fn two_instances_attempt_each_delivery_once(db: Db) {
     receiver.control("/behaviour", json!({ "name": "shop", "delay_ms": 30 })).await;
     let config = endpoint(&receiver, "shop", &var, &["*"]);
     let second_config = config.clone();
-    // A cap per endpoint above what one instance sends at once, so that both take part.
+    // Few places per instance, and a cap per endpoint above them, so that both take part.
     let first = TestServer::start_with(db, move |s| {
         s.webhook_private_targets = true;
+        s.limits.webhook_concurrency = 4;
         s.limits.webhook_concurrency_per_endpoint = 64;
         s.brands[0].webhooks = vec![config];
     })
@@ -193,6 +194,7 @@ async fn two_instances_attempt_each_delivery_once(db: Db) {
     let second = first
         .another_instance(move |s| {
             s.webhook_private_targets = true;
+            s.limits.webhook_concurrency = 4;
             s.limits.webhook_concurrency_per_endpoint = 64;
             s.brands[0].webhooks = vec![second_config];
         })

@@ -235,6 +235,8 @@ network_api_secret = "{network_secret}"
 sim_swapped = [{swapped}]
 # A webhook receiver of the instance's own: /dev/webhooks lists what each brand's endpoint got.
 webhook_receiver = true
+# Endpoints made in the admin area may go to receivers on this machine (development only).
+stored_webhooks_to_private_targets = true
 
 # The development gateway above, as a real one is configured (docs/network-apis.md).
 [network_apis.demo-gateway]

@@ -177,7 +177,7 @@ pub async fn create(
     let description = Some(field("description")).filter(|d| !d.is_empty());
     let new = NewEndpoint { name: field("name"), url: field("url"), events, description };
     let name = new.name.clone();
-    let guard = TargetGuard::of(&app.settings);
+    let guard = TargetGuard::for_stored(&app.settings);
     let secret = service::create(&app.store, &app.secrets, guard, &user.actor(), &brand, new, app.clock.now())
         .await
         .map_err(refusal)?;

@@ -21,6 +21,9 @@ use crate::webhooks::targets::TargetGuard;
 /// Deliveries the log shows at most.
 pub const LOG_LENGTH: i64 = 200;
 pub const MAX_DESCRIPTION: usize = 200;
+/// Endpoints a brand may make in the admin area and on the command line: each may hold a share
+/// of the instance's deliveries in flight, so there are few.
+pub const MAX_STORED_ENDPOINTS: i64 = 10;
 
 /// Seals a stored endpoint's secrets (newest first) with the deployment's key.
 fn seal_secrets(secrets: &Secrets, texts: &[String]) -> Vec<u8> {
@@ -140,9 +143,15 @@ pub async fn create(
         secrets_enc: seal_secrets(secrets, std::slice::from_ref(&secret)),
         created_by: actor.username.clone(),
     };
-    let entry = audit(actor, AuditAction::WebhookEndpointCreated, brand, format!("{} {url}", new.name), now);
+    // The host only: a URL's path or query may carry a receiver's token.
+    let host = reqwest::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+    let entry = audit(actor, AuditAction::WebhookEndpointCreated, brand, format!("{} {host}", new.name), now);
     let created = store
         .write(move |conn| -> Result<bool, ServiceError> {
+            if webhook_store::stored_count(conn, &endpoint.brand)? >= MAX_STORED_ENDPOINTS {
+                let reason = format!("are {MAX_STORED_ENDPOINTS} already: delete one first");
+                return Err(FieldError::new("brand's endpoints", reason).into());
+            }
             let created = webhook_store::create(conn, &endpoint, now.millis())?;
             if created {
                 crate::store::admin::audit(conn, &entry)?;
@@ -213,6 +222,11 @@ pub async fn change(
         Change::RotateSecret | Change::EndRotation => {
             let mut texts = secret_texts(secrets, endpoint.secrets_enc.as_deref().unwrap_or_default())?;
             if change == Change::RotateSecret {
+                if texts.len() > 1 {
+                    return Err(ServiceError::Forbidden(
+                        "a rotation runs already: end it (once the receiver uses the newest secret) before the next",
+                    ));
+                }
                 let secret = WebhookSecret::generate();
                 texts.truncate(1);
                 texts.insert(0, secret.clone());
@@ -232,7 +246,7 @@ pub async fn change(
             match (change, sealed) {
                 (Change::Enable, _) => webhook_store::set_enabled(conn, &slug, &name, true, now.millis())?,
                 (Change::Disable, _) => webhook_store::set_enabled(conn, &slug, &name, false, now.millis())?,
-                (Change::Delete, _) => webhook_store::delete(conn, &slug, &name, now.millis())?,
+                (Change::Delete, _) => webhook_store::delete(conn, &slug, &name)?,
                 (_, Some(sealed)) => webhook_store::set_secrets(conn, &slug, &name, sealed, now.millis())?,
                 (_, None) => return Err(ServiceError::Internal("a secret change without a secret")),
             }

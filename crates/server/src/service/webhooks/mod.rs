@@ -65,18 +65,18 @@ pub fn payload(brand: &str, event: &Event) -> Value {
     json!({ "type": event.kind.as_str(), "timestamp": crate::clock::rfc3339(event.at), "data": data })
 }
 
-/// Sends the due deliveries (up to the instance's concurrency, and the per-endpoint one) and
-/// records how they went, in one transaction; gives how many were attempted.
-pub async fn deliver_due(app: &Arc<App>, now: Timestamp) -> Result<usize, ServiceError> {
-    let limits = &app.settings.limits;
-    let limit = i64::try_from(limits.webhook_concurrency).unwrap_or(16);
-    let per_endpoint = i64::try_from(limits.webhook_concurrency_per_endpoint).unwrap_or(8);
-    let claimed =
-        app.store.write(move |conn| store::claim_due(conn, now.millis(), LEASE_MS, limit, per_endpoint)).await?;
-    let count = claimed.len();
-    let attempts =
-        futures_util::future::join_all(claimed.into_iter().map(|delivery| attempt(app, delivery, now))).await;
-    let disable_after = i64::try_from(limits.webhook_disable_after_ms).unwrap_or(i64::MAX);
+/// Takes up to `limit` due deliveries (never more in flight to one endpoint than its cap, over
+/// all instances) with a lease, for `attempt`.
+pub async fn claim_due(app: &App, now: Timestamp, limit: usize) -> Result<Vec<Claimed>, ServiceError> {
+    let limit = i64::try_from(limit).unwrap_or(0);
+    let per_endpoint = i64::try_from(app.settings.limits.webhook_concurrency_per_endpoint).unwrap_or(16);
+    Ok(app.store.write(move |conn| store::claim_due(conn, now.millis(), LEASE_MS, limit, per_endpoint)).await?)
+}
+
+/// Records finished attempts, in one transaction; disables the endpoints that answered `410` or
+/// have failed for too long.
+pub async fn record_attempts(app: &App, attempts: Vec<Attempted>, now: Timestamp) -> Result<(), ServiceError> {
+    let disable_after = i64::try_from(app.settings.limits.webhook_disable_after_ms).unwrap_or(i64::MAX);
     let disabled = app
         .store
         .write(move |conn| -> Result<Vec<(String, DisabledReason)>, StoreError> {
@@ -111,7 +111,7 @@ pub async fn deliver_due(app: &Arc<App>, now: Timestamp) -> Result<usize, Servic
     for (endpoint, reason) in disabled {
         tracing::warn!(%endpoint, reason = reason.as_str(), "a webhook endpoint was disabled");
     }
-    Ok(count)
+    Ok(())
 }
 
 /// Sets the queue gauges of every endpoint (one with nothing waiting reads 0).
@@ -135,8 +135,8 @@ fn target(app: &App, delivery: &Claimed) -> Result<Arc<WebhookEndpoint>, &'stati
         EndpointSource::Config => app
             .brands
             .get(&delivery.brand)
-            .and_then(|b| b.webhooks.iter().find(|e| e.name == delivery.endpoint).cloned())
-            .ok_or("the endpoint is no longer configured"),
+            .and_then(|b| b.webhooks.iter().find(|e| e.name == delivery.endpoint && e.enabled).cloned())
+            .ok_or("the endpoint is no longer configured, or configured off"),
         EndpointSource::Stored => {
             let sealed = target.secrets_enc.as_deref().unwrap_or_default();
             let secrets = endpoints::unseal_secrets(&app.secrets, sealed).map_err(|_| "its secret cannot be read")?;
@@ -146,7 +146,7 @@ fn target(app: &App, delivery: &Claimed) -> Result<Arc<WebhookEndpoint>, &'stati
 }
 
 /// One attempt, made: what to record of it.
-struct Attempted {
+pub struct Attempted {
     delivery: Claimed,
     settle: Settle,
     status: Option<u16>,
@@ -155,7 +155,7 @@ struct Attempted {
 }
 
 /// Sends one delivery (or finds there is nobody to send it to) and decides what follows.
-async fn attempt(app: &Arc<App>, delivery: Claimed, now: Timestamp) -> Attempted {
+pub async fn attempt(app: &App, delivery: Claimed, now: Timestamp) -> Attempted {
     let endpoint = match target(app, &delivery) {
         Ok(endpoint) => endpoint,
         Err(why) => {
