@@ -16,3 +16,7 @@ BEGIN
     SELECT s.brand, s.endpoint, NEW.id, NEW.at, NEW.at FROM webhook_subscriptions s
     WHERE s.brand = NEW.brand AND (s.type = NEW.type OR s.type = '*');
 END;
+
+-- The worker claims endpoint by endpoint: the due deliveries of one, and those it has in flight.
+CREATE INDEX webhook_deliveries_endpoint_due ON webhook_deliveries (brand, endpoint, next_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_endpoint_leased ON webhook_deliveries (brand, endpoint, lease_until) WHERE status = 'pending';

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::app::App;
 use crate::service::webhooks::{Attempted, attempt, claim_due, measure_backlog, record_attempts};
@@ -15,65 +15,61 @@ use crate::service::webhooks::{Attempted, attempt, claim_due, measure_backlog, r
 const IDLE: Duration = Duration::from_millis(200);
 /// While a few deliveries trickle in, a short wait lets them share a claim and a record.
 const TRICKLE: Duration = Duration::from_millis(20);
-const FREED: Duration = Duration::from_millis(2);
 const MEASURE_EVERY: Duration = Duration::from_secs(5);
 /// Finished attempts recorded in one transaction at most.
 const RECORD_BATCH: usize = 256;
 
 pub async fn run(app: Arc<App>) {
-    let places = Arc::new(Semaphore::new(app.settings.limits.webhook_concurrency.max(1)));
-    let (finished, to_record) = mpsc::unbounded_channel::<Attempted>();
-    tokio::spawn(record(app.clone(), to_record));
+    let most = app.settings.limits.webhook_concurrency.max(1);
+    let places = Arc::new(Semaphore::new(most));
+    // Told each time attempts are recorded (a notice given while nobody waits is kept for the next).
+    let one_finished = Arc::new(Notify::new());
+    // A place is given back once its attempt is recorded: until then the delivery's lease counts
+    // against its endpoint's cap in the database too.
+    let (finished, to_record) = mpsc::unbounded_channel::<(Attempted, OwnedSemaphorePermit)>();
+    tokio::spawn(record(app.clone(), to_record, one_finished.clone()));
     let mut measured = Instant::now();
     loop {
         let free = places.available_permits();
         let claimed = if free == 0 { Ok(Vec::new()) } else { claim_due(&app, app.clock.now(), free).await };
-        let wait = match claimed {
-            Ok(claimed) => {
-                let count = claimed.len();
-                for delivery in claimed {
-                    let Ok(place) = places.clone().try_acquire_owned() else { break };
-                    let (app, finished) = (app.clone(), finished.clone());
-                    tokio::spawn(async move {
-                        let done = attempt(&app, delivery, app.clock.now()).await;
-                        let _ = finished.send(done);
-                        drop(place);
-                    });
-                }
-                match count {
-                    0 if free == 0 => None,
-                    0 => Some(IDLE),
-                    n if n < free => Some(TRICKLE),
-                    _ => None,
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "claiming webhook deliveries failed");
-                Some(IDLE)
-            }
-        };
+        let claimed = claimed.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "claiming webhook deliveries failed");
+            Vec::new()
+        });
+        let some_due = !claimed.is_empty();
+        for delivery in claimed {
+            let Ok(place) = places.clone().try_acquire_owned() else { break };
+            let (app, finished) = (app.clone(), finished.clone());
+            tokio::spawn(async move {
+                let done = attempt(&app, delivery, app.clock.now()).await;
+                let _ = finished.send((done, place));
+            });
+        }
         if measured.elapsed() >= MEASURE_EVERY {
             measured = Instant::now();
             if let Err(e) = measure_backlog(&app, app.clock.now()).await {
                 tracing::warn!(error = %e, "measuring the webhook backlog failed");
             }
         }
-        match wait {
-            Some(wait) => tokio::time::sleep(wait).await,
-            // Every place taken: go on once one frees, and a moment more, so that the next claim
-            // takes the places freed meanwhile too.
-            None => {
-                if let Ok(place) = places.clone().acquire_owned().await {
-                    drop(place);
-                }
-                tokio::time::sleep(FREED).await;
-            }
+        // With deliveries in flight, the next claim waits for attempts to be recorded (places
+        // free, and an endpoint at its cap may take more) — no longer than a trickle's wait while
+        // some were due, nor the idle wait; with none in flight, the idle wait.
+        let bound = if some_due { TRICKLE } else { IDLE };
+        if places.available_permits() < most {
+            let _ = tokio::time::timeout(bound, one_finished.notified()).await;
+        } else {
+            tokio::time::sleep(bound).await;
         }
     }
 }
 
-/// Records finished attempts: the first that comes and whatever else has finished meanwhile.
-async fn record(app: Arc<App>, mut to_record: mpsc::UnboundedReceiver<Attempted>) {
+/// Records finished attempts: the first that comes and whatever else has finished meanwhile;
+/// then gives their places back.
+async fn record(
+    app: Arc<App>,
+    mut to_record: mpsc::UnboundedReceiver<(Attempted, OwnedSemaphorePermit)>,
+    one_finished: Arc<Notify>,
+) {
     while let Some(first) = to_record.recv().await {
         let mut batch = vec![first];
         while batch.len() < RECORD_BATCH {
@@ -82,8 +78,11 @@ async fn record(app: Arc<App>, mut to_record: mpsc::UnboundedReceiver<Attempted>
                 Err(_) => break,
             }
         }
-        if let Err(e) = record_attempts(&app, batch, app.clock.now()).await {
+        let (attempts, places): (Vec<Attempted>, Vec<OwnedSemaphorePermit>) = batch.into_iter().unzip();
+        if let Err(e) = record_attempts(&app, attempts, app.clock.now()).await {
             tracing::warn!(error = %e, "recording webhook deliveries failed");
         }
+        drop(places);
+        one_finished.notify_one();
     }
 }

@@ -282,7 +282,9 @@ pub struct Claimed {
 }
 
 /// Takes up to `limit` due deliveries with a lease of `lease_ms`, and no more than
-/// `per_endpoint` in flight to any one endpoint (counting those other instances hold).
+/// `per_endpoint` in flight to any one endpoint (counting those other instances hold). Endpoint
+/// by endpoint, from a random one on, so that none waits behind another's backlog; each step
+/// reads an index of its own endpoint only (migration 0018).
 pub fn claim_due(
     conn: &mut dyn Conn,
     now: i64,
@@ -291,21 +293,44 @@ pub fn claim_due(
     per_endpoint: i64,
 ) -> Result<Vec<Claimed>, StoreError> {
     let token = crate::ids::random_token(16);
-    // Ranked within the soonest due only, so that a long backlog is not sorted on every claim;
-    // those of endpoints at their cap are left out first, so that they cannot fill the window.
-    let changed = conn.execute(
-        "WITH busy AS (SELECT brand, endpoint, COUNT(*) AS n FROM webhook_deliveries WHERE status = 'pending' \
-         AND lease_until >= $3 GROUP BY brand, endpoint), \
-         due AS (SELECT id, brand, endpoint, ROW_NUMBER() OVER (PARTITION BY brand, endpoint ORDER BY next_at, id) AS n \
-         FROM (SELECT d.id, d.brand, d.endpoint, d.next_at FROM webhook_deliveries d WHERE d.status = 'pending' \
-         AND d.next_at <= $3 AND d.lease_until < $3 AND NOT EXISTS (SELECT 1 FROM busy WHERE busy.brand = d.brand \
-         AND busy.endpoint = d.endpoint AND busy.n >= $5) ORDER BY d.next_at LIMIT $6) AS soonest) \
-         UPDATE webhook_deliveries SET lease_until = $1, lease_token = $2, attempts = attempts + 1 \
-         WHERE id IN (SELECT due.id FROM due LEFT JOIN busy ON busy.brand = due.brand AND busy.endpoint = due.endpoint \
-         WHERE due.n + COALESCE(busy.n, 0) <= $5 ORDER BY due.n LIMIT $4) AND status = 'pending' AND lease_until < $3",
-        &[(now + lease_ms).into(), token.as_str().into(), now.into(), limit.into(), per_endpoint.into(), (limit * 8).into()],
-    )?;
-    if changed == 0 {
+    let endpoints: Vec<(String, String)> = conn
+        .query("SELECT brand, name FROM webhook_endpoints ORDER BY brand, name", &[])?
+        .iter()
+        .map(|r| Ok((r.text("brand")?, r.text("name")?)))
+        .collect::<Result<_, StoreError>>()?;
+    let start = usize::from(crate::ids::random_bytes::<2>()[0]) % endpoints.len().max(1);
+    let mut left = limit;
+    for (brand, endpoint) in endpoints.iter().cycle().skip(start).take(endpoints.len()) {
+        if left <= 0 {
+            break;
+        }
+        let busy = conn
+            .query_one(
+                "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE brand = $1 AND endpoint = $2 AND status = 'pending' \
+                 AND lease_until >= $3",
+                &[brand.as_str().into(), endpoint.as_str().into(), now.into()],
+            )?
+            .int("n")?;
+        let take = (per_endpoint - busy).min(left);
+        if take <= 0 {
+            continue;
+        }
+        let taken = conn.execute(
+            "UPDATE webhook_deliveries SET lease_until = $1, lease_token = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM webhook_deliveries WHERE brand = $3 AND endpoint = $4 AND status = 'pending' \
+             AND next_at <= $5 AND lease_until < $5 ORDER BY next_at LIMIT $6) AND status = 'pending' AND lease_until < $5",
+            &[
+                (now + lease_ms).into(),
+                token.as_str().into(),
+                brand.as_str().into(),
+                endpoint.as_str().into(),
+                now.into(),
+                take.into(),
+            ],
+        )?;
+        left -= i64::try_from(taken).unwrap_or(0);
+    }
+    if left == limit {
         return Ok(Vec::new());
     }
     let rows = conn.query(
