@@ -175,7 +175,7 @@ impl Default for Limits {
             rollup_lag_ms: 5_000,
             webhook_retry_base_ms: 5_000,
             webhook_concurrency: 64,
-            webhook_concurrency_per_endpoint: 16,
+            webhook_concurrency_per_endpoint: 32,
             webhook_disable_after_ms: 5 * 86_400_000,
         }
     }

@@ -15,6 +15,8 @@ use crate::service::webhooks::{Attempted, attempt, claim_due, measure_backlog, r
 const IDLE: Duration = Duration::from_millis(200);
 /// While a few deliveries trickle in, a short wait lets them share a claim and a record.
 const TRICKLE: Duration = Duration::from_millis(20);
+/// After attempts were recorded, a moment for more to be, so that claims stay few and full.
+const GATHER: Duration = Duration::from_millis(5);
 const MEASURE_EVERY: Duration = Duration::from_secs(5);
 /// Finished attempts recorded in one transaction at most.
 const RECORD_BATCH: usize = 256;
@@ -56,7 +58,9 @@ pub async fn run(app: Arc<App>) {
         // some were due, nor the idle wait; with none in flight, the idle wait.
         let bound = if some_due { TRICKLE } else { IDLE };
         if places.available_permits() < most {
-            let _ = tokio::time::timeout(bound, one_finished.notified()).await;
+            if tokio::time::timeout(bound, one_finished.notified()).await.is_ok() {
+                tokio::time::sleep(GATHER).await;
+            }
         } else {
             tokio::time::sleep(bound).await;
         }
