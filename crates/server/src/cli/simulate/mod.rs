@@ -100,8 +100,10 @@ async fn drive(
 ) -> Result<Report, SimulationError> {
     let mut tallies: Tallies = brands.iter().map(|b| (b.slug.clone(), Tally::default())).collect();
     let now = crate::clock::Clock::default().now().millis();
-    // Whole days, ending early enough that the last slot's windows (velocity, expiry) have passed.
-    let first_day = crate::analytics::day_of(now - options.days * DAY_MS);
+    // Whole days, ending early enough that the last slot's windows (velocity, expiry) have passed:
+    // from a day more back than asked, so that the days wholly simulated are as many whatever the
+    // time of day (today's slots are past only late in the day).
+    let first_day = crate::analytics::day_of(now - (options.days + 1) * DAY_MS);
     let last_moment = now - 2 * HOUR_MS;
     let mut pending: Vec<(Arc<Brand>, String)> = Vec::new();
     let mut simulated = (None, None);
