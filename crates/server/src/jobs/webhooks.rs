@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::app::App;
-use crate::service::webhooks::{attempt, claim_due, measure_backlog, record_attempts};
+use crate::service::webhooks::{deliver_due, measure_backlog};
 
 const IDLE: Duration = Duration::from_millis(200);
 const TRICKLE: Duration = Duration::from_millis(20);
@@ -20,7 +20,7 @@ pub async fn run(app: Arc<App>) {
     let full = most.min(limits.webhook_concurrency_per_endpoint).max(1);
     let mut measured = Instant::now();
     loop {
-        let wait = match deliver_due(&app, most).await {
+        let wait = match deliver_due(&app, app.clock.now(), most).await {
             Ok(n) if n >= full => Duration::ZERO,
             Ok(0) => IDLE,
             Ok(_) => TRICKLE,
@@ -39,16 +39,4 @@ pub async fn run(app: Arc<App>) {
             tokio::time::sleep(wait).await;
         }
     }
-}
-
-/// One batch: claimed, sent at once, recorded together; gives how many.
-async fn deliver_due(app: &App, most: usize) -> Result<usize, crate::service::ServiceError> {
-    let now = app.clock.now();
-    let claimed = claim_due(app, now, most).await?;
-    let count = claimed.len();
-    if count > 0 {
-        let attempts = futures_util::future::join_all(claimed.into_iter().map(|d| attempt(app, d, now))).await;
-        record_attempts(app, attempts, app.clock.now()).await?;
-    }
-    Ok(count)
 }

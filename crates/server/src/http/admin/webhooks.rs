@@ -241,7 +241,7 @@ pub async fn endpoint(
         ),
     };
     let (row, deliveries) = service::log(&app.store, &user.actor(), &brand, &name, status).await.map_err(refusal)?;
-    let rotating = row.secrets_enc.is_some() && rotating(&app, &row);
+    let rotating = rotating(&app, &row);
     let deliveries = deliveries
         .into_iter()
         .map(|d| DeliveryView {

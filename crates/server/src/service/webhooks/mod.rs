@@ -65,17 +65,24 @@ pub fn payload(brand: &str, event: &Event) -> Value {
     json!({ "type": event.kind.as_str(), "timestamp": crate::clock::rfc3339(event.at), "data": data })
 }
 
-/// Takes up to `limit` due deliveries (never more in flight to one endpoint than its cap, over
-/// all instances) with a lease, for `attempt`.
-pub async fn claim_due(app: &App, now: Timestamp, limit: usize) -> Result<Vec<Claimed>, ServiceError> {
+/// One batch: up to `limit` due deliveries claimed with a lease (never more in flight to one
+/// endpoint than its cap, over all instances), sent at once, recorded together; gives how many.
+pub async fn deliver_due(app: &App, now: Timestamp, limit: usize) -> Result<usize, ServiceError> {
     let limit = i64::try_from(limit).unwrap_or(0);
-    let per_endpoint = i64::try_from(app.settings.limits.webhook_concurrency_per_endpoint).unwrap_or(16);
-    Ok(app.store.write(move |conn| store::claim_due(conn, now.millis(), LEASE_MS, limit, per_endpoint)).await?)
+    let per_endpoint = i64::try_from(app.settings.limits.webhook_concurrency_per_endpoint).unwrap_or(0);
+    let claimed =
+        app.store.write(move |conn| store::claim_due(conn, now.millis(), LEASE_MS, limit, per_endpoint)).await?;
+    let count = claimed.len();
+    if count > 0 {
+        let attempts = futures_util::future::join_all(claimed.into_iter().map(|d| attempt(app, d, now))).await;
+        record_attempts(app, attempts, app.clock.now()).await?;
+    }
+    Ok(count)
 }
 
 /// Records finished attempts, in one transaction; disables the endpoints that answered `410` or
 /// have failed for too long.
-pub async fn record_attempts(app: &App, attempts: Vec<Attempted>, now: Timestamp) -> Result<(), ServiceError> {
+async fn record_attempts(app: &App, attempts: Vec<Attempted>, now: Timestamp) -> Result<(), ServiceError> {
     let disable_after = i64::try_from(app.settings.limits.webhook_disable_after_ms).unwrap_or(i64::MAX);
     let disabled = app
         .store
@@ -146,7 +153,7 @@ fn target(app: &App, delivery: &Claimed) -> Result<Arc<WebhookEndpoint>, &'stati
 }
 
 /// One attempt, made: what to record of it.
-pub struct Attempted {
+struct Attempted {
     delivery: Claimed,
     settle: Settle,
     status: Option<u16>,
@@ -155,7 +162,7 @@ pub struct Attempted {
 }
 
 /// Sends one delivery (or finds there is nobody to send it to) and decides what follows.
-pub async fn attempt(app: &App, delivery: Claimed, now: Timestamp) -> Attempted {
+async fn attempt(app: &App, delivery: Claimed, now: Timestamp) -> Attempted {
     let endpoint = match target(app, &delivery) {
         Ok(endpoint) => endpoint,
         Err(why) => {
