@@ -2,6 +2,7 @@
 //! every function that depends on time takes `now`, every random choice takes an RNG.
 
 pub mod activity;
+pub mod alert;
 pub mod brand;
 pub mod circuit;
 pub mod clock;
