@@ -136,10 +136,23 @@ pub enum EventKind {
     /// `failing_since` (RFC 3339, when `failing`). Belongs to no verification or order.
     #[serde(rename = "webhook.endpoint_disabled")]
     WebhookEndpointDisabled,
+    /// An alert rule fired (docs/alerts.md). `alert_id`, `rule`, `key`, `severity`, `title`,
+    /// `observed`, `expected`, `volume`, `baseline`, `window_minutes`, `orders` (some order ids
+    /// behind it). Belongs to no verification or order.
+    #[serde(rename = "alert.raised")]
+    AlertRaised,
+    /// A person acknowledged an alert. `alert_id`, `rule`, `key`, `severity`, `by_role` (who
+    /// and their note are kept with the alert, not in the event log).
+    #[serde(rename = "alert.acknowledged")]
+    AlertAcknowledged,
+    /// An alert was resolved: by itself after its condition had been normal for a while (`by_role`
+    /// absent), or by a person (`by_role`). `alert_id`, `rule`, `key`, `severity`.
+    #[serde(rename = "alert.resolved")]
+    AlertResolved,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 30] = [
+    pub const ALL: [EventKind; 33] = [
         Self::VerificationCreated,
         Self::RiskAssessed,
         Self::VerificationBlocked,
@@ -170,6 +183,9 @@ impl EventKind {
         Self::NetworkChecked,
         Self::WebhookTest,
         Self::WebhookEndpointDisabled,
+        Self::AlertRaised,
+        Self::AlertAcknowledged,
+        Self::AlertResolved,
     ];
 
     /// The name in the event log, the dashboards and webhooks: `verification.created`.
@@ -205,6 +221,9 @@ impl EventKind {
             Self::NetworkChecked => "network.checked",
             Self::WebhookTest => "webhook.test",
             Self::WebhookEndpointDisabled => "webhook.endpoint_disabled",
+            Self::AlertRaised => "alert.raised",
+            Self::AlertAcknowledged => "alert.acknowledged",
+            Self::AlertResolved => "alert.resolved",
         }
     }
 

@@ -338,6 +338,40 @@ const WEBHOOK_ENDPOINT_DISABLED: &[Attribute] = &[
     sometimes("failing_since", String, "When `failing`: since when no delivery succeeded (RFC 3339)."),
 ];
 
+const ALERT_RAISED: &[Attribute] = &[
+    always("alert_id", Integer, "The alert's id (its page: `/admin/alerts/{alert_id}`)."),
+    always("rule", String, "The rule that fired, e.g. `wrong_code_rate_rise` (docs/alerts.md)."),
+    always(
+        "key",
+        String,
+        "What it fired for within the brand: a provider, a country, an endpoint; empty for the brand.",
+    ),
+    always("severity", String, "`warning` or `critical`."),
+    always("title", String, "The rule in words."),
+    always("observed", Number, "The share (0–1) or count the rule saw in its window."),
+    or_null("expected", Number, "The baseline's share or expected count; null for rules with a fixed level."),
+    always("volume", Integer, "How many the share was of (or the count)."),
+    always("baseline", String, "`hour_of_week`, `day_of_week`, `all_hours` or `none`."),
+    always("window_minutes", Integer, "The rolling window."),
+    always("orders", StringList, "Some order ids behind it (at most 20)."),
+];
+
+const ALERT_ACKNOWLEDGED: &[Attribute] = &[
+    always("alert_id", Integer, "The alert's id."),
+    always("rule", String, "The rule."),
+    always("key", String, "Its key."),
+    always("severity", String, "`warning` or `critical`."),
+    always("by_role", String, "The role of who acknowledged it (their name and note are on the alert's page)."),
+];
+
+const ALERT_RESOLVED: &[Attribute] = &[
+    always("alert_id", Integer, "The alert's id."),
+    always("rule", String, "The rule."),
+    always("key", String, "Its key."),
+    always("severity", String, "`warning` or `critical`."),
+    sometimes("by_role", String, "The role of who resolved it; absent when it resolved by itself."),
+];
+
 impl EventKind {
     /// The attributes of events of this kind (see the module's documentation).
     pub fn attributes(self) -> &'static [Attribute] {
@@ -371,6 +405,9 @@ impl EventKind {
             Self::NetworkChecked => NETWORK_CHECKED,
             Self::WebhookTest => WEBHOOK_TEST,
             Self::WebhookEndpointDisabled => WEBHOOK_ENDPOINT_DISABLED,
+            Self::AlertRaised => ALERT_RAISED,
+            Self::AlertAcknowledged => ALERT_ACKNOWLEDGED,
+            Self::AlertResolved => ALERT_RESOLVED,
         }
     }
 
@@ -413,6 +450,9 @@ impl EventKind {
             }
             Self::WebhookTest => "A test delivery a person asked for, to one endpoint.",
             Self::WebhookEndpointDisabled => "orderguard disabled a webhook endpoint of the brand.",
+            Self::AlertRaised => "An alert rule fired.",
+            Self::AlertAcknowledged => "A person acknowledged an alert.",
+            Self::AlertResolved => "An alert was resolved, by itself or by a person.",
         }
     }
 
