@@ -47,6 +47,18 @@ impl Slots {
     }
 }
 
+/// The dimensions the alert rules read, counted per minute too (`domain::alert`).
+pub const ALERT_DIMENSIONS: [&str; 8] = [
+    "event",
+    "country",
+    "sms_delivered_route",
+    "sms_failed_route",
+    "sms_attempt_failed",
+    "network_check",
+    "limit_refusal",
+    "identity_failure",
+];
+
 /// Delivery latency classes, upper bounds in seconds; the last class is everything slower.
 pub const LATENCY_BUCKETS: [(&str, i64); 5] =
     [("≤ 1 s", 1_000), ("≤ 5 s", 5_000), ("≤ 30 s", 30_000), ("≤ 2 min", 120_000), ("> 2 min", i64::MAX)];
@@ -118,6 +130,12 @@ pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String, i64)>
             summed.extend(value("failed_high_risk_value"));
         }
         "check.failed" => counted.extend(number("attempt").map(|a| ("failed_attempt", a))),
+        "sms.attempt_failed" => {
+            if let (Some(provider), Some(result)) = (text("provider"), text("result")) {
+                counted.push(("sms_attempt_failed", format!("{provider}|{result}")));
+            }
+        }
+        "identity.failed" => counted.extend(text("reason").map(|r| ("identity_failure", r))),
         "sms.submitted" => {
             counted.extend(text("provider").map(|p| ("sms_submitted", p)));
             counted.extend(route().map(|r| ("sms_submitted_route", r)));

@@ -167,6 +167,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         tokio::spawn(jobs::delivery_reports::run(app.clone(), reported)),
         tokio::spawn(jobs::rollups::run(app.clone())),
         tokio::spawn(jobs::webhooks::run(app.clone())),
+        tokio::spawn(jobs::alerts::run(app.clone())),
     ];
     let provider_context = sms::smpp::ProviderContext { reports: delivery_reports, metrics };
     for provider in app.brands.smpp_providers() {

@@ -127,6 +127,18 @@ const DECLARED: &[Declared] = &[
         labels: &["endpoint"],
     },
     Declared {
+        name: "orderguard_alerts_open",
+        kind: Kind::Gauge,
+        help: "Alerts raised and not yet resolved (open or acknowledged), by brand, rule and severity (docs/alerts.md).",
+        labels: &["brand", "rule", "severity"],
+    },
+    Declared {
+        name: "orderguard_alert_evaluation_lag_seconds",
+        kind: Kind::Gauge,
+        help: "How far the alert evaluator is behind the clock (set by the instance that holds its lease).",
+        labels: &[],
+    },
+    Declared {
         name: "orderguard_webhook_queue_depth",
         kind: Kind::Gauge,
         help: "Webhook deliveries waiting to be delivered (due or to be tried again), by brand and endpoint.",

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use orderguard_domain::alert::{AlertRule, RuleSettings, Severity};
 use orderguard_domain::brand::{BrandSlug, parse_domain};
 use orderguard_domain::circuit::CircuitBreaker;
 use orderguard_domain::limits::{BrandLimits, HardLimits};
@@ -52,6 +53,8 @@ pub struct Brand {
     pub texts: Texts,
     /// Midnight (UTC) of the day 2FA was switched on, in milliseconds.
     pub two_factor_since: Option<i64>,
+    /// Every alert rule's settings: the defaults, changed by the brand's `[brands.alerts.*]`.
+    pub alerts: BTreeMap<AlertRule, RuleSettings>,
     pub config: BrandConfig,
 }
 
@@ -445,6 +448,7 @@ fn build_brand(
     {
         return Err(format!("webhooks: `{}` is declared twice", twice.name));
     }
+    let alerts = alert_settings(&c.alerts)?;
     let identity = connectors
         .get(&c.identity)
         .cloned()
@@ -468,8 +472,57 @@ fn build_brand(
         theme,
         texts,
         two_factor_since,
+        alerts,
         config: c.clone(),
     })
+}
+
+/// Every rule's settings: its defaults with the brand's changes.
+fn alert_settings(
+    configured: &BTreeMap<String, crate::config::AlertRuleConfig>,
+) -> Result<BTreeMap<AlertRule, RuleSettings>, String> {
+    let mut settings: BTreeMap<AlertRule, RuleSettings> =
+        AlertRule::ALL.into_iter().map(|rule| (rule, rule.defaults())).collect();
+    for (name, c) in configured {
+        let rule = AlertRule::parse(name).ok_or_else(|| {
+            let known: Vec<&str> = AlertRule::ALL.iter().map(|r| r.as_str()).collect();
+            format!("alerts.{name} is not a rule; the rules are {}", known.join(", "))
+        })?;
+        let s = settings.entry(rule).or_insert_with(|| rule.defaults());
+        let field = |f: &str| format!("alerts.{name}.{f}");
+        if let Some(severity) = &c.severity {
+            s.severity = Severity::parse(severity)
+                .ok_or_else(|| format!("{} must be warning or critical", field("severity")))?;
+        }
+        s.enabled = c.enabled.unwrap_or(s.enabled);
+        for (value, target, what, least, most) in [
+            (c.window_minutes, &mut s.window_minutes, "window_minutes", 1, 24 * 60),
+            (c.min_volume, &mut s.min_volume, "min_volume", 0, 1_000_000),
+            (c.quiet_minutes, &mut s.quiet_minutes, "quiet_minutes", 1, 7 * 24 * 60),
+            (c.baseline_volume, &mut s.baseline_volume, "baseline_volume", 1, 1_000_000),
+        ] {
+            if let Some(v) = value {
+                if !(least..=most).contains(&v) {
+                    return Err(format!("{} must be between {least} and {most}", field(what)));
+                }
+                *target = v;
+            }
+        }
+        for (value, target, what) in [
+            (c.change, &mut s.change, "change"),
+            (c.factor, &mut s.factor, "factor"),
+            (c.z, &mut s.z, "z"),
+            (c.level, &mut s.level, "level"),
+        ] {
+            if let Some(v) = value {
+                if !v.is_finite() || v < 0.0 {
+                    return Err(format!("{} must be a number of at least 0", field(what)));
+                }
+                *target = v;
+            }
+        }
+    }
+    Ok(settings)
 }
 
 #[cfg(test)]

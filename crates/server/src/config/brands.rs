@@ -44,6 +44,27 @@ pub struct BrandConfig {
     /// Where the brand's events are delivered, signed (docs/webhooks.md).
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
+    /// Alert rule (`approval_rate_drop`, …) → its settings where they differ from the defaults
+    /// (docs/alerts.md).
+    #[serde(default)]
+    pub alerts: BTreeMap<String, AlertRuleConfig>,
+}
+
+/// One alert rule's settings for a brand; what is left out keeps its default.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRuleConfig {
+    pub enabled: Option<bool>,
+    /// `warning` or `critical`.
+    pub severity: Option<String>,
+    pub window_minutes: Option<i64>,
+    pub min_volume: Option<i64>,
+    pub change: Option<f64>,
+    pub factor: Option<f64>,
+    pub z: Option<f64>,
+    pub level: Option<f64>,
+    pub quiet_minutes: Option<i64>,
+    pub baseline_volume: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

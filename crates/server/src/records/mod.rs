@@ -2,6 +2,7 @@
 //! layer above it. Personal data appears only encrypted or keyed-hashed.
 
 pub mod admin;
+pub mod alert;
 pub mod event;
 pub mod keys;
 pub mod lists;

@@ -1,6 +1,7 @@
 //! Use cases: load → domain decision → save with its events in one transaction → notify.
 
 pub mod admin;
+pub mod alerts;
 pub mod analytics;
 pub mod api_keys;
 pub mod audit;

@@ -2,6 +2,7 @@
 //! milliseconds for time, BIGINT/TEXT/BLOB columns; the backend is chosen once by the URL.
 
 pub mod admin;
+pub mod alerts;
 pub mod brands;
 mod driver;
 pub mod events;
@@ -116,6 +117,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (16, include_str!("../../migrations/sqlite/0016_network_checked_at.sql")),
     (17, include_str!("../../migrations/sqlite/0017_webhooks.sql")),
     (18, include_str!("../../migrations/sqlite/0018_webhook_endpoints_managed.sql")),
+    (19, include_str!("../../migrations/sqlite/0019_alerts.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -136,6 +138,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (16, include_str!("../../migrations/postgres/0016_network_checked_at.sql")),
     (17, include_str!("../../migrations/postgres/0017_webhooks.sql")),
     (18, include_str!("../../migrations/postgres/0018_webhook_endpoints_managed.sql")),
+    (19, include_str!("../../migrations/postgres/0019_alerts.sql")),
 ];
 
 impl Store {

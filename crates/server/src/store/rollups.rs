@@ -1,10 +1,13 @@
 //! The dashboards' counters per brand, hour and dimension, and the same per day, advanced from the
 //! event log in batches: incrementally, by the id of the last event counted, never by rescanning.
 //! A period is read from the daily counters for its whole days and the hourly ones for the rest.
+//! The alert rules' dimensions are also counted per minute, for their rolling windows.
 
 use std::collections::BTreeMap;
 
 use super::{Conn, StoreError};
+use orderguard_domain::alert::minute_of;
+
 use crate::analytics;
 
 /// An uncounted event this far beyond the counting horizon is worth a warning.
@@ -41,18 +44,22 @@ pub fn advance(conn: &mut dyn Conn, before: i64, batch: i64) -> Result<usize, St
         return Ok(0);
     }
     let mut hourly: BTreeMap<(String, i64, &'static str, String), i64> = BTreeMap::new();
+    let mut minutely: BTreeMap<(String, i64, &'static str, String), i64> = BTreeMap::new();
     for row in &rows {
         let attrs: serde_json::Value = serde_json::from_str(&row.text("attrs")?).unwrap_or_default();
-        let (brand, hour) = (row.text("brand")?, analytics::hour_of(row.int("at")?));
+        let (brand, at) = (row.text("brand")?, row.int("at")?);
         for (dimension, value, amount) in analytics::dimensions(&row.text("type")?, &attrs) {
-            *hourly.entry((brand.clone(), hour, dimension, value)).or_default() += amount;
+            if analytics::ALERT_DIMENSIONS.contains(&dimension) {
+                *minutely.entry((brand.clone(), minute_of(at), dimension, value.clone())).or_default() += amount;
+            }
+            *hourly.entry((brand.clone(), analytics::hour_of(at), dimension, value)).or_default() += amount;
         }
     }
     let mut daily: BTreeMap<(String, i64, &'static str, String), i64> = BTreeMap::new();
     for ((brand, hour, dimension, value), count) in &hourly {
         *daily.entry((brand.clone(), analytics::day_of(*hour), dimension, value.clone())).or_default() += count;
     }
-    for (table, counts) in [(HOURLY, hourly), (DAILY, daily)] {
+    for (table, counts) in [(MINUTELY, minutely), (HOURLY, hourly), (DAILY, daily)] {
         let counts: Vec<_> = counts.into_iter().collect();
         // Many counters per statement: one round trip instead of one per counter.
         for chunk in super::bulk_chunks(&counts) {
@@ -82,6 +89,7 @@ struct Table {
     slot: &'static str,
 }
 
+const MINUTELY: Table = Table { name: "rollups_minutely", slot: "minute" };
 const HOURLY: Table = Table { name: "rollups", slot: "hour" };
 const DAILY: Table = Table { name: "rollups_daily", slot: "day" };
 
@@ -102,6 +110,7 @@ fn pieces(from: i64, to: i64) -> Vec<(Table, i64, i64)> {
 pub fn reset(conn: &mut dyn Conn) -> Result<(), StoreError> {
     conn.execute("DELETE FROM rollups", &[])?;
     conn.execute("DELETE FROM rollups_daily", &[])?;
+    conn.execute("DELETE FROM rollups_minutely", &[])?;
     conn.execute("UPDATE rollup_state SET last_event_id = 0 WHERE id = 1", &[])?;
     Ok(())
 }
