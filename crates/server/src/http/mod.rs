@@ -131,7 +131,9 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(admin::reviews::queue))
         .routes(routes!(admin::reviews::review, admin::reviews::decide))
         .routes(routes!(admin::webhooks::endpoints, admin::webhooks::create))
-        .routes(routes!(admin::webhooks::endpoint, admin::webhooks::act));
+        .routes(routes!(admin::webhooks::endpoint, admin::webhooks::act))
+        .routes(routes!(admin::alerts::alerts_page))
+        .routes(routes!(admin::alerts::alert_page, admin::alerts::change));
     if app.settings.dev.outbox_page {
         routes = routes.routes(routes!(dev::outbox::outbox_page)).routes(routes!(dev::outbox::outbox_json));
     }

@@ -5,6 +5,7 @@
 mod support;
 
 mod admin;
+mod alerts;
 mod analytics;
 mod api_flow;
 mod cli;

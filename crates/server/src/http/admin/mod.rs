@@ -2,6 +2,7 @@
 //! SameSite=Strict, Secure behind https); every form carries a CSRF token: the session's own once
 //! signed in, a double-submitted cookie on the sign-in form.
 
+pub mod alerts;
 pub mod dashboard;
 pub mod fraud;
 pub mod home;
