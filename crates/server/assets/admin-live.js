@@ -6,6 +6,25 @@
   const status = document.getElementById('live-status');
   if (!section || !body || !status || !window.EventSource) return;
   const KEEP = 200;
+  const alerts = document.getElementById('live-alert-list');
+  // A raised alert goes on top, linked to its page, and is read out by screen readers.
+  function announce(event) {
+    let attrs;
+    try {
+      attrs = JSON.parse(event.details);
+    } catch (_) {
+      return;
+    }
+    if (!alerts || !attrs || typeof attrs.alert_id !== 'number') return;
+    const item = document.createElement('li');
+    item.className = 'bad severity-' + String(attrs.severity);
+    const link = document.createElement('a');
+    link.href = '/admin/alerts/' + attrs.alert_id + '?brand=' + encodeURIComponent(section.dataset.brand);
+    link.textContent = '#' + attrs.alert_id + ' ' + String(attrs.title) + (attrs.key ? ' (' + String(attrs.key) + ')' : '');
+    item.appendChild(link);
+    item.appendChild(document.createTextNode(' · ' + String(attrs.severity) + ' · new'));
+    alerts.insertBefore(item, alerts.firstChild);
+  }
   const url = '/admin/live/events?brand=' + encodeURIComponent(section.dataset.brand) +
     '&after=' + encodeURIComponent(section.dataset.after || '0');
   const source = new EventSource(url);
@@ -37,6 +56,7 @@
     details.appendChild(code);
     row.appendChild(details);
     body.insertBefore(row, body.firstChild);
+    if (event.kind === 'alert.raised') announce(event);
     while (body.children.length > KEEP) body.removeChild(body.lastChild);
     received += 1;
     status.textContent = 'Live: ' + received + ' new event' + (received === 1 ? '' : 's') + ' since the page opened.';

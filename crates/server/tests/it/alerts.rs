@@ -114,6 +114,9 @@ async fn an_account_takeover_campaign_is_raised_acknowledged_and_resolves(db: Db
     let list = ana.get("/admin/alerts?brand=alpha").await;
     assert_eq!(list.status, StatusCode::OK);
     assert_eq!(alert_rows(&list.html), [(id.to_string(), "wrong_code_rate_rise".into(), "open".into())], "one alert");
+    let live = ana.get("/admin/live?brand=alpha").await;
+    let link = format!("<a href=\"/admin/alerts/{id}?brand=alpha\">#{id} Wrong codes above their usual level");
+    assert!(live.html.contains(&link), "the live monitor shows it on top: {}", live.html);
     let page = ana.get(&format!("/admin/alerts/{id}?brand=alpha")).await;
     assert!(page.html.contains(&format!("/admin/trace?brand=alpha&amp;order={}", named[0])), "{}", page.html);
     assert!(page.html.contains("hour of week"), "the baseline it used: {}", page.html);

@@ -12,11 +12,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
+use orderguard_domain::alert::AlertStatus;
 
 use super::{AdminUser, SCRIPTED_PAGE_POLICY, page_with_policy, visible_brand};
 use crate::app::App;
 use crate::http::error::PageError;
 use crate::records::Event;
+use crate::records::alert::AlertFilter;
+use crate::service::alerts::manage;
 use crate::service::{admin, dashboards};
 
 /// How often the stream looks for new events.
@@ -64,12 +67,22 @@ impl From<Event> for Row {
     }
 }
 
+/// An alert not yet resolved, on top of the monitor.
+struct OpenAlert {
+    id: i64,
+    title: &'static str,
+    key: String,
+    severity: &'static str,
+    status: &'static str,
+}
+
 #[derive(Template)]
 #[template(path = "admin_live.html")]
 struct LivePage {
     brand: String,
     brand_name: String,
     days: i64,
+    open_alerts: Vec<OpenAlert>,
     rows: Vec<Row>,
     last_id: i64,
     script: String,
@@ -90,10 +103,24 @@ pub async fn live(
     let brand = visible_brand(&app, &user, &query.brand)?;
     let latest = dashboards::latest_events(&app, brand.slug.as_str(), SHOWN).await?;
     let last_id = latest.first().map_or(0, |e| e.id);
+    let unresolved = AlertFilter { to: i64::MAX, ..AlertFilter::default() };
+    let alerts = manage::list(&app.store, &user.actor(), brand.slug.as_str(), unresolved).await?;
+    let open_alerts = alerts
+        .iter()
+        .filter(|a| a.status != AlertStatus::Resolved)
+        .map(|a| OpenAlert {
+            id: a.id,
+            title: a.rule.title(),
+            key: a.key.clone(),
+            severity: a.severity.as_str(),
+            status: a.status.as_str(),
+        })
+        .collect();
     let html = LivePage {
         brand: brand.slug.to_string(),
         brand_name: brand.name.clone(),
         days: query.days.unwrap_or(7).clamp(1, 365),
+        open_alerts,
         rows: latest.into_iter().map(Row::from).collect(),
         last_id,
         script: crate::http::pages::assets::url("admin-live.js"),
