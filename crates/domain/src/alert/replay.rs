@@ -42,6 +42,9 @@ impl History<'_> {
     fn baselines(&self, at: i64) -> Vec<Baseline> {
         let Some(first) = self.hours.keys().next().copied() else { return Vec::new() };
         let earliest = first.max(at - BASELINE_WEEKS * WEEK_MS);
+        if earliest >= at {
+            return Vec::new();
+        }
         BaselineKind::FALLBACKS
             .into_iter()
             .map(|kind| {
@@ -196,6 +199,16 @@ mod tests {
         assert_eq!(finding.baseline, BaselineKind::HourOfWeek);
         assert!(*resolved >= start + 40 * MINUTE_MS, "resolved only after the campaign");
         assert!(out.firing.is_empty());
+    }
+
+    #[test]
+    fn minutes_before_any_history_have_no_baseline() {
+        let (minutes, hours, start) = campaign();
+        let settings: BTreeMap<_, _> = [(AlertRule::WrongCodeRateRise, AlertRule::WrongCodeRateRise.defaults())].into();
+        let history = History { minutes: &minutes, hours: &hours };
+        let before = T0 - 2 * WEEK_MS;
+        assert!(replay(&settings, &history, &[], None, before, before + 90 * MINUTE_MS).transitions.is_empty());
+        assert_eq!(replay(&settings, &history, &[], None, before, start + 120 * MINUTE_MS).transitions.len(), 2);
     }
 
     #[test]

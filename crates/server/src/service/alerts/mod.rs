@@ -19,7 +19,7 @@ use crate::app::App;
 use crate::brand::Brand;
 use crate::records::NewEvent;
 use crate::records::alert::NewAlert;
-use crate::store::{Conn, StoreError, alerts as store};
+use crate::store::{Conn, Store, StoreError, alerts as store};
 
 /// The lease's name.
 const JOB: &str = "alerts";
@@ -30,6 +30,8 @@ const MOST_MINUTES: i64 = 6 * 60;
 /// A first round looks back no further than this.
 const FIRST_LOOK_BACK_MS: i64 = 24 * 60 * 60_000;
 const MINUTE_MS: i64 = 60_000;
+/// After the clock was moved back, the evaluator starts again this far before the moment it reads.
+const REVISITED_MS: i64 = 60 * MINUTE_MS;
 /// Minute counters are kept this long (the backtest's reach); older ones are pruned.
 const MINUTES_KEPT_MS: i64 = 35 * 24 * 60 * 60_000;
 /// Orders named in an alert.
@@ -51,11 +53,12 @@ pub async fn evaluate_due(app: &App, holder: &str, now: Timestamp) -> Result<Opt
     let upto = minute_of(counted.unwrap_or(at - lag).min(at - lag));
     let from = match done_until {
         Some(done) if done <= at => done,
-        // The clock was moved back (a simulation): on from the moment it reads now.
-        Some(_) => minute_of(at - lag) - MINUTE_MS,
+        // The clock was moved back (a simulation): the last hour again, as far as it reads now.
+        Some(_) => minute_of(at - lag) - REVISITED_MS,
         None => minute_of(first.max(at - FIRST_LOOK_BACK_MS).min(at - lag)) - MINUTE_MS,
     };
     if upto <= from {
+        app.metrics.set_gauge("orderguard_alert_evaluation_lag_seconds", &[], (at - from).max(0) / 1000);
         return Ok(Some(0));
     }
     let to = upto.min(from + MOST_MINUTES * MINUTE_MS);
@@ -78,7 +81,7 @@ pub async fn evaluate_due(app: &App, holder: &str, now: Timestamp) -> Result<Opt
 /// The counters a replay of `(from, to]` reads: the minutes of the longest window before `from`
 /// on, the hours of the baselines' weeks.
 async fn history_of(
-    app: &App,
+    db: &Store,
     brand: &Brand,
     from: i64,
     to: i64,
@@ -86,8 +89,7 @@ async fn history_of(
     let longest = brand.alerts.values().map(|s| s.window_minutes).max().unwrap_or(60);
     let slug = brand.slug.to_string();
     let (minutes_from, hours_from) = (from - longest * MINUTE_MS, from - BASELINE_WEEKS * 7 * 24 * 3_600_000);
-    let (minute_rows, hour_rows) = app
-        .store
+    let (minute_rows, hour_rows) = db
         .read(move |conn| {
             Ok::<_, StoreError>((
                 store::minute_counts(conn, &slug, minutes_from, to)?,
@@ -106,7 +108,7 @@ async fn history_of(
 }
 
 async fn evaluate_brand(app: &App, brand: &Brand, from: i64, to: i64, now: Option<i64>) -> Result<(), ServiceError> {
-    let (minutes, hours) = history_of(app, brand, from, to).await?;
+    let (minutes, hours) = history_of(&app.store, brand, from, to).await?;
     let slug = brand.slug.to_string();
     let state = match now {
         None => None,
@@ -269,9 +271,9 @@ fn evidence(
 
 /// When each rule would have fired over `[from, to)` with the brand's settings, from nothing open
 /// (the state rules, which judge only the present, apart). Reads; writes nothing.
-pub async fn backtest(app: &App, brand: &Brand, from: i64, to: i64) -> Result<Vec<Transition>, ServiceError> {
+pub async fn backtest(db: &Store, brand: &Brand, from: i64, to: i64) -> Result<Vec<Transition>, ServiceError> {
     let (from, to) = (minute_of(from), minute_of(to));
-    let (minutes, hours) = history_of(app, brand, from, to).await?;
+    let (minutes, hours) = history_of(db, brand, from, to).await?;
     let history = History { minutes: &minutes, hours: &hours };
     Ok(replay(&brand.alerts, &history, &[], None, from, to).transitions)
 }
