@@ -2,6 +2,7 @@
 //! market figures, doctor, configuration check) and the developers' (demo, simulate, benchmarks).
 //! Each command reads its configuration, runs service functions, and prints.
 
+mod alerts;
 mod analytics;
 pub mod bench;
 pub mod config_check;
@@ -62,6 +63,13 @@ enum Command {
     Apikey {
         #[command(subcommand)]
         action: keys::ApikeyAction,
+        #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
+    /// The alert rules: a backtest over stored history.
+    Alerts {
+        #[command(subcommand)]
+        action: alerts::AlertsAction,
         #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
         config: Option<PathBuf>,
     },
@@ -173,6 +181,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Apikey { action, config } => keys::apikey(action, load(config)?, now).await,
         Command::Keys { action, config } => keys::signing_keys(action, load(config)?, now).await,
+        Command::Alerts { action, config } => alerts::alerts(action, load(config)?, now).await,
         Command::Analytics { action, config } => analytics::analytics(action, load(config)?, now).await,
         Command::Market { action, config } => analytics::market(action, load(config)?, now).await,
         Command::User { action, config } => users::user(action, load(config)?, now).await,

@@ -151,5 +151,46 @@ async fn an_account_takeover_campaign_is_raised_acknowledged_and_resolves(db: Db
     let raises = receiver.received().await.iter().filter(|r| r["type"] == "alert.raised").count();
     assert_eq!(raises, 1, "{:?}", receiver.received().await);
     drop(second);
-    server.stop().await;
+    let db = server.stop_keeping_database().await;
+
+    // The backtest finds it again over the stored history: not with the defaults (a week of 24
+    // approvals is too thin a baseline to trust), and at the same minute with the tuned rule.
+    let backtest = |config: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_orderguard"))
+            .args(["alerts", "backtest", "--brand", "alpha", "--config"])
+            .arg(config)
+            .args(["--from", &orderguard::clock::rfc3339(campaign_at - 8 * 24 * HOUR)])
+            .args(["--to", &orderguard::clock::rfc3339(campaign_at + 90 * MINUTE)])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let defaults = backtest(&config);
+    assert!(defaults.contains("0 alert(s) would have been raised"), "{defaults}");
+    let tuned =
+        db_config_with(&config, "[brands.alerts.wrong_code_rate_rise]\nmin_volume = 10\nbaseline_volume = 20\n");
+    let found = backtest(&tuned);
+    let raised_line = format!("{}  raised    wrong_code_rate_rise", data_timestamp(&raised));
+    assert!(
+        found.contains(&raised_line) && found.contains("1 alert(s) would have been raised"),
+        "{raised_line}\n{found}"
+    );
+    assert!(found.contains("resolved  wrong_code_rate_rise"), "{found}");
+    drop(db);
+}
+
+/// The test configuration with `alpha_extra` added to brand alpha's section.
+fn db_config_with(config: &std::path::Path, alpha_extra: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(config).unwrap();
+    let beta = "\n[[brands]]\nslug = \"beta\"";
+    assert!(text.contains(beta));
+    let path = config.with_file_name("tuned.toml");
+    std::fs::write(&path, text.replace(beta, &format!("\n{alpha_extra}{beta}"))).unwrap();
+    path
+}
+
+/// The moment an event was written, as its payload says (RFC 3339).
+fn data_timestamp(delivery: &Value) -> String {
+    delivery["body"]["timestamp"].as_str().unwrap().to_owned()
 }
