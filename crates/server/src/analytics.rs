@@ -48,8 +48,9 @@ impl Slots {
 }
 
 /// The dimensions the alert rules read, counted per minute too (`domain::alert`).
-pub const ALERT_DIMENSIONS: [&str; 8] = [
+pub const ALERT_DIMENSIONS: [&str; 9] = [
     "event",
+    "risk_reason",
     "country",
     "sms_delivered_route",
     "sms_failed_route",

@@ -270,7 +270,8 @@ pub struct RuleSettings {
     pub severity: Severity,
     /// The rolling window.
     pub window_minutes: i64,
-    /// Below this many in the window (the share's denominator, the count) the rule stays silent.
+    /// Below this many in the window (the share's denominator, the count) the rule stays silent;
+    /// the rules with a fixed `level` read the level only.
     pub min_volume: i64,
     /// The least absolute change of a share against its baseline.
     pub change: f64,
@@ -278,7 +279,7 @@ pub struct RuleSettings {
     pub factor: f64,
     /// The least distance from the baseline in standard errors.
     pub z: f64,
-    /// The level of the rules without a baseline.
+    /// The level of the rules without a baseline (more than 0).
     pub level: f64,
     /// Resolved by itself after this long without firing.
     pub quiet_minutes: i64,
@@ -317,7 +318,8 @@ impl BaselineKind {
     /// Whether the hour starting at `hour` belongs to this baseline at `at` (from the four weeks before `at`).
     pub fn covers(self, at: i64, hour: i64) -> bool {
         let age = at - hour;
-        if !(HOUR_MS..=BASELINE_WEEKS * WEEK_MS).contains(&age) {
+        // The same hour four weeks back is still in: its start is up to an hour older than that.
+        if !(HOUR_MS..BASELINE_WEEKS * WEEK_MS + HOUR_MS).contains(&age) {
             return false;
         }
         match self {
@@ -329,12 +331,21 @@ impl BaselineKind {
     }
 }
 
-/// A baseline: the counts of the hours it covers, and how many hours those were.
+/// A baseline: the counts of the hours it covers, how many hours those were, and what each rule
+/// measures in them (worked out once, as a baseline serves every minute of an hour).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Baseline {
     pub kind: BaselineKind,
-    pub counts: Counts,
     pub hours: i64,
+    verifications: i64,
+    measured: BTreeMap<AlertRule, BTreeMap<String, Measured>>,
+}
+
+impl Baseline {
+    pub fn new(kind: BaselineKind, counts: &Counts, hours: i64) -> Self {
+        let measured = AlertRule::ALL.into_iter().map(|rule| (rule, measure(rule, counts))).collect();
+        Self { kind, hours, verifications: counts.event("verification.created"), measured }
+    }
 }
 
 /// What a rule found for one key.
@@ -397,7 +408,12 @@ fn measure(rule: AlertRule, counts: &Counts) -> BTreeMap<String, Measured> {
             }
         }
         AlertRule::PumpingRange => return brand(counts.event("risk.range_burst"), 1),
-        AlertRule::SmsBudgetReached => return brand(counts.get("limit_refusal", "create|sms_budget_reached"), 1),
+        AlertRule::SmsBudgetReached => {
+            // Past the budget an order is held (a risk reason) or, as a hard limit, refused.
+            let over = counts.get("risk_reason", "sms_budget_reached")
+                + counts.get("limit_refusal", "create|sms_budget_reached");
+            return brand(over, 1);
+        }
         AlertRule::SimSwapRise | AlertRule::DeviceSwapRise => {
             let api = if rule == AlertRule::SimSwapRise { "sim_swap" } else { "device_swap" };
             let found = counts.get("network_check", &format!("{api}|swapped"));
@@ -462,9 +478,9 @@ fn choose<'a>(
     candidates: &'a [Baseline],
 ) -> Option<(&'a Baseline, Measured)> {
     candidates.iter().find_map(|b| {
-        let m = measure(rule, &b.counts).get(key).copied().unwrap_or_default();
+        let m = b.measured.get(&rule).and_then(|m| m.get(key)).copied().unwrap_or_default();
         let volume = match rule.test() {
-            Test::CountAboveBaseline => b.counts.event("verification.created"),
+            Test::CountAboveBaseline => b.verifications,
             _ => m.whole,
         };
         (volume >= settings.baseline_volume && b.hours > 0).then_some((b, m))
@@ -566,7 +582,7 @@ mod tests {
     }
 
     fn baseline(kind: BaselineKind, entries: &[(&str, &str, i64)], hours: i64) -> Baseline {
-        Baseline { kind, counts: counts(entries), hours }
+        Baseline::new(kind, &counts(entries), hours)
     }
 
     fn approvals(approved: i64, failed: i64) -> Vec<(&'static str, &'static str, i64)> {

@@ -41,25 +41,26 @@ impl History<'_> {
     /// The baselines of every kind at `at`, finest first.
     fn baselines(&self, at: i64) -> Vec<Baseline> {
         let Some(first) = self.hours.keys().next().copied() else { return Vec::new() };
-        let earliest = first.max(at - BASELINE_WEEKS * WEEK_MS);
+        let earliest = first.max(at - BASELINE_WEEKS * WEEK_MS - HOUR_MS);
         if earliest >= at {
             return Vec::new();
         }
         BaselineKind::FALLBACKS
             .into_iter()
             .map(|kind| {
-                let mut counts = Counts::default();
-                for (hour, c) in self.hours.range(earliest..at).filter(|(h, _)| kind.covers(at, **h)) {
-                    let _ = hour;
-                    for ((d, v), n) in &c.0 {
-                        counts.add(d, v, *n);
+                // Summed by reference: the keys are copied once, not once per hour.
+                let mut sums: BTreeMap<&(String, String), i64> = BTreeMap::new();
+                for (_, c) in self.hours.range(earliest..at).filter(|(h, _)| kind.covers(at, **h)) {
+                    for (key, n) in &c.0 {
+                        *sums.entry(key).or_default() += n;
                     }
                 }
+                let counts = Counts(sums.into_iter().map(|(key, n)| (key.clone(), n)).collect());
                 let hours = (0..=(at - earliest) / HOUR_MS)
                     .map(|i| earliest - earliest.rem_euclid(HOUR_MS) + i * HOUR_MS)
                     .filter(|h| *h >= earliest && kind.covers(at, *h))
                     .count();
-                Baseline { kind, counts, hours: i64::try_from(hours).unwrap_or(0) }
+                Baseline::new(kind, &counts, i64::try_from(hours).unwrap_or(0))
             })
             .collect()
     }

@@ -515,8 +515,9 @@ fn alert_settings(
             (c.level, &mut s.level, "level"),
         ] {
             if let Some(v) = value {
-                if !v.is_finite() || v < 0.0 {
-                    return Err(format!("{} must be a number of at least 0", field(what)));
+                if !v.is_finite() || v < 0.0 || (what == "level" && v <= 0.0) {
+                    let least = if what == "level" { "more than 0" } else { "at least 0" };
+                    return Err(format!("{} must be a number {least}", field(what)));
                 }
                 *target = v;
             }

@@ -41,8 +41,8 @@ pub async fn alerts(action: AlertsAction, settings: Settings, now: Timestamp) ->
     if to <= from {
         bail!("--to must be after --from");
     }
-    if to - from > 92 * 24 * 3_600_000 {
-        bail!("a backtest covers at most 92 days; split a longer period");
+    if from < now.millis() - 35 * 24 * 3_600_000 {
+        bail!("a backtest reaches at most 35 days back: the per-minute counters it reads are kept that long");
     }
     let brands = Brands::build(&settings)?;
     let Some(brand) = brands.get(&brand).cloned() else { bail!("there is no brand `{brand}` in the configuration") };
@@ -58,7 +58,7 @@ pub async fn alerts(action: AlertsAction, settings: Settings, now: Timestamp) ->
                     "{}  raised    {:<22} {:<14} observed {:.3} expected {expected} volume {} baseline {} window {} min",
                     rfc3339(*at),
                     rule.as_str(),
-                    if finding.key.is_empty() { "-" } else { finding.key.as_str() },
+                    if finding.key.is_empty() { "–" } else { finding.key.as_str() },
                     finding.observed,
                     finding.volume,
                     finding.baseline.as_str(),
@@ -70,7 +70,7 @@ pub async fn alerts(action: AlertsAction, settings: Settings, now: Timestamp) ->
                     "{}  resolved  {:<22} {}",
                     rfc3339(*at),
                     rule.as_str(),
-                    if key.is_empty() { "-" } else { key }
+                    if key.is_empty() { "–" } else { key }
                 );
             }
         }

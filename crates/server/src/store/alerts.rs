@@ -37,6 +37,12 @@ pub fn set_done(conn: &mut dyn Conn, name: &str, holder: &str, done_until: i64) 
     Ok(n == 1)
 }
 
+/// How far the job got, whoever holds it.
+pub fn done_until(conn: &mut dyn Conn, name: &str) -> Result<Option<i64>, StoreError> {
+    let rows = conn.query("SELECT done_until FROM job_leases WHERE name = $1", &[name.into()])?;
+    Ok(rows.first().map(|r| r.opt_int("done_until")).transpose()?.flatten())
+}
+
 /// The moment up to which every event has been counted: the time of the first event not yet
 /// counted, or `None` when all are.
 pub fn counted_until(conn: &mut dyn Conn) -> Result<Option<i64>, StoreError> {

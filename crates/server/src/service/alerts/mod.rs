@@ -9,7 +9,7 @@ pub mod manage;
 use std::collections::BTreeMap;
 
 use orderguard_domain::alert::replay::{History, Outcome, Transition, Unresolved, replay};
-use orderguard_domain::alert::{AlertRule, BASELINE_WEEKS, Counts, Finding, State, minute_of};
+use orderguard_domain::alert::{AlertRule, BASELINE_WEEKS, Counts, Finding, Severity, State, minute_of};
 use orderguard_domain::clock::Timestamp;
 use orderguard_domain::event::EventKind;
 use serde_json::{Value, json};
@@ -23,10 +23,11 @@ use crate::store::{Conn, Store, StoreError, alerts as store};
 
 /// The lease's name.
 const JOB: &str = "alerts";
-/// A holder that stops renewing is replaced after this long.
-pub const LEASE_MS: i64 = 30_000;
-/// At most this many minutes per round, so that a round after a long pause stays short.
-const MOST_MINUTES: i64 = 6 * 60;
+/// A holder that stops renewing is replaced after this long (longer than a round takes).
+pub const LEASE_MS: i64 = 60_000;
+/// At most this many minutes per round, so that a round after a long pause stays short (each
+/// round reads the baselines' four weeks of hourly counters once).
+const MOST_MINUTES: i64 = 24 * 60;
 /// A first round looks back no further than this.
 const FIRST_LOOK_BACK_MS: i64 = 24 * 60 * 60_000;
 const MINUTE_MS: i64 = 60_000;
@@ -58,15 +59,21 @@ pub async fn evaluate_due(app: &App, holder: &str, now: Timestamp) -> Result<Opt
         None => minute_of(first.max(at - FIRST_LOOK_BACK_MS).min(at - lag)) - MINUTE_MS,
     };
     if upto <= from {
+        // A new start (first round, or the clock moved back) is kept even with nothing to judge
+        // yet, or the next round would start from the old place again.
+        if done_until != Some(from) {
+            let holder = holder.to_owned();
+            app.store.write(move |conn| store::set_done(conn, JOB, &holder, from)).await?;
+        }
         app.metrics.set_gauge("orderguard_alert_evaluation_lag_seconds", &[], (at - from).max(0) / 1000);
         return Ok(Some(0));
     }
     let to = upto.min(from + MOST_MINUTES * MINUTE_MS);
     // The state rules judge the brand as it is now: only in a round that reaches the present.
     let present = to >= minute_of(at - lag) - 2 * MINUTE_MS;
-    for brand in app.brands.all() {
-        evaluate_brand(app, brand, from, to, present.then_some(at)).await?;
-    }
+    // The brands at once: a round is mostly waiting for the database.
+    let rounds = app.brands.all().map(|brand| evaluate_brand(app, brand, from, to, present.then_some(at)));
+    futures_util::future::try_join_all(rounds).await?;
     let holder_owned = holder.to_owned();
     app.store
         .write(move |conn| {
@@ -88,7 +95,7 @@ async fn history_of(
 ) -> Result<(BTreeMap<i64, Counts>, BTreeMap<i64, Counts>), ServiceError> {
     let longest = brand.alerts.values().map(|s| s.window_minutes).max().unwrap_or(60);
     let slug = brand.slug.to_string();
-    let (minutes_from, hours_from) = (from - longest * MINUTE_MS, from - BASELINE_WEEKS * 7 * 24 * 3_600_000);
+    let (minutes_from, hours_from) = (from - longest * MINUTE_MS, from - (BASELINE_WEEKS * 7 * 24 + 1) * 3_600_000);
     let (minute_rows, hour_rows) = db
         .read(move |conn| {
             Ok::<_, StoreError>((
@@ -243,7 +250,7 @@ fn evidence(
         AlertRule::SmsDeliveryDrop => (&["sms.failed"], Behind::Route(key)),
         AlertRule::PumpingCountry => (&["verification.created"], Behind::Region(key)),
         AlertRule::PumpingRange => (&["risk.range_burst"], Behind::Any),
-        AlertRule::SmsBudgetReached => (&["verification.blocked"], Behind::Any),
+        AlertRule::SmsBudgetReached => (&["verification.held", "verification.blocked"], Behind::Any),
         AlertRule::SimSwapRise => (&["network.checked"], Behind::Check("sim_swap".into(), "swapped")),
         AlertRule::DeviceSwapRise => (&["network.checked"], Behind::Check("device_swap".into(), "swapped")),
         AlertRule::NetworkApiFailing => (&["network.checked"], Behind::Check(key, "unavailable")),
@@ -278,20 +285,23 @@ pub async fn backtest(db: &Store, brand: &Brand, from: i64, to: i64) -> Result<V
     Ok(replay(&brand.alerts, &history, &[], None, from, to).transitions)
 }
 
-/// Sets the open-alert gauges of every brand and rule (0 where none is open).
+/// Up to where the evaluator has judged the minutes (`None`: it never ran).
+pub async fn evaluated_until(db: &Store) -> Result<Option<i64>, ServiceError> {
+    Ok(db.read(|conn| store::done_until(conn, JOB)).await?)
+}
+
+/// Sets the open-alert gauges of every brand, rule and severity (0 where none is open).
 pub async fn measure_open(app: &App) -> Result<(), ServiceError> {
     let open = app.store.read(store::open_counts).await?;
     for brand in app.brands.all() {
         let slug = brand.slug.as_str();
-        for (rule, settings) in &brand.alerts {
-            let severity = settings.severity.as_str();
-            let n =
-                open.iter().filter(|(b, r, s, _)| b == slug && r == rule.as_str() && s == severity).map(|o| o.3).sum();
-            app.metrics.set_gauge(
-                "orderguard_alerts_open",
-                &[("brand", slug), ("rule", rule.as_str()), ("severity", severity)],
-                n,
-            );
+        for rule in AlertRule::ALL {
+            for severity in [Severity::Warning, Severity::Critical] {
+                let (rule, severity) = (rule.as_str(), severity.as_str());
+                let n = open.iter().filter(|(b, r, s, _)| b == slug && r == rule && s == severity).map(|o| o.3).sum();
+                let labels = [("brand", slug), ("rule", rule), ("severity", severity)];
+                app.metrics.set_gauge("orderguard_alerts_open", &labels, n);
+            }
         }
     }
     Ok(())
