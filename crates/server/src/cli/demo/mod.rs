@@ -104,6 +104,24 @@ pub async fn simulate_and_report(
     Ok(())
 }
 
+/// Waits (at most three minutes) until the alert rules have judged the simulated history, so that
+/// the alerts page has its incidents when the demo opens.
+async fn wait_for_alerts(app: &crate::app::App) -> anyhow::Result<()> {
+    println!("Evaluating the alert rules over the simulated history…");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        let until = crate::service::alerts::evaluated_until(&app.store).await?;
+        if until.is_some_and(|until| until >= app.clock.now().millis() - 10 * 60_000) {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            println!("(the alert rules are still catching up; the alerts page fills in the background)");
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
 pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
     let DemoArgs { listen, data, database, history_days, network_api } = args;
     init_logging(LogFormat::Text);
@@ -184,6 +202,7 @@ pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
         let target = serde_json::from_value(credentials.clone()).context("the demo's simulation target")?;
         let options = simulate::Options { days: history_days, ..simulate::Options::default() };
         simulate_and_report(target, &options, Some(&data_dir.join("simulation-report.json"))).await?;
+        wait_for_alerts(&server.app).await?;
     }
     setup::write_private(&credentials_path, &serde_json::to_string_pretty(&credentials)?)
         .with_context(|| format!("writing {}", credentials_path.display()))?;
