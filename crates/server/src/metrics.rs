@@ -427,7 +427,8 @@ mod tests {
         for line in text.lines().filter(|line| !line.starts_with('#')) {
             let (series, value) = line.rsplit_once(' ').unwrap();
             value.parse::<f64>().unwrap();
-            let (name, labels) = series.strip_suffix('}').and_then(|s| s.split_once('{')).unwrap();
+            // A series without labels has no braces.
+            let (name, labels) = series.strip_suffix('}').and_then(|s| s.split_once('{')).unwrap_or((series, ""));
             let declared = DECLARED
                 .iter()
                 .find(|d| {
@@ -436,7 +437,8 @@ mod tests {
                     suffixes.iter().any(|suffix| name.strip_suffix(suffix) == Some(d.name))
                 })
                 .unwrap_or_else(|| panic!("{name} is not declared"));
-            let mut names: Vec<&str> = labels.split(',').map(|pair| pair.split_once("=\"").unwrap().0).collect();
+            let pairs = labels.split(',').filter(|pair| !pair.is_empty());
+            let mut names: Vec<&str> = pairs.map(|pair| pair.split_once("=\"").unwrap().0).collect();
             names.retain(|label| *label != "le" || !name.ends_with("_bucket"));
             let mut expected = declared.labels.to_vec();
             expected.sort_unstable();
