@@ -120,6 +120,42 @@ export const adminScenarios = [
     },
   },
   {
+    name: 'admin-alerts-from-the-simulation',
+    async run(t) {
+      const page = await t.page(t.js, { width: 1280, height: 900 });
+      await signIn(page, t.demo.base, 'admin', t.demo.credentials.admin.password);
+      // The simulation's daily attacks (pumping bursts, takeover scripts) raised alerts on the way.
+      const seen = {};
+      for (const brand of Object.keys(report(t).brands)) {
+        const response = await page.goto(`${t.demo.base}/admin/alerts?brand=${brand}`);
+        assert(response.status() === 200, `/admin/alerts?brand=${brand} answered ${response.status()}`);
+        seen[brand] = await page.locator('tr.alert-row').count();
+      }
+      const [brand, count] = Object.entries(seen).sort((a, b) => b[1] - a[1])[0];
+      assert(count > 0, `no alert on any brand's alerts page: ${JSON.stringify(seen)}`);
+      await page.goto(`${t.demo.base}/admin/alerts?brand=${brand}`);
+      let violations = await axeViolations(page);
+      assert(violations.length === 0, `accessibility of the alerts page:\n${formatViolations(violations)}`);
+      if (t.target === 'sqlite') await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'admin-alerts.png'), fullPage: true });
+      const rule = await page.getAttribute('tr.alert-row', 'data-rule');
+      await Promise.all([page.waitForURL(/\/admin\/alerts\/\d+/), page.click('tr.alert-row a')]);
+      assert((await page.textContent('main h1')).startsWith('Alert #'), 'the alert page has no heading');
+      assert(/ in \d+ min| now/.test(await page.textContent('#alert-figures')), 'the alert page shows no figures');
+      const baseline = (await page.textContent('#alert-baseline')).trim();
+      assert(['hour of week', 'day of week', 'all hours', 'none'].includes(baseline), `baseline reads "${baseline}"`);
+      violations = await axeViolations(page);
+      assert(violations.length === 0, `accessibility of an alert's page:\n${formatViolations(violations)}`);
+      if (t.target === 'sqlite') await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'admin-alert.png'), fullPage: true });
+      if ((await page.textContent('#alert-status')).trim() === 'open') {
+        await page.fill('#ack-note', 'Looking into it with the shop.');
+        await Promise.all([page.waitForLoadState('load'), page.click('#acknowledge')]);
+        await waitUntil(async () => (await page.textContent('#alert-status')).trim() === 'acknowledged', { what: 'the alert to read acknowledged' });
+        assert((await page.textContent('#alert-acknowledged')).includes('Looking into it'), 'the note is not on the alert');
+      }
+      t.note(`alerts on the pages: ${JSON.stringify(seen)}; opened a ${rule} alert of ${brand} (baseline ${baseline})`);
+    },
+  },
+  {
     name: 'admin-brand-isolation',
     async run(t) {
       addUser(t, ANALYST.username, 'analyst', 'nordtel', ANALYST.password);

@@ -38,7 +38,8 @@ pub struct NewAlert<'a> {
     pub orders: &'a [String],
 }
 
-/// Which alerts a list shows: raised within `[from, to)`, and optionally of one status, rule, severity.
+/// Which alerts a list shows: raised within `[from, to)` (or earlier and not yet resolved), and
+/// optionally of one status, rule, severity.
 #[derive(Debug, Clone, Default)]
 pub struct AlertFilter {
     pub from: i64,

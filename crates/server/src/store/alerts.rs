@@ -248,11 +248,11 @@ pub fn get(conn: &mut dyn Conn, brand: &str, id: i64) -> Result<Option<Alert>, S
         .transpose()
 }
 
-/// Alerts of a brand, newest first, filtered.
+/// Alerts of a brand, newest first, filtered (those not yet resolved whenever they were raised).
 pub fn list(conn: &mut dyn Conn, brand: &str, filter: &AlertFilter, most: i64) -> Result<Vec<Alert>, StoreError> {
     conn.query(
         &format!(
-            "SELECT {COLUMNS} FROM alerts WHERE brand = $1 AND raised_at >= $2 AND raised_at < $3 \
+            "SELECT {COLUMNS} FROM alerts WHERE brand = $1 AND (raised_at >= $2 OR status <> 'resolved') AND raised_at < $3 \
              AND (CAST($4 AS TEXT) IS NULL OR status = $4) AND (CAST($5 AS TEXT) IS NULL OR rule = $5) \
              AND (CAST($6 AS TEXT) IS NULL OR severity = $6) ORDER BY raised_at DESC, id DESC LIMIT $7"
         ),

@@ -9,7 +9,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use orderguard_domain::alert::{AlertRule, AlertStatus, Severity};
+use orderguard_domain::alert::{AlertRule, AlertStatus, Severity, reads_state};
 
 use super::{AdminUser, page, signed_form, visible_brand};
 use crate::app::App;
@@ -67,10 +67,12 @@ struct AlertView {
     resolved: String,
 }
 
+/// A share in per cent, a count whole (an expected count with a decimal).
 fn share_or_count(value: Option<f64>, share: bool) -> String {
     match value {
         None => "–".into(),
         Some(v) if share => format!("{:.1} %", v * 100.0),
+        Some(v) if v.fract() == 0.0 => format!("{v:.0}"),
         Some(v) => format!("{v:.1}"),
     }
 }
@@ -85,12 +87,19 @@ fn view(a: &Alert) -> AlertView {
             | orderguard_domain::alert::Test::RateAboveLevel
     );
     let window = number("window_minutes").unwrap_or(0.0);
-    let figures = format!(
-        "{} against {} expected, of {} in {window:.0} min",
-        share_or_count(number("observed"), share),
-        share_or_count(number("expected"), share),
-        number("volume").unwrap_or(0.0),
-    );
+    let observed = share_or_count(number("observed"), share);
+    let volume = number("volume").unwrap_or(0.0);
+    let figures = match (number("expected"), share, reads_state(a.rule)) {
+        (_, _, true) => format!("{observed} now"),
+        (None, true, _) => format!("{observed} of {volume:.0} in {window:.0} min"),
+        (None, false, _) => format!("{observed} in {window:.0} min"),
+        (expected, true, _) => {
+            format!("{observed} against {} usually, of {volume:.0} in {window:.0} min", share_or_count(expected, true))
+        }
+        (expected, false, _) => {
+            format!("{observed} against {} usually, in {window:.0} min", share_or_count(expected, false))
+        }
+    };
     let acknowledged = match (&a.acknowledged_at, &a.acknowledged_by) {
         (Some(at), Some(by)) => format!("{} by {by}: {}", time(*at), a.acknowledge_note.clone().unwrap_or_default()),
         _ => String::new(),
