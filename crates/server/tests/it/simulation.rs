@@ -95,6 +95,27 @@ async fn dashboards_show_what_the_simulation_was_answered(db: Db) {
     let password = demo.credentials["admin"]["password"].as_str().unwrap();
     assert_eq!(admin.sign_in("admin", password).await.status, StatusCode::SEE_OTHER);
 
+    // The takeover wave placed the day before the last (every victim's login, three rounds, two
+    // guesses each: some 40 wrong or refused codes in ten minutes, against a brand that types a
+    // few codes an hour) raised its alert within ten minutes, which resolved after the wave.
+    let incidents = demo.report["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    for incident in incidents {
+        let (brand, rule) = (incident["brand"].as_str().unwrap(), incident["alert_rule"].as_str().unwrap());
+        let at = orderguard::clock::parse_rfc3339(incident["at"].as_str().unwrap()).unwrap();
+        let page = admin.get(&format!("/admin/alerts?brand={brand}&rule={rule}")).await;
+        let past = page.html.split("id=\"past-alerts\"").nth(1).unwrap();
+        let raised: Vec<i64> = past
+            .split("data-raised=\"")
+            .skip(1)
+            .map(|s| orderguard::clock::parse_rfc3339(s.split('"').next().unwrap()).unwrap())
+            .collect();
+        assert!(
+            raised.iter().any(|r| (at..=at + 10 * 60_000).contains(r)),
+            "{incident}: no resolved {rule} alert raised within ten minutes of it: {raised:?}"
+        );
+    }
+
     let brands = demo.report["brands"].as_object().unwrap();
     assert_eq!(brands.len(), 4);
     for (brand, tally) in brands {

@@ -29,6 +29,9 @@ pub(super) enum Campaign {
     Resends,
     /// The victim's number moved to the fraudster's SIM: the code would reach them.
     SimSwap,
+    /// An incident on a known day (not one of the daily campaigns): a phishing kit's haul of
+    /// logins, every victim of the brand, each used from its own address, codes guessed.
+    TakeoverWave,
 }
 
 impl Campaign {
@@ -158,6 +161,21 @@ impl Attack<'_> {
                         let at = self.at(start + 31 * n).await?;
                         self.resend(tallies, watch, &held, at).await?;
                     }
+                }
+            }
+            Campaign::TakeoverWave => {
+                // Three rounds four minutes apart: every victim's login orders once, then two
+                // guesses each, from a fresh address every time (no one network stands out).
+                for round in 0..3 {
+                    let orders = brand
+                        .victims
+                        .iter()
+                        .map(|v| (v.clone(), Client { ip: plan::honest_ip(rng), device: None }))
+                        .collect();
+                    let at = self.at(round * 4 * MINUTE_S).await?;
+                    let held = self.create(rng, tallies, watch, orders, at, &mut opened).await?;
+                    let at = self.at(round * 4 * MINUTE_S + 40).await?;
+                    self.guess(rng, tallies, watch, &held, 2, at).await?;
                 }
             }
             Campaign::SimSwap => {

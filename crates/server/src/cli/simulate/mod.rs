@@ -2,7 +2,8 @@
 //! several brands; customers who mistype, ask for a new code, order from a second device, give up
 //! or cancel, and a launch-day surge; fraudsters with a stolen login who never get the code,
 //! code-guessing bots, SMS pumping bursts to premium numbers, and attackers who adapt to the
-//! defences (`attack`) — and the orders' outcomes reported afterwards, before and after each brand
+//! defences (`attack`), and on a known day a takeover wave for the alert rules — and the orders'
+//! outcomes reported afterwards, before and after each brand
 //! switched 2FA on. Besides what the API answered per brand, it reports what the defences let
 //! through (`defences`).
 //!
@@ -31,6 +32,9 @@ pub use options::{Options, SmsStatus, Target, TargetBrand, TargetCustomer};
 use plan::Rng;
 pub use report::{Report, SimulationError, Tally};
 use slot::{Brand, Flow, Slot, Tallies, tally};
+
+/// The slot after which the takeover wave of the day before the last strikes.
+pub const INCIDENT_SLOT: usize = 2;
 
 /// Runs the simulation over the last `options.days` days and gives what the API answered.
 pub async fn run(target: Target, options: &Options) -> Result<Report, SimulationError> {
@@ -106,6 +110,7 @@ async fn drive(
     let first_day = crate::analytics::day_of(now - (options.days + 1) * DAY_MS);
     let last_moment = now - 2 * HOUR_MS;
     let mut pending: Vec<(Arc<Brand>, String)> = Vec::new();
+    let mut incidents = Vec::new();
     let mut simulated = (None, None);
     // The day a new phone launches: many customers at once, early in the morning.
     let launch_day = (options.days - 1).max(0);
@@ -140,6 +145,24 @@ async fn drive(
                 for flow in flows.iter().filter(|f| !f.ended || f.held) {
                     pending.extend(flow.verification.clone().map(|id| (flow.brand.clone(), id)));
                 }
+            }
+            // The incident of the alert rules' tests (docs/alerts.md): the day before the last,
+            // after the mid-morning slot, on the first brand with 2FA.
+            if day == options.days - 1
+                && slot == INCIDENT_SLOT
+                && let Some(brand) = brands.iter().find(|b| b.two_factor_since.is_none_or(|since| t0 >= since))
+            {
+                let tag = format!("incident-{}-{day:03}", brand.slug);
+                let at = t0 + 45 * 60_000;
+                incidents.push(report::Incident {
+                    name: "takeover_wave".into(),
+                    brand: brand.slug.clone(),
+                    at: crate::clock::rfc3339(at),
+                    alert_rule: "wrong_code_rate_rise".into(),
+                });
+                let attack = Attack { api, brand, t0: at, concurrency: options.concurrency, tag };
+                let opened = attack.run(Campaign::TakeoverWave, &mut rng, &mut tallies, &mut watch).await?;
+                pending.extend(opened.into_iter().map(|id| (brand.clone(), id)));
             }
             if let Some(campaign) = Campaign::after_slot(slot) {
                 let targets: Vec<&Arc<Brand>> = brands
@@ -191,7 +214,7 @@ async fn drive(
     }
     let (from, to) = (simulated.0.unwrap_or(now), simulated.1.unwrap_or(now));
     let (from, to) = (crate::clock::rfc3339(from), crate::clock::rfc3339(to));
-    Ok(Report { from, to, brands: tallies, defences: watch.finish() })
+    Ok(Report { from, to, brands: tallies, defences: watch.finish(), incidents })
 }
 
 /// Launch day: up to 100 distinct customers of each brand with 2FA order within five minutes, and

@@ -39,6 +39,18 @@ pub struct Report {
     /// What the fraud defences let through, attackers and honest customers apart.
     #[serde(default)]
     pub defences: Defences,
+    /// The incidents placed on known days for the alert rules.
+    #[serde(default)]
+    pub incidents: Vec<Incident>,
+}
+
+/// An incident: what, on which brand, from when (RFC 3339), and the alert rule it should raise.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Incident {
+    pub name: String,
+    pub brand: String,
+    pub at: String,
+    pub alert_rule: String,
 }
 
 #[derive(Debug, thiserror::Error)]
