@@ -227,7 +227,7 @@ export async function startDemo({ database, label }) {
         const ready = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2_000) });
         return ready.status === 200 ? creds : undefined;
       },
-      { ms: 60_000, every: 100, what: `orderguard demo (${label}) to be ready` },
+      { ms: 180_000, every: 100, what: `orderguard demo (${label}) to be ready` },
     );
     return {
       label,
