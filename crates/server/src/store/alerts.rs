@@ -95,13 +95,9 @@ fn slot_counts(
         .collect()
 }
 
-/// Forgets minute counters older than `before`, at most `most` rows; gives how many.
-pub fn prune_minutes(conn: &mut dyn Conn, before: i64, most: i64) -> Result<u64, StoreError> {
-    conn.execute(
-        "DELETE FROM rollups_minutely WHERE (brand, minute, dimension, value) IN \
-         (SELECT brand, minute, dimension, value FROM rollups_minutely WHERE minute < $1 LIMIT $2)",
-        &[before.into(), most.into()],
-    )
+/// Forgets a brand's minute counters older than `before` (a range of the primary key).
+pub fn prune_minutes(conn: &mut dyn Conn, brand: &str, before: i64) -> Result<u64, StoreError> {
+    conn.execute("DELETE FROM rollups_minutely WHERE brand = $1 AND minute < $2", &[brand.into(), before.into()])
 }
 
 /// The orders held for review, and since when the oldest waits.

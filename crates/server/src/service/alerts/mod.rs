@@ -47,16 +47,18 @@ pub async fn evaluate_due(app: &App, holder: &str, now: Timestamp) -> Result<Opt
     let taken = app.store.write(move |conn| store::take_lease(conn, JOB, &holder_owned, at, at + LEASE_MS)).await?;
     let Some(done_until) = taken else { return Ok(None) };
     let lag = i64::try_from(app.settings.limits.rollup_lag_ms).unwrap_or(0);
-    let (counted, first) =
-        app.store.read(|conn| Ok::<_, StoreError>((store::counted_until(conn)?, store::first_event_at(conn)?))).await?;
-    let Some(first) = first else { return Ok(Some(0)) };
+    let counted = app.store.read(store::counted_until).await?;
     // Every event before `upto` is counted (and no later one can still arrive within the lag).
     let upto = minute_of(counted.unwrap_or(at - lag).min(at - lag));
     let from = match done_until {
         Some(done) if done <= at => done,
         // The clock was moved back (a simulation): the last hour again, as far as it reads now.
         Some(_) => minute_of(at - lag) - REVISITED_MS,
-        None => minute_of(first.max(at - FIRST_LOOK_BACK_MS).min(at - lag)) - MINUTE_MS,
+        // The first round only: the first event is a scan of the whole log.
+        None => match app.store.read(store::first_event_at).await? {
+            None => return Ok(Some(0)),
+            Some(first) => minute_of(first.max(at - FIRST_LOOK_BACK_MS).min(at - lag)) - MINUTE_MS,
+        },
     };
     if upto <= from {
         // A new start (first round, or the clock moved back) is kept even with nothing to judge
@@ -75,10 +77,15 @@ pub async fn evaluate_due(app: &App, holder: &str, now: Timestamp) -> Result<Opt
     let rounds = app.brands.all().map(|brand| evaluate_brand(app, brand, from, to, present.then_some(at)));
     futures_util::future::try_join_all(rounds).await?;
     let holder_owned = holder.to_owned();
+    let slugs: Vec<String> = app.brands.all().map(|b| b.slug.to_string()).collect();
     app.store
         .write(move |conn| {
             store::set_done(conn, JOB, &holder_owned, to)?;
-            store::prune_minutes(conn, at - MINUTES_KEPT_MS, 10_000)
+            // Brand by brand along the key: each round removes only the minutes aged out since the last.
+            for slug in &slugs {
+                store::prune_minutes(conn, slug, at - MINUTES_KEPT_MS)?;
+            }
+            Ok::<_, StoreError>(())
         })
         .await?;
     app.metrics.set_gauge("orderguard_alert_evaluation_lag_seconds", &[], (at - to).max(0) / 1000);
