@@ -54,9 +54,11 @@ pub async fn evaluate_due(app: &App, holder: &str, now: Timestamp) -> Result<Opt
         Some(done) if done <= at => done,
         // The clock was moved back (a simulation): the last hour again, as far as it reads now.
         Some(_) => minute_of(at - lag) - REVISITED_MS,
-        // The first round only: the first event is a scan of the whole log.
+        // The first round only: the first event is a scan of the whole log. An empty log is
+        // judged until now, so that history written later under a clock moved back (a
+        // simulation) is judged from its start.
         None => match app.store.read(store::first_event_at).await? {
-            None => return Ok(Some(0)),
+            None => minute_of(at - lag),
             Some(first) => minute_of(first.max(at - FIRST_LOOK_BACK_MS).min(at - lag)) - MINUTE_MS,
         },
     };
