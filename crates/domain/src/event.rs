@@ -53,7 +53,8 @@ pub enum EventKind {
     /// A wrong code was typed. `attempt` (its number).
     #[serde(rename = "check.failed")]
     CheckFailed,
-    /// The right code: the order is confirmed. `attempts`, `resends`, `seconds_since_sent`.
+    /// The right code: the order is confirmed. `attempts`, `resends`, `seconds_since_sent`,
+    /// `phone_region` (per country, the pumping alert counts the codes that were typed).
     #[serde(rename = "verification.approved")]
     VerificationApproved,
     /// The last attempt was wrong. `attempts`, `risk` (the decision), `amount`, `currency`.

@@ -111,11 +111,13 @@ const DELIVERY_STATUS: Attribute =
     always("status", String, "The provider's status, in words (`delivered`, `expired`, …).");
 const DELIVERY_ERROR_CODE: Attribute = or_null("error_code", String, "The provider's error code, if it gave one.");
 
+const PHONE_REGION: Attribute = or_null("phone_region", String, "The number's ISO 3166 region; `null` when unknown.");
+
 const VERIFICATION_CREATED: &[Attribute] = &[
     AMOUNT,
     CURRENCY,
     always("locale", String, "The language of the SMS and the hosted page."),
-    or_null("phone_region", String, "The number's ISO 3166 region; `null` when unknown."),
+    PHONE_REGION,
     always("number_type", String, "What kind of line the number is (`mobile`, `voip`, …)."),
     always("hardware", Boolean, "Whether the order has hardware."),
     always("phone_verified", Boolean, "Whether the identity service said the number is verified."),
@@ -223,6 +225,7 @@ const VERIFICATION_APPROVED: &[Attribute] = &[
     RESENDS,
     always("seconds_since_sent", Integer, "Seconds from the last code sent to the right one typed."),
     RELAY,
+    PHONE_REGION,
 ];
 
 const VERIFICATION_FAILED: &[Attribute] = &[

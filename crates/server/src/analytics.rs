@@ -48,10 +48,12 @@ impl Slots {
 }
 
 /// The dimensions the alert rules read, counted per minute too (`domain::alert`).
-pub const ALERT_DIMENSIONS: [&str; 9] = [
+pub const ALERT_DIMENSIONS: [&str; 11] = [
     "event",
     "risk_reason",
     "country",
+    "sms_submitted_route",
+    "approved_country",
     "sms_delivered_route",
     "sms_failed_route",
     "sms_attempt_failed",
@@ -118,6 +120,8 @@ pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String, i64)>
         }
         "verification.approved" => {
             counted.extend(number("attempts").map(|a| ("attempts_to_approve", a)));
+            // Codes typed per destination: the pumping rule counts the codes sent and not typed.
+            counted.extend(text("phone_region").map(|r| ("approved_country", r)));
             let seconds = int("seconds_since_sent").map(|s| s.clamp(0, SLOWEST_APPROVAL_SECONDS));
             counted.extend(seconds.map(|s| ("seconds_to_approve", s.to_string())));
         }

@@ -315,11 +315,13 @@ impl BaselineKind {
         }
     }
 
-    /// Whether the hour starting at `hour` belongs to this baseline at `at` (from the four weeks before `at`).
+    /// Whether the hour starting at `hour` belongs to this baseline at `at` (from the four weeks
+    /// before `at`). The hour before the current one is left out too: a window of up to an hour
+    /// reaches into it, and an anomaly must not dilute its own baseline.
     pub fn covers(self, at: i64, hour: i64) -> bool {
         let age = at - hour;
         // The same hour four weeks back is still in: its start is up to an hour older than that.
-        if !(HOUR_MS..BASELINE_WEEKS * WEEK_MS + HOUR_MS).contains(&age) {
+        if !(2 * HOUR_MS..BASELINE_WEEKS * WEEK_MS + HOUR_MS).contains(&age) {
             return false;
         }
         match self {
@@ -403,8 +405,20 @@ fn measure(rule: AlertRule, counts: &Counts) -> BTreeMap<String, Measured> {
             }
         }
         AlertRule::PumpingCountry => {
-            for (country, n) in counts.of("country") {
-                out.insert(country.to_owned(), Measured { part: n, whole: 1 });
+            // Codes sent to the country, neither typed nor reported undelivered: pumped codes
+            // never are typed, a rush of honest customers' mostly are, and codes an outage keeps
+            // from arriving are the delivery rule's to report.
+            for (route, n) in counts.of("sms_submitted_route") {
+                let country = route.split_once('|').map_or("ZZ", |(_, country)| country);
+                out.entry(country.to_owned()).or_insert(Measured { part: 0, whole: 1 }).part += n;
+            }
+            let undelivered = counts
+                .of("sms_failed_route")
+                .map(|(route, n)| (route.split_once('|').map_or("ZZ", |(_, country)| country), n));
+            for (country, n) in counts.of("approved_country").chain(undelivered) {
+                if let Some(m) = out.get_mut(country) {
+                    m.part = (m.part - n).max(0);
+                }
             }
         }
         AlertRule::PumpingRange => return brand(counts.event("risk.range_burst"), 1),

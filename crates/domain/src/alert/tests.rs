@@ -59,13 +59,44 @@ fn a_thin_hour_of_week_falls_back_to_the_day_then_all_hours() {
 #[test]
 fn pumping_is_told_from_a_busy_hour_by_its_country() {
     let rule = AlertRule::PumpingCountry;
-    let usual = [("event", "verification.created", 4000), ("country", "DE", 3960), ("country", "GB", 40)];
+    // Codes sent and typed per country: a fifth of the German ones usually go unused.
+    let usual = [
+        ("event", "verification.created", 4000),
+        ("sms_submitted_route", "a|DE", 3960),
+        ("approved_country", "DE", 3170),
+        ("sms_submitted_route", "a|GB", 40),
+        ("approved_country", "GB", 32),
+    ];
     let history = [baseline(BaselineKind::HourOfWeek, &usual, 4)];
-    // Twice the usual German traffic (a launch) is not pumping; 60 codes to Latvia in an hour are.
-    let window = counts(&[("country", "DE", 990), ("country", "LV", 60), ("country", "GB", 5)]);
+    // Twice the usual German traffic (a launch) is not pumping; 60 codes to Latvia in an hour,
+    // none typed, are.
+    let window = counts(&[
+        ("sms_submitted_route", "a|DE", 990),
+        ("sms_submitted_route", "b|DE", 10),
+        ("approved_country", "DE", 790),
+        ("sms_submitted_route", "a|LV", 60),
+        ("sms_submitted_route", "a|GB", 5),
+    ]);
     let found = evaluate(rule, &rule.defaults(), &window, &State::default(), &history, AT);
     assert_eq!(found.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(), ["LV"]);
     assert_eq!(found[0].expected, Some(0.0));
+    assert_eq!(found[0].observed, 60.0);
+}
+
+#[test]
+fn a_rush_of_honest_customers_or_an_outage_is_not_pumping() {
+    let rule = AlertRule::PumpingCountry;
+    let usual =
+        [("event", "verification.created", 400), ("sms_submitted_route", "a|DE", 400), ("approved_country", "DE", 320)];
+    let history = [baseline(BaselineKind::AllHours, &usual, 168)];
+    // A launch: 100 codes in minutes (40 times the usual hour), 85 of them typed.
+    let launch = counts(&[("sms_submitted_route", "a|DE", 100), ("approved_country", "DE", 85)]);
+    assert!(evaluate(rule, &rule.defaults(), &launch, &State::default(), &history, AT).is_empty());
+    let pumped = counts(&[("sms_submitted_route", "a|DE", 100), ("approved_country", "DE", 5)]);
+    assert_eq!(evaluate(rule, &rule.defaults(), &pumped, &State::default(), &history, AT).len(), 1);
+    // An outage: the codes are not typed because they never arrive.
+    let outage = counts(&[("sms_submitted_route", "a|DE", 100), ("sms_failed_route", "a|DE", 90)]);
+    assert!(evaluate(rule, &rule.defaults(), &outage, &State::default(), &history, AT).is_empty());
 }
 
 #[test]
@@ -103,6 +134,8 @@ fn baselines_cover_the_right_hours() {
     assert!(BaselineKind::HourOfWeek.covers(at, this_hour - WEEK_MS));
     assert!(!BaselineKind::HourOfWeek.covers(at, this_hour - WEEK_MS + HOUR_MS));
     assert!(!BaselineKind::HourOfWeek.covers(at, this_hour), "the current hour is not its own baseline");
+    assert!(!BaselineKind::AllHours.covers(at, this_hour - HOUR_MS), "a window reaches into the hour before");
+    assert!(BaselineKind::AllHours.covers(at, this_hour - 2 * HOUR_MS));
     assert!(!BaselineKind::AllHours.covers(at, this_hour - 5 * WEEK_MS));
     assert!(BaselineKind::AllHours.covers(at, hour(1, 3)));
 }

@@ -201,7 +201,7 @@ pub async fn check(
                 let since_sent = (now.millis() - record.state.last_sent_at.millis()) / 1000;
                 let attrs = json!({
                     "attempts": attempt, "resends": record.state.resends, "seconds_since_sent": since_sent,
-                    "relay": relay,
+                    "relay": relay, "phone_region": record.phone_region,
                 });
                 events::append(conn, &event(record, EventKind::VerificationApproved, now, attrs))?;
             }
