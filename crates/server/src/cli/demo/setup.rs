@@ -90,7 +90,7 @@ const PUMPING_TARGETS: u32 = 6;
 /// burst rule's 20, so that a burst can pass it).
 const RANGE_PUMPING_ACCOUNTS: u32 = 30;
 /// Simulated customers whose numbers SIM swappers took over (the gateway says: three hours ago).
-const SIM_SWAP_VICTIMS: u32 = 4;
+const SIM_SWAP_VICTIMS: u32 = 50;
 
 /// The named customer whose number is premium-rate (an SMS pumping target).
 const PUMPING_CUSTOMER: &str = "c-6666";
@@ -347,9 +347,11 @@ pub fn use_gateway(settings: &mut Settings, path: &Path) -> Result<String, Confi
     Ok(name)
 }
 
-/// What a shop's backend would subscribe to: the decisions about its orders.
+/// What a shop's backend would subscribe to: the decisions about its orders; and what a fraud
+/// desk's pager would: the alerts.
 const DEMO_WEBHOOK_EVENTS: &str = "[\"verification.approved\", \"verification.blocked\", \"verification.held\", \
-     \"verification.failed\", \"review.approved\", \"review.released\", \"review.rejected\", \"risk.lock_engaged\"]";
+     \"verification.failed\", \"review.approved\", \"review.released\", \"review.rejected\", \"risk.lock_engaged\", \
+     \"alert.raised\", \"alert.acknowledged\", \"alert.resolved\"]";
 
 /// The file next to the configuration that holds a demo brand's webhook secret.
 pub fn webhook_secret_file(slug: &str) -> String {

@@ -32,6 +32,11 @@ pub(super) enum Campaign {
     /// An incident on a known day (not one of the daily campaigns): a phishing kit's haul of
     /// logins, every victim of the brand, each used from its own address, codes guessed.
     TakeoverWave,
+    /// An incident: `RangePumping` for ten minutes instead of five.
+    RangePumpingWave,
+    /// An incident: a rogue shop employee swapped many customers' SIMs; their fraudsters order
+    /// one after another.
+    SimSwapWave,
 }
 
 impl Campaign {
@@ -51,6 +56,12 @@ impl Campaign {
 }
 
 const MINUTE_S: i64 = 60;
+
+/// A fraudster's own phone (a device id of their own) and address.
+fn fraudster(rng: &mut Rng) -> Client {
+    let device = Some(format!("bot-{:08x}", rng.next_u64() & 0xffff_ffff));
+    Client { ip: format!("100.{}.{}.{}", 64 + rng.below(64), rng.below(256), 1 + rng.below(250)), device }
+}
 
 /// One attack campaign against one brand, starting at `t0`.
 pub(super) struct Attack<'a> {
@@ -87,13 +98,12 @@ impl Attack<'_> {
         let brand = self.brand;
         let mut opened = Vec::new();
         let victim = pick(rng, &brand.victims).to_owned();
-        let own_device = Some(format!("bot-{:08x}", rng.next_u64() & 0xffff_ffff));
-        let own_ip = format!("100.{}.{}.{}", 64 + rng.below(64), rng.below(256), 1 + rng.below(250));
+        // The fraudster's own phone and address.
+        let client = fraudster(rng);
         match campaign {
             Campaign::Takeover => {
                 // The script of the issue: a volley of cheap orders at once, then every code guessed
                 // at once, then more orders a few minutes later.
-                let client = Client { ip: own_ip, device: own_device };
                 for minute in [0, 4, 12] {
                     let orders = (0..15).map(|_| (victim.clone(), client.clone())).collect();
                     let at = self.at(minute * MINUTE_S).await?;
@@ -104,7 +114,6 @@ impl Attack<'_> {
             }
             Campaign::DeviceFarm => {
                 // Stolen logins of several customers, all from one phone and address.
-                let client = Client { ip: own_ip, device: own_device };
                 for n in 0..8 {
                     let customer = pick(rng, &brand.victims).to_owned();
                     let at = self.at(n * MINUTE_S).await?;
@@ -127,15 +136,16 @@ impl Attack<'_> {
                     self.guess(rng, tallies, watch, &held, 1, at).await?;
                 }
             }
-            Campaign::RangePumping => {
+            Campaign::RangePumping | Campaign::RangePumpingWave => {
                 // Spread over many accounts and addresses so that no number or network stands out;
-                // nine orders a minute for five minutes, the codes never typed.
+                // nine orders a minute for five minutes (a wave: ten), the codes never typed.
                 let accounts = &brand.pumped_accounts;
                 if accounts.is_empty() {
                     return Ok(opened);
                 }
+                let minutes = if campaign == Campaign::RangePumpingWave { 10 } else { 5 };
                 let mut sent = 0;
-                for minute in 0..5_usize {
+                for minute in 0..minutes {
                     let orders = (0..9)
                         .map(|n| {
                             let account = accounts.get((minute * 9 + n) % accounts.len()).cloned().unwrap_or_default();
@@ -151,7 +161,6 @@ impl Attack<'_> {
             Campaign::Resends => {
                 // Around the number's send limit: resends instead of new verifications, three rounds
                 // eleven minutes apart (each past the 10-minute window, all within the day's).
-                let client = Client { ip: own_ip, device: own_device };
                 for round in 0..3 {
                     let start = round * 11 * MINUTE_S;
                     let at = self.at(start).await?;
@@ -164,7 +173,7 @@ impl Attack<'_> {
                 }
             }
             Campaign::TakeoverWave => {
-                // Three rounds four minutes apart: every victim's login orders once, then two
+                // Three rounds four minutes apart: every victim's login orders once, then four
                 // guesses each, from a fresh address every time (no one network stands out).
                 for round in 0..3 {
                     let orders = brand
@@ -175,7 +184,7 @@ impl Attack<'_> {
                     let at = self.at(round * 4 * MINUTE_S).await?;
                     let held = self.create(rng, tallies, watch, orders, at, &mut opened).await?;
                     let at = self.at(round * 4 * MINUTE_S + 40).await?;
-                    self.guess(rng, tallies, watch, &held, 2, at).await?;
+                    self.guess(rng, tallies, watch, &held, 4, at).await?;
                 }
             }
             Campaign::SimSwap => {
@@ -184,13 +193,25 @@ impl Attack<'_> {
                 if brand.sim_swapped.is_empty() {
                     return Ok(opened);
                 }
-                let client = Client { ip: own_ip, device: own_device };
                 let customer = pick(rng, &brand.sim_swapped).to_owned();
                 let at = self.at(0).await?;
                 let before = watch.defences.attackers.verifications;
                 let held = self.create(rng, tallies, watch, vec![(customer, client)], at, &mut opened).await?;
                 let tried = watch.defences.attackers.verifications - before;
                 watch.sim_swap_tried(tried, u64::try_from(held.len()).unwrap_or(0));
+            }
+            Campaign::SimSwapWave => {
+                // Every swapped number of the brand, an order every eight seconds, each from its
+                // fraudster's own phone and address.
+                for (n, customer) in (0_i64..).zip(brand.sim_swapped.iter()) {
+                    let client = fraudster(rng);
+                    let at = self.at(n * 8).await?;
+                    let before = watch.defences.attackers.verifications;
+                    let orders = vec![(customer.clone(), client)];
+                    let held = self.create(rng, tallies, watch, orders, at, &mut opened).await?;
+                    let tried = watch.defences.attackers.verifications - before;
+                    watch.sim_swap_tried(tried, u64::try_from(held.len()).unwrap_or(0));
+                }
             }
         }
         Ok(opened)

@@ -2,7 +2,7 @@
 //! several brands; customers who mistype, ask for a new code, order from a second device, give up
 //! or cancel, and a launch-day surge; fraudsters with a stolen login who never get the code,
 //! code-guessing bots, SMS pumping bursts to premium numbers, and attackers who adapt to the
-//! defences (`attack`), and on a known day a takeover wave for the alert rules — and the orders'
+//! defences (`attack`), and on known days the incidents of the alert rules (`incident`) — and the orders'
 //! outcomes reported afterwards, before and after each brand
 //! switched 2FA on. Besides what the API answered per brand, it reports what the defences let
 //! through (`defences`).
@@ -14,6 +14,7 @@
 mod api;
 mod attack;
 mod defences;
+mod incident;
 mod options;
 pub mod plan;
 mod report;
@@ -28,12 +29,13 @@ use crate::analytics::{DAY_MS, HOUR_MS};
 use api::{Api, Job, in_parallel, text};
 use attack::{Attack, Campaign};
 use defences::Watch;
+use incident::Incident;
 pub use options::{Options, SmsStatus, Target, TargetBrand, TargetCustomer};
 use plan::Rng;
 pub use report::{Report, SimulationError, Tally};
 use slot::{Brand, Flow, Slot, Tallies, tally};
 
-/// The slot after which the takeover wave of the day before the last strikes.
+/// The slot after which the incidents strike (`incident`).
 pub const INCIDENT_SLOT: usize = 2;
 
 /// Runs the simulation over the last `options.days` days and gives what the API answered.
@@ -131,7 +133,7 @@ async fn drive(
                 }
             }
             // Pumpers strike in the afternoon.
-            let pumping_day = (slot == 4).then_some(day);
+            let pumping_day = (slot == 4 && !options.quiet).then_some(day);
             let run = Slot { api, brands, t0, pumping_day, concurrency: options.concurrency };
             run.run(&mut rng, &mut tallies, &mut watch, &mut flows).await?;
             for flow in flows.iter().filter(|f| !f.ended || f.held) {
@@ -146,25 +148,8 @@ async fn drive(
                     pending.extend(flow.verification.clone().map(|id| (flow.brand.clone(), id)));
                 }
             }
-            // The incident of the alert rules' tests (docs/alerts.md): the day before the last,
-            // after the mid-morning slot, on the first brand with 2FA.
-            if day == options.days - 1
-                && slot == INCIDENT_SLOT
-                && let Some(brand) = brands.iter().find(|b| b.two_factor_since.is_none_or(|since| t0 >= since))
-            {
-                let tag = format!("incident-{}-{day:03}", brand.slug);
-                let at = t0 + 45 * 60_000;
-                incidents.push(report::Incident {
-                    name: "takeover_wave".into(),
-                    brand: brand.slug.clone(),
-                    at: crate::clock::rfc3339(at),
-                    alert_rule: "wrong_code_rate_rise".into(),
-                });
-                let attack = Attack { api, brand, t0: at, concurrency: options.concurrency, tag };
-                let opened = attack.run(Campaign::TakeoverWave, &mut rng, &mut tallies, &mut watch).await?;
-                pending.extend(opened.into_iter().map(|id| (brand.clone(), id)));
-            }
-            if let Some(campaign) = Campaign::after_slot(slot) {
+            let campaign = Campaign::after_slot(slot).filter(|_| !options.quiet);
+            if let Some(campaign) = campaign {
                 let targets: Vec<&Arc<Brand>> = brands
                     .iter()
                     .filter(|b| b.two_factor_since.is_none_or(|since| t0 >= since))
@@ -179,6 +164,27 @@ async fn drive(
                     let opened = attack.run(campaign, &mut rng, &mut tallies, &mut watch).await?;
                     pending.extend(opened.into_iter().map(|id| (brand.clone(), id)));
                 }
+            }
+            // The incidents of the alert rules (docs/alerts.md), after the daily campaign, spread
+            // over the brands they can strike.
+            let before_last = options.days - day;
+            let incident = Incident::on(before_last).filter(|_| slot == INCIDENT_SLOT);
+            let at = t0 + 45 * 60_000;
+            let with_two_factor = |b: &&Arc<Brand>| b.two_factor_since.is_none_or(|since| at >= since);
+            let struck = |incident: Incident| -> Option<&Arc<Brand>> {
+                let capable: Vec<_> =
+                    brands.iter().filter(with_two_factor).filter(|b| incident.can_strike(b)).collect();
+                let index = usize::try_from(before_last).unwrap_or(0) % capable.len().max(1);
+                capable.get(index).copied()
+            };
+            if let Some(incident) = incident
+                && let Some(brand) = struck(incident)
+            {
+                let tag = format!("incident-{}-{day:03}", brand.slug);
+                let on = Attack { api, brand, t0: at, concurrency: options.concurrency, tag };
+                let (report, opened) = incident.run(on, &mut rng, &mut tallies, &mut watch).await?;
+                incidents.push(report);
+                pending.extend(opened.into_iter().map(|id| (brand.clone(), id)));
             }
         }
         tracing::info!(day, of = options.days, "simulated day");
@@ -224,10 +230,7 @@ fn launch_day_surge(brands: &[Arc<Brand>], day: i64, at: i64, rng: &mut Rng) -> 
     for brand in brands.iter().filter(|b| b.two_factor_since.is_none_or(|since| at >= since)) {
         let mut customers = brand.customers.clone();
         // Shuffled: the first 100 are distinct customers in random order.
-        for n in 0..customers.len() {
-            let other = n + usize::try_from(rng.below((customers.len() - n) as u64)).unwrap_or(0);
-            customers.swap(n, other);
-        }
+        plan::shuffle(&mut customers, rng);
         for (n, customer) in customers.into_iter().take(100).enumerate() {
             let mut behaviour = plan::behaviour(rng);
             while !behaviour.is_legitimate() {

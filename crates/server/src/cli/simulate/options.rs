@@ -61,10 +61,15 @@ pub struct Options {
     /// Requests in flight at once.
     #[arg(long, default_value_t = Options::default().concurrency)]
     pub concurrency: usize,
+    /// Without the daily attack campaigns and pumping bursts: the customers' own traffic (with
+    /// the odd fraudster among them) and the alert rules' incidents, to see how quiet the alert
+    /// rules stay between incidents.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { days: 28, orders_per_day: 40, seed: 1, concurrency: 16 }
+        Self { days: 28, orders_per_day: 40, seed: 1, concurrency: 16, quiet: false }
     }
 }

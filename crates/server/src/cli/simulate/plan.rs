@@ -43,6 +43,14 @@ impl Rng {
     }
 }
 
+/// Shuffles `items` in place (Fisher–Yates).
+pub fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
+    for n in 0..items.len() {
+        let other = n + usize::try_from(rng.below((items.len() - n) as u64)).unwrap_or(0);
+        items.swap(n, other);
+    }
+}
+
 /// Who is at the checkout, and what they do with the code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behaviour {

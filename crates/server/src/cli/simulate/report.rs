@@ -44,12 +44,14 @@ pub struct Report {
     pub incidents: Vec<Incident>,
 }
 
-/// An incident: what, on which brand, from when (RFC 3339), and the alert rule it should raise.
+/// An incident: what, on which brand, from when until when (RFC 3339), and the alert rule it
+/// should raise.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Incident {
     pub name: String,
     pub brand: String,
     pub at: String,
+    pub until: String,
     pub alert_rule: String,
 }
 
