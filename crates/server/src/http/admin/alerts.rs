@@ -65,6 +65,8 @@ struct AlertView {
     orders: Vec<String>,
     acknowledged: String,
     resolved: String,
+    /// When it was resolved (RFC 3339), empty while it is not.
+    resolved_at: String,
 }
 
 /// A share in per cent, a count whole (an expected count with a decimal).
@@ -126,6 +128,7 @@ fn view(a: &Alert) -> AlertView {
         orders: a.orders.clone(),
         acknowledged,
         resolved,
+        resolved_at: a.resolved_at.map(time).unwrap_or_default(),
     }
 }
 
