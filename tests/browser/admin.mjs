@@ -156,6 +156,48 @@ export const adminScenarios = [
     },
   },
   {
+    name: 'admin-live-announces-a-new-alert',
+    // A minute's grace for typing codes, and the minute the evaluator waits to judge.
+    timeoutMs: 240_000,
+    async run(t) {
+      const page = await t.page(t.js, { width: 1280, height: 900 });
+      await signIn(page, t.demo.base, 'admin', t.demo.credentials.admin.password);
+      // One open alert per rule: an analyst closes a pumping alert left from the history first.
+      await page.goto(`${t.demo.base}/admin/alerts?brand=nordtel&rule=pumping_range`);
+      while ((await page.locator('#open-alerts tr.alert-row').count()) > 0) {
+        await Promise.all([page.waitForURL(/\/admin\/alerts\/\d+/), page.click('#open-alerts tr.alert-row a')]);
+        await page.fill('#resolve-note', 'Closed before the browser test pumps again.');
+        await Promise.all([page.waitForLoadState('load'), page.click('#resolve')]);
+        await page.goto(`${t.demo.base}/admin/alerts?brand=nordtel&rule=pumping_range`);
+      }
+      await page.goto(`${t.demo.base}/admin/live?brand=nordtel`);
+      await waitUntil(async () => (await page.textContent('#live-status')).startsWith('Live'), { what: 'the live stream to connect' });
+      const before = await page.locator('#live-alert-list li').count();
+      // SMS pumping spread over accounts whose numbers share one range, each from its own address:
+      // twenty codes nobody types, then, past the minute's grace for typing, one more.
+      const accounts = t.demo.credentials.customers.filter((c) => c.brand === 'nordtel' && c.range_pumping);
+      assert(accounts.length >= 21, `the demo has ${accounts.length} range-pumping accounts at nordtel`);
+      const ip = (n) => `198.19.${100 + n}.${20 + n}`;
+      const first = await Promise.all(accounts.slice(0, 20).map((c, n) => t.api.createVerification('nordtel', c, { ip: ip(n) })));
+      const sent = first.filter((v) => v.status === 'pending').length;
+      assert(sent === 20, `only ${sent} of the first 20 codes went out: ${JSON.stringify(first.map((v) => v.status))}`);
+      await new Promise((resolve) => setTimeout(resolve, 61_000));
+      const last = await t.api.createVerification('nordtel', accounts[20], { ip: ip(20) });
+      assert(last.status === 'blocked', `the range was not paused: ${JSON.stringify(last)}`);
+      const started = Date.now();
+      // The evaluator judges each minute once it has closed and been counted.
+      await waitUntil(async () => (await page.locator('#live-alert-list li:has-text("number range")').count()) > 0, {
+        ms: 120_000,
+        what: 'the pumping alert announced on the live monitor',
+      });
+      const item = page.locator('#live-alert-list li').first();
+      assert((await item.textContent()).includes('· new'), 'the new alert is not on top');
+      await Promise.all([page.waitForURL(/\/admin\/alerts\/\d+/), item.locator('a').click()]);
+      assert((await page.textContent('#alert-status')).trim() === 'open', 'the announced alert is not open');
+      t.note(`a pumping_range alert was announced ${Date.now() - started} ms after the range paused (${before} open before)`);
+    },
+  },
+  {
     name: 'admin-brand-isolation',
     async run(t) {
       addUser(t, ANALYST.username, 'analyst', 'nordtel', ANALYST.password);

@@ -315,7 +315,7 @@ export class Api {
   }
 
   /** Starts a verification for a small order (a SIM card) of `customer`; the shop's return page is the return URL. */
-  createVerification(brand, customer, { locale = 'en', returnUrl, deviceId } = {}) {
+  createVerification(brand, customer, { locale = 'en', returnUrl, deviceId, ip = '127.0.0.1' } = {}) {
     const orderId = `BT-${randomSuffix()}`;
     return this.request('POST', brand, '/v1/verifications', {
       order: {
@@ -327,7 +327,7 @@ export class Api {
       },
       customer: { id: customer.id },
       locale,
-      client: { ip: '127.0.0.1', user_agent: 'orderguard-browser-tests', ...(deviceId ? { device_id: deviceId } : {}) },
+      client: { ip, user_agent: 'orderguard-browser-tests', ...(deviceId ? { device_id: deviceId } : {}) },
       return_url: returnUrl ?? `${this.base}/demo/${brand}/return`,
     });
   }

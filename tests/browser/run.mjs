@@ -89,7 +89,7 @@ async function runScenario(scenario, base) {
   const start = Date.now();
   let error = null;
   try {
-    await withTimeout(scenario.run(t), SCENARIO_TIMEOUT_MS, scenario.name);
+    await withTimeout(scenario.run(t), scenario.timeoutMs ?? SCENARIO_TIMEOUT_MS, scenario.name);
   } catch (e) {
     error = e;
   }
