@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use orderguard_domain::alert::AlertStatus;
 
 use super::{AdminUser, SCRIPTED_PAGE_POLICY, page_with_policy, visible_brand};
 use crate::app::App;
@@ -103,11 +102,11 @@ pub async fn live(
     let brand = visible_brand(&app, &user, &query.brand)?;
     let latest = dashboards::latest_events(&app, brand.slug.as_str(), SHOWN).await?;
     let last_id = latest.first().map_or(0, |e| e.id);
-    let unresolved = AlertFilter { to: i64::MAX, ..AlertFilter::default() };
+    // Raised "since the end of time": the list's unresolved alerts only, however old.
+    let unresolved = AlertFilter { from: i64::MAX, to: i64::MAX, ..AlertFilter::default() };
     let alerts = manage::list(&app.store, &user.actor(), brand.slug.as_str(), unresolved).await?;
     let open_alerts = alerts
         .iter()
-        .filter(|a| a.status != AlertStatus::Resolved)
         .map(|a| OpenAlert {
             id: a.id,
             title: a.rule.title(),
