@@ -1,12 +1,12 @@
 //! Expires pending verifications nobody came back to (and held ones nobody decided), forgets
-//! risk activity nothing counts any more, and reloads the receipt signing keys so that
+//! risk activity nothing counts any more and sign-in failures past their window, and reloads the receipt signing keys so that
 //! a rotation by another instance or by `orderguard keys rotate` is picked up.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::App;
-use crate::service::{signing_keys, verifications};
+use crate::service::{admin, signing_keys, verifications};
 
 /// Ticks between reloads of the signing keys.
 const RELOAD_KEYS_EVERY: u64 = 30;
@@ -35,6 +35,9 @@ pub async fn run(app: Arc<App>, interval: Duration) {
             }
             if let Err(e) = verifications::forget_idle_activity(&app, app.clock.now()).await {
                 tracing::warn!(error = %e, "forgetting idle risk activity failed");
+            }
+            if let Err(e) = admin::forget_sign_in_failures(&app.store, app.clock.now()).await {
+                tracing::warn!(error = %e, "forgetting past sign-in failures failed");
             }
         }
     }

@@ -5,7 +5,7 @@ use orderguard_domain::clock::Timestamp;
 use orderguard_domain::role::{Access, Role};
 
 use crate::brand::Brands;
-use crate::crypto::{passwords, sha256};
+use crate::crypto::{Secrets, passwords, sha256};
 use crate::records::admin::AdminUser;
 use crate::store::admin as store;
 use crate::store::{Store, StoreError};
@@ -101,6 +101,13 @@ fn check_password(password: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
+/// Forgets the failed sign-ins whose window has passed (also when no new failure comes to drop
+/// them on its way in); gives how many.
+pub async fn forget_sign_in_failures(store: &Store, now: Timestamp) -> Result<u64, AdminError> {
+    let before = now.millis() - THROTTLE_WINDOW_MS;
+    Ok(store.write(move |conn| store::forget_failures(conn, before)).await?)
+}
+
 /// Gives an existing user a new password.
 pub async fn set_password(store: &Store, username: &str, password: &str) -> Result<(), AdminError> {
     check_password(password)?;
@@ -114,19 +121,23 @@ pub async fn set_password(store: &Store, username: &str, password: &str) -> Resu
 }
 
 /// Checks the password (also for unknown users, so that timing does not tell who exists) and
-/// opens a session. `client` is the address the attempt comes from.
+/// opens a session. `client` is the network the attempt comes from (truncated, as it is kept).
+/// Failures are counted under a keyed reference of the typed username, which may be a password
+/// typed into the wrong field: the name itself is never kept.
 pub async fn sign_in(
     store: &Store,
+    secrets: &Secrets,
     username: &str,
     password: &str,
     client: &str,
     now: Timestamp,
 ) -> Result<NewSession, AdminError> {
     let now = now.millis();
-    let (name, from) = (username.to_owned(), client.to_owned());
+    let who = secrets.reference("sign-in", username);
+    let (name, counted_as, from) = (username.to_owned(), who.clone(), client.to_owned());
     let (user, (failures, from_client)) = store
         .read(move |conn| -> Result<_, StoreError> {
-            let failures = store::failures_since(conn, &name, &from, now - THROTTLE_WINDOW_MS)?;
+            let failures = store::failures_since(conn, &counted_as, &from, now - THROTTLE_WINDOW_MS)?;
             Ok((store::find_user(conn, &name)?, failures))
         })
         .await?;
@@ -138,8 +149,8 @@ pub async fn sign_in(
     // Argon2 takes tens of milliseconds of CPU: off the async workers.
     let matches = tokio::task::spawn_blocking(move || passwords::verify(&candidate, &hash)).await.unwrap_or(false);
     let Some(user) = user.filter(|_| matches) else {
-        let (name, from) = (username.to_owned(), client.to_owned());
-        store.write(move |conn| store::record_failure(conn, &name, &from, now, now - THROTTLE_WINDOW_MS)).await?;
+        let from = client.to_owned();
+        store.write(move |conn| store::record_failure(conn, &who, &from, now, now - THROTTLE_WINDOW_MS)).await?;
         return Err(AdminError::WrongCredentials);
     };
     let token = crate::ids::random_token(32);

@@ -57,13 +57,18 @@ pub fn find_user(conn: &mut dyn Conn, username: &str) -> Result<Option<AdminUser
     .transpose()
 }
 
-/// Failed logins since `since`: of this username, and from this client address.
+/// Failed logins since `since`: of this username (its keyed reference), and from this client's network.
 pub fn failures_since(conn: &mut dyn Conn, username: &str, client: &str, since: i64) -> Result<(i64, i64), StoreError> {
     let count = |conn: &mut dyn Conn, column: &str, value: &str| -> Result<i64, StoreError> {
         let sql = format!("SELECT COUNT(*) AS n FROM admin_login_failures WHERE {column} = $1 AND at >= $2");
         conn.query_one(&sql, &[value.into(), since.into()])?.int("n")
     };
     Ok((count(conn, "username", username)?, count(conn, "client", client)?))
+}
+
+/// Forgets failed logins older than `before`; gives how many.
+pub fn forget_failures(conn: &mut dyn Conn, before: i64) -> Result<u64, StoreError> {
+    conn.execute("DELETE FROM admin_login_failures WHERE at < $1", &[before.into()])
 }
 
 /// Records a failed login; failures older than `forget_before` are dropped on the way.
@@ -74,7 +79,7 @@ pub fn record_failure(
     now: i64,
     forget_before: i64,
 ) -> Result<(), StoreError> {
-    conn.execute("DELETE FROM admin_login_failures WHERE at < $1", &[forget_before.into()])?;
+    forget_failures(conn, forget_before)?;
     conn.execute(
         "INSERT INTO admin_login_failures (username, client, at) VALUES ($1, $2, $3)",
         &[username.into(), client.into(), now.into()],

@@ -118,6 +118,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (17, include_str!("../../migrations/sqlite/0017_webhooks.sql")),
     (18, include_str!("../../migrations/sqlite/0018_webhook_endpoints_managed.sql")),
     (19, include_str!("../../migrations/sqlite/0019_alerts.sql")),
+    (20, include_str!("../../migrations/sqlite/0020_sign_in_failures_pseudonymous.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -139,6 +140,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (17, include_str!("../../migrations/postgres/0017_webhooks.sql")),
     (18, include_str!("../../migrations/postgres/0018_webhook_endpoints_managed.sql")),
     (19, include_str!("../../migrations/postgres/0019_alerts.sql")),
+    (20, include_str!("../../migrations/postgres/0020_sign_in_failures_pseudonymous.sql")),
 ];
 
 impl Store {

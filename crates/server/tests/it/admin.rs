@@ -193,6 +193,38 @@ async fn failed_sign_ins_are_throttled(db: Db) {
         assert_eq!(browser.sign_in(&format!("guess-{n}"), "guess").await.status, StatusCode::UNAUTHORIZED);
     }
     assert_eq!(browser.sign_in("ops2", PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // What was kept of the failures: a keyed reference of the typed name (it may be a password
+    // typed into the wrong field) and the client's network, never the name or the address.
+    let failures = |server: &TestServer| {
+        let store = server.app().store.clone();
+        async move {
+            store
+                .read(|conn| conn.query("SELECT username, client FROM admin_login_failures", &[]))
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.text("username").unwrap(), r.text("client").unwrap()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let kept = failures(&server).await;
+    assert_eq!(kept.len(), 30, "{kept:?}");
+    for (name, client) in &kept {
+        assert!(!name.contains("ops") && !name.contains("guess") && name.len() == 32, "{name}");
+        assert_eq!(client, "127.0.0.0/24");
+    }
+    // Past the window they are forgotten, also when no new failure comes to drop them.
+    let after = orderguard::clock::Clock::default().now().millis() + 16 * 60_000;
+    server.app().clock.set_simulated(Some(orderguard_domain::clock::Timestamp(after)));
+    for _ in 0..100 {
+        if failures(&server).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(failures(&server).await.is_empty(), "the sweeper keeps past failures");
+    assert_eq!(browser.sign_in("ops", PASSWORD).await.status, StatusCode::SEE_OTHER);
     server.stop().await;
 }
 

@@ -71,8 +71,11 @@ pub async fn login(
         let message = "The form had expired. Please sign in again.".to_owned();
         return login_page(&app, &headers, StatusCode::FORBIDDEN, username, Some(message));
     }
-    let client = peer.ip().to_string();
-    match service::sign_in(&app.store, username, field("password"), &client, app.clock.now()).await {
+    // Behind a trusted reverse proxy, the client it names; kept as its network only.
+    let address = crate::http::client_ip::client_ip(peer.ip(), &headers, &app.trusted_proxies);
+    let client = crate::service::verifications::truncate_ip(address);
+    let password = field("password");
+    match service::sign_in(&app.store, &app.secrets, username, password, &client, app.clock.now()).await {
         Ok(session) => {
             let mut response = Redirect::to("/admin").into_response();
             let cookies = response.headers_mut();
