@@ -290,6 +290,17 @@ async fn a_rerun_that_lost_the_password_gets_a_new_one(db: Db) {
     assert_eq!(Browser::at(&second.base).sign_in("admin", password).await.status, StatusCode::SEE_OTHER);
     let mut old = Browser::at(&second.base);
     assert_eq!(old.sign_in("admin", &first_password).await.status, StatusCode::UNAUTHORIZED);
+
+    // What the demo writes holds secrets and personal data: only its owner may read it.
+    use std::os::unix::fs::PermissionsExt;
+    let mut private = vec![second.dir.0.join("orderguard.toml"), second.dir.0.join("demo-credentials.json")];
+    if let Some(database) = db.url.strip_prefix("sqlite://") {
+        private.extend([database.into(), format!("{database}-wal").into()]);
+    }
+    for path in private {
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", path.display());
+    }
 }
 
 /// Days of history for the attack simulation: a few in CI; `SIMULATION_DAYS=28` runs the demo's

@@ -367,7 +367,10 @@ pub fn webhook_receiver_url(listen: &str) -> String {
 pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::PermissionsExt;
     let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    // Also when an earlier version left it readable by others.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     file.write_all(contents.as_bytes())
 }
 
@@ -410,7 +413,8 @@ pub fn prepare(
         .map_err(|error| ConfigError::Read { path: logo_path.clone(), error })?;
     let config_path = data_dir.join("orderguard.toml");
     let text = config_toml(listen, data_dir, database_url, status_token, now);
-    std::fs::write(&config_path, &text).map_err(|error| ConfigError::Read { path: config_path.clone(), error })?;
+    // It names the development gateway's secret.
+    write_private(&config_path, &text).map_err(|error| ConfigError::Read { path: config_path.clone(), error })?;
     Settings::from_toml(&text, &config_path)
 }
 

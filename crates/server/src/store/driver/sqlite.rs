@@ -68,6 +68,7 @@ impl Conn for SqliteConn<'_> {
 }
 
 fn open_sqlite(path: &Path) -> Result<rusqlite::Connection, StoreError> {
+    create_private(path)?;
     let conn = rusqlite::Connection::open(path)
         .map_err(|e| StoreError::Connect(format!("cannot open SQLite database {}: {e}", path.display())))?;
     // WAL lets readers run beside the writer; NORMAL keeps every commit safe from a process crash
@@ -81,6 +82,19 @@ fn open_sqlite(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
+}
+
+/// Creates a new database file readable by its owner only: it holds personal data, and SQLite
+/// gives the WAL and shared-memory files beside it the same permissions. An existing file is
+/// left as it is.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            Err(StoreError::Connect(format!("cannot create SQLite database {}: {e}", path.display())))
+        }
+        _ => Ok(()),
+    }
 }
 
 impl PoolConnection for rusqlite::Connection {
