@@ -44,11 +44,21 @@ pub struct ItemInput<'a> {
 
 pub const MAX_ITEMS: usize = 100;
 
+/// Text the customer may be shown: no control characters, and no bidirectional formatting that
+/// could make it read differently from what it is (an item name that turns "0.01" into "10.0").
 fn text(field: &str, value: &str, max: usize) -> Result<String, FieldError> {
-    if value.trim().is_empty() || value.len() > max || value.chars().any(char::is_control) {
-        return Err(FieldError::new(field, format!("must be 1 to {max} characters without control characters")));
+    if value.trim().is_empty() || value.len() > max || value.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        return Err(FieldError::new(
+            field,
+            format!("must be 1 to {max} characters without control or bidirectional formatting characters"),
+        ));
     }
     Ok(value.to_owned())
+}
+
+/// The Unicode bidirectional formatting characters (marks, embeddings, overrides, isolates).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 pub fn parse_country(field: &str, value: &str) -> Result<String, FieldError> {

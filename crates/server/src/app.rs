@@ -37,6 +37,8 @@ pub struct App {
     /// New SMS, claimed in the transaction that queued them, for the SMS sender.
     pub sms_queue: SmsQueue,
     pub metrics: Arc<Metrics>,
+    /// `metrics.token`, resolved.
+    pub metrics_token: Option<crate::config::Secret<String>>,
     /// Where providers hand delivery reports (SMPP receipts, HTTP status callbacks).
     pub delivery_reports: DeliveryReports,
     pub api_keys: ApiKeyCache,

@@ -290,6 +290,9 @@ mod tests {
         for slug in [
             "malformed-body",
             "malformed-json",
+            "duplicate-key",
+            "method-not-allowed",
+            "metrics-refused",
             "unauthorized",
             "not-found",
             "no-route",

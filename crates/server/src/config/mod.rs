@@ -58,6 +58,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     #[serde(default)]
     pub dev: DevSettings,
+    /// Where and for whom `/metrics` is served (docs/configuration.md, "Metrics").
+    #[serde(default)]
+    pub metrics: MetricsSettings,
     #[serde(default)]
     pub limits: Limits,
     /// Addresses (CIDR) of reverse proxies in front of this service: only from them are
@@ -96,6 +99,31 @@ pub enum LogFormat {
     #[default]
     Text,
     Json,
+}
+
+/// `/metrics` names every brand's fraud and loss figures: by default it answers only clients on
+/// this machine.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// An address of its own (a private interface, `10.0.0.5:9464`): `/metrics` is served there,
+    /// to any client that reaches it, and no longer on `listen`.
+    pub listen: Option<String>,
+    /// A bearer token `/metrics` asks every client for (`${env:…}` or `${file:…}`), wherever it
+    /// is served; for a Prometheus that scrapes through the public address.
+    pub token: Option<Secret<String>>,
+}
+
+impl MetricsSettings {
+    /// The token, its `${…}` references resolved.
+    pub fn resolved_token(&self) -> Result<Option<Secret<String>>, ConfigError> {
+        let Some(token) = &self.token else { return Ok(None) };
+        let token = resolve_secrets(token.expose_secret())?;
+        if token.len() < 16 {
+            return Err(ConfigError::Invalid("metrics.token: at least 16 characters".into()));
+        }
+        Ok(Some(token.into()))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -9,14 +9,15 @@ pub mod dev;
 pub mod error;
 pub mod locale;
 pub mod pages;
+mod strict_json;
 mod webhooks_doc;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
@@ -102,7 +103,6 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(jwks))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
-        .routes(routes!(metrics))
         .routes(routes!(openapi_json))
         .routes(routes!(pages::hosted::page))
         .routes(routes!(pages::hosted::check))
@@ -172,6 +172,9 @@ pub fn router(app: Arc<App>) -> axum::Router {
             .routes(routes!(dev::webhooks::received_page))
             .layer(axum::Extension(Arc::new(dev::webhooks::DevReceiver::default())));
     }
+    if app.settings.metrics.listen.is_none() {
+        routes = routes.routes(routes!(metrics));
+    }
     let (router, mut openapi) = routes.split_for_parts();
     describe_reason_codes(&mut openapi);
     let mut document = serde_json::to_value(&openapi).unwrap_or_default();
@@ -199,7 +202,23 @@ async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> R
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .and_then(crate::i18n::from_accept_language);
-    let mut response = locale::scope(accepted, next.run(request)).await;
+    let refused_method = method.clone();
+    let mut response = locale::scope(accepted, async move {
+        let response = next.run(request).await;
+        // The router answers a wrong method with an empty body: a problem, as everywhere else.
+        if response.status() != StatusCode::METHOD_NOT_ALLOWED || response.headers().contains_key(header::CONTENT_TYPE)
+        {
+            return response;
+        }
+        let allow = response.headers().get(header::ALLOW).cloned();
+        let detail = format!("{refused_method} is not allowed here; see /openapi.json");
+        let mut problem =
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", detail)
+                .into_response();
+        problem.headers_mut().extend(allow.map(|allow| (header::ALLOW, allow)));
+        problem
+    })
+    .await;
     let status = response.status();
     app.metrics.increment(
         "orderguard_http_requests_total",
@@ -226,6 +245,10 @@ async fn observe(State(app): State<Arc<App>>, request: Request, next: Next) -> R
         "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
     ));
     headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    // Served under an https address, browsers are told to keep to https for a year.
+    if app.public_url.starts_with("https://") {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
     response
 }
 
@@ -253,10 +276,69 @@ async fn readyz(State(app): State<Arc<App>>) -> Result<Json<api::types::Health>,
     Ok(Json(api::types::Health { status: "ready".into() }))
 }
 
-/// Prometheus metrics (text exposition format).
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-async fn metrics(State(app): State<Arc<App>>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()).into_response()
+/// Prometheus metrics (text exposition format). They name every brand's fraud and loss figures:
+/// with `metrics.token` set, for clients that present it; without, for clients on this machine
+/// only (behind a trusted proxy, the client it names).
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 401, description = "`metrics.token` is set and the request does not present it", body = error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Without `metrics.token`, only clients on this machine", body = error::Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn metrics(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if app.metrics_token.is_none() && !client_ip::client_ip(peer.ip(), &headers, &app.trusted_proxies).is_loopback() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "metrics-refused",
+            "Metrics are for this machine",
+            "without `metrics.token`, /metrics answers clients on this machine only; see docs/configuration.md",
+        ));
+    }
+    exposition(&app, &headers)
+}
+
+/// `/metrics` on its own address (`metrics.listen`): for whoever reaches it, or with the token.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 401, description = "`metrics.token` is set and the request does not present it", body = error::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn metrics_on_own_address(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    exposition(&app, &headers)
+}
+
+/// The metrics, if the request presents the token (when one is set).
+fn exposition(app: &App, headers: &HeaderMap) -> Result<Response, ApiError> {
+    if let Some(token) = &app.metrics_token {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !crate::crypto::constant_time_eq(presented.as_bytes(), token.expose_secret().as_bytes()) {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "metrics-refused",
+                "Metrics need their token",
+                "send `metrics.token` as `Authorization: Bearer <token>`",
+            ));
+        }
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render()).into_response())
+}
+
+/// The router of `metrics.listen`: `/metrics` alone (documented in the main document).
+pub fn metrics_router(app: Arc<App>) -> axum::Router {
+    let (router, _) = OpenApiRouter::new().routes(routes!(metrics_on_own_address)).split_for_parts();
+    router.with_state(app)
 }
 
 /// This document: OpenAPI 3.1, generated from the code.

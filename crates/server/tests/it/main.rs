@@ -18,6 +18,7 @@ mod idempotency;
 mod identity;
 mod isolation;
 mod limits;
+mod metrics;
 mod network;
 mod openapi;
 mod peers;

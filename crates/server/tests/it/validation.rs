@@ -3,7 +3,11 @@ use serde_json::{Value, json};
 use crate::on_both_databases;
 use crate::support::{Db, TestServer, order, problem_type};
 
-on_both_databases!(hostile_input_gets_clear_problems_and_changes_nothing, problem_details_speak_the_request_language);
+on_both_databases!(
+    hostile_input_gets_clear_problems_and_changes_nothing,
+    problem_details_speak_the_request_language,
+    https_addresses_get_hsts,
+);
 
 /// `Accept-Language` first, then the default locale of the key's brand, else English.
 async fn problem_details_speak_the_request_language(db: Db) {
@@ -103,6 +107,32 @@ async fn hostile_input_gets_clear_problems_and_changes_nothing(db: Db) {
         ),
         (
             {
+                // Three capitals are not yet a currency.
+                let mut o = order("V-1", "c-1");
+                o["order"]["currency"] = json!("ABC");
+                o
+            },
+            "order.currency",
+        ),
+        (
+            {
+                // A right-to-left override makes the page read "Smartphone 00.948" backwards.
+                let mut o = order("V-1", "c-1");
+                o["order"]["items"][0]["name"] = json!("Smartphone \u{202E}00.948");
+                o
+            },
+            "order.items[0].name",
+        ),
+        (
+            {
+                let mut o = order("V-1", "c-1");
+                o["order"]["id"] = json!("A-1\u{2066}7\u{2069}");
+                o
+            },
+            "order.id",
+        ),
+        (
+            {
                 let mut o = order("V-1", "c-1");
                 o["order"]["items"][0]["quantity"] = json!(0);
                 o
@@ -194,6 +224,16 @@ async fn hostile_input_gets_clear_problems_and_changes_nothing(db: Db) {
     }
     let (status, _, problem) = raw(&server, "application/json", "{\"order\": ").await;
     assert_eq!((status, problem_type(&problem)), (400, "malformed-json"));
+    // A key twice: the code must not go out for one amount while a proxy or a log saw another.
+    let twice = order("V-1", "c-1").to_string().replacen(
+        "\"amount\":\"849.00\"",
+        "\"amount\":\"849.00\",\"amount\":\"0.01\"",
+        1,
+    );
+    assert!(twice.contains("\"0.01\""), "{twice}");
+    let (status, _, problem) = raw(&server, "application/json", twice).await;
+    assert_eq!((status, problem_type(&problem)), (400, "duplicate-key"), "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("`amount`"), "{problem}");
     let (status, _, problem) = raw(&server, "text/plain", order("V-1", "c-1").to_string()).await;
     assert_eq!((status, problem_type(&problem)), (415, "unsupported-media-type"));
     let huge = format!("{{\"order\": {{\"id\": \"{}\"}}}}", "x".repeat(200_000));
@@ -218,5 +258,31 @@ async fn hostile_input_gets_clear_problems_and_changes_nothing(db: Db) {
     assert_eq!((status, problem_type(&body)), (404, "not-found"));
     let (status, body) = server.get(&server.alpha_key, "/v1/nothing-here").await;
     assert_eq!((status, problem_type(&body)), (404, "no-route"));
+    // A wrong method: a problem too, with the methods the endpoint takes.
+    let response = server
+        .http
+        .delete(format!("{}/v1/verifications", server.base))
+        .bearer_auth(&server.alpha_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    assert!(response.headers()["allow"].to_str().unwrap().contains("POST"), "{:?}", response.headers());
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(problem_type(&body), "method-not-allowed", "{body}");
+    // Served over plain http: no Strict-Transport-Security (see `https_addresses_get_hsts`).
+    let response = server.http.get(format!("{}/healthz", server.base)).send().await.unwrap();
+    assert!(response.headers().get("strict-transport-security").is_none());
+    server.stop().await;
+}
+
+/// Behind an https address, every answer tells browsers to keep to https.
+async fn https_addresses_get_hsts(db: Db) {
+    let server = TestServer::start_with(db, |s| s.public_url = Some("https://verify.example".into())).await;
+    for path in ["/healthz", "/admin", "/v1/nothing-here"] {
+        let response = server.http.get(format!("{}{path}", server.base)).send().await.unwrap();
+        assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000", "{path}");
+    }
     server.stop().await;
 }

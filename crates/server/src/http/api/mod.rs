@@ -73,8 +73,13 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
             "send the body as `Content-Type: application/json`",
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "malformed-json", "The body is not valid JSON", e.to_string())
+    let value = crate::http::strict_json::from_slice(&body).map_err(|e| {
+        let detail = e.to_string();
+        if detail.starts_with(crate::http::strict_json::DUPLICATE_KEY) {
+            ApiError::new(StatusCode::BAD_REQUEST, "duplicate-key", "A key appears twice", detail)
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed-json", "The body is not valid JSON", detail)
+        }
     })?;
     let hash = crate::crypto::sha256(value.to_string().as_bytes());
     let parsed = serde_path_to_error::deserialize(value).map_err(|e| {
