@@ -7,18 +7,19 @@ pub struct Currency {
     exponent: u8,
 }
 
-/// The active ISO 4217 codes of money in circulation (no precious metals, funds or test codes).
+/// The ISO 4217 codes of money in circulation (no precious metals, funds or test codes, nor
+/// currencies replaced: BGN by the euro in 2026, ANG by XCG in 2025).
 const ISO_4217: &[&str] = &[
-    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD", "BIF",
-    "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CLP", "CNY", "COP", "CRC",
-    "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS",
-    "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD",
-    "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL",
-    "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MYR", "MZN", "NAD",
-    "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD",
-    "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP",
-    "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VED",
-    "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
+    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BHD", "BIF", "BMD", "BND",
+    "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE",
+    "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD",
+    "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY",
+    "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD",
+    "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO",
+    "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF",
+    "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB",
+    "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VED", "VES", "VND",
+    "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
 ];
 
 const ZERO_DECIMALS: &[&str] =
@@ -26,6 +27,17 @@ const ZERO_DECIMALS: &[&str] =
 const THREE_DECIMALS: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
 
 impl Currency {
+    /// A currency an order or a report names now: an ISO 4217 code in circulation.
+    pub fn parse_iso(input: &str) -> Result<Self, FieldError> {
+        let currency = Self::parse(input)?;
+        if ISO_4217.binary_search(&input).is_err() {
+            return Err(FieldError::new("currency", format!("`{input}` is not an ISO 4217 currency in circulation")));
+        }
+        Ok(currency)
+    }
+
+    /// Any three capitals: what was accepted once (stored orders, counters) stays readable when a
+    /// currency leaves circulation.
     pub fn parse(input: &str) -> Result<Self, FieldError> {
         let bytes = input.as_bytes();
         let [a, b, c] = bytes else {
@@ -33,9 +45,6 @@ impl Currency {
         };
         if !bytes.iter().all(u8::is_ascii_uppercase) {
             return Err(FieldError::new("currency", "must be a three-letter ISO 4217 code in capitals such as EUR"));
-        }
-        if ISO_4217.binary_search(&input).is_err() {
-            return Err(FieldError::new("currency", format!("`{input}` is not an ISO 4217 currency in circulation")));
         }
         let exponent = if ZERO_DECIMALS.contains(&input) {
             0
@@ -135,8 +144,11 @@ mod tests {
             assert!(Money::parse(bad, eur()).is_err(), "{bad}");
         }
         assert!(Currency::parse("eur").is_err());
-        assert!(Currency::parse("ABC").is_err(), "three capitals are not yet a currency");
-        assert!(Currency::parse("XAU").is_err(), "gold is not money an order is paid in");
+        assert!(Currency::parse_iso("ABC").is_err(), "three capitals are not yet a currency");
+        assert!(Currency::parse_iso("XAU").is_err(), "gold is not money an order is paid in");
+        assert!(Currency::parse_iso("BGN").is_err(), "the lev gave way to the euro");
+        assert_eq!(Currency::parse("BGN").map(|c| c.exponent()), Ok(2), "a stored order in lev stays readable");
+        assert!(Currency::parse_iso("EUR").is_ok() && Currency::parse_iso("XCG").is_ok());
         assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]), "sorted, for the binary search");
         assert!(ZERO_DECIMALS.iter().chain(THREE_DECIMALS).all(|c| ISO_4217.contains(c)));
         assert!(Currency::parse("EURO").is_err());

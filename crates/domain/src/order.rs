@@ -72,7 +72,7 @@ pub fn parse_country(field: &str, value: &str) -> Result<String, FieldError> {
 impl Order {
     pub fn parse(input: &OrderInput<'_>) -> Result<Self, FieldError> {
         let id = text("id", input.id, 128)?;
-        let currency = Currency::parse(input.currency)?;
+        let currency = Currency::parse_iso(input.currency)?;
         let amount = Money::parse(input.amount, currency)?;
         if input.items.len() > MAX_ITEMS {
             return Err(FieldError::new("items", format!("at most {MAX_ITEMS} items")));

@@ -44,10 +44,19 @@ pub async fn report_outcome(
             let amount_lost = match &report.amount_lost {
                 None => None,
                 Some(amount) => {
-                    let code = report.currency.clone().or(known_currency).ok_or_else(|| {
-                        FieldError::new("currency", "is needed with amount_lost for an order without verifications")
-                    })?;
-                    let currency = Currency::parse(&code)?;
+                    // A currency the report names must be one in circulation; the order's own
+                    // was checked when it was placed.
+                    let currency = match (&report.currency, known_currency) {
+                        (Some(code), _) => Currency::parse_iso(code)?,
+                        (None, Some(code)) => Currency::parse(&code)?,
+                        (None, None) => {
+                            return Err(FieldError::new(
+                                "currency",
+                                "is needed with amount_lost for an order without verifications",
+                            )
+                            .into());
+                        }
+                    };
                     Some(Money::parse(amount, currency).map_err(|e| FieldError::new("amount_lost", e.reason))?)
                 }
             };
