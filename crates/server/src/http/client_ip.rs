@@ -10,14 +10,17 @@ fn is_trusted(address: IpAddr, trusted: &[String]) -> bool {
 }
 
 /// The peer, unless it is a trusted proxy: then the last address in `X-Forwarded-For` that is not
-/// itself a trusted proxy (the first hop a client could not forge).
+/// itself a trusted proxy (the first hop a client could not forge). IPv4 clients of a dual-stack
+/// listener (`::ffff:a.b.c.d`) are given as IPv4.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[String]) -> IpAddr {
+    let peer = peer.to_canonical();
     if !is_trusted(peer, trusted) {
         return peer;
     }
     let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
     let hops = forwarded.iter().flat_map(|v| v.split(',')).filter_map(|hop| hop.trim().parse::<IpAddr>().ok());
-    hops.collect::<Vec<_>>().into_iter().rev().find(|hop| !is_trusted(*hop, trusted)).unwrap_or(peer)
+    let hops = hops.map(|hop| hop.to_canonical()).collect::<Vec<_>>();
+    hops.into_iter().rev().find(|hop| !is_trusted(*hop, trusted)).unwrap_or(peer)
 }
 
 #[cfg(test)]
@@ -28,6 +31,14 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", value.parse().unwrap());
         h
+    }
+
+    #[test]
+    fn ipv4_clients_of_a_dual_stack_listener_are_ipv4() {
+        let mapped: IpAddr = "::ffff:198.51.100.9".parse().unwrap();
+        assert_eq!(client_ip(mapped, &HeaderMap::new(), &[]), "198.51.100.9".parse::<IpAddr>().unwrap());
+        let local: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert!(client_ip(local, &HeaderMap::new(), &[]).is_loopback());
     }
 
     #[test]

@@ -121,9 +121,9 @@ pub async fn set_password(store: &Store, username: &str, password: &str) -> Resu
 }
 
 /// Checks the password (also for unknown users, so that timing does not tell who exists) and
-/// opens a session. `client` is the network the attempt comes from (truncated, as it is kept).
-/// Failures are counted under a keyed reference of the typed username, which may be a password
-/// typed into the wrong field: the name itself is never kept.
+/// opens a session. `client` is a keyed reference of the address the attempt comes from.
+/// Failures are counted under it and a keyed reference of the typed username, which may be a
+/// password typed into the wrong field: neither the name nor the address is kept.
 pub async fn sign_in(
     store: &Store,
     secrets: &Secrets,

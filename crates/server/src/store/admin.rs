@@ -57,7 +57,7 @@ pub fn find_user(conn: &mut dyn Conn, username: &str) -> Result<Option<AdminUser
     .transpose()
 }
 
-/// Failed logins since `since`: of this username (its keyed reference), and from this client's network.
+/// Failed logins since `since`: of this username, and from this client (keyed references of both).
 pub fn failures_since(conn: &mut dyn Conn, username: &str, client: &str, since: i64) -> Result<(i64, i64), StoreError> {
     let count = |conn: &mut dyn Conn, column: &str, value: &str| -> Result<i64, StoreError> {
         let sql = format!("SELECT COUNT(*) AS n FROM admin_login_failures WHERE {column} = $1 AND at >= $2");

@@ -71,9 +71,10 @@ pub async fn login(
         let message = "The form had expired. Please sign in again.".to_owned();
         return login_page(&app, &headers, StatusCode::FORBIDDEN, username, Some(message));
     }
-    // Behind a trusted reverse proxy, the client it names; kept as its network only.
+    // Behind a trusted reverse proxy, the client it names; counted per address (a network would
+    // let one guesser lock out the office or carrier NAT around it), kept as a keyed reference.
     let address = crate::http::client_ip::client_ip(peer.ip(), &headers, &app.trusted_proxies);
-    let client = crate::service::verifications::truncate_ip(address);
+    let client = app.secrets.reference("sign-in-client", &address.to_string());
     let password = field("password");
     match service::sign_in(&app.store, &app.secrets, username, password, &client, app.clock.now()).await {
         Ok(session) => {
