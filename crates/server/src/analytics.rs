@@ -121,7 +121,7 @@ pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String, i64)>
         "verification.approved" => {
             counted.extend(number("attempts").map(|a| ("attempts_to_approve", a)));
             // Codes typed per destination: the pumping rule counts the codes sent and not typed.
-            counted.extend(text("phone_region").map(|r| ("approved_country", r)));
+            counted.push(("approved_country", text("phone_region").unwrap_or_else(|| "ZZ".into())));
             let seconds = int("seconds_since_sent").map(|s| s.clamp(0, SLOWEST_APPROVAL_SECONDS));
             counted.extend(seconds.map(|s| ("seconds_to_approve", s.to_string())));
         }
@@ -249,8 +249,14 @@ mod tests {
         );
         assert_eq!(
             dimensions("verification.approved", &json!({ "attempts": 2, "seconds_since_sent": 7200 }))[1..],
-            [("attempts_to_approve", "2".into(), 1), ("seconds_to_approve", "3600".into(), 1)]
+            [
+                ("attempts_to_approve", "2".into(), 1),
+                ("approved_country", "ZZ".into(), 1),
+                ("seconds_to_approve", "3600".into(), 1)
+            ]
         );
+        let approved = json!({ "attempts": 1, "seconds_since_sent": 20, "phone_region": "DE" });
+        assert_eq!(dimensions("verification.approved", &approved)[2], ("approved_country", "DE".into(), 1));
     }
 
     #[test]

@@ -132,8 +132,10 @@ fn save(conn: &mut dyn Conn, record: &mut VerificationRecord, now: Timestamp) ->
 }
 
 /// Records that nobody came back in time. The event is dated when the verification expired, not
-/// when that was noticed: the counters and the alert rules see expiries when they happened, also
-/// when the sweeper falls behind (or a simulation moves the clock by hours at a time).
+/// when that was noticed (the sweeper looks every second): the counters put expiries where they
+/// happened, and a simulation that moves the clock by hours between sweeps does not pile a day's
+/// expiries into one minute. An expiry noticed more than an alert window late is counted, but no
+/// longer judged by the alert rules, whose minutes have passed.
 fn expire(conn: &mut dyn Conn, record: &mut VerificationRecord, now: Timestamp) -> Result<(), ServiceError> {
     record.state.expire(now).map_err(refused(record))?;
     save(conn, record, now)?;
