@@ -53,7 +53,7 @@ async fn customer_confirms_on_the_hosted_page(db: Db) {
     let html = response.text().await.unwrap();
     assert!(html.contains("<html lang=\"de\">"));
     assert!(html.contains("id=\"payee\">Alpha Mobil"));
-    assert!(html.contains("1 × Smartphone X"));
+    assert!(html.contains("1 × <bdi>Smartphone X</bdi>"), "the item name isolated from the quantity");
     assert!(html.contains("849,00 €"));
     assert!(html.contains("+49 *** ****89"));
     assert!(html.contains("autocomplete=\"one-time-code\"") && html.contains("inputmode=\"numeric\""));
