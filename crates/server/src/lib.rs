@@ -70,8 +70,8 @@ pub async fn prepare_store(settings: &Settings, now: Timestamp) -> Result<Arc<St
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
-    /// Where `/metrics` is served when it has an address of its own (`metrics.listen`).
-    pub metrics_addr: Option<SocketAddr>,
+    /// Where `/metrics` is served (`metrics.listen`).
+    pub metrics_addr: SocketAddr,
     pub app: Arc<App>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
@@ -121,20 +121,11 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         .await
         .map_err(|error| StartError::Bind { addr: settings.listen.clone(), error })?;
     let addr = listener.local_addr().map_err(|error| StartError::Bind { addr: settings.listen.clone(), error })?;
-    let metrics_listener = match &settings.metrics.listen {
-        None => None,
-        Some(at) => {
-            let bound = tokio::net::TcpListener::bind(at).await;
-            Some(bound.map_err(|error| StartError::Bind { addr: at.clone(), error })?)
-        }
-    };
-    let metrics_addr = match &metrics_listener {
-        None => None,
-        Some(l) => {
-            let at = settings.metrics.listen.clone().unwrap_or_default();
-            Some(l.local_addr().map_err(|error| StartError::Bind { addr: at, error })?)
-        }
-    };
+    let metrics_at = settings.metrics.listen.clone();
+    let metrics_listener = tokio::net::TcpListener::bind(&metrics_at)
+        .await
+        .map_err(|error| StartError::Bind { addr: format!("{metrics_at} (metrics.listen)"), error })?;
+    let metrics_addr = metrics_listener.local_addr().map_err(|error| StartError::Bind { addr: metrics_at, error })?;
     let metrics_token = settings.metrics.resolved_token()?;
     let clock = Clock::default();
     let secrets = Secrets::derive(&settings.master_key()?);
@@ -192,13 +183,11 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         provider.start(&provider_context);
     }
     let router = http::router(app.clone());
-    let metrics_server = metrics_listener.map(|listener| {
-        let router = http::metrics_router(app.clone());
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router).await {
-                tracing::error!(error = %e, "the metrics listener stopped");
-            }
-        })
+    let metrics_router = http::metrics_router(app.clone());
+    let metrics_server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(metrics_listener, metrics_router).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
     });
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let smpp = app.brands.smpp_providers().to_vec();
@@ -214,8 +203,8 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         }
         smpp.iter().for_each(|provider| provider.stop());
         background.iter().for_each(tokio::task::JoinHandle::abort);
-        metrics_server.iter().for_each(tokio::task::JoinHandle::abort);
+        metrics_server.abort();
     });
-    tracing::info!(%addr, metrics = ?metrics_addr, "orderguard listening");
+    tracing::info!(%addr, %metrics_addr, "orderguard listening");
     Ok(Server { addr, metrics_addr, app, shutdown, task })
 }

@@ -101,17 +101,28 @@ pub enum LogFormat {
     Json,
 }
 
-/// `/metrics` names every brand's fraud and loss figures: by default it answers only clients on
-/// this machine.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `/metrics` names every brand's fraud and loss figures: it is served on an address of its own,
+/// not on the public listener, unless a token guards it there.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsSettings {
-    /// An address of its own (a private interface, `10.0.0.5:9464`): `/metrics` is served there,
-    /// to any client that reaches it, and no longer on `listen`.
-    pub listen: Option<String>,
-    /// A bearer token `/metrics` asks every client for (`${env:…}` or `${file:…}`), wherever it
-    /// is served; for a Prometheus that scrapes through the public address.
+    /// `/metrics`' own address: loopback by default, out of reach of the public listener's visitors
+    /// (a private interface, `10.0.0.5:9464`, for a Prometheus on another machine).
+    #[serde(default = "default_metrics_listen")]
+    pub listen: String,
+    /// A bearer token (`${env:…}` or `${file:…}`): asked of every scrape, and with it `/metrics` is
+    /// also served on the public listener, for a Prometheus that can only reach that.
     pub token: Option<Secret<String>>,
+}
+
+fn default_metrics_listen() -> String {
+    "127.0.0.1:9464".into()
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self { listen: default_metrics_listen(), token: None }
+    }
 }
 
 impl MetricsSettings {
@@ -280,6 +291,9 @@ impl Settings {
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) {
         if let Some(v) = var("ORDERGUARD_LISTEN") {
             self.listen = v;
+        }
+        if let Some(v) = var("ORDERGUARD_METRICS_LISTEN") {
+            self.metrics.listen = v;
         }
         if let Some(v) = var("ORDERGUARD_PUBLIC_URL") {
             self.public_url = Some(v);

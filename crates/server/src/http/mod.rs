@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -172,7 +172,8 @@ pub fn router(app: Arc<App>) -> axum::Router {
             .routes(routes!(dev::webhooks::received_page))
             .layer(axum::Extension(Arc::new(dev::webhooks::DevReceiver::default())));
     }
-    if app.settings.metrics.listen.is_none() {
+    // On the public listener only behind its token (its own address is `metrics_router`).
+    if app.metrics_token.is_some() {
         routes = routes.routes(routes!(metrics));
     }
     let (router, mut openapi) = routes.split_for_parts();
@@ -276,34 +277,21 @@ async fn readyz(State(app): State<Arc<App>>) -> Result<Json<api::types::Health>,
     Ok(Json(api::types::Health { status: "ready".into() }))
 }
 
-/// Prometheus metrics (text exposition format). They name every brand's fraud and loss figures:
-/// with `metrics.token` set, for clients that present it; without, for clients on this machine
-/// only (behind a trusted proxy, the client it names).
+/// Prometheus metrics (text exposition format) on the public listener: only when `metrics.token`
+/// is set, and only to requests that present it. They name every brand's fraud and loss figures.
 #[utoipa::path(
     get, path = "/metrics", tag = "operations",
     responses(
         (status = 200, description = "Prometheus text format", content_type = "text/plain"),
-        (status = 401, description = "`metrics.token` is set and the request does not present it", body = error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Without `metrics.token`, only clients on this machine", body = error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "The request does not present `metrics.token`", body = error::Problem, content_type = "application/problem+json"),
     )
 )]
-async fn metrics(
-    State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    if app.metrics_token.is_none() && !client_ip::client_ip(peer.ip(), &headers, &app.trusted_proxies).is_loopback() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "metrics-refused",
-            "Metrics are for this machine",
-            "without `metrics.token`, /metrics answers clients on this machine only; see docs/configuration.md",
-        ));
-    }
+async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
     exposition(&app, &headers)
 }
 
-/// `/metrics` on its own address (`metrics.listen`): for whoever reaches it, or with the token.
+/// `/metrics` on its own address (`metrics.listen`, loopback by default): with the token when one
+/// is set.
 #[utoipa::path(
     get, path = "/metrics", tag = "operations",
     responses(

@@ -595,7 +595,7 @@ async fn prometheus_counts_refusals_and_locks(db: Db) {
     }
     let v = create_cheap(&server, &server.alpha_key, "PROM-LOCKED", "c-1").await;
     assert_eq!(v["status"], "blocked");
-    let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = server.http.get(server.metrics_url()).send().await.unwrap().text().await.unwrap();
     for line in [
         r#"orderguard_lockouts_total{brand="alpha",subject="customer"} 1"#,
         r#"orderguard_lockouts_total{brand="alpha",subject="number"} 1"#,

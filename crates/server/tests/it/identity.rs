@@ -304,7 +304,7 @@ async fn refused_tokens_get_the_right_problem(db: Db) {
         .int("n")
         .unwrap();
     assert_eq!(failed, 11, "9 of alpha's, 2 of beta's");
-    let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = server.http.get(server.metrics_url()).send().await.unwrap().text().await.unwrap();
     assert!(
         metrics.contains("orderguard_identity_total{brand=\"alpha\",connector=\"telco\",result=\"token_rejected\"} 9"),
         "{metrics}"

@@ -231,7 +231,7 @@ async fn recent_swaps_stop_the_code_and_old_ones_pass(db: Db) {
     assert_eq!(stats["token_grants"][0]["client_auth"], "basic");
 
     // Prometheus and the fraud dashboard count the detections.
-    let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = server.http.get(server.metrics_url()).send().await.unwrap().text().await.unwrap();
     assert!(
         metrics.contains(r#"orderguard_network_api_detections_total{api="sim_swap",band="24h",brand="alpha"} 1"#),
         "{metrics}"

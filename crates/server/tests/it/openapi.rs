@@ -64,7 +64,6 @@ async fn every_documented_route_is_served(db: Db) {
         "/openapi.json",
         "/healthz",
         "/readyz",
-        "/metrics",
         "/dev/outbox",
         "/dev/outbox.json",
         "/demo",

@@ -406,7 +406,8 @@ async fn each_incident_raises_its_alert_and_quiet_days_stay_quiet(db: Db) {
     let http = reqwest::Client::new();
     let mut lag = i64::MAX;
     for _ in 0..360 {
-        let metrics = http.get(format!("{}/metrics", demo.base)).send().await.unwrap().text().await.unwrap();
+        let metrics_url = demo.credentials["metrics_url"].as_str().unwrap();
+        let metrics = http.get(metrics_url).send().await.unwrap().text().await.unwrap();
         let line = metrics.lines().find(|l| l.starts_with("orderguard_alert_evaluation_lag_seconds "));
         lag = line.and_then(|l| l.split(' ').nth(1)?.parse().ok()).unwrap_or(i64::MAX);
         if lag < 900 {

@@ -439,7 +439,7 @@ async fn routes_per_destination_country(db: Db) {
     wait_for(|| fake.received.lock().unwrap().len() == 1).await;
     assert_eq!(fake.received.lock().unwrap()[0].1["to"], "+447400123456");
     assert!(server.outbox(Some(&british)).await.is_empty(), "the British number's SMS took its own route");
-    let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = server.http.get(server.metrics_url()).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("country=\"GB\",provider=\"uk-aggregator\",result=\"submitted\""), "{metrics}");
     server.stop().await;
 }

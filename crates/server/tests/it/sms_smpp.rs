@@ -106,7 +106,7 @@ async fn submit_and_delivery_receipt(db: Db) {
         .await;
     assert_eq!((status, body["status"].as_str()), (200, Some("approved")), "{body}");
 
-    let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = server.http.get(server.metrics_url()).send().await.unwrap().text().await.unwrap();
     for line in [
         "orderguard_smpp_bind_up{bind=\"transceiver-1\",provider=\"smsc\"} 1",
         "orderguard_sms_delivery_total{country=\"DE\",provider=\"smsc\",result=\"delivered\"} 1",
@@ -269,7 +269,7 @@ async fn throttling_is_answered_by_slowing_down(db: Db) {
     assert_eq!(stats["submits_accepted"], 80, "{stats}");
     assert!(stats["submits_throttled"].as_u64().unwrap() > 0, "the SMSC throttled: {stats}");
     assert_eq!(stats["submits_queue_full"], 2, "{stats}");
-    let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = server.http.get(server.metrics_url()).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("orderguard_sms_throttled_total{country=\"DE\",provider=\"smsc\"}"), "{metrics}");
     server.stop().await;
 }

@@ -114,6 +114,9 @@ listen = "127.0.0.1:0"
 database_url = "{url}"
 secret_key = "{SECRET}"
 
+[metrics]
+listen = "127.0.0.1:0"
+
 [dev]
 outbox_page = true
 
@@ -220,6 +223,11 @@ impl TestServer {
             Settings::from_toml(&config_for(&self.database_url), std::path::Path::new("test.toml")).unwrap();
         tweak(&mut settings);
         orderguard::start(settings).await.unwrap()
+    }
+
+    /// Where this instance serves `/metrics` (its own address).
+    pub fn metrics_url(&self) -> String {
+        format!("http://{}/metrics", self.server.as_ref().unwrap().metrics_addr)
     }
 
     pub fn app(&self) -> &orderguard::app::App {

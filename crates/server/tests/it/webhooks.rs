@@ -163,7 +163,7 @@ async fn failures_are_retried_under_the_same_id_and_410_disables(db: Db) {
     server.create(&server.alpha_key, "W-4", "c-uk").await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(receiver.received().await.len(), 4, "a gone endpoint gets nothing more");
-    let metrics = server.http.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = server.http.get(server.metrics_url()).send().await.unwrap().text().await.unwrap();
     assert!(
         metrics.contains(r#"orderguard_webhook_deliveries_total{brand="alpha",endpoint="flaky",outcome="gone"} 1"#),
         "{metrics}"
@@ -240,7 +240,7 @@ async fn kill_9_loses_no_delivery(db: Db) {
     // The endpoint belongs to the last brand of the test configuration, `beta`.
     let text = format!(
         "webhook_private_targets = true\n{}\n[[brands.webhooks]]\nname = \"shop\"\nurl = \"{}/hooks/shop\"\nevents = [\"verification.created\"]\nsecrets = [\"${{env:{var}}}\"]\n",
-        crate::support::config(&db).replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\"")),
+        crate::support::config(&db).replacen("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""), 1),
         receiver.base
     );
     let config_path = db.dir.0.join("orderguard.toml");

@@ -154,6 +154,7 @@ async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::pat
     drop(store);
     let server = crate::start(settings).await.context("starting the server")?;
     let base = format!("http://{}", server.addr);
+    let metrics = format!("http://{}/metrics", server.metrics_addr);
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     // One turn through the customers over all levels: a level starts where the last one stopped.
     let customers = Customers { next: Arc::new(AtomicUsize::new(0)), count: args.customers };
@@ -161,12 +162,12 @@ async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::pat
         let before_ceiling = CpuTime::now();
         let ceiling = ceiling(&client, &base, concurrency, Duration::from_secs(args.seconds)).await;
         let before_flows = CpuTime::now();
-        let risk_before = risk_step(&client, &base).await;
+        let risk_before = risk_step(&client, &metrics).await;
         let pace = (args.rate > 0).then(|| Duration::from_secs_f64(concurrency as f64 / f64::from(args.rate)));
         let sample =
             flows(&client, &base, &key, &customers, concurrency, pace, Duration::from_secs(args.seconds)).await;
         let after_flows = CpuTime::now();
-        let risk_after = risk_step(&client, &base).await;
+        let risk_after = risk_step(&client, &metrics).await;
         let backlog = match &receiver {
             Some(_) => webhooks::backlog(&server).await?.to_string(),
             None => "–".to_owned(),
@@ -223,9 +224,9 @@ async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::pat
     Ok(customers.next.load(Ordering::Relaxed))
 }
 
-/// The risk step's total seconds and count so far, from the server's `/metrics`.
-async fn risk_step(client: &reqwest::Client, base: &str) -> Option<(f64, f64)> {
-    let text = client.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
+/// The risk step's total seconds and count so far, from the server's `/metrics` at `url`.
+async fn risk_step(client: &reqwest::Client, url: &str) -> Option<(f64, f64)> {
+    let text = client.get(url).send().await.ok()?.text().await.ok()?;
     let total = |suffix: &str| -> f64 {
         text.lines()
             .filter(|l| l.starts_with(&format!("orderguard_risk_duration_seconds_{suffix}")))

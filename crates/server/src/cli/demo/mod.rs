@@ -190,8 +190,10 @@ pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
             })
         })
         .collect();
+    let metrics_url = format!("http://{}/metrics", server.metrics_addr);
     let credentials = serde_json::json!({
         "base_url": base_url,
+        "metrics_url": metrics_url,
         "brands": brands,
         "customers": customers,
         "sms_status": { "provider": "outbox", "token": status_token },
@@ -212,6 +214,7 @@ pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
     println!("  webhooks       {base_url}/dev/webhooks");
     println!("  dashboards     {base_url}/admin  (admin / {})", admin_password.as_deref().unwrap_or("?"));
     println!("  API            {base_url}/openapi.json");
+    println!("  metrics        {metrics_url}  (Prometheus, this machine only)");
     for b in &brands {
         println!(
             "  API key {:<9} {}",

@@ -216,6 +216,8 @@ pub fn config_toml(
     let data = data_dir.display();
     let skyline_logo =
         format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(SKYLINE_LOGO_SVG));
+    // Prometheus metrics on a loopback port of their own, free now (two demos may run at once).
+    let metrics_listen = concrete_port("127.0.0.1:0");
     format!(
         r##"# Written by `orderguard demo`. A full reference is in docs/configuration.md.
 listen = "{listen}"
@@ -223,6 +225,9 @@ database_url = "{database_url}"
 secret_key_file = "{data}/secret.key"
 # The demo's webhook receiver is on this machine.
 webhook_private_targets = true
+
+[metrics]
+listen = "{metrics_listen}"
 
 [dev]
 outbox_page = true
