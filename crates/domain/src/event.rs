@@ -35,7 +35,8 @@ pub enum EventKind {
     SmsSubmitted,
     /// One provider of the route refused, failed or was skipped; the next one is tried.
     /// `message_id`, `attempt`, `provider`, `result` (`rejected`, `unavailable`, `skipped`),
-    /// `error`, `latency_ms` (absent when skipped).
+    /// `error`, `latency_ms` (absent when skipped), `breaker_open` (skipped for its open circuit
+    /// breaker, or tried despite it as the route's last provider).
     #[serde(rename = "sms.attempt_failed")]
     SmsAttemptFailed,
     /// The SMS failed. At hand-off (`stage`: `hand_off`): `message_id`, `attempt`, `final`, and

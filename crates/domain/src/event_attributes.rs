@@ -177,6 +177,11 @@ const SMS_ATTEMPT_FAILED: &[Attribute] = &[
     always("result", String, "What the provider did: `rejected`, `unavailable`, `skipped`."),
     always("error", String, "Why, in words."),
     sometimes("latency_ms", Integer, "How long the provider took to answer; absent when skipped."),
+    always(
+        "breaker_open",
+        Boolean,
+        "Whether the provider's circuit breaker was open: skipped, or tried as the route's last resort.",
+    ),
 ];
 
 const SMS_FAILED: &[Attribute] = &[

@@ -137,6 +137,10 @@ pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String, i64)>
         "check.failed" => counted.extend(number("attempt").map(|a| ("failed_attempt", a))),
         "sms.attempt_failed" => {
             if let (Some(provider), Some(result)) = (text("provider"), text("result")) {
+                // A last resort tried through an open breaker counts for the breaker too.
+                if attrs.get("breaker_open") == Some(&Value::Bool(true)) && result != "skipped" {
+                    counted.push(("sms_attempt_failed", format!("{provider}|breaker_open")));
+                }
                 counted.push(("sms_attempt_failed", format!("{provider}|{result}")));
             }
         }

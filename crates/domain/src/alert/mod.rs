@@ -398,8 +398,10 @@ fn measure(rule: AlertRule, counts: &Counts) -> BTreeMap<String, Measured> {
             }
         }
         AlertRule::ProviderCircuitOpen => {
+            // Skipped for an open breaker, or tried through it as a route's last provider.
             for (value, n) in counts.of("sms_attempt_failed") {
-                if let Some(provider) = value.strip_suffix("|skipped") {
+                let provider = value.strip_suffix("|skipped").or_else(|| value.strip_suffix("|breaker_open"));
+                if let Some(provider) = provider {
                     out.entry(provider.to_owned()).or_default().part += n;
                 }
             }

@@ -114,6 +114,24 @@ fn sms_delivery_is_judged_per_provider_and_per_country() {
 }
 
 #[test]
+fn an_open_breaker_fires_whether_its_provider_is_skipped_or_the_last_resort() {
+    let rule = AlertRule::ProviderCircuitOpen;
+    let fire = |entries: &[(&str, &str, i64)]| {
+        let found = evaluate(rule, &rule.defaults(), &counts(entries), &State::default(), &[], AT);
+        found.into_iter().map(|f| f.key).collect::<Vec<_>>()
+    };
+    assert_eq!(fire(&[("sms_attempt_failed", "smsc-a|skipped", 3)]), ["smsc-a"]);
+    assert_eq!(
+        fire(&[("sms_attempt_failed", "only|breaker_open", 1), ("sms_attempt_failed", "only|unavailable", 1)]),
+        ["only"]
+    );
+    assert!(
+        fire(&[("sms_attempt_failed", "smsc-a|unavailable", 4)]).is_empty(),
+        "failures alone are not an open breaker"
+    );
+}
+
+#[test]
 fn state_rules_fire_at_their_level() {
     let state = State {
         held: 30,

@@ -41,6 +41,8 @@ struct AttemptFailure {
     provider: String,
     /// `rejected`, `unavailable` or `skipped`.
     result: &'static str,
+    /// Tried as the route's last resort although its circuit breaker was open.
+    breaker_open: bool,
     error: String,
     latency_ms: Option<i64>,
     at: Timestamp,
@@ -79,6 +81,7 @@ pub async fn send_claimed(app: &Arc<App>, message: QueuedSms, started: Timestamp
             failures.push(AttemptFailure {
                 provider: provider.name.clone(),
                 result: "skipped",
+                breaker_open: true,
                 error: "circuit breaker open".into(),
                 latency_ms: None,
                 at: at(clock),
@@ -131,6 +134,7 @@ pub async fn send_claimed(app: &Arc<App>, message: QueuedSms, started: Timestamp
                 failures.push(AttemptFailure {
                     provider: provider.name.clone(),
                     result: outcome,
+                    breaker_open: admission == Admission::Skip,
                     error: e.to_string(),
                     latency_ms: Some(latency_ms),
                     at: done,
@@ -222,6 +226,7 @@ fn append_attempt_failures(
     for f in failures {
         let mut attrs = json!({
             "message_id": m.id, "attempt": m.attempts, "provider": f.provider, "result": f.result, "error": f.error,
+            "breaker_open": f.breaker_open,
         });
         if let (Some(latency_ms), Some(map)) = (f.latency_ms, attrs.as_object_mut()) {
             map.insert("latency_ms".into(), latency_ms.into());

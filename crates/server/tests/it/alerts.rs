@@ -16,7 +16,10 @@ use crate::on_both_databases;
 use crate::support::{Db, TestServer, load_customer};
 use crate::webhooks::{Receiver, endpoint, secret_var};
 
-on_both_databases!(an_account_takeover_campaign_is_raised_acknowledged_and_resolves,);
+on_both_databases!(
+    an_account_takeover_campaign_is_raised_acknowledged_and_resolves,
+    a_lone_provider_behind_an_open_breaker_raises_its_alert,
+);
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 60 * MINUTE;
@@ -193,4 +196,60 @@ fn db_config_with(config: &std::path::Path, alpha_extra: &str) -> std::path::Pat
 /// The moment an event was written, as its payload says (RFC 3339).
 fn data_timestamp(delivery: &Value) -> String {
     delivery["body"]["timestamp"].as_str().unwrap().to_owned()
+}
+
+/// A route of one SMS provider, which is down: after three refused hand-offs its breaker opens,
+/// the provider is still tried as the route's last resort (nothing else could send the codes),
+/// and `provider_circuit_open` names it.
+async fn a_lone_provider_behind_an_open_breaker_raises_its_alert(db: Db) {
+    let token = db.dir.0.join("token");
+    std::fs::write(&token, "t").unwrap();
+    let server = TestServer::start_with(db, |s| {
+        // Nothing listens on port 9 of loopback: every connection is refused at once.
+        s.sms_providers.insert("dead".into(), crate::sms_http::http_provider("http://127.0.0.1:9/sms", &token));
+        s.brands[0].sms_route = vec!["dead".into()];
+    })
+    .await;
+    for n in 0..5 {
+        server.create(&server.alpha_key, &format!("CB-{n}"), &load_customer(n)).await;
+    }
+    // The retries (two seconds later) go through the open breaker.
+    let through_open_breaker = || {
+        let store = server.app().store.clone();
+        async move {
+            let rows = store
+                .read(|conn| conn.query("SELECT attrs FROM events WHERE type = 'sms.attempt_failed'", &[]))
+                .await
+                .unwrap();
+            rows.iter().filter(|r| r.text("attrs").unwrap().contains("\"breaker_open\":true")).count()
+        }
+    };
+    for _ in 0..200 {
+        if through_open_breaker().await > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(through_open_breaker().await > 0, "no hand-off was tried through the open breaker");
+    // Once the minute has closed, the evaluator names the provider.
+    let wall = server.app().clock.now().millis();
+    server.app().clock.set_simulated(Some(Timestamp(wall + 2 * MINUTE)));
+    let raised = || {
+        let store = server.app().store.clone();
+        async move {
+            let rows =
+                store.read(|conn| conn.query("SELECT rule, key FROM alerts WHERE brand = 'alpha'", &[])).await.unwrap();
+            rows.iter().map(|r| (r.text("rule").unwrap(), r.text("key").unwrap())).collect::<Vec<_>>()
+        }
+    };
+    let named = ("provider_circuit_open".to_owned(), "dead".to_owned());
+    for _ in 0..400 {
+        if raised().await.contains(&named) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let alerts = raised().await;
+    assert!(alerts.contains(&named), "{alerts:?}");
+    server.stop().await;
 }
