@@ -18,6 +18,8 @@ pub mod money;
 pub mod order;
 pub mod phone;
 pub mod policy;
+#[cfg(test)]
+mod properties;
 pub mod reason;
 pub mod receipt;
 pub mod risk;

@@ -91,6 +91,55 @@ mod tests {
         assert_eq!(from_slice(text.as_bytes()).unwrap(), serde_json::from_str::<Value>(text).unwrap());
     }
 
+    /// Random JSON objects written as text, with keys from a small set so that some repeat: the
+    /// strict reading refuses exactly those with a repeated key in one object, and reads the
+    /// others as serde_json does.
+    #[test]
+    fn refuses_exactly_the_objects_that_repeat_a_key() {
+        let mut state = 7_u64;
+        let mut next = |n: u64| {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % n
+        };
+        fn object(next: &mut dyn FnMut(u64) -> u64, depth: u32) -> (String, bool) {
+            let keys = ["a", "b", "c", "\\u0061"];
+            let mut seen = Vec::new();
+            let (mut parts, mut repeated) = (Vec::new(), false);
+            for _ in 0..next(4) {
+                let key = keys[usize::try_from(next(4)).unwrap_or(0)];
+                // `\u0061` is `a` once unescaped.
+                let name = if key == "\\u0061" { "a" } else { key };
+                repeated |= seen.contains(&name);
+                seen.push(name);
+                let value = if depth < 3 && next(3) == 0 {
+                    let (inner, inner_repeated) = object(next, depth + 1);
+                    repeated |= inner_repeated;
+                    inner
+                } else {
+                    ["1", "\"x\"", "[1,{}]", "null", "2.5"][usize::try_from(next(5)).unwrap_or(0)].to_owned()
+                };
+                parts.push(format!("\"{key}\":{value}"));
+            }
+            (format!("{{{}}}", parts.join(",")), repeated)
+        }
+        let (mut refused, mut read) = (0, 0);
+        for _ in 0..5_000 {
+            let (text, repeated) = object(&mut next, 0);
+            match from_slice(text.as_bytes()) {
+                Ok(value) => {
+                    assert!(!repeated, "{text} was read");
+                    assert_eq!(value, serde_json::from_str::<Value>(&text).unwrap(), "{text}");
+                    read += 1;
+                }
+                Err(e) => {
+                    assert!(repeated && e.to_string().starts_with(DUPLICATE_KEY), "{text}: {e}");
+                    refused += 1;
+                }
+            }
+        }
+        assert!(refused > 500 && read > 500, "{refused} refused, {read} read");
+    }
+
     #[test]
     fn refuses_a_key_twice_at_any_depth() {
         for text in [r#"{"amount":"10.00","amount":"0.01"}"#, r#"{"order":{"items":[{"sku":"a","sku":"b"}]}}"#] {
