@@ -277,21 +277,9 @@ async fn readyz(State(app): State<Arc<App>>) -> Result<Json<api::types::Health>,
     Ok(Json(api::types::Health { status: "ready".into() }))
 }
 
-/// Prometheus metrics (text exposition format) on the public listener: only when `metrics.token`
-/// is set, and only to requests that present it. They name every brand's fraud and loss figures.
-#[utoipa::path(
-    get, path = "/metrics", tag = "operations",
-    responses(
-        (status = 200, description = "Prometheus text format", content_type = "text/plain"),
-        (status = 401, description = "The request does not present `metrics.token`", body = error::Problem, content_type = "application/problem+json"),
-    )
-)]
-async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
-    exposition(&app, &headers)
-}
-
-/// `/metrics` on its own address (`metrics.listen`, loopback by default): with the token when one
-/// is set.
+/// Prometheus metrics (text exposition format), which name every brand's fraud and loss figures:
+/// on their own address (`metrics.listen`, loopback by default), and on the public listener only
+/// when `metrics.token` is set; with a token, only to requests that present it.
 #[utoipa::path(
     get, path = "/metrics", tag = "operations",
     responses(
@@ -299,18 +287,9 @@ async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Resp
         (status = 401, description = "`metrics.token` is set and the request does not present it", body = error::Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn metrics_on_own_address(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
-    exposition(&app, &headers)
-}
-
-/// The metrics, if the request presents the token (when one is set).
-fn exposition(app: &App, headers: &HeaderMap) -> Result<Response, ApiError> {
+async fn metrics(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
     if let Some(token) = &app.metrics_token {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
+        let presented = bearer_token(&headers).unwrap_or_default();
         if !crate::crypto::constant_time_eq(presented.as_bytes(), token.expose_secret().as_bytes()) {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -325,10 +304,15 @@ fn exposition(app: &App, headers: &HeaderMap) -> Result<Response, ApiError> {
 
 /// The router of `metrics.listen`: `/metrics` alone (documented in the main document).
 pub fn metrics_router(app: Arc<App>) -> axum::Router {
-    let (router, _) = OpenApiRouter::new().routes(routes!(metrics_on_own_address)).split_for_parts();
+    let (router, _) = OpenApiRouter::new().routes(routes!(metrics)).split_for_parts();
     router.with_state(app)
 }
 
+/// The token of an `Authorization: Bearer …` header, trimmed.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    Some(value.strip_prefix("Bearer ")?.trim())
+}
 /// This document: OpenAPI 3.1, generated from the code.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 async fn openapi_json(State(app): State<Arc<App>>) -> Response {

@@ -34,15 +34,10 @@ impl FromRequestParts<Arc<App>> for ApiBrand {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("send the brand's API key as `Authorization: Bearer <key>`"))?;
-        let key = header
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Err(ApiError::unauthorized("send the brand's API key as `Authorization: Bearer <key>`"));
+        }
+        let key = crate::http::bearer_token(&parts.headers)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <key>`"))?;
         let brand = api_keys::authenticate(app, key).await.map_err(|e| match e {

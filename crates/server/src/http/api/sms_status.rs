@@ -95,12 +95,8 @@ fn authenticate<'a>(
         .brands
         .status_callback(provider)
         .ok_or_else(|| ApiError::not_found("a status callback of this provider"))?;
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let token = bearer.or_else(|| query.get("token").and_then(Value::as_str)).unwrap_or_default();
+    let token =
+        crate::http::bearer_token(headers).or_else(|| query.get("token").and_then(Value::as_str)).unwrap_or_default();
     if !callback.accepts_token(token) {
         return Err(ApiError::unauthorized(
             "send the provider's callback secret as `?token=` or `Authorization: Bearer`",

@@ -67,9 +67,8 @@ impl DevGateway {
     }
 
     fn authorised(&self, headers: &HeaderMap) -> bool {
-        let token =
-            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        token.is_some_and(|t| self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(t))
+        crate::http::bearer_token(headers)
+            .is_some_and(|t| self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).contains(t))
     }
 }
 
