@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
-use crate::support::{Db, config, free_port, order};
+use crate::support::{Db, config_on_port, free_port, order};
 
 on_both_databases!(kill_9_under_load_loses_nothing_acknowledged);
 
@@ -42,8 +42,7 @@ struct Acknowledged {
 async fn kill_9_under_load_loses_nothing_acknowledged(db: Db) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    // The first `listen` is the server's (the metrics' own address keeps port 0).
-    let text = config(&db).replacen("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""), 1);
+    let text = config_on_port(&db, port);
     let config_path = db.dir.0.join("orderguard.toml");
     std::fs::write(&config_path, &text).unwrap();
     let settings = orderguard::config::Settings::load(&config_path).unwrap();

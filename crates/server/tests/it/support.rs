@@ -107,6 +107,11 @@ pub fn config(db: &Db) -> String {
     config_for(&db.url)
 }
 
+/// The test configuration with the server on `port` (the metrics keep an address of their own).
+pub fn config_on_port(db: &Db, port: u16) -> String {
+    config(db).replacen("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""), 1)
+}
+
 pub fn config_for(database_url: &str) -> String {
     format!(
         r##"

@@ -240,7 +240,7 @@ async fn kill_9_loses_no_delivery(db: Db) {
     // The endpoint belongs to the last brand of the test configuration, `beta`.
     let text = format!(
         "webhook_private_targets = true\n{}\n[[brands.webhooks]]\nname = \"shop\"\nurl = \"{}/hooks/shop\"\nevents = [\"verification.created\"]\nsecrets = [\"${{env:{var}}}\"]\n",
-        crate::support::config(&db).replacen("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""), 1),
+        crate::support::config_on_port(&db, port),
         receiver.base
     );
     let config_path = db.dir.0.join("orderguard.toml");
