@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod alert;
+pub mod audit_chain;
 pub mod brand;
 pub mod circuit;
 pub mod clock;

@@ -78,7 +78,8 @@ pub async fn list(action: ListAction, settings: Settings, now: Timestamp) -> any
             eprintln!("added to {slug}'s {} list: {} {}", entry.list.as_str(), entry.kind.as_str(), entry.label);
         }
         ListAction::Remove { id, by, .. } => {
-            let entry = lists::remove(&store, &brand, &id, &operator(by), now).await?;
+            let secrets = Secrets::derive(&settings.master_key()?);
+            let entry = lists::remove(&store, &secrets, &brand, &id, &operator(by), now).await?;
             eprintln!("removed from {slug}'s {} list: {} {}", entry.list.as_str(), entry.kind.as_str(), entry.label);
         }
         ListAction::Show { .. } => {

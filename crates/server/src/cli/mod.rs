@@ -11,6 +11,7 @@ pub mod doctor;
 mod keys;
 mod lists;
 pub mod logging;
+mod privacy;
 pub mod simulate;
 mod users;
 mod webhooks;
@@ -101,6 +102,27 @@ enum Command {
         #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
         config: Option<PathBuf>,
     },
+    /// Erase what has passed its retention period (docs/gdpr.md).
+    Retention {
+        #[command(subcommand)]
+        action: privacy::RetentionAction,
+        #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
+    /// Data-subject requests: export or erase what is held on a person, and their register.
+    Subject {
+        #[command(subcommand)]
+        action: privacy::SubjectAction,
+        #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
+    /// The audit log: check its chain of hashes.
+    Audit {
+        #[command(subcommand)]
+        action: privacy::AuditAction,
+        #[arg(long, short, env = "ORDERGUARD_CONFIG", global = true)]
+        config: Option<PathBuf>,
+    },
     /// Manage admin users.
     User {
         #[command(subcommand)]
@@ -184,6 +206,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alerts { action, config } => alerts::alerts(action, load(config)?, now).await,
         Command::Analytics { action, config } => analytics::analytics(action, load(config)?, now).await,
         Command::Market { action, config } => analytics::market(action, load(config)?, now).await,
+        Command::Retention { action, config } => privacy::retention(action, load(config)?, now).await,
+        Command::Subject { action, config } => privacy::subject(action, load(config)?, now).await,
+        Command::Audit { action, config } => privacy::audit(action, load(config)?, now).await,
         Command::User { action, config } => users::user(action, load(config)?, now).await,
         Command::List { action, config } => lists::list(action, load(config)?, now).await,
         Command::Webhook { action, config } => webhooks::webhook(action, load(config)?, now).await,

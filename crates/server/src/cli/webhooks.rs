@@ -191,12 +191,12 @@ pub async fn webhook(action: WebhookAction, settings: Settings, now: Timestamp) 
                 (None, Some(since)) => Replay::FailedSince(parse_since(&since, now)?),
                 (None, None) => bail!("name --delivery or --failed-since"),
             };
-            let count = endpoints::replay(&store, &operator(by), &brand, &name, which, now).await?;
+            let count = endpoints::replay(&store, &secrets, &operator(by), &brand, &name, which, now).await?;
             println!("{count}");
             eprintln!("{count} delivery(ies) of {slug}'s endpoint {name} will be sent again now");
         }
         WebhookAction::Test { name, by, .. } => {
-            let id = endpoints::send_test(&store, &operator(by), &brand, &name, now).await?;
+            let id = endpoints::send_test(&store, &secrets, &operator(by), &brand, &name, now).await?;
             println!("{id}");
             eprintln!("a webhook.test event goes to {slug}'s endpoint {name} now (delivery {id})");
         }

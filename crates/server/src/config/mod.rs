@@ -63,6 +63,10 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     #[serde(default)]
     pub limits: Limits,
+    /// How long the logs beside the verifications are kept (each brand's `retention_days` is for
+    /// the verifications' personal fields; docs/gdpr.md).
+    #[serde(default)]
+    pub retention: RetentionSettings,
     /// Addresses (CIDR) of reverse proxies in front of this service: only from them are
     /// `X-Forwarded-For` headers believed, for the client address of the hosted page.
     #[serde(default)]
@@ -113,6 +117,27 @@ pub struct MetricsSettings {
     /// A bearer token (`${env:…}` or `${file:…}`): asked of every scrape, and with it `/metrics` is
     /// also served on the public listener, for a Prometheus that can only reach that.
     pub token: Option<Secret<String>>,
+}
+
+/// Retention periods in days of what is not a verification's personal data but may name people or
+/// their orders: kept as long as a dispute or an investigation may need them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Review notes on held orders, counted from the order: a decision may be disputed later.
+    pub review_notes_days: u32,
+    /// The audit log of who looked at or changed what.
+    pub audit_log_days: u32,
+    /// Settled webhook deliveries and the receivers' answers.
+    pub webhook_deliveries_days: u32,
+    /// Resolved alerts, with the orders they named and the notes on them.
+    pub alerts_days: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self { review_notes_days: 365, audit_log_days: 730, webhook_deliveries_days: 30, alerts_days: 365 }
+    }
 }
 
 fn default_metrics_listen() -> String {

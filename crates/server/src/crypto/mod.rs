@@ -8,6 +8,7 @@ use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
+use orderguard_domain::audit_chain::AuditChain;
 use orderguard_domain::code::CodeHasher;
 use sha2::{Digest, Sha256};
 
@@ -29,6 +30,7 @@ pub struct Secrets {
     phone_hash_key: [u8; 32],
     customer_key: [u8; 32],
     aead: XChaCha20Poly1305,
+    audit_chain: AuditChain,
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -70,11 +72,17 @@ impl Secrets {
             phone_hash_key: derive("phone-hash"),
             customer_key: derive("customer-ref"),
             aead: XChaCha20Poly1305::new(&derive("personal-data-aead").into()),
+            audit_chain: AuditChain::new(derive("audit-chain")),
         }
     }
 
     pub fn code_hasher(&self) -> &CodeHasher {
         &self.code_hasher
+    }
+
+    /// The key of the audit log's chain of hashes.
+    pub fn audit_chain(&self) -> &AuditChain {
+        &self.audit_chain
     }
 
     /// A keyed hash of an E.164 number, for lookups (velocity, data-subject requests) without the number.

@@ -1,11 +1,13 @@
 //! Expires pending verifications nobody came back to (and held ones nobody decided), forgets
-//! risk activity nothing counts any more and sign-in failures past their window, and reloads the receipt signing keys so that
-//! a rotation by another instance or by `orderguard keys rotate` is picked up.
+//! risk activity nothing counts any more and sign-in failures past their window, erases what
+//! has passed its retention period (one instance at a time), and reloads the receipt signing keys
+//! so that a rotation by another instance or by `orderguard keys rotate` is picked up.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::App;
+use crate::service::privacy::retention;
 use crate::service::{admin, signing_keys, verifications};
 
 /// Ticks between reloads of the signing keys.
@@ -15,6 +17,8 @@ pub async fn run(app: Arc<App>, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ticks: u64 = 0;
+    // Names this instance as the retention lease's holder.
+    let holder = crate::ids::random_token(12);
     loop {
         ticker.tick().await;
         ticks += 1;
@@ -38,6 +42,12 @@ pub async fn run(app: Arc<App>, interval: Duration) {
             }
             if let Err(e) = admin::forget_sign_in_failures(&app.store, app.clock.now()).await {
                 tracing::warn!(error = %e, "forgetting past sign-in failures failed");
+            }
+            let now = app.clock.now();
+            match retention::round(&app.store, &app.secrets, &app.brands, &app.settings.retention, &holder, now).await {
+                Ok(Some(report)) if report.total() > 0 => tracing::info!(erased = ?report.lines(), "retention"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "retention failed"),
             }
         }
     }

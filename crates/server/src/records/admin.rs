@@ -40,10 +40,16 @@ pub enum AuditAction {
     WebhookEndpointChanged,
     /// Webhook deliveries were sent again, or a test event (`subject`: the endpoint and which).
     WebhookReplayed,
+    /// The retention job erased what had passed its retention period (`subject`: what, counted).
+    RetentionRun,
+    /// A person's data was exported (`subject`: the register's request id and what was found).
+    SubjectExport,
+    /// A person's data was erased (`subject`: the register's request id, what was erased and withheld).
+    SubjectErase,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 10] = [
+    pub const ALL: [AuditAction; 13] = [
         Self::OrderTrace,
         Self::NumberSearch,
         Self::ListEntryAdded,
@@ -54,6 +60,9 @@ impl AuditAction {
         Self::WebhookEndpointCreated,
         Self::WebhookEndpointChanged,
         Self::WebhookReplayed,
+        Self::RetentionRun,
+        Self::SubjectExport,
+        Self::SubjectErase,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +77,9 @@ impl AuditAction {
             Self::WebhookEndpointCreated => "webhook_endpoint_created",
             Self::WebhookEndpointChanged => "webhook_endpoint_changed",
             Self::WebhookReplayed => "webhook_replayed",
+            Self::RetentionRun => "retention_run",
+            Self::SubjectExport => "subject_export",
+            Self::SubjectErase => "subject_erase",
         }
     }
 
@@ -84,6 +96,21 @@ pub struct AuditEntry {
     pub action: AuditAction,
     pub brand: Option<String>,
     pub subject: String,
+}
+
+impl AuditEntry {
+    /// What the entry's hash in the audit chain covers, as entry number `seq`.
+    pub fn link(&self, seq: i64) -> orderguard_domain::audit_chain::Link<'_> {
+        orderguard_domain::audit_chain::Link {
+            seq,
+            at_ms: self.at.millis(),
+            username: &self.username,
+            role: self.role.as_str(),
+            action: self.action.as_str(),
+            brand: self.brand.as_deref(),
+            subject: &self.subject,
+        }
+    }
 }
 
 /// One verification of an order, as its trace shows it.

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod lists;
 pub mod market;
 pub mod order;
+pub mod privacy;
 pub mod sms;
 pub mod verification;
 

@@ -29,7 +29,8 @@ pub async fn record(
         brand: brand.map(str::to_owned),
         subject: subject.to_owned(),
     };
-    Ok(app.store.write(move |conn| crate::store::admin::audit(conn, &entry)).await?)
+    let chain = app.secrets.audit_chain().clone();
+    Ok(app.store.write(move |conn| crate::store::admin::audit(conn, &chain, &entry)).await?)
 }
 
 /// The newest entries, of one user's views if `username` is given; for auditors and operators.

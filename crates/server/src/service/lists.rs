@@ -95,10 +95,11 @@ pub async fn add(
     };
     let audit = audit_entry(actor, AuditAction::ListEntryAdded, &entry, now);
     let stored = entry.clone();
+    let chain = secrets.audit_chain().clone();
     store
         .write(move |conn| -> Result<(), ServiceError> {
             crate::store::lists::insert(conn, &stored)?;
-            crate::store::admin::audit(conn, &audit)?;
+            crate::store::admin::audit(conn, &chain, &audit)?;
             Ok(())
         })
         .await?;
@@ -108,6 +109,7 @@ pub async fn add(
 /// Removes one of the brand's entries, and audits it.
 pub async fn remove(
     store: &Store,
+    secrets: &Secrets,
     brand: &Brand,
     id: &str,
     actor: &Actor,
@@ -115,10 +117,11 @@ pub async fn remove(
 ) -> Result<ListEntry, ServiceError> {
     let (slug, id) = (brand.slug.to_string(), id.to_owned());
     let actor = actor.clone();
+    let chain = secrets.audit_chain().clone();
     store
         .write(move |conn| -> Result<ListEntry, ServiceError> {
             let entry = crate::store::lists::remove(conn, &slug, &id)?.ok_or(ServiceError::NotFound)?;
-            crate::store::admin::audit(conn, &audit_entry(&actor, AuditAction::ListEntryRemoved, &entry, now))?;
+            crate::store::admin::audit(conn, &chain, &audit_entry(&actor, AuditAction::ListEntryRemoved, &entry, now))?;
             Ok(entry)
         })
         .await

@@ -10,6 +10,7 @@ pub mod dashboards;
 pub mod health;
 pub mod lists;
 pub mod orders;
+pub mod privacy;
 pub mod signing_keys;
 pub mod sms;
 pub mod trace;

@@ -1,11 +1,12 @@
-//! Admin users, their sessions and failed logins.
+//! Admin users, their sessions and failed logins, the audit log.
 
+use orderguard_domain::audit_chain::{Anchor, AuditChain};
 use orderguard_domain::clock::Timestamp;
 use orderguard_domain::money::{Currency, Money};
 use orderguard_domain::role::Role;
 use orderguard_domain::verification::Status;
 
-use super::{Conn, StoreError};
+use super::{Conn, Row, StoreError};
 use crate::records::admin::{AdminUser, AuditAction, AuditEntry, FoundVerification, TracedVerification};
 
 /// `false` when the username is taken.
@@ -130,9 +131,17 @@ pub fn pending_count(conn: &mut dyn Conn, brand: &str) -> Result<i64, StoreError
         .int("n")
 }
 
-pub fn audit(conn: &mut dyn Conn, e: &AuditEntry) -> Result<(), StoreError> {
+/// Appends an entry to the audit log's chain: the head row is locked first (one chain with
+/// several instances), the entry gets the next number and its hash after the head's.
+pub fn audit(conn: &mut dyn Conn, chain: &AuditChain, e: &AuditEntry) -> Result<(), StoreError> {
+    conn.execute("UPDATE audit_chain SET seq = seq + 1 WHERE id = 1", &[])?;
+    let head = conn.query_one("SELECT seq, hash FROM audit_chain WHERE id = 1", &[])?;
+    let (seq, previous) = (head.int("seq")?, head.text("hash")?);
+    let hash = chain.hash(&previous, &e.link(seq));
+    conn.execute("UPDATE audit_chain SET hash = $1 WHERE id = 1", &[hash.as_str().into()])?;
     conn.execute(
-        "INSERT INTO admin_audit (at, username, role, action, brand, subject) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO admin_audit (at, username, role, action, brand, subject, seq, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
             e.at.millis().into(),
             e.username.as_str().into(),
@@ -140,9 +149,86 @@ pub fn audit(conn: &mut dyn Conn, e: &AuditEntry) -> Result<(), StoreError> {
             e.action.as_str().into(),
             e.brand.clone().into(),
             e.subject.as_str().into(),
+            seq.into(),
+            hash.into(),
         ],
     )?;
     Ok(())
+}
+
+fn audit_entry(r: &Row) -> Result<AuditEntry, StoreError> {
+    Ok(AuditEntry {
+        at: Timestamp(r.int("at")?),
+        username: r.text("username")?,
+        role: r.parsed("role", Role::parse)?,
+        action: r.parsed("action", AuditAction::parse)?,
+        brand: r.opt_text("brand")?,
+        subject: r.text("subject")?,
+    })
+}
+
+/// A brand's entries about these subjects (a person's orders), oldest first.
+pub fn audit_about(conn: &mut dyn Conn, brand: &str, subjects: &[String]) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut entries = Vec::new();
+    for subject in subjects {
+        let rows = conn.query(
+            "SELECT at, username, role, action, brand, subject FROM admin_audit WHERE brand = $1 AND subject = $2",
+            &[brand.into(), subject.as_str().into()],
+        )?;
+        entries.extend(rows.iter().map(audit_entry).collect::<Result<Vec<_>, _>>()?);
+    }
+    entries.sort_by_key(|e| e.at);
+    Ok(entries)
+}
+
+/// The head of the audit chain: the number of the last entry written, and where the chain
+/// starts (after the entries retention removed).
+pub fn audit_head(conn: &mut dyn Conn) -> Result<(i64, Anchor), StoreError> {
+    let head = conn.query_one("SELECT seq, anchor_seq, anchor_hash FROM audit_chain WHERE id = 1", &[])?;
+    Ok((head.int("seq")?, Anchor { seq: head.int("anchor_seq")?, hash: head.text("anchor_hash")? }))
+}
+
+/// Chained entries after number `after`, in order, at most `limit`, each with its number and hash.
+pub fn audit_chained(
+    conn: &mut dyn Conn,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<(i64, AuditEntry, String)>, StoreError> {
+    conn.query(
+        "SELECT seq, hash, at, username, role, action, brand, subject FROM admin_audit \
+         WHERE seq > $1 ORDER BY seq LIMIT $2",
+        &[after.into(), limit.into()],
+    )?
+    .iter()
+    .map(|r| Ok((r.int("seq")?, audit_entry(r)?, r.text("hash")?)))
+    .collect()
+}
+
+/// Entries written before the chain began (by a release without it).
+pub fn audit_unchained(conn: &mut dyn Conn) -> Result<i64, StoreError> {
+    conn.query_one("SELECT COUNT(*) AS n FROM admin_audit WHERE seq IS NULL", &[])?.int("n")
+}
+
+/// Removes at most `limit` of the oldest entries written before `before`; the chain then starts
+/// after the last one removed. Gives how many were removed.
+pub fn prune_audit(conn: &mut dyn Conn, before: i64, limit: i64) -> Result<u64, StoreError> {
+    let due = conn.query(
+        "SELECT id, seq, hash FROM admin_audit WHERE at < $1 ORDER BY id LIMIT $2",
+        &[before.into(), limit.into()],
+    )?;
+    let mut removed = 0;
+    for row in &due {
+        removed += conn.execute("DELETE FROM admin_audit WHERE id = $1", &[row.int("id")?.into()])?;
+    }
+    let last_chained =
+        due.iter().filter_map(|r| r.opt_int("seq").ok().flatten().map(|seq| (seq, r))).max_by_key(|(seq, _)| *seq);
+    if let Some((seq, row)) = last_chained {
+        conn.execute(
+            "UPDATE audit_chain SET anchor_seq = $1, anchor_hash = $2 WHERE id = 1 AND anchor_seq < $1",
+            &[seq.into(), row.text("hash")?.into()],
+        )?;
+    }
+    Ok(removed)
 }
 
 /// Newest first; `username` narrows to one user's views.
@@ -158,18 +244,7 @@ pub fn audit_search(conn: &mut dyn Conn, username: Option<&str>, limit: i64) -> 
             &[limit.into()],
         )?,
     };
-    rows.iter()
-        .map(|r| {
-            Ok(AuditEntry {
-                at: Timestamp(r.int("at")?),
-                username: r.text("username")?,
-                role: r.parsed("role", Role::parse)?,
-                action: r.parsed("action", AuditAction::parse)?,
-                brand: r.opt_text("brand")?,
-                subject: r.text("subject")?,
-            })
-        })
-        .collect()
+    rows.iter().map(audit_entry).collect()
 }
 
 /// An order's verifications and every event about it (also those before a verification existed,

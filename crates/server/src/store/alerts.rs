@@ -1,47 +1,7 @@
-//! Alerts, the minute counters their rules read, and the lease that lets one instance at a time
-//! evaluate them.
+//! Alerts and the minute counters their rules read.
 
 use super::{Conn, Row, StoreError};
 use crate::records::alert::{Alert, AlertFilter, NewAlert};
-
-/// Takes (or keeps) the job `name` for `holder` until `until`, if nobody else holds it now;
-/// gives how far the job got (`None`: never ran), or `None` when another instance holds it.
-pub fn take_lease(
-    conn: &mut dyn Conn,
-    name: &str,
-    holder: &str,
-    now: i64,
-    until: i64,
-) -> Result<Option<Option<i64>>, StoreError> {
-    conn.execute(
-        "INSERT INTO job_leases (name, holder, until) VALUES ($1, $2, 0) ON CONFLICT (name) DO NOTHING",
-        &[name.into(), holder.into()],
-    )?;
-    let taken = conn.execute(
-        "UPDATE job_leases SET holder = $1, until = $2 WHERE name = $3 AND (holder = $1 OR until < $4)",
-        &[holder.into(), until.into(), name.into(), now.into()],
-    )?;
-    if taken == 0 {
-        return Ok(None);
-    }
-    let row = conn.query_one("SELECT done_until FROM job_leases WHERE name = $1", &[name.into()])?;
-    Ok(Some(row.opt_int("done_until")?))
-}
-
-/// Records how far the job got, if `holder` still holds it.
-pub fn set_done(conn: &mut dyn Conn, name: &str, holder: &str, done_until: i64) -> Result<bool, StoreError> {
-    let n = conn.execute(
-        "UPDATE job_leases SET done_until = $1 WHERE name = $2 AND holder = $3",
-        &[done_until.into(), name.into(), holder.into()],
-    )?;
-    Ok(n == 1)
-}
-
-/// How far the job got, whoever holds it.
-pub fn done_until(conn: &mut dyn Conn, name: &str) -> Result<Option<i64>, StoreError> {
-    let rows = conn.query("SELECT done_until FROM job_leases WHERE name = $1", &[name.into()])?;
-    Ok(rows.first().map(|r| r.opt_int("done_until")).transpose()?.flatten())
-}
 
 /// The moment up to which every event has been counted: the time of the first event not yet
 /// counted, or `None` when all are.

@@ -58,6 +58,19 @@ pub fn remove(conn: &mut dyn Conn, brand: &str, id: &str) -> Result<Option<ListE
     Ok(Some(entry))
 }
 
+/// A brand's entries, expired or not, whose value is one of `values` (a person's keyed hashes).
+pub fn with_values(conn: &mut dyn Conn, brand: &str, values: &[String]) -> Result<Vec<ListEntry>, StoreError> {
+    let mut entries = Vec::new();
+    for value in values {
+        let rows = conn.query(
+            &format!("SELECT {COLUMNS} FROM risk_lists WHERE brand = $1 AND value = $2"),
+            &[brand.into(), value.as_str().into()],
+        )?;
+        entries.extend(rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?);
+    }
+    Ok(entries)
+}
+
 /// A brand's entries that have not expired, newest first.
 pub fn of_brand(conn: &mut dyn Conn, brand: &str, now: Timestamp) -> Result<Vec<ListEntry>, StoreError> {
     conn.query(

@@ -7,9 +7,11 @@ pub mod brands;
 mod driver;
 pub mod events;
 pub mod keys;
+pub mod leases;
 pub mod lists;
 pub mod market;
 pub mod orders;
+pub mod privacy;
 pub mod risk_activity;
 pub mod rollups;
 pub mod scratch;
@@ -119,6 +121,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (18, include_str!("../../migrations/sqlite/0018_webhook_endpoints_managed.sql")),
     (19, include_str!("../../migrations/sqlite/0019_alerts.sql")),
     (20, include_str!("../../migrations/sqlite/0020_sign_in_failures_pseudonymous.sql")),
+    (21, include_str!("../../migrations/sqlite/0021_privacy.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -141,6 +144,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (18, include_str!("../../migrations/postgres/0018_webhook_endpoints_managed.sql")),
     (19, include_str!("../../migrations/postgres/0019_alerts.sql")),
     (20, include_str!("../../migrations/postgres/0020_sign_in_failures_pseudonymous.sql")),
+    (21, include_str!("../../migrations/postgres/0021_privacy.sql")),
 ];
 
 impl Store {

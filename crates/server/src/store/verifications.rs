@@ -145,6 +145,33 @@ pub fn find(conn: &mut dyn Conn, brand: &str, id: &str) -> Result<Option<Verific
     .transpose()
 }
 
+/// A brand's verifications of one person, by the pseudonym of their customer id or the keyed hash
+/// of their number, oldest first.
+pub fn of_subject(
+    conn: &mut dyn Conn,
+    brand: &str,
+    customer_ref: Option<&str>,
+    phone_hash: Option<&[u8]>,
+) -> Result<Vec<VerificationRecord>, StoreError> {
+    let mut found = Vec::new();
+    if let Some(reference) = customer_ref {
+        found.extend(conn.query(
+            &format!("SELECT {COLUMNS} FROM verifications WHERE brand = $1 AND customer_ref = $2"),
+            &[brand.into(), reference.into()],
+        )?);
+    }
+    if let Some(hash) = phone_hash {
+        found.extend(conn.query(
+            &format!("SELECT {COLUMNS} FROM verifications WHERE brand = $1 AND phone_hash = $2"),
+            &[brand.into(), hash.into()],
+        )?);
+    }
+    let mut records = found.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    records.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    records.dedup_by(|a, b| a.id == b.id);
+    Ok(records)
+}
+
 pub fn find_by_id(conn: &mut dyn Conn, id: &str) -> Result<Option<VerificationRecord>, StoreError> {
     conn.query_opt(&format!("SELECT {COLUMNS} FROM verifications WHERE id = $1"), &[id.into()])?
         .map(|r| from_row(&r))

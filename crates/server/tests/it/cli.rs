@@ -3,19 +3,9 @@
 use std::process::Command;
 
 use crate::on_both_databases;
-use crate::support::{Db, config};
+use crate::support::{Db, config, run_command as orderguard};
 
 on_both_databases!(api_keys_are_created_listed_and_revoked, signing_key_rotation_publishes_before_signing);
-
-fn orderguard(args: &[&str], config_path: &std::path::Path) -> (bool, String, String) {
-    let output =
-        Command::new(env!("CARGO_BIN_EXE_orderguard")).args(args).arg("--config").arg(config_path).output().unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 async fn api_keys_are_created_listed_and_revoked(db: Db) {
     let config_path = db.dir.0.join("orderguard.toml");

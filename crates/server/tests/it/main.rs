@@ -22,6 +22,7 @@ mod metrics;
 mod network;
 mod openapi;
 mod peers;
+mod privacy;
 mod reviews;
 mod simulation;
 mod sms_http;

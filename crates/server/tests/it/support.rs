@@ -338,6 +338,22 @@ pub fn order(order_id: &str, customer: &str) -> Value {
     })
 }
 
+/// Runs the `orderguard` command with `args` on the configuration at `config_path`: success,
+/// standard output, standard error.
+pub fn run_command(args: &[&str], config_path: &std::path::Path) -> (bool, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_orderguard"))
+        .args(args)
+        .arg("--config")
+        .arg(config_path)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// `orderguard doctor` on the test configuration plus `extra` (TOML): success and its output.
 pub fn run_doctor(db: &Db, extra: &str) -> (bool, String) {
     let config_path = db.dir.0.join("orderguard.toml");

@@ -320,13 +320,15 @@ pub async fn act(
     };
     match action.as_str() {
         "test" => {
-            service::send_test(&app.store, &actor, &brand, &name, now).await.map_err(refusal)?;
+            service::send_test(&app.store, &app.secrets, &actor, &brand, &name, now).await.map_err(refusal)?;
             Ok(back("test"))
         }
         "replay" => {
             let id =
                 field("delivery").parse().map_err(|_| PageError::bad_request("Name the delivery to send again."))?;
-            service::replay(&app.store, &actor, &brand, &name, Replay::One(id), now).await.map_err(refusal)?;
+            service::replay(&app.store, &app.secrets, &actor, &brand, &name, Replay::One(id), now)
+                .await
+                .map_err(refusal)?;
             Ok(back("replay"))
         }
         "replay-failed" => {
@@ -336,7 +338,7 @@ pub async fn act(
                 .filter(|h| (1..=24 * 31).contains(h))
                 .ok_or_else(|| PageError::bad_request("Say how many hours back, from 1 to 744."))?;
             let since = Replay::FailedSince(now.plus_seconds(-hours * 3600));
-            service::replay(&app.store, &actor, &brand, &name, since, now).await.map_err(refusal)?;
+            service::replay(&app.store, &app.secrets, &actor, &brand, &name, since, now).await.map_err(refusal)?;
             Ok(back("replay"))
         }
         other => {

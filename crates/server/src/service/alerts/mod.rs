@@ -44,7 +44,10 @@ const ORDERS_NAMED: usize = 20;
 pub async fn evaluate_due(app: &App, holder: &str, now: Timestamp) -> Result<Option<i64>, ServiceError> {
     let holder_owned = holder.to_owned();
     let at = now.millis();
-    let taken = app.store.write(move |conn| store::take_lease(conn, JOB, &holder_owned, at, at + LEASE_MS)).await?;
+    let taken = app
+        .store
+        .write(move |conn| crate::store::leases::take_lease(conn, JOB, &holder_owned, at, at + LEASE_MS))
+        .await?;
     let Some(done_until) = taken else { return Ok(None) };
     let lag = i64::try_from(app.settings.limits.rollup_lag_ms).unwrap_or(0);
     let counted = app.store.read(store::counted_until).await?;
@@ -67,7 +70,7 @@ pub async fn evaluate_due(app: &App, holder: &str, now: Timestamp) -> Result<Opt
         // yet, or the next round would start from the old place again.
         if done_until != Some(from) {
             let holder = holder.to_owned();
-            app.store.write(move |conn| store::set_done(conn, JOB, &holder, from)).await?;
+            app.store.write(move |conn| crate::store::leases::set_done(conn, JOB, &holder, from)).await?;
         }
         app.metrics.set_gauge("orderguard_alert_evaluation_lag_seconds", &[], (at - from).max(0) / 1000);
         return Ok(Some(0));
@@ -82,7 +85,7 @@ pub async fn evaluate_due(app: &App, holder: &str, now: Timestamp) -> Result<Opt
     let slugs: Vec<String> = app.brands.all().map(|b| b.slug.to_string()).collect();
     app.store
         .write(move |conn| {
-            store::set_done(conn, JOB, &holder_owned, to)?;
+            crate::store::leases::set_done(conn, JOB, &holder_owned, to)?;
             // Brand by brand along the key: each round removes only the minutes aged out since the last.
             for slug in &slugs {
                 store::prune_minutes(conn, slug, at - MINUTES_KEPT_MS)?;
@@ -296,7 +299,7 @@ pub async fn backtest(db: &Store, brand: &Brand, from: i64, to: i64) -> Result<V
 
 /// Up to where the evaluator has judged the minutes (`None`: it never ran).
 pub async fn evaluated_until(db: &Store) -> Result<Option<i64>, ServiceError> {
-    Ok(db.read(|conn| store::done_until(conn, JOB)).await?)
+    Ok(db.read(|conn| crate::store::leases::done_until(conn, JOB)).await?)
 }
 
 /// Sets the open-alert gauges of every brand, rule and severity (0 where none is open).

@@ -278,7 +278,7 @@ pub async fn decide(
             brand: Some(record.brand.to_string()),
             subject: record.order_id.clone(),
         };
-        crate::store::admin::audit(conn, &entry)?;
+        crate::store::admin::audit(conn, app_inside.secrets.audit_chain(), &entry)?;
         Ok((record.clone(), Outcome::Decided(message)))
     })
     .await?;

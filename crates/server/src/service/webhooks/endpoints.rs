@@ -146,6 +146,7 @@ pub async fn create(
     // The host only: a URL's path or query may carry a receiver's token.
     let host = reqwest::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
     let entry = audit(actor, AuditAction::WebhookEndpointCreated, brand, format!("{} {host}", new.name), now);
+    let chain = secrets.audit_chain().clone();
     let created = store
         .write(move |conn| -> Result<bool, ServiceError> {
             if webhook_store::stored_count(conn, &endpoint.brand)? >= MAX_STORED_ENDPOINTS {
@@ -154,7 +155,7 @@ pub async fn create(
             }
             let created = webhook_store::create(conn, &endpoint, now.millis())?;
             if created {
-                crate::store::admin::audit(conn, &entry)?;
+                crate::store::admin::audit(conn, &chain, &entry)?;
             }
             Ok(created)
         })
@@ -240,6 +241,7 @@ pub async fn change(
     };
     let subject = format!("{} {}", endpoint.name, change.as_str());
     let entry = audit(actor, AuditAction::WebhookEndpointChanged, brand, subject, now);
+    let chain = secrets.audit_chain().clone();
     let (slug, name) = (brand.slug.to_string(), endpoint.name.clone());
     store
         .write(move |conn| -> Result<(), ServiceError> {
@@ -250,7 +252,7 @@ pub async fn change(
                 (_, Some(sealed)) => webhook_store::set_secrets(conn, &slug, &name, sealed, now.millis())?,
                 (_, None) => return Err(ServiceError::Internal("a secret change without a secret")),
             }
-            crate::store::admin::audit(conn, &entry)?;
+            crate::store::admin::audit(conn, &chain, &entry)?;
             Ok(())
         })
         .await?;
@@ -268,6 +270,7 @@ pub enum Replay {
 /// Sends deliveries again, from now on, with a fresh retry schedule; gives how many.
 pub async fn replay(
     store: &Store,
+    secrets: &Secrets,
     actor: &Actor,
     brand: &Brand,
     name: &str,
@@ -286,11 +289,12 @@ pub async fn replay(
         }
     };
     let entry = audit(actor, AuditAction::WebhookReplayed, brand, subject, now);
+    let chain = secrets.audit_chain().clone();
     let (slug, name) = (brand.slug.to_string(), name.to_owned());
     let count = store
         .write(move |conn| -> Result<u64, ServiceError> {
             let count = webhook_store::replay(conn, &slug, &name, only, since, now.millis())?;
-            crate::store::admin::audit(conn, &entry)?;
+            crate::store::admin::audit(conn, &chain, &entry)?;
             Ok(count)
         })
         .await?;
@@ -303,6 +307,7 @@ pub async fn replay(
 /// Sends a `webhook.test` event to the endpoint; gives its delivery's id.
 pub async fn send_test(
     store: &Store,
+    secrets: &Secrets,
     actor: &Actor,
     brand: &Brand,
     name: &str,
@@ -314,11 +319,12 @@ pub async fn send_test(
         return Err(ServiceError::Forbidden("the endpoint is disabled: enable it first"));
     }
     let entry = audit(actor, AuditAction::WebhookReplayed, brand, format!("{name} test event"), now);
+    let chain = secrets.audit_chain().clone();
     let (slug, role) = (brand.slug.to_string(), actor.role.as_str());
     store
         .write(move |conn| -> Result<i64, ServiceError> {
             let id = webhook_store::enqueue_test(conn, &slug, &endpoint.name, role, now.millis())?;
-            crate::store::admin::audit(conn, &entry)?;
+            crate::store::admin::audit(conn, &chain, &entry)?;
             Ok(id)
         })
         .await

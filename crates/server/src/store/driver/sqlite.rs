@@ -72,10 +72,11 @@ fn open_sqlite(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     let conn = rusqlite::Connection::open(path)
         .map_err(|e| StoreError::Connect(format!("cannot open SQLite database {}: {e}", path.display())))?;
     // WAL lets readers run beside the writer; NORMAL keeps every commit safe from a process crash
-    // (kill -9) without an fsync per transaction.
+    // (kill -9) without an fsync per transaction. `secure_delete` overwrites what is deleted or
+    // erased, so that an erased number does not linger in free space of the file.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-         PRAGMA temp_store = MEMORY;",
+         PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;",
     )?;
     // Without the query planner stability guarantee, SQLite re-parses a cached statement each time
     // a parameter it planned with changes (every `LIMIT $n`): most of the cost of such a query.
