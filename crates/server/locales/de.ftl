@@ -32,6 +32,10 @@ outcome-expired = Der Code ist abgelaufen. Bitte bestellen Sie erneut.
 outcome-failed = Zu viele falsche Codes. Die Bestellung wurde nicht bestätigt.
 outcome-undeliverable = Wir konnten die SMS nicht senden. Die Bestellung wurde nicht bestätigt.
 outcome-blocked = Diese Bestellung kann nicht online bestätigt werden. Bitte wenden Sie sich an den Shop.
+review-right = Diese Entscheidung haben die Betrugsprüfungen des Shops automatisch getroffen. Sie können verlangen, dass ein Mensch sie überprüft { $contact ->
+    [none] – über den Kundenservice des Shops.
+   *[other] – unter { $contact }.
+}
 outcome-in-review = Ihre Bestellung wird geprüft. Der Shop meldet sich, sobald sie bestätigt ist; ein Code ist dafür vorerst nicht nötig.
 back-to-shop = Zurück zum Shop
 link-invalid = Dieser Bestätigungslink ist nicht gültig.

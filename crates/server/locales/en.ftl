@@ -32,6 +32,10 @@ outcome-expired = The code has expired. Please place the order again.
 outcome-failed = Too many wrong codes. The order was not confirmed.
 outcome-undeliverable = We could not send the SMS. The order was not confirmed.
 outcome-blocked = This order cannot be confirmed online. Please contact the shop.
+review-right = This decision was made automatically by the shop's fraud checks. You can ask for a person to review it { $contact ->
+    [none] through the shop's customer service.
+   *[other] at { $contact }.
+}
 outcome-in-review = Your order is being checked. The shop will let you know once it is confirmed; no code is needed for now.
 back-to-shop = Back to the shop
 link-invalid = This verification link is not valid.

@@ -77,7 +77,7 @@ fn format(bundle: &Bundle, key: &str, attribute: Option<&str>, args: &[(&str, Fl
 }
 
 /// The variables the pages pass to their texts.
-const TEXT_VARIABLES: &[&str] = &["brand", "seconds", "attempts"];
+const TEXT_VARIABLES: &[&str] = &["brand", "seconds", "attempts", "contact"];
 
 /// An override must read as one text and use only variables the pages pass: a mistake would
 /// otherwise show customers `{$name}` or lose part of the text.

@@ -68,6 +68,13 @@ impl Brand {
             .unwrap_or_else(|| "en".into())
     }
 
+    /// What a customer whose order the rules refused is told (GDPR Art. 22): the decision was
+    /// automatic, and where to ask for a person to review it.
+    pub fn review_right(&self, locale: &str) -> String {
+        let contact = self.config.review_contact.clone().unwrap_or_else(|| "none".into());
+        self.texts.get(locale, "review-right", &[("contact", fluent_bundle::FluentValue::from(contact))])
+    }
+
     /// The SMS for a code; its last line binds the code to the page where it is typed (WebOTP).
     pub fn sms_text(
         &self,

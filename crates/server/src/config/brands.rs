@@ -36,8 +36,14 @@ pub struct BrandConfig {
     /// (the keys are in `locales/en.ftl`).
     #[serde(default)]
     pub texts: BTreeMap<String, BTreeMap<String, String>>,
+    /// Days a verification keeps its personal fields (the number, the customer's pseudonym, the
+    /// IP prefix, the device): erased after them by the retention job (docs/gdpr.md).
     #[serde(default = "default_retention_days")]
     pub retention_days: u32,
+    /// Where a customer whose order the rules refused asks for a person to review the decision
+    /// (GDPR Art. 22): an e-mail address or a web address, shown on the hosted page and in the
+    /// API's `customer_notice`. Without it the text points to the shop's customer service.
+    pub review_contact: Option<String>,
     /// The day (`YYYY-MM-DD`, UTC) two-factor verification was switched on for the brand's orders:
     /// the fraud dashboard compares the orders before it with those after.
     pub two_factor_since: Option<String>,

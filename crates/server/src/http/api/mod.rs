@@ -129,6 +129,9 @@ pub fn verification_response(app: &App, v: &VerificationRecord) -> VerificationR
         },
         receipt: v.receipt.clone(),
         cancel_reason: v.cancel_reason.clone(),
+        customer_notice: (v.state.status == orderguard_domain::verification::Status::Blocked)
+            .then(|| app.brands.get(v.brand.as_str()).map(|b| b.review_right(&v.locale)))
+            .flatten(),
         created_at: rfc3339(v.created_at.millis()),
         updated_at: rfc3339(v.updated_at.millis()),
     }

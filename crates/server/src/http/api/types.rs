@@ -116,6 +116,11 @@ pub struct VerificationResponse {
     pub receipt: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+    /// For `blocked`: the text to show the customer, in the verification's locale, that the
+    /// decision was made automatically and where to ask for a person to review it (GDPR
+    /// Art. 22; the brand's `review_contact`). The hosted page shows it too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_notice: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }

@@ -122,6 +122,8 @@ struct HostedPage<'a> {
     embedded: bool,
     status: &'static str,
     outcome: String,
+    /// For a refused order: a person can review the decision (GDPR Art. 22).
+    review_right: Option<String>,
     amount: String,
     items: Vec<Item>,
     phone_hint: &'a str,
@@ -244,6 +246,7 @@ pub async fn page(
         embedded: query.embedded(),
         status: status.as_str(),
         outcome: brand.texts.get(&locale, outcome_key(status), &[]),
+        review_right: (status == Status::Blocked).then(|| brand.review_right(&locale)),
         amount: format_amount(record.amount, &locale),
         items,
         phone_hint: &record.phone_hint,
