@@ -223,6 +223,10 @@ pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
         );
     }
     println!("  data           {}", data_dir.display());
+    println!(
+        "  privacy        orderguard subject export --config {} --brand nordtel --customer <id>  (docs/gdpr.md)",
+        data_dir.join("orderguard.toml").display()
+    );
     println!("  credentials    {}\n", credentials_path.display());
     println!("Press Ctrl-C to stop.");
     server.run_until_signal().await;

@@ -264,6 +264,8 @@ locales = ["de", "en"]
 default_region = "DE"
 sms_route = ["outbox"]
 identity = "nordtel-directory"
+# Where a customer whose order the rules refused asks for a person to review it (GDPR Art. 22).
+review_contact = "pruefung@nordtel.example"
 theme = {{ primary_color = "#0b4f8a", accent_color = "#b45309", font = "Georgia, 'Times New Roman', serif", logo = "nordtel-logo.svg", imprint_url = "https://shop.nordtel.example/impressum", privacy_url = "https://shop.nordtel.example/datenschutz" }}
 policy = {{ allowed_countries = ["DE", "AT"], high_value_amount = 500, {checks} }}
 {nordtel_since}{nordtel_hooks}
@@ -276,6 +278,7 @@ locales = ["en", "de"]
 default_region = "GB"
 sms_route = ["outbox"]
 identity = "skyline-directory"
+review_contact = "https://shop.skyline.example/order-review"
 theme = {{ primary_color = "#5b2a86", accent_color = "#c2410c", font = "'Trebuchet MS', Verdana, sans-serif", logo = "{skyline_logo}", imprint_url = "https://shop.skyline.example/legal", privacy_url = "https://shop.skyline.example/privacy" }}
 policy = {{ code_length = 6, max_attempts = 5, resend_cooldown_seconds = 30, {checks} }}
 {skyline_since}{skyline_hooks}
@@ -299,6 +302,9 @@ locales = ["en"]
 default_region = "NO"
 sms_route = ["outbox"]
 identity = "fjordnett-directory"
+# Personal fields of verifications are erased after 21 days: the demo's oldest week shows it
+# (docs/gdpr.md).
+retention_days = 21
 policy = {{ {checks} }}
 {fjordnett_since}{fjordnett_hooks}
 [[brands]]
