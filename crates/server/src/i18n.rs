@@ -224,6 +224,7 @@ mod tests {
                 ("phone", FluentValue::from("+49 ••• 89")),
                 ("seconds", FluentValue::from(12)),
                 ("attempts", FluentValue::from(1)),
+                ("contact", FluentValue::from("service@nordtel.example")),
             ];
             for locale in SUPPORTED_LOCALES {
                 let bundle = texts.bundles.get(locale).unwrap();
