@@ -31,6 +31,7 @@ pub struct Secrets {
     customer_key: [u8; 32],
     aead: XChaCha20Poly1305,
     audit_chain: AuditChain,
+    hosted_token_key: [u8; 32],
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -73,6 +74,7 @@ impl Secrets {
             customer_key: derive("customer-ref"),
             aead: XChaCha20Poly1305::new(&derive("personal-data-aead").into()),
             audit_chain: AuditChain::new(derive("audit-chain")),
+            hosted_token_key: derive("hosted-token"),
         }
     }
 
@@ -95,6 +97,13 @@ impl Secrets {
     pub fn reference(&self, kind: &str, value: &str) -> String {
         let digest = hmac(&self.phone_hash_key, &[kind.as_bytes(), value.as_bytes()]);
         orderguard_domain::order::hex(digest.get(..16).unwrap_or_default())
+    }
+
+    /// The token in a verification's hosted page link: derived from its id, so that only its
+    /// hash is stored (`hosted_token_hash`) and the link can still be given on every read.
+    pub fn hosted_token(&self, verification_id: &str) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(hmac(&self.hosted_token_key, &[verification_id.as_bytes()]))
     }
 
     /// The pseudonym a customer id is stored under.
@@ -130,6 +139,18 @@ impl Secrets {
 
 pub fn sha256(data: &[u8]) -> Vec<u8> {
     Sha256::digest(data).to_vec()
+}
+
+/// What the database keeps of a hosted page's token: its SHA-256 in hex (a high-entropy secret
+/// needs no slow hash), so that reading the database does not open anyone's page.
+pub fn hosted_token_hash(token: &str) -> String {
+    orderguard_domain::order::hex(&sha256(token.as_bytes()))
+}
+
+/// Whether a stored hosted token is such a hash; a verification created before this release
+/// keeps its token in clear until it ends.
+pub fn is_hosted_token_hash(stored: &str) -> bool {
+    stored.len() == 64 && stored.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Compares secrets by their SHA-256: where two digests differ tells nothing about where the

@@ -35,7 +35,9 @@ pub struct VerificationRecord {
     pub state: Verification,
     pub code_hash: Vec<u8>,
     pub risk: Assessment,
-    pub hosted_token: String,
+    /// The hosted page token's hash (`crypto::hosted_token_hash`), or, for a verification
+    /// created before tokens were hashed, the token itself.
+    pub hosted_token_hash: String,
     pub cancel_reason: Option<String>,
     pub idempotency_key: Option<String>,
     pub request_hash: Option<Vec<u8>>,

@@ -64,7 +64,7 @@ fn from_row(row: &Row) -> Result<VerificationRecord, StoreError> {
             score: count(row, "risk_score")?,
             reasons: row.parsed("risk_reasons", parse_reasons)?,
         },
-        hosted_token: row.text("hosted_token")?,
+        hosted_token_hash: row.text("hosted_token")?,
         cancel_reason: row.opt_text("cancel_reason")?,
         idempotency_key: row.opt_text("idempotency_key")?,
         request_hash: row.opt_blob("request_hash")?,
@@ -118,7 +118,7 @@ pub fn insert(conn: &mut dyn Conn, v: &VerificationRecord) -> Result<(), StoreEr
             v.risk.decision.as_str().into(),
             v.risk.score.into(),
             reasons_text(&v.risk.reasons).into(),
-            v.hosted_token.as_str().into(),
+            v.hosted_token_hash.as_str().into(),
             v.cancel_reason.clone().into(),
             v.idempotency_key.clone().into(),
             v.request_hash.clone().into(),
@@ -178,8 +178,10 @@ pub fn find_by_id(conn: &mut dyn Conn, id: &str) -> Result<Option<VerificationRe
         .transpose()
 }
 
-pub fn find_by_hosted_token(conn: &mut dyn Conn, token: &str) -> Result<Option<VerificationRecord>, StoreError> {
-    conn.query_opt(&format!("SELECT {COLUMNS} FROM verifications WHERE hosted_token = $1"), &[token.into()])?
+/// The verification whose stored hosted token is `stored` (its hash, or a token from before
+/// tokens were hashed).
+pub fn find_by_hosted_token(conn: &mut dyn Conn, stored: &str) -> Result<Option<VerificationRecord>, StoreError> {
+    conn.query_opt(&format!("SELECT {COLUMNS} FROM verifications WHERE hosted_token = $1"), &[stored.into()])?
         .map(|r| from_row(&r))
         .transpose()
 }

@@ -11,7 +11,8 @@ use crate::support::{Db, TestServer, config, run_command};
 on_both_databases!(
     retention_erases_personal_fields_past_the_brands_period,
     a_person_is_exported_and_erased_from_the_files,
-    a_refused_customer_learns_that_a_person_can_review_it
+    a_refused_customer_learns_that_a_person_can_review_it,
+    nothing_personal_is_kept_in_plain_text
 );
 
 const DAY: i64 = 86_400_000;
@@ -58,7 +59,7 @@ async fn retention_erases_personal_fields_past_the_brands_period(db: Db) {
     let other_brand = approved_at(&server, &server.beta_key, "R-BETA", "load-103", now - 40 * DAY).await;
     server.app().clock.set_simulated(None);
     let events_before = server.events("alpha", &old).await;
-    let old_link = record(&server, &old).await.hosted_token;
+    let old_link = server.app().secrets.hosted_token(&old);
 
     let (ok, out, err) = run_command(&["retention", "run", "--dry-run"], &config_path);
     assert!(ok, "{err}");
@@ -347,4 +348,141 @@ async fn a_refused_customer_learns_that_a_person_can_review_it(db: Db) {
     let page = server.http.get(allowed["hosted_url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
     assert!(!page.contains("review-right"));
     server.stop().await;
+}
+
+/// The SMS an aggregator received: number and text.
+fn sms_texts(fake: &crate::sms_http::FakeProvider) -> Vec<(String, String)> {
+    fake.received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| (body["to"].as_str().unwrap().to_owned(), body["text"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+fn code_of(text: &str) -> String {
+    text.rsplit('#').next().unwrap().split_whitespace().next().unwrap().to_owned()
+}
+
+/// Traffic through a server process with an SMS aggregator and no development outbox; then the
+/// database files (with SQLite's WAL) and the server's log are searched for every number, customer
+/// id, client address, device id, hosted link and code that went through: none is there.
+async fn nothing_personal_is_kept_in_plain_text(db: Db) {
+    let (aggregator, fake) = crate::sms_http::start_fake(std::time::Duration::ZERO, axum::http::StatusCode::OK).await;
+    let port = crate::support::free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let text = crate::support::config_on_port(&db, port)
+        .replace("outbox_page = true", "outbox_page = false")
+        .replace("sms_route = [\"outbox\"]", "sms_route = [\"aggregator\"]")
+        + &format!(
+            "\n[sms_providers.aggregator]\nkind = \"http\"\nurl = \"{aggregator}\"\nmessage_id_pointer = \"/message_id\"\n\
+             body = {{ from = \"{{sender}}\", to = \"{{to}}\", text = \"{{text}}\", reference = \"{{id}}\" }}\n"
+        );
+    let config_path = db.dir.0.join("orderguard.toml");
+    std::fs::write(&config_path, &text).unwrap();
+    let settings = orderguard::config::Settings::load(&config_path).unwrap();
+    let store = orderguard::prepare_store(&settings, crate::support::now()).await.unwrap();
+    let key = orderguard::service::api_keys::create(&store, "alpha", "plain", crate::support::now()).await.unwrap();
+    drop(store);
+    let log_path = db.dir.0.join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_orderguard"))
+        .args(["serve", "--config"])
+        .arg(&config_path)
+        .env("RUST_LOG", "trace")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..300 {
+        if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(ready, "the server did not become ready");
+
+    let post = |path: String, body: serde_json::Value| {
+        let (http, key) = (http.clone(), key.clone());
+        async move {
+            let response = http.post(path).bearer_auth(key).json(&body).send().await.unwrap();
+            (response.status().as_u16(), response.json::<serde_json::Value>().await.unwrap_or_default())
+        }
+    };
+    let mut needles: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut needle = |what: String, value: String| needles.push((what, value.into_bytes()));
+    let mut ids = Vec::new();
+    for n in 0..16_usize {
+        let customer = format!("load-{}", 1600 + n);
+        let number = format!("+49151{:04}5678", 1600 + n);
+        let ip = if n % 2 == 0 { format!("198.51.100.{}", 20 + n) } else { format!("2001:db8:77:{n}::{}", 9 + n) };
+        let device = format!("device-private-{n}-7f3a");
+        let mut body = crate::support::order(&format!("PLAIN-{n}"), &customer);
+        body["client"] = json!({ "ip": ip, "device_id": device });
+        let (status, created) = post(format!("{base}/v1/verifications"), body).await;
+        assert_eq!((status, created["status"].as_str()), (201, Some("pending")), "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let link = created["hosted_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+        needle(format!("number {number}"), number.clone());
+        needle(format!("number {number} without +"), number.trim_start_matches('+').to_owned());
+        needle(format!("number {number} national"), format!("0{}", number.trim_start_matches("+49")));
+        needle(format!("customer {customer}"), customer);
+        needle(format!("address {ip}"), ip);
+        needle(format!("device {device}"), device);
+        needle(format!("hosted link of {id}"), link);
+        ids.push((id, number));
+    }
+    // Wrong codes, resends, approvals, a cancel: every kind of step.
+    for (n, (id, number)) in ids.iter().enumerate() {
+        let mut text = None;
+        for _ in 0..500 {
+            text = sms_texts(&fake).into_iter().rev().find(|(to, _)| to == number).map(|(_, t)| t);
+            if text.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let text = text.unwrap_or_else(|| panic!("no SMS for {id}"));
+        let code = code_of(&text);
+        let check = |code: String| post(format!("{base}/v1/verifications/{id}/check"), json!({ "code": code }));
+        match n % 4 {
+            0 => {
+                let wrong = if code == "000000" { "111111".to_owned() } else { "000000".to_owned() };
+                assert_eq!(check(wrong).await.1["status"], "pending");
+                assert_eq!(check(code).await.1["status"], "approved");
+            }
+            1 => assert_eq!(check(code).await.1["status"], "approved"),
+            2 => {
+                let (status, _) = post(format!("{base}/v1/verifications/{id}/cancel"), json!({})).await;
+                assert_eq!(status, 200);
+            }
+            _ => {}
+        }
+    }
+    for (number, text) in sms_texts(&fake) {
+        let code = code_of(&text);
+        needle(format!("the SMS to {number}"), text);
+        needle(format!("the code {code} after its #"), format!("#{code}"));
+    }
+    assert!(needles.len() > 100);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let mut files = database_files(&db.url);
+    files.push(log_path.clone());
+    let log_text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log_text.contains("DEBUG"), "the server logged at debug level: {log_text}");
+    let needles: Vec<(&str, Vec<u8>)> = needles.iter().map(|(w, v)| (w.as_str(), v.clone())).collect();
+    let found = found_in(&files, &needles);
+    if !found.is_empty() {
+        let leaking: Vec<&str> = log_text
+            .lines()
+            .filter(|l| needles.iter().any(|(_, n)| l.contains(std::str::from_utf8(n).unwrap_or("\u{0}"))))
+            .take(5)
+            .collect();
+        panic!("personal data in plain text: {found:?}\nlog lines: {leaking:#?}");
+    }
 }

@@ -283,7 +283,7 @@ fn traced_verification(order: &str, now: i64) -> anyhow::Result<VerificationReco
         },
         code_hash: vec![0; 32],
         risk: Assessment { decision: Decision::Allow, score: 0, reasons: Vec::new() },
-        hosted_token: "bench-traced-order".into(),
+        hosted_token_hash: "bench-traced-order".into(),
         cancel_reason: None,
         idempotency_key: None,
         request_hash: None,

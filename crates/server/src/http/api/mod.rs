@@ -120,7 +120,7 @@ pub fn verification_response(app: &App, v: &VerificationRecord) -> VerificationR
         resends_remaining: v.state.resends_remaining(),
         resend_available_at: rfc3339(v.state.resend_available_at().millis()),
         phone_hint: v.phone_hint.clone(),
-        hosted_url: format!("{}/v/{}", app.public_url, v.hosted_token),
+        hosted_url: crate::service::verifications::hosted_url(app, v),
         code_entry: v.code_entry.as_str().to_owned(),
         risk: Risk {
             decision: v.risk.decision.as_str().to_owned(),

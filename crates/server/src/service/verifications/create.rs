@@ -184,7 +184,7 @@ pub async fn create(
         },
         code_hash: app.secrets.code_hasher().hash(&id, &code).to_vec(),
         risk: Assessment { decision: Decision::Allow, score: 0, reasons: Vec::new() },
-        hosted_token: crate::ids::random_token(24),
+        hosted_token_hash: crate::crypto::hosted_token_hash(&app.secrets.hosted_token(&id)),
         cancel_reason: None,
         idempotency_key: new.idempotency_key.clone(),
         request_hash: Some(new.request_hash.clone()),

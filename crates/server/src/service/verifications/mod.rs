@@ -52,11 +52,31 @@ pub async fn get(app: &Arc<App>, brand: &BrandSlug, id: &str) -> Result<Verifica
     app.store.read(move |conn| store::find(conn, &brand, &id)).await?.ok_or(ServiceError::NotFound)
 }
 
+/// The length of the random hosted tokens of earlier releases (24 bytes in base64url).
+const LEGACY_HOSTED_TOKEN_LENGTH: usize = 32;
+
+/// The link of a verification's hosted page: its token derived from its id, or its token from
+/// an earlier release, stored as it was.
+pub fn hosted_url(app: &App, v: &VerificationRecord) -> String {
+    let token = if crate::crypto::is_hosted_token_hash(&v.hosted_token_hash) {
+        app.secrets.hosted_token(&v.id)
+    } else {
+        v.hosted_token_hash.clone()
+    };
+    format!("{}/v/{token}", app.public_url)
+}
+
 /// The verification behind a hosted page's link, and its brand.
 pub async fn by_hosted_token(app: &Arc<App>, token: &str) -> Result<(Arc<Brand>, VerificationRecord), ServiceError> {
-    let lookup = token.to_owned();
-    let record =
-        app.store.read(move |conn| store::find_by_hosted_token(conn, &lookup)).await?.ok_or(ServiceError::NotFound)?;
+    let hash = crate::crypto::hosted_token_hash(token);
+    let mut record = app.store.read(move |conn| store::find_by_hosted_token(conn, &hash)).await?;
+    // A link from before tokens were hashed: its token is stored as it is. A stored hash itself
+    // is never accepted as a token.
+    if record.is_none() && token.len() == LEGACY_HOSTED_TOKEN_LENGTH {
+        let legacy = token.to_owned();
+        record = app.store.read(move |conn| store::find_by_hosted_token(conn, &legacy)).await?;
+    }
+    let record = record.ok_or(ServiceError::NotFound)?;
     let brand = app.brands.get(record.brand.as_str()).cloned().ok_or(ServiceError::NotFound)?;
     Ok((brand, record))
 }
