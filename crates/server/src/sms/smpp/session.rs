@@ -4,6 +4,11 @@
 //! A reader task dispatches what the SMSC sends, a writer task writes what the session sends (so
 //! neither blocks the other), and a keep-alive task sends enquire_link at a fixed interval. The
 //! first of them to stop ends the session: every outstanding request then fails at once.
+//!
+//! The queue of PDUs to write is bounded: an SMSC that stops reading must not fill memory. Our
+//! requests wait for room in it (within their timeout); the reader takes room for the answer to
+//! each request of the SMSC before it reads on, so that an SMSC sending without reading what it is
+//! answered soon finds its own writes blocked.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -38,18 +43,23 @@ pub type DeliverHandler = Arc<dyn Fn(ShortMessage, Responder) + Send + Sync>;
 /// Answers one deliver_sm; dropping it unanswered lets the SMSC time out and send it again.
 pub struct Responder {
     sequence_number: u32,
-    outgoing: mpsc::UnboundedSender<Vec<u8>>,
+    /// The room in the outgoing queue the reader took for this answer.
+    room: mpsc::OwnedPermit<Vec<u8>>,
 }
 
 impl Responder {
     pub fn respond(self, command_status: u32) {
         let resp = Pdu::new(command_status, self.sequence_number, Body::DeliverSmResp(pdu::SmResp::default()));
-        let _ = self.outgoing.send(pdu::encode(&resp));
+        self.room.send(pdu::encode(&resp));
     }
 }
 
+/// PDUs waiting to be written, at most: far more than a window of submits and the answers to a
+/// burst of receipts, far less than memory.
+pub const OUTGOING_QUEUE: usize = 1024;
+
 pub struct Session {
-    outgoing: mpsc::UnboundedSender<Vec<u8>>,
+    outgoing: mpsc::Sender<Vec<u8>>,
     pending: Mutex<HashMap<u32, oneshot::Sender<Pdu>>>,
     window: Semaphore,
     sequence: AtomicU32,
@@ -82,7 +92,7 @@ impl Session {
             .map_err(|e| SessionError::Connect { address: config.address.clone(), error: e.to_string() })?;
         let _ = stream.set_nodelay(true);
         let (reader, writer) = stream.into_split();
-        let (outgoing, to_write) = mpsc::unbounded_channel();
+        let (outgoing, to_write) = mpsc::channel(OUTGOING_QUEUE.max(config.window + 16));
         let (closed, _) = watch::channel(false);
         let session = Arc::new(Self {
             outgoing,
@@ -144,14 +154,24 @@ impl Session {
     /// Sends a request outside the window (bind, enquire_link, unbind: they must not queue behind
     /// submits) and waits up to `timeout` for its response.
     async fn send_and_wait(&self, body: Body, timeout: Duration) -> Result<Pdu, SessionError> {
+        let deadline = Instant::now() + timeout;
         let sequence_number = self.next_sequence();
         let (tx, rx) = oneshot::channel();
         self.pending_map().insert(sequence_number, tx);
-        if *self.closed.borrow() || self.outgoing.send(pdu::encode(&Pdu::new(0, sequence_number, body))).is_err() {
+        // Waits for room in the queue: an SMSC that does not read holds its senders back.
+        let queued = match tokio::time::timeout_at(deadline, self.outgoing.reserve()).await {
+            Ok(Ok(room)) if !*self.closed.borrow() => {
+                room.send(pdu::encode(&Pdu::new(0, sequence_number, body)));
+                Ok(())
+            }
+            Ok(_) => Err(SessionError::Closed),
+            Err(_) => Err(SessionError::Timeout(timeout)),
+        };
+        if let Err(e) = queued {
             self.pending_map().remove(&sequence_number);
-            return Err(SessionError::Closed);
+            return Err(e);
         }
-        match tokio::time::timeout(timeout, rx).await {
+        match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(_)) => Err(SessionError::Closed),
             Err(_) => {
@@ -191,10 +211,6 @@ impl Session {
     fn pending_map(&self) -> std::sync::MutexGuard<'_, HashMap<u32, oneshot::Sender<Pdu>>> {
         self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-
-    fn send(&self, pdu: &Pdu) {
-        let _ = self.outgoing.send(pdu::encode(pdu));
-    }
 }
 
 /// Runs one of the session's tasks; the first to end closes the session and reports why.
@@ -219,7 +235,7 @@ fn spawn_part(
 
 async fn write_loop(
     mut writer: OwnedWriteHalf,
-    mut to_write: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut to_write: mpsc::Receiver<Vec<u8>>,
     mut closed: watch::Receiver<bool>,
 ) -> String {
     let mut batch = Vec::with_capacity(4096);
@@ -262,16 +278,21 @@ async fn read_loop(mut reader: OwnedReadHalf, session: Arc<Session>, on_deliver:
             let length = match pdu::frame_length(&buffer) {
                 Ok(Some(length)) if buffer.len() >= length => length,
                 Ok(_) => break,
-                Err(e) => return malformed(&session, &e),
+                Err(e) => return malformed(&session, &e).await,
+            };
+            // Room for what this PDU may need answered, before it is read: while the SMSC does
+            // not read our answers, we stop reading its requests.
+            let Ok(room) = session.outgoing.clone().reserve_owned().await else {
+                return "closed by orderguard".into();
             };
             let frame: Vec<u8> = buffer.drain(..length).collect();
             match pdu::decode(&frame) {
                 Ok(pdu) => {
-                    if let Some(reason) = dispatch(&session, pdu, &on_deliver) {
+                    if let Some(reason) = dispatch(&session, pdu, room, &on_deliver) {
                         return reason;
                     }
                 }
-                Err(e) => undecodable(&session, &frame, &e),
+                Err(e) => undecodable(&session, &frame, room, &e),
             }
         }
         match reader.read(&mut chunk).await {
@@ -284,16 +305,18 @@ async fn read_loop(mut reader: OwnedReadHalf, session: Arc<Session>, on_deliver:
 
 /// A byte stream that cannot be split into PDUs: tell the SMSC (generic_nack) and end the
 /// session, as SMPP v3.4 §2.10 allows; the provider binds again.
-fn malformed(session: &Session, error: &PduError) -> String {
+async fn malformed(session: &Session, error: &PduError) -> String {
     tracing::error!(%error, "malformed PDU from the SMSC: closing the session");
-    session.send(&Pdu::new(status::INVALID_COMMAND_LENGTH, 0, Body::GenericNack));
+    if let Ok(room) = session.outgoing.try_reserve() {
+        room.send(pdu::encode(&Pdu::new(status::INVALID_COMMAND_LENGTH, 0, Body::GenericNack)));
+    }
     format!("malformed PDU from the SMSC: {error}")
 }
 
 /// A whole PDU this client cannot read (an unknown command such as data_sm, or a bad body): a
 /// request gets a generic_nack and the session goes on, so that an SMSC repeating it cannot keep
 /// the session down; a response wakes its request with the failure.
-fn undecodable(session: &Session, frame: &[u8], error: &PduError) {
+fn undecodable(session: &Session, frame: &[u8], room: mpsc::OwnedPermit<Vec<u8>>, error: &PduError) {
     let Some((command_id, sequence_number)) = pdu::header_ids(frame) else { return };
     tracing::warn!(%error, command_id = format!("{command_id:#010x}"), "PDU from the SMSC not understood");
     if command_id & 0x8000_0000 != 0 {
@@ -304,23 +327,31 @@ fn undecodable(session: &Session, frame: &[u8], error: &PduError) {
         PduError::UnknownCommand(_) => status::INVALID_COMMAND_ID,
         _ => status::INVALID_COMMAND_LENGTH,
     };
-    session.send(&Pdu::new(status, sequence_number, Body::GenericNack));
+    room.send(pdu::encode(&Pdu::new(status, sequence_number, Body::GenericNack)));
 }
 
 /// Handles one PDU from the SMSC; `Some(reason)` ends the session.
-fn dispatch(session: &Session, pdu: Pdu, on_deliver: &DeliverHandler) -> Option<String> {
+fn dispatch(
+    session: &Session,
+    pdu: Pdu,
+    room: mpsc::OwnedPermit<Vec<u8>>,
+    on_deliver: &DeliverHandler,
+) -> Option<String> {
     let sequence_number = pdu.sequence_number;
+    let answer = |room: mpsc::OwnedPermit<Vec<u8>>, status: u32, body: Body| {
+        room.send(pdu::encode(&Pdu::new(status, sequence_number, body)));
+    };
     match pdu.body {
         Body::DeliverSm(sm) => {
-            on_deliver(sm, Responder { sequence_number, outgoing: session.outgoing.clone() });
+            on_deliver(sm, Responder { sequence_number, room });
             None
         }
         Body::EnquireLink => {
-            session.send(&Pdu::new(status::OK, sequence_number, Body::EnquireLinkResp));
+            answer(room, status::OK, Body::EnquireLinkResp);
             None
         }
         Body::Unbind => {
-            session.send(&Pdu::new(status::OK, sequence_number, Body::UnbindResp));
+            answer(room, status::OK, Body::UnbindResp);
             Some("the SMSC unbound".into())
         }
         _ if pdu.command_id & 0x8000_0000 != 0 => {
@@ -331,7 +362,7 @@ fn dispatch(session: &Session, pdu: Pdu, on_deliver: &DeliverHandler) -> Option<
             None
         }
         _ => {
-            session.send(&Pdu::new(status::INVALID_COMMAND_ID, sequence_number, Body::GenericNack));
+            answer(room, status::INVALID_COMMAND_ID, Body::GenericNack);
             None
         }
     }
@@ -347,5 +378,74 @@ async fn keep_alive(session: Arc<Session>, interval: Duration) -> String {
             Ok(resp) => return format!("enquire_link answered with {:#x}", resp.command_id),
             Err(e) => return format!("enquire_link failed: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// An SMSC that binds, then sends receipts faster than they are answered: orderguard reads on
+    /// only while there is room for the answers, so it holds at most `OUTGOING_QUEUE` of them and
+    /// the rest waits in the connection (the SMSC's writes stall once that is full).
+    #[tokio::test]
+    async fn an_smsc_that_stops_reading_is_held_back() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let smsc = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut header = [0_u8; 16];
+            socket.read_exact(&mut header).await.unwrap();
+            let length = usize::try_from(u32::from_be_bytes(header[..4].try_into().unwrap())).unwrap();
+            let mut rest = vec![0_u8; length - 16];
+            socket.read_exact(&mut rest).await.unwrap();
+            let sequence = u32::from_be_bytes(header[12..16].try_into().unwrap());
+            let bound = Body::BindTransceiverResp(pdu::BindResp { system_id: "smsc".into(), tlvs: Vec::new() });
+            socket.write_all(&pdu::encode(&Pdu::new(status::OK, sequence, bound))).await.unwrap();
+            let receipt = ShortMessage { short_message: b"id:1 stat:DELIVRD".to_vec(), ..ShortMessage::default() };
+            for n in 0..3 * OUTGOING_QUEUE {
+                let sequence = u32::try_from(n).unwrap() + 100;
+                socket.write_all(&pdu::encode(&Pdu::new(0, sequence, Body::DeliverSm(receipt.clone())))).await.unwrap();
+            }
+            socket
+        });
+        // A receiver that answers nothing yet: it keeps each answer's room.
+        let (seen, kept) = (Arc::new(AtomicUsize::new(0)), Arc::new(Mutex::new(Vec::new())));
+        let (seen_inside, kept_inside) = (seen.clone(), kept.clone());
+        let on_deliver: DeliverHandler = Arc::new(move |_, responder| {
+            seen_inside.fetch_add(1, Ordering::Relaxed);
+            kept_inside.lock().unwrap().push(responder);
+        });
+        let bind = Body::BindTransceiver(pdu::Bind {
+            system_id: "og".into(),
+            password: "pw".into(),
+            system_type: String::new(),
+            interface_version: 0x34,
+            addr_ton: 0,
+            addr_npi: 0,
+            address_range: String::new(),
+        });
+        let config = SessionConfig {
+            address,
+            bind,
+            window: 10,
+            response_timeout: Duration::from_secs(5),
+            enquire_link_interval: Duration::from_secs(600),
+        };
+        let opened = Session::open(config, on_deliver).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(seen.load(Ordering::Relaxed), OUTGOING_QUEUE, "read no further than it can answer");
+        // Answers going out make room: reading goes on.
+        for responder in kept.lock().unwrap().drain(..) {
+            responder.respond(status::OK);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(seen.load(Ordering::Relaxed) > OUTGOING_QUEUE);
+        opened.session.close();
+        smsc.abort();
     }
 }
