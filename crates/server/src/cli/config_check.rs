@@ -75,11 +75,15 @@ pub fn check(settings: &Settings) -> Report {
         report.add(None, Level::Warning, "no brands are configured");
     }
     let dev = &settings.dev;
-    let on: Vec<&str> =
-        [("outbox_page", dev.outbox_page), ("demo_shop", dev.demo_shop), ("simulated_clock", dev.simulated_clock)]
-            .into_iter()
-            .filter_map(|(name, enabled)| enabled.then_some(name))
-            .collect();
+    let on: Vec<&str> = [
+        ("outbox_page", dev.outbox_page),
+        ("demo_shop", dev.demo_shop),
+        ("simulated_clock", dev.simulated_clock),
+        ("show_admin_codes", dev.show_admin_codes),
+    ]
+    .into_iter()
+    .filter_map(|(name, enabled)| enabled.then_some(name))
+    .collect();
     if !on.is_empty() {
         report.add(
             None,

@@ -197,6 +197,10 @@ pub struct DevSettings {
     /// private network (development: a receiver on the developer's machine). Never in production.
     #[serde(default)]
     pub stored_webhooks_to_private_targets: bool,
+    /// Show the admin sign-in's current second-factor code on its page (the demo: no
+    /// authenticator app needed). Never in production: it makes the second factor worthless.
+    #[serde(default)]
+    pub show_admin_codes: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -112,6 +112,8 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .routes(routes!(pages::assets::asset))
         .routes(routes!(admin::home::home))
         .routes(routes!(admin::login::login_form, admin::login::login))
+        .routes(routes!(admin::login::code_form, admin::login::code))
+        .routes(routes!(admin::login::enrol_form, admin::login::enrol))
         .routes(routes!(admin::login::logout))
         .routes(routes!(admin::trace::trace))
         .routes(routes!(admin::trace::audit_log))

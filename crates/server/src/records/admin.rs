@@ -14,6 +14,8 @@ pub struct AdminUser {
     pub role: Role,
     /// The one brand of a brand role.
     pub brand: Option<String>,
+    /// The second factor's TOTP secret, encrypted; `None` until the user enrols.
+    pub totp_secret_enc: Option<Vec<u8>>,
 }
 
 /// What a user looked at that holds personal data, or decided about an order.

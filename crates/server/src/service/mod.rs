@@ -11,6 +11,7 @@ pub mod health;
 pub mod lists;
 pub mod orders;
 pub mod privacy;
+pub mod second_factor;
 pub mod signing_keys;
 pub mod sms;
 pub mod trace;

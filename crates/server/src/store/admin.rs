@@ -44,13 +44,15 @@ fn user_from(row: &super::Row) -> Result<AdminUser, StoreError> {
         password_hash: row.text("password_hash")?,
         role: row.parsed("role", Role::parse)?,
         brand: row.opt_text("brand")?,
+        totp_secret_enc: row.opt_blob("totp_secret_enc")?,
     })
 }
 
 /// An active (not disabled) user.
 pub fn find_user(conn: &mut dyn Conn, username: &str) -> Result<Option<AdminUser>, StoreError> {
     conn.query_opt(
-        "SELECT id, username, password_hash, role, brand FROM admin_users WHERE username = $1 AND disabled_at IS NULL",
+        "SELECT id, username, password_hash, role, brand, totp_secret_enc FROM admin_users \
+         WHERE username = $1 AND disabled_at IS NULL",
         &[username.into()],
     )?
     .as_ref()
@@ -111,7 +113,7 @@ pub fn session_user(
     now: i64,
 ) -> Result<Option<(AdminUser, String)>, StoreError> {
     conn.query_opt(
-        "SELECT u.id, u.username, u.password_hash, u.role, u.brand, s.csrf_token FROM admin_sessions s \
+        "SELECT u.id, u.username, u.password_hash, u.role, u.brand, u.totp_secret_enc, s.csrf_token FROM admin_sessions s \
          JOIN admin_users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
         &[token_hash.to_vec().into(), now.into()],
     )?

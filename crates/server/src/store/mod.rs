@@ -15,6 +15,7 @@ pub mod privacy;
 pub mod risk_activity;
 pub mod rollups;
 pub mod scratch;
+pub mod second_factor;
 pub mod sms;
 pub mod verifications;
 pub mod webhooks;
@@ -122,6 +123,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (19, include_str!("../../migrations/sqlite/0019_alerts.sql")),
     (20, include_str!("../../migrations/sqlite/0020_sign_in_failures_pseudonymous.sql")),
     (21, include_str!("../../migrations/sqlite/0021_privacy.sql")),
+    (22, include_str!("../../migrations/sqlite/0022_admin_second_factor.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -145,6 +147,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (19, include_str!("../../migrations/postgres/0019_alerts.sql")),
     (20, include_str!("../../migrations/postgres/0020_sign_in_failures_pseudonymous.sql")),
     (21, include_str!("../../migrations/postgres/0021_privacy.sql")),
+    (22, include_str!("../../migrations/postgres/0022_admin_second_factor.sql")),
 ];
 
 impl Store {

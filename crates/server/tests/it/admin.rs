@@ -112,10 +112,85 @@ impl Browser {
         self.keep(response).await
     }
 
+    /// Signs in through both steps, as the user with their authenticator app would: a user's
+    /// first sign-in on this server enrols their second factor (the secret read from the page).
+    /// Answers the password step's page when it does not lead on (a wrong password, a refused
+    /// address), else the last step's: the redirect to /admin, or the wrong code's page. A first
+    /// enrolment's page of recovery codes counts as the redirect to /admin it leads to.
     pub async fn sign_in(&mut self, username: &str, password: &str) -> Page {
         let form = self.get("/admin/login").await;
         let csrf = hidden_csrf(&form.html);
-        self.post("/admin/login", &[("username", username), ("password", password), ("csrf", &csrf)]).await
+        let page = self.post("/admin/login", &[("username", username), ("password", password), ("csrf", &csrf)]).await;
+        match page.location.as_deref() {
+            Some("/admin/login/enrol") => {
+                let enrol = self.get("/admin/login/enrol").await;
+                let secret = enrol.html.split("id=\"totp-secret\">").nth(1).unwrap().split('<').next().unwrap();
+                authenticator::enrolled(&self.base, username, secret);
+                let code = authenticator::code(&self.base, username);
+                let done = self.post("/admin/login/enrol", &[("code", &code), ("csrf", &csrf)]).await;
+                assert_eq!(done.status, StatusCode::OK, "{}", done.html);
+                let codes: Vec<String> =
+                    done.html.split("<li><code>").skip(1).map(|c| c.split('<').next().unwrap().to_owned()).collect();
+                assert_eq!(codes.len(), 10, "{}", done.html);
+                authenticator::recovery_codes(&self.base, username, codes);
+                Page { status: StatusCode::SEE_OTHER, location: Some("/admin".into()), html: done.html }
+            }
+            Some("/admin/login/code") => {
+                let code = authenticator::code(&self.base, username);
+                self.post("/admin/login/code", &[("code", &code), ("csrf", &csrf)]).await
+            }
+            _ => page,
+        }
+    }
+}
+
+/// The tests' authenticator app: the TOTP secrets of the users enrolled on each server, and the
+/// codes it shows (each good once: a user signing in again within the same 30 seconds gets the
+/// next step's code, or, past that, one of their recovery codes).
+pub mod authenticator {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    struct Enrolled {
+        secret: Vec<u8>,
+        last_step: u64,
+        recovery: Vec<String>,
+    }
+
+    static APPS: Mutex<Option<HashMap<(String, String), Enrolled>>> = Mutex::new(None);
+
+    fn with<T>(f: impl FnOnce(&mut HashMap<(String, String), Enrolled>) -> T) -> T {
+        f(APPS.lock().unwrap().get_or_insert_with(HashMap::new))
+    }
+
+    fn totp(secret: &[u8]) -> totp_rs::TOTP {
+        totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, secret.to_vec(), None, "test".into()).unwrap()
+    }
+
+    pub fn enrolled(base: &str, username: &str, secret_base32: &str) {
+        let secret = totp_rs::Secret::Encoded(secret_base32.to_owned()).to_bytes().unwrap();
+        with(|apps| {
+            apps.insert((base.into(), username.into()), Enrolled { secret, last_step: 0, recovery: Vec::new() })
+        });
+    }
+
+    pub fn recovery_codes(base: &str, username: &str, codes: Vec<String>) {
+        with(|apps| apps.get_mut(&(base.into(), username.into())).unwrap().recovery = codes);
+    }
+
+    /// The code the app shows now for a user enrolled on `base` (a wrong one for anyone else).
+    pub fn code(base: &str, username: &str) -> String {
+        let now = u64::try_from(orderguard::clock::real_now().millis() / 1000).unwrap() / 30;
+        with(|apps| {
+            let Some(app) = apps.get_mut(&(base.into(), username.into())) else { return "000000".into() };
+            match [now, now + 1].into_iter().find(|step| *step > app.last_step) {
+                Some(step) => {
+                    app.last_step = step;
+                    totp(&app.secret).generate(step * 30)
+                }
+                None => app.recovery.pop().expect("a recovery code left"),
+            }
+        })
     }
 }
 
@@ -179,20 +254,41 @@ async fn failed_sign_ins_are_throttled(db: Db) {
     assert!(add_user(&db, &["--username", "ops2", "--role", "operator"]).0);
     let server = TestServer::start(db).await;
     let mut browser = Browser::new(&server);
+    assert_eq!(browser.sign_in("ops", PASSWORD).await.status, StatusCode::SEE_OTHER, "ops enrols a second factor");
+    let mut guesser = Browser::new(&server);
     for _ in 0..5 {
-        assert_eq!(browser.sign_in("ops", "guess").await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(guesser.sign_in("ops", "guess").await.status, StatusCode::UNAUTHORIZED);
     }
-    // Locked now, even with the right password; unknown users look the same as known ones.
+    // Locked now: the code is asked for whatever the password, so a guesser cannot tell a right
+    // guess, and a wrong password with a right code does not get in...
+    let form = guesser.get("/admin/login").await;
+    let csrf = hidden_csrf(&form.html);
+    let page = guesser.post("/admin/login", &[("username", "ops"), ("password", "guess"), ("csrf", &csrf)]).await;
+    assert_eq!(page.location.as_deref(), Some("/admin/login/code"), "the same answer as to the right password");
+    let code = authenticator::code(&server.base, "ops");
+    let page = guesser.post("/admin/login/code", &[("code", &code), ("csrf", &csrf)]).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(page.html.contains("Wrong code"), "{}", page.html);
+    // ...but the owner, with the password and the second factor, still gets in: the lock does
+    // not lock them out.
     let page = browser.sign_in("ops", PASSWORD).await;
+    assert_eq!((page.status, page.location.as_deref()), (StatusCode::SEE_OTHER, Some("/admin")));
+    // A user without a second factor yet cannot pass a lock with the password alone.
+    for _ in 0..5 {
+        assert_eq!(guesser.sign_in("ops2", "guess").await.status, StatusCode::UNAUTHORIZED);
+    }
+    let page = guesser.sign_in("ops2", PASSWORD).await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED, "asked for a code it cannot have: {}", page.html);
+    assert!(page.html.contains("Wrong code"));
+    assert_eq!(guesser.sign_in("nobody", "guess").await.status, StatusCode::UNAUTHORIZED);
+    // One address trying many usernames: after 30 failures in the window it is refused, even with
+    // a right password (so far: 5 + 1 + 1 for ops, 5 + 1 for ops2, 1 for nobody).
+    for n in 0..16 {
+        assert_eq!(guesser.sign_in(&format!("guess-{n}"), "guess").await.status, StatusCode::UNAUTHORIZED);
+    }
+    let page = guesser.sign_in("ops", PASSWORD).await;
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(page.html.contains("Too many failed sign-ins"), "{}", page.html);
-    assert_eq!(browser.sign_in("nobody", "guess").await.status, StatusCode::UNAUTHORIZED);
-    // One address trying many usernames: after 30 failures in the window it is refused too, even
-    // with another user's right password.
-    for n in 0..24 {
-        assert_eq!(browser.sign_in(&format!("guess-{n}"), "guess").await.status, StatusCode::UNAUTHORIZED);
-    }
-    assert_eq!(browser.sign_in("ops2", PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
 
     // What was kept of the failures: keyed references of the typed name (it may be a password
     // typed into the wrong field) and of the client's address, never the name or the address.

@@ -212,7 +212,10 @@ pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
     println!("  demo shops     {base_url}/demo");
     println!("  SMS outbox     {base_url}/dev/outbox");
     println!("  webhooks       {base_url}/dev/webhooks");
-    println!("  dashboards     {base_url}/admin  (admin / {})", admin_password.as_deref().unwrap_or("?"));
+    println!(
+        "  dashboards     {base_url}/admin  (admin / {}; the second factor's code is shown on its page)",
+        admin_password.as_deref().unwrap_or("?")
+    );
     println!("  API            {base_url}/openapi.json");
     println!("  metrics        {metrics_url}  (Prometheus, this machine only)");
     for b in &brands {

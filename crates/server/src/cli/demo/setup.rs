@@ -234,6 +234,9 @@ outbox_page = true
 demo_shop = true
 # `orderguard simulate` moves this instance's clock through weeks of traffic.
 simulated_clock = true
+# The admin sign-in's second factor: its page shows the current code, so that the demo needs no
+# authenticator app. Never in production.
+show_admin_codes = true
 # A telco gateway of the instance's own (CAMARA SIM Swap and Device Swap) for the SIM swap check.
 network_api = true
 network_api_secret = "{network_secret}"

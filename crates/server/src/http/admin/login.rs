@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::{
@@ -13,7 +13,11 @@ use super::{
 use crate::app::App;
 use crate::http::body::RequestBody;
 use crate::http::error::{PageError, capitalised};
-use crate::service::admin::{self as service, AdminError};
+use crate::service::admin::{self as service, AdminError, NewSession};
+use crate::service::second_factor;
+
+/// The sign-in between the password and the second factor.
+const SIGN_IN_COOKIE: &str = "og_admin_signin";
 
 #[derive(Template)]
 #[template(path = "admin_login.html")]
@@ -77,14 +81,13 @@ pub async fn login(
     let client = app.secrets.reference("sign-in-client", &address.to_string());
     let password = field("password");
     match service::sign_in(&app.store, &app.secrets, username, password, &client, app.clock.now()).await {
-        Ok(session) => {
-            let mut response = Redirect::to("/admin").into_response();
-            let cookies = response.headers_mut();
-            cookies.append(
-                header::SET_COOKIE,
-                set_cookie(&app, SESSION_COOKIE, &session.token, service::SESSION_MS / 1000),
-            );
-            cookies.append(header::SET_COOKIE, set_cookie(&app, LOGIN_CSRF_COOKIE, "", 0));
+        Ok(checked) => {
+            let next = if checked.enrol { "/admin/login/enrol" } else { "/admin/login/code" };
+            let mut response = Redirect::to(next).into_response();
+            let max_age = second_factor::PENDING_MS / 1000;
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, set_cookie(&app, SIGN_IN_COOKIE, &checked.token, max_age));
             Ok(response)
         }
         Err(e @ AdminError::WrongCredentials) => {
@@ -93,6 +96,154 @@ pub async fn login(
         Err(e @ AdminError::Throttled(_)) => {
             login_page(&app, &headers, StatusCode::TOO_MANY_REQUESTS, username, Some(capitalised(&e.to_string())))
         }
+        Err(e) => Err(PageError::internal(&e)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_second_factor.html")]
+struct SecondFactorPage<'a> {
+    csrf: &'a str,
+    message: Option<String>,
+    enrolment: Option<second_factor::Enrolment>,
+    /// Development only (`dev.show_admin_codes`): the code of this moment.
+    dev_code: Option<String>,
+    recovery_codes: Vec<String>,
+}
+
+/// Back to the password, with why.
+fn start_over(app: &App, headers: &HeaderMap, error: &AdminError) -> Result<Response, PageError> {
+    let mut response = login_page(app, headers, StatusCode::UNAUTHORIZED, "", Some(capitalised(&error.to_string())))?;
+    response.headers_mut().append(header::SET_COOKIE, set_cookie(app, SIGN_IN_COOKIE, "", 0));
+    Ok(response)
+}
+
+/// The second step's page: the code form, or the enrolment (QR code, secret, code form).
+async fn second_factor_page(
+    app: &App,
+    headers: &HeaderMap,
+    status: StatusCode,
+    enrol: bool,
+    message: Option<String>,
+) -> Result<Response, PageError> {
+    let expired = AdminError::SignInExpired;
+    let (Some(token), Some(csrf)) = (cookie(headers, SIGN_IN_COOKIE), cookie(headers, LOGIN_CSRF_COOKIE)) else {
+        return start_over(app, headers, &expired);
+    };
+    let now = app.clock.now().millis();
+    let show = app.settings.dev.show_admin_codes;
+    let (enrolment, dev_code) = if enrol {
+        match second_factor::enrolment(&app.store, &app.secrets, token, now)
+            .await
+            .map_err(|e| PageError::internal(&e))?
+        {
+            Some(enrolment) => {
+                let code = show.then(|| enrolment.current_code.clone());
+                (Some(enrolment), code)
+            }
+            None => return start_over(app, headers, &expired),
+        }
+    } else {
+        match second_factor::challenge(&app.store, &app.secrets, token, now)
+            .await
+            .map_err(|e| PageError::internal(&e))?
+        {
+            Some(challenge) => (None, challenge.current_code.filter(|_| show)),
+            None => return start_over(app, headers, &expired),
+        }
+    };
+    let html = SecondFactorPage { csrf, message, enrolment, dev_code, recovery_codes: Vec::new() }.render();
+    page(status, html, Vec::new())
+}
+
+/// Signed in: the session cookie, and the sign-in's cookies gone.
+fn signed_in_cookies(app: &App, session: &NewSession) -> Vec<HeaderValue> {
+    vec![
+        set_cookie(app, SESSION_COOKIE, &session.token, service::SESSION_MS / 1000),
+        set_cookie(app, SIGN_IN_COOKIE, "", 0),
+        set_cookie(app, LOGIN_CSRF_COOKIE, "", 0),
+    ]
+}
+
+#[utoipa::path(get, path = "/admin/login/code", tag = "admin", responses((status = 200, description = "The form for the second factor's code", content_type = "text/html"), (status = 401, description = "No sign-in in progress: the sign-in form", content_type = "text/html")))]
+pub async fn code_form(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, PageError> {
+    second_factor_page(&app, &headers, StatusCode::OK, false, None).await
+}
+
+#[utoipa::path(get, path = "/admin/login/enrol", tag = "admin", responses((status = 200, description = "A new second factor: its QR code, secret and a form for a first code", content_type = "text/html"), (status = 401, description = "No sign-in in progress: the sign-in form", content_type = "text/html")))]
+pub async fn enrol_form(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, PageError> {
+    second_factor_page(&app, &headers, StatusCode::OK, true, None).await
+}
+
+/// The posted code, if the form carries the sign-in's CSRF token.
+fn posted_code(headers: &HeaderMap, body: &[u8]) -> Option<(String, String)> {
+    let fields = form_fields(body);
+    let csrf = fields.get("csrf").map(String::as_str).unwrap_or_default();
+    let token = cookie(headers, SIGN_IN_COOKIE)?;
+    cookie(headers, LOGIN_CSRF_COOKIE).filter(|expected| same_token(expected, csrf))?;
+    Some((token.to_owned(), fields.get("code").cloned().unwrap_or_default()))
+}
+
+#[utoipa::path(
+    post, path = "/admin/login/code", tag = "admin",
+    request_body(content = String, description = "Form fields code (from the authenticator app, or a recovery code), csrf", content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed in: to /admin, with the session cookie"),
+        (status = 401, description = "Wrong code (the form again), or the sign-in expired (the sign-in form)", content_type = "text/html"),
+    )
+)]
+pub async fn code(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    RequestBody(body): RequestBody,
+) -> Result<Response, PageError> {
+    let Some((token, code)) = posted_code(&headers, &body.unwrap_or_default()) else {
+        return start_over(&app, &headers, &AdminError::SignInExpired);
+    };
+    let now = app.clock.now().millis();
+    match second_factor::complete(&app.store, &app.secrets, &token, &code, now).await {
+        Ok(session) => {
+            let mut response = Redirect::to("/admin").into_response();
+            for value in signed_in_cookies(&app, &session) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            Ok(response)
+        }
+        Err(e @ AdminError::WrongCode) => {
+            second_factor_page(&app, &headers, StatusCode::UNAUTHORIZED, false, Some(capitalised(&e.to_string()))).await
+        }
+        Err(e @ AdminError::SignInExpired) => start_over(&app, &headers, &e),
+        Err(e) => Err(PageError::internal(&e)),
+    }
+}
+
+#[utoipa::path(
+    post, path = "/admin/login/enrol", tag = "admin",
+    request_body(content = String, description = "Form fields code (the first from the authenticator app), csrf", content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Enrolled and signed in: the recovery codes, shown once", content_type = "text/html"),
+        (status = 401, description = "Wrong code (the enrolment again), or the sign-in expired (the sign-in form)", content_type = "text/html"),
+    )
+)]
+pub async fn enrol(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    RequestBody(body): RequestBody,
+) -> Result<Response, PageError> {
+    let Some((token, code)) = posted_code(&headers, &body.unwrap_or_default()) else {
+        return start_over(&app, &headers, &AdminError::SignInExpired);
+    };
+    let now = app.clock.now().millis();
+    match second_factor::confirm_enrolment(&app.store, &app.secrets, &token, &code, now).await {
+        Ok((session, recovery_codes)) => {
+            let html =
+                SecondFactorPage { csrf: "", message: None, enrolment: None, dev_code: None, recovery_codes }.render();
+            page(StatusCode::OK, html, signed_in_cookies(&app, &session))
+        }
+        Err(e @ AdminError::WrongCode) => {
+            second_factor_page(&app, &headers, StatusCode::UNAUTHORIZED, true, Some(capitalised(&e.to_string()))).await
+        }
+        Err(e @ AdminError::SignInExpired) => start_over(&app, &headers, &e),
         Err(e) => Err(PageError::internal(&e)),
     }
 }
