@@ -5,6 +5,7 @@
 // and a small HTTP control API to steer it and inspect what arrived.
 //
 //   node smsc.mjs --smpp-port N --control-port N [--system-id ID --password PW] [--log FILE]
+//                 [--tls-key FILE --tls-cert FILE]   (SMPP over TLS, as SMSCs on port 3550 take it)
 //
 // Prints exactly one line on stdout once both ports listen: `ready smpp=<port> control=<port>`.
 // Everything else goes to stderr.
@@ -21,14 +22,14 @@ const HOST = '127.0.0.1';
 
 function usage(msg) {
   process.stderr.write(`smsc: ${msg}\nusage: node smsc.mjs --smpp-port N --control-port N ` +
-    '[--system-id ID --password PW] [--log FILE]\n');
+    '[--system-id ID --password PW] [--log FILE] [--tls-key FILE --tls-cert FILE]\n');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { smppPort: null, controlPort: null, systemId: null, password: null, log: null };
+  const opts = { smppPort: null, controlPort: null, systemId: null, password: null, log: null, tlsKey: null, tlsCert: null };
   const names = { '--smpp-port': 'smppPort', '--control-port': 'controlPort', '--system-id': 'systemId',
-    '--password': 'password', '--log': 'log' };
+    '--password': 'password', '--log': 'log', '--tls-key': 'tlsKey', '--tls-cert': 'tlsCert' };
   for (let i = 0; i < argv.length; i += 2) {
     const key = names[argv[i]];
     if (!key) usage(`unknown argument ${argv[i]}`);
@@ -180,7 +181,9 @@ smpp.tlvs.message_payload.filter = passThrough;
 const E = smpp.errors;
 const BIND_KINDS = { bind_transceiver: 'trx', bind_transmitter: 'tx', bind_receiver: 'rx' };
 
-const server = smpp.createServer();
+const server = opts.tlsKey && opts.tlsCert
+  ? smpp.createServer({ key: fs.readFileSync(opts.tlsKey), cert: fs.readFileSync(opts.tlsCert) })
+  : smpp.createServer();
 const boundSessions = () => server.sessions.filter((s) => s.bound);
 
 server.on('session', (session) => {

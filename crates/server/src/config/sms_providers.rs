@@ -72,6 +72,14 @@ pub struct SmppProviderConfig {
     /// Longest time to wait for the SMSC's answer to one PDU.
     #[serde(default = "default_response_timeout_ms")]
     pub response_timeout_ms: u64,
+    /// SMPP over TLS (rustls), for SMSCs that require it; the certificate is checked against
+    /// `ca_certificate`, else the public roots.
+    #[serde(default)]
+    pub tls: bool,
+    /// A PEM file with the CA (or CAs) that signed the SMSC's certificate.
+    pub ca_certificate: Option<std::path::PathBuf>,
+    /// The name in the SMSC's certificate, when it is not the host of `address`.
+    pub tls_server_name: Option<String>,
 }
 
 impl SmppProviderConfig {
@@ -92,6 +100,9 @@ impl SmppProviderConfig {
             enquire_link_seconds: default_enquire_link_seconds(),
             send_timeout_ms: default_send_timeout_ms(),
             response_timeout_ms: default_response_timeout_ms(),
+            tls: false,
+            ca_certificate: None,
+            tls_server_name: None,
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use orderguard::config::SmppBindMode;
-use orderguard::config::SmsProviderConfig;
+use orderguard::config::{SmppProviderConfig, SmsProviderConfig};
 use serde_json::{Value, json};
 
 use crate::on_both_databases;
@@ -24,6 +24,7 @@ on_both_databases!(
     two_instances_send_each_queued_message_once,
     doctor_binds_to_each_smpp_provider,
     keep_alive_and_a_garbled_smsc,
+    smpp_over_tls_with_a_private_ca,
 );
 
 /// The SMS events of a verification with their attributes, in order.
@@ -562,4 +563,78 @@ async fn an_unknown_pdu_is_nacked_and_the_session_stays() {
     assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1, "the session stayed up");
     assert!(provider.wait_until_bound(Duration::from_millis(100)).await);
     provider.stop();
+}
+
+/// An SMSC that takes binds over TLS only, with a certificate of a private CA: orderguard binds
+/// with `tls = true` and that CA, and refuses the SMSC without it or under another name.
+async fn smpp_over_tls_with_a_private_ca(db: Db) {
+    let certificates = crate::smsc::tls_certificates(&db.dir.0);
+    let smsc = Smsc::start_tls(db.dir.0.join("smsc.log"), &certificates).await;
+    let providers = format!(
+        r#"
+[sms_providers.smsc-tls]
+kind = "smpp"
+address = "127.0.0.1:{port}"
+system_id = "{system_id}"
+password = "{password}"
+tls = true
+ca_certificate = "{ca}"
+
+[sms_providers.public-roots]
+kind = "smpp"
+address = "127.0.0.1:{port}"
+system_id = "{system_id}"
+password = "{password}"
+tls = true
+
+[sms_providers.other-name]
+kind = "smpp"
+address = "127.0.0.1:{port}"
+system_id = "{system_id}"
+password = "{password}"
+tls = true
+ca_certificate = "{ca}"
+tls_server_name = "smsc.elsewhere.test"
+
+[sms_providers.plain]
+kind = "smpp"
+address = "127.0.0.1:{port}"
+system_id = "{system_id}"
+password = "{password}"
+response_timeout_ms = 500
+send_timeout_ms = 1000
+"#,
+        port = smsc.smpp_port,
+        system_id = crate::smsc::SYSTEM_ID,
+        password = crate::smsc::PASSWORD,
+        ca = certificates.ca.display(),
+    );
+    let (ok, out) = crate::support::run_doctor(&db, &providers);
+    assert!(!ok, "{out}");
+    let line = |subject: &str| out.lines().find(|l| l.contains(subject)).unwrap_or_default().to_owned();
+    assert!(line("smsc-tls").starts_with("ok") && line("smsc-tls").contains("bound as transceiver"), "{out}");
+    assert!(line("public-roots").starts_with("FAIL") && line("public-roots").contains("TLS"), "{out}");
+    assert!(line("other-name").starts_with("FAIL") && line("other-name").contains("TLS"), "{out}");
+    assert!(line("plain").starts_with("FAIL"), "plain SMPP to a TLS port: {out}");
+
+    let account = SmppProviderConfig {
+        tls: true,
+        ca_certificate: Some(certificates.ca.clone()),
+        tls_server_name: Some("smsc.test".into()),
+        ..smsc.account(10)
+    };
+    let server = TestServer::start_with(db, |s| {
+        s.sms_providers.insert("smsc".into(), SmsProviderConfig::Smpp(account));
+        s.brands[0].sms_route = vec!["smsc".into()];
+    })
+    .await;
+    let id = server.create(&server.alpha_key, "TLS-1", "c-1").await["id"].as_str().unwrap().to_owned();
+    let texts = smsc.wait_for_texts(1).await;
+    let text = texts[0]["text"].as_str().unwrap().to_owned();
+    wait_for_event(&server, &id, "sms.delivered").await;
+    let (status, body) = server
+        .post(&server.alpha_key, &format!("/v1/verifications/{id}/check"), json!({ "code": code_in(&text) }))
+        .await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("approved")), "{body}");
+    server.stop().await;
 }

@@ -12,6 +12,52 @@ use crate::peers::NodePeer;
 pub const SYSTEM_ID: &str = "orderguard";
 pub const PASSWORD: &str = "s3cret";
 
+/// A private CA and the SMSC's key and certificate signed by it (for `smsc.test` and
+/// 127.0.0.1), made with openssl in `dir`.
+pub struct TlsCertificates {
+    pub ca: PathBuf,
+    pub key: PathBuf,
+    pub certificate: PathBuf,
+}
+
+pub fn tls_certificates(dir: &std::path::Path) -> TlsCertificates {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Test SMSC CA"],
+    ]
+    .concat());
+    run(&[&["req"][..], &ec, &["-keyout", "smsc.key", "-out", "smsc.csr", "-subj", "/CN=smsc.test"]].concat());
+    std::fs::write(
+        dir.join("smsc.ext"),
+        "subjectAltName=DNS:smsc.test,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "smsc.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "smsc.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "smsc.ext",
+    ]);
+    TlsCertificates { ca: dir.join("ca.pem"), key: dir.join("smsc.key"), certificate: dir.join("smsc.pem") }
+}
+
 pub struct Smsc {
     pub smpp_port: u16,
     control: String,
@@ -26,8 +72,27 @@ impl Smsc {
         Self::start_on(0, log).await
     }
 
+    /// An SMSC that speaks SMPP over TLS, with the key and certificate of `tls_certificates`.
+    pub async fn start_tls(log: PathBuf, certificates: &TlsCertificates) -> Self {
+        Self::start_with(
+            0,
+            log,
+            &[
+                "--tls-key".into(),
+                certificates.key.display().to_string(),
+                "--tls-cert".into(),
+                certificates.certificate.display().to_string(),
+            ],
+        )
+        .await
+    }
+
     pub async fn start_on(smpp_port: u16, log: PathBuf) -> Self {
-        let args = [
+        Self::start_with(smpp_port, log, &[]).await
+    }
+
+    async fn start_with(smpp_port: u16, log: PathBuf, extra: &[String]) -> Self {
+        let mut args = vec![
             "--smpp-port".to_owned(),
             smpp_port.to_string(),
             "--control-port".into(),
@@ -39,6 +104,7 @@ impl Smsc {
             "--log".into(),
             log.display().to_string(),
         ];
+        args.extend_from_slice(extra);
         let peer = NodePeer::start("smsc", "smsc.mjs", Some("smpp"), &args).await;
         Self {
             smpp_port: peer.ready_value("smpp").parse().unwrap(),

@@ -8,6 +8,7 @@ pub mod pdu;
 mod provider;
 pub mod receipt;
 mod session;
+mod tls;
 
 pub use provider::{Probe, ProviderContext, SmppProvider};
 pub use session::SessionError;

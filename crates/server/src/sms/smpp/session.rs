@@ -15,18 +15,20 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{Semaphore, SemaphorePermit, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::pdu::{self, Body, Pdu, PduError, ShortMessage, command, status};
+use super::tls::SmppTls;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SessionError {
     #[error("cannot connect to {address}: {error}")]
     Connect { address: String, error: String },
+    #[error("TLS with {address} failed: {error}")]
+    Tls { address: String, error: String },
     #[error("the SMSC refused the bind with status {0:#x}")]
     BindRefused(u32),
     #[error("the SMSC did not answer within {0:?}")]
@@ -79,6 +81,8 @@ pub struct SessionConfig {
     pub window: usize,
     pub response_timeout: Duration,
     pub enquire_link_interval: Duration,
+    /// SMPP over TLS; plain TCP without it.
+    pub tls: Option<Arc<SmppTls>>,
 }
 
 impl Session {
@@ -91,7 +95,6 @@ impl Session {
             .map_err(|_| SessionError::Connect { address: config.address.clone(), error: "timed out".into() })?
             .map_err(|e| SessionError::Connect { address: config.address.clone(), error: e.to_string() })?;
         let _ = stream.set_nodelay(true);
-        let (reader, writer) = stream.into_split();
         let (outgoing, to_write) = mpsc::channel(OUTGOING_QUEUE.max(config.window + 16));
         let (closed, _) = watch::channel(false);
         let session = Arc::new(Self {
@@ -104,8 +107,23 @@ impl Session {
         });
         let (ended_tx, ended) = oneshot::channel();
         let ending = Arc::new(Mutex::new(Some(ended_tx)));
-        spawn_part(&session, &ending, write_loop(writer, to_write, session.closed.subscribe()));
-        spawn_part(&session, &ending, read_loop(reader, session.clone(), on_deliver));
+        match &config.tls {
+            None => {
+                let (reader, writer) = stream.into_split();
+                spawn_part(&session, &ending, write_loop(writer, to_write, session.closed.subscribe()));
+                spawn_part(&session, &ending, read_loop(reader, session.clone(), on_deliver));
+            }
+            Some(tls) => {
+                let handshake = tokio::time::timeout(config.response_timeout, tls.connect(stream));
+                let stream = handshake
+                    .await
+                    .map_err(|_| SessionError::Tls { address: config.address.clone(), error: "timed out".into() })?
+                    .map_err(|e| SessionError::Tls { address: config.address.clone(), error: e.to_string() })?;
+                let (reader, writer) = tokio::io::split(stream);
+                spawn_part(&session, &ending, write_loop(writer, to_write, session.closed.subscribe()));
+                spawn_part(&session, &ending, read_loop(reader, session.clone(), on_deliver));
+            }
+        }
         spawn_part(&session, &ending, keep_alive(session.clone(), config.enquire_link_interval));
         // A bind answered late (or not at all) must not leave a session the SMSC counts as bound.
         let answer = match session.send_and_wait(config.bind, config.response_timeout).await {
@@ -234,7 +252,7 @@ fn spawn_part(
 }
 
 async fn write_loop(
-    mut writer: OwnedWriteHalf,
+    mut writer: impl AsyncWrite + Unpin,
     mut to_write: mpsc::Receiver<Vec<u8>>,
     mut closed: watch::Receiver<bool>,
 ) -> String {
@@ -270,7 +288,7 @@ async fn write_loop(
     }
 }
 
-async fn read_loop(mut reader: OwnedReadHalf, session: Arc<Session>, on_deliver: DeliverHandler) -> String {
+async fn read_loop(mut reader: impl AsyncRead + Unpin, session: Arc<Session>, on_deliver: DeliverHandler) -> String {
     let mut buffer: Vec<u8> = Vec::with_capacity(8192);
     let mut chunk = vec![0_u8; 16 * 1024];
     loop {
@@ -435,6 +453,7 @@ mod tests {
             window: 10,
             response_timeout: Duration::from_secs(5),
             enquire_link_interval: Duration::from_secs(600),
+            tls: None,
         };
         let opened = Session::open(config, on_deliver).await.unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;

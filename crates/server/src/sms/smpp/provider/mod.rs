@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::pdu::{self, Bind, Body, status};
 use super::session::{Responder, Session, SessionConfig, SessionError};
+use super::tls::SmppTls;
 use crate::config::{ConfigError, SmppBindMode, SmppProviderConfig, resolve_secrets};
 use crate::metrics::Metrics;
 use crate::sms::delivery::DeliveryReports;
@@ -45,6 +46,7 @@ pub struct SmppProvider {
     leading_parts: Mutex<HashSet<String>>,
     stop: watch::Sender<bool>,
     metrics: OnceLock<Arc<Metrics>>,
+    tls: Option<Arc<SmppTls>>,
 }
 
 /// What `orderguard doctor` learns from one bind.
@@ -93,6 +95,15 @@ impl SmppProvider {
         if !(100..=config.send_timeout_ms).contains(&config.response_timeout_ms) {
             return Err(invalid("response_timeout_ms must be 100 to send_timeout_ms".into()));
         }
+        let tls = if config.tls {
+            let host = config.address.rsplit_once(':').map_or("", |(host, _)| host);
+            let server_name = config.tls_server_name.as_deref().unwrap_or(host);
+            Some(Arc::new(SmppTls::new(server_name, config.ca_certificate.as_deref()).map_err(invalid)?))
+        } else if config.ca_certificate.is_some() || config.tls_server_name.is_some() {
+            return Err(invalid("ca_certificate and tls_server_name need tls = true".into()));
+        } else {
+            None
+        };
         let kinds: Vec<BindKind> = match config.bind_mode {
             SmppBindMode::Transceiver => vec![BindKind::Transceiver; config.binds],
             SmppBindMode::TransmitterReceiver => {
@@ -129,6 +140,7 @@ impl SmppProvider {
             leading_parts: Mutex::new(HashSet::new()),
             stop: watch::channel(false).0,
             metrics: OnceLock::new(),
+            tls,
         })
     }
 
@@ -180,6 +192,7 @@ impl SmppProvider {
             window: self.window,
             response_timeout: self.response_timeout,
             enquire_link_interval: self.enquire_link_interval,
+            tls: self.tls.clone(),
         }
     }
 }
