@@ -22,7 +22,7 @@ impl std::fmt::Debug for OtpCode {
 
 impl OtpCode {
     pub fn parse(input: &str) -> Result<Self, FieldError> {
-        let trimmed = input.trim();
+        let trimmed = input.trim_matches(|c: char| c.is_ascii_whitespace());
         let length_ok = (usize::from(MIN_LENGTH)..=usize::from(MAX_LENGTH)).contains(&trimmed.len());
         if !length_ok || !trimmed.bytes().all(|b| b.is_ascii_digit()) {
             return Err(FieldError::new("code", "must be the 6 to 8 digits from the SMS"));

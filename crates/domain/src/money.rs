@@ -9,7 +9,8 @@ pub struct Currency {
 
 /// The ISO 4217 codes of money in circulation (no precious metals, funds or test codes, nor
 /// currencies replaced: BGN by the euro in 2026, ANG by XCG in 2025).
-const ISO_4217: &[&str] = &[
+/// The ISO 4217 currencies in circulation, in order.
+pub const ISO_4217: &[&str] = &[
     "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BHD", "BIF", "BMD", "BND",
     "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE",
     "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD",

@@ -47,7 +47,10 @@ pub const MAX_ITEMS: usize = 100;
 /// Text the customer may be shown: no control characters, and no bidirectional formatting that
 /// could make it read differently from what it is (an item name that turns "0.01" into "10.0").
 fn text(field: &str, value: &str, max: usize) -> Result<String, FieldError> {
-    if value.trim().is_empty() || value.len() > max || value.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+    if value.trim().is_empty()
+        || value.chars().count() > max
+        || value.chars().any(|c| c.is_control() || is_bidi_control(c))
+    {
         return Err(FieldError::new(
             field,
             format!("must be 1 to {max} characters without control or bidirectional formatting characters"),

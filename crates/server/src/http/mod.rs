@@ -8,6 +8,7 @@ pub mod client_ip;
 pub mod dev;
 pub mod error;
 pub mod locale;
+mod openapi_rules;
 pub mod pages;
 mod strict_json;
 mod webhooks_doc;
@@ -182,6 +183,7 @@ pub fn router(app: Arc<App>) -> axum::Router {
     describe_reason_codes(&mut openapi);
     let mut document = serde_json::to_value(&openapi).unwrap_or_default();
     webhooks_doc::add_webhooks(&mut document);
+    openapi_rules::add_rules(&mut document);
     let openapi_json = document.to_string();
     let _ = app.openapi.set(openapi_json);
     router

@@ -3,7 +3,7 @@ use serde_json::Value;
 use crate::on_both_databases;
 use crate::support::{Db, TestServer};
 
-on_both_databases!(every_documented_route_is_served);
+on_both_databases!(every_documented_route_is_served, the_document_states_the_rules_the_api_checks);
 
 /// Every route goes through `OpenApiRouter::routes`, which documents it; raw axum routing would not.
 #[test]
@@ -134,4 +134,50 @@ fn shop_view_is_documented(doc: &Value) {
         assert_eq!(problem, "#/components/schemas/Problem", "{action}");
     }
     assert!(schemas["Problem"]["properties"]["retry_after_seconds"]["description"].is_string());
+}
+
+/// What a fuzzer found missing: the answers to a missing key and to a body the API cannot take,
+/// the hosted page's 404, and the field rules the server checks (tests/schemathesis runs every
+/// check against the demo; this keeps the document from losing them between its runs).
+async fn the_document_states_the_rules_the_api_checks(db: Db) {
+    let server = TestServer::start(db).await;
+    let doc: Value =
+        server.http.get(format!("{}/openapi.json", server.base)).send().await.unwrap().json().await.unwrap();
+    for (path, method) in [
+        ("/v1/verifications", "post"),
+        ("/v1/verifications/{id}/check", "post"),
+        ("/v1/verifications/{id}/cancel", "post"),
+        ("/v1/orders/{order_id}/outcome", "post"),
+    ] {
+        let responses = &doc["paths"][path][method]["responses"];
+        for status in ["400", "401", "413", "415", "422"] {
+            assert!(responses.get(status).is_some(), "{method} {path} documents {status}: {responses}");
+        }
+    }
+    assert!(doc["paths"]["/v1/verifications/{id}/resend"]["post"]["responses"].get("401").is_some());
+    assert!(doc["paths"]["/v/{token}/check"]["post"]["responses"].get("404").is_some());
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["OrderBody"]["properties"]["id"]["minLength"], 1);
+    assert_eq!(schemas["OrderBody"]["properties"]["id"]["maxLength"], 128);
+    assert!(schemas["OrderBody"]["properties"]["currency"]["enum"].as_array().unwrap().iter().any(|c| c == "EUR"));
+    assert_eq!(schemas["OutcomeRequest"]["properties"]["outcome"]["enum"].as_array().unwrap().len(), 5);
+    assert!(schemas["CheckRequest"]["properties"]["code"]["pattern"].as_str().unwrap().contains("[0-9]{6,8}"));
+    assert_eq!(schemas["CustomerBody"]["oneOf"].as_array().unwrap().len(), 3, "exactly one way to name the customer");
+    assert_eq!(schemas["CreateVerificationRequest"]["additionalProperties"], false);
+    // And the server holds to them: a code with a space the document allows, a JSON null body.
+    let id = server.create(&server.alpha_key, "DOC-1", "c-1").await["id"].as_str().unwrap().to_owned();
+    let code = server.code(&id).await;
+    let (status, body) = server
+        .post(
+            &server.alpha_key,
+            &format!("/v1/verifications/{id}/check"),
+            serde_json::json!({ "code": format!(" {code}\t") }),
+        )
+        .await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("approved")), "{body}");
+    let other = server.create(&server.alpha_key, "DOC-2", "c-2").await["id"].as_str().unwrap().to_owned();
+    let (status, body) =
+        server.post(&server.alpha_key, &format!("/v1/verifications/{other}/cancel"), Value::Null).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("canceled")), "{body}");
+    server.stop().await;
 }

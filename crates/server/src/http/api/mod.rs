@@ -98,7 +98,8 @@ fn optional_json<T: DeserializeOwned + Default>(
     body: Result<Bytes, ApiError>,
 ) -> Result<T, ApiError> {
     match &body {
-        Ok(bytes) if bytes.is_empty() => Ok(T::default()),
+        // No body, or JSON `null`: nothing to say.
+        Ok(bytes) if bytes.is_empty() || bytes.trim_ascii() == b"null" => Ok(T::default()),
         _ => parse_json(headers, body).map(|(value, _)| value),
     }
 }
@@ -217,7 +218,7 @@ pub async fn create_verification(
             CodeEntry::Shop
         }),
     };
-    if request.return_url.as_ref().is_some_and(|u| u.len() > 2048) {
+    if request.return_url.as_ref().is_some_and(|u| u.chars().count() > 2048) {
         errors.push(FieldError::new("return_url", "must be at most 2048 characters"));
     }
     let (Some(order), Some(customer)) = (order.filter(|_| errors.is_empty()), customer) else {
@@ -290,7 +291,7 @@ fn is_token(token: &str) -> bool {
 /// Exactly one way to name the customer: an id, or a token from the telco's OpenID provider.
 fn customer_reference(body: CustomerBody) -> Result<CustomerRequest, FieldError> {
     match (body.id, body.access_token, body.id_token) {
-        (Some(id), None, None) if !id.trim().is_empty() && id.len() <= 256 => Ok(CustomerRequest::Id(id)),
+        (Some(id), None, None) if !id.trim().is_empty() && id.chars().count() <= 256 => Ok(CustomerRequest::Id(id)),
         (Some(_), None, None) => Err(FieldError::new("customer.id", "must be 1 to 256 characters")),
         (None, Some(token), None) if is_token(&token) => Ok(CustomerRequest::AccessToken(token)),
         (None, None, Some(token)) if is_token(&token) => Ok(CustomerRequest::IdToken(token)),
