@@ -27,6 +27,8 @@ pub mod risk;
 pub mod role;
 pub mod sms_text;
 pub mod swap;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod verification;
 pub mod webhook;
 

@@ -8,43 +8,7 @@ use crate::code::OtpCode;
 use crate::money::{Currency, Money};
 use crate::order::{ItemInput, Order, OrderInput, is_bidi_control};
 use crate::phone::E164;
-
-/// How many inputs each property sees.
-fn cases() -> u64 {
-    std::env::var("ORDERGUARD_PROPERTY_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(5_000)
-}
-
-/// SplitMix64, seeded per property: the same cases on every run, so a failure is reproducible.
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[usize::try_from(self.below(items.len() as u64)).unwrap_or(0)]
-    }
-
-    /// Text of up to `max` characters, mostly of the kind the parser expects and some of any kind:
-    /// signs, separators, other scripts' digits, controls, bidirectional formatting, emoji.
-    fn text(&mut self, max: u64) -> String {
-        const USUAL: &[char] = &['0', '1', '2', '5', '9', '.', ',', '-', '+', ' ', 'E', 'e', '(', ')'];
-        const UNUSUAL: &[char] =
-            &['\0', '\n', '\t', 'é', 'ß', '٣', '\u{202E}', '\u{2066}', '\u{200F}', '\u{feff}', '😀', '¹', '\u{a0}'];
-        (0..self.below(max + 1))
-            .map(|_| if self.below(10) < 8 { self.pick(USUAL) } else { self.pick(UNUSUAL) })
-            .collect()
-    }
-}
+use crate::testing::{Gen, cases};
 
 const CURRENCIES: &[&str] = &["EUR", "JPY", "KWD", "GBP", "CLP", "BHD"];
 

@@ -18,6 +18,8 @@ pub mod ids;
 pub mod jobs;
 pub mod metrics;
 pub mod network;
+#[cfg(test)]
+mod properties;
 pub mod records;
 pub mod service;
 pub mod sms;
