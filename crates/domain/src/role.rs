@@ -1,6 +1,6 @@
 //! Who may see what in the admin area (PRODUCT.md §7): an operator sees every brand, a brand
 //! admin and an analyst one brand (the analyst with personal data masked), an auditor the audit
-//! log.
+//! log, a privacy officer one brand's data-subject requests and their register.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -8,10 +8,11 @@ pub enum Role {
     BrandAdmin,
     Analyst,
     Auditor,
+    PrivacyOfficer,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Operator, Role::BrandAdmin, Role::Analyst, Role::Auditor];
+    pub const ALL: [Role; 5] = [Role::Operator, Role::BrandAdmin, Role::Analyst, Role::Auditor, Role::PrivacyOfficer];
 
     pub fn parse(value: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|r| r.as_str() == value)
@@ -23,12 +24,14 @@ impl Role {
             Self::BrandAdmin => "brand_admin",
             Self::Analyst => "analyst",
             Self::Auditor => "auditor",
+            Self::PrivacyOfficer => "privacy_officer",
         }
     }
 
-    /// Brand admins and analysts belong to one brand; operators and auditors to none.
+    /// Brand admins, analysts and privacy officers belong to one brand; operators and auditors to
+    /// none.
     pub fn needs_brand(self) -> bool {
-        matches!(self, Self::BrandAdmin | Self::Analyst)
+        matches!(self, Self::BrandAdmin | Self::Analyst | Self::PrivacyOfficer)
     }
 
     pub fn masks_personal_data(self) -> bool {
@@ -55,7 +58,17 @@ impl Access {
         match self.role {
             Role::Operator => true,
             Role::BrandAdmin | Role::Analyst => self.brand.as_deref() == Some(slug),
-            Role::Auditor => false,
+            Role::Auditor | Role::PrivacyOfficer => false,
+        }
+    }
+
+    /// Whether the user answers this brand's data-subject requests (export, erasure, the
+    /// register): its privacy officer, and operators.
+    pub fn answers_privacy_requests(&self, slug: &str) -> bool {
+        match self.role {
+            Role::Operator => true,
+            Role::PrivacyOfficer => self.brand.as_deref() == Some(slug),
+            Role::BrandAdmin | Role::Analyst | Role::Auditor => false,
         }
     }
 
@@ -72,7 +85,7 @@ impl Access {
         match self.role {
             Role::Operator => true,
             Role::BrandAdmin => self.brand.as_deref() == Some(slug),
-            Role::Analyst | Role::Auditor => false,
+            Role::Analyst | Role::Auditor | Role::PrivacyOfficer => false,
         }
     }
 }
@@ -103,5 +116,9 @@ mod tests {
         assert!(Role::Analyst.masks_personal_data() && !Role::BrandAdmin.masks_personal_data());
         assert_eq!(Role::parse("brand_admin"), Some(Role::BrandAdmin));
         assert_eq!(Role::parse("root"), None);
+        let officer = Access { role: Role::PrivacyOfficer, brand: Some("alpha".into()) };
+        assert!(officer.answers_privacy_requests("alpha") && !officer.answers_privacy_requests("beta"));
+        assert!(!officer.sees_brand("alpha"), "requests, not the dashboards");
+        assert!(operator.answers_privacy_requests("beta") && !admin.answers_privacy_requests("alpha"));
     }
 }

@@ -16,10 +16,10 @@ pub enum UserAction {
     Add {
         #[arg(long)]
         username: String,
-        /// operator, brand_admin, analyst or auditor.
+        /// operator, brand_admin, analyst, auditor or privacy_officer.
         #[arg(long)]
         role: String,
-        /// The brand of a brand_admin or analyst.
+        /// The brand of a brand_admin, analyst or privacy_officer.
         #[arg(long)]
         brand: Option<String>,
         #[arg(long)]

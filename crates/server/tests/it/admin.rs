@@ -203,7 +203,7 @@ async fn search_number(browser: &mut Browser, brand: &str, phone: &str, csrf: &s
     browser.post("/admin/orders-by-number", &[("brand", brand), ("phone", phone), ("csrf", csrf)]).await
 }
 
-fn hidden_csrf(html: &str) -> String {
+pub fn hidden_csrf(html: &str) -> String {
     let after = html.split("name=\"csrf\" value=\"").nth(1).expect("a CSRF field");
     after.split('"').next().unwrap().to_owned()
 }

@@ -12,7 +12,8 @@ on_both_databases!(
     retention_erases_personal_fields_past_the_brands_period,
     a_person_is_exported_and_erased_from_the_files,
     a_refused_customer_learns_that_a_person_can_review_it,
-    nothing_personal_is_kept_in_plain_text
+    nothing_personal_is_kept_in_plain_text,
+    the_privacy_officer_answers_requests_in_the_admin_area
 );
 
 const DAY: i64 = 86_400_000;
@@ -485,4 +486,58 @@ async fn nothing_personal_is_kept_in_plain_text(db: Db) {
             .collect();
         panic!("personal data in plain text: {found:?}\nlog lines: {leaking:#?}");
     }
+}
+
+async fn the_privacy_officer_answers_requests_in_the_admin_area(db: Db) {
+    use crate::admin::{Browser, PASSWORD, add_user_with_config, hidden_csrf};
+    let config_path = config_file(&db);
+    for args in [
+        ["--username", "dpo", "--role", "privacy_officer", "--brand", "alpha"],
+        ["--username", "ana", "--role", "analyst", "--brand", "alpha"],
+    ] {
+        let (ok, err) = add_user_with_config(&config_path, &args);
+        assert!(ok, "{err}");
+    }
+    let server = TestServer::start(db).await;
+    let now = crate::support::now().millis();
+    let id = approved_at(&server, &server.alpha_key, "DPO-ORDER", "load-1400", now - DAY).await;
+    server.app().clock.set_simulated(None);
+
+    let mut officer = Browser::new(&server);
+    officer.sign_in("dpo", PASSWORD).await;
+    let home = officer.get("/admin").await;
+    assert!(home.html.contains("/admin/privacy?brand=alpha"), "{}", home.html);
+    assert!(!home.html.contains("/admin/overview?brand=alpha"), "requests, not the dashboards");
+    let page = officer.get("/admin/privacy?brand=alpha").await;
+    assert_eq!(page.status.as_u16(), 200, "{}", page.html);
+    let csrf = hidden_csrf(&page.html);
+    assert_eq!(officer.get("/admin/privacy?brand=beta").await.status.as_u16(), 403, "another brand's");
+
+    let base = [("csrf", csrf.as_str()), ("brand", "alpha"), ("customer", "load-1400"), ("reference", "TICKET-9")];
+    let fields = base.to_vec();
+    let confirmed = [&base[..], &[("confirm", "yes")]].concat();
+    let export = officer.post("/admin/privacy/export", &fields).await;
+    assert_eq!(export.status.as_u16(), 200, "{}", export.html);
+    let document: serde_json::Value = serde_json::from_str(&export.html).unwrap();
+    assert_eq!(document["verifications"][0]["id"], id);
+    assert_eq!(document["verifications"][0]["phone"], "+4915114005678");
+
+    let refused = officer.post("/admin/privacy/erase", &fields).await;
+    assert_eq!(refused.status.as_u16(), 400, "an erasure is confirmed first");
+    assert!(held(&record(&server, &id).await));
+    let erased = officer.post("/admin/privacy/erase", &confirmed).await;
+    assert_eq!(erased.status.as_u16(), 200, "{}", erased.html);
+    assert!(erased.html.contains("1 verification(s) erased") && erased.html.contains("Nothing was withheld"));
+    assert!(!held(&record(&server, &id).await));
+    let register = officer.get("/admin/privacy?brand=alpha").await.html;
+    let rows = register.split("<tbody>").nth(1).unwrap().matches("<tr>").count();
+    assert_eq!(rows, 2, "the export and the erasure: {register}");
+    assert!(register.contains("customer id") && register.contains("TICKET-9") && !register.contains("load-1400"));
+
+    let mut analyst = Browser::new(&server);
+    analyst.sign_in("ana", PASSWORD).await;
+    assert_eq!(analyst.get("/admin/privacy?brand=alpha").await.status.as_u16(), 403);
+    let (ok, out, err) = run_command(&["audit", "verify"], &config_path);
+    assert!(ok && out.contains("intact"), "{out}{err}");
+    server.stop().await;
 }

@@ -32,6 +32,8 @@ struct HomePage {
     csrf: String,
     brands: Vec<BrandSummary>,
     reads_audit: bool,
+    /// The brands whose data-subject requests the user answers: (slug, name).
+    privacy_brands: Vec<(String, String)>,
     /// May search orders by the customer's number (roles that see personal data).
     sees_numbers: bool,
 }
@@ -56,6 +58,12 @@ pub async fn home(State(app): State<Arc<App>>, AdminUser(user): AdminUser) -> Re
         csrf: user.csrf_token,
         brands,
         reads_audit: user.access.reads_audit_log(),
+        privacy_brands: app
+            .brands
+            .all()
+            .filter(|b| user.access.answers_privacy_requests(b.slug.as_str()))
+            .map(|b| (b.slug.to_string(), b.name.clone()))
+            .collect(),
         sees_numbers: !user.access.role.masks_personal_data(),
     }
     .render();

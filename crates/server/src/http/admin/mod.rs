@@ -10,6 +10,7 @@ pub mod live;
 pub mod login;
 pub mod market;
 pub mod overview;
+pub mod privacy;
 pub mod reviews;
 pub mod search;
 pub mod sms;
