@@ -6,9 +6,9 @@
 //! first of them to stop ends the session: every outstanding request then fails at once.
 //!
 //! The queue of PDUs to write is bounded: an SMSC that stops reading must not fill memory. Our
-//! requests wait for room in it (within their timeout); the reader takes room for the answer to
-//! each request of the SMSC before it reads on, so that an SMSC sending without reading what it is
-//! answered soon finds its own writes blocked.
+//! requests wait for room in it (within their timeout, else they were not sent); the reader takes
+//! room for the answer to each request of the SMSC before it reads on (responses need none), so
+//! that an SMSC sending without reading what it is answered soon finds its own writes blocked.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -172,24 +172,18 @@ impl Session {
     /// Sends a request outside the window (bind, enquire_link, unbind: they must not queue behind
     /// submits) and waits up to `timeout` for its response.
     async fn send_and_wait(&self, body: Body, timeout: Duration) -> Result<Pdu, SessionError> {
-        let deadline = Instant::now() + timeout;
+        // Waits for room in the queue: an SMSC that does not read holds its senders back. No room
+        // in time means not sent (so another provider may send it without a duplicate).
+        let room = match tokio::time::timeout(timeout, self.outgoing.reserve()).await {
+            Ok(Ok(room)) if !*self.closed.borrow() => room,
+            Ok(_) => return Err(SessionError::Closed),
+            Err(_) => return Err(SessionError::WindowFull),
+        };
         let sequence_number = self.next_sequence();
         let (tx, rx) = oneshot::channel();
         self.pending_map().insert(sequence_number, tx);
-        // Waits for room in the queue: an SMSC that does not read holds its senders back.
-        let queued = match tokio::time::timeout_at(deadline, self.outgoing.reserve()).await {
-            Ok(Ok(room)) if !*self.closed.borrow() => {
-                room.send(pdu::encode(&Pdu::new(0, sequence_number, body)));
-                Ok(())
-            }
-            Ok(_) => Err(SessionError::Closed),
-            Err(_) => Err(SessionError::Timeout(timeout)),
-        };
-        if let Err(e) = queued {
-            self.pending_map().remove(&sequence_number);
-            return Err(e);
-        }
-        match tokio::time::timeout_at(deadline, rx).await {
+        room.send(pdu::encode(&Pdu::new(0, sequence_number, body)));
+        match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(_)) => Err(SessionError::Closed),
             Err(_) => {
@@ -298,10 +292,17 @@ async fn read_loop(mut reader: impl AsyncRead + Unpin, session: Arc<Session>, on
                 Ok(_) => break,
                 Err(e) => return malformed(&session, &e).await,
             };
-            // Room for what this PDU may need answered, before it is read: while the SMSC does
-            // not read our answers, we stop reading its requests.
-            let Ok(room) = session.outgoing.clone().reserve_owned().await else {
-                return "closed by orderguard".into();
+            // Room for the answer to a request, before it is read: while the SMSC does not read our
+            // answers, we stop reading its requests. Responses to ours need no room.
+            let request = pdu::header_ids(buffer.get(..length).unwrap_or_default())
+                .is_some_and(|(command_id, _)| command_id & 0x8000_0000 == 0);
+            let room = if request {
+                match session.outgoing.clone().reserve_owned().await {
+                    Ok(room) => Some(room),
+                    Err(_) => return "closed by orderguard".into(),
+                }
+            } else {
+                None
             };
             let frame: Vec<u8> = buffer.drain(..length).collect();
             match pdu::decode(&frame) {
@@ -334,7 +335,7 @@ async fn malformed(session: &Session, error: &PduError) -> String {
 /// A whole PDU this client cannot read (an unknown command such as data_sm, or a bad body): a
 /// request gets a generic_nack and the session goes on, so that an SMSC repeating it cannot keep
 /// the session down; a response wakes its request with the failure.
-fn undecodable(session: &Session, frame: &[u8], room: mpsc::OwnedPermit<Vec<u8>>, error: &PduError) {
+fn undecodable(session: &Session, frame: &[u8], room: Option<mpsc::OwnedPermit<Vec<u8>>>, error: &PduError) {
     let Some((command_id, sequence_number)) = pdu::header_ids(frame) else { return };
     tracing::warn!(%error, command_id = format!("{command_id:#010x}"), "PDU from the SMSC not understood");
     if command_id & 0x8000_0000 != 0 {
@@ -345,23 +346,29 @@ fn undecodable(session: &Session, frame: &[u8], room: mpsc::OwnedPermit<Vec<u8>>
         PduError::UnknownCommand(_) => status::INVALID_COMMAND_ID,
         _ => status::INVALID_COMMAND_LENGTH,
     };
-    room.send(pdu::encode(&Pdu::new(status, sequence_number, Body::GenericNack)));
+    if let Some(room) = room {
+        room.send(pdu::encode(&Pdu::new(status, sequence_number, Body::GenericNack)));
+    }
 }
 
 /// Handles one PDU from the SMSC; `Some(reason)` ends the session.
 fn dispatch(
     session: &Session,
     pdu: Pdu,
-    room: mpsc::OwnedPermit<Vec<u8>>,
+    room: Option<mpsc::OwnedPermit<Vec<u8>>>,
     on_deliver: &DeliverHandler,
 ) -> Option<String> {
     let sequence_number = pdu.sequence_number;
-    let answer = |room: mpsc::OwnedPermit<Vec<u8>>, status: u32, body: Body| {
-        room.send(pdu::encode(&Pdu::new(status, sequence_number, body)));
+    let answer = |room: Option<mpsc::OwnedPermit<Vec<u8>>>, status: u32, body: Body| {
+        if let Some(room) = room {
+            room.send(pdu::encode(&Pdu::new(status, sequence_number, body)));
+        }
     };
     match pdu.body {
         Body::DeliverSm(sm) => {
-            on_deliver(sm, Responder { sequence_number, room });
+            if let Some(room) = room {
+                on_deliver(sm, Responder { sequence_number, room });
+            }
             None
         }
         Body::EnquireLink => {

@@ -96,7 +96,11 @@ impl SmppProvider {
             return Err(invalid("response_timeout_ms must be 100 to send_timeout_ms".into()));
         }
         let tls = if config.tls {
-            let host = config.address.rsplit_once(':').map_or("", |(host, _)| host);
+            // `[::1]:3550`: the certificate names the address without its brackets.
+            let host = config
+                .address
+                .rsplit_once(':')
+                .map_or("", |(host, _)| host.trim_start_matches('[').trim_end_matches(']'));
             let server_name = config.tls_server_name.as_deref().unwrap_or(host);
             Some(Arc::new(SmppTls::new(server_name, config.ca_certificate.as_deref()).map_err(invalid)?))
         } else if config.ca_certificate.is_some() || config.tls_server_name.is_some() {

@@ -13,8 +13,9 @@ use crate::sms::smpp::session::{DeliverHandler, Responder};
 
 /// How long a receipt may wait to be stored before the SMSC is told to send it again.
 const RECEIPT_STORE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Receipts of one session waiting to be stored before the SMSC is asked to wait.
-const RECEIPTS_IN_FLIGHT: usize = 1024;
+/// Receipts of one session waiting to be stored before the SMSC is asked to wait: half the room
+/// of the session's outgoing queue, so that the answers asking it to wait always find room.
+const RECEIPTS_IN_FLIGHT: usize = super::super::session::OUTGOING_QUEUE / 2;
 /// Ids of leading parts remembered to drop their receipts; a long message is rare for a code.
 const LEADING_PARTS_KEPT: usize = 10_000;
 
