@@ -5,7 +5,7 @@ use orderguard_domain::clock::Timestamp;
 use orderguard_domain::role::{Access, Role};
 
 use crate::brand::Brands;
-use crate::crypto::{Secrets, passwords, sha256};
+use crate::crypto::{passwords, sha256};
 use crate::records::admin::AdminUser;
 use crate::store::admin as store;
 use crate::store::{Store, StoreError};
@@ -29,7 +29,7 @@ pub enum AdminError {
     Taken(String),
     #[error("wrong username or password")]
     WrongCredentials,
-    #[error("too many failed sign-ins from this address; try again in {0} minutes")]
+    #[error("too many failed sign-ins; try again in {0} minutes")]
     Throttled(i64),
     #[error("wrong code")]
     WrongCode,
@@ -123,95 +123,6 @@ pub async fn set_password(store: &Store, username: &str, password: &str) -> Resu
     } else {
         Err(AdminError::Invalid(format!("there is no user `{username}`")))
     }
-}
-
-/// The first step of a sign-in passed: a code is asked for next, or the user (without a second
-/// factor yet) enrols one. The token names the pending sign-in (a cookie of its own).
-pub struct PasswordChecked {
-    pub token: String,
-    pub enrol: bool,
-}
-
-/// Checks the password (also for unknown users, so that timing does not tell who exists) and
-/// starts the second step. `client` is a keyed reference of the address the attempt comes from.
-/// Failures are counted under it and a keyed reference of the typed username, which may be a
-/// password typed into the wrong field: neither the name nor the address is kept.
-///
-/// Too many failures from one address refuse it. Too many for one username do not lock its
-/// owner out: from then on the code is asked for whatever the password, and only the right
-/// password with the right code gets in, so that a guesser learns nothing and the owner, with
-/// their second factor, still signs in from anywhere.
-pub async fn sign_in(
-    store: &Store,
-    secrets: &Secrets,
-    username: &str,
-    password: &str,
-    client: &str,
-    now: Timestamp,
-) -> Result<PasswordChecked, AdminError> {
-    let now = now.millis();
-    let who = secrets.reference("sign-in", username);
-    let (name, counted_as, from) = (username.to_owned(), who.clone(), client.to_owned());
-    let (user, (failures, from_client)) = store
-        .read(move |conn| -> Result<_, StoreError> {
-            let failures = store::failures_since(conn, &counted_as, &from, now - THROTTLE_WINDOW_MS)?;
-            Ok((store::find_user(conn, &name)?, failures))
-        })
-        .await?;
-    if from_client >= MAX_FAILURES_PER_CLIENT {
-        return Err(AdminError::Throttled(THROTTLE_WINDOW_MS / 60_000));
-    }
-    let locked = failures >= MAX_FAILURES;
-    let hash = user.as_ref().map_or_else(|| passwords::dummy_hash().to_owned(), |u| u.password_hash.clone());
-    let candidate = password.to_owned();
-    // Argon2 takes tens of milliseconds of CPU: off the async workers.
-    let matches = tokio::task::spawn_blocking(move || passwords::verify(&candidate, &hash)).await.unwrap_or(false);
-    let user = user.filter(|_| matches);
-    if user.is_none() {
-        let (who, from) = (who.clone(), client.to_owned());
-        store.write(move |conn| store::record_failure(conn, &who, &from, now, now - THROTTLE_WINDOW_MS)).await?;
-        if !locked {
-            return Err(AdminError::WrongCredentials);
-        }
-    }
-    let enrolled = user.as_ref().is_some_and(|u| u.totp_secret_enc.is_some());
-    let (user_id, enrol_secret_enc) = match user {
-        // Locked: the right password of a user without a second factor yet cannot pass the lock.
-        Some(_) if locked && !enrolled => (None, None),
-        Some(u) if !enrolled => (Some(u.id), Some(secrets.encrypt(&super::second_factor::new_secret()))),
-        Some(u) => (Some(u.id), None),
-        None => (None, None),
-    };
-    let enrol = enrol_secret_enc.is_some();
-    let pending = crate::store::second_factor::PendingSignIn {
-        user_id,
-        counted_as: who,
-        client: client.to_owned(),
-        enrol_secret_enc,
-        attempts: 0,
-    };
-    let token = crate::ids::random_token(32);
-    let token_hash = sha256(token.as_bytes());
-    store
-        .write(move |conn| {
-            crate::store::second_factor::insert_pending(
-                conn,
-                &token_hash,
-                &pending,
-                now,
-                now + super::second_factor::PENDING_MS,
-            )
-        })
-        .await?;
-    Ok(PasswordChecked { token, enrol })
-}
-
-/// Opens a session for a user who passed both steps.
-pub(super) async fn open_session(store: &Store, user_id: String, now: i64) -> Result<NewSession, AdminError> {
-    let token = crate::ids::random_token(32);
-    let (token_hash, csrf) = (sha256(token.as_bytes()), crate::ids::random_token(24));
-    store.write(move |conn| store::insert_session(conn, &token_hash, &user_id, &csrf, now, now + SESSION_MS)).await?;
-    Ok(NewSession { token })
 }
 
 /// The user of a session cookie, if the session is live and the user's role still reads.

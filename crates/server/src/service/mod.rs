@@ -12,6 +12,7 @@ pub mod lists;
 pub mod orders;
 pub mod privacy;
 pub mod second_factor;
+pub mod sign_in;
 pub mod signing_keys;
 pub mod sms;
 pub mod trace;

@@ -1,22 +1,18 @@
 //! The admin users' second factor: TOTP (RFC 6238, with `totp-rs`: SHA-1, six digits, 30-second
 //! steps, as every authenticator app reads them), each code good once, and ten single-use
-//! recovery codes. Every admin user has one: a user without it enrols at their next sign-in.
+//! recovery codes. Every admin user has one: a user without it enrols at their next sign-in
+//! (`sign_in` runs the steps).
 //! Codes are checked against the wall clock (`clock::real_now`), the one the customer's phone
 //! has, even in an instance whose clock a simulation moves.
 
 use totp_rs::{Algorithm, TOTP};
 
-use super::admin::{AdminError, NewSession, THROTTLE_WINDOW_MS, open_session};
+use super::admin::AdminError;
 use crate::crypto::{Secrets, constant_time_eq, sha256};
 use crate::store::Store;
-use crate::store::admin as users;
 use crate::store::second_factor as store;
 
-/// How long the second step may take after the password.
-pub const PENDING_MS: i64 = 5 * 60_000;
-/// Wrong codes one pending sign-in takes; then the password is asked for again.
-const MAX_CODE_ATTEMPTS: i64 = 5;
-const RECOVERY_CODES: usize = 10;
+pub(super) const RECOVERY_CODES: usize = 10;
 const ISSUER: &str = "orderguard";
 const STEP_SECONDS: u64 = 30;
 
@@ -29,12 +25,12 @@ fn totp(secret: Vec<u8>, account: &str) -> Option<TOTP> {
     TOTP::new(Algorithm::SHA1, 6, 1, STEP_SECONDS, secret, Some(ISSUER.into()), account.replace(':', "_")).ok()
 }
 
-fn unix_seconds() -> u64 {
+pub(super) fn unix_seconds() -> u64 {
     u64::try_from(crate::clock::real_now().millis() / 1000).unwrap_or(0)
 }
 
 /// The time step `code` belongs to, one step either side for a phone's clock a little off.
-fn matching_step(secret: &[u8], code: &str, at_seconds: u64) -> Option<i64> {
+pub(super) fn matching_step(secret: &[u8], code: &str, at_seconds: u64) -> Option<i64> {
     let totp = totp(secret.to_vec(), "admin")?;
     let now = at_seconds / STEP_SECONDS;
     (now.saturating_sub(1)..=now + 1)
@@ -59,13 +55,13 @@ fn unused_code(secret: &[u8], last_step: Option<i64>) -> Option<String> {
 }
 
 /// Recovery codes are typed with or without their dash, in either case.
-fn recovery_hash(code: &str) -> Vec<u8> {
+pub(super) fn recovery_hash(code: &str) -> Vec<u8> {
     let normalised: String =
         code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()).collect();
     sha256(normalised.as_bytes())
 }
 
-fn new_recovery_code() -> String {
+pub(super) fn new_recovery_code() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
     let bytes = crate::ids::random_bytes::<10>();
     let chars: String = bytes
@@ -91,7 +87,7 @@ pub struct Challenge {
     pub current_code: Option<String>,
 }
 
-fn decrypt(secrets: &Secrets, sealed: &[u8]) -> Result<Vec<u8>, AdminError> {
+pub(super) fn decrypt(secrets: &Secrets, sealed: &[u8]) -> Result<Vec<u8>, AdminError> {
     secrets.decrypt(sealed).map_err(|e| AdminError::Invalid(e.to_string()))
 }
 
@@ -136,86 +132,6 @@ pub async fn challenge(
         None => None,
     };
     Ok(Some(Challenge { current_code: code }))
-}
-
-/// The pending sign-in, its attempt counted; too many wrong codes end it.
-async fn attempt(store: &Store, token: &str, now: i64) -> Result<(Vec<u8>, store::PendingSignIn), AdminError> {
-    let token_hash = sha256(token.as_bytes());
-    let hash = token_hash.clone();
-    let pending =
-        store.write(move |conn| store::attempt_pending(conn, &hash, now)).await?.ok_or(AdminError::SignInExpired)?;
-    if pending.attempts > MAX_CODE_ATTEMPTS {
-        let hash = token_hash.clone();
-        store.write(move |conn| store::delete_pending(conn, &hash)).await?;
-        return Err(AdminError::SignInExpired);
-    }
-    Ok((token_hash, pending))
-}
-
-/// The second step: a code from the authenticator app, or a recovery code. A wrong one counts as
-/// a failed sign-in of the username and the address.
-pub async fn complete(
-    store: &Store,
-    secrets: &Secrets,
-    token: &str,
-    code: &str,
-    now: i64,
-) -> Result<NewSession, AdminError> {
-    let (token_hash, pending) = attempt(store, token, now).await?;
-    let code = code.trim().to_owned();
-    let passed = match (&pending.user_id, &pending.enrol_secret_enc) {
-        (Some(user_id), None) => {
-            let id = user_id.clone();
-            let sealed = store.read(move |conn| store::totp_secret(conn, &id)).await?;
-            let step = match sealed {
-                Some(sealed) => matching_step(&decrypt(secrets, &sealed)?, &code, unix_seconds()),
-                None => None,
-            };
-            let (id, recovery) = (user_id.clone(), recovery_hash(&code));
-            store
-                .write(move |conn| match step {
-                    Some(step) => store::use_totp_step(conn, &id, step),
-                    None => store::use_recovery_code(conn, &id, &recovery, now),
-                })
-                .await?
-        }
-        _ => false,
-    };
-    if !passed {
-        let (who, from) = (pending.counted_as.clone(), pending.client.clone());
-        store.write(move |conn| users::record_failure(conn, &who, &from, now, now - THROTTLE_WINDOW_MS)).await?;
-        return Err(AdminError::WrongCode);
-    }
-    store.write(move |conn| store::delete_pending(conn, &token_hash)).await?;
-    open_session(store, pending.user_id.unwrap_or_default(), now).await
-}
-
-/// Confirms an enrolment with a first code from the app: the secret becomes the user's, with
-/// recovery codes (shown this once), and the user is signed in.
-pub async fn confirm_enrolment(
-    store: &Store,
-    secrets: &Secrets,
-    token: &str,
-    code: &str,
-    now: i64,
-) -> Result<(NewSession, Vec<String>), AdminError> {
-    let (token_hash, pending) = attempt(store, token, now).await?;
-    let (Some(user_id), Some(sealed)) = (pending.user_id, pending.enrol_secret_enc) else {
-        return Err(AdminError::SignInExpired);
-    };
-    let Some(step) = matching_step(&decrypt(secrets, &sealed)?, code.trim(), unix_seconds()) else {
-        return Err(AdminError::WrongCode);
-    };
-    let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
-    let hashes: Vec<Vec<u8>> = codes.iter().map(|c| recovery_hash(c)).collect();
-    let id = user_id.clone();
-    store
-        .write(move |conn| {
-            store::enrol(conn, &id, &sealed, step, &hashes)?;
-            store::delete_pending(conn, &token_hash)
-        })
-        .await?;
-    Ok((open_session(store, user_id, now).await?, codes))
 }
 
 /// Takes a user's second factor away (a lost phone) and ends their sessions: they enrol again at

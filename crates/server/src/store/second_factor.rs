@@ -112,18 +112,24 @@ pub fn use_totp_step(conn: &mut dyn Conn, user_id: &str, step: i64) -> Result<bo
     Ok(used == 1)
 }
 
-/// Gives the user a TOTP secret and recovery codes (hashed), replacing any before.
+/// Gives a user without a second factor a TOTP secret and recovery codes (hashed), and ends the
+/// user's other pending sign-ins: `false` when the user has one already (an enrolment begun
+/// before another was confirmed must not replace it).
 pub fn enrol(
     conn: &mut dyn Conn,
     user_id: &str,
     secret_enc: &[u8],
     step: i64,
     recovery_hashes: &[Vec<u8>],
-) -> Result<(), StoreError> {
-    conn.execute(
-        "UPDATE admin_users SET totp_secret_enc = $2, totp_last_step = $3 WHERE id = $1",
+) -> Result<bool, StoreError> {
+    let enrolled = conn.execute(
+        "UPDATE admin_users SET totp_secret_enc = $2, totp_last_step = $3 WHERE id = $1 AND totp_secret_enc IS NULL",
         &[user_id.into(), secret_enc.into(), step.into()],
     )?;
+    if enrolled == 0 {
+        return Ok(false);
+    }
+    conn.execute("DELETE FROM admin_sign_ins WHERE user_id = $1", &[user_id.into()])?;
     conn.execute("DELETE FROM admin_recovery_codes WHERE user_id = $1", &[user_id.into()])?;
     for hash in recovery_hashes {
         conn.execute(
@@ -131,7 +137,7 @@ pub fn enrol(
             &[user_id.into(), Value::Blob(hash.clone())],
         )?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Uses up one of the user's recovery codes: `false` when it is not one or was used.

@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::http::body::RequestBody;
 use crate::http::error::{PageError, capitalised};
 use crate::service::admin::{self as service, AdminError, NewSession};
-use crate::service::second_factor;
+use crate::service::{second_factor, sign_in};
 
 /// The sign-in between the password and the second factor.
 const SIGN_IN_COOKIE: &str = "og_admin_signin";
@@ -80,11 +80,11 @@ pub async fn login(
     let address = crate::http::client_ip::client_ip(peer.ip(), &headers, &app.trusted_proxies);
     let client = app.secrets.reference("sign-in-client", &address.to_string());
     let password = field("password");
-    match service::sign_in(&app.store, &app.secrets, username, password, &client, app.clock.now()).await {
+    match sign_in::sign_in(&app.store, &app.secrets, username, password, &client, app.clock.now()).await {
         Ok(checked) => {
             let next = if checked.enrol { "/admin/login/enrol" } else { "/admin/login/code" };
             let mut response = Redirect::to(next).into_response();
-            let max_age = second_factor::PENDING_MS / 1000;
+            let max_age = sign_in::PENDING_MS / 1000;
             response
                 .headers_mut()
                 .append(header::SET_COOKIE, set_cookie(&app, SIGN_IN_COOKIE, &checked.token, max_age));
@@ -201,7 +201,7 @@ pub async fn code(
         return start_over(&app, &headers, &AdminError::SignInExpired);
     };
     let now = app.clock.now().millis();
-    match second_factor::complete(&app.store, &app.secrets, &token, &code, now).await {
+    match sign_in::complete(&app.store, &app.secrets, &token, &code, now).await {
         Ok(session) => {
             let mut response = Redirect::to("/admin").into_response();
             for value in signed_in_cookies(&app, &session) {
@@ -212,7 +212,7 @@ pub async fn code(
         Err(e @ AdminError::WrongCode) => {
             second_factor_page(&app, &headers, StatusCode::UNAUTHORIZED, false, Some(capitalised(&e.to_string()))).await
         }
-        Err(e @ AdminError::SignInExpired) => start_over(&app, &headers, &e),
+        Err(e @ (AdminError::SignInExpired | AdminError::Throttled(_))) => start_over(&app, &headers, &e),
         Err(e) => Err(PageError::internal(&e)),
     }
 }
@@ -234,7 +234,7 @@ pub async fn enrol(
         return start_over(&app, &headers, &AdminError::SignInExpired);
     };
     let now = app.clock.now().millis();
-    match second_factor::confirm_enrolment(&app.store, &app.secrets, &token, &code, now).await {
+    match sign_in::confirm_enrolment(&app.store, &app.secrets, &token, &code, now).await {
         Ok((session, recovery_codes)) => {
             let html =
                 SecondFactorPage { csrf: "", message: None, enrolment: None, dev_code: None, recovery_codes }.render();
