@@ -111,6 +111,9 @@ pub async fn audit(action: AuditAction, settings: Settings, now: Timestamp) -> a
     if report.starts_after > 0 {
         println!("the chain starts after entry {} (older entries were removed by retention)", report.starts_after);
     }
+    // Kept outside the database (a log shipper, a ticket), it shows later whether entries at the
+    // end were removed together with the head.
+    println!("head: entry {} hash {}", report.head.0, report.head.1);
     match report.broken {
         None => {
             println!("audit log intact: {} chained entries verified", report.verified);
@@ -140,7 +143,13 @@ fn parts(who: &SubjectArgs, brands: &Brands, now: Timestamp) -> anyhow::Result<(
             None => bail!("--received `{text}` is not a day like 2026-12-01"),
         },
     };
-    Ok((brand, subject, Request { by: who.by.clone(), reference: who.reference.clone(), received_at }))
+    let request = Request {
+        by: who.by.clone(),
+        role: orderguard_domain::role::Role::Operator,
+        reference: who.reference.clone(),
+        received_at,
+    };
+    Ok((brand, subject, request))
 }
 
 fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {

@@ -104,8 +104,11 @@ fn default_locales() -> Vec<String> {
     vec!["de".into(), "en".into()]
 }
 
+/// Days a brand keeps its verifications' personal fields unless it says otherwise.
+pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+
 fn default_retention_days() -> u32 {
-    90
+    DEFAULT_RETENTION_DAYS
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -13,8 +13,8 @@ mod secrets;
 mod sms_providers;
 
 pub use brands::{
-    AlertRuleConfig, BrandConfig, BrandLimitsConfig, PolicyConfig, RuleConfig, SwapBandConfig, SwapCheckConfig,
-    ThemeConfig, WebhookConfig,
+    AlertRuleConfig, BrandConfig, BrandLimitsConfig, DEFAULT_RETENTION_DAYS, PolicyConfig, RuleConfig, SwapBandConfig,
+    SwapCheckConfig, ThemeConfig, WebhookConfig,
 };
 pub use identity::{IdentityConfig, OidcConfig, RestAuth, RestConfig, StaticCustomer};
 pub use network_apis::{NetworkApiConfig, NetworkAuth, OAuthClientConfig};

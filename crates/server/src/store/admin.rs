@@ -185,9 +185,9 @@ pub fn audit_about(conn: &mut dyn Conn, brand: &str, subjects: &[String]) -> Res
 
 /// The head of the audit chain: the number of the last entry written, and where the chain
 /// starts (after the entries retention removed).
-pub fn audit_head(conn: &mut dyn Conn) -> Result<(i64, Anchor), StoreError> {
-    let head = conn.query_one("SELECT seq, anchor_seq, anchor_hash FROM audit_chain WHERE id = 1", &[])?;
-    Ok((head.int("seq")?, Anchor { seq: head.int("anchor_seq")?, hash: head.text("anchor_hash")? }))
+pub fn audit_head(conn: &mut dyn Conn) -> Result<(i64, String, Anchor), StoreError> {
+    let head = conn.query_one("SELECT seq, hash, anchor_seq, anchor_hash FROM audit_chain WHERE id = 1", &[])?;
+    Ok((head.int("seq")?, head.text("hash")?, Anchor { seq: head.int("anchor_seq")?, hash: head.text("anchor_hash")? }))
 }
 
 /// Chained entries after number `after`, in order, at most `limit`, each with its number and hash.
@@ -211,25 +211,33 @@ pub fn audit_unchained(conn: &mut dyn Conn) -> Result<i64, StoreError> {
     conn.query_one("SELECT COUNT(*) AS n FROM admin_audit WHERE seq IS NULL", &[])?.int("n")
 }
 
-/// Removes at most `limit` of the oldest entries written before `before`; the chain then starts
-/// after the last one removed. Gives how many were removed.
+/// Removes at most `limit` of the oldest entries written before `before`: the chained ones in
+/// the order of the chain, stopping at the first that is younger (so that the chain left is whole
+/// from its new start), and those from before the chain. The chain then starts after the last
+/// entry removed. Gives how many were removed.
 pub fn prune_audit(conn: &mut dyn Conn, before: i64, limit: i64) -> Result<u64, StoreError> {
-    let due = conn.query(
-        "SELECT id, seq, hash FROM admin_audit WHERE at < $1 ORDER BY id LIMIT $2",
-        &[before.into(), limit.into()],
-    )?;
+    let oldest = conn
+        .query("SELECT seq, hash, at FROM admin_audit WHERE seq IS NOT NULL ORDER BY seq LIMIT $1", &[limit.into()])?;
     let mut removed = 0;
-    for row in &due {
-        removed += conn.execute("DELETE FROM admin_audit WHERE id = $1", &[row.int("id")?.into()])?;
+    let mut anchor = None;
+    for row in &oldest {
+        if row.int("at")? >= before {
+            break;
+        }
+        let seq = row.int("seq")?;
+        removed += conn.execute("DELETE FROM admin_audit WHERE seq = $1", &[seq.into()])?;
+        anchor = Some((seq, row.text("hash")?));
     }
-    let last_chained =
-        due.iter().filter_map(|r| r.opt_int("seq").ok().flatten().map(|seq| (seq, r))).max_by_key(|(seq, _)| *seq);
-    if let Some((seq, row)) = last_chained {
+    if let Some((seq, hash)) = anchor {
         conn.execute(
             "UPDATE audit_chain SET anchor_seq = $1, anchor_hash = $2 WHERE id = 1 AND anchor_seq < $1",
-            &[seq.into(), row.text("hash")?.into()],
+            &[seq.into(), hash.into()],
         )?;
     }
+    removed += conn.execute(
+        "DELETE FROM admin_audit WHERE id IN (SELECT id FROM admin_audit WHERE seq IS NULL AND at < $1 LIMIT $2)",
+        &[before.into(), limit.into()],
+    )?;
     Ok(removed)
 }
 

@@ -10,6 +10,11 @@ pub fn upsert(conn: &mut dyn Conn, slug: &str, name: &str, config_json: &str, no
     Ok(())
 }
 
+/// Every brand ever stored: also those since removed from the configuration.
+pub fn slugs(conn: &mut dyn Conn) -> Result<Vec<String>, StoreError> {
+    conn.query("SELECT slug FROM brands ORDER BY slug", &[])?.iter().map(|r| r.text("slug")).collect()
+}
+
 pub fn exists(conn: &mut dyn Conn, slug: &str) -> Result<bool, StoreError> {
     Ok(conn.query_opt("SELECT 1 FROM brands WHERE slug = $1", &[slug.into()])?.is_some())
 }

@@ -28,13 +28,16 @@ pub fn count_held_before(conn: &mut dyn Conn, brand: &str, before: i64) -> Resul
 
 /// Erases what a verification holds about the person: the number (its ciphertext, keyed hash
 /// and hint), the customer's pseudonym, the IP prefix, the device and range references, the
-/// return URL and the hosted page's token; and the recipient and text of its SMS and its rows in
-/// the development outbox. What the verification was (status, amount, risk, times) stays, as do
-/// its pseudonymous events. `false` when it had been erased before.
+/// return URL, the hosted page's token, the cancel reason (free text), the request's hash (over a
+/// body that named the person) and its idempotency key; and the recipient and text of its SMS and
+/// its rows in the development outbox. What the verification was (status, amount, risk, times,
+/// the shop's order reference) stays, as do its pseudonymous events. `false` when it had been
+/// erased before.
 pub fn erase_personal_fields(conn: &mut dyn Conn, id: &str, now: i64) -> Result<bool, StoreError> {
     let erased = conn.execute(
         "UPDATE verifications SET customer_ref = '', phone_enc = NULL, phone_hash = $2, phone_hint = '', \
          client_ip = NULL, range_ref = NULL, device_ref = NULL, return_url = NULL, hosted_token = $4, \
+         cancel_reason = NULL, request_hash = NULL, idempotency_key = NULL, \
          personal_erased_at = $3 WHERE id = $1 AND personal_erased_at IS NULL",
         // The old link stops working, and nobody knows the new one.
         &[id.into(), Value::Blob(Vec::new()), now.into(), format!("erased-{}", crate::ids::random_token(24)).into()],
@@ -49,10 +52,11 @@ pub fn erase_personal_fields(conn: &mut dyn Conn, id: &str, now: i64) -> Result<
 /// the order's items, the reported outcome and the review note.
 pub fn unlink_order(conn: &mut dyn Conn, brand: &str, id: &str, order_id: &str) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE verifications SET order_id = 'erased:' || id, order_summary = '', receipt = NULL, review_note = NULL, \
-         idempotency_key = NULL, request_hash = NULL WHERE id = $1",
+        "UPDATE verifications SET order_id = 'erased:' || id, order_summary = '', receipt = NULL, review_note = NULL \
+         WHERE id = $1",
         &[id.into()],
     )?;
+    conn.execute("UPDATE sms_messages SET order_id = 'erased' WHERE verification_id = $1", &[id.into()])?;
     conn.execute("UPDATE events SET order_id = NULL WHERE verification_id = $1", &[id.into()])?;
     conn.execute(
         "UPDATE events SET order_id = NULL WHERE brand = $1 AND order_id = $2 AND verification_id IS NULL",

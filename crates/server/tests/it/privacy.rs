@@ -18,10 +18,12 @@ on_both_databases!(
 
 const DAY: i64 = 86_400_000;
 
-/// The test configuration with alpha keeping personal data 30 days, written for the commands.
+/// The test configuration with alpha keeping personal data 30 days and the audit log 30 days,
+/// written for the commands.
 fn config_file(db: &Db) -> std::path::PathBuf {
     let path = db.dir.0.join("orderguard.toml");
-    let text = config(db).replacen("slug = \"alpha\"\n", "slug = \"alpha\"\nretention_days = 30\n", 1);
+    let text = config(db).replacen("slug = \"alpha\"\n", "slug = \"alpha\"\nretention_days = 30\n", 1)
+        + "\n[retention]\naudit_log_days = 30\n";
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -60,12 +62,31 @@ async fn retention_erases_personal_fields_past_the_brands_period(db: Db) {
     let other_brand = approved_at(&server, &server.beta_key, "R-BETA", "load-103", now - 40 * DAY).await;
     server.app().clock.set_simulated(None);
     let events_before = server.events("alpha", &old).await;
+    // An audit entry older than the audit log's 30 days: an allow-list entry added then.
+    let app = server.app();
+    let brand = app.brands.get("alpha").unwrap().clone();
+    let entry = orderguard::service::lists::NewEntry {
+        list: orderguard_domain::lists::ListName::Allow,
+        kind: orderguard_domain::lists::ListKind::IpRange,
+        value: "203.0.113.0/24".into(),
+        reason: "office".into(),
+        expires_at: None,
+    };
+    let actor = orderguard::service::Actor {
+        username: "ops".into(),
+        role: orderguard_domain::role::Role::Operator,
+        brand: None,
+    };
+    orderguard::service::lists::add(&app.store, &app.secrets, &brand, entry, &actor, Timestamp(now - 40 * DAY))
+        .await
+        .unwrap();
     let old_link = server.app().secrets.hosted_token(&old);
 
     let (ok, out, err) = run_command(&["retention", "run", "--dry-run"], &config_path);
     assert!(ok, "{err}");
     assert!(out.contains("would erase alpha: 1 verification(s)"), "{out}");
     assert!(out.contains("would erase beta: 0 verification(s)"), "{out}");
+    assert!(out.contains("would erase 1 audit log entries"), "{out}");
     assert!(held(&record(&server, &old).await), "a dry run erases nothing");
     assert_eq!(server.outbox(Some(&old)).await.len(), 1);
 
@@ -110,6 +131,7 @@ async fn retention_erases_personal_fields_past_the_brands_period(db: Db) {
     let (ok, out, err) = run_command(&["audit", "verify"], &config_path);
     assert!(ok, "{out}{err}");
     assert!(out.contains("audit log intact: 2 chained entries verified"), "one entry per run that erased: {out}");
+    assert!(out.contains("the chain starts after entry 1"), "the old entry went, the chain holds: {out}");
     server.stop().await;
 }
 
@@ -170,6 +192,10 @@ async fn a_person_is_exported_and_erased_from_the_files(db: Db) {
     let first = approved_at(&server, &server.alpha_key, "DSR-1", customer, now - 3 * DAY).await;
     let second = server.create(&server.alpha_key, "DSR-2", customer).await["id"].as_str().unwrap().to_owned();
     server.code(&second).await;
+    let (status, _) = server
+        .post(&server.alpha_key, &format!("/v1/verifications/{second}/cancel"), json!({ "reason": "changed my mind" }))
+        .await;
+    assert_eq!(status, 200);
     server.app().clock.set_simulated(None);
     let brand = server.app().brands.get("alpha").unwrap().clone();
     let actor = orderguard::service::Actor {
@@ -390,7 +416,8 @@ async fn nothing_personal_is_kept_in_plain_text(db: Db) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_orderguard"))
         .args(["serve", "--config"])
         .arg(&config_path)
-        .env("RUST_LOG", "trace")
+        // Also a directive aimed at the PostgreSQL client's statements: they must stay quiet.
+        .env("RUST_LOG", "trace,tokio_postgres::query=trace")
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()

@@ -18,11 +18,14 @@ pub struct ChainReport {
     pub starts_after: i64,
     /// Entries written before the chain began (by an earlier release), which it cannot cover.
     pub unchained: i64,
+    /// The head: the number and hash of the last entry written, to be recorded outside the
+    /// database (where a writer to it cannot rewind it).
+    pub head: (i64, String),
     pub broken: Option<Break>,
 }
 
 pub async fn verify(store: &Store, secrets: &Secrets) -> Result<ChainReport, ServiceError> {
-    let (head, anchor) = store.read(store::admin::audit_head).await?;
+    let (head, last_hash, anchor) = store.read(store::admin::audit_head).await?;
     let unchained = store.read(store::admin::audit_unchained).await?;
     let chain = secrets.audit_chain();
     let mut current = anchor.clone();
@@ -36,7 +39,13 @@ pub async fn verify(store: &Store, secrets: &Secrets) -> Result<ChainReport, Ser
         let links = page.iter().map(|(seq, entry, hash)| (entry.link(*seq), hash.as_str()));
         match chain.verify(&current, links, head_here) {
             Err(broken) => {
-                return Ok(ChainReport { verified, starts_after: anchor.seq, unchained, broken: Some(broken) });
+                return Ok(ChainReport {
+                    verified,
+                    starts_after: anchor.seq,
+                    unchained,
+                    head: (head, last_hash.clone()),
+                    broken: Some(broken),
+                });
             }
             Ok(n) => verified += n,
         }
@@ -44,7 +53,15 @@ pub async fn verify(store: &Store, secrets: &Secrets) -> Result<ChainReport, Ser
             Some((seq, _, hash)) if !last_page => {
                 current = orderguard_domain::audit_chain::Anchor { seq: *seq, hash: hash.clone() };
             }
-            _ => return Ok(ChainReport { verified, starts_after: anchor.seq, unchained, broken: None }),
+            _ => {
+                return Ok(ChainReport {
+                    verified,
+                    starts_after: anchor.seq,
+                    unchained,
+                    head: (head, last_hash.clone()),
+                    broken: None,
+                });
+            }
         }
     }
 }

@@ -67,6 +67,19 @@ fn days_before(now: Timestamp, days: u32) -> Timestamp {
     Timestamp(now.millis() - i64::from(days.max(1)) * DAY_MS)
 }
 
+/// Each brand's retention period: the configured brands' own, and the default for a brand since
+/// removed from the configuration (its verifications are erased all the same).
+async fn brand_periods(store: &Store, brands: &Brands) -> Result<Vec<(String, u32)>, ServiceError> {
+    let stored = store.read(store::brands::slugs).await?;
+    let mut periods: Vec<(String, u32)> = brands.all().map(|b| (b.slug.to_string(), b.config.retention_days)).collect();
+    for slug in stored {
+        if !periods.iter().any(|(s, _)| *s == slug) {
+            periods.push((slug, crate::config::DEFAULT_RETENTION_DAYS));
+        }
+    }
+    Ok(periods)
+}
+
 fn log_cutoffs(settings: &RetentionSettings, now: Timestamp) -> [(RetainedLog, Timestamp); 4] {
     RetainedLog::ALL.map(|log| {
         let days = match log {
@@ -87,7 +100,7 @@ pub async fn due(
     now: Timestamp,
 ) -> Result<RetentionReport, ServiceError> {
     let cutoffs: Vec<(String, Timestamp)> =
-        brands.all().map(|b| (b.slug.to_string(), days_before(now, b.config.retention_days))).collect();
+        brand_periods(store, brands).await?.into_iter().map(|(slug, days)| (slug, days_before(now, days))).collect();
     let logs = log_cutoffs(settings, now);
     store
         .read(move |conn| -> Result<RetentionReport, ServiceError> {
@@ -120,8 +133,8 @@ pub async fn round(
         return Ok(None);
     }
     let mut report = RetentionReport::default();
-    for brand in brands.all() {
-        let (slug, before) = (brand.slug.to_string(), days_before(now, brand.config.retention_days));
+    for (slug, days) in brand_periods(store, brands).await? {
+        let before = days_before(now, days);
         let slug_inside = slug.clone();
         let erased = store
             .write(move |conn| -> Result<i64, ServiceError> {

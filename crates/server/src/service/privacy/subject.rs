@@ -7,6 +7,7 @@ use orderguard_domain::clock::Timestamp;
 use orderguard_domain::order::{OrderOutcome, hex};
 use orderguard_domain::phone::E164;
 use orderguard_domain::role::Role;
+use orderguard_domain::verification::Status;
 use serde_json::{Value, json};
 
 use crate::brand::Brand;
@@ -38,9 +39,11 @@ impl Subject {
     }
 }
 
-/// Who asks, when the request came in, and the privacy officer's reference for it.
+/// Who answers, when the request came in, and the privacy officer's reference for it.
 pub struct Request {
     pub by: String,
+    /// The role of who answers (`privacy_officer` in the admin area, `operator` on the command line).
+    pub role: Role,
     pub reference: String,
     pub received_at: Timestamp,
 }
@@ -127,11 +130,11 @@ fn register_entry(
     }
 }
 
-fn audit_entry(by: &str, action: AuditAction, brand: &Brand, subject: String, now: Timestamp) -> AuditEntry {
+fn audit_entry(request: &Request, action: AuditAction, brand: &Brand, subject: String, now: Timestamp) -> AuditEntry {
     AuditEntry {
         at: now,
-        username: by.to_owned(),
-        role: Role::Operator,
+        username: request.by.clone(),
+        role: request.role,
         action,
         brand: Some(brand.slug.to_string()),
         subject,
@@ -160,6 +163,7 @@ fn verification_json(
         "currency": v.amount.currency.code(),
         "order_items": serde_json::from_str::<Value>(&v.order_summary).unwrap_or(Value::Null),
         "shipping_country": v.shipping_country,
+        "cancel_reason": v.cancel_reason,
         "locale": v.locale,
         "client_ip_prefix": v.client_ip,
         "device_reference": v.device_ref,
@@ -244,7 +248,7 @@ pub async fn export(
         "note": "Events are the verification's history without personal data; numbers are shown only where still held. \
                  Counters kept for fraud limits hold no more than counts under keyed hashes.",
     });
-    let audit = audit_entry(&request.by, AuditAction::SubjectExport, brand, format!("{}: {summary}", entry.id), now);
+    let audit = audit_entry(request, AuditAction::SubjectExport, brand, format!("{}: {summary}", entry.id), now);
     save(store, secrets, entry.clone(), audit).await?;
     Ok((entry, document))
 }
@@ -286,13 +290,22 @@ pub async fn erase(
     let found = find(store, secrets, brand, subject).await?;
     let mut entry = register_entry(brand, RequestKind::Erase, subject, request, now);
     let slug = brand.slug.to_string();
-    let audit = audit_entry(&request.by, AuditAction::SubjectErase, brand, String::new(), now);
+    let audit = audit_entry(request, AuditAction::SubjectErase, brand, String::new(), now);
     let chain = secrets.audit_chain().clone();
     let register = entry.clone();
     let report = store
         .write(move |conn| -> Result<ErasureReport, ServiceError> {
             let mut report = ErasureReport { request_id: register.id.clone(), ..ErasureReport::default() };
             for v in &found.verifications {
+                if matches!(v.state.status, Status::Pending | Status::InReview) {
+                    report.withheld.push(Withheld {
+                        what: format!("verification {} of order {}", v.id, v.order_id),
+                        reason: "still in progress (a code to type, or an order held for review): ask again once it \
+                                 has ended, within minutes to hours"
+                            .into(),
+                    });
+                    continue;
+                }
                 let outcome = store::orders::reported_outcome(conn, &slug, &v.order_id)?;
                 if let Some(reason) = outcome.and_then(|o| withholding_reason(o.outcome)) {
                     report.withheld.push(Withheld {

@@ -438,7 +438,7 @@ pub async fn cancel(
     reason: Option<String>,
     now: Timestamp,
 ) -> Result<VerificationRecord, ServiceError> {
-    if reason.as_ref().is_some_and(|r| r.len() > MAX_CANCEL_REASON) {
+    if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_CANCEL_REASON) {
         return Err(FieldError::new("reason", format!("must be at most {MAX_CANCEL_REASON} characters")).into());
     }
     let record = change(app, &brand.slug, id, now, move |conn, record| {
