@@ -90,7 +90,7 @@ pub async fn retention(action: RetentionAction, settings: Settings, now: Timesta
         retention::due(&store, &brands, &settings.retention, now).await?
     } else {
         let secrets = Secrets::derive(&settings.master_key()?);
-        retention::run_to_end(&store, &secrets, &brands, &settings.retention, now).await?
+        retention::run_to_end(&store, &secrets, &brands, &settings.retention, &crate::clock::Clock::default()).await?
     };
     let verb = if dry_run { "would erase" } else { "erased" };
     for line in report.lines() {

@@ -177,19 +177,19 @@ pub async fn round(
 }
 
 /// Rounds until nothing is due (the command line): waits a little while another instance holds
-/// the lease.
+/// the lease. Each round reads `clock` anew, so that a long run keeps its lease alive.
 pub async fn run_to_end(
     store: &Store,
     secrets: &Secrets,
     brands: &Brands,
     settings: &RetentionSettings,
-    now: Timestamp,
+    clock: &crate::clock::Clock,
 ) -> Result<RetentionReport, ServiceError> {
     let holder = format!("command-{}", crate::ids::random_token(6));
     let mut total = RetentionReport::default();
     let mut waited = 0;
     loop {
-        match round(store, secrets, brands, settings, &holder, now).await? {
+        match round(store, secrets, brands, settings, &holder, clock.now()).await? {
             None if waited < 30 => {
                 waited += 1;
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
