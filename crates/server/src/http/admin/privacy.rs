@@ -106,8 +106,16 @@ pub async fn register(
     render(&app, &user, &brand, None).await
 }
 
-/// The brand, the person and the request from a posted form.
-fn posted(app: &App, user: &SignedIn, body: &[u8]) -> Result<(Arc<Brand>, Subject, Request), PageError> {
+/// What a posted form asks: the brand, the person, the request, and whether the box confirming
+/// an erasure is ticked.
+struct Posted {
+    brand: Arc<Brand>,
+    subject: Subject,
+    request: Request,
+    confirmed: bool,
+}
+
+fn posted(app: &App, user: &SignedIn, body: &[u8]) -> Result<Posted, PageError> {
     let fields = signed_form(user, body)?;
     let field = |name: &str| fields.get(name).map(|v| v.trim().to_owned()).unwrap_or_default();
     let brand = answered_brand(app, user, &field("brand"))?;
@@ -129,7 +137,7 @@ fn posted(app: &App, user: &SignedIn, body: &[u8]) -> Result<(Arc<Brand>, Subjec
     };
     let request =
         Request { by: user.username.clone(), role: user.access.role, reference: field("reference"), received_at };
-    Ok((brand, subject, request))
+    Ok(Posted { brand, subject, request, confirmed: field("confirm") == "yes" })
 }
 
 #[utoipa::path(
@@ -146,7 +154,7 @@ pub async fn export(
     AdminUser(user): AdminUser,
     RequestBody(body): RequestBody,
 ) -> Result<Response, PageError> {
-    let (brand, subject, request) = posted(&app, &user, &body.unwrap_or_default())?;
+    let Posted { brand, subject, request, .. } = posted(&app, &user, &body.unwrap_or_default())?;
     let now = app.clock.now();
     let (entry, document) = subject::export(&app.store, &app.secrets, &brand, &subject, &request, now).await?;
     let text = serde_json::to_string_pretty(&document).map_err(|e| PageError::internal(&e))?;
@@ -173,9 +181,8 @@ pub async fn erase(
     AdminUser(user): AdminUser,
     RequestBody(body): RequestBody,
 ) -> Result<Response, PageError> {
-    let body = body.unwrap_or_default();
-    let (brand, subject, request) = posted(&app, &user, &body)?;
-    if signed_form(&user, &body)?.get("confirm").map(String::as_str) != Some("yes") {
+    let Posted { brand, subject, request, confirmed } = posted(&app, &user, &body.unwrap_or_default())?;
+    if !confirmed {
         return Err(PageError::bad_request("An erasure cannot be undone: tick the box to confirm it."));
     }
     let now = app.clock.now();
