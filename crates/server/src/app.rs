@@ -33,6 +33,8 @@ pub struct App {
     /// The built-in texts, for pages that belong to no brand.
     pub texts: crate::i18n::Texts,
     pub secrets: Secrets,
+    /// What unwraps the key ring when it is reloaded.
+    pub masters: crate::crypto::keyring::Masters,
     pub signer: ReceiptSigner,
     /// New SMS, claimed in the transaction that queued them, for the SMS sender.
     pub sms_queue: SmsQueue,

@@ -51,6 +51,8 @@ pub enum StartError {
     Crypto(#[from] CryptoError),
     #[error(transparent)]
     Service(#[from] ServiceError),
+    #[error("key ring: {0}")]
+    Keyring(#[from] service::keyring::KeyringError),
     #[error("cannot listen on {addr}: {error}")]
     Bind { addr: String, error: std::io::Error },
 }
@@ -67,6 +69,11 @@ pub async fn prepare_store(settings: &Settings, now: Timestamp) -> Result<Arc<St
     }
     service::brands::store_configured(&store, settings, now).await?;
     Ok(store)
+}
+
+/// The secrets of a command or an instance: the key ring opened with the configured master secrets.
+pub async fn open_secrets(settings: &Settings, store: &Store) -> Result<Secrets, StartError> {
+    Ok(service::keyring::open(store, &settings.masters()?, Clock::default()).await?)
 }
 
 /// A running server.
@@ -130,8 +137,9 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let metrics_addr = metrics_listener.local_addr().map_err(|error| StartError::Bind { addr: metrics_at, error })?;
     let metrics_token = settings.metrics.resolved_token()?;
     let clock = Clock::default();
-    let secrets = Secrets::derive(&settings.master_key()?);
     let store = prepare_store(&settings, clock.now()).await?;
+    let masters = settings.masters()?;
+    let secrets = service::keyring::open(&store, &masters, clock.clone()).await?;
     let brands = Brands::build(&settings)?;
     service::webhooks::declare(&store, &brands, clock.now()).await?;
     let webhook_sender = webhooks::Sender::new(
@@ -161,6 +169,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         brands,
         texts: i18n::Texts::built_in(),
         secrets,
+        masters,
         signer,
         sms_queue,
         metrics: metrics.clone(),

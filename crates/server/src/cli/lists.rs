@@ -9,7 +9,6 @@ use orderguard_domain::role::Role;
 
 use crate::brand::Brands;
 use crate::config::Settings;
-use crate::crypto::Secrets;
 use crate::prepare_store;
 use crate::service::Actor;
 use crate::service::lists::{self, NewEntry};
@@ -71,14 +70,14 @@ pub async fn list(action: ListAction, settings: Settings, now: Timestamp) -> any
                 format!("--kind must be number, customer, device, ip_range or number_prefix, not `{kind}`")
             })?;
             let expires_at = expires_in_days.map(|days| now.plus_seconds(i64::from(days) * 86_400));
-            let secrets = Secrets::derive(&settings.master_key()?);
+            let secrets = crate::open_secrets(&settings, &store).await?;
             let new = NewEntry { list, kind, value, reason, expires_at };
             let entry = lists::add(&store, &secrets, &brand, new, &operator(by), now).await?;
             println!("{}", entry.id);
             eprintln!("added to {slug}'s {} list: {} {}", entry.list.as_str(), entry.kind.as_str(), entry.label);
         }
         ListAction::Remove { id, by, .. } => {
-            let secrets = Secrets::derive(&settings.master_key()?);
+            let secrets = crate::open_secrets(&settings, &store).await?;
             let entry = lists::remove(&store, &secrets, &brand, &id, &operator(by), now).await?;
             eprintln!("removed from {slug}'s {} list: {} {}", entry.list.as_str(), entry.kind.as_str(), entry.label);
         }

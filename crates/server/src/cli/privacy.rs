@@ -12,7 +12,6 @@ use orderguard_domain::phone::E164;
 use crate::brand::{Brand, Brands};
 use crate::clock::{day, parse_day};
 use crate::config::Settings;
-use crate::crypto::Secrets;
 use crate::prepare_store;
 use crate::service::privacy::subject::{self, Request, Subject};
 use crate::service::privacy::{audit_chain, retention};
@@ -89,7 +88,7 @@ pub async fn retention(action: RetentionAction, settings: Settings, now: Timesta
     let report = if dry_run {
         retention::due(&store, &brands, &settings.retention, now).await?
     } else {
-        let secrets = Secrets::derive(&settings.master_key()?);
+        let secrets = crate::open_secrets(&settings, &store).await?;
         retention::run_to_end(&store, &secrets, &brands, &settings.retention, &crate::clock::Clock::default()).await?
     };
     let verb = if dry_run { "would erase" } else { "erased" };
@@ -103,7 +102,7 @@ pub async fn retention(action: RetentionAction, settings: Settings, now: Timesta
 pub async fn audit(action: AuditAction, settings: Settings, now: Timestamp) -> anyhow::Result<()> {
     let AuditAction::Verify = action;
     let store = prepare_store(&settings, now).await?;
-    let secrets = Secrets::derive(&settings.master_key()?);
+    let secrets = crate::open_secrets(&settings, &store).await?;
     let report = audit_chain::verify(&store, &secrets).await?;
     if report.unchained > 0 {
         println!("{} entries were written before the chain began (an earlier release): not covered", report.unchained);
@@ -168,7 +167,7 @@ fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
 pub async fn subject(action: SubjectAction, settings: Settings, now: Timestamp) -> anyhow::Result<()> {
     let brands = Brands::build(&settings)?;
     let store = prepare_store(&settings, now).await?;
-    let secrets = Secrets::derive(&settings.master_key()?);
+    let secrets = crate::open_secrets(&settings, &store).await?;
     match action {
         SubjectAction::Export { who, out } => {
             let (brand, subject, request) = parts(&who, &brands, now)?;

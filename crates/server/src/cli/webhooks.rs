@@ -10,7 +10,6 @@ use orderguard_domain::webhook::DeliveryStatus;
 use crate::brand::Brands;
 use crate::clock::rfc3339;
 use crate::config::Settings;
-use crate::crypto::Secrets;
 use crate::prepare_store;
 use crate::service::Actor;
 use crate::service::webhooks::endpoints::{self, Change, NewEndpoint, Replay};
@@ -116,7 +115,7 @@ pub async fn webhook(action: WebhookAction, settings: Settings, now: Timestamp) 
     // The configured endpoints are the server's to declare (at its start), never a command's,
     // whose file may differ from the running one's.
     let store = prepare_store(&settings, now).await?;
-    let secrets = Secrets::derive(&settings.master_key()?);
+    let secrets = crate::open_secrets(&settings, &store).await?;
     let operator = |by: String| Actor { username: by, role: Role::Operator, brand: None };
     // The command line runs as an operator, who may see every brand's endpoints.
     let reader = operator("orderguard-cli".into());

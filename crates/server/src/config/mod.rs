@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::crypto::keyring::{MasterSecret, Masters};
+
 mod brands;
 mod identity;
 mod network_apis;
@@ -54,6 +56,10 @@ pub struct Settings {
     /// environment variable `ORDERGUARD_SECRET_KEY`.
     pub secret_key: Option<Secret<String>>,
     pub secret_key_file: Option<PathBuf>,
+    /// During a rotation of the master secret (docs/configuration.md, "Keys"): the master being
+    /// replaced, which still unwraps the keys it wrapped until `orderguard keys rewrap` ran.
+    pub previous_secret_key: Option<Secret<String>>,
+    pub previous_secret_key_file: Option<PathBuf>,
     #[serde(default)]
     pub log_format: LogFormat,
     #[serde(default)]
@@ -336,6 +342,12 @@ impl Settings {
         if let Some(v) = var("ORDERGUARD_SECRET_KEY_FILE") {
             self.secret_key_file = Some(PathBuf::from(v));
         }
+        if let Some(v) = var("ORDERGUARD_PREVIOUS_SECRET_KEY") {
+            self.previous_secret_key = Some(v.into());
+        }
+        if let Some(v) = var("ORDERGUARD_PREVIOUS_SECRET_KEY_FILE") {
+            self.previous_secret_key_file = Some(PathBuf::from(v));
+        }
         if let Some(v) = var("ORDERGUARD_LOG_FORMAT") {
             self.log_format = if v == "json" { LogFormat::Json } else { LogFormat::Text };
         }
@@ -343,21 +355,35 @@ impl Settings {
 
     /// The master secret from `secret_key`, `secret_key_file` (in that order).
     pub fn master_key(&self) -> Result<[u8; 32], ConfigError> {
-        let text = match (&self.secret_key, &self.secret_key_file) {
-            (Some(key), _) => key.expose_secret().clone(),
-            (None, Some(path)) => {
-                std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.clone(), error })?
-            }
-            (None, None) => {
-                return Err(ConfigError::Invalid(
-                    "no secret key: set secret_key_file (or ORDERGUARD_SECRET_KEY) to 32 random bytes, \
-                     e.g. the output of `openssl rand -base64 32`"
-                        .into(),
-                ));
-            }
-        };
-        crate::crypto::Secrets::parse_master_key(&text).map_err(|e| ConfigError::Invalid(e.to_string()))
+        master_from(&self.secret_key, &self.secret_key_file)?.ok_or_else(|| {
+            ConfigError::Invalid(
+                "no secret key: set secret_key_file (or ORDERGUARD_SECRET_KEY) to 32 random bytes, \
+                 e.g. the output of `openssl rand -base64 32`"
+                    .into(),
+            )
+        })
     }
+
+    /// The master secrets: the current one, and during a master rotation the previous one.
+    pub fn masters(&self) -> Result<Masters, ConfigError> {
+        let current = MasterSecret::new(self.master_key()?);
+        let previous = master_from(&self.previous_secret_key, &self.previous_secret_key_file)?.map(MasterSecret::new);
+        if previous.as_ref().is_some_and(|p| p.id() == current.id()) {
+            return Err(ConfigError::Invalid("previous_secret_key is the same as secret_key".into()));
+        }
+        Ok(Masters { current, previous })
+    }
+}
+
+fn master_from(inline: &Option<Secret<String>>, file: &Option<PathBuf>) -> Result<Option<[u8; 32]>, ConfigError> {
+    let text = match (inline, file) {
+        (Some(key), _) => key.expose_secret().clone(),
+        (None, Some(path)) => {
+            std::fs::read_to_string(path).map_err(|error| ConfigError::Read { path: path.clone(), error })?
+        }
+        (None, None) => return Ok(None),
+    };
+    crate::crypto::Secrets::parse_master_key(&text).map(Some).map_err(|e| ConfigError::Invalid(e.to_string()))
 }
 
 pub(crate) fn yes() -> bool {

@@ -118,7 +118,8 @@ mod tests {
     use serde_json::{Value, json};
 
     fn secrets() -> Secrets {
-        Secrets::derive(&[7; 32])
+        let master = crate::crypto::keyring::MasterSecret::new([7; 32]);
+        Secrets::new(&crate::crypto::keyring::first_keys(&master, false, 0), crate::clock::Clock::default()).unwrap()
     }
 
     /// What a shop does with a receipt: the key named by `kid` from the JWKS, EdDSA only.

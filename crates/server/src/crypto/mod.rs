@@ -1,8 +1,11 @@
 //! Keys and the primitives that use them: keyed hashes, AEAD for personal data, JWS receipts,
-//! API key hashing. Every key is derived from the one master secret of the deployment.
+//! API key hashing. The keys come from the key ring (`keyring`), which the master secret wraps.
 
 pub mod jws;
+pub mod keyring;
 pub mod passwords;
+
+use std::sync::RwLock;
 
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
@@ -12,6 +15,9 @@ use orderguard_domain::audit_chain::AuditChain;
 use orderguard_domain::code::CodeHasher;
 use sha2::{Digest, Sha256};
 
+use crate::clock::Clock;
+use keyring::{KeyPurpose, RingKey};
+
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
     #[error("the secret key must be 32 bytes, base64 or hex encoded (e.g. `openssl rand -base64 32`)")]
@@ -20,18 +26,44 @@ pub enum CryptoError {
     Decrypt,
     #[error("a stored signing key is invalid")]
     BadSigningKey,
+    #[error("the key ring has no {0} key")]
+    MissingKey(&'static str),
 }
 
-/// Version byte in front of every ciphertext, so that a later key rotation can tell keys apart.
-const AEAD_VERSION: u8 = 1;
+/// The first byte of a ciphertext made before key rings: sealed by data key generation 1.
+const AEAD_VERSION_1: u8 = 1;
+/// The first byte of a ciphertext naming its data key: the generation follows (4 bytes, big-endian).
+const AEAD_VERSION_2: u8 = 2;
+const HEADER_V2: usize = 5;
+
+/// A data key: seals new data from `active_from`, opens what it sealed until it retires.
+struct DataKey {
+    generation: u32,
+    cipher: XChaCha20Poly1305,
+    active_from: i64,
+}
+
+/// A key for keyed hashes; `material` is the HMAC key.
+struct HashKey {
+    generation: u32,
+    material: [u8; 32],
+    active_from: i64,
+}
+
+/// The keys a rotation changes, newest generation first.
+struct Rotating {
+    data: Vec<DataKey>,
+    lookup: Vec<HashKey>,
+    pseudonym: Vec<HashKey>,
+}
 
 pub struct Secrets {
     code_hasher: CodeHasher,
-    phone_hash_key: [u8; 32],
-    customer_key: [u8; 32],
-    aead: XChaCha20Poly1305,
     audit_chain: AuditChain,
     hosted_token_key: [u8; 32],
+    sign_in_key: [u8; 32],
+    clock: Clock,
+    rotating: RwLock<Rotating>,
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -43,6 +75,51 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
         mac.update(b"\0");
     }
     mac.finalize().into_bytes().into()
+}
+
+fn short_hex(digest: &[u8; 32]) -> String {
+    orderguard_domain::order::hex(digest.get(..16).unwrap_or_default())
+}
+
+/// The key in use at `now`: the newest one already active (the oldest if none is yet).
+fn active_index(active_from: impl Iterator<Item = i64>, now: i64) -> usize {
+    let froms: Vec<i64> = active_from.collect();
+    froms.iter().position(|from| *from <= now).unwrap_or(froms.len().saturating_sub(1))
+}
+
+impl Rotating {
+    fn of(keys: &[RingKey]) -> Result<Self, CryptoError> {
+        let of_purpose = |purpose: KeyPurpose| {
+            let mut keys: Vec<&RingKey> = keys.iter().filter(|k| k.purpose == purpose).collect();
+            keys.sort_by_key(|k| std::cmp::Reverse(k.generation));
+            if keys.is_empty() { Err(CryptoError::MissingKey(purpose.as_str())) } else { Ok(keys) }
+        };
+        let hash_keys = |keys: Vec<&RingKey>| {
+            keys.iter()
+                .map(|k| HashKey { generation: k.generation, material: k.material, active_from: k.active_from })
+                .collect()
+        };
+        Ok(Self {
+            data: of_purpose(KeyPurpose::Data)?
+                .iter()
+                .map(|k| DataKey {
+                    generation: k.generation,
+                    cipher: XChaCha20Poly1305::new(&k.material.into()),
+                    active_from: k.active_from,
+                })
+                .collect(),
+            lookup: hash_keys(of_purpose(KeyPurpose::Lookup)?),
+            pseudonym: hash_keys(of_purpose(KeyPurpose::Pseudonym)?),
+        })
+    }
+}
+
+/// The keys of one hashing purpose that are matched at `now`: the active one first, then the
+/// others not retired — older ones, whose hashes are still stored, and a newer one not active
+/// yet, whose hashes an instance whose clock runs a little ahead may already store.
+fn matched(keys: &[HashKey], now: i64) -> impl Iterator<Item = &HashKey> {
+    let active = active_index(keys.iter().map(|k| k.active_from), now);
+    keys.get(active).into_iter().chain(keys.iter().enumerate().filter(move |(i, _)| *i != active).map(|(_, k)| k))
 }
 
 impl Secrets {
@@ -66,15 +143,50 @@ impl Secrets {
         base64::engine::general_purpose::STANDARD.encode(key)
     }
 
-    pub fn derive(master: &[u8; 32]) -> Self {
-        let derive = |label: &str| hmac(master, &[b"orderguard", label.as_bytes()]);
-        Self {
+    /// The secrets of an instance from the ring's unwrapped keys (one internal key, and at least
+    /// one of each rotating purpose); `clock` tells which generation is active.
+    pub fn new(keys: &[RingKey], clock: Clock) -> Result<Self, CryptoError> {
+        let internal = keys
+            .iter()
+            .find(|k| k.purpose == KeyPurpose::Internal)
+            .ok_or(CryptoError::MissingKey(KeyPurpose::Internal.as_str()))?;
+        let derive = |label: &str| hmac(&internal.material, &[b"orderguard", label.as_bytes()]);
+        Ok(Self {
             code_hasher: CodeHasher::new(derive("code-hash")),
-            phone_hash_key: derive("phone-hash"),
-            customer_key: derive("customer-ref"),
-            aead: XChaCha20Poly1305::new(&derive("personal-data-aead").into()),
             audit_chain: AuditChain::new(derive("audit-chain")),
             hosted_token_key: derive("hosted-token"),
+            sign_in_key: derive("sign-in-reference"),
+            clock,
+            rotating: RwLock::new(Rotating::of(keys)?),
+        })
+    }
+
+    /// Takes the ring's keys as they are now (a rotation by another instance or a command).
+    pub fn reload(&self, keys: &[RingKey]) -> Result<(), CryptoError> {
+        let rotating = Rotating::of(keys)?;
+        *self.rotating.write().unwrap_or_else(std::sync::PoisonError::into_inner) = rotating;
+        Ok(())
+    }
+
+    fn rotating(&self) -> std::sync::RwLockReadGuard<'_, Rotating> {
+        self.rotating.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The generation of `purpose` that new data gets now (`Internal`: always 1).
+    pub fn active_generation(&self, purpose: KeyPurpose) -> u32 {
+        let now = self.clock.now().millis();
+        let rotating = self.rotating();
+        let hash_active = |keys: &[HashKey]| {
+            keys.get(active_index(keys.iter().map(|k| k.active_from), now)).map_or(1, |k| k.generation)
+        };
+        match purpose {
+            KeyPurpose::Data => rotating
+                .data
+                .get(active_index(rotating.data.iter().map(|k| k.active_from), now))
+                .map_or(1, |k| k.generation),
+            KeyPurpose::Lookup => hash_active(&rotating.lookup),
+            KeyPurpose::Pseudonym => hash_active(&rotating.pseudonym),
+            KeyPurpose::Internal => 1,
         }
     }
 
@@ -87,16 +199,51 @@ impl Secrets {
         &self.audit_chain
     }
 
-    /// A keyed hash of an E.164 number, for lookups (velocity, data-subject requests) without the number.
+    /// How many look-up keys are matched now: more than one during a rotation's overlap.
+    pub fn lookup_keys_matched(&self) -> usize {
+        matched(&self.rotating().lookup, self.clock.now().millis()).count()
+    }
+
+    fn lookup_hashes(&self, parts: &[&[u8]]) -> Vec<[u8; 32]> {
+        let now = self.clock.now().millis();
+        matched(&self.rotating().lookup, now).map(|k| hmac(&k.material, parts)).collect()
+    }
+
+    /// A keyed hash of an E.164 number under the active look-up key, for look-ups (velocity,
+    /// lists, data-subject requests) without the number.
     pub fn phone_hash(&self, e164: &str) -> Vec<u8> {
-        hmac(&self.phone_hash_key, &[e164.as_bytes()]).to_vec()
+        self.phone_hashes(e164).swap_remove(0)
+    }
+
+    /// The number's keyed hash under every look-up key still matched, the active one first.
+    pub fn phone_hashes(&self, e164: &str) -> Vec<Vec<u8>> {
+        let mut hashes: Vec<Vec<u8>> = self.lookup_hashes(&[e164.as_bytes()]).iter().map(|h| h.to_vec()).collect();
+        if hashes.is_empty() {
+            hashes.push(Vec::new());
+        }
+        hashes
     }
 
     /// A keyed reference of another identifier (`kind`: a number range, a device id, a client
     /// network), for counting by it without keeping it.
     pub fn reference(&self, kind: &str, value: &str) -> String {
-        let digest = hmac(&self.phone_hash_key, &[kind.as_bytes(), value.as_bytes()]);
-        orderguard_domain::order::hex(digest.get(..16).unwrap_or_default())
+        self.references(kind, value).swap_remove(0)
+    }
+
+    /// The reference under every look-up key still matched, the active one first.
+    pub fn references(&self, kind: &str, value: &str) -> Vec<String> {
+        let mut refs: Vec<String> =
+            self.lookup_hashes(&[kind.as_bytes(), value.as_bytes()]).iter().map(short_hex).collect();
+        if refs.is_empty() {
+            refs.push(String::new());
+        }
+        refs
+    }
+
+    /// A keyed reference for sign-in throttling (a username, a client address): short-lived
+    /// counts under the internal key, untouched by look-up key rotations.
+    pub fn sign_in_reference(&self, kind: &str, value: &str) -> String {
+        short_hex(&hmac(&self.sign_in_key, &[kind.as_bytes(), value.as_bytes()]))
     }
 
     /// The token in a verification's hosted page link: derived from its id, so that only its
@@ -108,28 +255,65 @@ impl Secrets {
 
     /// The pseudonym a customer id is stored under.
     pub fn customer_ref(&self, brand: &str, customer_id: &str) -> String {
-        let digest = hmac(&self.customer_key, &[brand.as_bytes(), customer_id.as_bytes()]);
-        orderguard_domain::order::hex(digest.get(..16).unwrap_or_default())
+        self.customer_refs(brand, customer_id).swap_remove(0)
     }
 
+    /// The customer's pseudonym under every pseudonym key still matched, the active one first.
+    pub fn customer_refs(&self, brand: &str, customer_id: &str) -> Vec<String> {
+        let now = self.clock.now().millis();
+        let mut refs: Vec<String> = matched(&self.rotating().pseudonym, now)
+            .map(|k| short_hex(&hmac(&k.material, &[brand.as_bytes(), customer_id.as_bytes()])))
+            .collect();
+        if refs.is_empty() {
+            refs.push(String::new());
+        }
+        refs
+    }
+
+    /// Seals with the active data key; the ciphertext names the key's generation.
     pub fn encrypt(&self, plaintext: &[u8]) -> Vec<u8> {
+        let now = self.clock.now().millis();
+        let rotating = self.rotating();
+        let Some(key) = rotating.data.get(active_index(rotating.data.iter().map(|k| k.active_from), now)) else {
+            return Vec::new();
+        };
         let nonce_bytes = crate::ids::random_bytes::<24>();
         let nonce = XNonce::from_slice(&nonce_bytes);
         // Encryption with a valid key and nonce only fails for inputs beyond 256 GiB.
-        let ciphertext = self.aead.encrypt(nonce, plaintext).unwrap_or_default();
-        let mut out = Vec::with_capacity(1 + 24 + ciphertext.len());
-        out.push(AEAD_VERSION);
+        let ciphertext = key.cipher.encrypt(nonce, plaintext).unwrap_or_default();
+        let mut out = Vec::with_capacity(HEADER_V2 + 24 + ciphertext.len());
+        out.extend_from_slice(&Self::ciphertext_prefix(key.generation));
         out.extend_from_slice(&nonce_bytes);
         out.extend_from_slice(&ciphertext);
         out
     }
 
+    /// How a ciphertext sealed by data key `generation` begins.
+    pub fn ciphertext_prefix(generation: u32) -> [u8; HEADER_V2] {
+        let [a, b, c, d] = generation.to_be_bytes();
+        [AEAD_VERSION_2, a, b, c, d]
+    }
+
+    /// The generation of the data key that sealed `data`, and where its nonce starts.
+    fn sealed_by(data: &[u8]) -> Option<(u32, usize)> {
+        match data.first() {
+            Some(&AEAD_VERSION_1) => Some((1, 1)),
+            Some(&AEAD_VERSION_2) => {
+                let generation = <[u8; 4]>::try_from(data.get(1..HEADER_V2)?).ok()?;
+                Some((u32::from_be_bytes(generation), HEADER_V2))
+            }
+            _ => None,
+        }
+    }
+
     pub fn decrypt(&self, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let (Some(&AEAD_VERSION), Some(nonce), Some(ciphertext)) = (data.first(), data.get(1..25), data.get(25..))
-        else {
+        let (generation, nonce_at) = Self::sealed_by(data).ok_or(CryptoError::Decrypt)?;
+        let (Some(nonce), Some(ciphertext)) = (data.get(nonce_at..nonce_at + 24), data.get(nonce_at + 24..)) else {
             return Err(CryptoError::Decrypt);
         };
-        self.aead.decrypt(XNonce::from_slice(nonce), ciphertext).map_err(|_| CryptoError::Decrypt)
+        let rotating = self.rotating();
+        let key = rotating.data.iter().find(|k| k.generation == generation).ok_or(CryptoError::Decrypt)?;
+        key.cipher.decrypt(XNonce::from_slice(nonce), ciphertext).map_err(|_| CryptoError::Decrypt)
     }
 
     pub fn decrypt_string(&self, data: &[u8]) -> Result<String, CryptoError> {
@@ -179,15 +363,71 @@ pub fn new_api_key() -> NewApiKey {
 mod tests {
     use super::*;
 
+    use keyring::{MasterSecret, first_keys};
+
+    fn derived(master: u8) -> Secrets {
+        Secrets::new(&first_keys(&MasterSecret::new([master; 32]), true, 0), Clock::default()).unwrap()
+    }
+
     #[test]
     fn aead_round_trip_and_tamper_detection() {
-        let secrets = Secrets::derive(&[1; 32]);
+        let secrets = derived(1);
         let sealed = secrets.encrypt(b"+4915112345678");
+        assert_eq!(sealed.get(..5), Some(Secrets::ciphertext_prefix(1).as_slice()));
         assert_eq!(secrets.decrypt(&sealed).unwrap(), b"+4915112345678");
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
         assert!(secrets.decrypt(&tampered).is_err());
-        assert!(Secrets::derive(&[2; 32]).decrypt(&sealed).is_err());
+        assert!(derived(2).decrypt(&sealed).is_err());
+    }
+
+    #[test]
+    fn keys_derived_as_before_key_rings_read_what_that_release_wrote() {
+        // Sealed by the release before key rings with the master [1; 32] (version byte 1).
+        let master = [1u8; 32];
+        let old_key = hmac(&master, &[b"orderguard", b"personal-data-aead"]);
+        let nonce = [9u8; 24];
+        let sealed = XChaCha20Poly1305::new(&old_key.into()).encrypt(XNonce::from_slice(&nonce), b"+49151".as_slice());
+        let old = [&[AEAD_VERSION_1][..], &nonce, &sealed.unwrap()].concat();
+        let secrets = derived(1);
+        assert_eq!(secrets.decrypt(&old).unwrap(), b"+49151");
+        let old_phone_key = hmac(&master, &[b"orderguard", b"phone-hash"]);
+        assert_eq!(secrets.phone_hash("+49151"), hmac(&old_phone_key, &[b"+49151"]).to_vec());
+    }
+
+    #[test]
+    fn a_new_data_key_seals_from_its_activation_and_the_old_one_still_opens() {
+        let clock = Clock::default();
+        let mut keys = first_keys(&MasterSecret::new([1; 32]), false, 0);
+        let secrets = Secrets::new(&keys, clock.clone()).unwrap();
+        let before = secrets.encrypt(b"old");
+        let later = clock.now().millis() + 60_000;
+        keys.push(RingKey {
+            purpose: KeyPurpose::Data,
+            generation: 2,
+            material: keyring::random_key(),
+            active_from: later,
+        });
+        keys.push(RingKey {
+            purpose: KeyPurpose::Lookup,
+            generation: 2,
+            material: keyring::random_key(),
+            active_from: later,
+        });
+        secrets.reload(&keys).unwrap();
+        assert_eq!(secrets.active_generation(KeyPurpose::Data), 1, "not active before its time");
+        let old_hash = secrets.phone_hash("+49151");
+        let hashes = secrets.phone_hashes("+49151");
+        assert_eq!((hashes.len(), &hashes[0]), (2, &old_hash), "a key not active yet is matched, not used");
+        clock.set_simulated(Some(orderguard_domain::clock::Timestamp(later)));
+        let after = secrets.encrypt(b"new");
+        assert_eq!(after.get(..5), Some(Secrets::ciphertext_prefix(2).as_slice()));
+        assert_eq!(secrets.decrypt(&before).unwrap(), b"old");
+        assert_eq!(secrets.decrypt(&after).unwrap(), b"new");
+        let hashes = secrets.phone_hashes("+49151");
+        assert_eq!(hashes.len(), 2);
+        assert_ne!(hashes[0], old_hash);
+        assert_eq!(hashes[1], old_hash, "the previous look-up key is still matched");
     }
 
     #[test]

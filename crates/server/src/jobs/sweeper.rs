@@ -1,14 +1,15 @@
 //! Expires pending verifications nobody came back to (and held ones nobody decided), forgets
 //! risk activity nothing counts any more and sign-in failures past their window, erases what
-//! has passed its retention period (one instance at a time), and reloads the receipt signing keys
-//! so that a rotation by another instance or by `orderguard keys rotate` is picked up.
+//! has passed its retention period (one instance at a time), reloads the key ring and the receipt
+//! signing keys so that a rotation by another instance or a command is picked up, and works
+//! through what a rotation leaves to re-seal and re-key (one instance at a time).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::App;
 use crate::service::privacy::retention;
-use crate::service::{admin, signing_keys, verifications};
+use crate::service::{admin, keyring, signing_keys, verifications};
 
 /// Ticks between reloads of the signing keys.
 const RELOAD_KEYS_EVERY: u64 = 30;
@@ -34,6 +35,16 @@ pub async fn run(app: Arc<App>, interval: Duration) {
             }
         }
         if ticks.is_multiple_of(RELOAD_KEYS_EVERY) {
+            if let Err(e) = keyring::reload(&app.store, &app.masters, &app.secrets).await {
+                tracing::warn!(error = %e, "reloading the key ring failed");
+            }
+            match keyring::round(&app.store, &app.secrets, &holder, app.clock.now()).await {
+                Ok(Some(report)) if report != keyring::RoundReport::default() => {
+                    tracing::info!(?report, "key rotation: re-sealed and re-keyed");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "key rotation work failed"),
+            }
             if let Err(e) = signing_keys::reload(&app).await {
                 tracing::warn!(error = %e, "reloading signing keys failed");
             }

@@ -18,3 +18,15 @@ pub struct SigningKeyRow {
     pub public_key: Vec<u8>,
     pub created_at: i64,
 }
+
+/// A key of the key ring as stored: wrapped by the master secret `master_id` names.
+#[derive(Debug, Clone)]
+pub struct KeyringRow {
+    pub purpose: crate::crypto::keyring::KeyPurpose,
+    pub generation: u32,
+    pub wrapped: Vec<u8>,
+    pub master_id: String,
+    pub created_at: i64,
+    pub active_from: i64,
+    pub retired_at: Option<i64>,
+}

@@ -11,6 +11,10 @@ pub struct ListEntry {
     pub kind: ListKind,
     /// What a verification is looked up by (a keyed hash or reference, a range, a prefix).
     pub value: String,
+    /// For a number or device: what was written, sealed (for re-keying after a look-up key rotation).
+    pub value_enc: Option<Vec<u8>>,
+    /// The generation of the look-up key that made `value` (numbers and devices).
+    pub lookup_key: u32,
     /// What people see: a masked number, a range, a prefix, a shortened reference.
     pub label: String,
     pub reason: String,

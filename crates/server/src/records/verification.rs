@@ -53,4 +53,6 @@ pub struct VerificationRecord {
     pub device_ref: Option<String>,
     /// When the network checks (SIM swap, device swap) last asked about the number.
     pub network_checked_at: Option<Timestamp>,
+    /// The generation of the look-up key that made `phone_hash`, `range_ref` and `device_ref`.
+    pub lookup_key: u32,
 }

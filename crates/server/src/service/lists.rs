@@ -9,6 +9,7 @@ use orderguard_domain::phone::E164;
 use super::{Actor, ServiceError};
 use crate::brand::Brand;
 use crate::crypto::Secrets;
+use crate::crypto::keyring::KeyPurpose;
 use crate::records::admin::{AuditAction, AuditEntry};
 use crate::records::lists::ListEntry;
 use crate::store::Store;
@@ -25,41 +26,49 @@ pub struct NewEntry {
     pub expires_at: Option<Timestamp>,
 }
 
-/// The stored value and label of what an entry names; a number is kept only as its keyed hash.
-fn value_and_label(
-    brand: &Brand,
-    secrets: &Secrets,
-    kind: ListKind,
-    written: &str,
-) -> Result<(String, String), FieldError> {
+/// What an entry stores of what it names: the value it is looked up by, the label people see,
+/// and for a number or device what was written, sealed, so that a look-up key rotation can key it
+/// again. A number is looked up only by its keyed hash.
+struct Stored {
+    value: String,
+    label: String,
+    sealed: Option<Vec<u8>>,
+}
+
+fn stored_value(brand: &Brand, secrets: &Secrets, kind: ListKind, written: &str) -> Result<Stored, FieldError> {
     let written = written.trim();
     if written.is_empty() {
         return Err(FieldError::new("value", "must not be empty"));
     }
     let short = |reference: &str| format!("{}…", reference.get(..8).unwrap_or(reference));
+    let plain = |value: String, label: String| Stored { value, label, sealed: None };
     Ok(match kind {
         ListKind::Number => {
             let phone = E164::parse(written, brand.default_region.as_deref())
                 .map_err(|e| FieldError::new("number", e.reason))?;
-            (orderguard_domain::order::hex(&secrets.phone_hash(phone.as_str())), phone.hint())
+            Stored {
+                value: orderguard_domain::order::hex(&secrets.phone_hash(phone.as_str())),
+                label: phone.hint(),
+                sealed: Some(secrets.encrypt(phone.as_str().as_bytes())),
+            }
         }
         ListKind::Customer => {
             let reference = secrets.customer_ref(brand.slug.as_str(), written);
             let label = format!("customer {}", short(&reference));
-            (reference, label)
+            plain(reference, label)
         }
         ListKind::Device => {
             let reference = secrets.reference("device", written);
             let label = format!("device {}", short(&reference));
-            (reference, label)
+            Stored { value: reference, label, sealed: Some(secrets.encrypt(written.as_bytes())) }
         }
         ListKind::IpRange => {
             let range = lists::parse_cidr(written)?;
-            (range.clone(), range)
+            plain(range.clone(), range)
         }
         ListKind::NumberPrefix => {
             let prefix = lists::parse_number_prefix(written)?;
-            (prefix.clone(), format!("{prefix}…"))
+            plain(prefix.clone(), format!("{prefix}…"))
         }
     })
 }
@@ -80,13 +89,15 @@ pub async fn add(
     if new.expires_at.is_some_and(|at| at <= now) {
         return Err(FieldError::new("expires_at", "must be in the future").into());
     }
-    let (value, label) = value_and_label(brand, secrets, new.kind, &new.value)?;
+    let Stored { value, label, sealed } = stored_value(brand, secrets, new.kind, &new.value)?;
     let entry = ListEntry {
         id: crate::ids::new_id(now.millis()),
         brand: brand.slug.to_string(),
         list: new.list,
         kind: new.kind,
         value,
+        value_enc: sealed,
+        lookup_key: secrets.active_generation(KeyPurpose::Lookup),
         label,
         reason,
         created_by: actor.username.clone(),
@@ -145,21 +156,21 @@ fn audit_entry(actor: &Actor, action: AuditAction, entry: &ListEntry, now: Times
     }
 }
 
-/// What a new verification is looked up by in the lists.
+/// What a new verification is looked up by in the lists: its number and device keyed under
+/// every matched look-up key (an entry made before a rotation still matches).
 pub struct Lookup<'a> {
-    pub phone_hash: &'a [u8],
+    pub phone_hashes: &'a [Vec<u8>],
     pub e164: &'a str,
     pub customer_ref: &'a str,
-    pub device_ref: Option<&'a str>,
+    pub device_refs: &'a [String],
     pub client_ip: Option<std::net::IpAddr>,
 }
 
 pub fn keys_of(lookup: &Lookup<'_>) -> Vec<(ListKind, String)> {
-    let mut keys = vec![
-        (ListKind::Number, orderguard_domain::order::hex(lookup.phone_hash)),
-        (ListKind::Customer, lookup.customer_ref.to_owned()),
-    ];
-    keys.extend(lookup.device_ref.map(|d| (ListKind::Device, d.to_owned())));
+    let mut keys: Vec<(ListKind, String)> =
+        lookup.phone_hashes.iter().map(|h| (ListKind::Number, orderguard_domain::order::hex(h))).collect();
+    keys.push((ListKind::Customer, lookup.customer_ref.to_owned()));
+    keys.extend(lookup.device_refs.iter().map(|d| (ListKind::Device, d.clone())));
     keys.extend(lookup.client_ip.into_iter().flat_map(lists::networks_of).map(|n| (ListKind::IpRange, n)));
     keys.extend(lists::prefixes_of(lookup.e164).into_iter().map(|p| (ListKind::NumberPrefix, p)));
     keys

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod brands;
 pub mod dashboards;
 pub mod health;
+pub mod keyring;
 pub mod lists;
 pub mod orders;
 pub mod privacy;

@@ -46,7 +46,7 @@ pub async fn sign_in(
     now: Timestamp,
 ) -> Result<PasswordChecked, AdminError> {
     let now = now.millis();
-    let who = secrets.reference("sign-in", username);
+    let who = secrets.sign_in_reference("sign-in", username);
     let (name, counted_as, from) = (username.to_owned(), who.clone(), client.to_owned());
     let (user, (failures, from_client)) = store
         .read(move |conn| -> Result<_, StoreError> {
@@ -122,7 +122,7 @@ pub async fn complete(
 ) -> Result<NewSession, AdminError> {
     let (token_hash, pending) = attempt(store, token, now).await?;
     let code = code.trim().to_owned();
-    let code_budget = secrets.reference("sign-in-code", &pending.counted_as);
+    let code_budget = secrets.sign_in_reference("sign-in-code", &pending.counted_as);
     let (budget, id) = (code_budget.clone(), pending.user_id.clone().unwrap_or_default());
     let (sealed, spent) = store
         .read(move |conn| -> Result<_, StoreError> {

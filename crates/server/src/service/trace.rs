@@ -177,8 +177,9 @@ pub async fn orders_by_number(
     if viewer.access.role.masks_personal_data() {
         return Err(ServiceError::Forbidden("analysts see masked numbers only: search by order id instead"));
     }
-    let (slug, hash) = (brand.slug.to_string(), app.secrets.phone_hash(number.as_str()));
-    let found = app.store.read(move |conn| store::verifications_of_number(conn, &slug, &hash, MOST_BY_NUMBER)).await?;
+    let (slug, hashes) = (brand.slug.to_string(), app.secrets.phone_hashes(number.as_str()));
+    let found =
+        app.store.read(move |conn| store::verifications_of_number(conn, &slug, &hashes, MOST_BY_NUMBER)).await?;
     // The log names the number by its hint: the log itself holds no full numbers.
     audit::record(app, viewer, AuditAction::NumberSearch, Some(brand.slug.as_str()), &number.hint(), now).await?;
     Ok(found)

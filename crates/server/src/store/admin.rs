@@ -6,7 +6,7 @@ use orderguard_domain::money::{Currency, Money};
 use orderguard_domain::role::Role;
 use orderguard_domain::verification::Status;
 
-use super::{Conn, Row, StoreError};
+use super::{Conn, Row, StoreError, Value};
 use crate::records::admin::{AdminUser, AuditAction, AuditEntry, FoundVerification, TracedVerification};
 
 /// `false` when the username is taken.
@@ -290,17 +290,24 @@ pub fn order_trace(
     Ok((verifications, events))
 }
 
-/// A brand's verifications to one number (by its keyed hash), newest first, at most `limit`.
+/// A brand's verifications to one number (by its keyed hashes under each key still matched),
+/// newest first, at most `limit`.
 pub fn verifications_of_number(
     conn: &mut dyn Conn,
     brand: &str,
-    phone_hash: &[u8],
+    phone_hashes: &[Vec<u8>],
     limit: i64,
 ) -> Result<Vec<FoundVerification>, StoreError> {
+    let placeholders: Vec<String> = (0..phone_hashes.len()).map(|i| format!("${}", i + 3)).collect();
+    let mut params: Vec<Value> = vec![brand.into(), limit.into()];
+    params.extend(phone_hashes.iter().map(|h| Value::from(h.as_slice())));
     conn.query(
-        "SELECT order_id, id, status, created_at FROM verifications WHERE brand = $1 AND phone_hash = $2 \
-         ORDER BY created_at DESC LIMIT $3",
-        &[brand.into(), phone_hash.into(), limit.into()],
+        &format!(
+            "SELECT order_id, id, status, created_at FROM verifications WHERE brand = $1 AND phone_hash IN ({}) \
+             ORDER BY created_at DESC LIMIT $2",
+            placeholders.join(", ")
+        ),
+        &params,
     )?
     .iter()
     .map(|r| {

@@ -6,7 +6,8 @@ use orderguard_domain::lists::{ListKind, ListName};
 use super::{Conn, Row, StoreError, Value};
 use crate::records::lists::{ListEntry, ListMatch};
 
-const COLUMNS: &str = "id, brand, list, kind, value, label, reason, created_by, created_at, expires_at";
+const COLUMNS: &str =
+    "id, brand, list, kind, value, label, reason, created_by, created_at, expires_at, value_enc, lookup_key";
 
 fn from_row(row: &Row) -> Result<ListEntry, StoreError> {
     Ok(ListEntry {
@@ -20,12 +21,14 @@ fn from_row(row: &Row) -> Result<ListEntry, StoreError> {
         created_by: row.text("created_by")?,
         created_at: Timestamp(row.int("created_at")?),
         expires_at: row.opt_int("expires_at")?.map(Timestamp),
+        value_enc: row.opt_blob("value_enc")?,
+        lookup_key: u32::try_from(row.int("lookup_key")?).unwrap_or(1),
     })
 }
 
 pub fn insert(conn: &mut dyn Conn, e: &ListEntry) -> Result<(), StoreError> {
     conn.execute(
-        &format!("INSERT INTO risk_lists ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+        &format!("INSERT INTO risk_lists ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"),
         &[
             e.id.as_str().into(),
             e.brand.as_str().into(),
@@ -37,6 +40,8 @@ pub fn insert(conn: &mut dyn Conn, e: &ListEntry) -> Result<(), StoreError> {
             e.created_by.as_str().into(),
             e.created_at.millis().into(),
             e.expires_at.map(Timestamp::millis).into(),
+            e.value_enc.clone().into(),
+            e.lookup_key.into(),
         ],
     )?;
     Ok(())

@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod brands;
 mod driver;
 pub mod events;
+pub mod keyring;
 pub mod keys;
 pub mod leases;
 pub mod lists;
@@ -124,6 +125,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (20, include_str!("../../migrations/sqlite/0020_sign_in_failures_pseudonymous.sql")),
     (21, include_str!("../../migrations/sqlite/0021_privacy.sql")),
     (22, include_str!("../../migrations/sqlite/0022_admin_second_factor.sql")),
+    (23, include_str!("../../migrations/sqlite/0023_keyring.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -148,6 +150,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (20, include_str!("../../migrations/postgres/0020_sign_in_failures_pseudonymous.sql")),
     (21, include_str!("../../migrations/postgres/0021_privacy.sql")),
     (22, include_str!("../../migrations/postgres/0022_admin_second_factor.sql")),
+    (23, include_str!("../../migrations/postgres/0023_keyring.sql")),
 ];
 
 impl Store {

@@ -63,6 +63,17 @@ pub fn save(conn: &mut dyn Conn, states: &[(String, String)], now: Timestamp) ->
     Ok(())
 }
 
+/// Deletes the rows of subjects (moved to others in this transaction).
+pub fn delete(conn: &mut dyn Conn, subjects: &[String]) -> Result<(), StoreError> {
+    if subjects.is_empty() {
+        return Ok(());
+    }
+    let placeholders: Vec<String> = (1..=subjects.len()).map(|i| format!("${i}")).collect();
+    let params: Vec<Value> = subjects.iter().map(|s| Value::from(s.as_str())).collect();
+    conn.execute(&format!("DELETE FROM risk_activity WHERE subject IN ({})", placeholders.join(", ")), &params)?;
+    Ok(())
+}
+
 /// The states of subjects without locking them (for pages and reports).
 pub fn read(conn: &mut dyn Conn, subject: &str) -> Result<Option<String>, StoreError> {
     Ok(conn

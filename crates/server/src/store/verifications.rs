@@ -13,7 +13,8 @@ const COLUMNS: &str = "id, brand, order_id, customer_ref, phone_enc, phone_hash,
     number_type, amount_minor, currency, order_digest, order_summary, shipping_country, locale, return_url, \
     client_ip, status, code_hash, attempts, max_attempts, resends, max_resends, resend_cooldown_seconds, \
     code_ttl_seconds, expires_at, last_sent_at, risk_decision, risk_score, risk_reasons, hosted_token, \
-    cancel_reason, idempotency_key, request_hash, created_at, updated_at, version, code_entry, receipt, range_ref, device_ref, network_checked_at";
+    cancel_reason, idempotency_key, request_hash, created_at, updated_at, version, code_entry, receipt, range_ref, device_ref, network_checked_at, \
+    lookup_key";
 
 fn count(row: &Row, column: &'static str) -> Result<u32, StoreError> {
     u32::try_from(row.int(column)?).map_err(|_| StoreError::Column { column, expected: "a count" })
@@ -76,6 +77,7 @@ fn from_row(row: &Row) -> Result<VerificationRecord, StoreError> {
         range_ref: row.opt_text("range_ref")?,
         device_ref: row.opt_text("device_ref")?,
         network_checked_at: row.opt_int("network_checked_at")?.map(Timestamp),
+        lookup_key: count(row, "lookup_key")?,
     })
 }
 
@@ -85,7 +87,7 @@ pub fn insert(conn: &mut dyn Conn, v: &VerificationRecord) -> Result<(), StoreEr
         &format!(
             "INSERT INTO verifications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
              $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, \
-             $34, $35, $36, $37, $38, $39, $40, $41, $42)"
+             $34, $35, $36, $37, $38, $39, $40, $41, $42, $43)"
         ),
         &[
             v.id.as_str().into(),
@@ -130,6 +132,7 @@ pub fn insert(conn: &mut dyn Conn, v: &VerificationRecord) -> Result<(), StoreEr
             v.range_ref.clone().into(),
             v.device_ref.clone().into(),
             v.network_checked_at.map(|at| at.millis()).into(),
+            v.lookup_key.into(),
         ],
     )?;
     Ok(())
@@ -145,25 +148,25 @@ pub fn find(conn: &mut dyn Conn, brand: &str, id: &str) -> Result<Option<Verific
     .transpose()
 }
 
-/// A brand's verifications of one person, by the pseudonym of their customer id or the keyed hash
-/// of their number, oldest first.
+/// A brand's verifications of one person, by the pseudonyms of their customer id or the keyed
+/// hashes of their number (under each key still matched), oldest first.
 pub fn of_subject(
     conn: &mut dyn Conn,
     brand: &str,
-    customer_ref: Option<&str>,
-    phone_hash: Option<&[u8]>,
+    customer_refs: &[String],
+    phone_hashes: &[Vec<u8>],
 ) -> Result<Vec<VerificationRecord>, StoreError> {
     let mut found = Vec::new();
-    if let Some(reference) = customer_ref {
+    for reference in customer_refs {
         found.extend(conn.query(
             &format!("SELECT {COLUMNS} FROM verifications WHERE brand = $1 AND customer_ref = $2"),
-            &[brand.into(), reference.into()],
+            &[brand.into(), reference.as_str().into()],
         )?);
     }
-    if let Some(hash) = phone_hash {
+    for hash in phone_hashes {
         found.extend(conn.query(
             &format!("SELECT {COLUMNS} FROM verifications WHERE brand = $1 AND phone_hash = $2"),
-            &[brand.into(), hash.into()],
+            &[brand.into(), hash.as_slice().into()],
         )?);
     }
     let mut records = found.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;

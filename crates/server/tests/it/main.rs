@@ -17,6 +17,7 @@ mod hosted;
 mod idempotency;
 mod identity;
 mod isolation;
+mod keys;
 mod limits;
 mod metrics;
 mod network;

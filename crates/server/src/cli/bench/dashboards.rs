@@ -294,5 +294,6 @@ fn traced_verification(order: &str, now: i64) -> anyhow::Result<VerificationReco
         range_ref: None,
         device_ref: None,
         network_checked_at: None,
+        lookup_key: 1,
     })
 }

@@ -230,6 +230,10 @@ pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
         "  privacy        orderguard subject export --config {} --brand nordtel --customer <id>  (docs/gdpr.md)",
         data_dir.join("orderguard.toml").display()
     );
+    println!(
+        "  key rotation   orderguard keys rotate-data-key --config {}  (then `keys status`; docs/configuration.md#keys)",
+        data_dir.join("orderguard.toml").display()
+    );
     println!("  credentials    {}\n", credentials_path.display());
     println!("Press Ctrl-C to stop.");
     server.run_until_signal().await;

@@ -78,7 +78,7 @@ pub async fn login(
     // Behind a trusted reverse proxy, the client it names; counted per address (a network would
     // let one guesser lock out the office or carrier NAT around it), kept as a keyed reference.
     let address = crate::http::client_ip::client_ip(peer.ip(), &headers, &app.trusted_proxies);
-    let client = app.secrets.reference("sign-in-client", &address.to_string());
+    let client = app.secrets.sign_in_reference("sign-in-client", &address.to_string());
     let password = field("password");
     match sign_in::sign_in(&app.store, &app.secrets, username, password, &client, app.clock.now()).await {
         Ok(checked) => {

@@ -77,16 +77,15 @@ struct Found {
 
 async fn find(store: &Store, secrets: &Secrets, brand: &Brand, subject: &Subject) -> Result<Found, ServiceError> {
     let slug = brand.slug.to_string();
-    let (customer_ref, phone_hash) = match subject {
-        Subject::Customer(id) => (Some(secrets.customer_ref(&slug, id)), None),
-        Subject::Phone(phone) => (None, Some(secrets.phone_hash(phone.as_str()))),
+    let (customer_refs, phone_hashes) = match subject {
+        Subject::Customer(id) => (secrets.customer_refs(&slug, id), Vec::new()),
+        Subject::Phone(phone) => (Vec::new(), secrets.phone_hashes(phone.as_str())),
     };
-    let (slug_inside, reference, hash) = (slug.clone(), customer_ref.clone(), phone_hash.clone());
-    let verifications = store
-        .read(move |conn| store::verifications::of_subject(conn, &slug_inside, reference.as_deref(), hash.as_deref()))
-        .await?;
-    let mut list_values: Vec<String> = customer_ref.iter().cloned().collect();
-    list_values.extend(phone_hash.as_deref().map(hex));
+    let (slug_inside, references, hashes) = (slug.clone(), customer_refs.clone(), phone_hashes.clone());
+    let verifications =
+        store.read(move |conn| store::verifications::of_subject(conn, &slug_inside, &references, &hashes)).await?;
+    let mut list_values: Vec<String> = customer_refs;
+    list_values.extend(phone_hashes.iter().map(|h| hex(h)));
     let mut counters = Vec::new();
     for v in &verifications {
         if !v.phone_hash.is_empty() {

@@ -10,6 +10,7 @@ use orderguard_domain::policy::Policy;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::crypto::Secrets;
 use crate::records::VerificationRecord;
 use crate::service::ServiceError;
 use crate::store::Conn;
@@ -37,6 +38,37 @@ pub fn network_of(ip: std::net::IpAddr) -> String {
     }
 }
 
+/// What a verification is counted and listed by, keyed under every look-up key still matched,
+/// the active one first: while a rotation's overlap lasts, what the previous key counted is found.
+#[derive(Debug, Clone, Default)]
+pub struct Keyed {
+    pub phone_hashes: Vec<Vec<u8>>,
+    pub range_refs: Vec<String>,
+    pub device_refs: Vec<String>,
+    pub network_refs: Vec<String>,
+}
+
+impl Keyed {
+    pub fn of(secrets: &Secrets, e164: &str, device_id: Option<&str>, client_ip: Option<std::net::IpAddr>) -> Self {
+        Self {
+            phone_hashes: secrets.phone_hashes(e164),
+            range_refs: secrets.references("range", range_of(e164)),
+            device_refs: device_id.map(|d| secrets.references("device", d)).unwrap_or_default(),
+            network_refs: client_ip.map(|ip| secrets.references("network", &network_of(ip))).unwrap_or_default(),
+        }
+    }
+
+    /// A stored verification's number keyed again (its device and network are not kept), when
+    /// an older look-up key is still matched; `None` otherwise or once its number is erased.
+    pub fn of_stored(secrets: &Secrets, record: &VerificationRecord) -> Option<Self> {
+        if secrets.lookup_keys_matched() < 2 {
+            return None;
+        }
+        let phone = secrets.decrypt_string(record.phone_enc.as_deref()?).ok()?;
+        Some(Self::of(secrets, &phone, None, None))
+    }
+}
+
 /// The rows a verification counts in.
 #[derive(Debug, Clone)]
 pub struct Subjects {
@@ -45,6 +77,13 @@ pub struct Subjects {
     range: Option<String>,
     network: Option<String>,
     device: Option<String>,
+    /// Rows of these subjects keyed by an older look-up key (current, previous): read when the
+    /// current row has nothing yet, and moved to it.
+    previous: Vec<(String, String)>,
+}
+
+fn number_subject(hash: &[u8]) -> String {
+    format!("n:{}", orderguard_domain::order::hex(hash))
 }
 
 impl Subjects {
@@ -53,18 +92,53 @@ impl Subjects {
     pub fn of(record: &VerificationRecord) -> Self {
         let brand = record.brand.as_str();
         Self {
-            number: format!("n:{}", orderguard_domain::order::hex(&record.phone_hash)),
+            number: number_subject(&record.phone_hash),
             customer: format!("c:{brand}:{}", record.customer_ref),
             range: record.range_ref.as_ref().map(|r| format!("r:{r}")),
             network: None,
             device: record.device_ref.as_ref().map(|d| format!("d:{brand}:{d}")),
+            previous: Vec::new(),
+        }
+    }
+
+    /// Those of a stored verification, its number keyed again during a rotation's overlap.
+    pub fn of_stored(secrets: &Secrets, record: &VerificationRecord) -> Self {
+        let subjects = Self::of(record);
+        match Keyed::of_stored(secrets, record) {
+            Some(keyed) => subjects.with_keyed(&keyed, false),
+            None => subjects,
         }
     }
 
     /// Those of a new verification, from the client's network as well.
-    pub fn of_new(record: &VerificationRecord, network_ref: Option<&str>) -> Self {
-        let network = network_ref.map(|n| format!("i:{}:{n}", record.brand.as_str()));
-        Self { network, ..Self::of(record) }
+    pub fn of_new(record: &VerificationRecord, keyed: &Keyed) -> Self {
+        Self::of(record).with_keyed(keyed, true)
+    }
+
+    /// Keys the number, range (and for a new verification the network and device) with every
+    /// matched look-up key: the active one names the row, the older ones its previous rows.
+    fn with_keyed(mut self, keyed: &Keyed, new: bool) -> Self {
+        let brand = self.customer.split(':').nth(1).unwrap_or_default().to_owned();
+        let numbers: Vec<String> = keyed.phone_hashes.iter().map(|h| number_subject(h)).collect();
+        let ranges: Vec<String> = keyed.range_refs.iter().map(|r| format!("r:{r}")).collect();
+        let mut groups = vec![(Some(&mut self.number), numbers), (self.range.as_mut(), ranges)];
+        let (networks, devices): (Vec<String>, Vec<String>) = (
+            keyed.network_refs.iter().map(|n| format!("i:{brand}:{n}")).collect(),
+            keyed.device_refs.iter().map(|d| format!("d:{brand}:{d}")).collect(),
+        );
+        if new {
+            self.network = networks.first().cloned();
+            groups.push((self.network.as_mut(), networks));
+            groups.push((self.device.as_mut(), devices));
+        }
+        let mut previous = Vec::new();
+        for (subject, keyed) in groups {
+            let (Some(subject), Some(current)) = (subject, keyed.first()) else { continue };
+            subject.clone_from(current);
+            previous.extend(keyed.iter().skip(1).map(|older| (current.clone(), older.clone())));
+        }
+        self.previous = previous;
+        self
     }
 
     fn all(&self) -> Vec<String> {
@@ -72,7 +146,19 @@ impl Subjects {
             .into_iter()
             .flatten()
             .cloned()
+            .chain(self.previous.iter().map(|(_, older)| older.clone()))
             .collect()
+    }
+
+    /// Gives each subject without a row of its own yet the state of its previous row.
+    fn take_previous(&self, states: &mut HashMap<String, Option<String>>) {
+        for (current, older) in &self.previous {
+            if states.get(current).is_none_or(Option::is_none)
+                && let Some(state) = states.remove(older).flatten()
+            {
+                states.insert(current.clone(), Some(state));
+            }
+        }
     }
 }
 
@@ -106,6 +192,7 @@ fn text(state: &impl Serialize) -> Result<String, ServiceError> {
 impl Activity {
     pub fn lock(conn: &mut dyn Conn, subjects: Subjects, now: Timestamp) -> Result<Self, ServiceError> {
         let mut states = store::lock(conn, &subjects.all(), now)?;
+        subjects.take_previous(&mut states);
         let number = parse(&mut states, &subjects.number)?;
         let customer = parse(&mut states, &subjects.customer)?;
         let range = match &subjects.range {
@@ -144,6 +231,9 @@ impl Activity {
             states.push((subject.clone(), text(device)?));
         }
         store::save(conn, &states, now)?;
+        // Moved to the rows of the active look-up key.
+        let previous: Vec<String> = s.previous.iter().map(|(_, older)| older.clone()).collect();
+        store::delete(conn, &previous)?;
         Ok(())
     }
 }
@@ -163,9 +253,11 @@ pub fn refused_before_asking(
         return Ok(true);
     }
     let mut states = HashMap::new();
-    for subject in [&subjects.number, &subjects.customer] {
+    let previous = subjects.previous.iter().map(|(_, older)| older);
+    for subject in [&subjects.number, &subjects.customer].into_iter().chain(previous) {
         states.insert(subject.clone(), store::read(conn, subject)?);
     }
+    subjects.take_previous(&mut states);
     let number: NumberActivity = parse(&mut states, &subjects.number)?;
     let customer: CustomerActivity = parse(&mut states, &subjects.customer)?;
     Ok(limits.create_refused(brand, &customer, &number, now).is_some())

@@ -20,11 +20,12 @@ use orderguard_domain::verification::{Status, Verification};
 use rand_core::OsRng;
 use serde_json::json;
 
-use super::activity::{self, Activity, Budget, Subjects};
+use super::activity::{self, Activity, Budget, Keyed, Subjects};
 use super::network::{self, CheckedOn, NetworkCheck};
 use super::{code_sms, event};
 use crate::app::App;
 use crate::brand::Brand;
+use crate::crypto::keyring::KeyPurpose;
 use crate::identity::{CustomerIdentity, CustomerRequest, IdentityError};
 use crate::records::lists::ListMatch;
 use crate::records::sms::QueuedSms;
@@ -152,6 +153,7 @@ pub async fn create(
     }
     let id = crate::ids::new_id(now.millis());
     let policy = &brand.policy;
+    let keyed = Keyed::of(&app.secrets, phone.as_str(), new.device_id.as_deref(), new.client_ip);
     let code = OtpCode::generate(policy.code_length, &mut OsRng);
     let mut record = VerificationRecord {
         id: id.clone(),
@@ -159,7 +161,7 @@ pub async fn create(
         order_id: new.order.id.clone(),
         customer_ref: app.secrets.customer_ref(brand.slug.as_str(), &identity.customer_id),
         phone_enc: Some(app.secrets.encrypt(phone.as_str().as_bytes())),
-        phone_hash: app.secrets.phone_hash(phone.as_str()),
+        phone_hash: keyed.phone_hashes.first().cloned().unwrap_or_default(),
         phone_hint: phone.hint(),
         phone_region: phone.region().map(str::to_owned),
         number_type: phone.number_type(),
@@ -192,16 +194,16 @@ pub async fn create(
         updated_at: now,
         version: 0,
         receipt: None,
-        range_ref: Some(app.secrets.reference("range", activity::range_of(phone.as_str()))),
-        device_ref: new.device_id.as_deref().map(|d| app.secrets.reference("device", d)),
+        range_ref: keyed.range_refs.first().cloned(),
+        device_ref: keyed.device_refs.first().cloned(),
         network_checked_at: None,
+        lookup_key: app.secrets.active_generation(KeyPurpose::Lookup),
     };
-    let network_ref = new.client_ip.map(|ip| app.secrets.reference("network", &activity::network_of(ip)));
     let list_keys = crate::service::lists::keys_of(&crate::service::lists::Lookup {
-        phone_hash: &record.phone_hash,
+        phone_hashes: &keyed.phone_hashes,
         e164: phone.as_str(),
         customer_ref: &record.customer_ref,
-        device_ref: record.device_ref.as_deref(),
+        device_refs: &keyed.device_refs,
         client_ip: new.client_ip,
     });
     let sms = code_sms(app, brand, &record, &code, now)?;
@@ -210,7 +212,7 @@ pub async fn create(
     // creates must not cost the gateway calls (nor fill its calls in flight).
     let refused_anyway = !policy.swap_checks.is_empty() && {
         let (subjects, keys, slug, limits) =
-            (Subjects::of(&record), list_keys.clone(), brand.slug.to_string(), brand.limits);
+            (Subjects::of_new(&record, &keyed), list_keys.clone(), brand.slug.to_string(), brand.limits);
         app.store.read(move |conn| activity::refused_before_asking(conn, &slug, &limits, subjects, &keys, now)).await?
     };
     let network =
@@ -224,6 +226,7 @@ pub async fn create(
         range_digits: activity::range_of(phone.as_str()).len().saturating_sub(1),
         network,
         network_skipped: refused_anyway,
+        device_refs: keyed.device_refs.clone(),
     };
     let request_hash = new.request_hash.clone();
     let brand_for_risk = brand.clone();
@@ -240,7 +243,7 @@ pub async fn create(
             // verification committed before this one is in the counts, and none after it.
             let risk_started = std::time::Instant::now();
             let listed = crate::store::lists::matching(conn, record.brand.as_str(), &list_keys, now)?;
-            let subjects = Subjects::of_new(&record, network_ref.as_deref());
+            let subjects = Subjects::of_new(&record, &keyed);
             let mut activity = Activity::lock(conn, subjects, now)?;
             let policy = &brand_for_risk.policy;
             let mut budget = match policy.sms_budget(record.phone_region.as_deref()) {
@@ -306,6 +309,9 @@ struct Facts {
     network: Vec<NetworkCheck>,
     /// Not asked, as a hard limit or the block list refused it just before.
     network_skipped: bool,
+    /// The device's references under every matched look-up key (a device the customer used before
+    /// a rotation is still known).
+    device_refs: Vec<String>,
 }
 
 /// How a new verification was screened, beyond its `risk` (for its events and metrics).
@@ -442,7 +448,11 @@ fn signals<'a>(record: &'a VerificationRecord, activity: &Activity, facts: &Fact
             .get(record.brand.as_str())
             .map_or(0, |w| w.count(now, DAY_MS)),
         number_changed_days_ago: facts.phone_changed_at.map(|at| (now.millis() - at).max(0) / DAY_MS),
-        device_known: known(&activity.customer.devices, record.device_ref.as_ref()),
+        device_known: facts
+            .device_refs
+            .first()
+            .filter(|_| !activity.customer.devices.is_empty())
+            .map(|_| facts.device_refs.iter().any(|d| activity.customer.devices.contains(d))),
         shipping_country_known: known(&activity.customer.shipping_countries, record.shipping_country.as_ref()),
     }
 }

@@ -70,7 +70,7 @@ impl Relay {
             _ => false,
         };
         let device_differs = match (&record.device_ref, &typed_from.device_id) {
-            (Some(order), Some(typed)) => *order != app.secrets.reference("device", typed),
+            (Some(order), Some(typed)) => !app.secrets.references("device", typed).contains(order),
             _ => false,
         };
         Self { network_differs, device_differs }
@@ -158,7 +158,7 @@ pub async fn check(
     let checked = change(app, &brand.slug, id, now, move |conn, record| {
         record.state.ensure_open(now).map_err(refused(record))?;
         // Locked before the code is judged: parallel checks of one customer's verifications queue here.
-        let mut activity = Activity::lock(conn, Subjects::of(record), now)?;
+        let mut activity = Activity::lock(conn, Subjects::of_stored(&app_for_receipt.secrets, record), now)?;
         let slug = record.brand.as_str();
         if let Some(hit) = limits.code_lock(slug, &activity.customer, &activity.number, now) {
             record_refusal(conn, record, hit, "check", now)?;
@@ -375,7 +375,7 @@ pub async fn resend(
         if let Some(reasons) = apply_network(conn, record, &network, &brand_for_text.policy, now)? {
             return Ok(Resent::Stopped { record: record.clone(), reasons });
         }
-        let mut activity = Activity::lock(conn, Subjects::of(record), now)?;
+        let mut activity = Activity::lock(conn, Subjects::of_stored(&app_for_text.secrets, record), now)?;
         let limits = &brand_for_text.limits;
         let slug = record.brand.as_str();
         let hit = limits

@@ -319,7 +319,7 @@ fn release(
     next: Verification,
     now: Timestamp,
 ) -> Result<Released, ServiceError> {
-    let mut activity = Activity::lock(conn, Subjects::of(record), now)?;
+    let mut activity = Activity::lock(conn, Subjects::of_stored(&app.secrets, record), now)?;
     let limits = &brand.limits;
     let hit = limits
         .code_lock(record.brand.as_str(), &activity.customer, &activity.number, now)

@@ -1,0 +1,21 @@
+-- The key ring (docs/configuration.md, "Keys"): every key that protects stored data, each wrapped
+-- (encrypted) by the master secret named by `master_id`, so that rotating the master re-wraps
+-- keys, not data. `purpose`: data (encrypts numbers and secrets), lookup (keyed hashes of
+-- numbers, ranges, devices, networks), pseudonym (customer ids), internal (code hashes, hosted
+-- page tokens, the audit chain). A key is used from `active_from`; `retired_at` once nothing needs it.
+CREATE TABLE keyring (
+    purpose TEXT NOT NULL,
+    generation INTEGER NOT NULL,
+    wrapped BLOB NOT NULL,
+    master_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    active_from INTEGER NOT NULL,
+    retired_at INTEGER,
+    PRIMARY KEY (purpose, generation)
+);
+
+-- Which look-up key made a verification's keyed hashes, so that a rotation can re-key them.
+ALTER TABLE verifications ADD COLUMN lookup_key INTEGER NOT NULL DEFAULT 1;
+-- A number or device entry keeps what was written, encrypted, so that it can be re-keyed too.
+ALTER TABLE risk_lists ADD COLUMN value_enc BLOB;
+ALTER TABLE risk_lists ADD COLUMN lookup_key INTEGER NOT NULL DEFAULT 1;
