@@ -184,6 +184,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let background = [
         tokio::spawn(jobs::sms_sender::run(app.clone(), announced)),
         tokio::spawn(jobs::sweeper::run(app.clone(), sweep_interval)),
+        tokio::spawn(jobs::keyring::run(app.clone(), service::keyring::reload_interval(sweep_interval))),
         tokio::spawn(jobs::delivery_reports::run(app.clone(), reported)),
         tokio::spawn(jobs::rollups::run(app.clone())),
         tokio::spawn(jobs::webhooks::run(app.clone())),

@@ -14,8 +14,10 @@ CREATE TABLE keyring (
     PRIMARY KEY (purpose, generation)
 );
 
--- Which look-up key made a verification's keyed hashes, so that a rotation can re-key them.
+-- Which look-up key made a verification's keyed hashes, and the shop's device id sealed (erased
+-- with the number), so that a rotation can key them again.
 ALTER TABLE verifications ADD COLUMN lookup_key BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE verifications ADD COLUMN device_enc BYTEA;
 -- A number or device entry keeps what was written, encrypted, so that it can be re-keyed too.
 ALTER TABLE risk_lists ADD COLUMN value_enc BYTEA;
 ALTER TABLE risk_lists ADD COLUMN lookup_key BIGINT NOT NULL DEFAULT 1;

@@ -31,6 +31,7 @@ impl Finding {
 
 pub async fn run(settings: &Settings, now: Timestamp) -> Vec<Finding> {
     let mut findings = vec![Finding::new("database", database(settings).await)];
+    findings.push(Finding::new("key ring", key_ring(settings).await));
     let brands = match Brands::build(settings) {
         Ok(brands) => brands,
         Err(e) => {
@@ -102,6 +103,13 @@ async fn database(settings: &Settings) -> Result<String, String> {
         crate::store::Backend::Postgres => "PostgreSQL",
     };
     Ok(format!("{name} answers"))
+}
+
+async fn key_ring(settings: &Settings) -> Result<String, String> {
+    let masters = settings.masters().map_err(|e| e.to_string())?;
+    let url = DatabaseUrl::parse(settings.database_url.expose_secret()).map_err(|e| e.to_string())?;
+    let store = Store::open(&url).await.map_err(|e| e.to_string())?;
+    crate::service::keyring::check(&store, &masters).await.map_err(|e| e.to_string())
 }
 
 /// Opens a TCP connection to the provider's host: the address resolves and something listens.

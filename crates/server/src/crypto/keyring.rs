@@ -7,37 +7,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
 use super::{CryptoError, hmac};
-
-/// What a key of the ring is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum KeyPurpose {
-    /// Encrypts numbers, queued SMS, list values and stored secrets; rotated with re-encryption.
-    Data,
-    /// Keyed hashes of numbers, ranges, devices and networks; rotated with an overlap in which
-    /// both keys are matched.
-    Lookup,
-    /// Customer pseudonyms: stable (docs/configuration.md, "Keys").
-    Pseudonym,
-    /// Code hashes, hosted page tokens, sign-in throttling and the audit chain: never rotated.
-    Internal,
-}
-
-impl KeyPurpose {
-    pub const ALL: [KeyPurpose; 4] = [Self::Data, Self::Lookup, Self::Pseudonym, Self::Internal];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Data => "data",
-            Self::Lookup => "lookup",
-            Self::Pseudonym => "pseudonym",
-            Self::Internal => "internal",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == text)
-    }
-}
+pub use crate::records::keys::KeyPurpose;
 
 /// A master secret: it wraps the ring's keys and nothing else.
 #[derive(Clone)]
@@ -74,6 +44,8 @@ pub struct RingKey {
     pub material: [u8; 32],
     /// From when it is used for new data (milliseconds); older keys of its purpose are still read.
     pub active_from: i64,
+    /// Nothing needs it any more: a retired data key still opens, it never seals.
+    pub retired: bool,
 }
 
 fn additional_data(purpose: KeyPurpose, generation: u32) -> String {
@@ -150,6 +122,7 @@ pub fn first_keys(master: &MasterSecret, derived: bool, now: i64) -> Vec<RingKey
             generation: 1,
             material: if derived { master.derived_key(purpose) } else { random_key() },
             active_from: now,
+            retired: false,
         })
         .collect()
 }

@@ -36,11 +36,13 @@ const AEAD_VERSION_1: u8 = 1;
 const AEAD_VERSION_2: u8 = 2;
 const HEADER_V2: usize = 5;
 
-/// A data key: seals new data from `active_from`, opens what it sealed until it retires.
+/// A data key: seals new data from `active_from`, and opens what it sealed — also once retired,
+/// for a value an instance that switched late may still have sealed with it.
 struct DataKey {
     generation: u32,
     cipher: XChaCha20Poly1305,
     active_from: i64,
+    retired: bool,
 }
 
 /// A key for keyed hashes; `material` is the HMAC key.
@@ -106,11 +108,20 @@ impl Rotating {
                     generation: k.generation,
                     cipher: XChaCha20Poly1305::new(&k.material.into()),
                     active_from: k.active_from,
+                    retired: k.retired,
                 })
                 .collect(),
             lookup: hash_keys(of_purpose(KeyPurpose::Lookup)?),
             pseudonym: hash_keys(of_purpose(KeyPurpose::Pseudonym)?),
         })
+    }
+}
+
+impl Rotating {
+    /// The data key that seals at `now`: the newest active one not retired.
+    fn sealing_key(&self, now: i64) -> Option<&DataKey> {
+        let usable: Vec<&DataKey> = self.data.iter().filter(|k| !k.retired).collect();
+        usable.get(active_index(usable.iter().map(|k| k.active_from), now)).copied()
     }
 }
 
@@ -120,6 +131,45 @@ impl Rotating {
 fn matched(keys: &[HashKey], now: i64) -> impl Iterator<Item = &HashKey> {
     let active = active_index(keys.iter().map(|k| k.active_from), now);
     keys.get(active).into_iter().chain(keys.iter().enumerate().filter(move |(i, _)| *i != active).map(|(_, k)| k))
+}
+
+/// The look-up keys matched at one moment (generation, key), the active one first.
+pub struct LookupKeys {
+    keys: Vec<(u32, [u8; 32])>,
+}
+
+impl LookupKeys {
+    /// The generation new hashes are stored under.
+    pub fn generation(&self) -> u32 {
+        self.keys.first().map_or(1, |(generation, _)| *generation)
+    }
+
+    /// How many keys are matched: more than one while a rotation's overlap lasts.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    fn hashes(&self, parts: &[&[u8]]) -> Vec<[u8; 32]> {
+        let mut hashes: Vec<[u8; 32]> = self.keys.iter().map(|(_, key)| hmac(key, parts)).collect();
+        if hashes.is_empty() {
+            hashes.push([0; 32]);
+        }
+        hashes
+    }
+
+    /// The number's keyed hash under each key, the active one first.
+    pub fn phone_hashes(&self, e164: &str) -> Vec<Vec<u8>> {
+        self.hashes(&[e164.as_bytes()]).iter().map(|h| h.to_vec()).collect()
+    }
+
+    /// A reference of another identifier (`kind`: range, device, network) under each key.
+    pub fn references(&self, kind: &str, value: &str) -> Vec<String> {
+        self.hashes(&[kind.as_bytes(), value.as_bytes()]).iter().map(short_hex).collect()
+    }
 }
 
 impl Secrets {
@@ -180,10 +230,7 @@ impl Secrets {
             keys.get(active_index(keys.iter().map(|k| k.active_from), now)).map_or(1, |k| k.generation)
         };
         match purpose {
-            KeyPurpose::Data => rotating
-                .data
-                .get(active_index(rotating.data.iter().map(|k| k.active_from), now))
-                .map_or(1, |k| k.generation),
+            KeyPurpose::Data => rotating.sealing_key(now).map_or(1, |k| k.generation),
             KeyPurpose::Lookup => hash_active(&rotating.lookup),
             KeyPurpose::Pseudonym => hash_active(&rotating.pseudonym),
             KeyPurpose::Internal => 1,
@@ -199,45 +246,33 @@ impl Secrets {
         &self.audit_chain
     }
 
-    /// How many look-up keys are matched now: more than one during a rotation's overlap.
-    pub fn lookup_keys_matched(&self) -> usize {
-        matched(&self.rotating().lookup, self.clock.now().millis()).count()
-    }
-
-    fn lookup_hashes(&self, parts: &[&[u8]]) -> Vec<[u8; 32]> {
+    /// The look-up keys matched now, as one snapshot: hashes and the generation they are stored
+    /// under come from the same keys even when a rotation switches in between.
+    pub fn lookup_keys(&self) -> LookupKeys {
         let now = self.clock.now().millis();
-        matched(&self.rotating().lookup, now).map(|k| hmac(&k.material, parts)).collect()
+        LookupKeys { keys: matched(&self.rotating().lookup, now).map(|k| (k.generation, k.material)).collect() }
     }
 
     /// A keyed hash of an E.164 number under the active look-up key, for look-ups (velocity,
     /// lists, data-subject requests) without the number.
     pub fn phone_hash(&self, e164: &str) -> Vec<u8> {
-        self.phone_hashes(e164).swap_remove(0)
+        self.lookup_keys().phone_hashes(e164).swap_remove(0)
     }
 
     /// The number's keyed hash under every look-up key still matched, the active one first.
     pub fn phone_hashes(&self, e164: &str) -> Vec<Vec<u8>> {
-        let mut hashes: Vec<Vec<u8>> = self.lookup_hashes(&[e164.as_bytes()]).iter().map(|h| h.to_vec()).collect();
-        if hashes.is_empty() {
-            hashes.push(Vec::new());
-        }
-        hashes
+        self.lookup_keys().phone_hashes(e164)
     }
 
     /// A keyed reference of another identifier (`kind`: a number range, a device id, a client
     /// network), for counting by it without keeping it.
     pub fn reference(&self, kind: &str, value: &str) -> String {
-        self.references(kind, value).swap_remove(0)
+        self.lookup_keys().references(kind, value).swap_remove(0)
     }
 
     /// The reference under every look-up key still matched, the active one first.
     pub fn references(&self, kind: &str, value: &str) -> Vec<String> {
-        let mut refs: Vec<String> =
-            self.lookup_hashes(&[kind.as_bytes(), value.as_bytes()]).iter().map(short_hex).collect();
-        if refs.is_empty() {
-            refs.push(String::new());
-        }
-        refs
+        self.lookup_keys().references(kind, value)
     }
 
     /// A keyed reference for sign-in throttling (a username, a client address): short-lived
@@ -274,7 +309,7 @@ impl Secrets {
     pub fn encrypt(&self, plaintext: &[u8]) -> Vec<u8> {
         let now = self.clock.now().millis();
         let rotating = self.rotating();
-        let Some(key) = rotating.data.get(active_index(rotating.data.iter().map(|k| k.active_from), now)) else {
+        let Some(key) = rotating.sealing_key(now) else {
             return Vec::new();
         };
         let nonce_bytes = crate::ids::random_bytes::<24>();
@@ -288,10 +323,15 @@ impl Secrets {
         out
     }
 
-    /// How a ciphertext sealed by data key `generation` begins.
-    pub fn ciphertext_prefix(generation: u32) -> [u8; HEADER_V2] {
+    /// How a ciphertext sealed by data key `generation` begins. Generation 1 keeps the format
+    /// from before key rings, so that an instance of that release still reads what a new one
+    /// writes during a rolling upgrade.
+    pub fn ciphertext_prefix(generation: u32) -> Vec<u8> {
+        if generation == 1 {
+            return vec![AEAD_VERSION_1];
+        }
         let [a, b, c, d] = generation.to_be_bytes();
-        [AEAD_VERSION_2, a, b, c, d]
+        vec![AEAD_VERSION_2, a, b, c, d]
     }
 
     /// The generation of the data key that sealed `data`, and where its nonce starts.
@@ -373,7 +413,7 @@ mod tests {
     fn aead_round_trip_and_tamper_detection() {
         let secrets = derived(1);
         let sealed = secrets.encrypt(b"+4915112345678");
-        assert_eq!(sealed.get(..5), Some(Secrets::ciphertext_prefix(1).as_slice()));
+        assert_eq!(sealed.first(), Some(&AEAD_VERSION_1), "generation 1 writes as before key rings");
         assert_eq!(secrets.decrypt(&sealed).unwrap(), b"+4915112345678");
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
@@ -402,18 +442,14 @@ mod tests {
         let secrets = Secrets::new(&keys, clock.clone()).unwrap();
         let before = secrets.encrypt(b"old");
         let later = clock.now().millis() + 60_000;
-        keys.push(RingKey {
-            purpose: KeyPurpose::Data,
+        let key = |purpose| RingKey {
+            purpose,
             generation: 2,
             material: keyring::random_key(),
             active_from: later,
-        });
-        keys.push(RingKey {
-            purpose: KeyPurpose::Lookup,
-            generation: 2,
-            material: keyring::random_key(),
-            active_from: later,
-        });
+            retired: false,
+        };
+        keys.extend([key(KeyPurpose::Data), key(KeyPurpose::Lookup)]);
         secrets.reload(&keys).unwrap();
         assert_eq!(secrets.active_generation(KeyPurpose::Data), 1, "not active before its time");
         let old_hash = secrets.phone_hash("+49151");
@@ -428,6 +464,12 @@ mod tests {
         assert_eq!(hashes.len(), 2);
         assert_ne!(hashes[0], old_hash);
         assert_eq!(hashes[1], old_hash, "the previous look-up key is still matched");
+        // A retired data key seals nothing but still opens what was sealed with it.
+        keys.iter_mut().filter(|k| k.purpose == KeyPurpose::Data && k.generation == 1).for_each(|k| k.retired = true);
+        secrets.reload(&keys).unwrap();
+        clock.set_simulated(Some(orderguard_domain::clock::Timestamp(0)));
+        assert_eq!(secrets.active_generation(KeyPurpose::Data), 2);
+        assert_eq!(secrets.decrypt(&before).unwrap(), b"old");
     }
 
     #[test]

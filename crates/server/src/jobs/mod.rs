@@ -1,8 +1,9 @@
 //! Background workers: the SMS sender, the delivery report recorder, the expiry sweeper, the
-//! dashboards' counters, the webhook deliveries and the alert evaluator.
+//! dashboards' counters, the webhook deliveries, the alert evaluator and the key ring's reload.
 
 pub mod alerts;
 pub mod delivery_reports;
+pub mod keyring;
 pub mod rollups;
 pub mod sms_sender;
 pub mod sweeper;

@@ -20,6 +20,7 @@ pub async fn run(app: Arc<App>, interval: Duration) {
     let mut ticks: u64 = 0;
     // Names this instance as the retention lease's holder.
     let holder = crate::ids::random_token(12);
+    let mut rotation_memory = keyring::RoundMemory::default();
     loop {
         ticker.tick().await;
         ticks += 1;
@@ -35,10 +36,7 @@ pub async fn run(app: Arc<App>, interval: Duration) {
             }
         }
         if ticks.is_multiple_of(RELOAD_KEYS_EVERY) {
-            if let Err(e) = keyring::reload(&app.store, &app.masters, &app.secrets).await {
-                tracing::warn!(error = %e, "reloading the key ring failed");
-            }
-            match keyring::round(&app.store, &app.secrets, &holder, app.clock.now()).await {
+            match keyring::round(&app.store, &app.secrets, &holder, &mut rotation_memory, app.clock.now()).await {
                 Ok(Some(report)) if report != keyring::RoundReport::default() => {
                     tracing::info!(?report, "key rotation: re-sealed and re-keyed");
                 }

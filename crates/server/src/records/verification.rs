@@ -55,4 +55,6 @@ pub struct VerificationRecord {
     pub network_checked_at: Option<Timestamp>,
     /// The generation of the look-up key that made `phone_hash`, `range_ref` and `device_ref`.
     pub lookup_key: u32,
+    /// The shop's device id, sealed: a look-up key rotation keys it again (erased with the number).
+    pub device_enc: Option<Vec<u8>>,
 }

@@ -18,11 +18,18 @@ use crate::store::keyring::{self as store, SEALED};
 use crate::store::{Store, StoreError, leases};
 
 /// A new key is used this long after it is created: every instance reloads the ring well within
-/// it (each sweeper reloads every 30 ticks), so that all switch at the same moment.
+/// it (`reload_interval`), so that all switch at the same moment.
 pub const ACTIVATION_DELAY_MS: i64 = 2 * 60_000;
-/// After a switch, a transaction that sealed or hashed just before it may still commit: the older
-/// key retires only once the work found nothing left this long after the switch.
-const SETTLE_MS: i64 = 60_000;
+
+/// How often an instance reloads the ring: every 20 s, or every 30 sweeps if that is sooner
+/// (the tests sweep every few milliseconds).
+pub fn reload_interval(sweep_interval: std::time::Duration) -> std::time::Duration {
+    (sweep_interval * 30).min(std::time::Duration::from_secs(20))
+}
+/// After a switch, a transaction that sealed or hashed just before it may still commit, and an
+/// instance whose clock runs behind switches late: the older key retires only once the work
+/// found nothing left this long after the switch.
+const SETTLE_MS: i64 = 10 * 60_000;
 /// The previous look-up key stays matched as long as risk activity it keyed is kept (a number's
 /// last approval counts for 90 days).
 pub const LOOKUP_OVERLAP_MS: i64 = BURST_EXEMPT_MS + DAY_MS;
@@ -59,15 +66,23 @@ fn master_for<'a>(masters: &'a Masters, row: &KeyringRow) -> Result<&'a MasterSe
     })
 }
 
+/// The keys an instance uses: those not retired, and the retired data keys (they still open
+/// what an instance that switched late sealed with them).
 fn unwrap_all(rows: &[KeyringRow], masters: &Masters) -> Result<Vec<RingKey>, KeyringError> {
     rows.iter()
-        .filter(|row| row.retired_at.is_none())
+        .filter(|row| row.retired_at.is_none() || row.purpose == KeyPurpose::Data)
         .map(|row| {
             let master = master_for(masters, row)?;
             let material = master.unwrap(row.purpose, row.generation, &row.wrapped).map_err(|_| {
                 KeyringError::Damaged { purpose: row.purpose.as_str(), generation: row.generation, master: master.id() }
             })?;
-            Ok(RingKey { purpose: row.purpose, generation: row.generation, material, active_from: row.active_from })
+            Ok(RingKey {
+                purpose: row.purpose,
+                generation: row.generation,
+                material,
+                active_from: row.active_from,
+                retired: row.retired_at.is_some(),
+            })
         })
         .collect()
 }
@@ -112,6 +127,23 @@ pub async fn open(store: &Store, masters: &Masters, clock: Clock) -> Result<Secr
     Ok(Secrets::new(&unwrap_all(&rows, masters)?, clock)?)
 }
 
+/// Whether the configured master secrets unwrap every key of the ring, without changing anything
+/// (`doctor`): a line for the operator.
+pub async fn check(store: &Store, masters: &Masters) -> Result<String, KeyringError> {
+    if !store.read(|conn| Ok::<bool, StoreError>(store::table_exists(conn))).await? {
+        return Ok(String::from("not created yet: the database is not migrated (`orderguard migrate`)"));
+    }
+    let rows = store.read(store::rows).await?;
+    if rows.is_empty() {
+        return Ok(String::from("not created yet: the first start creates it"));
+    }
+    let keys = unwrap_all(&rows, masters)?;
+    let by_previous = rows.iter().filter(|r| r.master_id != masters.current.id()).count();
+    let previous =
+        if by_previous > 0 { format!("; {by_previous} still wrapped by previous_secret_key") } else { String::new() };
+    Ok(format!("{} key(s) unwrap with secret_key {}{previous}", keys.len(), masters.current.id()))
+}
+
 /// Takes the ring as it is now into this instance's secrets.
 pub async fn reload(store: &Store, masters: &Masters, secrets: &Secrets) -> Result<(), KeyringError> {
     let rows = store.read(store::rows).await?;
@@ -148,8 +180,19 @@ pub async fn rotate(
                 });
             }
             let generation = newest.map_or(1, |r| r.generation + 1);
-            let key = RingKey { purpose, generation, material: random_key(), active_from: at + ACTIVATION_DELAY_MS };
-            store::insert(conn, &stored(&master, &key, at))?;
+            let key = RingKey {
+                purpose,
+                generation,
+                material: random_key(),
+                active_from: at + ACTIVATION_DELAY_MS,
+                retired: false,
+            };
+            if !store::insert(conn, &stored(&master, &key, at))? {
+                return Err(KeyringError::RotationPending {
+                    purpose: purpose.as_str(),
+                    generation_note: String::from("by another command just now"),
+                });
+            }
             Ok(Rotated { purpose, generation, active_from: Timestamp(key.active_from) })
         })
         .await
@@ -239,12 +282,20 @@ pub async fn status(store: &Store, secrets: &Secrets, now: Timestamp) -> Result<
         .await
 }
 
+/// What an instance's rounds have found out: that the stored hashes were all keyed again with
+/// look-up key `rekeyed_for`, so that the rounds until the overlap ends need not look again.
+#[derive(Debug, Default)]
+pub struct RoundMemory {
+    rekeyed_for: Option<u32>,
+}
+
 /// One bounded round under a lease (`None`: another instance holds it). Does nothing unless an
 /// older data or look-up key is still in the ring.
 pub async fn round(
     store: &Store,
     secrets: &Secrets,
     holder: &str,
+    memory: &mut RoundMemory,
     now: Timestamp,
 ) -> Result<Option<RoundReport>, KeyringError> {
     let rows = store.read(store::rows).await?;
@@ -261,15 +312,17 @@ pub async fn round(
         return Ok(None);
     }
     let mut report = RoundReport::default();
+    let mut worked = Ok(());
     if data.len() > 1 {
-        reseal_round(store, secrets, &data, now, &mut report).await?;
+        worked = reseal_round(store, secrets, &data, now, &mut report).await;
     }
-    if lookup.len() > 1 {
-        rekey_round(store, secrets, &lookup, now, &mut report).await?;
+    if lookup.len() > 1 && worked.is_ok() {
+        worked = rekey_round(store, secrets, &lookup, now, memory, &mut report).await;
     }
+    // Given up even after a failure, so that another instance need not wait for the lease.
     let name = holder.to_owned();
     store.write(move |conn| leases::release_lease(conn, JOB, &name)).await?;
-    Ok(Some(report))
+    worked.map(|()| Some(report))
 }
 
 /// The active key of a purpose among `live` at `now`, and whether older ones may retire: the
@@ -322,20 +375,42 @@ async fn rekey_round(
     secrets: &Secrets,
     live: &[KeyringRow],
     now: Timestamp,
+    memory: &mut RoundMemory,
     report: &mut RoundReport,
 ) -> Result<(), KeyringError> {
-    let active = secrets.active_generation(KeyPurpose::Lookup);
+    let keys = secrets.lookup_keys();
+    let active = keys.generation();
+    let overlap_over =
+        live.iter().find(|r| r.generation == active).is_some_and(|r| now.millis() >= r.active_from + LOOKUP_OVERLAP_MS);
+    // Once everything was keyed again nothing is keyed with an older key any more: until the
+    // overlap is over there is nothing to look for.
+    if memory.rekeyed_for == Some(active) && !overlap_over {
+        return Ok(());
+    }
+    let unreadable_before = report.unreadable;
     let verifications = store.read(move |conn| store::verifications_under_older_lookup(conn, active, BATCH)).await?;
     let mut rekeyed_verifications = Vec::with_capacity(verifications.len());
     for v in &verifications {
-        match secrets.decrypt_string(&v.sealed) {
-            Ok(phone) => rekeyed_verifications.push((
-                v.id.clone(),
-                secrets.phone_hash(&phone),
-                secrets.reference("range", range_of(&phone)),
-            )),
-            Err(_) => report.unreadable += 1,
-        }
+        let Ok(phone) = secrets.decrypt_string(&v.sealed) else {
+            report.unreadable += 1;
+            continue;
+        };
+        let device = v.sealed_device.as_deref().map(|sealed| secrets.decrypt_string(sealed));
+        let device_ref = match device {
+            Some(Ok(device)) => keys.references("device", &device).into_iter().next(),
+            Some(Err(_)) => {
+                report.unreadable += 1;
+                continue;
+            }
+            None => None,
+        };
+        rekeyed_verifications.push(store::Rekeyed {
+            id: v.id.clone(),
+            phone_hash: keys.phone_hashes(&phone).swap_remove(0),
+            range_ref: keys.references("range", range_of(&phone)).swap_remove(0),
+            device_ref,
+            generation: active,
+        });
     }
     let entries = store.read(move |conn| store::list_entries_under_older_lookup(conn, active, BATCH)).await?;
     let mut rekeyed_entries = Vec::with_capacity(entries.len());
@@ -346,21 +421,21 @@ async fn rekey_round(
         };
         let value = match ListKind::parse(kind) {
             Some(ListKind::Number) => match E164::parse(&written, None) {
-                Ok(phone) => orderguard_domain::order::hex(&secrets.phone_hash(phone.as_str())),
+                Ok(phone) => orderguard_domain::order::hex(&keys.phone_hashes(phone.as_str()).swap_remove(0)),
                 Err(_) => {
                     report.unreadable += 1;
                     continue;
                 }
             },
-            _ => secrets.reference("device", &written),
+            _ => keys.references("device", &written).swap_remove(0),
         };
         rekeyed_entries.push((entry.id.clone(), value));
     }
     let found = rekeyed_verifications.len() + rekeyed_entries.len();
     let rekeyed = store
         .write(move |conn| -> Result<u64, StoreError> {
-            for (id, hash, range) in &rekeyed_verifications {
-                store::rekey_verification(conn, id, hash, range, active)?;
+            for v in &rekeyed_verifications {
+                store::rekey_verification(conn, v)?;
             }
             for (id, value) in &rekeyed_entries {
                 store::rekey_list_entry(conn, id, value, active)?;
@@ -369,9 +444,12 @@ async fn rekey_round(
         })
         .await?;
     report.rekeyed += rekeyed;
-    let overlap_over =
-        live.iter().find(|r| r.generation == active).is_some_and(|r| now.millis() >= r.active_from + LOOKUP_OVERLAP_MS);
-    if found == 0 && overlap_over {
+    // A value that cannot be read keeps its key matched: it is never retired under it.
+    let nothing_left = found == 0 && report.unreadable == unreadable_before;
+    if nothing_left && switch_settled(live, active, now) {
+        memory.rekeyed_for = Some(active);
+    }
+    if nothing_left && overlap_over {
         retire_older(store, KeyPurpose::Lookup, live, active, now, report).await?;
     }
     Ok(())

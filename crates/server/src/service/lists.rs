@@ -9,7 +9,6 @@ use orderguard_domain::phone::E164;
 use super::{Actor, ServiceError};
 use crate::brand::Brand;
 use crate::crypto::Secrets;
-use crate::crypto::keyring::KeyPurpose;
 use crate::records::admin::{AuditAction, AuditEntry};
 use crate::records::lists::ListEntry;
 use crate::store::Store;
@@ -33,6 +32,8 @@ struct Stored {
     value: String,
     label: String,
     sealed: Option<Vec<u8>>,
+    /// The look-up key generation that made `value`, from the same snapshot of the keys.
+    lookup_key: u32,
 }
 
 fn stored_value(brand: &Brand, secrets: &Secrets, kind: ListKind, written: &str) -> Result<Stored, FieldError> {
@@ -41,15 +42,18 @@ fn stored_value(brand: &Brand, secrets: &Secrets, kind: ListKind, written: &str)
         return Err(FieldError::new("value", "must not be empty"));
     }
     let short = |reference: &str| format!("{}…", reference.get(..8).unwrap_or(reference));
-    let plain = |value: String, label: String| Stored { value, label, sealed: None };
+    let keys = secrets.lookup_keys();
+    let lookup_key = keys.generation();
+    let plain = |value: String, label: String| Stored { value, label, sealed: None, lookup_key };
     Ok(match kind {
         ListKind::Number => {
             let phone = E164::parse(written, brand.default_region.as_deref())
                 .map_err(|e| FieldError::new("number", e.reason))?;
             Stored {
-                value: orderguard_domain::order::hex(&secrets.phone_hash(phone.as_str())),
+                value: orderguard_domain::order::hex(&keys.phone_hashes(phone.as_str()).swap_remove(0)),
                 label: phone.hint(),
                 sealed: Some(secrets.encrypt(phone.as_str().as_bytes())),
+                lookup_key,
             }
         }
         ListKind::Customer => {
@@ -58,9 +62,9 @@ fn stored_value(brand: &Brand, secrets: &Secrets, kind: ListKind, written: &str)
             plain(reference, label)
         }
         ListKind::Device => {
-            let reference = secrets.reference("device", written);
+            let reference = keys.references("device", written).swap_remove(0);
             let label = format!("device {}", short(&reference));
-            Stored { value: reference, label, sealed: Some(secrets.encrypt(written.as_bytes())) }
+            Stored { value: reference, label, sealed: Some(secrets.encrypt(written.as_bytes())), lookup_key }
         }
         ListKind::IpRange => {
             let range = lists::parse_cidr(written)?;
@@ -89,7 +93,7 @@ pub async fn add(
     if new.expires_at.is_some_and(|at| at <= now) {
         return Err(FieldError::new("expires_at", "must be in the future").into());
     }
-    let Stored { value, label, sealed } = stored_value(brand, secrets, new.kind, &new.value)?;
+    let Stored { value, label, sealed, lookup_key } = stored_value(brand, secrets, new.kind, &new.value)?;
     let entry = ListEntry {
         id: crate::ids::new_id(now.millis()),
         brand: brand.slug.to_string(),
@@ -97,7 +101,7 @@ pub async fn add(
         kind: new.kind,
         value,
         value_enc: sealed,
-        lookup_key: secrets.active_generation(KeyPurpose::Lookup),
+        lookup_key,
         label,
         reason,
         created_by: actor.username.clone(),

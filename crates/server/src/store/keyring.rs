@@ -26,6 +26,12 @@ pub fn rows(conn: &mut dyn Conn) -> Result<Vec<KeyringRow>, StoreError> {
     .collect()
 }
 
+/// Whether the database has the ring's table: migrated to the release that brought it. Any
+/// error reads as "not yet" (the database's own check reports one that is not).
+pub fn table_exists(conn: &mut dyn Conn) -> bool {
+    conn.query("SELECT version FROM schema_migrations WHERE version = 23", &[]).is_ok_and(|rows| !rows.is_empty())
+}
+
 /// Adds a key unless its purpose already has that generation (another instance was first).
 pub fn insert(conn: &mut dyn Conn, row: &KeyringRow) -> Result<bool, StoreError> {
     let added = conn.execute(
@@ -91,8 +97,9 @@ pub struct SealedColumn {
 }
 
 /// Every column the data key seals.
-pub const SEALED: [SealedColumn; 8] = [
+pub const SEALED: [SealedColumn; 9] = [
     SealedColumn { table: "verifications", column: "phone_enc", id: Some("id") },
+    SealedColumn { table: "verifications", column: "device_enc", id: Some("id") },
     SealedColumn { table: "sms_messages", column: "to_enc", id: Some("id") },
     SealedColumn { table: "sms_messages", column: "body_enc", id: Some("id") },
     SealedColumn { table: "risk_lists", column: "value_enc", id: Some("id") },
@@ -157,10 +164,12 @@ pub fn reseal(conn: &mut dyn Conn, column: SealedColumn, old: &Sealed, new: &[u8
     Ok(changed == 1)
 }
 
-/// A verification whose keyed hashes an older look-up key made, with its sealed number.
+/// A row whose keyed values an older look-up key made, with what they were made of, sealed.
 pub struct OlderLookup {
     pub id: String,
     pub sealed: Vec<u8>,
+    /// A verification's device id.
+    pub sealed_device: Option<Vec<u8>>,
 }
 
 pub fn verifications_under_older_lookup(
@@ -169,11 +178,14 @@ pub fn verifications_under_older_lookup(
     limit: i64,
 ) -> Result<Vec<OlderLookup>, StoreError> {
     conn.query(
-        "SELECT id, phone_enc FROM verifications WHERE lookup_key < $1 AND phone_enc IS NOT NULL LIMIT $2",
+        "SELECT id, phone_enc, device_enc FROM verifications WHERE lookup_key < $1 AND phone_enc IS NOT NULL \
+         ORDER BY id LIMIT $2",
         &[i64::from(active).into(), limit.into()],
     )?
     .iter()
-    .map(|r| Ok(OlderLookup { id: r.text("id")?, sealed: r.blob("phone_enc")? }))
+    .map(|r| {
+        Ok(OlderLookup { id: r.text("id")?, sealed: r.blob("phone_enc")?, sealed_device: r.opt_blob("device_enc")? })
+    })
     .collect()
 }
 
@@ -196,16 +208,26 @@ pub fn count_under_older_lookup(conn: &mut dyn Conn, active: u32) -> Result<i64,
     Ok(verifications + entries)
 }
 
-pub fn rekey_verification(
-    conn: &mut dyn Conn,
-    id: &str,
-    phone_hash: &[u8],
-    range_ref: &str,
-    generation: u32,
-) -> Result<(), StoreError> {
+/// A verification's keyed values made again with look-up key `generation`.
+pub struct Rekeyed {
+    pub id: String,
+    pub phone_hash: Vec<u8>,
+    pub range_ref: String,
+    pub device_ref: Option<String>,
+    pub generation: u32,
+}
+
+pub fn rekey_verification(conn: &mut dyn Conn, v: &Rekeyed) -> Result<(), StoreError> {
     conn.execute(
-        "UPDATE verifications SET phone_hash = $1, range_ref = $2, lookup_key = $3 WHERE id = $4 AND phone_enc IS NOT NULL",
-        &[phone_hash.into(), range_ref.into(), i64::from(generation).into(), id.into()],
+        "UPDATE verifications SET phone_hash = $1, range_ref = $2, device_ref = COALESCE($3, device_ref), \
+         lookup_key = $4 WHERE id = $5 AND phone_enc IS NOT NULL",
+        &[
+            v.phone_hash.as_slice().into(),
+            v.range_ref.as_str().into(),
+            v.device_ref.clone().into(),
+            i64::from(v.generation).into(),
+            v.id.as_str().into(),
+        ],
     )?;
     Ok(())
 }
@@ -218,11 +240,14 @@ pub fn list_entries_under_older_lookup(
 ) -> Result<Vec<(OlderLookup, String)>, StoreError> {
     conn.query(
         "SELECT id, kind, value_enc FROM risk_lists WHERE lookup_key < $1 AND value_enc IS NOT NULL \
-         AND kind IN ('number', 'device') LIMIT $2",
+         AND kind IN ('number', 'device') ORDER BY id LIMIT $2",
         &[i64::from(active).into(), limit.into()],
     )?
     .iter()
-    .map(|r| Ok((OlderLookup { id: r.text("id")?, sealed: r.blob("value_enc")? }, r.text("kind")?)))
+    .map(|r| {
+        let entry = OlderLookup { id: r.text("id")?, sealed: r.blob("value_enc")?, sealed_device: None };
+        Ok((entry, r.text("kind")?))
+    })
     .collect()
 }
 

@@ -36,7 +36,7 @@ pub fn count_held_before(conn: &mut dyn Conn, brand: &str, before: i64) -> Resul
 pub fn erase_personal_fields(conn: &mut dyn Conn, id: &str, now: i64) -> Result<bool, StoreError> {
     let erased = conn.execute(
         "UPDATE verifications SET customer_ref = '', phone_enc = NULL, phone_hash = $2, phone_hint = '', \
-         client_ip = NULL, range_ref = NULL, device_ref = NULL, return_url = NULL, hosted_token = $4, \
+         client_ip = NULL, range_ref = NULL, device_ref = NULL, device_enc = NULL, return_url = NULL, hosted_token = $4, \
          cancel_reason = NULL, request_hash = NULL, idempotency_key = NULL, \
          personal_erased_at = $3 WHERE id = $1 AND personal_erased_at IS NULL",
         // The old link stops working, and nobody knows the new one.

@@ -6,22 +6,7 @@ use serde_json::{Value, json};
 
 use crate::idempotency::futures_join_all;
 use crate::on_both_databases;
-use crate::support::{Db, TestServer, order, problem_type};
-
-/// An order without hardware, for a few euros: the attacker's choice, as it scores nothing.
-fn cheap_order(order_id: &str, customer: &str) -> Value {
-    let mut body = order(order_id, customer);
-    body["order"]["amount"] = json!("4.99");
-    body["order"]["items"] =
-        json!([{ "sku": "TOPUP-5", "name": "Top-up", "quantity": 1, "unit_price": "4.99", "hardware": false }]);
-    body
-}
-
-async fn create_cheap(server: &TestServer, key: &str, order_id: &str, customer: &str) -> Value {
-    let (status, body) = server.post(key, "/v1/verifications", cheap_order(order_id, customer)).await;
-    assert_eq!(status, 201, "{body}");
-    body
-}
+use crate::support::{Db, TestServer, cheap_order, create_cheap, order, problem_type};
 
 on_both_databases!(
     wrong_codes_lock_the_customer_whatever_the_verification_and_parallelism,

@@ -454,7 +454,8 @@ body = {{ to = "{{to}}" }}
     assert!(line("gone").starts_with("FAIL") && line("gone").contains("cannot connect"), "{out}");
     assert!(line("aggregator").starts_with("FAIL") && line("aggregator").contains("127.0.0.1:9"), "{out}");
     assert!(line("outbox").starts_with("ok"), "{out}");
-    assert!(out.contains("6 check(s), 3 failed"), "{out}");
+    assert!(line("key ring").starts_with("ok"), "{out}");
+    assert!(out.contains("7 check(s), 3 failed"), "{out}");
     let stats = smsc.stats().await;
     assert_eq!((stats["enquire_links"].as_u64(), stats["unbinds"].as_u64()), (Some(1), Some(1)), "{stats}");
 }

@@ -338,6 +338,21 @@ pub fn order(order_id: &str, customer: &str) -> Value {
     })
 }
 
+/// An order without hardware, for a few euros: the attacker's choice, as it scores nothing.
+pub fn cheap_order(order_id: &str, customer: &str) -> Value {
+    let mut body = order(order_id, customer);
+    body["order"]["amount"] = json!("4.99");
+    body["order"]["items"] =
+        json!([{ "sku": "TOPUP-5", "name": "Top-up", "quantity": 1, "unit_price": "4.99", "hardware": false }]);
+    body
+}
+
+pub async fn create_cheap(server: &TestServer, key: &str, order_id: &str, customer: &str) -> Value {
+    let (status, body) = server.post(key, "/v1/verifications", cheap_order(order_id, customer)).await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
 /// Runs the `orderguard` command with `args` on the configuration at `config_path`: success,
 /// standard output, standard error.
 pub fn run_command(args: &[&str], config_path: &std::path::Path) -> (bool, String, String) {

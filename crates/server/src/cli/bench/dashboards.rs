@@ -295,5 +295,6 @@ fn traced_verification(order: &str, now: i64) -> anyhow::Result<VerificationReco
         device_ref: None,
         network_checked_at: None,
         lookup_key: 1,
+        device_enc: None,
     })
 }

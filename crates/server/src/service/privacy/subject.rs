@@ -18,6 +18,7 @@ use crate::records::admin::{AuditAction, AuditEntry};
 use crate::records::lists::ListEntry;
 use crate::records::privacy::{PrivacyRequest, RequestKind};
 use crate::service::ServiceError;
+use crate::service::verifications::activity::Keyed;
 use crate::store::{self, Store};
 
 /// The one month of Art. 12(3), as 30 days.
@@ -90,6 +91,12 @@ async fn find(store: &Store, secrets: &Secrets, brand: &Brand, subject: &Subject
     for v in &verifications {
         if !v.phone_hash.is_empty() {
             list_values.push(hex(&v.phone_hash));
+        }
+        // During a look-up key rotation: what the other key keyed of this number and device.
+        if let Some(keyed) = Keyed::of_stored(secrets, v) {
+            list_values.extend(keyed.phone_hashes.iter().map(|h| hex(h)));
+            list_values.extend(keyed.device_refs.iter().cloned());
+            counters.extend(keyed.device_refs.iter().map(|d| format!("d:{slug}:{d}")));
         }
         if !v.customer_ref.is_empty() {
             list_values.push(v.customer_ref.clone());
@@ -165,6 +172,7 @@ fn verification_json(
         "cancel_reason": v.cancel_reason,
         "locale": v.locale,
         "client_ip_prefix": v.client_ip,
+        "device_id": v.device_enc.as_deref().and_then(|sealed| secrets.decrypt_string(sealed).ok()),
         "device_reference": v.device_ref,
         "risk": {
             "decision": v.risk.decision.as_str(),

@@ -40,8 +40,10 @@ pub fn network_of(ip: std::net::IpAddr) -> String {
 
 /// What a verification is counted and listed by, keyed under every look-up key still matched,
 /// the active one first: while a rotation's overlap lasts, what the previous key counted is found.
+/// `generation` is the active key's, from the same snapshot of the keys.
 #[derive(Debug, Clone, Default)]
 pub struct Keyed {
+    pub generation: u32,
     pub phone_hashes: Vec<Vec<u8>>,
     pub range_refs: Vec<String>,
     pub device_refs: Vec<String>,
@@ -50,22 +52,25 @@ pub struct Keyed {
 
 impl Keyed {
     pub fn of(secrets: &Secrets, e164: &str, device_id: Option<&str>, client_ip: Option<std::net::IpAddr>) -> Self {
+        let keys = secrets.lookup_keys();
         Self {
-            phone_hashes: secrets.phone_hashes(e164),
-            range_refs: secrets.references("range", range_of(e164)),
-            device_refs: device_id.map(|d| secrets.references("device", d)).unwrap_or_default(),
-            network_refs: client_ip.map(|ip| secrets.references("network", &network_of(ip))).unwrap_or_default(),
+            generation: keys.generation(),
+            phone_hashes: keys.phone_hashes(e164),
+            range_refs: keys.references("range", range_of(e164)),
+            device_refs: device_id.map(|d| keys.references("device", d)).unwrap_or_default(),
+            network_refs: client_ip.map(|ip| keys.references("network", &network_of(ip))).unwrap_or_default(),
         }
     }
 
-    /// A stored verification's number keyed again (its device and network are not kept), when
-    /// an older look-up key is still matched; `None` otherwise or once its number is erased.
+    /// A stored verification's number and device keyed again (its network is not kept), when an
+    /// older look-up key is still matched; `None` otherwise or once its number is erased.
     pub fn of_stored(secrets: &Secrets, record: &VerificationRecord) -> Option<Self> {
-        if secrets.lookup_keys_matched() < 2 {
+        if secrets.lookup_keys().len() < 2 {
             return None;
         }
         let phone = secrets.decrypt_string(record.phone_enc.as_deref()?).ok()?;
-        Some(Self::of(secrets, &phone, None, None))
+        let device = record.device_enc.as_deref().and_then(|sealed| secrets.decrypt_string(sealed).ok());
+        Some(Self::of(secrets, &phone, device.as_deref(), None))
     }
 }
 
@@ -115,8 +120,8 @@ impl Subjects {
         Self::of(record).with_keyed(keyed, true)
     }
 
-    /// Keys the number, range (and for a new verification the network and device) with every
-    /// matched look-up key: the active one names the row, the older ones its previous rows.
+    /// Keys the number, range, device (and for a new verification the network) with every
+    /// matched look-up key: the active one names the row, the others its previous rows.
     fn with_keyed(mut self, keyed: &Keyed, new: bool) -> Self {
         let brand = self.customer.split(':').nth(1).unwrap_or_default().to_owned();
         let numbers: Vec<String> = keyed.phone_hashes.iter().map(|h| number_subject(h)).collect();
@@ -126,10 +131,10 @@ impl Subjects {
             keyed.network_refs.iter().map(|n| format!("i:{brand}:{n}")).collect(),
             keyed.device_refs.iter().map(|d| format!("d:{brand}:{d}")).collect(),
         );
+        groups.push((self.device.as_mut(), devices));
         if new {
             self.network = networks.first().cloned();
             groups.push((self.network.as_mut(), networks));
-            groups.push((self.device.as_mut(), devices));
         }
         let mut previous = Vec::new();
         for (subject, keyed) in groups {

@@ -25,7 +25,6 @@ use super::network::{self, CheckedOn, NetworkCheck};
 use super::{code_sms, event};
 use crate::app::App;
 use crate::brand::Brand;
-use crate::crypto::keyring::KeyPurpose;
 use crate::identity::{CustomerIdentity, CustomerRequest, IdentityError};
 use crate::records::lists::ListMatch;
 use crate::records::sms::QueuedSms;
@@ -197,7 +196,8 @@ pub async fn create(
         range_ref: keyed.range_refs.first().cloned(),
         device_ref: keyed.device_refs.first().cloned(),
         network_checked_at: None,
-        lookup_key: app.secrets.active_generation(KeyPurpose::Lookup),
+        lookup_key: keyed.generation,
+        device_enc: new.device_id.as_deref().map(|d| app.secrets.encrypt(d.as_bytes())),
     };
     let list_keys = crate::service::lists::keys_of(&crate::service::lists::Lookup {
         phone_hashes: &keyed.phone_hashes,
