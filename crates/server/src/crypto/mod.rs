@@ -253,24 +253,15 @@ impl Secrets {
         LookupKeys { keys: matched(&self.rotating().lookup, now).map(|k| (k.generation, k.material)).collect() }
     }
 
-    /// A keyed hash of an E.164 number under the active look-up key, for look-ups (velocity,
-    /// lists, data-subject requests) without the number.
-    pub fn phone_hash(&self, e164: &str) -> Vec<u8> {
-        self.lookup_keys().phone_hashes(e164).swap_remove(0)
-    }
-
-    /// The number's keyed hash under every look-up key still matched, the active one first.
+    /// The number's keyed hash under every look-up key still matched, the active one first: for
+    /// look-ups (velocity, lists, data-subject requests) without the number.
     pub fn phone_hashes(&self, e164: &str) -> Vec<Vec<u8>> {
         self.lookup_keys().phone_hashes(e164)
     }
 
     /// A keyed reference of another identifier (`kind`: a number range, a device id, a client
-    /// network), for counting by it without keeping it.
-    pub fn reference(&self, kind: &str, value: &str) -> String {
-        self.lookup_keys().references(kind, value).swap_remove(0)
-    }
-
-    /// The reference under every look-up key still matched, the active one first.
+    /// network), for counting by it without keeping it, under every look-up key still matched,
+    /// the active one first.
     pub fn references(&self, kind: &str, value: &str) -> Vec<String> {
         self.lookup_keys().references(kind, value)
     }
@@ -432,7 +423,7 @@ mod tests {
         let secrets = derived(1);
         assert_eq!(secrets.decrypt(&old).unwrap(), b"+49151");
         let old_phone_key = hmac(&master, &[b"orderguard", b"phone-hash"]);
-        assert_eq!(secrets.phone_hash("+49151"), hmac(&old_phone_key, &[b"+49151"]).to_vec());
+        assert_eq!(secrets.phone_hashes("+49151"), vec![hmac(&old_phone_key, &[b"+49151"]).to_vec()]);
     }
 
     #[test]
@@ -452,7 +443,7 @@ mod tests {
         keys.extend([key(KeyPurpose::Data), key(KeyPurpose::Lookup)]);
         secrets.reload(&keys).unwrap();
         assert_eq!(secrets.active_generation(KeyPurpose::Data), 1, "not active before its time");
-        let old_hash = secrets.phone_hash("+49151");
+        let old_hash = secrets.phone_hashes("+49151").swap_remove(0);
         let hashes = secrets.phone_hashes("+49151");
         assert_eq!((hashes.len(), &hashes[0]), (2, &old_hash), "a key not active yet is matched, not used");
         clock.set_simulated(Some(orderguard_domain::clock::Timestamp(later)));

@@ -36,12 +36,21 @@ pub async fn run(app: Arc<App>, interval: Duration) {
             }
         }
         if ticks.is_multiple_of(RELOAD_KEYS_EVERY) {
-            match keyring::round(&app.store, &app.secrets, &holder, &mut rotation_memory, app.clock.now()).await {
-                Ok(Some(report)) if report != keyring::RoundReport::default() => {
-                    tracing::info!(?report, "key rotation: re-sealed and re-keyed");
+            // Rounds follow each other while they find full batches, up to a bound per tick.
+            for _ in 0..keyring::ROUNDS_PER_TICK {
+                match keyring::round(&app.store, &app.secrets, &holder, &mut rotation_memory, app.clock.now()).await {
+                    Ok(Some(report)) if report != keyring::RoundReport::default() => {
+                        tracing::info!(?report, "key rotation: re-sealed and re-keyed");
+                        if report.resealed + report.rekeyed < keyring::BATCH as u64 {
+                            break;
+                        }
+                    }
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "key rotation work failed");
+                        break;
+                    }
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "key rotation work failed"),
             }
             if let Err(e) = signing_keys::reload(&app).await {
                 tracing::warn!(error = %e, "reloading signing keys failed");

@@ -35,6 +35,9 @@ const SETTLE_MS: i64 = 10 * 60_000;
 pub const LOOKUP_OVERLAP_MS: i64 = BURST_EXEMPT_MS + DAY_MS;
 /// Rows a round re-seals or re-keys at most, per column.
 pub const BATCH: i64 = 500;
+/// Rounds one sweep runs at most while they find full batches: 20 × 500 values per column, about
+/// every 30 s.
+pub const ROUNDS_PER_TICK: usize = 20;
 const JOB: &str = "keyring";
 const LEASE_MS: i64 = 10 * 60_000;
 
