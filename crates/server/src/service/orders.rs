@@ -35,6 +35,10 @@ pub async fn report_outcome(
     if report.order_id.is_empty() || report.order_id.len() > 128 {
         return Err(FieldError::new("order_id", "must be 1 to 128 characters").into());
     }
+    // A currency the report names must be one in circulation, with or without an amount.
+    if let Some(code) = &report.currency {
+        Currency::parse_iso(code)?;
+    }
     let (brand_slug, outcome) = (brand, report.outcome);
     let brand = brand.to_owned();
     let recorded = app

@@ -284,6 +284,15 @@ async fn order_outcomes_are_recorded(db: Db) {
         )
         .await;
     assert_eq!((status, body["errors"][0]["field"].as_str()), (422, Some("currency")));
+    // A currency that is none is refused without an amount too, and nothing is recorded.
+    let (status, body) = server
+        .post(
+            &server.alpha_key,
+            "/v1/orders/NEVER-SEEN/outcome",
+            json!({ "outcome": "hardware_damaged", "currency": "r/." }),
+        )
+        .await;
+    assert_eq!((status, body["errors"][0]["field"].as_str()), (422, Some("currency")), "{body}");
     let (status, _) =
         server.post(&server.alpha_key, "/v1/orders/NEVER-SEEN/outcome", json!({ "outcome": "completed" })).await;
     assert_eq!(status, 200);
