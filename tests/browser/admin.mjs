@@ -151,6 +151,33 @@ export const adminScenarios = [
         what: `order ${v.order_id} on the live monitor`,
       });
       t.note(`a new verification showed on the live monitor after ${Date.now() - started} ms`);
+      // Its steps as words in its group on top, linked to the order's trace.
+      const group = page.locator('#live-events tbody.order').first();
+      await waitUntil(async () => (await group.locator('tr.event').count()) >= 3, { what: `the steps of ${v.order_id}` });
+      assert((await group.getAttribute('data-order')) === v.order_id, 'the new order is not the top group');
+      const steps = await group.locator('td.step').allTextContents();
+      for (const step of ['order started', 'risk assessed']) assert(steps.includes(step), `no "${step}" in ${JSON.stringify(steps)}`);
+      const trace = await group.locator('tr.group a').getAttribute('href');
+      assert(trace === `/admin/trace?brand=nordtel&order=${encodeURIComponent(v.order_id)}`, `the group links to ${trace}`);
+      await waitUntil(async () => /^[1-9]\d* events? in the last minute$/.test((await page.textContent('#live-rate')).trim()), {
+        what: 'the rate per minute to count the new steps',
+      });
+      let violations = await axeViolations(page);
+      assert(violations.length === 0, `accessibility of the live monitor:\n${formatViolations(violations)}`);
+      if (t.target === 'sqlite') await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'admin-live-orders.png'), fullPage: true });
+      // The decision filter: the orders the rules denied, in red, and new steps filtered alike.
+      await page.selectOption('#filter-decision', 'deny');
+      await Promise.all([page.waitForURL(/decision=deny/), page.click('#live-filter button[type=submit]')]);
+      const decisions = await page.$$eval('#live-events tr.event', (rows) => rows.map((r) => [r.dataset.decision, r.className]));
+      assert(decisions.length > 0, 'the demo history has no denied order on the live monitor');
+      assert(decisions.every(([d, c]) => d === 'deny' && c.includes('tone-bad')), `filtered rows: ${JSON.stringify(decisions.slice(0, 5))}`);
+      await waitUntil(async () => (await page.textContent('#live-status')).startsWith('Live'), { what: 'the filtered stream to connect' });
+      await t.api.createVerification('nordtel', customer);
+      await waitUntil(async () => (await page.textContent('#live-status')).includes('new event'), { what: 'new events on the filtered page' });
+      const after = await page.$$eval('#live-events tr.event', (rows) => rows.map((r) => r.dataset.decision));
+      assert(after.every((d) => d === 'deny'), `a step of another decision passed the filter: ${JSON.stringify(after)}`);
+      violations = await axeViolations(page);
+      assert(violations.length === 0, `accessibility of the filtered live monitor:\n${formatViolations(violations)}`);
     },
   },
   {

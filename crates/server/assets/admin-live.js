@@ -1,12 +1,17 @@
-// The live monitor: new events from the server-sent event stream go on top of the table.
+// The live monitor: new events from the server-sent event stream go into their order's group,
+// which moves to the top; the page's filters apply to them too; the rate per minute is kept.
 (function () {
   'use strict';
   const section = document.getElementById('live');
-  const body = document.getElementById('live-events');
+  const table = document.getElementById('live-events');
   const status = document.getElementById('live-status');
-  if (!section || !body || !status || !window.EventSource) return;
+  const rate = document.getElementById('live-rate');
+  if (!section || !table || !status || !window.EventSource) return;
   const KEEP = 200;
+  const MINUTE_MS = 60000;
   const alerts = document.getElementById('live-alert-list');
+  const filters = { family: section.dataset.family, decision: section.dataset.decision, country: section.dataset.country };
+
   // A raised alert goes on top, linked to its page, and is read out by screen readers.
   function announce(event) {
     let attrs;
@@ -25,6 +30,98 @@
     item.appendChild(document.createTextNode(' · ' + String(attrs.severity) + ' · new'));
     alerts.insertBefore(item, alerts.firstChild);
   }
+
+  function admitted(event) {
+    return (!filters.family || event.family === filters.family) &&
+      (!filters.decision || event.decision === filters.decision) &&
+      (!filters.country || event.country === filters.country);
+  }
+
+  // The group of an order (a new one for an event of no order), moved to the top.
+  function groupOf(orderId) {
+    let group = null;
+    if (orderId) {
+      for (const candidate of table.tBodies) {
+        if (candidate.dataset.order === orderId) group = candidate;
+      }
+    }
+    if (!group) {
+      group = document.createElement('tbody');
+      group.className = 'order';
+      group.dataset.order = orderId;
+      const head = document.createElement('tr');
+      head.className = 'group';
+      const cell = document.createElement('th');
+      cell.scope = 'rowgroup';
+      cell.colSpan = 4;
+      if (orderId) {
+        cell.appendChild(document.createTextNode('Order '));
+        const link = document.createElement('a');
+        link.href = '/admin/trace?brand=' + encodeURIComponent(section.dataset.brand) + '&order=' + encodeURIComponent(orderId);
+        link.textContent = orderId;
+        cell.appendChild(link);
+      } else {
+        cell.textContent = 'No order';
+      }
+      head.appendChild(cell);
+      group.appendChild(head);
+    }
+    table.insertBefore(group, table.tBodies[0] || null);
+    return group;
+  }
+
+  function rowOf(event) {
+    const row = document.createElement('tr');
+    row.className = 'event tone-' + String(event.tone);
+    row.dataset.id = String(event.id);
+    row.dataset.at = String(event.at_ms);
+    const time = document.createElement('td');
+    const stamp = document.createElement('time');
+    stamp.dateTime = event.at;
+    stamp.textContent = event.time;
+    time.appendChild(stamp);
+    const step = document.createElement('td');
+    step.className = 'step';
+    step.textContent = event.step;
+    const detail = document.createElement('td');
+    detail.textContent = event.detail;
+    const attributes = document.createElement('td');
+    if (event.details) {
+      const details = document.createElement('details');
+      const summary = document.createElement('summary');
+      summary.textContent = event.kind;
+      const code = document.createElement('code');
+      code.textContent = event.details;
+      details.appendChild(summary);
+      details.appendChild(code);
+      attributes.appendChild(details);
+    } else {
+      attributes.textContent = event.kind;
+    }
+    for (const cell of [time, step, detail, attributes]) row.appendChild(cell);
+    return row;
+  }
+
+  // The oldest rows go once more than KEEP are shown, and with them groups left empty.
+  function trim() {
+    const rows = table.querySelectorAll('tr.event');
+    for (let i = KEEP; i < rows.length; i += 1) rows[i].remove();
+    for (const group of Array.from(table.tBodies)) {
+      if (!group.querySelector('tr.event')) group.remove();
+    }
+  }
+
+  // Event times on this browser's clock (the server's may differ, a demo's is simulated).
+  const offset = Date.now() - Number(section.dataset.now || Date.now());
+  const arrivals = Array.from(table.querySelectorAll('tr.event')).map((row) => Number(row.dataset.at) + offset);
+  function showRate() {
+    const since = Date.now() - MINUTE_MS;
+    while (arrivals.length && arrivals[arrivals.length - 1] <= since) arrivals.pop();
+    const n = arrivals.filter((at) => at > since).length;
+    if (rate) rate.textContent = n + ' event' + (n === 1 ? '' : 's') + ' in the last minute';
+  }
+  setInterval(showRate, 5000);
+
   const url = '/admin/live/events?brand=' + encodeURIComponent(section.dataset.brand) +
     '&after=' + encodeURIComponent(section.dataset.after || '0');
   const source = new EventSource(url);
@@ -42,23 +139,15 @@
     } catch (_) {
       return;
     }
-    const row = document.createElement('tr');
-    row.dataset.id = String(event.id);
-    if (event.alert) row.className = 'bad';
-    for (const value of [event.at, event.kind, event.order_id, event.verification_id]) {
-      const cell = document.createElement('td');
-      cell.textContent = value;
-      row.appendChild(cell);
-    }
-    const details = document.createElement('td');
-    const code = document.createElement('code');
-    code.textContent = event.details;
-    details.appendChild(code);
-    row.appendChild(details);
-    body.insertBefore(row, body.firstChild);
     if (event.kind === 'alert.raised') announce(event);
-    while (body.children.length > KEEP) body.removeChild(body.lastChild);
+    arrivals.unshift(Number(event.at_ms) + offset);
     received += 1;
     status.textContent = 'Live: ' + received + ' new event' + (received === 1 ? '' : 's') + ' since the page opened.';
+    showRate();
+    if (!admitted(event)) return;
+    const group = groupOf(event.order_id);
+    const head = group.querySelector('tr.group');
+    group.insertBefore(rowOf(event), head ? head.nextSibling : group.firstChild);
+    trim();
   };
 })();

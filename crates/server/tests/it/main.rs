@@ -19,6 +19,7 @@ mod identity;
 mod isolation;
 mod keys;
 mod limits;
+mod live;
 mod metrics;
 mod network;
 mod openapi;

@@ -1,6 +1,8 @@
-//! The live monitor: a brand's events and alerts as they happen. The page shows the latest events
-//! (also without JavaScript); a small script adds new ones from a server-sent event stream, which
-//! resumes after a lost connection from the last event it had (`Last-Event-ID`).
+//! The live monitor: a brand's events and alerts as they happen, one readable line per step,
+//! grouped by order, filtered by event type, decision and country. The page shows the latest
+//! events (also without JavaScript); a small script adds new ones from a server-sent event stream,
+//! which resumes after a lost connection from the last event it had (`Last-Event-ID`), and keeps
+//! the rate per minute.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
+use super::live_line::{self, Line};
 use super::{AdminUser, SCRIPTED_PAGE_POLICY, page_with_policy, visible_brand};
 use crate::app::App;
 use crate::http::error::PageError;
@@ -27,7 +30,10 @@ const POLL: Duration = Duration::from_millis(500);
 const STREAM_LIFETIME: Duration = Duration::from_secs(300);
 /// Polls between checks that the session is still signed in (every few seconds).
 const SESSION_CHECK_POLLS: u32 = 6;
-const SHOWN: i64 = 50;
+const SHOWN: usize = 50;
+/// Events read for the page: the filters pick up to `SHOWN` of them, the rate counts them all.
+const SCANNED: i64 = 300;
+const MINUTE_MS: i64 = 60_000;
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -38,32 +44,88 @@ pub struct LiveQuery {
     after: Option<i64>,
     /// The period the other dashboards' links keep (1–365 days, default 7).
     days: Option<i64>,
+    /// Only events of this family: `verification`, `risk`, `sms`, `check`, `review`, `network`,
+    /// `order`, `alert`, `identity`.
+    kind: Option<String>,
+    /// Only the steps that decided so: `allow`, `review` or `deny`.
+    decision: Option<String>,
+    /// Only events naming this country of the number (ISO 3166, e.g. `DE`).
+    country: Option<String>,
 }
 
-/// An event as the monitor shows it.
+/// The filters of the page, each empty for "all".
+struct Filters {
+    family: String,
+    decision: String,
+    country: String,
+}
+
+impl Filters {
+    fn of(query: &LiveQuery) -> Self {
+        let take = |value: &Option<String>| value.as_deref().unwrap_or_default().trim().to_owned();
+        Self {
+            family: take(&query.kind),
+            decision: take(&query.decision),
+            country: take(&query.country).to_uppercase(),
+        }
+    }
+
+    fn admit(&self, row: &Row) -> bool {
+        (self.family.is_empty() || row.line.family == self.family)
+            && (self.decision.is_empty() || row.line.decision == Some(self.decision.as_str()))
+            && (self.country.is_empty() || row.line.country.as_deref() == Some(self.country.as_str()))
+    }
+}
+
+/// An event as the monitor shows it: its line in words, and its attributes for a closer look.
 #[derive(serde::Serialize)]
 struct Row {
     id: i64,
     at: String,
+    /// `HH:MM:SS` (UTC).
+    time: String,
+    at_ms: i64,
     kind: &'static str,
     order_id: String,
     verification_id: String,
     details: String,
-    alert: bool,
+    #[serde(flatten)]
+    line: Line,
 }
 
 impl From<Event> for Row {
     fn from(e: Event) -> Self {
+        let at = crate::clock::rfc3339(e.at);
         Self {
             id: e.id,
-            at: crate::clock::rfc3339(e.at),
-            alert: e.kind.as_str().starts_with("alert."),
+            time: at.get(11..19).unwrap_or_default().to_owned(),
+            at,
+            at_ms: e.at,
             kind: e.kind.as_str(),
             order_id: e.order_id.unwrap_or_default(),
             verification_id: e.verification_id.unwrap_or_default(),
+            line: live_line::line(e.kind, &e.attrs),
             details: if e.attrs.is_null() { String::new() } else { e.attrs.to_string() },
         }
     }
+}
+
+/// The steps of one order, newest first; an event of no order is a group of its own.
+struct OrderGroup {
+    order_id: String,
+    rows: Vec<Row>,
+}
+
+/// Groups rows (newest first) by order, the order with the newest step first.
+fn by_order(rows: Vec<Row>) -> Vec<OrderGroup> {
+    let mut groups: Vec<OrderGroup> = Vec::new();
+    for row in rows {
+        match groups.iter_mut().find(|g| !row.order_id.is_empty() && g.order_id == row.order_id) {
+            Some(group) => group.rows.push(row),
+            None => groups.push(OrderGroup { order_id: row.order_id.clone(), rows: vec![row] }),
+        }
+    }
+    groups
 }
 
 /// An alert not yet resolved, on top of the monitor.
@@ -82,8 +144,18 @@ struct LivePage {
     brand_name: String,
     days: i64,
     open_alerts: Vec<OpenAlert>,
-    rows: Vec<Row>,
+    groups: Vec<OrderGroup>,
+    shown: usize,
     last_id: i64,
+    /// Events in the minute before the page was made (all, whatever the filters).
+    per_minute: usize,
+    /// The server's time when it made the page (ms), against which the script counts the rate.
+    now: i64,
+    filters: Filters,
+    families: &'static [(&'static str, &'static str)],
+    decisions: &'static [&'static str],
+    /// The countries of the events read, for the filter.
+    countries: Vec<String>,
     script: String,
 }
 
@@ -100,8 +172,17 @@ pub async fn live(
     Query(query): Query<LiveQuery>,
 ) -> Result<Response, PageError> {
     let brand = visible_brand(&app, &user, &query.brand)?;
-    let latest = dashboards::latest_events(&app, brand.slug.as_str(), SHOWN).await?;
+    let latest = dashboards::latest_events(&app, brand.slug.as_str(), SCANNED).await?;
     let last_id = latest.first().map_or(0, |e| e.id);
+    let now = app.clock.now().millis();
+    let per_minute = latest.iter().filter(|e| e.at > now - MINUTE_MS).count();
+    let filters = Filters::of(&query);
+    let rows: Vec<Row> = latest.into_iter().map(Row::from).collect();
+    let mut countries: Vec<String> = rows.iter().filter_map(|r| r.line.country.clone()).collect();
+    countries.extend((!filters.country.is_empty()).then(|| filters.country.clone()));
+    countries.sort();
+    countries.dedup();
+    let shown: Vec<Row> = rows.into_iter().filter(|r| filters.admit(r)).take(SHOWN).collect();
     // Raised "since the end of time": the list's unresolved alerts only, however old.
     let unresolved = AlertFilter { from: i64::MAX, to: i64::MAX, ..AlertFilter::default() };
     let alerts = manage::list(&app.store, &user.actor(), brand.slug.as_str(), unresolved).await?;
@@ -120,8 +201,15 @@ pub async fn live(
         brand_name: brand.name.clone(),
         days: query.days.unwrap_or(7).clamp(1, 365),
         open_alerts,
-        rows: latest.into_iter().map(Row::from).collect(),
+        shown: shown.len(),
+        groups: by_order(shown),
         last_id,
+        per_minute,
+        now,
+        filters,
+        families: &live_line::FAMILIES,
+        decisions: &live_line::DECISIONS,
+        countries,
         script: crate::http::pages::assets::url("admin-live.js"),
     }
     .render();

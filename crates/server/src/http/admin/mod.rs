@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod fraud;
 pub mod home;
 pub mod live;
+mod live_line;
 pub mod login;
 pub mod market;
 pub mod overview;
