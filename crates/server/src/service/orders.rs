@@ -35,23 +35,25 @@ pub async fn report_outcome(
     if report.order_id.is_empty() || report.order_id.len() > 128 {
         return Err(FieldError::new("order_id", "must be 1 to 128 characters").into());
     }
-    // A currency the report names must be one in circulation, with or without an amount.
-    if let Some(code) = &report.currency {
-        Currency::parse_iso(code)?;
-    }
     let (brand_slug, outcome) = (brand, report.outcome);
     let brand = brand.to_owned();
     let recorded = app
         .store
         .write(move |conn| -> Result<RecordedOutcome, ServiceError> {
             let known_currency = orders::order_currency(conn, &brand, &report.order_id)?;
+            // A currency the report names, with or without an amount, must be one in circulation
+            // or the order's own (checked when the order was placed, perhaps since withdrawn).
+            if let Some(code) = &report.currency
+                && known_currency.as_deref() != Some(code.as_str())
+            {
+                Currency::parse_iso(code)?;
+            }
             let amount_lost = match &report.amount_lost {
                 None => None,
                 Some(amount) => {
-                    // A currency the report names must be one in circulation; the order's own
-                    // was checked when it was placed.
+                    // The named currency was checked above.
                     let currency = match (&report.currency, known_currency) {
-                        (Some(code), _) => Currency::parse_iso(code)?,
+                        (Some(code), _) => Currency::parse(code)?,
                         (None, Some(code)) => Currency::parse(&code)?,
                         (None, None) => {
                             return Err(FieldError::new(
