@@ -172,10 +172,19 @@ export const adminScenarios = [
       assert(decisions.length > 0, 'the demo history has no denied order on the live monitor');
       assert(decisions.every(([d, c]) => d === 'deny' && c.includes('tone-bad')), `filtered rows: ${JSON.stringify(decisions.slice(0, 5))}`);
       await waitUntil(async () => (await page.textContent('#live-status')).startsWith('Live'), { what: 'the filtered stream to connect' });
-      await t.api.createVerification('nordtel', customer);
-      await waitUntil(async () => (await page.textContent('#live-status')).includes('new event'), { what: 'new events on the filtered page' });
-      const after = await page.$$eval('#live-events tr.event', (rows) => rows.map((r) => r.dataset.decision));
-      assert(after.every((d) => d === 'deny'), `a step of another decision passed the filter: ${JSON.stringify(after)}`);
+      // An allowed order and a denied one (a premium-rate number) stream in: only the denied one's
+      // deciding steps pass the filter.
+      const allowed = await t.api.createVerification('nordtel', customer);
+      const premium = t.demo.credentials.customers.find((c) => c.brand === 'nordtel' && c.pumping);
+      assert(premium, 'the demo has no premium-rate customer at nordtel');
+      const denied = await t.api.createVerification('nordtel', premium);
+      assert(denied.status === 'blocked', `the premium-rate number was not blocked: ${JSON.stringify(denied)}`);
+      await waitUntil(async () => (await page.locator(`#live-events tbody[data-order="${denied.order_id}"] tr.event`).count()) >= 2, {
+        what: `the denied order ${denied.order_id} streamed onto the filtered page`,
+      });
+      const after = await page.$$eval('#live-events tr.event', (rows) => rows.map((r) => [r.dataset.decision, r.dataset.family, r.className]));
+      assert(after.every(([d, , c]) => d === 'deny' && c.includes('tone-bad')), `a step of another decision passed the filter: ${JSON.stringify(after.slice(0, 6))}`);
+      assert((await page.locator(`#live-events tbody[data-order="${allowed.order_id}"]`).count()) === 0 || allowed.status === 'blocked', 'the allowed order passed the deny filter');
       violations = await axeViolations(page);
       assert(violations.length === 0, `accessibility of the filtered live monitor:\n${formatViolations(violations)}`);
     },

@@ -1,5 +1,6 @@
 // The live monitor: new events from the server-sent event stream go into their order's group,
-// which moves to the top; the page's filters apply to them too; the rate per minute is kept.
+// which moves to the top; the page's filters apply to them too; the rate per minute is kept, of
+// all events, by when this browser got them.
 (function () {
   'use strict';
   const section = document.getElementById('live');
@@ -31,10 +32,21 @@
     alerts.insertBefore(item, alerts.firstChild);
   }
 
-  function admitted(event) {
+  // The country of each verification's number, as one of its steps named it: the risk decision
+  // names none, and the country filter keeps an order's steps together.
+  const countries = {};
+  for (const row of table.querySelectorAll('tr.event')) {
+    if (row.dataset.verification && row.dataset.country) countries[row.dataset.verification] = row.dataset.country;
+  }
+  function countryOf(event) {
+    if (event.country && event.verification_id) countries[event.verification_id] = event.country;
+    return event.country || countries[event.verification_id] || '';
+  }
+
+  function admitted(event, country) {
     return (!filters.family || event.family === filters.family) &&
       (!filters.decision || event.decision === filters.decision) &&
-      (!filters.country || event.country === filters.country);
+      (!filters.country || country === filters.country);
   }
 
   // The group of an order (a new one for an event of no order), moved to the top.
@@ -70,11 +82,15 @@
     return group;
   }
 
-  function rowOf(event) {
+  function rowOf(event, country) {
     const row = document.createElement('tr');
     row.className = 'event tone-' + String(event.tone);
     row.dataset.id = String(event.id);
     row.dataset.at = String(event.at_ms);
+    row.dataset.verification = event.verification_id || '';
+    row.dataset.family = event.family || '';
+    row.dataset.decision = event.decision || '';
+    row.dataset.country = country;
     const time = document.createElement('td');
     const stamp = document.createElement('time');
     stamp.dateTime = event.at;
@@ -104,20 +120,24 @@
 
   // The oldest rows go once more than KEEP are shown, and with them groups left empty.
   function trim() {
-    const rows = table.querySelectorAll('tr.event');
-    for (let i = KEEP; i < rows.length; i += 1) rows[i].remove();
+    const rows = Array.from(table.querySelectorAll('tr.event'));
+    if (rows.length <= KEEP) return;
+    rows.sort((a, b) => Number(b.dataset.at) - Number(a.dataset.at));
+    for (const row of rows.slice(KEEP)) row.remove();
     for (const group of Array.from(table.tBodies)) {
       if (!group.querySelector('tr.event')) group.remove();
     }
   }
 
-  // Event times on this browser's clock (the server's may differ, a demo's is simulated).
-  const offset = Date.now() - Number(section.dataset.now || Date.now());
-  const arrivals = Array.from(table.querySelectorAll('tr.event')).map((row) => Number(row.dataset.at) + offset);
+  // When this browser got each event of the last minute, newest first: those before the page
+  // from their age on the server, the streamed ones when they arrive (a demo's clock may be
+  // simulated, so the events' own times are not compared with this browser's).
+  const opened = Date.now();
+  const arrivals = (section.dataset.recent || '').split(' ').filter(Boolean).map((age) => opened - Number(age));
   function showRate() {
     const since = Date.now() - MINUTE_MS;
     while (arrivals.length && arrivals[arrivals.length - 1] <= since) arrivals.pop();
-    const n = arrivals.filter((at) => at > since).length;
+    const n = arrivals.length;
     if (rate) rate.textContent = n + ' event' + (n === 1 ? '' : 's') + ' in the last minute';
   }
   setInterval(showRate, 5000);
@@ -140,14 +160,15 @@
       return;
     }
     if (event.kind === 'alert.raised') announce(event);
-    arrivals.unshift(Number(event.at_ms) + offset);
+    arrivals.unshift(Date.now());
+    showRate();
+    const country = countryOf(event);
+    if (!admitted(event, country)) return;
     received += 1;
     status.textContent = 'Live: ' + received + ' new event' + (received === 1 ? '' : 's') + ' since the page opened.';
-    showRate();
-    if (!admitted(event)) return;
     const group = groupOf(event.order_id);
     const head = group.querySelector('tr.group');
-    group.insertBefore(rowOf(event), head ? head.nextSibling : group.firstChild);
+    group.insertBefore(rowOf(event, country), head ? head.nextSibling : group.firstChild);
     trim();
   };
 })();

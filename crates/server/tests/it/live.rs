@@ -60,6 +60,10 @@ async fn the_live_monitor_reads_as_orders_and_steps(db: Db) {
     assert!(!nowhere.html.contains("tr class=\"event"), "{}", nowhere.html);
     let germany = ana.get("/admin/live?brand=alpha&country=de").await;
     assert!(germany.html.contains("data-order=\"LIVE-1\""), "{}", germany.html);
+    // The deciding steps name no country: they take their verification's, so filters combine.
+    let denied_in_germany = ana.get("/admin/live?brand=alpha&country=DE&decision=deny").await;
+    let group = group_of(&denied_in_germany.html, "LIVE-2");
+    assert!(group.contains("risk assessed") && group.contains("blocked, no code sent"), "{group}");
 
     // The stream: a new order's steps arrive as the same lines.
     let last = page.html.split("data-after=\"").nth(1).and_then(|s| s.split('"').next()).unwrap().to_owned();

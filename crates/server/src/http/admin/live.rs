@@ -4,6 +4,7 @@
 //! which resumes after a lost connection from the last event it had (`Last-Event-ID`), and keeps
 //! the rate per minute.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,8 +41,6 @@ const MINUTE_MS: i64 = 60_000;
 pub struct LiveQuery {
     /// The brand's slug.
     brand: String,
-    /// Only events after this id (the stream; default: from now on).
-    after: Option<i64>,
     /// The period the other dashboards' links keep (1–365 days, default 7).
     days: Option<i64>,
     /// Only events of this family: `verification`, `risk`, `sms`, `check`, `review`, `network`,
@@ -51,6 +50,16 @@ pub struct LiveQuery {
     decision: Option<String>,
     /// Only events naming this country of the number (ISO 3166, e.g. `DE`).
     country: Option<String>,
+}
+
+/// What the stream is asked for: it carries every event, and the page's script filters.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LiveStreamQuery {
+    /// The brand's slug.
+    brand: String,
+    /// Only events after this id (default: from now on).
+    after: Option<i64>,
 }
 
 /// The filters of the page, each empty for "all".
@@ -116,6 +125,21 @@ struct OrderGroup {
     rows: Vec<Row>,
 }
 
+/// Gives each row without a country of its own the country of its verification's number, as
+/// another of its steps names it (the risk decision carries none): the country filter then keeps
+/// an order's steps together.
+fn with_countries(mut rows: Vec<Row>) -> Vec<Row> {
+    let known: HashMap<String, String> = rows
+        .iter()
+        .filter(|r| !r.verification_id.is_empty())
+        .filter_map(|r| Some((r.verification_id.clone(), r.line.country.clone()?)))
+        .collect();
+    for row in rows.iter_mut().filter(|r| r.line.country.is_none()) {
+        row.line.country = known.get(&row.verification_id).cloned();
+    }
+    rows
+}
+
 /// Groups rows (newest first) by order, the order with the newest step first.
 fn by_order(rows: Vec<Row>) -> Vec<OrderGroup> {
     let mut groups: Vec<OrderGroup> = Vec::new();
@@ -147,10 +171,11 @@ struct LivePage {
     groups: Vec<OrderGroup>,
     shown: usize,
     last_id: i64,
-    /// Events in the minute before the page was made (all, whatever the filters).
+    /// Events in the minute before the page was made (all, whatever the filters; of the last
+    /// `SCANNED` at most).
     per_minute: usize,
-    /// The server's time when it made the page (ms), against which the script counts the rate.
-    now: i64,
+    /// Their ages in milliseconds, space-separated: the script counts on from them.
+    recent: String,
     filters: Filters,
     families: &'static [(&'static str, &'static str)],
     decisions: &'static [&'static str],
@@ -175,9 +200,11 @@ pub async fn live(
     let latest = dashboards::latest_events(&app, brand.slug.as_str(), SCANNED).await?;
     let last_id = latest.first().map_or(0, |e| e.id);
     let now = app.clock.now().millis();
-    let per_minute = latest.iter().filter(|e| e.at > now - MINUTE_MS).count();
     let filters = Filters::of(&query);
-    let rows: Vec<Row> = latest.into_iter().map(Row::from).collect();
+    // How long ago (ms) each event of the last minute was, for the script's rate.
+    let recent: Vec<String> =
+        latest.iter().filter(|e| e.at > now - MINUTE_MS).map(|e| (now - e.at).to_string()).collect();
+    let rows = with_countries(latest.into_iter().map(Row::from).collect());
     let mut countries: Vec<String> = rows.iter().filter_map(|r| r.line.country.clone()).collect();
     countries.extend((!filters.country.is_empty()).then(|| filters.country.clone()));
     countries.sort();
@@ -204,8 +231,8 @@ pub async fn live(
         shown: shown.len(),
         groups: by_order(shown),
         last_id,
-        per_minute,
-        now,
+        per_minute: recent.len(),
+        recent: recent.join(" "),
         filters,
         families: &live_line::FAMILIES,
         decisions: &live_line::DECISIONS,
@@ -217,7 +244,7 @@ pub async fn live(
 }
 
 #[utoipa::path(
-    get, path = "/admin/live/events", tag = "admin", params(LiveQuery),
+    get, path = "/admin/live/events", tag = "admin", params(LiveStreamQuery),
     responses(
         (status = 200, description = "Server-sent events: one `data:` JSON object per event, its id as the SSE id", content_type = "text/event-stream"),
         (status = 404, description = "No such brand for this user", content_type = "text/html"),
@@ -226,7 +253,7 @@ pub async fn live(
 pub async fn live_events(
     State(app): State<Arc<App>>,
     AdminUser(user): AdminUser,
-    Query(query): Query<LiveQuery>,
+    Query(query): Query<LiveStreamQuery>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let brand = visible_brand(&app, &user, &query.brand)?;

@@ -126,6 +126,7 @@ fn decision_of(kind: EventKind, attrs: &Value) -> Option<&'static str> {
     match kind {
         EventKind::VerificationBlocked | EventKind::ReviewRejected => Some("deny"),
         EventKind::VerificationHeld => Some("review"),
+        EventKind::ReviewApproved | EventKind::ReviewReleased => Some("allow"),
         EventKind::RiskAssessed => {
             let decision = attrs.get("decision").and_then(Value::as_str)?;
             DECISIONS.into_iter().find(|d| *d == decision)
@@ -134,31 +135,77 @@ fn decision_of(kind: EventKind, attrs: &Value) -> Option<&'static str> {
     }
 }
 
+/// The step's words and tone where its attributes change them.
+fn refined(
+    kind: EventKind,
+    attrs: &Value,
+    decision: Option<&str>,
+    (step, tone): (&'static str, Tone),
+) -> (&'static str, Tone) {
+    let flag = |key: &str| attrs.get(key).and_then(Value::as_bool);
+    let word = |key: &str| attrs.get(key).and_then(Value::as_str);
+    match kind {
+        // The rules' verdict colours its step as the order's outcome will be.
+        EventKind::RiskAssessed => match decision {
+            Some("deny") => (step, Tone::Bad),
+            Some("review") => (step, Tone::Held),
+            _ => (step, tone),
+        },
+        EventKind::SmsFailed if flag("final") == Some(false) => ("SMS hand-off failed, retrying", Tone::Held),
+        EventKind::SmsAttemptFailed if word("result") == Some("skipped") => {
+            ("SMS provider skipped, trying the next", Tone::Held)
+        }
+        EventKind::OrderOutcomeReported if matches!(word("outcome"), Some("fraud_confirmed" | "chargeback")) => {
+            ("order outcome reported: fraud", Tone::Bad)
+        }
+        EventKind::NetworkChecked if word("outcome") == Some("swapped") => match word("action") {
+            Some("deny") => ("SIM or device swapped: refused", Tone::Bad),
+            Some("review") => ("SIM or device swapped: held", Tone::Held),
+            _ => ("SIM or device swapped", Tone::Held),
+        },
+        _ => (step, tone),
+    }
+}
+
+/// `key value` when the attribute is there.
+fn labelled(attrs: &Value, key: &str, label: &str) -> Option<String> {
+    text(attrs, key).map(|value| format!("{label} {value}"))
+}
+
 pub fn line(kind: EventKind, attrs: &Value) -> Line {
-    let (step, tone) = step(kind);
     let decision = decision_of(kind, attrs);
-    // The rules' verdict colours its step as the order's outcome will be.
-    let tone = match (kind, decision) {
-        (EventKind::RiskAssessed, Some("deny")) => Tone::Bad,
-        (EventKind::RiskAssessed, Some("review")) => Tone::Held,
-        _ => tone,
-    };
+    let (step, tone) = refined(kind, attrs, decision, step(kind));
     let country = text(attrs, "phone_region").or_else(|| text(attrs, "country"));
+    let words = |key: &str| text(attrs, key).map(|w| w.replace('_', " "));
     let mut parts: Vec<String> = Vec::new();
     parts.extend(amount(attrs, "amount"));
     parts.extend(amount(attrs, "amount_lost").map(|a| format!("lost {a}")));
     parts.extend(country.clone());
     if kind == EventKind::RiskAssessed {
-        parts.extend(text(attrs, "decision").map(|d| format!("decision {d}")));
-        parts.extend(text(attrs, "score").map(|s| format!("score {s}")));
+        parts.extend(labelled(attrs, "decision", "decision"));
+        parts.extend(labelled(attrs, "score", "score"));
     }
-    parts.extend(text(attrs, "outcome"));
-    parts.extend(text(attrs, "api").map(|api| api.replace('_', " ")));
+    parts.extend(words("outcome"));
+    parts.extend(words("api"));
+    parts.extend(words("age_band").map(|band| format!("within {band}")));
     parts.extend(text(attrs, "provider"));
     parts.extend(text(attrs, "latency_ms").map(|ms| format!("{ms} ms")));
-    parts.extend(text(attrs, "attempt").map(|n| format!("attempt {n}")));
+    parts.extend(labelled(attrs, "attempt", "attempt"));
+    parts.extend(labelled(attrs, "attempts", "attempts"));
+    parts.extend(words("result"));
+    parts.extend(labelled(attrs, "next_attempt_in_ms", "next try in").map(|t| format!("{t} ms")));
+    parts.extend(labelled(attrs, "status", "status"));
+    parts.extend(labelled(attrs, "error_code", "error"));
+    parts.extend(words("subject"));
+    parts.extend(labelled(attrs, "wrong_codes", "wrong codes"));
+    parts.extend(labelled(attrs, "unconfirmed", "unconfirmed codes"));
+    parts.extend(labelled(attrs, "usual_rate", "usual rate"));
     parts.extend(reasons(attrs));
-    parts.extend(text(attrs, "title"));
+    parts.extend(text(attrs, "title").or_else(|| words("rule")));
+    parts.extend(text(attrs, "key"));
+    if let (Some(observed), Some(expected)) = (text(attrs, "observed"), text(attrs, "expected")) {
+        parts.push(format!("observed {observed}, expected {expected}"));
+    }
     parts.extend(text(attrs, "error"));
     Line {
         step,
@@ -196,8 +243,31 @@ mod tests {
         assert_eq!((blocked.tone, blocked.decision), (Tone::Bad, Some("deny")));
         assert_eq!(line(EventKind::VerificationHeld, &json!({})).tone, Tone::Held);
         assert_eq!(line(EventKind::VerificationApproved, &json!({})).tone, Tone::Good);
-        let alert = line(EventKind::AlertRaised, &json!({ "title": "Codes to one number range", "severity": "page" }));
-        assert_eq!((alert.family, alert.detail.as_str()), ("alert", "Codes to one number range"));
+        let alert = line(
+            EventKind::AlertRaised,
+            &json!({ "title": "Codes to one number range", "key": "range:+49151", "observed": 20, "expected": 1.5 }),
+        );
+        assert_eq!(
+            (alert.family, alert.detail.as_str()),
+            ("alert", "Codes to one number range · range:+49151 · observed 20, expected 1.5")
+        );
+        let retrying = line(EventKind::SmsFailed, &json!({ "final": false, "attempt": 1, "next_attempt_in_ms": 2000 }));
+        assert_eq!((retrying.step, retrying.tone), ("SMS hand-off failed, retrying", Tone::Held));
+        assert_eq!(retrying.detail, "attempt 1 · next try in 2000 ms");
+        let fraud = line(
+            EventKind::OrderOutcomeReported,
+            &json!({ "outcome": "fraud_confirmed", "amount_lost": 84900, "currency": "EUR" }),
+        );
+        assert_eq!((fraud.tone, fraud.detail.as_str()), (Tone::Bad, "lost 849.00 EUR · fraud confirmed"));
+        let swapped = line(
+            EventKind::NetworkChecked,
+            &json!({ "api": "sim_swap", "outcome": "swapped", "age_band": "24h", "action": "deny" }),
+        );
+        assert_eq!((swapped.step, swapped.tone), ("SIM or device swapped: refused", Tone::Bad));
+        assert_eq!(swapped.detail, "swapped · sim swap · within 24h");
+        assert_eq!(line(EventKind::ReviewApproved, &json!({})).decision, Some("allow"));
+        let lock = line(EventKind::LockEngaged, &json!({ "subject": "customer", "wrong_codes": 10 }));
+        assert_eq!(lock.detail, "customer · wrong codes 10");
     }
 
     #[test]
