@@ -24,6 +24,7 @@ mod properties;
 pub mod reason;
 pub mod receipt;
 pub mod risk;
+pub mod rng;
 pub mod role;
 pub mod sms_text;
 pub mod swap;

@@ -4,25 +4,24 @@
 // Test code: a pick from an empty list is a broken test, and it says so by panicking.
 #![allow(clippy::indexing_slicing)]
 
+use crate::rng::Rng;
+
 /// How many inputs each property sees.
 pub fn cases() -> u64 {
     std::env::var("ORDERGUARD_PROPERTY_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(5_000)
 }
 
-/// SplitMix64, seeded per property: the same cases on every run, so a failure is reproducible.
-pub struct Gen(pub u64);
+/// Inputs drawn from a seeded generator, one seed per property: the same cases on every run, so
+/// a failure is reproducible.
+pub struct Gen(Rng);
 
 impl Gen {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+    pub fn new(seed: u64) -> Self {
+        Self(Rng::new(seed))
     }
 
     pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next_u64() % n }
+        self.0.below(n)
     }
 
     pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {

@@ -24,7 +24,7 @@ fn any_text(generate: &mut Gen, max: u64) -> String {
 
 #[test]
 fn webhook_signatures_verify_exactly_what_was_signed() {
-    let mut generate = Gen(41);
+    let mut generate = Gen::new(41);
     let secrets = [WebhookSecret::parse(&WebhookSecret::generate()).unwrap_or_else(|e| panic!("{e}"))];
     for _ in 0..cases() {
         let (id, body) = (any_text(&mut generate, 30), any_text(&mut generate, 200));
@@ -58,7 +58,7 @@ fn delivery_status_callbacks_read_back_what_they_say() {
         failed: vec!["failed".into(), "UNDELIV".into()],
     };
     let callback = StatusCallback::new("aggregator", &config).unwrap_or_else(|e| panic!("{e}"));
-    let mut generate = Gen(43);
+    let mut generate = Gen::new(43);
     for _ in 0..cases() {
         let id = any_text(&mut generate, 40);
         let status = generate.pick(&["Delivered", "DELIVRD", "failed", "undeliv", "accepted", "", "😀"]).to_owned();
