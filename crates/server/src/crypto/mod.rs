@@ -83,10 +83,11 @@ fn short_hex(digest: &[u8; 32]) -> String {
     orderguard_domain::order::hex(digest.get(..16).unwrap_or_default())
 }
 
-/// The key in use at `now`: the newest one already active (the oldest if none is yet).
-fn active_index(active_from: impl Iterator<Item = i64>, now: i64) -> usize {
-    let froms: Vec<i64> = active_from.collect();
-    froms.iter().position(|from| *from <= now).unwrap_or(froms.len().saturating_sub(1))
+/// Where the key in use at `now` is among keys newest first: the newest one already active (the
+/// oldest if none is yet). No allocation: every hash and seal asks.
+fn active_index(mut active_from: impl ExactSizeIterator<Item = i64>, now: i64) -> usize {
+    let count = active_from.len();
+    active_from.position(|from| from <= now).unwrap_or(count.saturating_sub(1))
 }
 
 impl Rotating {
@@ -120,8 +121,8 @@ impl Rotating {
 impl Rotating {
     /// The data key that seals at `now`: the newest active one not retired.
     fn sealing_key(&self, now: i64) -> Option<&DataKey> {
-        let usable: Vec<&DataKey> = self.data.iter().filter(|k| !k.retired).collect();
-        usable.get(active_index(usable.iter().map(|k| k.active_from), now)).copied()
+        let mut usable = self.data.iter().filter(|k| !k.retired);
+        usable.clone().find(|k| k.active_from <= now).or_else(|| usable.next_back())
     }
 }
 
