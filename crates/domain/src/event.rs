@@ -87,14 +87,15 @@ pub enum EventKind {
     #[serde(rename = "verification.held")]
     VerificationHeld,
     /// An analyst approved a held order (the customer was verified another way).
-    /// `actor_role`, `with_note`.
+    /// `actor_role`, `with_note`, `amount`, `currency`.
     #[serde(rename = "review.approved")]
     ReviewApproved,
     /// An analyst let the code of a held order go out; the verification is pending.
-    /// `actor_role`, `with_note`, `message_id`.
+    /// `actor_role`, `with_note`, `message_id`, `amount`, `currency`.
     #[serde(rename = "review.released")]
     ReviewReleased,
-    /// An analyst rejected a held order: blocked. `actor_role`, `with_note`.
+    /// An analyst rejected a held order: blocked. `actor_role`, `with_note`, `amount` (minor
+    /// units) and `currency` of the order (the losses-avoided estimate counts its value).
     #[serde(rename = "review.rejected")]
     ReviewRejected,
     /// A code or resend was refused unjudged by a hard limit. `reason` (reason code),

@@ -122,9 +122,67 @@ impl Money {
     }
 }
 
+/// Reference rates for setting sums in different currencies side by side (the market comparison
+/// of brands that sell in different currencies): each currency's value in one base currency of the
+/// operator's choice. For comparisons only; no amount an order is charged is ever converted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExchangeRates {
+    base: Currency,
+    rates: Vec<(Currency, f64)>,
+}
+
+impl Default for ExchangeRates {
+    fn default() -> Self {
+        Self { base: Currency { code: *b"EUR", exponent: 2 }, rates: Vec::new() }
+    }
+}
+
+impl ExchangeRates {
+    /// `base` and `(code, value of one unit in base)` pairs: ISO 4217 codes in circulation,
+    /// positive values.
+    pub fn parse<'a>(base: &str, rates: impl IntoIterator<Item = (&'a str, f64)>) -> Result<Self, FieldError> {
+        let base = Currency::parse_iso(base)?;
+        let mut parsed = Vec::new();
+        for (code, value) in rates {
+            let currency = Currency::parse_iso(code).map_err(|e| FieldError::new("exchange_rates", e.reason))?;
+            if !(value.is_finite() && value > 0.0) {
+                return Err(FieldError::new("exchange_rates", format!("{code}: must be a positive number")));
+            }
+            parsed.push((currency, value));
+        }
+        Ok(Self { base, rates: parsed })
+    }
+
+    pub fn base(&self) -> Currency {
+        self.base
+    }
+
+    /// `money` in whole units of the base currency (fractions kept); `None` without a rate.
+    pub fn to_base(&self, money: Money) -> Option<f64> {
+        let units = money.minor as f64 / 10_f64.powi(i32::from(money.currency.exponent));
+        if money.currency == self.base {
+            return Some(units);
+        }
+        Some(units * self.rates.iter().find(|(c, _)| *c == money.currency)?.1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn converts_into_the_base_currency() {
+        let rates = ExchangeRates::parse("EUR", [("GBP", 1.2)]).unwrap();
+        let (gbp, nok) = (Currency::parse("GBP").unwrap(), Currency::parse("NOK").unwrap());
+        assert_eq!(rates.to_base(Money::from_minor(10_000, gbp)), Some(120.0));
+        assert_eq!(rates.to_base(Money::from_minor(1_250, eur())), Some(12.5), "the base needs no rate");
+        assert_eq!(rates.to_base(Money::from_minor(500, nok)), None);
+        assert_eq!(ExchangeRates::default().base(), eur());
+        assert!(ExchangeRates::parse("EUR", [("GBP", 0.0)]).is_err());
+        assert!(ExchangeRates::parse("EUR", [("XAU", 1.0)]).is_err());
+        assert!(ExchangeRates::parse("euro", []).is_err());
+    }
 
     fn eur() -> Currency {
         Currency::parse("EUR").unwrap()

@@ -110,6 +110,12 @@ impl RiskReason {
         matches!(self, Self::SimSwapRecent | Self::DeviceSwapRecent | Self::NetworkApiUnavailable)
     }
 
+    /// A defence against SMS pumping (traffic inflated to cheap or premium numbers for a share of
+    /// the fees): the sends per number, the range's pause and the SMS budget.
+    pub fn is_pumping_defence(self) -> bool {
+        matches!(self, Self::SmsLimitNumber | Self::RangeBurst | Self::SmsBudgetReached)
+    }
+
     /// A scored rule (configurable points, shadow mode in `policy.rules`), not a hard limit nor a
     /// network check (whose policy is `policy.sim_swap` / `policy.device_swap`).
     pub fn is_scored(self) -> bool {

@@ -34,7 +34,7 @@ pub async fn analytics(action: AnalyticsAction, settings: Settings, now: Timesta
 pub async fn market(action: MarketAction, settings: Settings, now: Timestamp) -> anyhow::Result<()> {
     let MarketAction::Import { file } = action;
     let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-    let figures = crate::analytics::parse_market_csv(&text)
+    let figures = crate::analytics::market::parse_market_csv(&text)
         .map_err(|e| anyhow::anyhow!("{}: {e}; nothing was imported", file.display()))?;
     let store = prepare_store(&settings, now).await?;
     let count = analytics::import_market(&store, figures).await?;

@@ -93,6 +93,43 @@ pub struct Settings {
     pub network_apis: BTreeMap<String, NetworkApiConfig>,
     #[serde(default)]
     pub brands: Vec<BrandConfig>,
+    /// How the market comparison sets brands side by side (docs/configuration.md, "Market").
+    #[serde(default)]
+    pub market: MarketSettings,
+}
+
+/// The market comparison's settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(try_from = "MarketFile")]
+pub struct MarketSettings {
+    /// `currency` (default EUR), in which losses are compared, and `exchange_rates`: the value
+    /// of one unit of each other currency in it. A brand whose losses are in a currency without
+    /// a rate is left out of the others' losses.
+    pub exchange_rates: orderguard_domain::money::ExchangeRates,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MarketFile {
+    #[serde(default = "default_market_currency")]
+    currency: String,
+    #[serde(default)]
+    exchange_rates: BTreeMap<String, f64>,
+}
+
+fn default_market_currency() -> String {
+    "EUR".into()
+}
+
+impl TryFrom<MarketFile> for MarketSettings {
+    type Error = String;
+
+    fn try_from(file: MarketFile) -> Result<Self, String> {
+        let rates = file.exchange_rates.iter().map(|(code, rate)| (code.as_str(), *rate));
+        let exchange_rates =
+            orderguard_domain::money::ExchangeRates::parse(&file.currency, rates).map_err(|e| format!("market.{e}"))?;
+        Ok(Self { exchange_rates })
+    }
 }
 
 fn default_listen() -> String {

@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use orderguard_domain::clock::Timestamp;
 
 use super::ServiceError;
-use crate::analytics::{DAY_MS, HOUR_MS, Slots, hour_of};
+use crate::analytics::market::DailyRow;
+use crate::analytics::prevented::BASELINE_DAYS;
+use crate::analytics::{self, DAY_MS, HOUR_MS, Slots, hour_of};
 use crate::app::App;
 use crate::records::Event;
 use crate::records::market::Reference;
@@ -63,8 +65,12 @@ pub async fn summary(app: &App, brand: &str, from: i64, to: i64) -> Result<Brand
 pub struct FraudRead {
     /// Reported outcomes per slot of the period: (slot, outcome, count).
     pub series: Vec<(i64, String, i64)>,
+    /// The same for the span just before the period.
+    pub earlier_series: Vec<(i64, String, i64)>,
     /// Whole days compared on each side of the switch to 2FA, and the counters before and after.
     pub around_switch: Option<(i64, Counters, Counters)>,
+    /// The counters of the `BASELINE_DAYS` before the switch to 2FA (the losses-avoided estimate).
+    pub baseline: Option<Counters>,
     /// Network checks per slot: (slot, `api|outcome`, count).
     pub network_series: Vec<(i64, String, i64)>,
 }
@@ -87,6 +93,7 @@ pub async fn fraud(
         .store
         .read(move |conn| -> Result<FraudRead, StoreError> {
             let series = rollups::series(conn, &brand, "outcome", Slots::of(from, to))?;
+            let earlier_series = rollups::series(conn, &brand, "outcome", Slots::of(from - (to - from), from))?;
             let network_series = rollups::series(conn, &brand, "network_check", Slots::of(from, to))?;
             let around = two_factor_since.and_then(|s| Some((s, days_around(s, period_days, to)?)));
             let around_switch = match around {
@@ -97,38 +104,50 @@ pub async fn fraud(
                     keyed(rollups::totals(conn, &brand, since, since + days * DAY_MS)?),
                 )),
             };
-            Ok(FraudRead { series, around_switch, network_series })
+            let baseline = match two_factor_since {
+                Some(since) => Some(keyed(rollups::totals(conn, &brand, since - BASELINE_DAYS * DAY_MS, since)?)),
+                None => None,
+            };
+            Ok(FraudRead { series, earlier_series, around_switch, baseline, network_series })
         })
         .await?)
 }
 
-/// Verifications started and approved per brand and per slot (every brand: the page shows only
-/// an aggregate of the others), and the published market figures.
+/// What the market comparison reads: the daily counters of every brand over the period and the
+/// one before it (the page shows only an aggregate of the others), the published market figures,
+/// and the brand's own counters since the first year a published series it is set beside covers.
 pub struct MarketRead {
-    /// (brand, started, approved) over the period.
-    pub by_brand: Vec<(String, i64, i64)>,
-    /// (slot, brand, started, approved).
-    pub by_slot: Vec<(i64, String, i64, i64)>,
+    pub daily: Vec<DailyRow>,
     pub references: Vec<Reference>,
+    pub history: Vec<DailyRow>,
 }
 
-pub async fn market(app: &App, from: i64, to: i64) -> Result<MarketRead, ServiceError> {
-    let slots = Slots::of(from, to);
+/// Published years this far back at most are set beside the brand's own.
+const HISTORY_YEARS: i32 = 10;
+
+pub async fn market(app: &App, brand: &str, from: i64, to: i64, published: bool) -> Result<MarketRead, ServiceError> {
+    let brand = brand.to_owned();
     Ok(app
         .store
         .read(move |conn| -> Result<_, StoreError> {
-            Ok(MarketRead {
-                by_brand: rollups::outcomes_by_brand(conn, from, to)?,
-                by_slot: rollups::outcomes_by_slot_and_brand(conn, slots)?,
-                references: market::list(conn)?,
-            })
+            let daily = rollups::market_daily(conn, None, from - (to - from), to)?;
+            if !published {
+                return Ok(MarketRead { daily, references: Vec::new(), history: Vec::new() });
+            }
+            let references = market::list(conn)?;
+            let first_year = references
+                .iter()
+                .filter(|r| r.compare_with.is_some())
+                .filter_map(|r| r.period.parse::<i32>().ok())
+                .min()
+                .map(|year| year.max(analytics::market::year_of(to) - HISTORY_YEARS));
+            let history = match first_year {
+                Some(year) => rollups::market_daily(conn, Some(&brand), analytics::market::year_start(year), to)?,
+                None => Vec::new(),
+            };
+            Ok(MarketRead { daily, references, history })
         })
         .await?)
-}
-
-/// Started and approved per slot and brand only (the market CSV).
-pub async fn market_by_slot(app: &App, slots: Slots) -> Result<Vec<(i64, String, i64, i64)>, ServiceError> {
-    Ok(app.store.read(move |conn| rollups::outcomes_by_slot_and_brand(conn, slots)).await?)
 }
 
 /// A brand's latest `limit` events, newest first (the live monitor's first page).

@@ -126,6 +126,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (21, include_str!("../../migrations/sqlite/0021_privacy.sql")),
     (22, include_str!("../../migrations/sqlite/0022_admin_second_factor.sql")),
     (23, include_str!("../../migrations/sqlite/0023_keyring.sql")),
+    (24, include_str!("../../migrations/sqlite/0024_market_mapping.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -151,6 +152,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (21, include_str!("../../migrations/postgres/0021_privacy.sql")),
     (22, include_str!("../../migrations/postgres/0022_admin_second_factor.sql")),
     (23, include_str!("../../migrations/postgres/0023_keyring.sql")),
+    (24, include_str!("../../migrations/postgres/0024_market_mapping.sql")),
 ];
 
 impl Store {

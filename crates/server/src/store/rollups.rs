@@ -132,27 +132,6 @@ pub fn totals(conn: &mut dyn Conn, brand: &str, from: i64, to: i64) -> Result<Ve
     Ok(sums.into_iter().map(|((d, v), c)| (d, v, c)).collect())
 }
 
-/// Verifications started and approved per brand over `[from, to)` (whole hours), every brand.
-pub fn outcomes_by_brand(conn: &mut dyn Conn, from: i64, to: i64) -> Result<Vec<(String, i64, i64)>, StoreError> {
-    let mut sums: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    for (table, lo, hi) in pieces(from, to) {
-        let sql = format!(
-            "SELECT brand, \
-             CAST(SUM(CASE WHEN value = 'verification.created' THEN count ELSE 0 END) AS BIGINT) AS started, \
-             CAST(SUM(CASE WHEN value = 'verification.approved' THEN count ELSE 0 END) AS BIGINT) AS approved \
-             FROM {name} WHERE dimension = 'event' AND {slot} >= $1 AND {slot} < $2 GROUP BY brand",
-            name = table.name,
-            slot = table.slot,
-        );
-        for r in conn.query(&sql, &[lo.into(), hi.into()])? {
-            let entry = sums.entry(r.text("brand")?).or_default();
-            entry.0 += r.int("started")?;
-            entry.1 += r.int("approved")?;
-        }
-    }
-    Ok(sums.into_iter().map(|(brand, (started, approved))| (brand, started, approved)).collect())
-}
-
 /// A brand's daily counters of one dimension per slot: (slot number from 0, value, sum).
 pub fn series(
     conn: &mut dyn Conn,
@@ -170,22 +149,29 @@ pub fn series(
     .collect()
 }
 
-/// Verifications started and approved per slot and brand, every brand, from the daily counters:
-/// (slot, brand, started, approved).
-pub fn outcomes_by_slot_and_brand(
+/// The daily counters of the market comparison's dimensions over `[from, to)` (whole days from
+/// the day `from` falls in), of every brand or of one: (day, brand, dimension, value, sum).
+pub fn market_daily(
     conn: &mut dyn Conn,
-    slots: analytics::Slots,
-) -> Result<Vec<(i64, String, i64, i64)>, StoreError> {
-    conn.query(
-        "SELECT (day - $1) / $3 AS slot, brand, \
-         CAST(SUM(CASE WHEN value = 'verification.created' THEN count ELSE 0 END) AS BIGINT) AS started, \
-         CAST(SUM(CASE WHEN value = 'verification.approved' THEN count ELSE 0 END) AS BIGINT) AS approved \
-         FROM rollups_daily WHERE dimension = 'event' AND day >= $1 AND day < $2 GROUP BY slot, brand ORDER BY slot, brand",
-        &[slots.first.into(), slots.end.into(), slots.ms().into()],
-    )?
-    .iter()
-    .map(|r| Ok((r.int("slot")?, r.text("brand")?, r.int("started")?, r.int("approved")?)))
-    .collect()
+    brand: Option<&str>,
+    from: i64,
+    to: i64,
+) -> Result<Vec<analytics::market::DailyRow>, StoreError> {
+    let dimensions = analytics::market::DIMENSIONS;
+    let listed: Vec<String> = (4..4 + dimensions.len()).map(|i| format!("${i}")).collect();
+    // One brand reads its own rows through the key (brand first); every brand, the days.
+    let of_brand = if brand.is_some() { "brand = $3" } else { "$3 = ''" };
+    let sql = format!(
+        "SELECT day, brand, dimension, value, count FROM rollups_daily \
+         WHERE {of_brand} AND day >= $1 AND day < $2 AND dimension IN ({})",
+        listed.join(", ")
+    );
+    let mut params: Vec<super::Value> = vec![analytics::day_of(from).into(), to.into(), brand.unwrap_or("").into()];
+    params.extend(dimensions.iter().map(|d| (*d).into()));
+    conn.query(&sql, &params)?
+        .iter()
+        .map(|r| Ok((r.int("day")?, r.text("brand")?, r.text("dimension")?, r.text("value")?, r.int("count")?)))
+        .collect()
 }
 
 /// Hourly counter rows stored (benchmarks report it).

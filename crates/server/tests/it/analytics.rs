@@ -12,6 +12,7 @@ use crate::support::{Db, TestServer, config};
 on_both_databases!(
     counters_follow_the_event_log_and_rebuild_to_the_same,
     market_page_needs_three_other_brands_and_shows_published_figures,
+    losses_avoided_are_the_stopped_value_at_the_fraud_share_before_2fa,
 );
 
 type Counts = BTreeMap<(String, String), i64>;
@@ -161,6 +162,12 @@ async fn market_page_needs_three_other_brands_and_shows_published_figures(db: Db
         "period,metric,value,source\n2023,fraud_loss_usd_bn,38.95,CFCA Survey 2023\n2024,sim_swap_cases,1055,Cifas, Fraudscape 2024\n",
     );
     assert!(ok && out.contains("2 market figure(s) imported"), "{out}");
+    let (ok, out) = import("period,metric,value,compare_with,source\n2024,sim_swap_cases,1,swaps,Cifas\n");
+    assert!(!ok && out.contains("compare_with `swaps` is none of"), "{out}");
+    let (ok, out) = import(
+        "period,metric,value,compare_with,source\n2023,uk_sim_swaps,289,sim_swaps,Cifas 2024\n2024,uk_sim_swaps,3000,sim_swaps,Cifas 2025\n",
+    );
+    assert!(ok && out.contains("2 market figure(s) imported"), "{out}");
 
     let server = TestServer::start_with(db, |s| {
         for slug in ["gamma", "delta"] {
@@ -174,10 +181,25 @@ async fn market_page_needs_three_other_brands_and_shows_published_figures(db: Db
     let mut browser = crate::admin::Browser::new(&server);
     browser.sign_in("alpha-admin", crate::admin::PASSWORD).await;
     let page = browser.get("/admin/market?brand=alpha&days=1").await;
-    assert!(page.html.contains("at least three other brands"), "{}", page.html);
+    assert!(page.html.contains("fewer than 3 other brands with figures"), "{}", page.html);
+    // Unmapped figures stay context; a mapped series is set beside the brand figure, indexed.
     assert!(page.html.contains("<td>sim_swap_cases</td><td>1055</td><td>Cifas, Fraudscape 2024</td>"), "{}", page.html);
+    assert!(page.html.contains("<h3>uk_sim_swaps <small>beside SIM swaps detected"), "{}", page.html);
+    assert!(page.html.contains("Source: Cifas 2024; Cifas 2025. National and yearly"), "{}", page.html);
+    assert!(page.html.contains(
+        "<td>2024</td><td class=\"number\">3000</td><td class=\"number\">1038</td><td class=\"number\">+938 %</td>"
+    ));
 
-    server.create(&server.alpha_key, "M-1", "c-1").await;
+    let created = server.create(&server.alpha_key, "M-1", "c-1").await;
+    assert_eq!(created["status"], "pending", "{created}");
+    let (status, _) = server
+        .post(
+            &server.alpha_key,
+            "/v1/orders/M-1/outcome",
+            serde_json::json!({ "outcome": "fraud_confirmed", "amount_lost": "120.00" }),
+        )
+        .await;
+    assert_eq!(status, 200);
     server.create(&server.beta_key, "M-2", "c-1").await;
     for slug in ["gamma", "delta"] {
         let key = orderguard::service::api_keys::create(&server.app().store, slug, "test", crate::support::now())
@@ -185,15 +207,70 @@ async fn market_page_needs_three_other_brands_and_shows_published_figures(db: Db
             .unwrap();
         server.create(&key, &format!("M-{slug}"), "c-2").await;
     }
+    let row = |html: &str, metric: &str| {
+        html.split(&format!("<tr data-metric=\"{metric}\">")).nth(1).unwrap().split("</tr>").next().unwrap().to_owned()
+    };
     let mut page = browser.get("/admin/market?brand=alpha&days=1").await;
     for _ in 0..60 {
-        if page.html.contains("3 other brands together") {
+        if row(&page.html, "blocked_or_held").contains("<small>3 other brands</small>") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
         page = browser.get("/admin/market?brand=alpha&days=1").await;
     }
-    assert!(page.html.contains("<td>3 other brands together</td><td>3</td><td>0</td><td>0.0 %</td>"), "{}", page.html);
+    // One order, reported as fraud: 1,000 per 1,000 orders, 120 EUR lost per order.
+    let fraud = row(&page.html, "confirmed_fraud");
+    assert!(fraud.contains("<td class=\"number\">1000.00</td>"), "{fraud}");
+    assert!(fraud.contains("fewer than 3 other brands with figures"), "no other brand reported an order: {fraud}");
+    assert!(row(&page.html, "losses").contains("<td class=\"number\">120000.00</td>"), "{}", page.html);
+    let held = row(&page.html, "blocked_or_held");
+    assert!(held.contains("<td class=\"number\">0.00<br><small>3 other brands</small>"), "{held}");
     assert!(!page.html.contains("Brand gamma") && !page.html.contains("Beta Telecom"), "no other brand is named");
+    let csv = browser.get("/admin/market.csv?brand=alpha&days=1&every=day").await;
+    let line = csv.html.lines().rfind(|l| l.contains(",confirmed_fraud,")).unwrap();
+    assert!(line.ends_with(",day,confirmed_fraud,per 1000 orders,1000.0000,,,"), "{}", csv.html);
+    server.stop().await;
+}
+
+async fn losses_avoided_are_the_stopped_value_at_the_fraud_share_before_2fa(db: Db) {
+    assert!(crate::admin::add_user(&db, &["--username", "alpha-admin", "--role", "brand_admin", "--brand", "alpha"]).0);
+    let now = crate::support::now().millis();
+    let server = TestServer::start_with(db, |s| {
+        let alpha = s.brands.iter_mut().find(|b| b.slug == "alpha").unwrap();
+        alpha.two_factor_since = Some(orderguard::clock::day(now));
+    })
+    .await;
+    // Two days before the switch: 20 orders without 2FA, 2 of them fraud (a share of 10 %).
+    let clock = &server.app().clock;
+    clock.set_simulated(Some(orderguard_domain::clock::Timestamp(now - 2 * 86_400_000)));
+    for n in 0..20 {
+        let outcome = if n < 2 { "fraud_confirmed" } else { "completed" };
+        let (status, body) =
+            server.post(&server.alpha_key, &format!("/v1/orders/B-{n}/outcome"), json!({ "outcome": outcome })).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    clock.set_simulated(None);
+    // After it: an order to a premium-rate number is blocked (849.00 EUR).
+    let (status, blocked) =
+        server.post(&server.alpha_key, "/v1/verifications", crate::support::order("A-1", "c-premium")).await;
+    assert_eq!((status, blocked["status"].as_str()), (201, Some("blocked")), "{blocked}");
+
+    let mut browser = crate::admin::Browser::new(&server);
+    browser.sign_in("alpha-admin", crate::admin::PASSWORD).await;
+    let avoided =
+        |html: &str| html.split("id=\"losses-avoided\"").nth(1).unwrap().split("</section>").next().unwrap().to_owned();
+    let mut section = String::new();
+    for _ in 0..100 {
+        section = avoided(&browser.get("/admin/fraud?brand=alpha&days=1").await.html);
+        if section.contains("Then 2 of 20 reported orders were fraud") && section.contains("849.00 EUR") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(section.contains("<th scope=\"row\">Orders blocked</th><td>1</td><td>0</td>"), "{section}");
+    assert!(section.contains("<th scope=\"row\">Their value</th><td>849.00 EUR</td><td>–</td>"), "{section}");
+    assert!(section.contains("Then 2 of 20 reported orders were fraud: 10.00 %."), "{section}");
+    assert!(section.contains("<td><strong>84.90 EUR</strong></td>"), "a tenth of the value: {section}");
+    assert!(section.contains("devices not shipped)</th><td>0.1</td>"), "{section}");
     server.stop().await;
 }

@@ -122,6 +122,59 @@ fn figure(html: &str, label: &str) -> u64 {
     after.split('<').next().unwrap().trim().parse().unwrap_or_else(|_| panic!("`{label}` is not a count in {html}"))
 }
 
+/// The cells of a market summary row: the brand's figure and the other brands'.
+fn market_row(html: &str, metric: &str) -> (String, String) {
+    let row =
+        html.split(&format!("<tr data-metric=\"{metric}\">")).nth(1).unwrap_or_else(|| panic!("no {metric} in {html}"));
+    let row = row.split("</tr>").next().unwrap();
+    let cells: Vec<&str> = row.split("<td class=\"number\">").skip(1).map(|c| c.split('<').next().unwrap()).collect();
+    (cells[0].to_owned(), cells[2].to_owned())
+}
+
+/// The market page's figures against an independent count from the simulation's answers: the
+/// brand's own, and the three other brands together.
+async fn market_against_the_simulation(admin: &mut Browser, brands: &serde_json::Map<String, Value>) {
+    let sum = |brand: &str, keys: &[&str]| -> u64 { keys.iter().map(|k| brands[brand][*k].as_u64().unwrap()).sum() };
+    let orders =
+        |brand: &str| brands[brand]["outcomes"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum::<u64>();
+    let fraud = |brand: &str| brands[brand]["outcomes"].get("fraud_confirmed").and_then(Value::as_u64).unwrap_or(0);
+    let others: Vec<&str> = brands.keys().map(String::as_str).filter(|b| *b != "nordtel").collect();
+    let together = |f: &dyn Fn(&str) -> u64| others.iter().map(|b| f(b)).sum::<u64>();
+    let rate = |count: u64, base: u64, scale: f64| format!("{:.2}", count as f64 * scale / base as f64);
+    let mut market = admin.get("/admin/market?brand=nordtel&days=5").await;
+    let expected_fraud =
+        (rate(fraud("nordtel"), orders("nordtel"), 1000.0), rate(together(&fraud), together(&orders), 1000.0));
+    for _ in 0..100 {
+        if market_row(&market.html, "confirmed_fraud") == expected_fraud {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        market = admin.get("/admin/market?brand=nordtel&days=5").await;
+    }
+    assert_eq!(market_row(&market.html, "confirmed_fraud"), expected_fraud);
+    let stopped = |b: &str| sum(b, &["blocked", "held"]);
+    let started = |b: &str| sum(b, &["started"]);
+    assert_eq!(
+        market_row(&market.html, "blocked_or_held"),
+        (rate(stopped("nordtel"), started("nordtel"), 100.0), rate(together(&stopped), together(&started), 100.0))
+    );
+    assert!(market.html.contains("<small>3 other brands</small>") && !market.html.contains("Skyline"), "none named");
+    // The shipped published series, mapped to the brand figures and indexed year on year.
+    assert!(
+        market.html.contains("<h3>uk_unauthorised_sim_swaps_cases <small>beside SIM swaps detected"),
+        "{}",
+        market.html
+    );
+    assert!(market.html.contains("<td>2024</td><td class=\"number\">3000</td><td class=\"number\">1038</td>"));
+    let csv = admin.get("/admin/market.csv?brand=nordtel&days=5&every=day").await;
+    assert!(csv.html.starts_with("period_start,every,metric,unit,brand,other_brands,difference,"), "{}", csv.html);
+    let fraud_days =
+        csv.html.lines().filter(|l| l.contains(",confirmed_fraud,") && l.split(',').all(|f| !f.is_empty()));
+    assert!(fraud_days.count() >= 2, "the simulated days have both figures: {}", csv.html);
+    let bad = admin.get("/admin/market?brand=nordtel&every=fortnight").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
 fn add_user(demo: &Demo, args: &[&str]) {
     let (ok, err) = crate::admin::add_user_with_config(&demo.dir.0.join("orderguard.toml"), args);
     assert!(ok, "{err}");
@@ -194,12 +247,12 @@ async fn dashboards_show_what_the_simulation_was_answered(db: Db) {
     // Nordtel switched 2FA on two weeks ago: all of the simulation's orders are after it.
     let fraud = admin.get("/admin/fraud?brand=nordtel&days=5").await;
     assert!(fraud.html.contains("when 2FA was switched on"), "{}", fraud.html);
-    let market = admin.get("/admin/market?brand=nordtel&days=5").await;
-    assert!(market.html.contains("3 other brands together"), "{}", market.html);
-    let csv = admin.get("/admin/market.csv?brand=nordtel&days=5").await;
-    assert!(csv.html.starts_with("period_start,days,approval_rate_percent,other_brands_approval_rate_percent"));
-    let days_with_both = csv.html.lines().skip(1).filter(|l| l.split(',').all(|f| !f.is_empty())).count();
-    assert!(days_with_both >= 3, "the simulated days have both rates: {}", csv.html);
+    // Losses avoided: the stopped orders are the blocked ones the simulation was answered.
+    let blocked = brands["nordtel"]["blocked"].as_u64().unwrap();
+    assert!(blocked > 0);
+    assert_eq!(figure(&fraud.html, "Orders blocked"), blocked, "{}", fraud.html);
+    assert!(fraud.html.contains("<strong>Method:</strong>"), "the estimate names its method");
+    market_against_the_simulation(&mut admin, brands).await;
 
     // A Nordtel analyst sees Nordtel's pages and nothing of Skyline's.
     add_user(&demo, &["--username", "nordtel-analyst", "--role", "analyst", "--brand", "nordtel"]);

@@ -122,6 +122,8 @@ async fn wait_for_alerts(app: &crate::app::App) -> anyhow::Result<()> {
     }
 }
 
+const MARKET_REFERENCE: &str = include_str!("../../../../../data/market-reference.csv");
+
 pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
     let DemoArgs { listen, data, database, history_days, network_api } = args;
     init_logging(LogFormat::Text);
@@ -162,6 +164,9 @@ pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
             "webhook": { "url": format!("{}/{brand}", setup::webhook_receiver_url(&settings.listen)), "secret": secret },
         }));
     }
+    // The published market series the market page sets beside the brands' own (data/README.md).
+    let published = crate::analytics::market::parse_market_csv(MARKET_REFERENCE).map_err(anyhow::Error::msg)?;
+    crate::service::analytics::import_market(&store, published).await?;
     let server = crate::start(settings).await.context("starting the demo server")?;
     let base_url = server.app.public_url.clone();
     // An operator to sign in to the dashboards with; a demo run in the same folder keeps its password.

@@ -229,6 +229,12 @@ webhook_private_targets = true
 [metrics]
 listen = "{metrics_listen}"
 
+# The market page compares losses in euros; the demo's brands sell in EUR, GBP and NOK. Reference
+# rates for the comparison only, set by the operator (docs/configuration.md, "Market").
+[market]
+currency = "EUR"
+exchange_rates = {{ GBP = 1.17, NOK = 0.085 }}
+
 [dev]
 outbox_page = true
 demo_shop = true

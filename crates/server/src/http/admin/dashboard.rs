@@ -1,5 +1,5 @@
 //! What every dashboard page shares: the brand and period of the request with its counters
-//! (`Scoped`), CSV answers, and the geometry of the trend charts.
+//! (`Scoped`) and CSV answers.
 
 use std::sync::Arc;
 
@@ -75,14 +75,4 @@ pub fn csv_response(csv: String, filename: &str) -> Response {
         headers.insert(header::CONTENT_DISPOSITION, disposition);
     }
     response
-}
-
-/// The trend charts' plot area inside their 520 × 160 SVG (10 px margins).
-pub const CHART_WIDTH: i64 = 500;
-pub const CHART_HEIGHT: i64 = 140;
-
-/// Where slot `slot` of `count` is drawn on a trend chart.
-pub fn chart_x(slot: i64, count: i64) -> i64 {
-    // Multiplied before divided: the last slot lands on the right edge whatever the count.
-    10 + slot * CHART_WIDTH / (count - 1).max(1)
 }

@@ -12,9 +12,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use orderguard_domain::money::{Currency, Money};
 
-use super::dashboard::{CHART_HEIGHT, CHART_WIDTH, OverviewQuery, Scoped, chart_x, csv_response};
+use super::chart::{Line, LineChart, Style};
+use super::dashboard::{OverviewQuery, Scoped, csv_response};
 use super::page;
 use crate::analytics::Slots;
+use crate::analytics::prevented::{self, Avoided, Baseline};
 use crate::app::App;
 use crate::http::error::PageError;
 use crate::service::dashboards::{self, Counters, get};
@@ -67,48 +69,132 @@ struct Slot {
     orders: i64,
     fraud: i64,
     per_thousand: String,
-    /// The point on the chart.
-    x: i64,
-    y: i64,
 }
 
 struct Trend {
     slot_days: i64,
     slots: Vec<Slot>,
-    /// Where on the chart 2FA was switched on, if within the period.
-    switched_on_x: Option<i64>,
 }
 
-fn trend(rows: &[(i64, String, i64)], slots: Slots, since: Option<i64>) -> Trend {
-    let sums: Vec<(i64, i64)> = (0..slots.count)
+/// Orders and confirmed fraud per slot from (slot, outcome, count) rows.
+fn sums(rows: &[(i64, String, i64)], count: i64) -> Vec<(i64, i64)> {
+    (0..count)
         .map(|slot| {
             let in_slot = rows.iter().filter(|(s, _, _)| *s == slot);
             let orders = in_slot.clone().map(|(_, _, n)| n).sum();
             let fraud = in_slot.filter(|(_, v, _)| v == "fraud_confirmed").map(|(_, _, n)| n).sum();
             (orders, fraud)
         })
-        .collect();
-    let highest = sums.iter().filter_map(|(o, f)| per_thousand(*f, *o)).fold(1.0_f64, f64::max);
-    let points = sums
+        .collect()
+}
+
+fn trend(rows: &[(i64, String, i64)], slots: Slots) -> Trend {
+    let slots_shown = sums(rows, slots.count)
         .into_iter()
         .zip(0_i64..)
-        .map(|((orders, fraud), slot)| {
-            let rate = per_thousand(fraud, orders);
-            Slot {
-                starts: crate::clock::day(slots.start(slot)),
-                orders,
-                fraud,
-                per_thousand: rate.map_or_else(|| "–".to_owned(), |p| format!("{p:.1}")),
-                x: chart_x(slot, slots.count),
-                y: 10 + CHART_HEIGHT - (rate.unwrap_or(0.0) / highest * CHART_HEIGHT as f64).round() as i64,
-            }
+        .map(|((orders, fraud), slot)| Slot {
+            starts: crate::clock::day(slots.start(slot)),
+            orders,
+            fraud,
+            per_thousand: per_thousand(fraud, orders).map_or_else(|| "–".to_owned(), |p| format!("{p:.1}")),
         })
         .collect();
+    Trend { slot_days: slots.days, slots: slots_shown }
+}
+
+/// The trend as a chart: the period before as a faint line, the switch to 2FA marked.
+fn trend_chart(
+    rows: &[(i64, String, i64)],
+    earlier: &[(i64, String, i64)],
+    slots: Slots,
+    since: Option<i64>,
+) -> String {
+    let rate = |(orders, fraud): &(i64, i64)| per_thousand(*fraud, *orders);
+    let unit = if slots.days == 7 { "week" } else { "day" };
     // Between the points of its slot's start and the next one's, in proportion.
-    let switched_on_x = since
+    let markers = since
         .filter(|s| (slots.first..slots.end).contains(s))
-        .map(|s| 10 + (s - slots.first) * CHART_WIDTH / (slots.ms() * (slots.count - 1).max(1)));
-    Trend { slot_days: slots.days, slots: points, switched_on_x }
+        .map(|s| ((s - slots.first) as f64 / slots.ms() as f64, "2FA on".to_owned()))
+        .into_iter()
+        .collect();
+    LineChart {
+        id: "fraud-trend".into(),
+        title: format!("Confirmed fraud per 1,000 orders, per {unit}"),
+        unit: "per 1,000 orders".into(),
+        labels: (0..slots.count).map(|slot| crate::clock::day(slots.start(slot))).collect(),
+        lines: vec![
+            Line {
+                name: "This period".into(),
+                description: format!("per {unit}"),
+                style: Style::Brand,
+                values: sums(rows, slots.count).iter().map(rate).collect(),
+            },
+            Line {
+                name: "The period before".into(),
+                description: "faint: the same span one period earlier".into(),
+                style: Style::Earlier,
+                values: sums(earlier, slots.count).iter().map(rate).collect(),
+            },
+        ],
+        markers,
+    }
+    .render()
+}
+
+/// Losses avoided in the period and the one before, and how they were estimated.
+struct AvoidedView {
+    /// Kind of stopped order, this period, the period before.
+    stopped: Vec<(&'static str, i64, i64)>,
+    stopped_total: (i64, i64),
+    value: (String, String),
+    fraud_orders: (String, String),
+    losses: (String, String),
+    /// Orders reported before 2FA, the confirmed fraud among them, the share in per cent, and
+    /// whether they are enough for an estimate.
+    baseline: Option<(i64, i64, String, bool)>,
+    since: Option<String>,
+}
+
+fn money_list(list: &[Money]) -> String {
+    let listed: Vec<String> = list.iter().map(|m| format!("{} {}", m.to_decimal(), m.currency.code())).collect();
+    if listed.is_empty() { "–".to_owned() } else { listed.join(", ") }
+}
+
+fn avoided_of(counters: &Counters, baseline: Option<Baseline>) -> Avoided {
+    let values: Vec<(String, i64)> =
+        counters.iter().filter(|((d, _), _)| d == "stopped_value").map(|((_, code), n)| (code.clone(), *n)).collect();
+    prevented::avoided(&|d, v| get(counters, d, v), &values, baseline)
+}
+
+fn avoided_view(
+    current: &Counters,
+    previous: &Counters,
+    baseline: Option<&Counters>,
+    since: Option<i64>,
+) -> AvoidedView {
+    let baseline = baseline.map(|b| Baseline {
+        orders: b.iter().filter(|((d, _), _)| d == "outcome").map(|(_, n)| n).sum(),
+        fraud: get(b, "outcome", "fraud_confirmed"),
+    });
+    let (now, before) = (avoided_of(current, baseline), avoided_of(previous, baseline));
+    let devices = |a: &Avoided| a.fraud_orders.map_or_else(|| "–".to_owned(), |n| format!("{n:.1}"));
+    let losses = |a: &Avoided| a.losses.as_deref().map_or_else(|| "–".to_owned(), money_list);
+    AvoidedView {
+        stopped: prevented::STOPPED
+            .iter()
+            .zip(now.stopped.iter().zip(&before.stopped))
+            .map(|((_, label), ((_, n), (_, b)))| (*label, *n, *b))
+            .collect(),
+        stopped_total: (now.stopped_total, before.stopped_total),
+        value: (money_list(&now.value), money_list(&before.value)),
+        fraud_orders: (devices(&now), devices(&before)),
+        losses: (losses(&now), losses(&before)),
+        baseline: baseline.map(|b| {
+            let share = b.share().map_or_else(|| "–".to_owned(), |s| format!("{:.2} %", s * 100.0));
+            (b.orders, b.fraud, share, b.share().is_some())
+        }),
+        since: since.map(crate::clock::day),
+    }
 }
 
 /// The orders of equal spans before and after 2FA was switched on.
@@ -244,7 +330,8 @@ struct FraudPage {
     limit_refusals: Vec<LimitRefusals>,
     held: Held,
     trend: Trend,
-    points: String,
+    trend_chart: String,
+    avoided: AvoidedView,
     before_after: Option<BeforeAfter>,
     network_slots: Vec<NetworkSlot>,
     network_actions: Vec<NetworkActions>,
@@ -261,10 +348,12 @@ pub async fn fraud(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Resul
     let since = app.brands.get(&loaded.brand).and_then(|b| b.two_factor_since);
     let (from, to) = (loaded.from, loaded.to);
     let read = dashboards::fraud(&app, &loaded.brand, (from, to), loaded.days, since).await?;
-    let trend = trend(&read.series, Slots::of(from, to), since);
+    let trend_chart = trend_chart(&read.series, &read.earlier_series, Slots::of(from, to), since);
+    let trend = trend(&read.series, Slots::of(from, to));
     let network_slots = network_slots(&read.network_series, Slots::of(from, to));
-    let points = trend.slots.iter().map(|s| format!("{},{}", s.x, s.y)).collect::<Vec<_>>().join(" ");
     let current = &loaded.current;
+    let previous = loaded.previous(&app).await?;
+    let avoided = avoided_view(current, &previous, read.baseline.as_ref(), since);
     let (reasons, shadow_reasons) = (ranked(current, "risk_reason"), ranked(current, "shadow_reason"));
     let (lockouts, limit_refusals, held) = (ranked(current, "lockout"), limit_refusals(current), held(current));
     let before_after = since.zip(read.around_switch).map(|(since, (days, before, after))| BeforeAfter {
@@ -284,7 +373,8 @@ pub async fn fraud(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Resul
         limit_refusals,
         held,
         trend,
-        points,
+        trend_chart,
+        avoided,
         before_after,
         network_slots,
         network_actions: network_actions(current),
@@ -305,7 +395,7 @@ pub async fn fraud_csv(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> R
     let read = dashboards::fraud(&app, &loaded.brand, (from, to), loaded.days, None).await?;
     let mut csv = String::from("period_start,days,orders_reported,fraud_confirmed,fraud_per_1000_orders\r\n");
     // The CSV has no chart: no marker for the switch to 2FA.
-    let trend = trend(&read.series, Slots::of(from, to), None);
+    let trend = trend(&read.series, Slots::of(from, to));
     for slot in &trend.slots {
         let rate = if slot.orders > 0 { slot.per_thousand.as_str() } else { "" };
         csv.push_str(&format!("{},{},{},{},{rate}\r\n", slot.starts, trend.slot_days, slot.orders, slot.fraud));
@@ -325,16 +415,17 @@ mod tests {
             (0, "fraud_confirmed".to_owned(), 10),
             (1, "completed".to_owned(), 50),
         ];
-        let t = trend(&rows, Slots::of(0, 2 * DAY_MS), Some(DAY_MS));
+        let t = trend(&rows, Slots::of(0, 2 * DAY_MS));
         assert_eq!(t.slot_days, 1);
         assert_eq!(t.slots.len(), 2);
         assert_eq!((t.slots[0].orders, t.slots[0].fraud, t.slots[0].per_thousand.as_str()), (100, 10, "100.0"));
         assert_eq!(t.slots[1].per_thousand, "0.0");
-        assert!(t.slots[0].y < t.slots[1].y, "the higher rate is drawn higher");
-        assert_eq!(t.switched_on_x, Some(10 + CHART_WIDTH));
-        assert_eq!(trend(&[], Slots::of(0, 35 * DAY_MS), None).slots.len(), 5);
-        let year = trend(&[], Slots::of(0, 365 * DAY_MS), None);
-        assert_eq!(year.slots.last().map(|s| s.x), Some(10 + CHART_WIDTH), "the last point on the right edge");
+        assert_eq!(trend(&[], Slots::of(0, 35 * DAY_MS)).slots.len(), 5);
+        let earlier = vec![(1, "fraud_confirmed".to_owned(), 1)];
+        let chart = trend_chart(&rows, &earlier, Slots::of(0, 2 * DAY_MS), Some(DAY_MS));
+        assert!(chart.contains("1970-01-01 · This period: 100 per 1,000 orders"), "{chart}");
+        assert!(chart.contains("1970-01-02 · The period before: 1000 per 1,000 orders"), "{chart}");
+        assert!(chart.contains(">2FA on</text>"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! signed in, a double-submitted cookie on the sign-in form.
 
 pub mod alerts;
+mod chart;
 pub mod dashboard;
 pub mod fraud;
 pub mod home;

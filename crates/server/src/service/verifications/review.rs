@@ -262,12 +262,14 @@ pub async fn decide(
         save(conn, record, now)?;
         store::set_review_note(conn, &record.id, &note)?;
         let actor_role = viewer.access.role.as_str();
+        let (amount, currency) = (record.amount.minor, record.amount.currency.code());
         let attrs = match &message {
             Some(message) => {
                 sms_store::enqueue_claimed(conn, message, crate::sms::queue::LEASE_MS)?;
-                json!({ "actor_role": actor_role, "with_note": true, "message_id": message.id })
+                json!({ "actor_role": actor_role, "with_note": true, "message_id": message.id,
+                    "amount": amount, "currency": currency })
             }
-            None => json!({ "actor_role": actor_role, "with_note": true }),
+            None => json!({ "actor_role": actor_role, "with_note": true, "amount": amount, "currency": currency }),
         };
         events::append(conn, &event(record, decision.event(), now, attrs))?;
         let entry = AuditEntry {

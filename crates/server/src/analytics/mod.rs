@@ -2,6 +2,9 @@
 //! brand and hour. Pure: the rollup job (`jobs::rollups`) and `orderguard analytics rebuild` apply it
 //! to the event log.
 
+pub mod market;
+pub mod prevented;
+
 use orderguard_domain::risk::RiskReason;
 use serde_json::Value;
 
@@ -75,8 +78,9 @@ const SLOWEST_APPROVAL_SECONDS: i64 = 3600;
 
 /// The counters one event adds to, and by how much: always its type, and per type what it says
 /// about status, country, locale, provider, attempts and risk (reasons, shadow reasons, lock-outs,
-/// limit refusals by `action|reason`), each by one. A few counters are
-/// sums of money in minor units (`loss`, `blocked_value`, `failed_high_risk_value`, per currency).
+/// limit refusals by `action|reason`, orders stopped by kind), each by one. A few counters are
+/// sums of money in minor units (`loss`, `blocked_value`, `failed_high_risk_value`,
+/// `stopped_value`, per currency).
 pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String, i64)> {
     let text = |key: &str| attrs.get(key).and_then(Value::as_str).map(str::to_owned);
     let int = |key: &str| attrs.get(key).and_then(Value::as_i64);
@@ -127,12 +131,20 @@ pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String, i64)>
         }
         "verification.blocked" => {
             summed.extend(value("blocked_value"));
+            counted.push(("stopped", "blocked".into()));
+            summed.extend(value("stopped_value"));
             // A create refused by a hard limit or a range's pause, as `check.refused` is for checks.
             let limits = codes("reasons").filter(|r| RiskReason::parse(r).is_some_and(|r| !r.is_scored()));
             counted.extend(limits.map(|r| ("limit_refusal", format!("create|{r}"))));
         }
         "verification.failed" if text("risk").is_some_and(|r| r != "allow") => {
             summed.extend(value("failed_high_risk_value"));
+            counted.push(("stopped", "failed_high_risk".into()));
+            summed.extend(value("stopped_value"));
+        }
+        "review.rejected" => {
+            counted.push(("stopped", "rejected_in_review".into()));
+            summed.extend(value("stopped_value"));
         }
         "check.failed" => counted.extend(number("attempt").map(|a| ("failed_attempt", a))),
         "sms.attempt_failed" => {
@@ -244,7 +256,12 @@ mod tests {
         let blocked = json!({ "reasons": ["voip_number", "sms_limit_number"], "amount": 5, "currency": "EUR" });
         assert_eq!(
             dimensions("verification.blocked", &blocked)[1..],
-            [("limit_refusal", "create|sms_limit_number".into(), 1), ("blocked_value", "EUR".into(), 5)]
+            [
+                ("stopped", "blocked".into(), 1),
+                ("limit_refusal", "create|sms_limit_number".into(), 1),
+                ("blocked_value", "EUR".into(), 5),
+                ("stopped_value", "EUR".into(), 5)
+            ]
         );
         assert_eq!(dimensions("sms.failed", &json!({ "stage": "hand_off", "provider": "x" })).len(), 1);
         assert_eq!(
@@ -273,11 +290,13 @@ mod tests {
         let verified = dimensions("order.outcome_reported", &json!({ "outcome": "completed", "verifications": 1 }));
         assert_eq!(verified[2], ("verified_outcome", "completed".into(), 1));
         let blocked = dimensions("verification.blocked", &json!({ "amount": 99_900, "currency": "GBP" }));
-        assert_eq!(blocked[1], ("blocked_value", "GBP".into(), 99_900));
+        assert_eq!(blocked[2], ("blocked_value", "GBP".into(), 99_900));
         let failed = |risk: &str| {
             dimensions("verification.failed", &json!({ "amount": 5, "currency": "EUR", "risk": risk })).len()
         };
-        assert_eq!((failed("allow"), failed("review")), (1, 2));
+        assert_eq!((failed("allow"), failed("review")), (1, 4));
+        let rejected = dimensions("review.rejected", &json!({ "amount": 700, "currency": "EUR" }));
+        assert_eq!(rejected[1..], [("stopped", "rejected_in_review".into(), 1), ("stopped_value", "EUR".into(), 700)]);
     }
 
     #[test]
@@ -390,66 +409,5 @@ mod funnel_tests {
         let steps = super::funnel(&count);
         assert_eq!(steps[3], ("code entered", 2));
         assert_eq!(steps[4], ("approved", 2));
-    }
-}
-
-/// Reads published market figures: the header `period,metric,value,source`, then one figure per
-/// line; the source is the rest of the line (it may hold commas). Every line is checked before
-/// anything is stored, and a bad one is named by its number.
-pub fn parse_market_csv(text: &str) -> Result<Vec<crate::records::market::Reference>, String> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    match lines.next() {
-        Some((_, header)) if header.trim().trim_start_matches('\u{feff}') == "period,metric,value,source" => {}
-        _ => return Err("line 1: the header must be `period,metric,value,source`".into()),
-    }
-    lines
-        .map(|(index, line)| {
-            let n = index + 1;
-            let mut fields = line.splitn(4, ',').map(str::trim);
-            let (Some(period), Some(metric), Some(value), Some(source)) =
-                (fields.next(), fields.next(), fields.next(), fields.next())
-            else {
-                return Err(format!("line {n}: needs four fields: period, metric, value, source"));
-            };
-            if period.is_empty() || period.len() > 16 {
-                return Err(format!("line {n}: the period must be 1 to 16 characters, like 2023 or 2023-Q4"));
-            }
-            if metric.is_empty()
-                || metric.len() > 80
-                || !metric.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            {
-                return Err(format!("line {n}: the metric `{metric}` must be lower-case letters, digits and _"));
-            }
-            if !value.parse::<f64>().is_ok_and(f64::is_finite) {
-                return Err(format!("line {n}: the value `{value}` is not a number"));
-            }
-            if source.is_empty() || source.len() > 200 {
-                return Err(format!("line {n}: name the source (1 to 200 characters)"));
-            }
-            Ok(crate::records::market::Reference {
-                period: period.to_owned(),
-                metric: metric.to_owned(),
-                value: value.to_owned(),
-                source: source.to_owned(),
-            })
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod market_tests {
-    #[test]
-    fn reads_the_published_file_and_names_bad_lines() {
-        let good = "period,metric,value,source\n2023,global_loss_usd_bn,38.95,CFCA Survey 2023, p. 4\n";
-        let rows = super::parse_market_csv(good).unwrap();
-        assert_eq!((rows[0].value.as_str(), rows[0].source.as_str()), ("38.95", "CFCA Survey 2023, p. 4"));
-        assert!(super::parse_market_csv("a,b\n").unwrap_err().contains("header"));
-        let bad = "period,metric,value,source\n2023,x,1,S\n2024,x,lots,S\n";
-        assert_eq!(super::parse_market_csv(bad).unwrap_err(), "line 3: the value `lots` is not a number");
-        assert!(
-            super::parse_market_csv("period,metric,value,source\n2023,Bad Metric,1,S\n")
-                .unwrap_err()
-                .contains("line 2")
-        );
     }
 }
