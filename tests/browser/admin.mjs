@@ -106,6 +106,11 @@ export const adminScenarios = [
         );
         const median = await page.textContent('#median-time-to-approve');
         assert(/^\d+ s$/.test(median.trim()), `median time to approve reads "${median}"`);
+        // Over time, per day: the points add up to the same verifications started.
+        await page.goto(`${url}&every=day`);
+        const perDay = await page.$$eval('#trend-table tbody tr', (rows) => rows.map((r) => Number(r.cells[1].textContent)));
+        const started = perDay.reduce((a, n) => a + n, 0);
+        assert(started === tally.started, `${brand}: ${started} started over the days, the simulation ${tally.started}`);
       }
       t.note(`overview figures equal the simulation's API answers for ${brands.map(([b]) => b).join(', ')}`);
     },
@@ -122,7 +127,7 @@ export const adminScenarios = [
         assert((await page.locator('main h1').count()) === 1, `/admin/${name} has no heading`);
         assert((await page.locator('main table').count()) >= 1, `/admin/${name} has no table`);
         if (name !== 'live') {
-          assert((await page.locator('main svg[role=img]').count()) >= 1, `/admin/${name} has no chart`);
+          assert((await page.locator('main svg[role=img], main svg[role=group]').count()) >= 1, `/admin/${name} has no chart`);
         }
         for (const href of await page.$$eval('a[href*=".csv"]', (links) => links.map((a) => a.href))) {
           const csv = await page.request.get(href);
@@ -131,6 +136,10 @@ export const adminScenarios = [
           assert(csv.status() === 200 && type.startsWith('text/csv'), `${href}: ${csv.status()} ${type}`);
           assert(/^[a-z_ ]+(,[a-z_0-9 ]+)+\r?\n/.test(text) && text.split('\n').length > 2, `${href} is not a CSV table: ${text.slice(0, 120)}`);
           assert((csv.headers()['content-disposition'] ?? '').startsWith('attachment'), `${href} is not a download`);
+        }
+        if (['overview', 'sms'].includes(name)) {
+          const violations = await axeViolations(page);
+          assert(violations.length === 0, `accessibility of /admin/${name}:\n${formatViolations(violations)}`);
         }
         if (t.target === 'sqlite') await page.screenshot({ path: path.join(SCREENSHOT_DIR, `admin-${name}.png`), fullPage: true });
       }
@@ -178,6 +187,20 @@ export const adminScenarios = [
       const day = tip.split(' · ')[0];
       const row = await page.locator(`#confirmed_fraud details tbody tr:has(td:text-is("${day}"))`).locator('td').allTextContents();
       assert(Math.abs(Number(row[1]) - Number(value)) < 0.01, `the table's ${row} against the point's ${value}`);
+      // From a point with fraud to the orders behind it, and on to an order's trace.
+      const withFraud = chart.locator('g[data-series=Nordtel] a:has(circle:not([data-value="0.00"]))').first();
+      assert((await withFraud.count()) === 1, 'no point with fraud links to its orders');
+      await Promise.all([page.waitForURL(/\/admin\/orders\?/), withFraud.click({ force: true })]);
+      assert((await page.textContent('main h1')).startsWith('Orders reported as confirmed fraud'), 'the orders behind the point');
+      const listed = await page.locator('#orders tbody tr[data-order]').count();
+      assert(listed >= 1, 'no order behind a point with fraud');
+      let violations = await axeViolations(page);
+      assert(violations.length === 0, `accessibility of the orders list:\n${formatViolations(violations)}`);
+      if (t.target === 'sqlite') await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'admin-orders-behind-a-point.png'), fullPage: true });
+      const order = await page.locator('#orders tbody tr[data-order]').first().getAttribute('data-order');
+      await Promise.all([page.waitForURL(/\/admin\/trace\?/), page.click(`#orders a:text-is("${order}")`)]);
+      assert((await page.textContent('main h1')).includes(order), `the trace of ${order}`);
+      await page.goto(`${t.demo.base}/admin/market?brand=nordtel&days=${DAYS}`);
       // By week and by month.
       for (const every of ['week', 'month']) {
         await page.selectOption('#every', every);
@@ -191,7 +214,7 @@ export const adminScenarios = [
       const swaps = page.locator('#published section[data-metric=uk_unauthorised_sim_swaps_cases]');
       assert((await swaps.textContent()).includes('National and yearly'), 'a published series without its note');
       assert((await swaps.locator('svg circle').count()) >= 2, 'the published series is drawn');
-      const violations = await axeViolations(page);
+      violations = await axeViolations(page);
       assert(violations.length === 0, `accessibility of the market page:\n${formatViolations(violations)}`);
       if (t.target === 'sqlite') await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'admin-market-fraud.png'), fullPage: true });
       // Losses avoided on the fraud page, with its method; the trend with the period before.
@@ -203,6 +226,37 @@ export const adminScenarios = [
       const fraudLegend = await page.locator('svg[data-chart=fraud-trend] ~ figcaption li').allTextContents();
       assert(fraudLegend.some((l) => l.includes('The period before')), `fraud trend legend: ${fraudLegend}`);
       t.note(`market: Nordtel ${seen[0]} vs others ${seen[1]} confirmed fraud per 1,000 orders, as the simulation counted`);
+    },
+  },
+  {
+    name: 'admin-report-for-management',
+    async run(t) {
+      const page = await t.page(t.js, { width: 1280, height: 900 });
+      await signIn(page, t.demo.base, 'admin', t.demo.credentials.admin.password);
+      const month = new Date().toISOString().slice(0, 7);
+      await page.goto(`${t.demo.base}/admin/report?brand=nordtel&month=${month}`);
+      assert((await page.textContent('main h1')).includes(`fraud report for ${month}`), 'the report of the month');
+      const figures = await page.locator('#report-figures tbody tr').count();
+      assert(figures === 13, `${figures} key figures`);
+      const figure = async (label) => (await page.locator(`#report-figures tr:has(th:text-is("${label}")) td`).first().textContent()).trim();
+      const stopped = Number(await figure('Orders stopped'));
+      assert(stopped >= 1 && Number(await figure('Orders with a reported outcome')) >= 1, `orders stopped this month: ${stopped}`);
+      const fraud = await figure('Confirmed fraud');
+      assert((await page.locator('#report-market tbody tr').count()) === 7, 'the market comparison');
+      let violations = await axeViolations(page);
+      assert(violations.length === 0, `accessibility of the report:\n${formatViolations(violations)}`);
+      // On paper: no navigation, no links bar; as PDF from the print pipeline, A4.
+      await page.emulateMedia({ media: 'print' });
+      assert(!(await page.locator('header').isVisible()), 'the navigation is printed');
+      assert(!(await page.locator('p.screen-only').isVisible()), 'the screen links are printed');
+      if (t.target === 'sqlite') await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'admin-report-print.png'), fullPage: true });
+      const pdf = await page.pdf({ format: 'A4', preferCSSPageSize: true });
+      const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length;
+      assert(pdf.subarray(0, 5).toString() === '%PDF-' && pages >= 1 && pages <= 4, `a PDF of ${pages} pages`);
+      await page.emulateMedia({ media: 'screen' });
+      const csv = await page.request.get(`${t.demo.base}/admin/report.csv?brand=nordtel&month=${month}`);
+      assert(csv.status() === 200 && (await csv.text()).startsWith('section,figure,unit,this_month,month_before'), 'the report as CSV');
+      t.note(`report ${month}: ${stopped} orders stopped, ${fraud} confirmed fraud, a ${pages}-page A4 PDF`);
     },
   },
   {

@@ -152,6 +152,7 @@ pub fn against_market(own_change: Option<f64>, others_change: Option<f64>) -> &'
 /// How long one point of a trend is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grain {
+    Hour,
     Day,
     Week,
     Month,
@@ -160,6 +161,7 @@ pub enum Grain {
 impl Grain {
     pub fn parse(name: &str) -> Option<Self> {
         match name {
+            "hour" => Some(Self::Hour),
             "day" => Some(Self::Day),
             "week" => Some(Self::Week),
             "month" => Some(Self::Month),
@@ -169,10 +171,21 @@ impl Grain {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Hour => "hour",
             Self::Day => "day",
             Self::Week => "week",
             Self::Month => "month",
         }
+    }
+
+    /// What suits a period of `days` where hours are counted too: hours for a day or two.
+    pub fn for_days_by_hour(days: i64) -> Self {
+        if days <= 2 { Self::Hour } else { Self::for_days(days).min_week() }
+    }
+
+    /// Weeks at most (the pages whose counters are not compared month by month).
+    fn min_week(self) -> Self {
+        if self == Self::Month { Self::Week } else { self }
     }
 
     /// What suits a period of `days`: at most about 30 points.
@@ -184,10 +197,11 @@ impl Grain {
         }
     }
 
-    /// The starts of the slots covering `[from, to)`: UTC days, weeks from the first day, or
-    /// calendar months.
+    /// The starts of the slots covering `[from, to)`: hours, UTC days, weeks from the first day,
+    /// or calendar months.
     pub fn slot_starts(self, from: i64, to: i64) -> Vec<i64> {
         let mut at = match self {
+            Self::Hour => super::hour_of(from),
             Self::Day | Self::Week => day_of(from),
             Self::Month => month_of(from),
         };
@@ -195,6 +209,7 @@ impl Grain {
         loop {
             starts.push(at);
             at = match self {
+                Self::Hour => at + super::HOUR_MS,
                 Self::Day => at + DAY_MS,
                 Self::Week => at + 7 * DAY_MS,
                 Self::Month => month_of(at + 32 * DAY_MS),
@@ -455,6 +470,11 @@ mod tests {
             (Grain::Day, Grain::Week, Grain::Month)
         );
         assert_eq!(Grain::parse("week").map(Grain::as_str), Some("week"));
+        assert_eq!(Grain::Hour.slot_starts(DAY_MS + 5, DAY_MS + 3 * super::super::HOUR_MS).len(), 3);
+        assert_eq!(
+            (Grain::for_days_by_hour(2), Grain::for_days_by_hour(7), Grain::for_days_by_hour(365)),
+            (Grain::Hour, Grain::Day, Grain::Week)
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! brand and hour. Pure: the rollup job (`jobs::rollups`) and `orderguard analytics rebuild` apply it
 //! to the event log.
 
+pub mod drill;
 pub mod market;
 pub mod prevented;
 

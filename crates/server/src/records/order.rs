@@ -20,3 +20,15 @@ pub struct ReportedOutcome {
     pub amount_lost: Option<i64>,
     pub currency: Option<String>,
 }
+
+/// What a list of orders shows of an order's latest verification.
+#[derive(Debug, Clone)]
+pub struct OrderFacts {
+    pub order_id: String,
+    pub verification_id: String,
+    /// The country of the number (ISO 3166), where known.
+    pub country: Option<String>,
+    pub decision: orderguard_domain::risk::Decision,
+    pub reasons: Vec<orderguard_domain::risk::RiskReason>,
+    pub amount: orderguard_domain::money::Money,
+}

@@ -8,13 +8,15 @@ use std::collections::HashMap;
 use orderguard_domain::clock::Timestamp;
 
 use super::ServiceError;
+use crate::analytics::drill::Figure;
 use crate::analytics::market::DailyRow;
 use crate::analytics::prevented::BASELINE_DAYS;
 use crate::analytics::{self, DAY_MS, HOUR_MS, Slots, hour_of};
 use crate::app::App;
 use crate::records::Event;
 use crate::records::market::Reference;
-use crate::store::{StoreError, admin, events, market, rollups};
+use crate::records::order::OrderFacts;
+use crate::store::{StoreError, admin, events, market, rollups, verifications};
 
 /// Counters by (dimension, value), summed over a period.
 pub type Counters = HashMap<(String, String), i64>;
@@ -125,12 +127,18 @@ pub struct MarketRead {
 /// Published years this far back at most are set beside the brand's own.
 const HISTORY_YEARS: i32 = 10;
 
-pub async fn market(app: &App, brand: &str, from: i64, to: i64, published: bool) -> Result<MarketRead, ServiceError> {
+/// The market comparison's counters of `[read_from, to)` (the period and the one before it).
+pub async fn market(
+    app: &App,
+    brand: &str,
+    (read_from, to): (i64, i64),
+    published: bool,
+) -> Result<MarketRead, ServiceError> {
     let brand = brand.to_owned();
     Ok(app
         .store
         .read(move |conn| -> Result<_, StoreError> {
-            let daily = rollups::market_daily(conn, None, from - (to - from), to)?;
+            let daily = rollups::market_daily(conn, None, read_from, to)?;
             if !published {
                 return Ok(MarketRead { daily, references: Vec::new(), history: Vec::new() });
             }
@@ -148,6 +156,75 @@ pub async fn market(app: &App, brand: &str, from: i64, to: i64, published: bool)
             Ok(MarketRead { daily, references, history })
         })
         .await?)
+}
+
+/// Events read at most for the orders behind a figure.
+const BEHIND_SCANNED: i64 = 5_000;
+
+/// An order behind a figure: the event that counts it, and its latest verification's facts.
+pub struct Behind {
+    pub event: Event,
+    pub facts: Option<OrderFacts>,
+}
+
+/// The brand's orders behind `figure` in `[from, to)`, newest first: each order's newest event of
+/// the figure's types, where it counts (so that a report corrected later counts as corrected),
+/// of the latest `BEHIND_SCANNED` such events.
+pub async fn orders_behind(
+    app: &App,
+    brand: &str,
+    figure: Figure,
+    from: i64,
+    to: i64,
+) -> Result<Vec<Behind>, ServiceError> {
+    let brand = brand.to_owned();
+    Ok(app
+        .store
+        .read(move |conn| -> Result<_, StoreError> {
+            let read = events::of_types_between(conn, &brand, figure.event_types(), (from, to), BEHIND_SCANNED)?;
+            let mut seen = std::collections::HashSet::new();
+            let counted: Vec<Event> = read
+                .into_iter()
+                .filter(|e| e.order_id.as_ref().is_none_or(|order| seen.insert(order.clone())))
+                .filter(|e| figure.counts(e.kind.as_str(), &e.attrs))
+                .collect();
+            let orders: Vec<&str> = counted.iter().filter_map(|e| e.order_id.as_deref()).collect();
+            let mut facts = verifications::facts_of_orders(conn, &brand, &orders)?;
+            Ok(counted
+                .into_iter()
+                .map(|event| {
+                    let at = facts.iter().position(|f| Some(&f.order_id) == event.order_id.as_ref());
+                    Behind { facts: at.map(|i| facts.swap_remove(i)), event }
+                })
+                .collect())
+        })
+        .await?)
+}
+
+/// A brand's counters of `dimensions` per slot (`starts`, the last ending at `to`), and the same
+/// for the slots one period earlier: this period's and the period before's, slot by slot.
+pub async fn per_slot(
+    app: &App,
+    brand: &str,
+    dimensions: &'static [&'static str],
+    (hourly, starts): (bool, Vec<i64>),
+    to: i64,
+) -> Result<(Vec<Counters>, Vec<Counters>), ServiceError> {
+    let Some(first) = starts.first().copied() else { return Ok((Vec::new(), Vec::new())) };
+    let span = to - first;
+    let brand = brand.to_owned();
+    let rows =
+        app.store.read(move |conn| rollups::of_brand_per(conn, &brand, dimensions, hourly, (first - span, to))).await?;
+    let mut now = vec![Counters::new(); starts.len()];
+    let mut before = vec![Counters::new(); starts.len()];
+    for (at, dimension, value, count) in rows {
+        let (slots, at) = if at < first { (&mut before, at + span) } else { (&mut now, at) };
+        let Some(slot) = starts.partition_point(|s| *s <= at).checked_sub(1) else { continue };
+        if let Some(counters) = slots.get_mut(slot) {
+            *counters.entry((dimension, value)).or_default() += count;
+        }
+    }
+    Ok((now, before))
 }
 
 /// A brand's latest `limit` events, newest first (the live monitor's first page).

@@ -137,6 +137,26 @@ pub fn latest_of_brand(conn: &mut dyn Conn, brand: &str, limit: i64) -> Result<V
     .collect()
 }
 
+/// A brand's events of `types` in `[from, to)`, newest first, at most `limit` (the orders behind
+/// a dashboard figure).
+pub fn of_types_between(
+    conn: &mut dyn Conn,
+    brand: &str,
+    types: &[&str],
+    (from, to): (i64, i64),
+    limit: i64,
+) -> Result<Vec<Event>, StoreError> {
+    let listed: Vec<String> = (5..5 + types.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM events WHERE brand = $1 AND at >= $2 AND at < $3 AND type IN ({}) \
+         ORDER BY at DESC, id DESC LIMIT $4",
+        listed.join(", ")
+    );
+    let mut params: Vec<super::Value> = vec![brand.into(), from.into(), to.into(), limit.into()];
+    params.extend(types.iter().map(|t| (*t).into()));
+    conn.query(&sql, &params)?.iter().map(from_row).collect()
+}
+
 /// Appends many events with one statement per up to 256 (bulk loads: benchmarks, imports).
 pub fn append_many(conn: &mut dyn Conn, events: &[NewEvent<'_>]) -> Result<(), StoreError> {
     for chunk in super::bulk_chunks(events) {

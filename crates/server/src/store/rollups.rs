@@ -174,6 +174,32 @@ pub fn market_daily(
         .collect()
 }
 
+/// A brand's counters of `dimensions` per hour (`hourly`) or per day over `[from, to)`:
+/// (hour or day, dimension, value, sum).
+pub fn of_brand_per(
+    conn: &mut dyn Conn,
+    brand: &str,
+    dimensions: &[&str],
+    hourly: bool,
+    (from, to): (i64, i64),
+) -> Result<Vec<(i64, String, String, i64)>, StoreError> {
+    let table = if hourly { HOURLY } else { DAILY };
+    let listed: Vec<String> = (4..4 + dimensions.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {slot} AS at, dimension, value, count FROM {name} \
+         WHERE brand = $1 AND {slot} >= $2 AND {slot} < $3 AND dimension IN ({})",
+        listed.join(", "),
+        name = table.name,
+        slot = table.slot,
+    );
+    let mut params: Vec<super::Value> = vec![brand.into(), from.into(), to.into()];
+    params.extend(dimensions.iter().map(|d| (*d).into()));
+    conn.query(&sql, &params)?
+        .iter()
+        .map(|r| Ok((r.int("at")?, r.text("dimension")?, r.text("value")?, r.int("count")?)))
+        .collect()
+}
+
 /// Hourly counter rows stored (benchmarks report it).
 pub fn count_hourly(conn: &mut dyn Conn) -> Result<i64, StoreError> {
     conn.query_one("SELECT COUNT(*) AS n FROM rollups", &[])?.int("n")

@@ -284,6 +284,40 @@ pub fn review_note(conn: &mut dyn Conn, brand: &str, id: &str) -> Result<Option<
     }
 }
 
+/// The latest verification of each of a brand's orders `order_ids` (those that have one).
+pub fn facts_of_orders(
+    conn: &mut dyn Conn,
+    brand: &str,
+    order_ids: &[&str],
+) -> Result<Vec<crate::records::order::OrderFacts>, StoreError> {
+    let mut facts: Vec<crate::records::order::OrderFacts> = Vec::new();
+    for chunk in order_ids.chunks(200) {
+        let listed: Vec<String> = (2..2 + chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id, order_id, phone_region, risk_decision, risk_reasons, amount_minor, currency FROM verifications \
+             WHERE brand = $1 AND order_id IN ({}) ORDER BY created_at",
+            listed.join(", ")
+        );
+        let mut params: Vec<Value> = vec![brand.into()];
+        params.extend(chunk.iter().map(|id| (*id).into()));
+        for row in conn.query(&sql, &params)? {
+            let currency = row.parsed("currency", |c| Currency::parse(c).ok())?;
+            let order = crate::records::order::OrderFacts {
+                order_id: row.text("order_id")?,
+                verification_id: row.text("id")?,
+                country: row.opt_text("phone_region")?,
+                decision: row.parsed("risk_decision", Decision::parse)?,
+                reasons: row.parsed("risk_reasons", parse_reasons)?,
+                amount: Money::from_minor(row.int("amount_minor")?, currency),
+            };
+            // Oldest first: a later verification of the same order replaces an earlier one.
+            facts.retain(|f| f.order_id != order.order_id);
+            facts.push(order);
+        }
+    }
+    Ok(facts)
+}
+
 pub fn count_for_order(conn: &mut dyn Conn, brand: &str, order_id: &str) -> Result<u32, StoreError> {
     let row = conn.query_one(
         "SELECT COUNT(*) AS n FROM verifications WHERE brand = $1 AND order_id = $2",

@@ -272,5 +272,83 @@ async fn losses_avoided_are_the_stopped_value_at_the_fraud_share_before_2fa(db: 
     assert!(section.contains("Then 2 of 20 reported orders were fraud: 10.00 %."), "{section}");
     assert!(section.contains("<td><strong>84.90 EUR</strong></td>"), "a tenth of the value: {section}");
     assert!(section.contains("devices not shipped)</th><td>0.1</td>"), "{section}");
+
+    // From the figure to the orders behind it, and from there to the order's trace.
+    let stopped = section
+        .split("<a href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert!(stopped.starts_with("/admin/orders?brand=alpha&figure=stopped&from="), "{stopped}");
+    let list = browser.get(&stopped).await;
+    assert!(list.html.contains("<strong>1 order</strong>"), "{}", list.html);
+    assert!(list.html.contains("<a href=\"/admin/trace?brand=alpha&amp;order=A-1\">A-1</a>"), "{}", list.html);
+    assert!(
+        list.html.contains("<td>849.00 EUR</td><td>DE</td><td>deny</td><td>premium_or_special_rate_number"),
+        "{}",
+        list.html
+    );
+    let allowed = browser.get(&format!("{stopped}&decision=allow")).await;
+    assert!(allowed.html.contains("<strong>0 orders</strong>"), "{}", allowed.html);
+    let trace = browser.get("/admin/trace?brand=alpha&order=A-1").await;
+    assert_eq!(trace.status, reqwest::StatusCode::OK);
+    // The fraud reported two days ago: the two orders of that day, not the completed ones.
+    let day = orderguard::clock::day(now - 2 * 86_400_000);
+    let fraud = browser.get(&format!("/admin/orders?brand=alpha&figure=confirmed_fraud&from={day}")).await;
+    assert!(fraud.html.contains("<strong>2 orders</strong>") && fraud.html.contains(">B-1</a>"), "{}", fraud.html);
+    assert!(!fraud.html.contains(">B-2</a>"), "a completed order among the fraud");
+    for bad in
+        ["figure=fraud&from=2026-01-01", "figure=stopped&from=yesterday", "figure=stopped&from=2026-01-01&days=400"]
+    {
+        assert_eq!(
+            browser.get(&format!("/admin/orders?brand=alpha&{bad}")).await.status,
+            reqwest::StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        browser.get("/admin/orders?brand=beta&figure=stopped&from=2026-01-01").await.status,
+        reqwest::StatusCode::NOT_FOUND
+    );
+
+    // The month's report for management: the same figures, this month against the one before.
+    let month = orderguard::clock::day(now).get(..7).unwrap().to_owned();
+    let report = browser.get(&format!("/admin/report?brand=alpha&month={month}")).await;
+    assert_eq!(report.status, reqwest::StatusCode::OK, "{}", report.html);
+    let cells = |label: &str| -> Vec<String> {
+        let row = report
+            .html
+            .split(&format!("<th scope=\"row\">{label}</th>"))
+            .nth(1)
+            .unwrap()
+            .split("</tr>")
+            .next()
+            .unwrap();
+        row.split("<td class=\"number\">").skip(1).map(|c| c.split('<').next().unwrap().to_owned()).collect()
+    };
+    assert_eq!(cells("Orders stopped")[0], "1");
+    assert_eq!(cells("Value of the orders stopped")[0], "849.00 EUR");
+    assert_eq!(cells("Losses avoided (estimate)")[0], "84.90 EUR");
+    // Two days ago may be last month: the fraud is in one of the two columns.
+    let fraud: i64 = cells("Confirmed fraud").iter().map(|c| c.parse::<i64>().unwrap()).sum();
+    assert_eq!(fraud, 2);
+    assert!(report.html.contains("2 of the 20 orders reported in the 90 days before 2FA"), "{}", report.html);
+    assert!(report.html.contains("<tr data-metric=\"confirmed_fraud\">"), "the market comparison");
+    let csv = browser.get(&format!("/admin/report.csv?brand=alpha&month={month}")).await;
+    assert!(csv.html.starts_with("section,figure,unit,this_month,month_before,other_brands\r\n"), "{}", csv.html);
+    assert!(csv.html.contains("key figures,Value of the orders stopped,,849.00 EUR,"), "{}", csv.html);
+    assert!(csv.html.contains("\r\nmarket,confirmed_fraud,"), "{}", csv.html);
+    for bad in ["month=2026-13", "month=november", "month=2999-01"] {
+        assert_eq!(
+            browser.get(&format!("/admin/report?brand=alpha&{bad}")).await.status,
+            reqwest::StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+    assert_eq!(browser.get("/admin/report?brand=beta").await.status, reqwest::StatusCode::NOT_FOUND);
     server.stop().await;
 }

@@ -225,6 +225,18 @@ async fn dashboards_show_what_the_simulation_was_answered(db: Db) {
             assert_eq!(figure(&overview.html, label), expected(key), "{brand}: {label}");
         }
         assert!(overview.html.contains("id=\"median-time-to-approve\">") && !overview.html.contains("approve\">–"));
+        // Over time, per hour and per day: the points add up to the verifications started.
+        for every in ["hour", "day"] {
+            let trend = admin.get(&format!("/admin/overview?brand={brand}&days=5&every={every}")).await;
+            let table = trend.html.split("id=\"trend-table\"").nth(1).unwrap().split("</table>").next().unwrap();
+            let started: u64 = table
+                .split("<tr><td>")
+                .skip(1)
+                .map(|row| row.split("<td>").nth(1).unwrap().split('<').next().unwrap().parse::<u64>().unwrap())
+                .sum();
+            assert_eq!(started, expected("started"), "{brand} per {every}");
+            assert_eq!(trend.html.matches("<figure class=\"chart\">").count(), 6, "volume and five shares");
+        }
 
         let outcomes = tally["outcomes"].as_object().unwrap();
         let reported: u64 = outcomes.values().map(|v| v.as_u64().unwrap()).sum();
@@ -234,6 +246,12 @@ async fn dashboards_show_what_the_simulation_was_answered(db: Db) {
         assert_eq!(figure(&fraud.html, "Orders with a reported outcome"), reported, "{brand}");
         assert_eq!(figure(&fraud.html, "Confirmed fraud"), count("fraud_confirmed"), "{brand}");
         assert_eq!(figure(&fraud.html, "Chargebacks"), count("chargeback"), "{brand}");
+        // The orders behind the figure: as many as the simulation had confirmed as fraud.
+        let first_day = orderguard::clock::day(crate::support::now().millis() - 5 * 86_400_000);
+        let behind =
+            admin.get(&format!("/admin/orders?brand={brand}&figure=confirmed_fraud&from={first_day}&days=6")).await;
+        let listed = behind.html.split("<tr class=\"tone-").count() - 1;
+        assert_eq!(listed as u64, count("fraud_confirmed"), "{brand}: {}", behind.html);
         let csv = admin.get(&format!("/admin/fraud.csv?brand={brand}&days=5")).await;
         assert!(csv.html.starts_with("period_start,days,orders_reported,fraud_confirmed,"), "{}", csv.html);
         let per_day: u64 = csv.html.lines().skip(1).map(|l| l.split(',').nth(2).unwrap().parse::<u64>().unwrap()).sum();
@@ -241,8 +259,16 @@ async fn dashboards_show_what_the_simulation_was_answered(db: Db) {
 
         let funnel = admin.get(&format!("/admin/funnel?brand={brand}&days=5")).await;
         assert_eq!(figure(&funnel.html, "approved"), expected("approved"));
-        let sms = admin.get(&format!("/admin/sms?brand={brand}&days=5")).await;
+        let sms = admin.get(&format!("/admin/sms?brand={brand}&days=5&every=day&provider=outbox")).await;
         assert!(sms.html.contains("<td>outbox</td>"), "{}", sms.html);
+        let table = sms.html.split("id=\"sms-trend-table\"").nth(1).unwrap().split("</table>").next().unwrap();
+        let handed: u64 = table
+            .split("<tr><td>")
+            .skip(1)
+            .map(|row| row.split("<td>").nth(1).unwrap().split('<').next().unwrap().parse::<u64>().unwrap())
+            .sum();
+        assert!(handed >= expected("sms_delivered") + expected("sms_failed"), "{brand}: {handed} SMS handed over");
+        assert_eq!(admin.get(&format!("/admin/sms?brand={brand}&every=month")).await.status, StatusCode::BAD_REQUEST);
     }
     // Nordtel switched 2FA on two weeks ago: all of the simulation's orders are after it.
     let fraud = admin.get("/admin/fraud?brand=nordtel&days=5").await;

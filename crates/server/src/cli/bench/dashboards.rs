@@ -189,7 +189,20 @@ pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
         "/admin/sms?brand=nordtel&days=90".into(),
         "/admin/fraud?brand=nordtel&days=90".into(),
         "/admin/fraud.csv?brand=nordtel&days=90".into(),
+        "/admin/overview?brand=nordtel&days=7&every=hour".into(),
+        "/admin/sms?brand=nordtel&days=90&every=day".into(),
         "/admin/market?brand=nordtel&days=90".into(),
+        "/admin/market?brand=nordtel&days=90&every=day".into(),
+        "/admin/market.csv?brand=nordtel&days=90".into(),
+        format!(
+            "/admin/orders?brand=nordtel&figure=confirmed_fraud&from={}&days=7",
+            crate::clock::day(now - 7 * crate::analytics::DAY_MS)
+        ),
+        format!(
+            "/admin/orders?brand=nordtel&figure=blocked&from={}",
+            crate::clock::day(now - crate::analytics::DAY_MS)
+        ),
+        "/admin/report?brand=nordtel".into(),
         "/admin/live?brand=nordtel".into(),
         format!("/admin/trace?brand=nordtel&order={sample_order}"),
         "/admin/audit".into(),

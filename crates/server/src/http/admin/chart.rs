@@ -36,6 +36,8 @@ pub struct Line {
     pub style: Style,
     /// One value per label of the chart; `None` leaves a gap.
     pub values: Vec<Option<f64>>,
+    /// Where each point leads (the orders behind it); empty for none.
+    pub links: Vec<String>,
 }
 
 pub struct LineChart {
@@ -68,6 +70,7 @@ struct Dot {
     y: i64,
     value: String,
     tip: String,
+    link: Option<String>,
 }
 
 struct Path {
@@ -93,6 +96,8 @@ struct Legend {
 #[derive(Template)]
 #[template(path = "chart.html")]
 struct ChartSvg<'a> {
+    /// `img`, or `group` where points are links (an image's parts cannot be focused).
+    role: &'static str,
     id: &'a str,
     title: &'a str,
     unit: &'a str,
@@ -167,7 +172,8 @@ impl LineChart {
                     let label = self.labels.get(i).map_or("", String::as_str);
                     let shown = format_value(*value, step / 10.0);
                     let tip = format!("{label} · {}: {shown} {}", line.name, self.unit);
-                    dots.push(Dot { x: px, y: py, value: shown, tip });
+                    let link = line.links.get(i).cloned();
+                    dots.push(Dot { x: px, y: py, value: shown, tip, link });
                 }
                 segments.retain(|s| s.split_whitespace().count() > 1);
                 Path { name: line.name.clone(), colour, width, dash, opacity, segments, dots }
@@ -182,7 +188,9 @@ impl LineChart {
             })
             .collect();
         let markers = self.markers.iter().map(|(at, text)| (self.x(*at), text.as_str())).collect();
+        let linked = self.lines.iter().any(|l| !l.links.is_empty());
         ChartSvg {
+            role: if linked { "group" } else { "img" },
             id: &self.id,
             title: &self.title,
             unit: &self.unit,
@@ -208,7 +216,13 @@ mod tests {
             title: "Confirmed fraud".into(),
             unit: "per 1,000 orders".into(),
             labels: (1..=values.len()).map(|d| format!("2026-11-{d:02}")).collect(),
-            lines: vec![Line { name: "Nordtel".into(), description: "solid".into(), style: Style::Brand, values }],
+            lines: vec![Line {
+                name: "Nordtel".into(),
+                description: "solid".into(),
+                style: Style::Brand,
+                values,
+                links: vec!["/admin/orders?a=1&b=2".into()],
+            }],
             markers: vec![(1.5, "2FA on".into())],
         }
     }
@@ -232,6 +246,12 @@ mod tests {
         assert!(svg.contains("<title>2026-11-02 · Nordtel: 4.00 per 1,000 orders</title>"), "{svg}");
         assert_eq!(svg.matches("<polyline").count(), 2, "two runs either side of the gap");
         assert_eq!(svg.matches("<circle").count(), 4);
+        assert_eq!(
+            svg.matches("<a href=\"/admin/orders?a=1&#38;b=2\">").count()
+                + svg.matches("<a href=\"/admin/orders?a=1&amp;b=2\">").count(),
+            1,
+            "{svg}"
+        );
         assert!(svg.contains(">2FA on</text>") && svg.contains(">per 1,000 orders</text>"));
         assert!(svg.contains(">5</text>") && svg.contains(">4</text>"), "the axis' gridlines: {svg}");
         let escaped = LineChart { title: "<b>".into(), ..chart(vec![Some(1.0)]) }.render();

@@ -7,7 +7,9 @@ use axum::extract::{FromRequestParts, Query};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::chart::{Line, LineChart, Style};
 use super::{AdminUser, visible_brand};
+use crate::analytics::market::Grain;
 use crate::app::App;
 use crate::http::error::PageError;
 use crate::service::dashboards::{self, Counters};
@@ -75,4 +77,70 @@ pub fn csv_response(csv: String, filename: &str) -> Response {
         headers.insert(header::CONTENT_DISPOSITION, disposition);
     }
     response
+}
+
+/// How long one point of a page's trends is.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Every {
+    /// One point per `hour`, `day`, `week` (or `month` on the market page); by default by the
+    /// period's length.
+    every: Option<String>,
+}
+
+impl Every {
+    pub fn every(&self) -> Option<&str> {
+        self.every.as_deref().filter(|e| !e.is_empty())
+    }
+
+    /// Hours, days or weeks (the pages read from the hourly counters).
+    pub fn hours_to_weeks(&self, days: i64) -> Result<Grain, PageError> {
+        match self.every() {
+            None => Ok(Grain::for_days_by_hour(days)),
+            Some(name) => Grain::parse(name)
+                .filter(|g| *g != Grain::Month)
+                .ok_or_else(|| PageError::bad_request("`every` must be hour, day or week.")),
+        }
+    }
+}
+
+/// Where the slots of a trend start, and whether they are read from the hourly counters.
+pub fn slots_of(grain: Grain, loaded: &Loaded) -> (bool, Vec<i64>) {
+    (grain == Grain::Hour, grain.slot_starts(loaded.from, loaded.to))
+}
+
+/// A chart of one figure per slot, the period before as a faint line, each point of this period
+/// leading to `links`.
+pub fn trend_chart(
+    id: &str,
+    title: String,
+    unit: &str,
+    labels: &[String],
+    (now, before): (Vec<Option<f64>>, Vec<Option<f64>>),
+    links: Vec<String>,
+) -> String {
+    LineChart {
+        id: id.to_owned(),
+        title,
+        unit: unit.to_owned(),
+        labels: labels.to_vec(),
+        lines: vec![
+            Line {
+                name: "This period".into(),
+                description: "per point".into(),
+                style: Style::Brand,
+                values: now,
+                links,
+            },
+            Line {
+                name: "The period before".into(),
+                description: "faint: the same span one period earlier".into(),
+                style: Style::Earlier,
+                values: before,
+                links: Vec::new(),
+            },
+        ],
+        markers: Vec::new(),
+    }
+    .render()
 }

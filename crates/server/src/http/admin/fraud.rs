@@ -14,20 +14,21 @@ use orderguard_domain::money::{Currency, Money};
 
 use super::chart::{Line, LineChart, Style};
 use super::dashboard::{OverviewQuery, Scoped, csv_response};
-use super::page;
+use super::{orders, page};
 use crate::analytics::Slots;
+use crate::analytics::drill::Figure;
 use crate::analytics::prevented::{self, Avoided, Baseline};
 use crate::app::App;
 use crate::http::error::PageError;
 use crate::service::dashboards::{self, Counters, get};
 
 /// What the counters of a span say about fraud.
-struct FraudFigures {
-    orders: i64,
-    fraud: i64,
+pub(super) struct FraudFigures {
+    pub(super) orders: i64,
+    pub(super) fraud: i64,
     chargebacks: i64,
-    per_thousand: String,
-    losses: String,
+    pub(super) per_thousand: String,
+    pub(super) losses: String,
     blocked_value: String,
     failed_high_risk_value: String,
 }
@@ -49,7 +50,7 @@ fn amounts(counters: &Counters, dimension: &str) -> String {
     if listed.is_empty() { "–".to_owned() } else { listed.join(", ") }
 }
 
-fn figures(counters: &Counters) -> FraudFigures {
+pub(super) fn figures(counters: &Counters) -> FraudFigures {
     let orders = counters.iter().filter(|((d, _), _)| d == "outcome").map(|(_, n)| n).sum();
     let fraud = get(counters, "outcome", "fraud_confirmed");
     FraudFigures {
@@ -69,12 +70,27 @@ struct Slot {
     orders: i64,
     fraud: i64,
     per_thousand: String,
+    /// The orders reported as fraud in it.
+    link: String,
+}
+
+/// Where the orders reported as fraud in each slot are listed.
+fn fraud_links(brand: &str, slots: Slots) -> Vec<String> {
+    (0..slots.count)
+        .map(|slot| {
+            let end = slots.start(slot + 1).min(slots.end);
+            orders::link(brand, Figure::FraudConfirmed, slots.start(slot), end)
+        })
+        .collect()
 }
 
 struct Trend {
     slot_days: i64,
     slots: Vec<Slot>,
 }
+
+/// A counter per slot: (slot, value, count).
+type SlotCount = (i64, String, i64);
 
 /// Orders and confirmed fraud per slot from (slot, outcome, count) rows.
 fn sums(rows: &[(i64, String, i64)], count: i64) -> Vec<(i64, i64)> {
@@ -88,11 +104,13 @@ fn sums(rows: &[(i64, String, i64)], count: i64) -> Vec<(i64, i64)> {
         .collect()
 }
 
-fn trend(rows: &[(i64, String, i64)], slots: Slots) -> Trend {
+fn trend(brand: &str, rows: &[(i64, String, i64)], slots: Slots) -> Trend {
     let slots_shown = sums(rows, slots.count)
         .into_iter()
         .zip(0_i64..)
-        .map(|((orders, fraud), slot)| Slot {
+        .zip(fraud_links(brand, slots))
+        .map(|(((orders, fraud), slot), link)| Slot {
+            link,
             starts: crate::clock::day(slots.start(slot)),
             orders,
             fraud,
@@ -103,12 +121,7 @@ fn trend(rows: &[(i64, String, i64)], slots: Slots) -> Trend {
 }
 
 /// The trend as a chart: the period before as a faint line, the switch to 2FA marked.
-fn trend_chart(
-    rows: &[(i64, String, i64)],
-    earlier: &[(i64, String, i64)],
-    slots: Slots,
-    since: Option<i64>,
-) -> String {
+fn trend_chart(brand: &str, (rows, earlier): (&[SlotCount], &[SlotCount]), slots: Slots, since: Option<i64>) -> String {
     let rate = |(orders, fraud): &(i64, i64)| per_thousand(*fraud, *orders);
     let unit = if slots.days == 7 { "week" } else { "day" };
     // Between the points of its slot's start and the next one's, in proportion.
@@ -128,12 +141,14 @@ fn trend_chart(
                 description: format!("per {unit}"),
                 style: Style::Brand,
                 values: sums(rows, slots.count).iter().map(rate).collect(),
+                links: fraud_links(brand, slots),
             },
             Line {
                 name: "The period before".into(),
                 description: "faint: the same span one period earlier".into(),
                 style: Style::Earlier,
                 values: sums(earlier, slots.count).iter().map(rate).collect(),
+                links: Vec::new(),
             },
         ],
         markers,
@@ -153,29 +168,36 @@ struct AvoidedView {
     /// whether they are enough for an estimate.
     baseline: Option<(i64, i64, String, bool)>,
     since: Option<String>,
+    /// The orders stopped in the period.
+    link: String,
 }
 
-fn money_list(list: &[Money]) -> String {
+pub(super) fn money_list(list: &[Money]) -> String {
     let listed: Vec<String> = list.iter().map(|m| format!("{} {}", m.to_decimal(), m.currency.code())).collect();
     if listed.is_empty() { "–".to_owned() } else { listed.join(", ") }
 }
 
-fn avoided_of(counters: &Counters, baseline: Option<Baseline>) -> Avoided {
+pub(super) fn avoided_of(counters: &Counters, baseline: Option<Baseline>) -> Avoided {
     let values: Vec<(String, i64)> =
         counters.iter().filter(|((d, _), _)| d == "stopped_value").map(|((_, code), n)| (code.clone(), *n)).collect();
     prevented::avoided(&|d, v| get(counters, d, v), &values, baseline)
 }
 
+/// The orders reported before 2FA and the fraud among them, from the baseline's counters.
+pub(super) fn baseline_of(counters: &Counters) -> Baseline {
+    Baseline {
+        orders: counters.iter().filter(|((d, _), _)| d == "outcome").map(|(_, n)| n).sum(),
+        fraud: get(counters, "outcome", "fraud_confirmed"),
+    }
+}
+
 fn avoided_view(
-    current: &Counters,
-    previous: &Counters,
+    (current, previous): (&Counters, &Counters),
     baseline: Option<&Counters>,
     since: Option<i64>,
+    link: String,
 ) -> AvoidedView {
-    let baseline = baseline.map(|b| Baseline {
-        orders: b.iter().filter(|((d, _), _)| d == "outcome").map(|(_, n)| n).sum(),
-        fraud: get(b, "outcome", "fraud_confirmed"),
-    });
+    let baseline = baseline.map(baseline_of);
     let (now, before) = (avoided_of(current, baseline), avoided_of(previous, baseline));
     let devices = |a: &Avoided| a.fraud_orders.map_or_else(|| "–".to_owned(), |n| format!("{n:.1}"));
     let losses = |a: &Avoided| a.losses.as_deref().map_or_else(|| "–".to_owned(), money_list);
@@ -194,6 +216,7 @@ fn avoided_view(
             (b.orders, b.fraud, share, b.share().is_some())
         }),
         since: since.map(crate::clock::day),
+        link,
     }
 }
 
@@ -348,12 +371,13 @@ pub async fn fraud(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Resul
     let since = app.brands.get(&loaded.brand).and_then(|b| b.two_factor_since);
     let (from, to) = (loaded.from, loaded.to);
     let read = dashboards::fraud(&app, &loaded.brand, (from, to), loaded.days, since).await?;
-    let trend_chart = trend_chart(&read.series, &read.earlier_series, Slots::of(from, to), since);
-    let trend = trend(&read.series, Slots::of(from, to));
+    let trend_chart = trend_chart(&loaded.brand, (&read.series, &read.earlier_series), Slots::of(from, to), since);
+    let trend = trend(&loaded.brand, &read.series, Slots::of(from, to));
     let network_slots = network_slots(&read.network_series, Slots::of(from, to));
     let current = &loaded.current;
     let previous = loaded.previous(&app).await?;
-    let avoided = avoided_view(current, &previous, read.baseline.as_ref(), since);
+    let stopped_link = orders::link(&loaded.brand, Figure::Stopped, from, to);
+    let avoided = avoided_view((current, &previous), read.baseline.as_ref(), since, stopped_link);
     let (reasons, shadow_reasons) = (ranked(current, "risk_reason"), ranked(current, "shadow_reason"));
     let (lockouts, limit_refusals, held) = (ranked(current, "lockout"), limit_refusals(current), held(current));
     let before_after = since.zip(read.around_switch).map(|(since, (days, before, after))| BeforeAfter {
@@ -395,7 +419,7 @@ pub async fn fraud_csv(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> R
     let read = dashboards::fraud(&app, &loaded.brand, (from, to), loaded.days, None).await?;
     let mut csv = String::from("period_start,days,orders_reported,fraud_confirmed,fraud_per_1000_orders\r\n");
     // The CSV has no chart: no marker for the switch to 2FA.
-    let trend = trend(&read.series, Slots::of(from, to));
+    let trend = trend(&loaded.brand, &read.series, Slots::of(from, to));
     for slot in &trend.slots {
         let rate = if slot.orders > 0 { slot.per_thousand.as_str() } else { "" };
         csv.push_str(&format!("{},{},{},{},{rate}\r\n", slot.starts, trend.slot_days, slot.orders, slot.fraud));
@@ -415,14 +439,17 @@ mod tests {
             (0, "fraud_confirmed".to_owned(), 10),
             (1, "completed".to_owned(), 50),
         ];
-        let t = trend(&rows, Slots::of(0, 2 * DAY_MS));
+        let t = trend("alpha", &rows, Slots::of(0, 2 * DAY_MS));
         assert_eq!(t.slot_days, 1);
         assert_eq!(t.slots.len(), 2);
         assert_eq!((t.slots[0].orders, t.slots[0].fraud, t.slots[0].per_thousand.as_str()), (100, 10, "100.0"));
         assert_eq!(t.slots[1].per_thousand, "0.0");
-        assert_eq!(trend(&[], Slots::of(0, 35 * DAY_MS)).slots.len(), 5);
+        assert_eq!(t.slots[1].link, "/admin/orders?brand=alpha&figure=confirmed_fraud&from=1970-01-02&days=1");
+        let weeks = trend("alpha", &[], Slots::of(0, 35 * DAY_MS));
+        assert_eq!(weeks.slots.len(), 5);
+        assert!(weeks.slots[4].link.ends_with("from=1970-01-29&days=7"), "{}", weeks.slots[4].link);
         let earlier = vec![(1, "fraud_confirmed".to_owned(), 1)];
-        let chart = trend_chart(&rows, &earlier, Slots::of(0, 2 * DAY_MS), Some(DAY_MS));
+        let chart = trend_chart("alpha", (&rows, &earlier), Slots::of(0, 2 * DAY_MS), Some(DAY_MS));
         assert!(chart.contains("1970-01-01 · This period: 100 per 1,000 orders"), "{chart}");
         assert!(chart.contains("1970-01-02 · The period before: 1000 per 1,000 orders"), "{chart}");
         assert!(chart.contains(">2FA on</text>"));

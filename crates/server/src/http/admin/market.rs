@@ -11,9 +11,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::chart::{Line, LineChart, Style};
-use super::dashboard::{Loaded, OverviewQuery, Scoped, csv_response};
-use super::page;
+use super::dashboard::{Every, Loaded, OverviewQuery, Scoped, csv_response};
+use super::{orders, page};
 use crate::analytics::day_of;
+use crate::analytics::drill::Figure;
 use crate::analytics::market::{
     self as compare, Grain, Tallies, Tally, against_market, change, others_figure, year_of, year_on_year, year_start,
 };
@@ -22,24 +23,21 @@ use crate::http::error::PageError;
 use crate::records::market::{MarketMetric, Reference};
 use crate::service::dashboards::{self, MarketRead};
 
-#[derive(serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Every {
-    /// One point per `day`, `week` or `month` (default: by the period's length).
-    every: Option<String>,
-}
-
 fn grain(query: &Every, days: i64) -> Result<Grain, PageError> {
-    match query.every.as_deref() {
-        None | Some("") => Ok(Grain::for_days(days)),
-        Some(name) => Grain::parse(name).ok_or_else(|| PageError::bad_request("`every` must be day, week or month.")),
+    match query.every() {
+        None => Ok(Grain::for_days(days)),
+        // The market is compared on daily counters: no hours.
+        Some(name) => Grain::parse(name)
+            .filter(|g| *g != Grain::Hour)
+            .ok_or_else(|| PageError::bad_request("`every` must be day, week or month.")),
     }
 }
 
 /// How a slot is named on the axis and in the table.
-fn slot_label(grain: Grain, start: i64) -> String {
+pub fn slot_label(grain: Grain, start: i64) -> String {
     let day = crate::clock::day(start);
     match grain {
+        Grain::Hour => crate::clock::rfc3339(start).get(5..13).unwrap_or_default().replace('T', " ") + "h",
         Grain::Month => day.get(..7).unwrap_or(&day).to_owned(),
         Grain::Day | Grain::Week => day,
     }
@@ -84,27 +82,55 @@ impl Compared {
     }
 }
 
-/// One metric: the period's figures against the period before, the trend, the same as a table.
-struct MetricView {
-    slug: &'static str,
-    label: &'static str,
-    unit: String,
-    own: String,
-    own_change: String,
-    others: String,
-    others_change: String,
+/// One figure over a period against the period before, for the brand and the other brands.
+pub struct MetricSummary {
+    pub slug: &'static str,
+    pub label: &'static str,
+    pub unit: String,
+    pub own: String,
+    pub own_change: String,
+    pub others: String,
+    pub others_change: String,
     /// "3 other brands" or why there is no aggregate.
-    contributors: String,
-    difference: String,
-    verdict: &'static str,
+    pub contributors: String,
+    pub difference: String,
+    pub verdict: &'static str,
+}
+
+/// The summary of `metric` from tallies of two slots: the period before, then the period.
+pub fn summarise(periods: &Tallies, metric: MarketMetric, currency: &str) -> MetricSummary {
+    let (before, now) = (Compared::in_slot(periods, 0, metric), Compared::in_slot(periods, 1, metric));
+    let (own_change, others_change) = (change(before.own, now.own), change(before.others(), now.others()));
+    MetricSummary {
+        slug: metric.as_str(),
+        label: metric.label(),
+        unit: metric.unit(currency),
+        own: shown(now.own),
+        own_change: percent_change(own_change),
+        others: shown(now.others()),
+        others_change: percent_change(others_change),
+        contributors: now.others.map_or_else(
+            || format!("fewer than {} other brands with figures", compare::MIN_OTHER_BRANDS),
+            |(_, n)| format!("{n} other brands"),
+        ),
+        difference: signed(now.difference(), ""),
+        verdict: against_market(own_change, others_change),
+    }
+}
+
+/// One metric: the summary, the trend as a chart, the same as a table.
+struct MetricView {
+    summary: MetricSummary,
     chart: String,
-    /// Slot, the brand, the others, the difference.
-    rows: Vec<[String; 4]>,
+    /// Slot, the brand, the others, the difference; the orders behind the brand's figure.
+    rows: Vec<([String; 4], String)>,
 }
 
 /// The comparison's tallies: per slot of the period, and the period against the one before.
 struct Comparison {
     grain: Grain,
+    /// The end of the period.
+    to: i64,
     starts: Vec<i64>,
     slots: Tallies,
     /// Slot 0: the period before; slot 1: the period.
@@ -112,28 +138,40 @@ struct Comparison {
 }
 
 fn comparison(app: &App, loaded: &Loaded, grain: Grain, read: &MarketRead) -> Comparison {
-    let rates = &app.settings.market.exchange_rates;
     let starts = grain.slot_starts(loaded.from, loaded.to);
-    let (before, now) = (day_of(loaded.from - (loaded.to - loaded.from)), day_of(loaded.from));
+    let before = loaded.from - (loaded.to - loaded.from);
     Comparison {
         grain,
-        slots: compare::tally(&read.daily, &loaded.brand, &starts, rates),
-        periods: compare::tally(&read.daily, &loaded.brand, &[before, now], rates),
+        to: loaded.to,
+        slots: compare::tally(&read.daily, &loaded.brand, &starts, &app.settings.market.exchange_rates),
+        periods: periods(app, &loaded.brand, (before, loaded.from), read),
         starts,
     }
 }
 
-fn metric_view(c: &Comparison, metric: MarketMetric, brand_name: &str, currency: &str) -> MetricView {
-    let unit = metric.unit(currency);
-    let (before, now) = (Compared::in_slot(&c.periods, 0, metric), Compared::in_slot(&c.periods, 1, metric));
-    let (own_change, others_change) = (change(before.own, now.own), change(before.others(), now.others()));
+/// Tallies of the period before (from `before`) and of the period (from `from`).
+pub fn periods(app: &App, brand: &str, (before, from): (i64, i64), read: &MarketRead) -> Tallies {
+    compare::tally(&read.daily, brand, &[day_of(before), day_of(from)], &app.settings.market.exchange_rates)
+}
+
+fn metric_view(c: &Comparison, metric: MarketMetric, (brand, brand_name): (&str, &str), currency: &str) -> MetricView {
+    let summary = summarise(&c.periods, metric, currency);
     let per_slot: Vec<Compared> =
         c.slots.own.iter().zip(&c.slots.others).map(|(own, others)| Compared::of(own, others, metric)).collect();
     let labels: Vec<String> = c.starts.iter().map(|s| slot_label(c.grain, *s)).collect();
+    let links: Vec<String> = c
+        .starts
+        .iter()
+        .enumerate()
+        .map(|(i, start)| {
+            let end = c.starts.get(i + 1).copied().unwrap_or(c.to);
+            orders::link(brand, Figure::from(metric), *start, end)
+        })
+        .collect();
     let chart = LineChart {
         id: format!("market-{}", metric.as_str()),
         title: format!("{} per {}", metric.label(), c.grain.as_str()),
-        unit: unit.clone(),
+        unit: summary.unit.clone(),
         labels: labels.clone(),
         lines: vec![
             Line {
@@ -141,12 +179,14 @@ fn metric_view(c: &Comparison, metric: MarketMetric, brand_name: &str, currency:
                 description: "this brand".into(),
                 style: Style::Brand,
                 values: per_slot.iter().map(|p| p.own).collect(),
+                links: links.clone(),
             },
             Line {
                 name: "Other brands".into(),
                 description: format!("together, where at least {} contribute", compare::MIN_OTHER_BRANDS),
                 style: Style::Others,
                 values: per_slot.iter().map(Compared::others).collect(),
+                links: Vec::new(),
             },
         ],
         markers: Vec::new(),
@@ -155,26 +195,10 @@ fn metric_view(c: &Comparison, metric: MarketMetric, brand_name: &str, currency:
     let rows = labels
         .into_iter()
         .zip(&per_slot)
-        .map(|(label, p)| [label, shown(p.own), shown(p.others()), signed(p.difference(), "")])
+        .zip(links)
+        .map(|((label, p), link)| ([label, shown(p.own), shown(p.others()), signed(p.difference(), "")], link))
         .collect();
-    let total = Compared::of(&c.slots.own_total, &c.slots.others_total, metric);
-    MetricView {
-        slug: metric.as_str(),
-        label: metric.label(),
-        own: shown(total.own),
-        own_change: percent_change(own_change),
-        others: shown(total.others()),
-        others_change: percent_change(others_change),
-        contributors: total.others.map_or_else(
-            || format!("fewer than {} other brands with figures", compare::MIN_OTHER_BRANDS),
-            |(_, n)| format!("{n} other brands"),
-        ),
-        difference: signed(total.difference(), ""),
-        verdict: against_market(own_change, others_change),
-        unit,
-        chart,
-        rows,
-    }
+    MetricView { summary, chart, rows }
 }
 
 /// A published series beside the brand figure it is mapped to, year on year.
@@ -225,12 +249,14 @@ fn published_views(app: &App, read: &MarketRead, brand: &str, brand_name: &str) 
                         description: format!("published: {source}; national, yearly"),
                         style: Style::Published,
                         values: rows.iter().map(|r| r.published_index).collect(),
+                        links: Vec::new(),
                     },
                     Line {
                         name: format!("{brand_name}: {}", metric.label()),
                         description: "this brand, per year".into(),
                         style: Style::Brand,
                         values: rows.iter().map(|r| r.brand_index).collect(),
+                        links: Vec::new(),
                     },
                 ],
                 markers: Vec::new(),
@@ -292,10 +318,12 @@ pub async fn market(
     Query(query): Query<Every>,
 ) -> Result<Response, PageError> {
     let grain = grain(&query, loaded.days)?;
-    let read = dashboards::market(&app, &loaded.brand, loaded.from, loaded.to, true).await?;
+    let read =
+        dashboards::market(&app, &loaded.brand, (loaded.from - (loaded.to - loaded.from), loaded.to), true).await?;
     let currency = app.settings.market.exchange_rates.base().code().to_owned();
     let c = comparison(&app, &loaded, grain, &read);
-    let metrics = MarketMetric::ALL.iter().map(|m| metric_view(&c, *m, &loaded.brand_name, &currency)).collect();
+    let names = (loaded.brand.as_str(), loaded.brand_name.as_str());
+    let metrics = MarketMetric::ALL.iter().map(|m| metric_view(&c, *m, names, &currency)).collect();
     let published = published_views(&app, &read, &loaded.brand, &loaded.brand_name);
     let html = MarketPage {
         metrics,
@@ -325,7 +353,8 @@ pub async fn market_csv(
     Query(query): Query<Every>,
 ) -> Result<Response, PageError> {
     let grain = grain(&query, loaded.days)?;
-    let read = dashboards::market(&app, &loaded.brand, loaded.from, loaded.to, false).await?;
+    let read =
+        dashboards::market(&app, &loaded.brand, (loaded.from - (loaded.to - loaded.from), loaded.to), false).await?;
     let currency = app.settings.market.exchange_rates.base().code().to_owned();
     let c = comparison(&app, &loaded, grain, &read);
     let number = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();

@@ -5,16 +5,19 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::dashboard::{Loaded, OverviewQuery, Scoped, csv_response, percent};
-use super::page;
+use super::dashboard::{Every, Loaded, OverviewQuery, Scoped, csv_response, percent, slots_of, trend_chart};
+use super::market::slot_label;
+use super::{orders, page};
+use crate::analytics::drill::Figure;
+use crate::analytics::market::Grain;
 use crate::analytics::{self, OverviewLine};
 use crate::app::App;
 use crate::http::error::PageError;
-use crate::service::dashboards::{Counters, get};
+use crate::service::dashboards::{self, Counters, get};
 
 struct Line {
     metric: &'static str,
@@ -22,6 +25,14 @@ struct Line {
     rate: String,
     previous: String,
     change: String,
+    /// The orders behind the count, where they can be listed.
+    link: Option<String>,
+}
+
+/// The figure whose orders an overview line counts, if any.
+fn figure_of(metric: &str) -> Option<Figure> {
+    let event = analytics::OVERVIEW.iter().find(|(m, _)| *m == metric).map(|(_, e)| *e)?;
+    Figure::ALL.into_iter().find(|f| f.event_types() == [event])
 }
 
 struct Bar {
@@ -29,6 +40,61 @@ struct Bar {
     y: usize,
     width: i64,
     previous_width: i64,
+}
+
+/// The outcomes the overview follows over time, as a share of the verifications started.
+const TRENDS: [(&str, &str, Figure); 5] = [
+    ("Approved", "verification.approved", Figure::Approved),
+    ("Failed (wrong codes)", "verification.failed", Figure::Failed),
+    ("Abandoned (code expired)", "verification.expired", Figure::Expired),
+    ("Blocked (risk)", "verification.blocked", Figure::Blocked),
+    ("Held for review", "verification.held", Figure::Held),
+];
+
+/// The period over time: started per slot, and each outcome's share, with charts.
+struct Trends {
+    every: &'static str,
+    charts: Vec<String>,
+    /// Slot, started, each outcome's share.
+    rows: Vec<(String, i64, Vec<String>)>,
+}
+
+fn trends(brand: &str, grain: Grain, starts: &[i64], to: i64, (now, before): (&[Counters], &[Counters])) -> Trends {
+    let labels: Vec<String> = starts.iter().map(|s| slot_label(grain, *s)).collect();
+    let links = |figure: Figure| -> Vec<String> {
+        let ends = starts.iter().skip(1).copied().chain([to]);
+        starts.iter().zip(ends).map(|(from, end)| orders::link(brand, figure, *from, end)).collect()
+    };
+    let started = |c: &Counters| get(c, "event", "verification.created");
+    let share =
+        |c: &Counters, event: &str| (started(c) > 0).then(|| get(c, "event", event) as f64 * 100.0 / started(c) as f64);
+    let count = |cs: &[Counters]| cs.iter().map(|c| Some(started(c) as f64)).collect();
+    let mut charts = vec![trend_chart(
+        "trend-started",
+        "Verifications started".into(),
+        "verifications",
+        &labels,
+        (count(now), count(before)),
+        links(Figure::Started),
+    )];
+    for (label, event, figure) in TRENDS {
+        let shares = |cs: &[Counters]| cs.iter().map(|c| share(c, event)).collect();
+        let id = format!("trend-{}", figure.as_str());
+        charts.push(trend_chart(
+            &id,
+            format!("{label}, share of started"),
+            "% of started",
+            &labels,
+            (shares(now), shares(before)),
+            links(figure),
+        ));
+    }
+    let rows = labels
+        .into_iter()
+        .zip(now)
+        .map(|(label, c)| (label, started(c), TRENDS.iter().map(|(_, event, _)| percent(share(c, event))).collect()))
+        .collect();
+    Trends { every: grain.as_str(), charts, rows }
 }
 
 #[derive(Template)]
@@ -43,6 +109,8 @@ struct OverviewPage {
     /// Median time from the code's SMS to the approval, this period and the one before.
     median: String,
     previous_median: String,
+    trends: Trends,
+    trend_labels: [&'static str; 5],
 }
 
 /// Median seconds from the code's SMS to the approval.
@@ -64,17 +132,27 @@ fn overview_lines(loaded: &Loaded, previous: &Counters) -> Vec<OverviewLine> {
 }
 
 #[utoipa::path(
-    get, path = "/admin/overview", tag = "admin", params(OverviewQuery),
+    get, path = "/admin/overview", tag = "admin", params(OverviewQuery, Every),
     responses(
-        (status = 200, description = "Outcomes of the period's verifications against the period before", content_type = "text/html"),
+        (status = 200, description = "Outcomes of the period's verifications against the period before, and over time", content_type = "text/html"),
+        (status = 400, description = "A period or `every` out of range", content_type = "text/html"),
         (status = 404, description = "No such brand for this user", content_type = "text/html"),
     )
 )]
-pub async fn overview(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Result<Response, PageError> {
+pub async fn overview(
+    State(app): State<Arc<App>>,
+    Scoped(loaded): Scoped,
+    Query(every): Query<Every>,
+) -> Result<Response, PageError> {
+    let grain = every.hours_to_weeks(loaded.days)?;
+    let (hourly, starts) = slots_of(grain, &loaded);
+    let (now, before) =
+        dashboards::per_slot(&app, &loaded.brand, &["event"], (hourly, starts.clone()), loaded.to).await?;
+    let trends = trends(&loaded.brand, grain, &starts, loaded.to, (&now, &before));
     let previous = loaded.previous(&app).await?;
     let computed = overview_lines(&loaded, &previous);
     let (median, previous_median) = (seconds(median_seconds(&loaded.current)), seconds(median_seconds(&previous)));
-    let Loaded { brand, brand_name, days, .. } = loaded;
+    let Loaded { brand, brand_name, days, from, to, .. } = loaded;
     let width = |rate: Option<f64>| (rate.unwrap_or(0.0) * 3.0).round() as i64;
     let bars = computed
         .iter()
@@ -86,6 +164,7 @@ pub async fn overview(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Re
     let lines = computed
         .into_iter()
         .map(|l| Line {
+            link: figure_of(l.metric).map(|f| orders::link(&brand, f, from, to)),
             metric: l.metric,
             count: l.count,
             rate: percent(l.rate),
@@ -96,7 +175,20 @@ pub async fn overview(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Re
             },
         })
         .collect();
-    let html = OverviewPage { brand, brand_name, days, lines, bars, chart_height, median, previous_median }.render();
+    let trend_labels = TRENDS.map(|(label, _, _)| label);
+    let html = OverviewPage {
+        brand,
+        brand_name,
+        days,
+        lines,
+        bars,
+        chart_height,
+        median,
+        previous_median,
+        trends,
+        trend_labels,
+    }
+    .render();
     page(StatusCode::OK, html, Vec::new())
 }
 
