@@ -109,6 +109,12 @@ impl Figure {
         }
     }
 
+    /// An order counts as its latest report (a corrected report replaces the earlier one); the
+    /// other figures count every event that qualifies.
+    pub fn latest_report_counts(self) -> bool {
+        matches!(self, Self::FraudConfirmed | Self::Losses)
+    }
+
     /// Whether an event of one of `event_types` counts for the figure, as the counters count it.
     pub fn counts(self, kind: &str, attrs: &Value) -> bool {
         let text = |key: &str| attrs.get(key).and_then(Value::as_str);

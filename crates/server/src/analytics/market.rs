@@ -107,8 +107,12 @@ impl Tally {
     }
 }
 
+/// No one of the other brands may make up more than this share of what the aggregate divides
+/// by: the figure would be mostly that brand's own.
+pub const MAX_SHARE_OF_ONE: f64 = 0.6;
+
 /// The other brands' figure together, and how many contributed: only brands with something to
-/// divide by count, and only where at least `MIN_OTHER_BRANDS` of them do.
+/// divide by count, only where at least `MIN_OTHER_BRANDS` of them do and none dominates.
 pub fn others_figure(others: &[Tally], metric: MarketMetric) -> Option<(f64, usize)> {
     let contributing: Vec<&Tally> = others.iter().filter(|t| t.figure(metric).is_some()).collect();
     if contributing.len() < MIN_OTHER_BRANDS {
@@ -116,6 +120,10 @@ pub fn others_figure(others: &[Tally], metric: MarketMetric) -> Option<(f64, usi
     }
     let mut together = Tally::default();
     contributing.iter().for_each(|t| together.add(t));
+    let total = together.base(metric) as f64;
+    if contributing.iter().any(|t| t.base(metric) as f64 > MAX_SHARE_OF_ONE * total) {
+        return None;
+    }
     Some((together.figure(metric)?, contributing.len()))
 }
 
@@ -361,6 +369,9 @@ pub fn parse_market_csv(text: &str) -> Result<Vec<Reference>, String> {
             if period.is_empty() || period.len() > 16 {
                 return Err(format!("line {n}: the period must be 1 to 16 characters, like 2023 or 2023-Q4"));
             }
+            if period.parse::<i32>().is_ok_and(|year| !(1900..=2100).contains(&year)) {
+                return Err(format!("line {n}: the year `{period}` is not one of 1900 to 2100"));
+            }
             if metric.is_empty()
                 || metric.len() > 80
                 || !metric.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
@@ -440,6 +451,9 @@ mod tests {
         assert_eq!(others_figure(&two, MarketMetric::ConfirmedFraud), None, "a brand without orders does not count");
         let three = [orders(1), orders(3), orders(5)];
         assert_eq!(others_figure(&three, MarketMetric::ConfirmedFraud), Some((30.0, 3)));
+        let big = tally_of(&[("outcome", "completed", 1000)]);
+        let dominated = [orders(1), orders(3), big];
+        assert_eq!(others_figure(&dominated, MarketMetric::ConfirmedFraud), None, "mostly one brand's own figure");
         assert_eq!(others_figure(&three, MarketMetric::SimSwaps), None, "no verifications to divide by");
     }
 
@@ -528,5 +542,7 @@ mod tests {
         assert!(parse_market_csv("period,metric,value,source\n2023,Bad Metric,1,S\n").unwrap_err().contains("line 2"));
         let unknown = "period,metric,value,compare_with,source\n2024,x,1,fraud,S\n";
         assert!(parse_market_csv(unknown).unwrap_err().starts_with("line 2: compare_with `fraud` is none of"));
+        let typo = "period,metric,value,source\n20244,x,1,S\n";
+        assert_eq!(parse_market_csv(typo).unwrap_err(), "line 2: the year `20244` is not one of 1900 to 2100");
     }
 }

@@ -3,7 +3,8 @@
 //! Method: the orders stopped in a period (blocked, failed with a high risk, rejected by an
 //! analyst after a hold) and their value, times the share of confirmed fraud among the brand's
 //! orders in the 90 days before two-factor verification was switched on. Stopped orders are
-//! riskier than the average order before 2FA, so the estimate errs low.
+//! riskier than the average order before 2FA, so on that account the estimate errs low; the
+//! counters count stopped verifications, so an order stopped twice counts twice.
 
 use orderguard_domain::money::{Currency, Money};
 

@@ -161,42 +161,50 @@ pub async fn market(
 /// Events read at most for the orders behind a figure.
 const BEHIND_SCANNED: i64 = 5_000;
 
-/// An order behind a figure: the event that counts it, and its latest verification's facts.
+/// An order behind a figure: the event that counts it, and its verification's facts.
 pub struct Behind {
     pub event: Event,
     pub facts: Option<OrderFacts>,
 }
 
-/// The brand's orders behind `figure` in `[from, to)`, newest first: each order's newest event of
-/// the figure's types, where it counts (so that a report corrected later counts as corrected),
-/// of the latest `BEHIND_SCANNED` such events.
+/// The orders behind a figure, and whether more events were there than were read.
+pub struct OrdersBehind {
+    pub orders: Vec<Behind>,
+    pub truncated: bool,
+}
+
+/// The brand's orders behind `figure` in `[from, to)`, newest first, once each: the events that
+/// count for it (of the latest `BEHIND_SCANNED` of its types), where a reported outcome counts as
+/// the order's latest report, as in the counters.
 pub async fn orders_behind(
     app: &App,
     brand: &str,
     figure: Figure,
     from: i64,
     to: i64,
-) -> Result<Vec<Behind>, ServiceError> {
+) -> Result<OrdersBehind, ServiceError> {
     let brand = brand.to_owned();
     Ok(app
         .store
         .read(move |conn| -> Result<_, StoreError> {
             let read = events::of_types_between(conn, &brand, figure.event_types(), (from, to), BEHIND_SCANNED)?;
+            let truncated = read.len() >= usize::try_from(BEHIND_SCANNED).unwrap_or(usize::MAX);
             let mut seen = std::collections::HashSet::new();
-            let counted: Vec<Event> = read
-                .into_iter()
-                .filter(|e| e.order_id.as_ref().is_none_or(|order| seen.insert(order.clone())))
-                .filter(|e| figure.counts(e.kind.as_str(), &e.attrs))
-                .collect();
+            let mut once = |e: &Event| e.order_id.as_ref().is_none_or(|order| seen.insert(order.clone()));
+            let counted: Vec<Event> = if figure.latest_report_counts() {
+                read.into_iter().filter(|e| once(e)).filter(|e| figure.counts(e.kind.as_str(), &e.attrs)).collect()
+            } else {
+                read.into_iter().filter(|e| figure.counts(e.kind.as_str(), &e.attrs)).filter(|e| once(e)).collect()
+            };
             let orders: Vec<&str> = counted.iter().filter_map(|e| e.order_id.as_deref()).collect();
-            let mut facts = verifications::facts_of_orders(conn, &brand, &orders)?;
-            Ok(counted
-                .into_iter()
-                .map(|event| {
-                    let at = facts.iter().position(|f| Some(&f.order_id) == event.order_id.as_ref());
-                    Behind { facts: at.map(|i| facts.swap_remove(i)), event }
-                })
-                .collect())
+            let facts = verifications::facts_of_orders(conn, &brand, &orders)?;
+            // The facts of the event's own verification, else of the order's latest.
+            let facts_of = |e: &Event| {
+                let own = facts.iter().find(|f| e.verification_id.as_ref() == Some(&f.verification_id));
+                own.or_else(|| facts.iter().rev().find(|f| e.order_id.as_ref() == Some(&f.order_id))).cloned()
+            };
+            let orders = counted.into_iter().map(|event| Behind { facts: facts_of(&event), event }).collect();
+            Ok(OrdersBehind { orders, truncated })
         })
         .await?)
 }
@@ -211,7 +219,9 @@ pub async fn per_slot(
     to: i64,
 ) -> Result<(Vec<Counters>, Vec<Counters>), ServiceError> {
     let Some(first) = starts.first().copied() else { return Ok((Vec::new(), Vec::new())) };
-    let span = to - first;
+    // Whole slots back, so that each earlier point lines up with one of this period.
+    let slot_ms = starts.get(1).map_or(to - first, |second| second - first);
+    let span = slot_ms * i64::try_from(starts.len()).unwrap_or(1);
     let brand = brand.to_owned();
     let rows =
         app.store.read(move |conn| rollups::of_brand_per(conn, &brand, dimensions, hourly, (first - span, to))).await?;

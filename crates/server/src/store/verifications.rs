@@ -284,13 +284,13 @@ pub fn review_note(conn: &mut dyn Conn, brand: &str, id: &str) -> Result<Option<
     }
 }
 
-/// The latest verification of each of a brand's orders `order_ids` (those that have one).
+/// The verifications of a brand's orders `order_ids`, oldest first.
 pub fn facts_of_orders(
     conn: &mut dyn Conn,
     brand: &str,
     order_ids: &[&str],
 ) -> Result<Vec<crate::records::order::OrderFacts>, StoreError> {
-    let mut facts: Vec<crate::records::order::OrderFacts> = Vec::new();
+    let mut facts = Vec::new();
     for chunk in order_ids.chunks(200) {
         let listed: Vec<String> = (2..2 + chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
@@ -310,8 +310,6 @@ pub fn facts_of_orders(
                 reasons: row.parsed("risk_reasons", parse_reasons)?,
                 amount: Money::from_minor(row.int("amount_minor")?, currency),
             };
-            // Oldest first: a later verification of the same order replaces an earlier one.
-            facts.retain(|f| f.order_id != order.order_id);
             facts.push(order);
         }
     }

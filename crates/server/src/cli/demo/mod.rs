@@ -221,6 +221,12 @@ pub async fn run(args: DemoArgs, now: Timestamp) -> anyhow::Result<()> {
         "  dashboards     {base_url}/admin  (admin / {}; the second factor's code is shown on its page)",
         admin_password.as_deref().unwrap_or("?")
     );
+    println!(
+        "  fraud trends   {base_url}/admin/market?brand=nordtel&days=28  (against the other brands and published figures)"
+    );
+    println!(
+        "  report         {base_url}/admin/report?brand=nordtel  (the month for management; print it or save it as PDF)"
+    );
     println!("  API            {base_url}/openapi.json");
     println!("  metrics        {metrics_url}  (Prometheus, this machine only)");
     for b in &brands {

@@ -79,6 +79,9 @@ pub fn csv_response(csv: String, filename: &str) -> Response {
     response
 }
 
+/// Hourly points for longer periods would be too many to tell apart.
+const MAX_DAYS_BY_HOUR: i64 = 7;
+
 /// How long one point of a page's trends is.
 #[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -97,9 +100,14 @@ impl Every {
     pub fn hours_to_weeks(&self, days: i64) -> Result<Grain, PageError> {
         match self.every() {
             None => Ok(Grain::for_days_by_hour(days)),
-            Some(name) => Grain::parse(name)
-                .filter(|g| *g != Grain::Month)
-                .ok_or_else(|| PageError::bad_request("`every` must be hour, day or week.")),
+            Some(name) => match Grain::parse(name).filter(|g| *g != Grain::Month) {
+                // More points than a chart can show apart.
+                Some(Grain::Hour) if days > MAX_DAYS_BY_HOUR => {
+                    Err(PageError::bad_request("Points per hour are for periods of up to 7 days."))
+                }
+                Some(grain) => Ok(grain),
+                None => Err(PageError::bad_request("`every` must be hour, day or week.")),
+            },
         }
     }
 }

@@ -109,10 +109,12 @@ pub fn summarise(periods: &Tallies, metric: MarketMetric, currency: &str) -> Met
         own_change: percent_change(own_change),
         others: shown(now.others()),
         others_change: percent_change(others_change),
-        contributors: now.others.map_or_else(
-            || format!("fewer than {} other brands with figures", compare::MIN_OTHER_BRANDS),
-            |(_, n)| format!("{n} other brands"),
-        ),
+        // How many exactly would tell when single brands were active.
+        contributors: if now.others.is_some() {
+            format!("at least {} other brands", compare::MIN_OTHER_BRANDS)
+        } else {
+            format!("fewer than {} other brands with figures, or one dominates", compare::MIN_OTHER_BRANDS)
+        },
         difference: signed(now.difference(), ""),
         verdict: against_market(own_change, others_change),
     }
@@ -358,14 +360,12 @@ pub async fn market_csv(
     let currency = app.settings.market.exchange_rates.base().code().to_owned();
     let c = comparison(&app, &loaded, grain, &read);
     let number = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
-    let mut csv =
-        String::from("period_start,every,metric,unit,brand,other_brands,difference,other_brands_contributing\r\n");
+    let mut csv = String::from("period_start,every,metric,unit,brand,other_brands,difference\r\n");
     for metric in MarketMetric::ALL {
         for ((start, own), others) in c.starts.iter().zip(&c.slots.own).zip(&c.slots.others) {
             let p = Compared::of(own, others, metric);
-            let contributing = p.others.map(|(_, n)| n.to_string()).unwrap_or_default();
             csv.push_str(&format!(
-                "{},{},{},{},{},{},{},{contributing}\r\n",
+                "{},{},{},{},{},{},{}\r\n",
                 crate::clock::day(*start),
                 grain.as_str(),
                 metric.as_str(),

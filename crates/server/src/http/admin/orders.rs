@@ -145,6 +145,8 @@ struct OrdersPage {
     providers: Vec<String>,
     /// Orders that match, and those shown of them.
     matching: usize,
+    /// More events were there than were read: the count is of the latest ones.
+    truncated: bool,
     rows: Vec<OrderRow>,
 }
 
@@ -174,7 +176,8 @@ pub async fn orders(
     }
     let to = from + span_days * DAY_MS;
     let behind = dashboards::orders_behind(&app, brand.slug.as_str(), figure, from, to).await?;
-    let all: Vec<OrderRow> = behind.into_iter().map(OrderRow::of).collect();
+    let truncated = behind.truncated;
+    let all: Vec<OrderRow> = behind.orders.into_iter().map(OrderRow::of).collect();
     let filters = Filters::of(&query);
     let countries = choices(&all, |r| vec![r.country.clone()]);
     let decisions = choices(&all, |r| vec![r.decision.clone()]);
@@ -196,6 +199,7 @@ pub async fn orders(
         reasons,
         providers,
         matching: matching.len(),
+        truncated,
         rows: matching.into_iter().take(SHOWN).collect(),
     }
     .render();

@@ -144,7 +144,8 @@ async fn report(app: &App, user: &SignedIn, brand: &str, month: Month) -> Result
     let filter = AlertFilter { from: month.before, to: month.end, status: None, rule: None, severity: None };
     let raised = manage::list(&app.store, &user.actor(), brand, filter).await?;
     let in_month = |a: &&Alert| a.raised_at >= month.start && a.raised_at < month.end;
-    let alerts_before = raised.iter().filter(|a| a.raised_at < month.start).count();
+    // The list also holds older alerts still open: only those raised in each month count.
+    let alerts_before = raised.iter().filter(|a| (month.before..month.start).contains(&a.raised_at)).count();
     let alerts: Vec<AlertLine> = raised
         .iter()
         .filter(in_month)
@@ -265,8 +266,8 @@ pub async fn report_csv(
         csv.push_str(&format!("market,{},{unit},{},,{}\r\n", m.slug, field(&m.own), field(&m.others)));
     }
     for a in &report.alerts {
-        let title = field(a.title);
-        csv.push_str(&format!("alerts,#{} {title} {},{},{},,\r\n", a.id, field(&a.key), a.severity, a.raised));
+        let alert = field(&format!("#{} {} {}", a.id, a.title, a.key));
+        csv.push_str(&format!("alerts,{},{},{},,\r\n", alert.trim_end(), a.severity, a.raised));
     }
     Ok(csv_response(csv, &format!("{}-report-{key}.csv", brand.slug)))
 }
