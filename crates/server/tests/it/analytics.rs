@@ -302,7 +302,7 @@ async fn losses_avoided_are_the_stopped_value_at_the_fraud_share_before_2fa(db: 
     assert!(fraud.html.contains("<strong>2 orders</strong>") && fraud.html.contains(">B-1</a>"), "{}", fraud.html);
     assert!(!fraud.html.contains(">B-2</a>"), "a completed order among the fraud");
     for bad in
-        ["figure=fraud&from=2026-01-01", "figure=stopped&from=yesterday", "figure=stopped&from=2026-01-01&days=400"]
+        ["figure=fraud&from=2026-01-01", "figure=stopped&from=yesterday", "figure=stopped&from=2026-01-01&days=32"]
     {
         assert_eq!(
             browser.get(&format!("/admin/orders?brand=alpha&{bad}")).await.status,

@@ -20,9 +20,12 @@ use crate::service::dashboards::{self, Behind};
 /// Where the orders behind `figure` in `[from, to)` are listed (whole UTC days covering it).
 pub fn link(brand: &str, figure: Figure, from: i64, to: i64) -> String {
     let first = crate::analytics::day_of(from);
-    let days = ((to - first + DAY_MS - 1) / DAY_MS).max(1);
+    let days = ((to - first + DAY_MS - 1) / DAY_MS).clamp(1, MAX_DAYS);
     format!("/admin/orders?brand={brand}&figure={}&from={}&days={days}", figure.as_str(), crate::clock::day(first))
 }
+
+/// The longest span listed at once.
+const MAX_DAYS: i64 = 31;
 
 /// Orders listed at most.
 const SHOWN: usize = 200;
@@ -38,7 +41,7 @@ pub struct OrdersQuery {
     figure: String,
     /// The first day (UTC), `YYYY-MM-DD`.
     from: String,
-    /// How many days from it (1–366, default 1).
+    /// How many days from it (1–31, default 1).
     days: Option<i64>,
     /// Only orders whose number is of this country (ISO 3166, e.g. `DE`).
     country: Option<String>,
@@ -171,8 +174,9 @@ pub async fn orders(
     let from = crate::clock::parse_day(&query.from)
         .ok_or_else(|| PageError::bad_request("`from` must be a day like 2026-11-30."))?;
     let span_days = query.days.unwrap_or(1);
-    if !(1..=366).contains(&span_days) {
-        return Err(PageError::bad_request("`days` must be 1 to 366."));
+    // A longer span would read too much of the event log for one page.
+    if !(1..=MAX_DAYS).contains(&span_days) {
+        return Err(PageError::bad_request("`days` must be 1 to 31."));
     }
     let to = from + span_days * DAY_MS;
     let behind = dashboards::orders_behind(&app, brand.slug.as_str(), figure, from, to).await?;
