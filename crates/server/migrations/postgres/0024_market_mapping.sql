@@ -9,7 +9,7 @@ DELETE FROM rollups_daily;
 DELETE FROM rollups_minutely;
 UPDATE rollup_state SET last_event_id = 0 WHERE id = 1;
 
--- The orders behind a dashboard figure: a brand's events of a few types in a span of days.
-CREATE INDEX events_brand_type_at ON events (brand, type, at);
+-- (No index by event type: loading ten million events took 568 s with one instead of 88 s. The
+-- orders behind a figure walk the brand's events of at most 31 days by (brand, at).)
 -- The market comparison reads every brand's daily counters of a span.
 CREATE INDEX rollups_daily_day ON rollups_daily (day, dimension);

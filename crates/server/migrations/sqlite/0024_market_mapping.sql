@@ -9,8 +9,8 @@ DELETE FROM rollups_daily;
 DELETE FROM rollups_minutely;
 UPDATE rollup_state SET last_event_id = 0 WHERE id = 1;
 
--- (No index by event type here: on SQLite a fourth index on the event log made the writer wait
--- past its busy timeout for the WAL checkpoint under sustained load; the orders behind a figure
--- walk the brand's events of at most 31 days by (brand, at).)
+-- (No index by event type: a fourth index on the event log made the writer wait past its busy
+-- timeout for the WAL checkpoint under sustained load. The orders behind a figure walk the
+-- brand's events of at most 31 days by (brand, at).)
 -- The market comparison reads every brand's daily counters of a span.
 CREATE INDEX rollups_daily_day ON rollups_daily (day, dimension);

@@ -138,7 +138,7 @@ pub fn latest_of_brand(conn: &mut dyn Conn, brand: &str, limit: i64) -> Result<V
 }
 
 /// A brand's events of `types` in `[from, to)`, newest first, at most `limit` (the orders behind
-/// a dashboard figure).
+/// a dashboard figure): read through the (brand, at) index, so callers keep the span short.
 pub fn of_types_between(
     conn: &mut dyn Conn,
     brand: &str,
