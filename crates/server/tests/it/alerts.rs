@@ -44,9 +44,10 @@ fn alert_rows(html: &str) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// Waits (at most 30 s) until the receiver has an event of `kind`.
+/// Waits (at most 90 s: the evaluator first judges a week of history, slow on a loaded machine)
+/// until the receiver has an event of `kind`.
 async fn wait_for_event(receiver: &Receiver, kind: &str) -> Value {
-    for _ in 0..600 {
+    for _ in 0..1800 {
         if let Some(found) = receiver.received().await.into_iter().find(|r| r["type"] == kind) {
             return found;
         }

@@ -176,7 +176,8 @@ async fn an_approved_review_is_decided_once_with_a_receipt_that_says_so(db: Db) 
     let events = events(&server, &id).await;
     let reviewed: Vec<_> = events.iter().filter(|(kind, _)| kind.starts_with("review.")).collect();
     assert_eq!(reviewed.len(), 1, "{events:?}");
-    assert_eq!(reviewed[0], &("review.approved".to_owned(), json!({ "actor_role": "analyst", "with_note": true })));
+    let decided_attrs = json!({ "actor_role": "analyst", "with_note": true, "amount": 84_900, "currency": "EUR" });
+    assert_eq!(reviewed[0], &("review.approved".to_owned(), decided_attrs));
     assert!(!events.iter().any(|(_, attrs)| attrs.to_string().contains("Example")));
 
     let mut auditor = Browser::new(&server);
