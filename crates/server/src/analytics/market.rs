@@ -111,9 +111,9 @@ impl Tally {
 /// by: the figure would be mostly that brand's own.
 pub const MAX_SHARE_OF_ONE: f64 = 0.6;
 
-/// The other brands' figure together, and how many contributed: only brands with something to
-/// divide by count, only where at least `MIN_OTHER_BRANDS` of them do and none dominates.
-pub fn others_figure(others: &[Tally], metric: MarketMetric) -> Option<(f64, usize)> {
+/// The other brands' figure together: only brands with something to divide by count, only where
+/// at least `MIN_OTHER_BRANDS` of them do and none dominates.
+pub fn others_figure(others: &[Tally], metric: MarketMetric) -> Option<f64> {
     let contributing: Vec<&Tally> = others.iter().filter(|t| t.figure(metric).is_some()).collect();
     if contributing.len() < MIN_OTHER_BRANDS {
         return None;
@@ -124,7 +124,7 @@ pub fn others_figure(others: &[Tally], metric: MarketMetric) -> Option<(f64, usi
     if contributing.iter().any(|t| t.base(metric) as f64 > MAX_SHARE_OF_ONE * total) {
         return None;
     }
-    Some((together.figure(metric)?, contributing.len()))
+    together.figure(metric)
 }
 
 /// Change from `before` to `now` in per cent; `None` without both or from zero.
@@ -252,15 +252,12 @@ pub fn year_of(at: i64) -> i32 {
 /// Daily counters of every brand: (day, brand, dimension, value, sum).
 pub type DailyRow = (i64, String, String, String, i64);
 
-/// The brand's and the other brands' tallies per slot (`starts` from `Grain::slot_starts`) and
-/// over all of them.
+/// The brand's and the other brands' tallies per slot (`starts` from `Grain::slot_starts`).
 #[derive(Debug, Default)]
 pub struct Tallies {
     pub own: Vec<Tally>,
     /// Per slot, one tally per other brand (unnamed).
     pub others: Vec<Vec<Tally>>,
-    pub own_total: Tally,
-    pub others_total: Vec<Tally>,
 }
 
 pub fn tally(rows: &[DailyRow], own: &str, starts: &[i64], rates: &ExchangeRates) -> Tallies {
@@ -269,26 +266,16 @@ pub fn tally(rows: &[DailyRow], own: &str, starts: &[i64], rates: &ExchangeRates
         let Some(slot) = starts.partition_point(|s| s <= day).checked_sub(1) else { continue };
         per_brand.entry((brand.as_str(), slot)).or_default().count(dimension, value, *n, rates);
     }
-    let mut tallies = Tallies {
-        own: vec![Tally::default(); starts.len()],
-        others: vec![Vec::new(); starts.len()],
-        ..Tallies::default()
-    };
-    let mut others_total: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut tallies = Tallies { own: vec![Tally::default(); starts.len()], others: vec![Vec::new(); starts.len()] };
     for ((brand, slot), tally) in per_brand {
         if brand == own {
-            tallies.own_total.add(&tally);
             if let Some(in_slot) = tallies.own.get_mut(slot) {
                 *in_slot = tally;
             }
-        } else {
-            others_total.entry(brand).or_default().add(&tally);
-            if let Some(in_slot) = tallies.others.get_mut(slot) {
-                in_slot.push(tally);
-            }
+        } else if let Some(in_slot) = tallies.others.get_mut(slot) {
+            in_slot.push(tally);
         }
     }
-    tallies.others_total = others_total.into_values().collect();
     tallies
 }
 
@@ -450,7 +437,7 @@ mod tests {
         let two = [orders(1), orders(3), Tally::default()];
         assert_eq!(others_figure(&two, MarketMetric::ConfirmedFraud), None, "a brand without orders does not count");
         let three = [orders(1), orders(3), orders(5)];
-        assert_eq!(others_figure(&three, MarketMetric::ConfirmedFraud), Some((30.0, 3)));
+        assert_eq!(others_figure(&three, MarketMetric::ConfirmedFraud), Some(30.0));
         let big = tally_of(&[("outcome", "completed", 1000)]);
         let dominated = [orders(1), orders(3), big];
         assert_eq!(others_figure(&dominated, MarketMetric::ConfirmedFraud), None, "mostly one brand's own figure");
@@ -500,7 +487,6 @@ mod tests {
         let tallies = tally(&rows, "own", &[0, DAY_MS], &rates());
         assert_eq!((tallies.own[0].orders, tallies.own[1].orders), (1, 102));
         assert_eq!(tallies.others[1].iter().map(|t| t.orders).collect::<Vec<_>>(), [5, 7]);
-        assert_eq!((tallies.own_total.orders, tallies.others_total.len()), (103, 2));
     }
 
     #[test]

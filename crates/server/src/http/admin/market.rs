@@ -58,7 +58,7 @@ fn percent_change(value: Option<f64>) -> String {
 /// The brand's figure, the others' (and how many contributed) and the difference.
 struct Compared {
     own: Option<f64>,
-    others: Option<(f64, usize)>,
+    others: Option<f64>,
 }
 
 impl Compared {
@@ -73,12 +73,8 @@ impl Compared {
         Self::of(tallies.own.get(slot).unwrap_or(&nothing), others, metric)
     }
 
-    fn others(&self) -> Option<f64> {
-        self.others.map(|(figure, _)| figure)
-    }
-
     fn difference(&self) -> Option<f64> {
-        Some(self.own? - self.others()?)
+        Some(self.own? - self.others?)
     }
 }
 
@@ -100,14 +96,14 @@ pub struct MetricSummary {
 /// The summary of `metric` from tallies of two slots: the period before, then the period.
 pub fn summarise(periods: &Tallies, metric: MarketMetric, currency: &str) -> MetricSummary {
     let (before, now) = (Compared::in_slot(periods, 0, metric), Compared::in_slot(periods, 1, metric));
-    let (own_change, others_change) = (change(before.own, now.own), change(before.others(), now.others()));
+    let (own_change, others_change) = (change(before.own, now.own), change(before.others, now.others));
     MetricSummary {
         slug: metric.as_str(),
         label: metric.label(),
         unit: metric.unit(currency),
         own: shown(now.own),
         own_change: percent_change(own_change),
-        others: shown(now.others()),
+        others: shown(now.others),
         others_change: percent_change(others_change),
         // How many exactly would tell when single brands were active.
         contributors: if now.others.is_some() {
@@ -151,6 +147,21 @@ fn comparison(app: &App, loaded: &Loaded, grain: Grain, read: &MarketRead) -> Co
     }
 }
 
+/// What both the page and its CSV start from: the comparison at the asked grain, what was read
+/// (the published figures too, if `published`), and the currency losses are compared in.
+async fn compared(
+    app: &App,
+    loaded: &Loaded,
+    query: &Every,
+    published: bool,
+) -> Result<(Comparison, MarketRead, String), PageError> {
+    let grain = grain(query, loaded.days)?;
+    let span = (loaded.from - (loaded.to - loaded.from), loaded.to);
+    let read = dashboards::market(app, &loaded.brand, span, published).await?;
+    let currency = app.settings.market.exchange_rates.base().code().to_owned();
+    Ok((comparison(app, loaded, grain, &read), read, currency))
+}
+
 /// Tallies of the period before (from `before`) and of the period (from `from`).
 pub fn periods(app: &App, brand: &str, (before, from): (i64, i64), read: &MarketRead) -> Tallies {
     compare::tally(&read.daily, brand, &[day_of(before), day_of(from)], &app.settings.market.exchange_rates)
@@ -187,7 +198,7 @@ fn metric_view(c: &Comparison, metric: MarketMetric, (brand, brand_name): (&str,
                 name: "Other brands".into(),
                 description: format!("together, where at least {} contribute", compare::MIN_OTHER_BRANDS),
                 style: Style::Others,
-                values: per_slot.iter().map(Compared::others).collect(),
+                values: per_slot.iter().map(|p| p.others).collect(),
                 links: Vec::new(),
             },
         ],
@@ -198,7 +209,7 @@ fn metric_view(c: &Comparison, metric: MarketMetric, (brand, brand_name): (&str,
         .into_iter()
         .zip(&per_slot)
         .zip(links)
-        .map(|((label, p), link)| ([label, shown(p.own), shown(p.others()), signed(p.difference(), "")], link))
+        .map(|((label, p), link)| ([label, shown(p.own), shown(p.others), signed(p.difference(), "")], link))
         .collect();
     MetricView { summary, chart, rows }
 }
@@ -319,11 +330,8 @@ pub async fn market(
     Scoped(loaded): Scoped,
     Query(query): Query<Every>,
 ) -> Result<Response, PageError> {
-    let grain = grain(&query, loaded.days)?;
-    let read =
-        dashboards::market(&app, &loaded.brand, (loaded.from - (loaded.to - loaded.from), loaded.to), true).await?;
-    let currency = app.settings.market.exchange_rates.base().code().to_owned();
-    let c = comparison(&app, &loaded, grain, &read);
+    let (c, read, currency) = compared(&app, &loaded, &query, true).await?;
+    let grain = c.grain;
     let names = (loaded.brand.as_str(), loaded.brand_name.as_str());
     let metrics = MarketMetric::ALL.iter().map(|m| metric_view(&c, *m, names, &currency)).collect();
     let published = published_views(&app, &read, &loaded.brand, &loaded.brand_name);
@@ -354,11 +362,8 @@ pub async fn market_csv(
     Scoped(loaded): Scoped,
     Query(query): Query<Every>,
 ) -> Result<Response, PageError> {
-    let grain = grain(&query, loaded.days)?;
-    let read =
-        dashboards::market(&app, &loaded.brand, (loaded.from - (loaded.to - loaded.from), loaded.to), false).await?;
-    let currency = app.settings.market.exchange_rates.base().code().to_owned();
-    let c = comparison(&app, &loaded, grain, &read);
+    let (c, _, currency) = compared(&app, &loaded, &query, false).await?;
+    let grain = c.grain;
     let number = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
     let mut csv = String::from("period_start,every,metric,unit,brand,other_brands,difference\r\n");
     for metric in MarketMetric::ALL {
@@ -371,7 +376,7 @@ pub async fn market_csv(
                 metric.as_str(),
                 metric.unit(&currency).replace(',', ""),
                 number(p.own),
-                number(p.others()),
+                number(p.others),
                 number(p.difference()),
             ));
         }
