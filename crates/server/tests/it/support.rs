@@ -34,9 +34,16 @@ pub fn now() -> orderguard_domain::clock::Timestamp {
     orderguard::clock::Clock::default().now()
 }
 
-/// A port free on loopback now (for a server started as its own process).
+/// A port free on loopback now (for a server started as its own process). Below Linux's
+/// ephemeral range (32768–60999), so that no outgoing connection takes it before the server binds.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    loop {
+        let token = orderguard::ids::random_token(4);
+        let port = 20_000 + token.bytes().fold(0_u16, |n, b| n.wrapping_mul(31).wrapping_add(u16::from(b))) % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 pub struct TempDir(pub PathBuf);
