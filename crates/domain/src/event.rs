@@ -6,6 +6,11 @@
 //!
 //! Amounts are in minor units of `currency` (cents for EUR); times are RFC 3339 or Unix ms where
 //! named `_ms`; latencies are milliseconds.
+//!
+//! The events that start or end a verification (see `EventKind::carries_slice`) also carry
+//! `slice`: `country` (ISO 3166 of the number, absent when unknown), `decision` and `reasons` of
+//! the verification's risk assessment, so that the dashboards can follow the outcomes of one
+//! country, decision or reason over time.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +19,7 @@ pub enum EventKind {
     /// A verification was started. `amount`, `currency`, `locale`, `phone_region` (ISO 3166 of
     /// the number, absent when unknown), `number_type`, `hardware` (the order has hardware),
     /// `phone_verified` and `phone_changed_at` (what the identity service said of the number).
+    /// And `slice` (the module says what it holds).
     #[serde(rename = "verification.created")]
     VerificationCreated,
     /// The risk rules decided. `decision` (`allow`, `review`, `deny`), `score`, `reasons` (reason
@@ -24,6 +30,7 @@ pub enum EventKind {
     RiskAssessed,
     /// Ended without a code: the risk rules denied it or a hard limit refused it. `reasons`,
     /// `amount`, `currency`, `retry_after_seconds` (when a limit refused).
+    /// And `slice` (the module says what it holds).
     #[serde(rename = "verification.blocked")]
     VerificationBlocked,
     /// The code's SMS was queued. `message_id`.
@@ -56,22 +63,28 @@ pub enum EventKind {
     CheckFailed,
     /// The right code: the order is confirmed. `attempts`, `resends`, `seconds_since_sent`,
     /// `phone_region` (per country, the pumping alert counts the codes that were typed).
+    /// And `slice` (the module says what it holds).
     #[serde(rename = "verification.approved")]
     VerificationApproved,
     /// The last attempt was wrong. `attempts`, `risk` (the decision), `amount`, `currency`.
+    /// And `slice` (the module says what it holds).
     #[serde(rename = "verification.failed")]
     VerificationFailed,
     /// A new code went out; the old one stopped working. `resend` (its number), `message_id`.
+    /// And `slice` (the module says what it holds).
     #[serde(rename = "verification.resent")]
     VerificationResent,
     /// The customer or shop aborted. `with_reason` (whether a reason was given; the reason itself
     /// stays with the verification, where it can be erased).
+    /// And `slice` (the module says what it holds).
     #[serde(rename = "verification.canceled")]
     VerificationCanceled,
     /// Nobody came back in time: abandoned. `attempts`, `resends`.
+    /// And `slice` (the module says what it holds).
     #[serde(rename = "verification.expired")]
     VerificationExpired,
     /// No provider could send the code. `reason`.
+    /// And `slice` (the module says what it holds).
     #[serde(rename = "verification.undeliverable")]
     VerificationUndeliverable,
     /// The identity service failed or refused the customer's token (no verification exists yet).
@@ -84,6 +97,7 @@ pub enum EventKind {
     OrderOutcomeReported,
     /// A `review` decision held the order: no code was sent; an analyst decides. `reasons`,
     /// `expires_at` (when the hold ends undecided).
+    /// And `slice` (the module says what it holds).
     #[serde(rename = "verification.held")]
     VerificationHeld,
     /// An analyst approved a held order (the customer was verified another way).
@@ -190,6 +204,23 @@ impl EventKind {
         Self::AlertAcknowledged,
         Self::AlertResolved,
     ];
+
+    /// The verification's start, its resends and the ways it ends: the dashboards split these by
+    /// the verification's country, risk decision and reasons (their `slice` attribute).
+    pub fn carries_slice(self) -> bool {
+        matches!(
+            self,
+            Self::VerificationCreated
+                | Self::VerificationApproved
+                | Self::VerificationFailed
+                | Self::VerificationExpired
+                | Self::VerificationCanceled
+                | Self::VerificationBlocked
+                | Self::VerificationHeld
+                | Self::VerificationUndeliverable
+                | Self::VerificationResent
+        )
+    }
 
     /// The name in the event log, the dashboards and webhooks: `verification.created`.
     pub fn as_str(self) -> &'static str {

@@ -111,6 +111,11 @@ const DELIVERY_STATUS: Attribute =
     always("status", String, "The provider's status, in words (`delivered`, `expired`, …).");
 const DELIVERY_ERROR_CODE: Attribute = or_null("error_code", String, "The provider's error code, if it gave one.");
 
+const SLICE: Attribute = always(
+    "slice",
+    Object,
+    "The verification's `country` (ISO 3166, `null` when unknown), risk `decision` and `reasons`.",
+);
 const PHONE_REGION: Attribute = or_null("phone_region", String, "The number's ISO 3166 region; `null` when unknown.");
 
 const VERIFICATION_CREATED: &[Attribute] = &[
@@ -126,6 +131,7 @@ const VERIFICATION_CREATED: &[Attribute] = &[
         String,
         "When the identity service says the number last changed (RFC 3339); `null` when it does not say.",
     ),
+    SLICE,
 ];
 
 const RISK_ASSESSED: &[Attribute] = &[
@@ -156,6 +162,7 @@ const VERIFICATION_BLOCKED: &[Attribute] = &[
         Integer,
         "When a hard limit refused: seconds until a new verification can succeed.",
     ),
+    SLICE,
 ];
 
 const SMS_QUEUED: &[Attribute] = &[MESSAGE_ID];
@@ -231,6 +238,7 @@ const VERIFICATION_APPROVED: &[Attribute] = &[
     always("seconds_since_sent", Integer, "Seconds from the last code sent to the right one typed."),
     RELAY,
     PHONE_REGION,
+    SLICE,
 ];
 
 const VERIFICATION_FAILED: &[Attribute] = &[
@@ -238,20 +246,24 @@ const VERIFICATION_FAILED: &[Attribute] = &[
     always("risk", String, "The risk decision of the verification: `allow`, `review`, `deny`."),
     AMOUNT,
     CURRENCY,
+    SLICE,
 ];
 
 const VERIFICATION_RESENT: &[Attribute] = &[
     always("resend", Integer, "The number of this resend, from 1."),
     always("message_id", String, "orderguard's id of the new SMS."),
+    SLICE,
 ];
 
-const VERIFICATION_CANCELED: &[Attribute] =
-    &[always("with_reason", Boolean, "Whether a reason was given (the reason itself stays with the verification).")];
+const VERIFICATION_CANCELED: &[Attribute] = &[
+    always("with_reason", Boolean, "Whether a reason was given (the reason itself stays with the verification)."),
+    SLICE,
+];
 
-const VERIFICATION_EXPIRED: &[Attribute] = &[ATTEMPTS, RESENDS];
+const VERIFICATION_EXPIRED: &[Attribute] = &[ATTEMPTS, RESENDS, SLICE];
 
 const VERIFICATION_UNDELIVERABLE: &[Attribute] =
-    &[always("reason", String, "Why no provider could send the code, in words.")];
+    &[always("reason", String, "Why no provider could send the code, in words."), SLICE];
 
 const IDENTITY_FAILED: &[Attribute] = &[
     always("connector", String, "The brand's identity connector."),
@@ -280,7 +292,7 @@ const ORDER_OUTCOME_REPORTED: &[Attribute] = &[
     ),
 ];
 
-const VERIFICATION_HELD: &[Attribute] = &[REASONS, EXPIRES_AT, RELAY];
+const VERIFICATION_HELD: &[Attribute] = &[REASONS, EXPIRES_AT, RELAY, SLICE];
 
 const REVIEW_DECIDED: &[Attribute] = &[ACTOR_ROLE, WITH_NOTE];
 

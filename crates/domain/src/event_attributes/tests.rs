@@ -146,3 +146,11 @@ fn schema_types_are_json_schema_names() {
     assert_eq!(Integer.json_schema_type(), "integer");
     assert_eq!(Object.item_type(), None);
 }
+
+#[test]
+fn the_kinds_that_carry_a_slice_say_so() {
+    for kind in EventKind::ALL {
+        let has = kind.attributes().iter().any(|a| a.name == "slice");
+        assert_eq!(has, kind.carries_slice(), "{kind}");
+    }
+}

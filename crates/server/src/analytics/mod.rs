@@ -5,6 +5,7 @@
 pub mod drill;
 pub mod market;
 pub mod prevented;
+pub mod slice;
 
 use orderguard_domain::risk::RiskReason;
 use serde_json::Value;
@@ -96,6 +97,7 @@ pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String, i64)>
         listed.filter_map(Value::as_str).map(str::to_owned)
     };
     let mut counted = vec![("event", kind.to_owned())];
+    counted.extend(slice::dimensions(kind, attrs));
     let mut summed = Vec::new();
     match kind {
         "verification.created" => {

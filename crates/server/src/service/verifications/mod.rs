@@ -37,7 +37,18 @@ use crate::store::verifications as store;
 const MAX_RETRIES: usize = 8;
 
 /// An event of `v`, at `at`.
-pub(crate) fn event(v: &VerificationRecord, kind: EventKind, at: Timestamp, attrs: serde_json::Value) -> NewEvent<'_> {
+pub(crate) fn event(
+    v: &VerificationRecord,
+    kind: EventKind,
+    at: Timestamp,
+    mut attrs: serde_json::Value,
+) -> NewEvent<'_> {
+    if let Some(fields) = attrs.as_object_mut().filter(|_| kind.carries_slice()) {
+        let slice = serde_json::json!({
+            "country": v.phone_region, "decision": v.risk.decision, "reasons": v.risk.reasons,
+        });
+        fields.insert("slice".into(), slice);
+    }
     NewEvent::of_verification(v.brand.as_str(), &v.id, &v.order_id, kind, at, attrs)
 }
 
