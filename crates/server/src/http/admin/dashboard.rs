@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use super::chart::{Line, LineChart, Style};
 use super::{AdminUser, visible_brand};
 use crate::analytics::market::Grain;
+use crate::analytics::slice::Slice;
 use crate::app::App;
-use crate::http::error::PageError;
+use crate::http::error::{PageError, capitalised};
 use crate::service::dashboards::{self, Counters};
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -77,6 +78,33 @@ pub fn csv_response(csv: String, filename: &str) -> Response {
         headers.insert(header::CONTENT_DISPOSITION, disposition);
     }
     response
+}
+
+/// The part of the brand's verifications a page is narrowed to.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SliceQuery {
+    /// Only verifications of one country, risk decision or risk reason: `country:DE`,
+    /// `decision:deny`, `reason:velocity_number`.
+    slice: Option<String>,
+}
+
+impl SliceQuery {
+    pub fn slice(&self) -> Result<Option<Slice>, PageError> {
+        let given = self.slice.as_deref().filter(|s| !s.trim().is_empty());
+        given.map(Slice::parse).transpose().map_err(|e| PageError::bad_request(capitalised(&e.to_string())))
+    }
+}
+
+/// The counters of a slice as the whole brand's read (`event` by type).
+pub fn narrowed(counters: &Counters, slice: &Slice) -> Counters {
+    let mut narrowed = Counters::new();
+    for ((dimension, value), count) in counters {
+        if let Some(event) = slice.event_of(dimension, value) {
+            *narrowed.entry(("event".to_owned(), event.to_owned())).or_default() += count;
+        }
+    }
+    narrowed
 }
 
 /// Hourly points for longer periods would be too many to tell apart.

@@ -9,15 +9,19 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::dashboard::{Every, Loaded, OverviewQuery, Scoped, csv_response, percent, slots_of, trend_chart};
+use super::dashboard::{
+    Every, Loaded, OverviewQuery, Scoped, SliceQuery, csv_response, narrowed, percent, slots_of, trend_chart,
+};
 use super::market::slot_label;
 use super::{orders, page};
 use crate::analytics::drill::Figure;
 use crate::analytics::market::Grain;
+use crate::analytics::slice::Slice;
 use crate::analytics::{self, OverviewLine};
 use crate::app::App;
-use crate::http::error::PageError;
+use crate::http::error::{PageError, capitalised};
 use crate::service::dashboards::{self, Counters, get};
+use orderguard_domain::risk::Decision;
 
 struct Line {
     metric: &'static str,
@@ -59,11 +63,17 @@ struct Trends {
     rows: Vec<(String, i64, Vec<String>)>,
 }
 
-fn trends(brand: &str, grain: Grain, starts: &[i64], to: i64, (now, before): (&[Counters], &[Counters])) -> Trends {
+fn trends(
+    link: &dyn Fn(Figure, i64, i64) -> String,
+    grain: Grain,
+    starts: &[i64],
+    to: i64,
+    (now, before): (&[Counters], &[Counters]),
+) -> Trends {
     let labels: Vec<String> = starts.iter().map(|s| slot_label(grain, *s)).collect();
     let links = |figure: Figure| -> Vec<String> {
         let ends = starts.iter().skip(1).copied().chain([to]);
-        starts.iter().zip(ends).map(|(from, end)| orders::link(brand, figure, *from, end)).collect()
+        starts.iter().zip(ends).map(|(from, end)| link(figure, *from, end)).collect()
     };
     let started = |c: &Counters| get(c, "event", "verification.created");
     let share =
@@ -111,6 +121,36 @@ struct OverviewPage {
     previous_median: String,
     trends: Trends,
     trend_labels: [&'static str; 5],
+    /// The slice shown (`slice` parameter), empty for all, and what can be chosen.
+    slice: String,
+    slices: Vec<(&'static str, Vec<(String, String)>)>,
+}
+
+/// What the overview can be narrowed to: the countries and risk reasons counted in the period,
+/// and the decisions, as (group, [(`slice` parameter, label)]).
+fn slice_choices(current: &Counters) -> Vec<(&'static str, Vec<(String, String)>)> {
+    let counted = |dimension: &str| {
+        let mut values: Vec<String> =
+            current.iter().filter(|((d, _), n)| d == dimension && **n > 0).map(|((_, v), _)| v.clone()).collect();
+        values.sort();
+        values
+    };
+    let choice = |slice: Slice, label: String| (slice.param(), label);
+    let countries = counted("country").into_iter().filter_map(|c| Slice::parse(&format!("country:{c}")).ok());
+    let reasons = counted("risk_reason").into_iter().filter_map(|r| Slice::parse(&format!("reason:{r}")).ok());
+    vec![
+        ("Country", countries.map(|s| choice(s.clone(), s.value().to_owned())).collect()),
+        ("Decision", Decision::ALL.into_iter().map(|d| choice(Slice::Decision(d), d.as_str().to_owned())).collect()),
+        ("Risk reason", reasons.map(|s| choice(s.clone(), s.value().replace('_', " "))).collect()),
+    ]
+}
+
+/// A brand's counters and the period before's, narrowed to `slice` when one is asked for.
+fn narrow(slice: Option<&Slice>, current: &Counters, previous: Counters) -> (Counters, Counters) {
+    match slice {
+        Some(slice) => (narrowed(current, slice), narrowed(&previous, slice)),
+        None => (current.clone(), previous),
+    }
 }
 
 /// Median seconds from the code's SMS to the approval.
@@ -127,15 +167,15 @@ fn seconds(median: Option<i64>) -> String {
     median.map_or_else(|| "–".to_owned(), |s| format!("{s} s"))
 }
 
-fn overview_lines(loaded: &Loaded, previous: &Counters) -> Vec<OverviewLine> {
-    analytics::overview(&|e| get(&loaded.current, "event", e), &|e| get(previous, "event", e))
+fn overview_lines(current: &Counters, previous: &Counters) -> Vec<OverviewLine> {
+    analytics::overview(&|e| get(current, "event", e), &|e| get(previous, "event", e))
 }
 
 #[utoipa::path(
-    get, path = "/admin/overview", tag = "admin", params(OverviewQuery, Every),
+    get, path = "/admin/overview", tag = "admin", params(OverviewQuery, Every, SliceQuery),
     responses(
         (status = 200, description = "Outcomes of the period's verifications against the period before, and over time", content_type = "text/html"),
-        (status = 400, description = "A period or `every` out of range", content_type = "text/html"),
+        (status = 400, description = "A period, `every` or `slice` out of range", content_type = "text/html"),
         (status = 404, description = "No such brand for this user", content_type = "text/html"),
     )
 )]
@@ -143,15 +183,32 @@ pub async fn overview(
     State(app): State<Arc<App>>,
     Scoped(loaded): Scoped,
     Query(every): Query<Every>,
+    Query(narrowing): Query<SliceQuery>,
 ) -> Result<Response, PageError> {
     let grain = every.hours_to_weeks(loaded.days)?;
+    let slice = narrowing.slice()?;
     let (hourly, starts) = slots_of(grain, &loaded);
+    let dimensions = slice.as_ref().map_or(&["event"][..], Slice::dimensions);
     let (now, before) =
-        dashboards::per_slot(&app, &loaded.brand, &["event"], (hourly, starts.clone()), loaded.to).await?;
-    let trends = trends(&loaded.brand, grain, &starts, loaded.to, (&now, &before));
+        dashboards::per_slot(&app, &loaded.brand, dimensions, (hourly, starts.clone()), loaded.to).await?;
+    let (now, before): (Vec<Counters>, Vec<Counters>) = match &slice {
+        Some(slice) => {
+            (now.iter().map(|c| narrowed(c, slice)).collect(), before.iter().map(|c| narrowed(c, slice)).collect())
+        }
+        None => (now, before),
+    };
+    let brand_slug = loaded.brand.clone();
+    let link = |figure: Figure, from: i64, to: i64| {
+        let list = orders::link(&brand_slug, figure, from, to);
+        slice.as_ref().map_or_else(|| list.clone(), |s| format!("{list}&{}", s.orders_query()))
+    };
+    let trends = trends(&link, grain, &starts, loaded.to, (&now, &before));
     let previous = loaded.previous(&app).await?;
-    let computed = overview_lines(&loaded, &previous);
+    // The time to approve is counted for the whole brand only.
     let (median, previous_median) = (seconds(median_seconds(&loaded.current)), seconds(median_seconds(&previous)));
+    let (current, previous) = narrow(slice.as_ref(), &loaded.current, previous);
+    let computed = overview_lines(&current, &previous);
+    let slices = slice_choices(&loaded.current);
     let Loaded { brand, brand_name, days, from, to, .. } = loaded;
     let width = |rate: Option<f64>| (rate.unwrap_or(0.0) * 3.0).round() as i64;
     let bars = computed
@@ -164,7 +221,7 @@ pub async fn overview(
     let lines = computed
         .into_iter()
         .map(|l| Line {
-            link: figure_of(l.metric).map(|f| orders::link(&brand, f, from, to)),
+            link: figure_of(l.metric).map(|f| link(f, from, to)),
             metric: l.metric,
             count: l.count,
             rate: percent(l.rate),
@@ -187,28 +244,39 @@ pub async fn overview(
         previous_median,
         trends,
         trend_labels,
+        slice: slice.map(|s| s.param()).unwrap_or_default(),
+        slices,
     }
     .render();
     page(StatusCode::OK, html, Vec::new())
 }
 
 #[utoipa::path(
-    get, path = "/admin/overview.csv", tag = "admin", params(OverviewQuery),
+    get, path = "/admin/overview.csv", tag = "admin", params(OverviewQuery, SliceQuery),
     responses(
         (status = 200, description = "The overview as CSV", content_type = "text/csv"),
         (status = 404, description = "No such brand for this user", content_type = "text/html"),
     )
 )]
-pub async fn overview_csv(State(app): State<Arc<App>>, Scoped(loaded): Scoped) -> Result<Response, PageError> {
+pub async fn overview_csv(
+    State(app): State<Arc<App>>,
+    Scoped(loaded): Scoped,
+    Query(narrowing): Query<SliceQuery>,
+) -> Result<Response, PageError> {
+    let slice = narrowing.slice()?;
     let previous = loaded.previous(&app).await?;
-    let lines = overview_lines(&loaded, &previous);
+    let (current, previous) = narrow(slice.as_ref(), &loaded.current, previous);
+    let lines = overview_lines(&current, &previous);
     let rate = |r: Option<f64>| r.map(|r| format!("{r:.2}")).unwrap_or_default();
     let mut csv = String::from("metric,count,share_of_started_percent,previous_share_percent\r\n");
     for l in lines {
         csv.push_str(&format!("{},{},{},{}\r\n", l.metric, l.count, rate(l.rate), rate(l.previous_rate)));
     }
-    let median = median_seconds(&loaded.current).map(|s| s.to_string()).unwrap_or_default();
-    csv.push_str(&format!("median seconds to approve,{median},,\r\n"));
+    if slice.is_none() {
+        // Counted for the whole brand only.
+        let median = median_seconds(&loaded.current).map(|s| s.to_string()).unwrap_or_default();
+        csv.push_str(&format!("median seconds to approve,{median},,\r\n"));
+    }
     let (brand, days) = (loaded.brand, loaded.days);
     Ok(csv_response(csv, &format!("{brand}-overview-{days}d.csv")))
 }
@@ -229,16 +297,85 @@ struct FunnelPage {
     steps: Vec<Step>,
     /// Attempt number, approved at it, wrong codes at it.
     attempts: Vec<(u32, i64, i64)>,
+    trends: FunnelTrends,
+}
+
+/// The steps after the start followed over time, as a share of the verifications started.
+const FUNNEL_TRENDS: [(&str, Option<Figure>); 4] =
+    [("SMS delivered", None), ("code entered", None), ("approved", Some(Figure::Approved)), ("order completed", None)];
+
+/// The funnel per slot: charts of each step's share of started, and its counts as a table.
+struct FunnelTrends {
+    every: &'static str,
+    charts: Vec<String>,
+    labels: Vec<&'static str>,
+    /// Slot, the count of every step.
+    rows: Vec<(String, Vec<i64>)>,
+}
+
+fn funnel_trends(
+    brand: &str,
+    grain: Grain,
+    starts: &[i64],
+    to: i64,
+    (now, before): (&[Counters], &[Counters]),
+) -> FunnelTrends {
+    let labels: Vec<String> = starts.iter().map(|s| slot_label(grain, *s)).collect();
+    let steps = |c: &Counters| analytics::funnel(&|d, v| get(c, d, v));
+    let (steps_now, steps_before): (Vec<_>, Vec<_>) =
+        (now.iter().map(steps).collect(), before.iter().map(steps).collect());
+    let share = |slot: &[(&str, i64)], step: &str| {
+        let started = slot.first().map_or(0, |(_, n)| *n);
+        let count = slot.iter().find(|(label, _)| *label == step).map_or(0, |(_, n)| *n);
+        (started > 0).then(|| count as f64 * 100.0 / started as f64)
+    };
+    let charts = FUNNEL_TRENDS
+        .iter()
+        .map(|(step, figure)| {
+            let shares = |slots: &[Vec<(&str, i64)>]| slots.iter().map(|slot| share(slot, step)).collect();
+            let ends = starts.iter().skip(1).copied().chain([to]);
+            let links = figure.map_or_else(Vec::new, |f| {
+                starts.iter().zip(ends).map(|(from, end)| orders::link(brand, f, *from, end)).collect()
+            });
+            trend_chart(
+                &format!("funnel-{}", step.replace(' ', "-")),
+                format!("{}, share of started", capitalised(step)),
+                "% of started",
+                &labels,
+                (shares(&steps_now), shares(&steps_before)),
+                links,
+            )
+        })
+        .collect();
+    let step_labels = steps_now.first().map(|slot| slot.iter().map(|(label, _)| *label).collect()).unwrap_or_default();
+    let rows = labels
+        .into_iter()
+        .zip(&steps_now)
+        .map(|(label, slot)| (label, slot.iter().map(|(_, n)| *n).collect()))
+        .collect();
+    FunnelTrends { every: grain.as_str(), charts, labels: step_labels, rows }
 }
 
 #[utoipa::path(
-    get, path = "/admin/funnel", tag = "admin", params(OverviewQuery),
+    get, path = "/admin/funnel", tag = "admin", params(OverviewQuery, Every),
     responses(
-        (status = 200, description = "Funnel from started to completed, and the attempts distribution", content_type = "text/html"),
+        (status = 200, description = "Funnel from started to completed, the attempts distribution, and the funnel over time", content_type = "text/html"),
+        (status = 400, description = "A period or `every` out of range", content_type = "text/html"),
         (status = 404, description = "No such brand for this user", content_type = "text/html"),
     )
 )]
-pub async fn funnel(Scoped(Loaded { brand, brand_name, days, current, .. }): Scoped) -> Result<Response, PageError> {
+pub async fn funnel(
+    State(app): State<Arc<App>>,
+    Scoped(loaded): Scoped,
+    Query(every): Query<Every>,
+) -> Result<Response, PageError> {
+    let grain = every.hours_to_weeks(loaded.days)?;
+    let (hourly, starts) = slots_of(grain, &loaded);
+    let dimensions = &["event", "attempts_to_approve", "failed_attempt", "verified_outcome"];
+    let (now, before) =
+        dashboards::per_slot(&app, &loaded.brand, dimensions, (hourly, starts.clone()), loaded.to).await?;
+    let trends = funnel_trends(&loaded.brand, grain, &starts, loaded.to, (&now, &before));
+    let Loaded { brand, brand_name, days, current, .. } = loaded;
     let counted = analytics::funnel(&|d, v| get(&current, d, v));
     let started = counted.first().map_or(0, |(_, c)| *c);
     let steps = counted
@@ -254,7 +391,7 @@ pub async fn funnel(Scoped(Loaded { brand, brand_name, days, current, .. }): Sco
         })
         .filter(|(_, approved, wrong)| approved + wrong > 0)
         .collect();
-    page(StatusCode::OK, FunnelPage { brand, brand_name, days, steps, attempts }.render(), Vec::new())
+    page(StatusCode::OK, FunnelPage { brand, brand_name, days, steps, attempts, trends }.render(), Vec::new())
 }
 
 #[utoipa::path(
