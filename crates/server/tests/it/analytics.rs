@@ -13,6 +13,7 @@ on_both_databases!(
     counters_follow_the_event_log_and_rebuild_to_the_same,
     market_page_needs_three_other_brands_and_shows_published_figures,
     losses_avoided_are_the_stopped_value_at_the_fraud_share_before_2fa,
+    the_dashboard_benchmark_counts_and_times_every_page,
 );
 
 type Counts = BTreeMap<(String, String), i64>;
@@ -50,9 +51,21 @@ async fn events_by_type(server: &TestServer, brand: &str) -> Counts {
         .collect()
 }
 
+/// A brand's counters, all hours, read from a store opened by the test.
+async fn totals_in(store: &orderguard::store::Store, brand: &'static str) -> Counts {
+    store
+        .read(move |conn| orderguard::store::rollups::totals(conn, brand, 0, i64::MAX))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(d, v, c)| ((d, v), c))
+        .collect()
+}
+
 async fn settled(server: &TestServer, brand: &str) -> Counts {
     let expected = events_by_type(server, brand).await;
-    for _ in 0..100 {
+    // Counted within a tick or two; a loaded CI machine can take seconds.
+    for _ in 0..600 {
         let counted = counters(server, brand).await;
         let events: Counts = counted.iter().filter(|((d, _), _)| d == "event").map(|(k, v)| (k.clone(), *v)).collect();
         if events == expected {
@@ -109,7 +122,44 @@ async fn counters_follow_the_event_log_and_rebuild_to_the_same(db: Db) {
     assert!(sms.html.contains("<td>outbox</td><td>DE</td><td>2</td><td>0</td><td>0</td><td>–</td>"), "{}", sms.html);
     let csv = browser.get("/admin/funnel.csv?brand=alpha&days=1").await;
     assert!(csv.html.starts_with("step,count") && csv.html.contains("approved,1"), "{}", csv.html);
+    // The funnel per hour adds up to the funnel of the day.
+    let funnel = browser.get("/admin/funnel?brand=alpha&days=1&every=hour").await;
+    let table = funnel.html.split("id=\"funnel-trend-table\"").nth(1).unwrap().split("</table>").next().unwrap();
+    let column = |n: usize| -> i64 {
+        table
+            .split("<tr><td>")
+            .skip(1)
+            .map(|row| row.split("<td>").nth(n).unwrap().split('<').next().unwrap().parse::<i64>().unwrap())
+            .sum()
+    };
+    assert_eq!((column(1), column(5)), (2, 1), "started and approved per hour: {table}");
+
+    // Narrowed to a slice: each outcome counts where its verification belongs.
+    assert_eq!(alpha.get(&key("country_event", "DE|verification.created")), Some(&2));
+    assert_eq!(alpha.get(&key("decision_event", "allow|verification.approved")), Some(&1));
+    let german = browser.get("/admin/overview?brand=alpha&days=1&slice=country:de").await;
+    assert!(
+        german.html.contains("<td>started</td><td>2</td>") && german.html.contains("<td>canceled</td><td>1</td>"),
+        "{}",
+        german.html
+    );
+    assert!(german.html.contains("&#38;country=DE"), "the lists behind the figures keep the slice: {}", german.html);
+    let austrian = browser.get("/admin/overview?brand=alpha&days=1&slice=country:AT").await;
+    assert!(austrian.html.contains("<td>started</td><td>0</td>"), "{}", austrian.html);
+    let denied = browser.get("/admin/overview.csv?brand=alpha&days=1&slice=decision:deny").await;
+    assert!(denied.html.contains("started,0,") && !denied.html.contains("median"), "{}", denied.html);
+    let wrong = browser.get("/admin/overview?brand=alpha&days=1&slice=country:Germany").await;
+    assert_eq!(wrong.status, reqwest::StatusCode::BAD_REQUEST);
+    assert!(wrong.html.contains("`Germany` is no two-letter ISO 3166 country code"), "{}", wrong.html);
     let _db = server.stop_keeping_database().await;
+    let settings =
+        orderguard::config::Settings::from_toml(&std::fs::read_to_string(&config_path).unwrap(), &config_path).unwrap();
+    // What the server counted as it went, with anything written after the last tick counted too.
+    let store = orderguard::prepare_store(&settings, crate::support::now()).await.unwrap();
+    orderguard::service::analytics::catch_up(&store, crate::support::now().millis() + 1).await.unwrap();
+    let (counted_alpha, counted_beta) = (totals_in(&store, "alpha").await, totals_in(&store, "beta").await);
+    assert_eq!(counted_alpha.get(&key("event", "verification.created")), Some(&2), "{counted_alpha:?}");
+    drop(store);
 
     // Counting the whole log again gives the same counters.
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_orderguard"))
@@ -123,17 +173,9 @@ async fn counters_follow_the_event_log_and_rebuild_to_the_same(db: Db) {
         "{out}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let settings =
-        orderguard::config::Settings::from_toml(&std::fs::read_to_string(&config_path).unwrap(), &config_path).unwrap();
     let store = orderguard::prepare_store(&settings, crate::support::now()).await.unwrap();
-    let rebuilt: Counts = store
-        .read(|conn| orderguard::store::rollups::totals(conn, "alpha", 0, i64::MAX))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|(d, v, c)| ((d, v), c))
-        .collect();
-    assert_eq!(rebuilt, alpha);
+    assert_eq!(totals_in(&store, "alpha").await, counted_alpha);
+    assert_eq!(totals_in(&store, "beta").await, counted_beta);
 }
 
 async fn market_page_needs_three_other_brands_and_shows_published_figures(db: Db) {
@@ -351,4 +393,27 @@ async fn losses_avoided_are_the_stopped_value_at_the_fraud_share_before_2fa(db: 
     }
     assert_eq!(browser.get("/admin/report?brand=beta").await.status, reqwest::StatusCode::NOT_FOUND);
     server.stop().await;
+}
+
+/// `orderguard bench-dashboards` on a small store, so that the benchmark behind BENCHMARKS.md
+/// keeps working: it loads, counts every event, signs in through the second factor and gets every
+/// page.
+async fn the_dashboard_benchmark_counts_and_times_every_page(db: Db) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_orderguard"));
+    command.args(["bench-dashboards", "--events", "20000", "--requests", "2"]);
+    if db.url.starts_with("postgres") {
+        command.args(["--postgres", &db.url]);
+    }
+    let output = command.output().unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{out}{}", String::from_utf8_lossy(&output.stderr));
+    // Whole verifications are loaded, so a few more events than asked for.
+    let figure = |label: &str| -> u64 {
+        out.split(label).nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or_default()
+    };
+    let (loaded, counted) = (figure("loaded "), figure("counted "));
+    assert!(loaded >= 20_000 && counted >= loaded, "every loaded event is counted: {out}");
+    for page in ["/admin/market?brand=nordtel&days=90", "/admin/report?brand=nordtel", "/admin/trace?brand=nordtel"] {
+        assert!(out.lines().any(|line| line.starts_with(page)), "{page} was not timed: {out}");
+    }
 }

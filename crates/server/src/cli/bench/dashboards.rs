@@ -37,15 +37,16 @@ const TRACED: &[u8] = b"verification.created";
 fn verification_events(rng: &mut Rng, n: u64, start: i64, span: i64) -> Vec<(EventKind, i64, serde_json::Value)> {
     let at = start + i64::try_from(rng.below(span.unsigned_abs())).unwrap_or(0);
     let product = plan::product(rng);
+    let region = if n.is_multiple_of(7) { "AT" } else { "DE" };
     let created = json!({
-        "amount": product.price_minor, "currency": "EUR", "locale": "de", "phone_region": if n.is_multiple_of(7) { "AT" } else { "DE" },
+        "amount": product.price_minor, "currency": "EUR", "locale": "de", "phone_region": region,
         "number_type": "mobile", "hardware": product.hardware, "phone_verified": true,
     });
     let reasons =
         if product.hardware && product.price_minor >= 50_000 { json!(["high_value_hardware"]) } else { json!([]) };
     let mut out = vec![
         (EventKind::VerificationCreated, at, created),
-        (EventKind::RiskAssessed, at, json!({ "decision": "allow", "score": 0, "reasons": reasons })),
+        (EventKind::RiskAssessed, at, json!({ "decision": "allow", "score": 0, "reasons": reasons.clone() })),
         (EventKind::SmsQueued, at, json!({ "message_id": n })),
         (EventKind::SmsSubmitted, at + 40, json!({ "provider": "smsc-a", "country": "DE", "message_id": n })),
     ];
@@ -95,6 +96,12 @@ fn verification_events(rng: &mut Rng, n: u64, start: i64, span: i64) -> Vec<(Eve
         "outcome": outcome.as_str(), "verifications": 1, "currency": "EUR", "amount_lost": outcome.lost_minor(),
     });
     out.push((EventKind::OrderOutcomeReported, done + 600_000, reported));
+    let slice = json!({ "country": region, "decision": "allow", "reasons": reasons });
+    for (kind, _, attrs) in &mut out {
+        if let Some(fields) = attrs.as_object_mut().filter(|_| kind.carries_slice()) {
+            fields.insert("slice".into(), slice.clone());
+        }
+    }
     out
 }
 
@@ -157,8 +164,14 @@ pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
     );
 
     let counting = Instant::now();
-    let counted = crate::service::analytics::rebuild(&store, clock_now).await?;
+    // One millisecond on: the policy events written when the store opened are stamped `clock_now`,
+    // and a rebuild counts what happened before the moment it is given.
+    let counted = crate::service::analytics::rebuild(&store, Timestamp(now + 1)).await?;
     let count_s = counting.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        counted as u64 >= loaded,
+        "counted {counted} events of the {loaded} loaded: the pages would be timed on missing counters"
+    );
     let rollup_rows = store.read(crate::store::rollups::count_hourly).await?;
     println!(
         "counted {counted} events into {rollup_rows} counter rows in {count_s:.0} s ({:.0} events/s)",
@@ -190,6 +203,8 @@ pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
         "/admin/fraud?brand=nordtel&days=90".into(),
         "/admin/fraud.csv?brand=nordtel&days=90".into(),
         "/admin/overview?brand=nordtel&days=7&every=hour".into(),
+        "/admin/overview?brand=nordtel&days=90&slice=country:AT".into(),
+        "/admin/funnel?brand=nordtel&days=90&every=day".into(),
         "/admin/sms?brand=nordtel&days=90&every=day".into(),
         "/admin/market?brand=nordtel&days=90".into(),
         "/admin/market?brand=nordtel&days=90&every=day".into(),
@@ -233,28 +248,63 @@ pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Signs in as the bench's operator: password, then the second factor (enrolment on the first
+/// sign-in), answered with the code the development settings show on the page.
 async fn sign_in(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    let mut jar = Cookies::default();
     let form = http.get(format!("{base}/admin/login")).send().await?;
-    let pre_cookie = form
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let html = form.text().await?;
-    let csrf = html.split("name=\"csrf\" value=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or_default();
+    jar.take(&form);
+    let csrf =
+        between(&form.text().await?, "name=\"csrf\" value=\"", "\"").context("no CSRF token on the sign-in form")?;
     let answer = http
         .post(format!("{base}/admin/login"))
-        .header("cookie", pre_cookie)
-        .form(&[("username", "bench"), ("password", "bench passphrase!"), ("csrf", csrf)])
+        .header("cookie", jar.header())
+        .form(&[("username", "bench"), ("password", "bench passphrase!"), ("csrf", &csrf)])
         .send()
         .await?;
-    let cookie = answer.headers().get_all("set-cookie").iter().find_map(|v| {
-        let pair = v.to_str().ok()?.split(';').next()?;
-        pair.starts_with("og_admin=").then(|| pair.to_owned())
-    });
-    cookie.context("signing in to the admin area failed")
+    jar.take(&answer);
+    let step = answer
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .map(str::to_owned)
+        .with_context(|| format!("the password was refused ({})", answer.status()))?;
+    let page = http.get(format!("{base}{step}")).header("cookie", jar.header()).send().await?.text().await?;
+    let code = between(&page, "the code is <strong>", "<")
+        .context("the second factor's page shows no development code (dev.show_admin_codes)")?;
+    let done = http
+        .post(format!("{base}{step}"))
+        .header("cookie", jar.header())
+        .form(&[("code", &code), ("csrf", &csrf)])
+        .send()
+        .await?;
+    jar.take(&done);
+    jar.0.iter().find(|c| c.starts_with("og_admin=")).cloned().context("signing in to the admin area failed")
+}
+
+/// The cookies the admin area set during sign-in, as `name=value` pairs.
+#[derive(Default)]
+struct Cookies(Vec<String>);
+
+impl Cookies {
+    fn take(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all("set-cookie") {
+            let Some(pair) = value.to_str().ok().and_then(|v| v.split(';').next()) else { continue };
+            let name = pair.split('=').next().unwrap_or_default();
+            self.0.retain(|c| c.split('=').next() != Some(name));
+            if !pair.ends_with('=') {
+                self.0.push(pair.to_owned());
+            }
+        }
+    }
+
+    fn header(&self) -> String {
+        self.0.join("; ")
+    }
+}
+
+fn between(text: &str, before: &str, after: &str) -> Option<String> {
+    Some(text.split(before).nth(1)?.split(after).next()?.to_owned())
 }
 
 /// The stored verification of the sample order (`v-0000001000` of nordtel), as the service would
