@@ -141,11 +141,11 @@ async fn report(app: &App, user: &SignedIn, brand: &str, month: Month) -> Result
     let read = dashboards::fraud(app, brand, (month.start, month.end), days, since).await?;
     let baseline = read.baseline.as_ref().map(baseline_of);
     let (avoided_now, avoided_before) = (avoided_of(&now, baseline), avoided_of(&before, baseline));
-    let filter = AlertFilter { from: month.before, to: month.end, status: None, rule: None, severity: None };
+    let filter = AlertFilter { from: month.start, to: month.end, status: None, rule: None, severity: None };
     let raised = manage::list(&app.store, &user.actor(), brand, filter).await?;
     let in_month = |a: &&Alert| a.raised_at >= month.start && a.raised_at < month.end;
-    // The list also holds older alerts still open: only those raised in each month count.
-    let alerts_before = raised.iter().filter(|a| (month.before..month.start).contains(&a.raised_at)).count();
+    // Counted from the event log (the list is bounded, and also holds older alerts still open).
+    let raised_in = |counters: &Counters| usize::try_from(get(counters, "event", "alert.raised")).unwrap_or(0);
     let alerts: Vec<AlertLine> = raised
         .iter()
         .filter(in_month)
@@ -176,7 +176,7 @@ async fn report(app: &App, user: &SignedIn, brand: &str, month: Month) -> Result
         (None, _) => "the brand has no date for the switch to 2FA (`two_factor_since`)".to_owned(),
     };
     Ok(Report {
-        figures: key_figures((&now, &before), (&avoided_now, &avoided_before), (alerts.len(), alerts_before)),
+        figures: key_figures((&now, &before), (&avoided_now, &avoided_before), (raised_in(&now), raised_in(&before))),
         market,
         alerts,
         currency,
