@@ -111,8 +111,27 @@ export const adminScenarios = [
         const perDay = await page.$$eval('#trend-table tbody tr', (rows) => rows.map((r) => Number(r.cells[1].textContent)));
         const started = perDay.reduce((a, n) => a + n, 0);
         assert(started === tally.started, `${brand}: ${started} started over the days, the simulation ${tally.started}`);
+        // Narrowed to each country the menu offers, in turn: the countries add up to the brand.
+        await page.goto(url);
+        const countries = await page.$$eval('#slice optgroup[label="Country"] option', (options) => options.map((o) => o.value));
+        assert(countries.length >= 1, `${brand}: the overview offers no country to narrow to`);
+        let byCountry = 0;
+        for (const country of countries) {
+          await page.goto(url);
+          await page.selectOption('#slice', country);
+          await Promise.all([page.waitForURL(/slice=country/), page.click('form[aria-label="Narrow the overview"] button')]);
+          const heading = await page.textContent('main h1');
+          assert(heading.includes(`numbers of ${country.split(':')[1]}`), `${brand}: the heading "${heading}" names ${country}`);
+          byCountry += (await overviewFigures(page)).started;
+        }
+        assert(byCountry === tally.started, `${brand}: ${byCountry} started over ${countries}, the simulation ${tally.started}`);
+        // The funnel per day adds up to the verifications started too.
+        await page.goto(`${t.demo.base}/admin/funnel?brand=${brand}&days=${DAYS}&every=day`);
+        const funnelDays = await page.$$eval('#funnel-trend-table tbody tr', (rows) => rows.map((r) => Number(r.cells[1].textContent)));
+        const funnelStarted = funnelDays.reduce((a, n) => a + n, 0);
+        assert(funnelStarted === tally.started, `${brand}: the funnel's days hold ${funnelStarted} started, the simulation ${tally.started}`);
       }
-      t.note(`overview figures equal the simulation's API answers for ${brands.map(([b]) => b).join(', ')}`);
+      t.note(`overview figures, each country's and the funnel's days equal the simulation's API answers for ${brands.map(([b]) => b).join(', ')}`);
     },
   },
   {

@@ -53,6 +53,15 @@ impl Slice {
         format!("{}:{}", self.kind(), self.value())
     }
 
+    /// In words, for a heading: "numbers of DE", "decision deny", "reason velocity number".
+    pub fn label(&self) -> String {
+        match self {
+            Self::Country(code) => format!("numbers of {code}"),
+            Self::Decision(decision) => format!("decision {}", decision.as_str()),
+            Self::Reason(reason) => format!("reason {}", reason.as_str().replace('_', " ")),
+        }
+    }
+
     /// The orders list's filter for it: `country=DE`.
     pub fn orders_query(&self) -> String {
         format!("{}={}", self.kind(), self.value())
@@ -148,6 +157,7 @@ mod tests {
             ("reason:velocity_number".into(), "reason=velocity_number".into())
         );
         assert_eq!(Slice::parse(&Slice::Decision(Decision::Deny).param()), Ok(Slice::Decision(Decision::Deny)));
+        assert_eq!(velocity.label(), "reason velocity number");
         assert_eq!(velocity.event_of(REASON, "velocity_number|verification.blocked"), Some("verification.blocked"));
         assert_eq!(velocity.event_of(REASON, "new_device_high_value|verification.blocked"), None);
         assert_eq!(velocity.event_of(COUNTRY, "velocity_number|verification.blocked"), None);

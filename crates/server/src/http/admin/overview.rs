@@ -121,8 +121,9 @@ struct OverviewPage {
     previous_median: String,
     trends: Trends,
     trend_labels: [&'static str; 5],
-    /// The slice shown (`slice` parameter), empty for all, and what can be chosen.
+    /// The slice shown (`slice` parameter) and in words, empty for all, and what can be chosen.
     slice: String,
+    slice_label: String,
     slices: Vec<(&'static str, Vec<(String, String)>)>,
 }
 
@@ -136,7 +137,9 @@ fn slice_choices(current: &Counters) -> Vec<(&'static str, Vec<(String, String)>
         values
     };
     let choice = |slice: Slice, label: String| (slice.param(), label);
-    let countries = counted("country").into_iter().filter_map(|c| Slice::parse(&format!("country:{c}")).ok());
+    // `ZZ` counts numbers of no known country, which no slice holds.
+    let countries =
+        counted("country").into_iter().filter(|c| c != "ZZ").filter_map(|c| Slice::parse(&format!("country:{c}")).ok());
     let reasons = counted("risk_reason").into_iter().filter_map(|r| Slice::parse(&format!("reason:{r}")).ok());
     vec![
         ("Country", countries.map(|s| choice(s.clone(), s.value().to_owned())).collect()),
@@ -244,6 +247,7 @@ pub async fn overview(
         previous_median,
         trends,
         trend_labels,
+        slice_label: slice.as_ref().map(Slice::label).unwrap_or_default(),
         slice: slice.map(|s| s.param()).unwrap_or_default(),
         slices,
     }
