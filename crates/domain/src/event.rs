@@ -8,9 +8,11 @@
 //! named `_ms`; latencies are milliseconds.
 //!
 //! The events that start or end a verification (see `EventKind::carries_slice`) also carry
-//! `slice`: `country` (ISO 3166 of the number, absent when unknown), `decision` and `reasons` of
-//! the verification's risk assessment, so that the dashboards can follow the outcomes of one
-//! country, decision or reason over time.
+//! `slice`: `country` (ISO 3166 of the number, `null` when unknown), and the `decision` and
+//! `reasons` of the risk assessment the verification started with (the same on all its events,
+//! though a suspected relay or a network recheck may change its risk later), so that the
+//! dashboards can follow the outcomes of one country, decision or reason over time. Events
+//! written before slices existed have none.
 
 use serde::{Deserialize, Serialize};
 

@@ -111,10 +111,10 @@ const DELIVERY_STATUS: Attribute =
     always("status", String, "The provider's status, in words (`delivered`, `expired`, …).");
 const DELIVERY_ERROR_CODE: Attribute = or_null("error_code", String, "The provider's error code, if it gave one.");
 
-const SLICE: Attribute = always(
+const SLICE: Attribute = sometimes(
     "slice",
     Object,
-    "The verification's `country` (ISO 3166, `null` when unknown), risk `decision` and `reasons`.",
+    "The verification's `country` (ISO 3166 or `null`), and the risk `decision` and `reasons` it started with.",
 );
 const PHONE_REGION: Attribute = or_null("phone_region", String, "The number's ISO 3166 region; `null` when unknown.");
 

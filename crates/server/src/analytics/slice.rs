@@ -110,8 +110,12 @@ pub fn dimensions(kind: &str, attrs: &Value) -> Vec<(&'static str, String)> {
     let mut counted = Vec::new();
     counted.extend(text("country").map(|c| (COUNTRY, format!("{c}|{kind}"))));
     counted.extend(text("decision").map(|d| (DECISION, format!("{d}|{kind}"))));
-    let reasons = slice.get("reasons").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
-    counted.extend(reasons.map(|r| (REASON, format!("{r}|{kind}"))));
+    let mut reasons: Vec<&str> =
+        slice.get("reasons").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    // A reason listed twice is still one slice.
+    reasons.sort_unstable();
+    reasons.dedup();
+    counted.extend(reasons.into_iter().map(|r| (REASON, format!("{r}|{kind}"))));
     counted
 }
 
@@ -122,14 +126,14 @@ mod tests {
 
     #[test]
     fn an_event_counts_once_per_slice_it_belongs_to() {
-        let attrs = json!({ "slice": { "country": "DE", "decision": "review", "reasons": ["velocity_number", "new_device_high_value"] } });
+        let attrs = json!({ "slice": { "country": "DE", "decision": "review", "reasons": ["velocity_number", "new_device_high_value", "velocity_number"] } });
         assert_eq!(
             dimensions("verification.approved", &attrs),
             [
                 (COUNTRY, "DE|verification.approved".to_owned()),
                 (DECISION, "review|verification.approved".to_owned()),
-                (REASON, "velocity_number|verification.approved".to_owned()),
                 (REASON, "new_device_high_value|verification.approved".to_owned()),
+                (REASON, "velocity_number|verification.approved".to_owned()),
             ]
         );
         let unknown_country = json!({ "slice": { "country": null, "decision": "allow", "reasons": [] } });

@@ -4,7 +4,7 @@ use orderguard_domain::brand::BrandSlug;
 use orderguard_domain::clock::Timestamp;
 use orderguard_domain::money::Money;
 use orderguard_domain::phone::NumberType;
-use orderguard_domain::risk::Assessment;
+use orderguard_domain::risk::{Assessment, Decision, RiskReason};
 use orderguard_domain::sms_text::CodeEntry;
 use orderguard_domain::verification::Verification;
 
@@ -57,4 +57,18 @@ pub struct VerificationRecord {
     pub lookup_key: u32,
     /// The shop's device id, sealed: a look-up key rotation keys it again (erased with the number).
     pub device_enc: Option<Vec<u8>>,
+    /// The risk decision and reasons it started with, stored once with the new verification
+    /// (`risk` as it was then); `None` until stored, and for verifications stored before it was kept.
+    pub initial_risk: Option<(Decision, Vec<RiskReason>)>,
+}
+
+impl VerificationRecord {
+    /// The slice the dashboards count its events in: its country, and the risk it started with.
+    pub fn slice(&self) -> serde_json::Value {
+        let (decision, reasons) = match &self.initial_risk {
+            Some((decision, reasons)) => (*decision, reasons.as_slice()),
+            None => (self.risk.decision, self.risk.reasons.as_slice()),
+        };
+        serde_json::json!({ "country": self.phone_region, "decision": decision, "reasons": reasons })
+    }
 }

@@ -127,6 +127,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (22, include_str!("../../migrations/sqlite/0022_admin_second_factor.sql")),
     (23, include_str!("../../migrations/sqlite/0023_keyring.sql")),
     (24, include_str!("../../migrations/sqlite/0024_market_mapping.sql")),
+    (25, include_str!("../../migrations/sqlite/0025_initial_risk.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -153,6 +154,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (22, include_str!("../../migrations/postgres/0022_admin_second_factor.sql")),
     (23, include_str!("../../migrations/postgres/0023_keyring.sql")),
     (24, include_str!("../../migrations/postgres/0024_market_mapping.sql")),
+    (25, include_str!("../../migrations/postgres/0025_initial_risk.sql")),
 ];
 
 impl Store {

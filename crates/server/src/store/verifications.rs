@@ -14,7 +14,7 @@ const COLUMNS: &str = "id, brand, order_id, customer_ref, phone_enc, phone_hash,
     client_ip, status, code_hash, attempts, max_attempts, resends, max_resends, resend_cooldown_seconds, \
     code_ttl_seconds, expires_at, last_sent_at, risk_decision, risk_score, risk_reasons, hosted_token, \
     cancel_reason, idempotency_key, request_hash, created_at, updated_at, version, code_entry, receipt, range_ref, device_ref, network_checked_at, \
-    lookup_key, device_enc";
+    lookup_key, device_enc, initial_decision, initial_reasons";
 
 fn count(row: &Row, column: &'static str) -> Result<u32, StoreError> {
     u32::try_from(row.int(column)?).map_err(|_| StoreError::Column { column, expected: "a count" })
@@ -79,6 +79,15 @@ fn from_row(row: &Row) -> Result<VerificationRecord, StoreError> {
         network_checked_at: row.opt_int("network_checked_at")?.map(Timestamp),
         lookup_key: count(row, "lookup_key")?,
         device_enc: row.opt_blob("device_enc")?,
+        initial_risk: match (row.opt_text("initial_decision")?, row.opt_text("initial_reasons")?) {
+            (Some(decision), Some(reasons)) => Some((
+                Decision::parse(&decision)
+                    .ok_or(StoreError::Column { column: "initial_decision", expected: "a decision" })?,
+                parse_reasons(&reasons)
+                    .ok_or(StoreError::Column { column: "initial_reasons", expected: "reason codes" })?,
+            )),
+            _ => None,
+        },
     })
 }
 
@@ -88,7 +97,7 @@ pub fn insert(conn: &mut dyn Conn, v: &VerificationRecord) -> Result<(), StoreEr
         &format!(
             "INSERT INTO verifications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
              $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, \
-             $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44)"
+             $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46)"
         ),
         &[
             v.id.as_str().into(),
@@ -135,6 +144,9 @@ pub fn insert(conn: &mut dyn Conn, v: &VerificationRecord) -> Result<(), StoreEr
             v.network_checked_at.map(|at| at.millis()).into(),
             v.lookup_key.into(),
             v.device_enc.clone().into(),
+            // Stored as it starts: the risk it has now is the one it started with.
+            v.risk.decision.as_str().into(),
+            reasons_text(&v.risk.reasons).into(),
         ],
     )?;
     Ok(())

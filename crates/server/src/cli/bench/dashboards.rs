@@ -359,5 +359,6 @@ fn traced_verification(order: &str, now: i64) -> anyhow::Result<VerificationReco
         network_checked_at: None,
         lookup_key: 1,
         device_enc: None,
+        initial_risk: None,
     })
 }

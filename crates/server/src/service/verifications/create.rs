@@ -198,6 +198,7 @@ pub async fn create(
         network_checked_at: None,
         lookup_key: keyed.generation,
         device_enc: new.device_id.as_deref().map(|d| app.secrets.encrypt(d.as_bytes())),
+        initial_risk: None,
     };
     let list_keys = crate::service::lists::keys_of(&crate::service::lists::Lookup {
         phone_hashes: &keyed.phone_hashes,

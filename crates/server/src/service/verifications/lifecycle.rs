@@ -169,7 +169,8 @@ pub async fn check(
         let relay = Relay::of(&app_for_receipt, record, &typed_from);
         let mut held = false;
         if outcome == CheckOutcome::Approved {
-            if relay.suspected() && policy.relay_action != RelayAction::Accept {
+            let noted = record.risk.reasons.contains(&RiskReason::RelaySuspected);
+            if relay.suspected() && policy.relay_action != RelayAction::Accept && !noted {
                 record.risk.reasons.push(RiskReason::RelaySuspected);
             }
             if relay.suspected() && policy.relay_action == RelayAction::Review {

@@ -44,10 +44,7 @@ pub(crate) fn event(
     mut attrs: serde_json::Value,
 ) -> NewEvent<'_> {
     if let Some(fields) = attrs.as_object_mut().filter(|_| kind.carries_slice()) {
-        let slice = serde_json::json!({
-            "country": v.phone_region, "decision": v.risk.decision, "reasons": v.risk.reasons,
-        });
-        fields.insert("slice".into(), slice);
+        fields.insert("slice".into(), v.slice());
     }
     NewEvent::of_verification(v.brand.as_str(), &v.id, &v.order_id, kind, at, attrs)
 }
