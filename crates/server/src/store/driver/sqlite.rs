@@ -132,6 +132,9 @@ impl Sqlite {
         // Checkpoints sync the WAL to disk: done on their own thread, they never stall the writer.
         writer_conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
         let checkpointer = open_sqlite(path)?;
+        // A truncating checkpoint holds new writes back while it waits for the writer and the
+        // readers: it gives up well before a write waiting behind it would (5 s), and tries again.
+        checkpointer.execute_batch("PRAGMA busy_timeout = 1000")?;
         let open = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let still_open = open.clone();
         std::thread::Builder::new()
