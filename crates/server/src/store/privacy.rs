@@ -141,9 +141,12 @@ pub fn reclaim(conn: &mut dyn Conn, rewrite_postgres_tables: bool) -> Result<(),
             }
             Err(StoreError::Sqlite("the WAL could not be checkpointed: readers kept it busy".into()))
         }
-        super::Backend::Postgres if rewrite_postgres_tables => conn.execute_batch(
-            "VACUUM FULL verifications, sms_messages, dev_outbox, events, order_outcomes, risk_activity, risk_lists",
-        ),
+        super::Backend::Postgres if rewrite_postgres_tables => {
+            wait_for_older_transactions(conn)?;
+            conn.execute_batch(
+                "VACUUM FULL verifications, sms_messages, dev_outbox, events, order_outcomes, risk_activity, risk_lists",
+            )
+        }
         super::Backend::Postgres => Ok(()),
     }
 }
@@ -198,4 +201,28 @@ pub fn requests(conn: &mut dyn Conn, brand: Option<&str>, limit: i64) -> Result<
         )?,
     };
     rows.iter().map(request_from_row).collect()
+}
+
+/// Waits (up to 30 s) until no transaction of this database that began before now is still
+/// open: `VACUUM FULL` keeps the old row versions such a transaction may still see, so the
+/// erased data would stay in the files.
+fn wait_for_older_transactions(conn: &mut dyn Conn) -> Result<(), StoreError> {
+    let started =
+        conn.query_one("SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint AS now", &[])?.int("now")?;
+    for _ in 0..150 {
+        let older = conn
+            .query_one(
+                "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() \
+                 AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL \
+                 AND (EXTRACT(EPOCH FROM xact_start) * 1000)::bigint < $1",
+                &[started.into()],
+            )?
+            .int("n")?;
+        if older == 0 {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    tracing::warn!("transactions older than the erasure stayed open for 30 s: VACUUM FULL may keep old row versions");
+    Ok(())
 }
