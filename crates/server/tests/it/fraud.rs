@@ -521,13 +521,7 @@ async fn a_code_typed_elsewhere_is_marked_or_held(db: Db) {
     assert!(server.events("beta", id).await.contains(&"verification.held".to_owned()));
     // The dashboards count the hold where the verification started: allowed, with the reasons
     // scored then and no relay.
-    let (brand, vid) = ("beta".to_owned(), id.to_owned());
-    let logged = server
-        .app()
-        .store
-        .read(move |conn| orderguard::store::events::for_verification(conn, &brand, &vid))
-        .await
-        .unwrap();
+    let logged = server.logged("beta", id).await;
     let slices: Vec<_> = logged.iter().filter(|e| e.kind.carries_slice()).map(|e| e.attrs["slice"].clone()).collect();
     assert_eq!(slices.len(), 2, "created and held: {slices:?}");
     assert_eq!(slices[0], slices[1]);

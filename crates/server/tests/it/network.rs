@@ -160,13 +160,7 @@ fn reasons(v: &Value) -> Vec<String> {
 
 /// The `network.checked` events of a verification, in order.
 async fn network_events(server: &TestServer, brand: &str, id: &str) -> Vec<Value> {
-    let (brand, id) = (brand.to_owned(), id.to_owned());
-    let events = server
-        .app()
-        .store
-        .read(move |conn| orderguard::store::events::for_verification(conn, &brand, &id))
-        .await
-        .unwrap();
+    let events = server.logged(brand, id).await;
     events.into_iter().filter(|e| e.kind.as_str() == "network.checked").map(|e| e.attrs).collect()
 }
 

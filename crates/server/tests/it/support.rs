@@ -307,15 +307,13 @@ impl TestServer {
 
     /// Event types of a verification, in order.
     pub async fn events(&self, brand: &str, verification_id: &str) -> Vec<String> {
+        self.logged(brand, verification_id).await.into_iter().map(|e| e.kind.as_str().to_owned()).collect()
+    }
+
+    /// A verification's events as stored, with their attributes, in order.
+    pub async fn logged(&self, brand: &str, verification_id: &str) -> Vec<orderguard::records::Event> {
         let (brand, id) = (brand.to_owned(), verification_id.to_owned());
-        self.app()
-            .store
-            .read(move |conn| orderguard::store::events::for_verification(conn, &brand, &id))
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.kind.as_str().to_owned())
-            .collect()
+        self.app().store.read(move |conn| orderguard::store::events::for_verification(conn, &brand, &id)).await.unwrap()
     }
 
     pub async fn stop(mut self) {

@@ -24,6 +24,13 @@ pub fn link(brand: &str, figure: Figure, from: i64, to: i64) -> String {
     format!("/admin/orders?brand={brand}&figure={}&from={}&days={days}", figure.as_str(), crate::clock::day(first))
 }
 
+/// The orders behind `figure` at each point of a trend (`starts`, the last one ending at `to`),
+/// each narrowed by `filter` (`&country=DE`, or empty).
+pub fn slot_links(brand: &str, figure: Figure, (starts, to): (&[i64], i64), filter: &str) -> Vec<String> {
+    let ends = starts.iter().skip(1).copied().chain([to]);
+    starts.iter().zip(ends).map(|(from, end)| link(brand, figure, *from, end) + filter).collect()
+}
+
 /// The longest span listed at once.
 const MAX_DAYS: i64 = 31;
 

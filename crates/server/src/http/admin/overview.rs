@@ -21,6 +21,7 @@ use crate::analytics::{self, OverviewLine};
 use crate::app::App;
 use crate::http::error::{PageError, capitalised};
 use crate::service::dashboards::{self, Counters, get};
+use orderguard_domain::reason::RiskReason;
 use orderguard_domain::risk::Decision;
 
 struct Line {
@@ -63,18 +64,16 @@ struct Trends {
     rows: Vec<(String, i64, Vec<String>)>,
 }
 
+/// `filter` narrows the orders behind each point as the counters are (`&country=DE`, or empty).
 fn trends(
-    link: &dyn Fn(Figure, i64, i64) -> String,
+    (brand, filter): (&str, &str),
     grain: Grain,
     starts: &[i64],
     to: i64,
     (now, before): (&[Counters], &[Counters]),
 ) -> Trends {
     let labels: Vec<String> = starts.iter().map(|s| slot_label(grain, *s)).collect();
-    let links = |figure: Figure| -> Vec<String> {
-        let ends = starts.iter().skip(1).copied().chain([to]);
-        starts.iter().zip(ends).map(|(from, end)| link(figure, *from, end)).collect()
-    };
+    let links = |figure: Figure| orders::slot_links(brand, figure, (starts, to), filter);
     let started = |c: &Counters| get(c, "event", "verification.created");
     let share =
         |c: &Counters, event: &str| (started(c) > 0).then(|| get(c, "event", event) as f64 * 100.0 / started(c) as f64);
@@ -136,16 +135,14 @@ fn slice_choices(current: &Counters) -> Vec<(&'static str, Vec<(String, String)>
         values.sort();
         values
     };
-    let choice = |slice: Slice, label: String| (slice.param(), label);
     // `ZZ` counts numbers of no known country, which no slice holds.
-    let countries =
-        counted("country").into_iter().filter(|c| c != "ZZ").filter_map(|c| Slice::parse(&format!("country:{c}")).ok());
-    let reasons = counted("risk_reason").into_iter().filter_map(|r| Slice::parse(&format!("reason:{r}")).ok());
-    vec![
-        ("Country", countries.map(|s| choice(s.clone(), s.value().to_owned())).collect()),
-        ("Decision", Decision::ALL.into_iter().map(|d| choice(Slice::Decision(d), d.as_str().to_owned())).collect()),
-        ("Risk reason", reasons.map(|s| choice(s.clone(), s.value().replace('_', " "))).collect()),
-    ]
+    let countries = counted("country").into_iter().filter(|c| c != "ZZ").map(Slice::Country);
+    let decisions = Decision::ALL.into_iter().map(Slice::Decision);
+    let reasons = counted("risk_reason").into_iter().filter_map(|r| RiskReason::parse(&r)).map(Slice::Reason);
+    fn choices(slices: impl Iterator<Item = Slice>) -> Vec<(String, String)> {
+        slices.map(|s| (s.param(), s.value().replace('_', " "))).collect()
+    }
+    vec![("Country", choices(countries)), ("Decision", choices(decisions)), ("Risk reason", choices(reasons))]
 }
 
 /// A brand's counters and the period before's, narrowed to `slice` when one is asked for.
@@ -200,12 +197,8 @@ pub async fn overview(
         }
         None => (now, before),
     };
-    let brand_slug = loaded.brand.clone();
-    let link = |figure: Figure, from: i64, to: i64| {
-        let list = orders::link(&brand_slug, figure, from, to);
-        slice.as_ref().map_or_else(|| list.clone(), |s| format!("{list}&{}", s.orders_query()))
-    };
-    let trends = trends(&link, grain, &starts, loaded.to, (&now, &before));
+    let filter = slice.as_ref().map(|s| format!("&{}", s.orders_query())).unwrap_or_default();
+    let trends = trends((&loaded.brand, &filter), grain, &starts, loaded.to, (&now, &before));
     let previous = loaded.previous(&app).await?;
     // The time to approve is counted for the whole brand only.
     let (median, previous_median) = (seconds(median_seconds(&loaded.current)), seconds(median_seconds(&previous)));
@@ -224,7 +217,7 @@ pub async fn overview(
     let lines = computed
         .into_iter()
         .map(|l| Line {
-            link: figure_of(l.metric).map(|f| link(f, from, to)),
+            link: figure_of(l.metric).map(|f| orders::link(&brand, f, from, to) + &filter),
             metric: l.metric,
             count: l.count,
             rate: percent(l.rate),
@@ -337,10 +330,7 @@ fn funnel_trends(
         .iter()
         .map(|(step, figure)| {
             let shares = |slots: &[Vec<(&str, i64)>]| slots.iter().map(|slot| share(slot, step)).collect();
-            let ends = starts.iter().skip(1).copied().chain([to]);
-            let links = figure.map_or_else(Vec::new, |f| {
-                starts.iter().zip(ends).map(|(from, end)| orders::link(brand, f, *from, end)).collect()
-            });
+            let links = figure.map_or_else(Vec::new, |f| orders::slot_links(brand, f, (starts, to), ""));
             trend_chart(
                 &format!("funnel-{}", step.replace(' ', "-")),
                 format!("{}, share of started", capitalised(step)),

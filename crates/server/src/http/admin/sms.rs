@@ -78,13 +78,11 @@ fn sms_trends(
         let all = of_provider(c, "sms_delivery_latency", provider, &any);
         (all > 0).then(|| of_provider(c, "sms_delivery_latency", provider, &fast) as f64 * 100.0 / all as f64)
     };
-    let ends = starts.iter().skip(1).copied().chain([to]);
     let only = match serde_urlencoded::to_string([("provider", provider)]) {
         Ok(query) if !provider.is_empty() => format!("&{query}"),
         _ => String::new(),
     };
-    let failed_links: Vec<String> =
-        starts.iter().zip(ends).map(|(from, end)| orders::link(brand, Figure::SmsFailed, *from, end) + &only).collect();
+    let failed_links = orders::slot_links(brand, Figure::SmsFailed, (starts, to), &only);
     let series = |f: &dyn Fn(&Counters) -> Option<f64>| (now.iter().map(f).collect(), before.iter().map(f).collect());
     let charts = vec![
         trend_chart(
