@@ -128,6 +128,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (23, include_str!("../../migrations/sqlite/0023_keyring.sql")),
     (24, include_str!("../../migrations/sqlite/0024_market_mapping.sql")),
     (25, include_str!("../../migrations/sqlite/0025_initial_risk.sql")),
+    (26, include_str!("../../migrations/sqlite/0026_events_by_brand_type_at.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -155,6 +156,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (23, include_str!("../../migrations/postgres/0023_keyring.sql")),
     (24, include_str!("../../migrations/postgres/0024_market_mapping.sql")),
     (25, include_str!("../../migrations/postgres/0025_initial_risk.sql")),
+    (26, include_str!("../../migrations/postgres/0026_events_by_brand_type_at.sql")),
 ];
 
 impl Store {

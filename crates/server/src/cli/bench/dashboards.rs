@@ -33,9 +33,8 @@ const LOAD_BATCH: usize = 20_000;
 /// An event every verification has: the sample order's trace page must show it.
 const TRACED: &[u8] = b"verification.created";
 
-/// The events one simulated verification leaves, as the service writes them.
-fn verification_events(rng: &mut Rng, n: u64, start: i64, span: i64) -> Vec<(EventKind, i64, serde_json::Value)> {
-    let at = start + i64::try_from(rng.below(span.unsigned_abs())).unwrap_or(0);
+/// The events one simulated verification started at `at` leaves, as the service writes them.
+fn verification_events(rng: &mut Rng, n: u64, at: i64) -> Vec<(EventKind, i64, serde_json::Value)> {
     let product = plan::product(rng);
     let region = if n.is_multiple_of(7) { "AT" } else { "DE" };
     let created = json!({
@@ -126,14 +125,26 @@ pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
     let loading = Instant::now();
     let (mut loaded, mut verification) = (0_u64, 0_u64);
     let mut sample_order = String::new();
+    // The service appends events as they happen, so the log is loaded in time order: each batch
+    // covers its share of the span, sorted. (Loaded in random order, every index by time would
+    // be written all over instead of at its end, which no real store sees.)
+    let span = now - start - 3_600_000;
+    // Where the `n`th event of the load falls in the span.
+    let moment = |n: u64| {
+        let share = i128::from(span) * i128::from(n.min(args.events)) / i128::from(args.events.max(1));
+        start + i64::try_from(share).unwrap_or(span)
+    };
     while loaded < args.events {
         let mut batch: Vec<(String, String, String, EventKind, i64, serde_json::Value)> =
             Vec::with_capacity(LOAD_BATCH + 16);
+        let (batch_start, batch_end) = (moment(loaded), moment(loaded + LOAD_BATCH as u64));
         while batch.len() < LOAD_BATCH && loaded + (batch.len() as u64) < args.events {
             verification += 1;
             let brand = BRANDS.get(usize::try_from(verification % 4).unwrap_or(0)).copied().unwrap_or("nordtel");
             let (id, order) = (format!("v-{verification:010}"), format!("o-{verification:010}"));
-            for (kind, at, attrs) in verification_events(&mut rng, verification, start, now - start - 3_600_000) {
+            let at =
+                batch_start + i64::try_from(rng.below((batch_end - batch_start).max(1).unsigned_abs())).unwrap_or(0);
+            for (kind, at, attrs) in verification_events(&mut rng, verification, at) {
                 batch.push((brand.to_owned(), id.clone(), order.clone(), kind, at, attrs));
             }
             if verification == 1_000 {
@@ -141,6 +152,7 @@ pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
             }
         }
         loaded += batch.len() as u64;
+        batch.sort_by_key(|row| row.4);
         store
             .write(move |conn| {
                 let rows: Vec<NewEvent<'_>> = batch
