@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::pool::{ConnectionPool, PoolConnection};
@@ -67,6 +68,9 @@ impl Conn for SqliteConn<'_> {
     }
 }
 
+/// How long a statement waits for a lock another connection holds.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 fn open_sqlite(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     create_private(path)?;
     let conn = rusqlite::Connection::open(path)
@@ -75,9 +79,10 @@ fn open_sqlite(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     // (kill -9) without an fsync per transaction. `secure_delete` overwrites what is deleted or
     // erased, so that an erased number does not linger in free space of the file.
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
          PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;",
     )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     // Without the query planner stability guarantee, SQLite re-parses a cached statement each time
     // a parameter it planned with changes (every `LIMIT $n`): most of the cost of such a query.
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
@@ -113,12 +118,12 @@ pub struct Sqlite {
     writer: tokio::sync::mpsc::Sender<WriteJob>,
     readers: Arc<ConnectionPool<rusqlite::Connection>>,
     /// Tells the checkpoint thread to stop when the store is dropped.
-    open: Arc<std::sync::atomic::AtomicBool>,
+    open: Arc<AtomicBool>,
 }
 
 impl Drop for Sqlite {
     fn drop(&mut self) {
-        self.open.store(false, std::sync::atomic::Ordering::Relaxed);
+        self.open.store(false, Ordering::Relaxed);
     }
 }
 
@@ -132,19 +137,17 @@ impl Sqlite {
         // Checkpoints sync the WAL to disk: done on their own thread, they never stall the writer.
         writer_conn.execute_batch("PRAGMA wal_autocheckpoint = 0")?;
         let checkpointer = open_sqlite(path)?;
-        // A truncating checkpoint holds new writes back while it waits for the writer and the
-        // readers: it gives up well before a write waiting behind it would (5 s), and tries again.
-        checkpointer.execute_batch("PRAGMA busy_timeout = 1000")?;
-        let open = Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let still_open = open.clone();
+        let open = Arc::new(AtomicBool::new(true));
+        let restart_wanted = Arc::new(AtomicBool::new(false));
+        let (still_open, wanted) = (open.clone(), restart_wanted.clone());
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || run_checkpoints(&checkpointer, &still_open))
+            .spawn(move || run_checkpoints(&checkpointer, &still_open, &wanted))
             .map_err(|e| StoreError::Connect(format!("cannot start the SQLite checkpoint thread: {e}")))?;
         let (tx, rx) = tokio::sync::mpsc::channel::<WriteJob>(4096);
         std::thread::Builder::new()
             .name(crate::store::SQLITE_WRITER_THREAD.into())
-            .spawn(move || run_writer(&writer_conn, rx))
+            .spawn(move || run_writer(&writer_conn, rx, &restart_wanted))
             .map_err(|e| StoreError::Connect(format!("cannot start the SQLite writer thread: {e}")))?;
         let path = path.to_owned();
         let readers = ConnectionPool::new(readers, Box::new(move || open_sqlite(&path)));
@@ -188,26 +191,44 @@ impl Sqlite {
     }
 }
 
-/// WAL pages after which a checkpoint waits for the writer and starts the WAL over (about 256 MB
-/// with 4 KiB pages).
+/// WAL pages after which the writer starts the WAL over (about 256 MB with 4 KiB pages).
 const WAL_RESTART_PAGES: i64 = 65_536;
 
+/// How long the writer waits for readers of older snapshots before it gives up starting the WAL
+/// over (and tries again after a later batch): writes queue meanwhile.
+const WAL_RESTART_WAIT: Duration = Duration::from_millis(200);
+
 /// Copies the WAL into the database file every half second, without blocking the writer or
-/// readers, until the store is dropped. Under sustained writes such checkpoints never catch up
-/// with the writer and the WAL would grow without end: once it is large, a checkpoint waits for a
-/// gap between write transactions and truncates it — writes wait for that one (within the busy
-/// timeout), a rare pause instead of a WAL of many gigabytes.
-fn run_checkpoints(conn: &rusqlite::Connection, open: &std::sync::atomic::AtomicBool) {
-    while open.load(std::sync::atomic::Ordering::Relaxed) {
+/// readers, until the store is dropped. Such checkpoints never start the WAL over while writes
+/// keep coming, so under sustained writes it would grow without end: once it is large, the
+/// checkpointer asks the writer to truncate it between two batches. (Truncating from here needs
+/// the writer's lock, which back-to-back batches seldom leave free: a WAL of 21 GB was seen.)
+fn run_checkpoints(conn: &rusqlite::Connection, open: &AtomicBool, restart_wanted: &AtomicBool) {
+    while open.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(500));
-        let pages = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get::<_, i64>(1));
-        let result = match pages {
-            Ok(pages) if pages > WAL_RESTART_PAGES => conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())),
-            other => other.map(|_| ()),
-        };
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "SQLite checkpoint failed");
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get::<_, i64>(1)) {
+            Ok(pages) if pages > WAL_RESTART_PAGES => restart_wanted.store(true, Ordering::Relaxed),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed"),
         }
+    }
+}
+
+/// Checkpoints and truncates the WAL from the writer's own connection, so no write can come
+/// between; readers of older snapshots are waited for briefly.
+fn restart_wal(conn: &rusqlite::Connection) {
+    let truncated = conn
+        .busy_timeout(WAL_RESTART_WAIT)
+        .and_then(|()| conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get::<_, i64>(0)));
+    if let Err(e) = conn.busy_timeout(BUSY_TIMEOUT) {
+        tracing::warn!(error = %e, "cannot restore the SQLite writer's busy timeout");
+    }
+    match truncated {
+        Ok(0) => {}
+        Ok(_) => {
+            tracing::debug!("a reader or a checkpoint held the SQLite WAL: truncating it again after a later batch")
+        }
+        Err(e) => tracing::warn!(error = %e, "truncating the SQLite WAL failed"),
     }
 }
 
@@ -216,8 +237,15 @@ fn run_cached(conn: &rusqlite::Connection, sql: &str) -> Result<(), rusqlite::Er
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn run_writer(conn: &rusqlite::Connection, mut jobs: tokio::sync::mpsc::Receiver<WriteJob>) {
+fn run_writer(
+    conn: &rusqlite::Connection,
+    mut jobs: tokio::sync::mpsc::Receiver<WriteJob>,
+    restart_wanted: &AtomicBool,
+) {
     while let Some(first) = jobs.blocking_recv() {
+        if restart_wanted.swap(false, Ordering::Relaxed) {
+            restart_wal(conn);
+        }
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
@@ -293,5 +321,47 @@ impl Conn for FailingConn {
     }
     fn backend(&self) -> Backend {
         Backend::Sqlite
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wal_bytes(path: &Path) -> u64 {
+        std::fs::metadata(path.with_extension("db-wal")).map(|m| m.len()).unwrap_or(0)
+    }
+
+    #[test]
+    fn the_writer_starts_the_wal_over_and_gives_way_to_a_reader_of_an_older_snapshot() {
+        let dir = std::env::temp_dir().join(format!("orderguard-wal-{}", crate::ids::random_token(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("wal.db");
+        let writer = open_sqlite(&path).unwrap();
+        writer.execute_batch("PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x BLOB)").unwrap();
+        let fill = |conn: &rusqlite::Connection| {
+            for _ in 0..50 {
+                conn.execute("INSERT INTO t VALUES (randomblob(4000))", []).unwrap();
+            }
+        };
+        fill(&writer);
+        assert!(wal_bytes(&path) > 200_000, "the inserts went to the WAL");
+        restart_wal(&writer);
+        assert_eq!(wal_bytes(&path), 0, "truncated");
+
+        // A reader in the middle of a read holds the WAL: the writer waits briefly, then goes on.
+        fill(&writer);
+        let reader = open_sqlite(&path).unwrap();
+        reader.execute_batch("BEGIN; SELECT COUNT(*) FROM t").unwrap();
+        fill(&writer);
+        let started = std::time::Instant::now();
+        restart_wal(&writer);
+        assert!(started.elapsed() < Duration::from_secs(2), "gave up after {:?}", started.elapsed());
+        assert!(wal_bytes(&path) > 0, "the reader's snapshot is still in the WAL");
+        writer.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        reader.execute_batch("COMMIT").unwrap();
+        restart_wal(&writer);
+        assert_eq!(wal_bytes(&path), 0, "truncated once the reader is done");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
