@@ -17,6 +17,10 @@ pub const MIN_OTHER_BRANDS: usize = 3;
 /// The counter dimensions the comparison reads.
 pub const DIMENSIONS: [&str; 6] = ["event", "outcome", "loss", "network_check", "lockout", "limit_refusal"];
 
+/// The values of the `event` dimension it reads (the store reads no others: the dimension has a
+/// value per event type, most of which the comparison does not need).
+pub const EVENTS: [&str; 3] = ["verification.created", "verification.blocked", "verification.held"];
+
 /// What one brand counted in one slot of time, as far as the market comparison is concerned.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Tally {
@@ -426,6 +430,10 @@ mod tests {
         assert_eq!(t.figure(MarketMetric::Lockouts), Some(1.0));
         assert_eq!(t.figure(MarketMetric::PumpingBlocks), Some(3.0), "lock refusals are not pumping");
         assert_eq!(Tally::default().figure(MarketMetric::ConfirmedFraud), None);
+        for event in EVENTS {
+            assert_ne!(tally_of(&[("event", event, 1)]), Tally::default(), "{event} is read");
+        }
+        assert_eq!(tally_of(&[("event", "verification.approved", 1)]), Tally::default());
         let unconvertible = tally_of(&[("outcome", "completed", 1), ("loss", "NOK", 100)]);
         assert_eq!(unconvertible.figure(MarketMetric::Losses), None);
     }

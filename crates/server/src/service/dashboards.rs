@@ -53,13 +53,12 @@ pub struct BrandSummary {
 
 pub async fn summary(app: &App, brand: &str, from: i64, to: i64) -> Result<BrandSummary, ServiceError> {
     let brand = brand.to_owned();
-    let (pending, totals) = app
+    let (pending, events) = app
         .store
         .read(move |conn| -> Result<_, StoreError> {
-            Ok((admin::pending_count(conn, &brand)?, rollups::totals(conn, &brand, from, to)?))
+            Ok((admin::pending_count(conn, &brand)?, rollups::totals_of(conn, &brand, "event", (from, to))?))
         })
         .await?;
-    let events = totals.into_iter().filter(|(d, _, _)| d == "event").map(|(_, v, c)| (v, c)).collect();
     Ok(BrandSummary { pending, events })
 }
 

@@ -117,15 +117,37 @@ pub fn reset(conn: &mut dyn Conn) -> Result<(), StoreError> {
 
 /// A brand's counters summed over `[from, to)` (whole hours), by dimension and value.
 pub fn totals(conn: &mut dyn Conn, brand: &str, from: i64, to: i64) -> Result<Vec<(String, String, i64)>, StoreError> {
+    summed(conn, brand, None, (from, to))
+}
+
+/// A brand's counters of one dimension summed over `[from, to)` (whole hours): (value, sum).
+pub fn totals_of(
+    conn: &mut dyn Conn,
+    brand: &str,
+    dimension: &str,
+    (from, to): (i64, i64),
+) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(summed(conn, brand, Some(dimension), (from, to))?.into_iter().map(|(_, v, c)| (v, c)).collect())
+}
+
+fn summed(
+    conn: &mut dyn Conn,
+    brand: &str,
+    dimension: Option<&str>,
+    (from, to): (i64, i64),
+) -> Result<Vec<(String, String, i64)>, StoreError> {
     let mut sums: BTreeMap<(String, String), i64> = BTreeMap::new();
     for (table, lo, hi) in pieces(from, to) {
         let sql = format!(
             "SELECT dimension, value, CAST(SUM(count) AS BIGINT) AS total FROM {name} \
-             WHERE brand = $1 AND {slot} >= $2 AND {slot} < $3 GROUP BY dimension, value",
+             WHERE brand = $1 AND {slot} >= $2 AND {slot} < $3{only} GROUP BY dimension, value",
             name = table.name,
             slot = table.slot,
+            only = if dimension.is_some() { " AND dimension = $4" } else { "" },
         );
-        for r in conn.query(&sql, &[brand.into(), lo.into(), hi.into()])? {
+        let mut params: Vec<super::Value> = vec![brand.into(), lo.into(), hi.into()];
+        params.extend(dimension.map(Into::into));
+        for r in conn.query(&sql, &params)? {
             *sums.entry((r.text("dimension")?, r.text("value")?)).or_default() += r.int("total")?;
         }
     }
@@ -157,17 +179,20 @@ pub fn market_daily(
     from: i64,
     to: i64,
 ) -> Result<Vec<analytics::market::DailyRow>, StoreError> {
-    let dimensions = analytics::market::DIMENSIONS;
-    let listed: Vec<String> = (4..4 + dimensions.len()).map(|i| format!("${i}")).collect();
+    let (dimensions, events) = (analytics::market::DIMENSIONS, analytics::market::EVENTS);
+    let placeholders =
+        |first: usize, n: usize| (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
     // One brand reads its own rows through the key (brand first); every brand, the days.
     let of_brand = if brand.is_some() { "brand = $3" } else { "$3 = ''" };
     let sql = format!(
         "SELECT day, brand, dimension, value, count FROM rollups_daily \
-         WHERE {of_brand} AND day >= $1 AND day < $2 AND dimension IN ({})",
-        listed.join(", ")
+         WHERE {of_brand} AND day >= $1 AND day < $2 AND dimension IN ({}) \
+         AND (dimension <> 'event' OR value IN ({}))",
+        placeholders(4, dimensions.len()),
+        placeholders(4 + dimensions.len(), events.len()),
     );
     let mut params: Vec<super::Value> = vec![analytics::day_of(from).into(), to.into(), brand.unwrap_or("").into()];
-    params.extend(dimensions.iter().map(|d| (*d).into()));
+    params.extend(dimensions.iter().chain(events.iter()).map(|d| (*d).into()));
     conn.query(&sql, &params)?
         .iter()
         .map(|r| Ok((r.int("day")?, r.text("brand")?, r.text("dimension")?, r.text("value")?, r.int("count")?)))
