@@ -253,13 +253,20 @@ impl Store {
     }
 }
 
-/// Splits rows for multi-row statements into chunks of 256, 128, … 1 rows: few distinct SQL texts,
-/// so that bulk writes do not push the hot statements out of the prepared-statement cache.
+/// Splits rows for multi-row statements into chunks of 256, 128, … 8 rows and a last one of up to 8:
+/// few distinct SQL texts, so that bulk writes do not push the hot statements out of the
+/// prepared-statement cache.
 pub(crate) fn bulk_chunks<T>(mut rows: &[T]) -> Vec<&[T]> {
     const LARGEST: usize = 256;
+    // A few rows (the events of one request) go in one statement of their own size.
+    const FEW: usize = 8;
     let mut chunks = Vec::new();
     while !rows.is_empty() {
-        let size = if rows.len() >= LARGEST { LARGEST } else { 1 << rows.len().ilog2() };
+        let size = match rows.len() {
+            n if n <= FEW => n,
+            n if n >= LARGEST => LARGEST,
+            n => 1 << n.ilog2(),
+        };
         let (chunk, rest) = rows.split_at(size);
         chunks.push(chunk);
         rows = rest;
@@ -279,11 +286,15 @@ pub(crate) fn values_clause(rows: usize, columns: usize) -> String {
 #[cfg(test)]
 mod bulk_tests {
     #[test]
-    fn chunks_are_powers_of_two() {
-        let rows: Vec<u32> = (0..600).collect();
-        let sizes: Vec<usize> = super::bulk_chunks(&rows).iter().map(|c| c.len()).collect();
-        assert_eq!(sizes, [256, 256, 64, 16, 8]);
-        assert!(super::bulk_chunks::<u32>(&[]).is_empty());
+    fn chunks_are_powers_of_two_but_a_few_rows_go_at_once() {
+        let sizes = |n: u32| -> Vec<usize> {
+            let rows: Vec<u32> = (0..n).collect();
+            super::bulk_chunks(&rows).iter().map(|c| c.len()).collect()
+        };
+        assert_eq!(sizes(600), [256, 256, 64, 16, 8]);
+        assert_eq!(sizes(605), [256, 256, 64, 16, 8, 5]);
+        assert_eq!(sizes(3), [3]);
+        assert!(sizes(0).is_empty());
     }
 
     #[test]

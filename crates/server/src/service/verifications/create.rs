@@ -484,10 +484,10 @@ fn record_creation(
         "phone_verified": facts.phone_verified,
         "phone_changed_at": facts.phone_changed_at.map(crate::clock::rfc3339),
     });
-    events::append(conn, &event(v, EventKind::VerificationCreated, now, created))?;
+    let mut written = vec![event(v, EventKind::VerificationCreated, now, created)];
     for check in &facts.network {
         let attrs = network::event_attrs(check, CheckedOn::Create);
-        events::append(conn, &event(v, EventKind::NetworkChecked, now, attrs))?;
+        written.push(event(v, EventKind::NetworkChecked, now, attrs));
     }
     let risk = &v.risk;
     let retry_after_seconds = screening.limit.map(|hit| hit.retry_after_seconds(now));
@@ -500,36 +500,39 @@ fn record_creation(
         })).collect::<Vec<_>>(),
         "list": screening.listed.as_ref().map(|m| json!({ "list": m.list, "kind": m.kind, "entry": m.id })),
     });
-    events::append(conn, &event(v, EventKind::RiskAssessed, now, assessed))?;
+    written.push(event(v, EventKind::RiskAssessed, now, assessed));
     if let Some(burst) = screening.burst {
         let attrs = json!({
             "range_digits": facts.range_digits, "unconfirmed": burst.unconfirmed,
             "usual_rate": burst.usual_rate, "until": crate::clock::rfc3339(burst.until.millis()),
         });
-        events::append(conn, &event(v, EventKind::RangeBurst, now, attrs))?;
+        written.push(event(v, EventKind::RangeBurst, now, attrs));
     }
-    match v.state.status {
+    let queued = match v.state.status {
         Status::Blocked => {
             let attrs = json!({
                 "reasons": risk.reasons, "amount": v.amount.minor, "currency": v.amount.currency.code(),
                 "retry_after_seconds": retry_after_seconds,
             });
-            events::append(conn, &event(v, EventKind::VerificationBlocked, now, attrs))?;
-            Ok(None)
+            written.push(event(v, EventKind::VerificationBlocked, now, attrs));
+            None
         }
         Status::InReview => {
             let attrs = json!({
                 "reasons": risk.reasons, "expires_at": crate::clock::rfc3339(v.state.expires_at.millis()),
             });
-            events::append(conn, &event(v, EventKind::VerificationHeld, now, attrs))?;
-            Ok(None)
+            written.push(event(v, EventKind::VerificationHeld, now, attrs));
+            None
         }
         _ => {
             sms_store::enqueue_claimed(conn, sms, crate::sms::queue::LEASE_MS)?;
-            events::append(conn, &event(v, EventKind::SmsQueued, now, json!({ "message_id": sms.id })))?;
-            Ok(Some(sms.clone()))
+            written.push(event(v, EventKind::SmsQueued, now, json!({ "message_id": sms.id })));
+            Some(sms.clone())
         }
-    }
+    };
+    // One statement for all of them: on PostgreSQL each statement is a round trip.
+    events::append_many(conn, &written)?;
+    Ok(queued)
 }
 
 /// The verification an earlier request with the same Idempotency-Key created, or `error`.
