@@ -78,7 +78,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!(
-        "{:<9} {:>5} {:>10} {:>10} {:>7} {:>22} {:>22} {:>22} {:>7} {:>15} {:>17} {:>12} {:>15}",
+        "{:<9} {:>5} {:>10} {:>10} {:>7} {:>22} {:>22} {:>22} {:>7} {:>18} {:>17} {:>13} {:>12} {:>15}",
         "database",
         "conc",
         "flows/s",
@@ -90,6 +90,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "errors",
         "cpu µs/flow",
         "cpu µs/ceiling",
+        "db trips/flow",
         "risk µs/create",
         "webhook backlog"
     );
@@ -105,8 +106,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "ceiling/s = requests/s of GET /healthz at the same concurrency, divided by {REQUESTS_PER_FLOW} requests per flow"
     );
     println!(
-        "cpu µs = CPU time of this process (server and client; not PostgreSQL's own processes) per flow and per \
-         {REQUESTS_PER_FLOW} /healthz requests; wr = the SQLite writer thread's part"
+        "cpu µs = CPU time per flow of this process (server and client) and, for PostgreSQL, of its processes on \
+         this machine (db = their part), and of this process per {REQUESTS_PER_FLOW} /healthz requests; wr = the \
+         SQLite writer thread's part; db trips = statements, preparations, BEGINs and COMMITs sent to PostgreSQL"
     );
     for (name, flows) in runs {
         let most = flows.div_ceil(args.customers);
@@ -159,6 +161,9 @@ async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::pat
     // One turn through the customers over all levels: a level starts where the last one stopped.
     let customers = Customers { next: Arc::new(AtomicUsize::new(0)), count: args.customers };
     for &concurrency in &args.concurrency {
+        if name == "postgres" {
+            crate::store::scratch::analyze(database_url).await.context("gathering the planner's statistics")?;
+        }
         let before_ceiling = CpuTime::now();
         let ceiling = ceiling(&client, &base, concurrency, Duration::from_secs(args.seconds)).await;
         let before_flows = CpuTime::now();
@@ -192,7 +197,7 @@ async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::pat
         let per_flow = CpuTime::per(before_flows, after_flows, sample.flows as f64);
         let per_ceiling_flow = CpuTime::per(before_ceiling, before_flows, ceiling * seconds / REQUESTS_PER_FLOW);
         println!(
-            "{:<9} {:>5} {:>10.0} {:>10.0} {:>6.0}% {:>22} {:>22} {:>22} {:>7} {:>15} {:>17} {:>12} {:>15}",
+            "{:<9} {:>5} {:>10.0} {:>10.0} {:>6.0}% {:>22} {:>22} {:>22} {:>7} {:>18} {:>17} {:>13} {:>12} {:>15}",
             name,
             concurrency,
             flows_per_s,
@@ -202,11 +207,15 @@ async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::pat
             fmt(&mut o),
             fmt(&mut k),
             sample.errors,
-            per_flow.map_or("n/a".into(), |(all, writer)| match name {
-                "sqlite" => format!("{all:.0} (wr {writer:.0})"),
-                _ => format!("{all:.0}"),
+            per_flow.as_ref().map_or("n/a".into(), |p| match name {
+                "sqlite" => format!("{:.0} (wr {:.0})", p.process, p.writer),
+                _ => format!("{:.0} (db {:.0})", p.process + p.database, p.database),
             }),
-            per_ceiling_flow.map_or("n/a".into(), |(all, _)| format!("{all:.0}")),
+            per_ceiling_flow.map_or("n/a".into(), |p| format!("{:.0}", p.process)),
+            match (name, &per_flow) {
+                ("postgres", Some(p)) => format!("{:.1}", p.round_trips),
+                _ => "–".into(),
+            },
             match (risk_before, risk_after) {
                 (Some((sum0, n0)), Some((sum1, n1))) if n1 > n0 => format!("{:.0}", (sum1 - sum0) / (n1 - n0) * 1e6),
                 _ => "n/a".into(),
@@ -249,12 +258,15 @@ impl Customers {
     }
 }
 
-/// CPU time used so far by this process (every thread, ended ones included) and by the SQLite
-/// writer thread, in clock ticks, read from /proc; `None` where there is no /proc.
+/// CPU time used so far by this process (every thread, ended ones included), by the SQLite
+/// writer thread and by PostgreSQL's processes on this machine, in clock ticks, read from /proc;
+/// `None` where there is no /proc. With them, the round trips to PostgreSQL so far.
 #[derive(Clone, Copy)]
 struct CpuTime {
     process: u64,
     writer: u64,
+    database: u64,
+    round_trips: u64,
 }
 
 /// Linux reports times in /proc in USER_HZ ticks: 100 per second on x86-64 and arm64, where this runs.
@@ -272,16 +284,53 @@ impl CpuTime {
                     std::fs::read_to_string(task.path().join("stat")).ok().and_then(|s| ticks_in_stat(&s)).unwrap_or(0);
             }
         }
-        Some(Self { process, writer })
+        Some(Self { process, writer, database: postgres_ticks(), round_trips: crate::store::postgres_round_trips() })
     }
 
-    /// Microseconds of CPU per unit of work between two readings: (all threads, the writer).
-    fn per(before: Option<Self>, after: Option<Self>, units: f64) -> Option<(f64, f64)> {
+    /// Per unit of work between two readings: microseconds of CPU of this process, of its
+    /// writer thread and of PostgreSQL, and the round trips to PostgreSQL.
+    fn per(before: Option<Self>, after: Option<Self>, units: f64) -> Option<PerUnit> {
         let (before, after) = (before?, after?);
-        let micros = |ticks: u64| ticks as f64 / TICKS_PER_SECOND * 1e6 / units.max(1.0);
-        // A writer thread of a store dropped in between takes its ticks away: never below zero.
-        Some((micros(after.process.saturating_sub(before.process)), micros(after.writer.saturating_sub(before.writer))))
+        let per = |n: u64| n as f64 / units.max(1.0);
+        let micros = |ticks: u64| per(ticks) / TICKS_PER_SECOND * 1e6;
+        // A thread or process that ended in between takes its ticks away: never below zero.
+        Some(PerUnit {
+            process: micros(after.process.saturating_sub(before.process)),
+            writer: micros(after.writer.saturating_sub(before.writer)),
+            database: micros(after.database.saturating_sub(before.database)),
+            round_trips: per(after.round_trips.saturating_sub(before.round_trips)),
+        })
     }
+}
+
+/// What one flow (or ceiling flow) took: see [`CpuTime::per`].
+struct PerUnit {
+    process: f64,
+    writer: f64,
+    database: f64,
+    round_trips: f64,
+}
+
+/// Ticks used so far by the processes named `postgres` (the server and its backends), with those
+/// of their children that ended.
+fn postgres_ticks() -> u64 {
+    let Ok(processes) = std::fs::read_dir("/proc") else { return 0 };
+    processes
+        .flatten()
+        .filter(|p| p.file_name().to_str().is_some_and(|name| name.bytes().all(|b| b.is_ascii_digit())))
+        .filter_map(|p| std::fs::read_to_string(p.path().join("stat")).ok())
+        .filter(|stat| stat.split_once('(').is_some_and(|(_, rest)| rest.starts_with("postgres)")))
+        .filter_map(|stat| Some(ticks_in_stat(&stat)? + children_ticks_in_stat(&stat)?))
+        .sum()
+}
+
+/// cutime + cstime of a `stat` line: the 16th and 17th fields, the ticks of children that ended
+/// (PostgreSQL's backends and autovacuum workers that came and went, in the postmaster's).
+fn children_ticks_in_stat(stat: &str) -> Option<u64> {
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(13);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
 }
 
 /// utime + stime of a `stat` line: the 14th and 15th fields, counted after the command name,
@@ -450,9 +499,11 @@ async fn one_flow(
 mod tests {
     #[test]
     fn cpu_ticks_are_read_after_the_command_name() {
-        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime …
-        let stat = "4242 (tokio rt) x)) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 567 0 0 20 0 8 0";
+        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+        // cutime cstime …
+        let stat = "4242 (tokio rt) x)) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 567 89 10 20 0 8 0";
         assert_eq!(super::ticks_in_stat(stat), Some(1234 + 567));
+        assert_eq!(super::children_ticks_in_stat(stat), Some(89 + 10));
         assert_eq!(super::ticks_in_stat("4242 (cut short"), None);
         let on_linux = std::path::Path::new("/proc/self/stat").exists();
         assert_eq!(super::CpuTime::now().is_some(), on_linux);

@@ -7,7 +7,7 @@ mod pg;
 mod pool;
 mod sqlite;
 
-pub use pg::Postgres;
+pub use pg::{Postgres, round_trips as postgres_round_trips};
 pub use sqlite::Sqlite;
 
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::pool::{ConnectionPool, PoolConnection};
@@ -29,6 +30,18 @@ impl postgres::types::ToSql for Value {
     }
 
     postgres::types::to_sql_checked!();
+}
+
+/// Round trips to PostgreSQL since the process started: statements, preparations, and each
+/// transaction's BEGIN and COMMIT. The benchmark reports them per flow.
+static ROUND_TRIPS: AtomicU64 = AtomicU64::new(0);
+
+pub fn round_trips() -> u64 {
+    ROUND_TRIPS.load(Ordering::Relaxed)
+}
+
+fn round_trip() {
+    ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
 }
 
 fn pg_row(names: &Arc<[String]>, row: &postgres::Row) -> Result<Row, StoreError> {
@@ -88,6 +101,7 @@ impl<C: postgres::GenericClient> PgConn<'_, C> {
         if let Some(prepared) = self.statements.get(sql) {
             return Ok(prepared.clone());
         }
+        round_trip();
         let statement = self.client.prepare(sql)?;
         let columns = statement.columns().iter().map(|c| c.name().to_owned()).collect();
         let prepared = Prepared { statement, columns };
@@ -99,16 +113,19 @@ impl<C: postgres::GenericClient> PgConn<'_, C> {
 impl<C: postgres::GenericClient> Conn for PgConn<'_, C> {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
         let prepared = self.statement(sql)?;
+        round_trip();
         Ok(self.client.execute(&prepared.statement, &pg_params(params))?)
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
         let prepared = self.statement(sql)?;
+        round_trip();
         let rows = self.client.query(&prepared.statement, &pg_params(params))?;
         rows.iter().map(|row| pg_row(&prepared.columns, row)).collect()
     }
 
     fn execute_batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        round_trip();
         Ok(self.client.batch_execute(sql)?)
     }
 
@@ -148,8 +165,10 @@ impl Postgres {
         tokio::task::spawn_blocking(move || {
             let mut pooled = pool.get()?;
             let PgClient { client, statements } = &mut *pooled;
+            round_trip();
             let mut tx = client.transaction().map_err(StoreError::from)?;
             let result = body(&mut PgConn { client: &mut tx, statements });
+            round_trip();
             match &result {
                 Ok(_) => tx.commit().map_err(StoreError::from)?,
                 Err(_) => tx.rollback().map_err(StoreError::from)?,
