@@ -59,6 +59,10 @@ enum Command {
     Migrate {
         #[arg(long, short, env = "ORDERGUARD_CONFIG")]
         config: PathBuf,
+        /// Change nothing: list the migrations this version would apply, and exit with status 3
+        /// if there are any (0 when the database is up to date), for deploy pipelines.
+        #[arg(long)]
+        check: bool,
     },
     /// Manage a brand's API keys.
     Apikey {
@@ -194,7 +198,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::start(settings).await?.run_until_signal().await;
             Ok(())
         }
-        Command::Migrate { config } => {
+        Command::Migrate { config, check: true } => {
+            let settings = load(Some(config))?;
+            init_logging(settings.log_format);
+            check_migrations(&settings).await
+        }
+        Command::Migrate { config, check: false } => {
             let settings = load(Some(config))?;
             init_logging(settings.log_format);
             prepare_store(&settings, now).await?;
@@ -217,4 +226,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchDashboards(args) => bench::dashboards::run(args).await,
         Command::BenchWebhooks(args) => bench::webhooks::run(args).await,
     }
+}
+
+/// The exit status of `migrate --check` when migrations are to be applied (1 is an error).
+const MIGRATIONS_PENDING: i32 = 3;
+
+/// `migrate --check`: what `migrate` would apply, read without changing the database (a SQLite
+/// file that is not there is not created).
+async fn check_migrations(settings: &Settings) -> anyhow::Result<()> {
+    let url = crate::store::DatabaseUrl::parse(settings.database_url.expose_secret())?;
+    if let crate::store::DatabaseUrl::Sqlite(path) = &url
+        && !path.exists()
+    {
+        println!("no database at {}: `orderguard migrate` creates it", path.display());
+        std::process::exit(MIGRATIONS_PENDING);
+    }
+    let status = crate::store::Store::open(&url).await?.migration_status().await?;
+    if !status.newer.is_empty() {
+        let newer: Vec<String> = status.newer.iter().map(|v| format!("{v:04}")).collect();
+        println!(
+            "the database has migrations this version does not know ({}): a newer orderguard applied them",
+            newer.join(", ")
+        );
+    }
+    if status.pending.is_empty() {
+        println!("database is up to date (migration {:04})", status.latest.unwrap_or_default());
+        return Ok(());
+    }
+    println!("{} migration(s) to apply with `orderguard migrate`:", status.pending.len());
+    for (version, about) in &status.pending {
+        println!("  {version:04}  {about}");
+    }
+    std::process::exit(MIGRATIONS_PENDING);
 }

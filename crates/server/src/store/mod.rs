@@ -216,14 +216,11 @@ impl Store {
     pub async fn migrate(&self, now_ms: i64) -> Result<Vec<i64>, StoreError> {
         let backend = self.backend();
         self.write(move |conn| {
-            let migrations = match backend {
-                Backend::Sqlite => MIGRATIONS_SQLITE,
-                Backend::Postgres => {
-                    // Several instances starting at once: one migrates, the others wait.
-                    conn.execute_batch("SELECT pg_advisory_xact_lock(7405321)")?;
-                    MIGRATIONS_POSTGRES
-                }
-            };
+            if backend == Backend::Postgres {
+                // Several instances starting at once: one migrates, the others wait.
+                conn.execute_batch("SELECT pg_advisory_xact_lock(7405321)")?;
+            }
+            let migrations = migrations_of(backend);
             conn.execute_batch(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
             )?;
@@ -247,9 +244,70 @@ impl Store {
         .await
     }
 
+    /// Compares the migrations applied to the database with this binary's, changing nothing
+    /// (`orderguard migrate --check`).
+    pub async fn migration_status(&self) -> Result<MigrationStatus, StoreError> {
+        let backend = self.backend();
+        let applied: Vec<i64> = self
+            .read(move |conn| {
+                let exists = match backend {
+                    Backend::Sqlite => {
+                        "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+                    }
+                    Backend::Postgres => {
+                        "SELECT COUNT(*) AS n FROM pg_tables \
+                         WHERE schemaname = current_schema() AND tablename = 'schema_migrations'"
+                    }
+                };
+                if conn.query_one(exists, &[])?.int("n")? == 0 {
+                    return Ok(Vec::new());
+                }
+                conn.query("SELECT version FROM schema_migrations ORDER BY version", &[])?
+                    .iter()
+                    .map(|r| r.int("version"))
+                    .collect()
+            })
+            .await?;
+        Ok(MigrationStatus::of(migrations_of(backend), &applied))
+    }
+
     /// Whether the database takes writes (readiness): goes through the writer like every change.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.write(|conn| conn.query("SELECT 1", &[]).map(|_| ())).await
+    }
+}
+
+fn migrations_of(backend: Backend) -> &'static [(i64, &'static str)] {
+    match backend {
+        Backend::Sqlite => MIGRATIONS_SQLITE,
+        Backend::Postgres => MIGRATIONS_POSTGRES,
+    }
+}
+
+/// The database's migrations against this binary's.
+#[derive(Debug)]
+pub struct MigrationStatus {
+    /// Migrations this binary would apply, oldest first: (version, what it does).
+    pub pending: Vec<(i64, String)>,
+    /// Versions applied that this binary does not know: a newer version migrated the database.
+    pub newer: Vec<i64>,
+    /// The latest version applied, if any.
+    pub latest: Option<i64>,
+}
+
+impl MigrationStatus {
+    fn of(known: &[(i64, &str)], applied: &[i64]) -> Self {
+        // What a migration does: the first sentence of the comment it starts with.
+        let about = |sql: &str| {
+            let comment = sql.lines().map_while(|l| l.strip_prefix("-- ")).collect::<Vec<_>>().join(" ");
+            let end = [". ", ": ", "; "].iter().filter_map(|p| comment.find(p)).min().unwrap_or(comment.len());
+            comment.get(..end).unwrap_or_default().trim_end_matches(['.', ':', ';']).to_owned()
+        };
+        Self {
+            pending: known.iter().filter(|(v, _)| !applied.contains(v)).map(|(v, sql)| (*v, about(sql))).collect(),
+            newer: applied.iter().filter(|v| !known.iter().any(|(k, _)| k == *v)).copied().collect(),
+            latest: applied.iter().max().copied(),
+        }
     }
 }
 
@@ -295,6 +353,24 @@ mod bulk_tests {
         assert_eq!(sizes(605), [256, 256, 64, 16, 8, 5]);
         assert_eq!(sizes(3), [3]);
         assert!(sizes(0).is_empty());
+    }
+
+    #[test]
+    fn migrations_to_apply_are_named_by_the_first_sentence_of_their_comment() {
+        let known = [
+            (1, "CREATE TABLE a (x INTEGER);"),
+            (2, "-- Counters per brand and hour,\n-- kept up to date: by the job. More.\nCREATE TABLE b (x INTEGER);"),
+            (3, "-- An index. For the list.\nCREATE INDEX c ON b (x);"),
+        ];
+        let status = super::MigrationStatus::of(&known, &[1, 7]);
+        assert_eq!(
+            status.pending,
+            [(2, "Counters per brand and hour, kept up to date".to_owned()), (3, "An index".into())]
+        );
+        assert_eq!((status.newer, status.latest), (vec![7], Some(7)));
+        let current = super::MigrationStatus::of(&known, &[3, 1, 2]);
+        assert!(current.pending.is_empty() && current.newer.is_empty());
+        assert_eq!(current.latest, Some(3));
     }
 
     #[test]

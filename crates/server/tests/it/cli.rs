@@ -5,7 +5,11 @@ use std::process::Command;
 use crate::on_both_databases;
 use crate::support::{Db, config, run_command as orderguard};
 
-on_both_databases!(api_keys_are_created_listed_and_revoked, signing_key_rotation_publishes_before_signing);
+on_both_databases!(
+    api_keys_are_created_listed_and_revoked,
+    signing_key_rotation_publishes_before_signing,
+    migrate_check_lists_what_is_to_apply_and_changes_nothing
+);
 
 async fn api_keys_are_created_listed_and_revoked(db: Db) {
     let config_path = db.dir.0.join("orderguard.toml");
@@ -52,6 +56,76 @@ async fn api_keys_are_created_listed_and_revoked(db: Db) {
 
     let (ok, _, err) = orderguard(&["apikey", "create", "--brand", "nope"], &config_path);
     assert!(!ok && err.contains("brand `nope` is not in the configuration"), "{err}");
+}
+
+/// `orderguard migrate --check` as a deploy pipeline runs it: the exit status, and what it printed.
+fn migrate_check(config_path: &std::path::Path) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_orderguard"))
+        .args(["migrate", "--check", "--config"])
+        .arg(config_path)
+        .output()
+        .unwrap();
+    (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+async fn migrate_check_lists_what_is_to_apply_and_changes_nothing(db: Db) {
+    let config_path = db.dir.0.join("orderguard.toml");
+    std::fs::write(&config_path, config(&db)).unwrap();
+    let url = orderguard::store::DatabaseUrl::parse(&db.url).unwrap();
+    let sqlite_file = match &url {
+        orderguard::store::DatabaseUrl::Sqlite(path) => Some(path.clone()),
+        orderguard::store::DatabaseUrl::Postgres(_) => None,
+    };
+
+    let (status, out) = migrate_check(&config_path);
+    assert_eq!(status, Some(3), "a new database has every migration to apply: {out}");
+    match &sqlite_file {
+        Some(path) => {
+            assert!(out.contains("no database at"), "{out}");
+            assert!(!path.exists(), "the check created no SQLite file");
+        }
+        None => {
+            assert!(out.contains("0001  ") && out.contains("0026  The orders behind"), "{out}");
+            let (status, again) = migrate_check(&config_path);
+            assert_eq!((status, &again), (Some(3), &out), "the check applied nothing");
+        }
+    }
+
+    let (ok, _, err) = orderguard(&["migrate"], &config_path);
+    assert!(ok, "{err}");
+    let (status, out) = migrate_check(&config_path);
+    assert_eq!(status, Some(0), "{out}");
+    assert!(out.contains("database is up to date (migration 0026)"), "{out}");
+
+    // One migration undone, as on a database of the version before: listed, with what it does.
+    let store = orderguard::store::Store::open(&url).await.unwrap();
+    store
+        .write(|conn| {
+            conn.execute_batch("DROP INDEX events_brand_type_at; DELETE FROM schema_migrations WHERE version = 26")
+        })
+        .await
+        .unwrap();
+    let (status, out) = migrate_check(&config_path);
+    assert_eq!(status, Some(3), "{out}");
+    assert!(
+        out.contains("1 migration(s) to apply") && out.contains("0026  The orders behind a dashboard figure"),
+        "{out}"
+    );
+
+    // A database a newer version migrated: nothing to apply here, and it says so.
+    store
+        .write(|conn| {
+            conn.execute_batch(
+                "CREATE INDEX events_brand_type_at ON events (brand, type, at); \
+                 INSERT INTO schema_migrations (version, applied_at) VALUES (26, 0), (9999, 0)",
+            )
+        })
+        .await
+        .unwrap();
+    drop(store);
+    let (status, out) = migrate_check(&config_path);
+    assert_eq!(status, Some(0), "{out}");
+    assert!(out.contains("does not know (9999)") && out.contains("up to date (migration 9999)"), "{out}");
 }
 
 #[test]
