@@ -10,6 +10,7 @@ mod analytics;
 mod api_flow;
 mod cli;
 mod crash;
+mod deploy;
 mod doc_receivers;
 mod explain;
 mod fraud;
