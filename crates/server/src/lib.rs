@@ -45,14 +45,15 @@ use store::{DatabaseUrl, Store, StoreError};
 pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    // Not a `source`: the message carries it already, and the command line prints the chain.
     #[error("database: {0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
     #[error(transparent)]
     Service(#[from] ServiceError),
     #[error("key ring: {0}")]
-    Keyring(#[from] service::keyring::KeyringError),
+    Keyring(service::keyring::KeyringError),
     #[error("cannot listen on {addr}: {error}")]
     Bind { addr: String, error: std::io::Error },
 }
@@ -74,6 +75,18 @@ pub async fn prepare_store(settings: &Settings, now: Timestamp) -> Result<Arc<St
 /// The secrets of a command or an instance: the key ring opened with the configured master secrets.
 pub async fn open_secrets(settings: &Settings, store: &Store) -> Result<Secrets, StartError> {
     Ok(service::keyring::open(store, &settings.masters()?, Clock::default()).await?)
+}
+
+impl From<StoreError> for StartError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl From<service::keyring::KeyringError> for StartError {
+    fn from(e: service::keyring::KeyringError) -> Self {
+        Self::Keyring(e)
+    }
 }
 
 /// A running server.

@@ -126,6 +126,14 @@ async fn migrate_check_lists_what_is_to_apply_and_changes_nothing(db: Db) {
     let (status, out) = migrate_check(&config_path);
     assert_eq!(status, Some(0), "{out}");
     assert!(out.contains("does not know (9999)") && out.contains("up to date (migration 9999)"), "{out}");
+
+    // A migration that cannot apply (its columns are there already): named once, readably.
+    let store = orderguard::store::Store::open(&url).await.unwrap();
+    store.write(|conn| conn.execute_batch("DELETE FROM schema_migrations WHERE version = 25")).await.unwrap();
+    drop(store);
+    let (ok, _, err) = orderguard(&["migrate"], &config_path);
+    assert!(!ok && err.starts_with("error: database: migration 25 failed: "), "{err}");
+    assert_eq!(err.matches("migration 25 failed").count(), 1, "{err}");
 }
 
 #[test]
