@@ -198,14 +198,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::start(settings).await?.run_until_signal().await;
             Ok(())
         }
-        Command::Migrate { config, check: true } => {
+        Command::Migrate { config, check } => {
             let settings = load(Some(config))?;
             init_logging(settings.log_format);
-            check_migrations(&settings).await
-        }
-        Command::Migrate { config, check: false } => {
-            let settings = load(Some(config))?;
-            init_logging(settings.log_format);
+            if check {
+                return check_migrations(&settings).await;
+            }
             prepare_store(&settings, now).await?;
             println!("database is up to date; {} brand(s) stored", settings.brands.len());
             Ok(())

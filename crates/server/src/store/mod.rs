@@ -356,6 +356,14 @@ mod bulk_tests {
     }
 
     #[test]
+    fn values_are_numbered_row_by_row() {
+        assert_eq!(super::values_clause(2, 3), "($1, $2, $3), ($4, $5, $6)");
+    }
+}
+
+#[cfg(test)]
+mod migration_tests {
+    #[test]
     fn migrations_to_apply_are_named_by_the_first_sentence_of_their_comment() {
         let known = [
             (1, "CREATE TABLE a (x INTEGER);"),
@@ -371,10 +379,5 @@ mod bulk_tests {
         let current = super::MigrationStatus::of(&known, &[3, 1, 2]);
         assert!(current.pending.is_empty() && current.newer.is_empty());
         assert_eq!(current.latest, Some(3));
-    }
-
-    #[test]
-    fn values_are_numbered_row_by_row() {
-        assert_eq!(super::values_clause(2, 3), "($1, $2, $3), ($4, $5, $6)");
     }
 }
