@@ -24,6 +24,7 @@ pub mod records;
 pub mod service;
 pub mod sms;
 pub mod store;
+mod tls;
 pub mod webhooks;
 
 use std::net::SocketAddr;

@@ -45,15 +45,9 @@ pub async fn analyze(url: &str) -> Result<(), StoreError> {
 }
 
 async fn execute(server_url: &str, statement: String) -> Result<(), StoreError> {
-    let config: postgres::Config =
-        server_url.parse().map_err(|e| StoreError::Connect(format!("invalid PostgreSQL URL: {e}")))?;
+    let target = super::driver::PgTarget::parse(server_url)?;
     // The synchronous client starts a runtime of its own: keep it off the async runtime.
-    tokio::task::spawn_blocking(move || {
-        let mut client = config
-            .connect(postgres::NoTls)
-            .map_err(|e| StoreError::Connect(format!("cannot connect to PostgreSQL: {e}")))?;
-        client.batch_execute(&statement).map_err(StoreError::from)
-    })
-    .await
-    .map_err(|_| StoreError::WriterGone)?
+    tokio::task::spawn_blocking(move || target.connect()?.batch_execute(&statement).map_err(StoreError::from))
+        .await
+        .map_err(|_| StoreError::WriterGone)?
 }

@@ -8,54 +8,14 @@ use orderguard::config::{SmppProviderConfig, SmsProviderConfig};
 use serde_json::Value;
 
 use crate::peers::NodePeer;
+pub use crate::support::TlsCertificates;
 
 pub const SYSTEM_ID: &str = "orderguard";
 pub const PASSWORD: &str = "s3cret";
 
-/// A private CA and the SMSC's key and certificate signed by it (for `smsc.test` and
-/// 127.0.0.1), made with openssl in `dir`.
-pub struct TlsCertificates {
-    pub ca: PathBuf,
-    pub key: PathBuf,
-    pub certificate: PathBuf,
-}
-
+/// A private CA and the SMSC's key and certificate signed by it (for `smsc.test` and 127.0.0.1).
 pub fn tls_certificates(dir: &std::path::Path) -> TlsCertificates {
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap();
-        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    };
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    run(&[
-        &["req", "-x509"][..],
-        &ec,
-        &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Test SMSC CA"],
-    ]
-    .concat());
-    run(&[&["req"][..], &ec, &["-keyout", "smsc.key", "-out", "smsc.csr", "-subj", "/CN=smsc.test"]].concat());
-    std::fs::write(
-        dir.join("smsc.ext"),
-        "subjectAltName=DNS:smsc.test,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "smsc.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "smsc.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "smsc.ext",
-    ]);
-    TlsCertificates { ca: dir.join("ca.pem"), key: dir.join("smsc.key"), certificate: dir.join("smsc.pem") }
+    crate::support::test_certificates(dir, "smsc.test", "DNS:smsc.test,IP:127.0.0.1")
 }
 
 pub struct Smsc {

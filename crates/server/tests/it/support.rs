@@ -75,6 +75,11 @@ impl Db {
         Self { url: format!("sqlite://{}/orderguard.db", dir.0.display()), dir, schema: None }
     }
 
+    /// A database the test set up itself (a cluster of its own): nothing to drop afterwards.
+    pub fn at(url: String) -> Self {
+        Self { url, dir: TempDir::new(), schema: None }
+    }
+
     /// `None` when `TEST_DATABASE_URL` is not set.
     pub fn postgres() -> Option<Self> {
         let base = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
@@ -388,4 +393,49 @@ pub fn run_doctor(db: &Db, extra: &str) -> (bool, String) {
 
 pub fn problem_type(body: &Value) -> &str {
     body["type"].as_str().unwrap_or_default().trim_start_matches("urn:orderguard:problem:")
+}
+
+/// A private CA (`/CN=<name> CA`) and a server's key and certificate signed by it.
+pub struct TlsCertificates {
+    pub ca: PathBuf,
+    pub key: PathBuf,
+    pub certificate: PathBuf,
+}
+
+/// Makes a [`TlsCertificates`] with openssl in `dir`: the certificate for `name`, valid for
+/// `alt_names` (`DNS:host,IP:127.0.0.1`).
+pub fn test_certificates(dir: &std::path::Path, name: &str, alt_names: &str) -> TlsCertificates {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ca_subject = format!("/CN={name} CA");
+    run(&[&["req", "-x509"][..], &ec, &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", &ca_subject]]
+        .concat());
+    let subject = format!("/CN={name}");
+    run(&[&["req"][..], &ec, &["-keyout", "server.key", "-out", "server.csr", "-subj", &subject]].concat());
+    std::fs::write(
+        dir.join("server.ext"),
+        format!("subjectAltName={alt_names}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"),
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
+    TlsCertificates { ca: dir.join("ca.pem"), key: dir.join("server.key"), certificate: dir.join("server.pem") }
 }

@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
-use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::rustls::ClientConfig;
+use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::{TlsConnector, rustls};
 
 pub struct SmppTls {
@@ -19,22 +18,7 @@ pub struct SmppTls {
 impl SmppTls {
     /// `server_name`: the name the SMSC's certificate carries (a DNS name or an IP address).
     pub fn new(server_name: &str, ca_certificate: Option<&Path>) -> Result<Self, String> {
-        let mut roots = RootCertStore::empty();
-        match ca_certificate {
-            Some(path) => {
-                let certificates = CertificateDer::pem_file_iter(path)
-                    .map_err(|e| format!("ca_certificate {}: {e}", path.display()))?
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| format!("ca_certificate {}: {e}", path.display()))?;
-                if certificates.is_empty() {
-                    return Err(format!("ca_certificate {} holds no certificate", path.display()));
-                }
-                for certificate in certificates {
-                    roots.add(certificate).map_err(|e| format!("ca_certificate {}: {e}", path.display()))?;
-                }
-            }
-            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-        }
+        let roots = crate::tls::root_store(ca_certificate).map_err(|e| format!("ca_certificate {e}"))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

@@ -4,10 +4,12 @@
 //! placeholders everywhere.
 
 mod pg;
+mod pg_connect;
 mod pool;
 mod sqlite;
 
 pub use pg::{Postgres, round_trips as postgres_round_trips};
+pub use pg_connect::PgTarget;
 pub use sqlite::Sqlite;
 
 use std::sync::Arc;

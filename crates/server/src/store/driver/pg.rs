@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
+use super::pg_connect::PgTarget;
 use super::pool::{ConnectionPool, PoolConnection};
 use super::{Backend, Conn, Row, Value};
 use crate::store::StoreError;
@@ -140,15 +140,9 @@ pub struct Postgres {
 
 impl Postgres {
     pub fn connect(url: &str, size: usize) -> Result<Self, StoreError> {
-        let config: postgres::Config =
-            url.parse().map_err(|e| StoreError::Connect(format!("invalid PostgreSQL URL: {e}")))?;
+        let target = PgTarget::parse(url)?;
         let connect = move || -> Result<PgClient, StoreError> {
-            let mut config = config.clone();
-            config.connect_timeout(Duration::from_secs(5));
-            let client = config
-                .connect(postgres::NoTls)
-                .map_err(|e| StoreError::Connect(format!("cannot connect to PostgreSQL: {e}")))?;
-            Ok(PgClient { client, statements: HashMap::new() })
+            Ok(PgClient { client: target.connect()?, statements: HashMap::new() })
         };
         let pool = ConnectionPool::new(size, Box::new(connect));
         // Fail at start, with a clear message, when the server cannot be reached.
