@@ -29,6 +29,8 @@ pub struct App {
     /// Normalised `trusted_proxies` ranges (see `http::client_ip`).
     pub trusted_proxies: Vec<String>,
     pub store: Arc<Store>,
+    /// Where the dashboards read: the replica of `database_read_url`, else `store` itself.
+    pub dashboard_store: Arc<Store>,
     pub brands: Brands,
     /// The built-in texts, for pages that belong to no brand.
     pub texts: crate::i18n::Texts,

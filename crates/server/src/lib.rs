@@ -73,6 +73,21 @@ pub async fn prepare_store(settings: &Settings, now: Timestamp) -> Result<Arc<St
     Ok(store)
 }
 
+/// The store the dashboards read: a streaming replica when `database_read_url` names one.
+async fn open_dashboard_store(settings: &Settings, store: &Arc<Store>) -> Result<Arc<Store>, StartError> {
+    let Some(read_url) = &settings.database_read_url else { return Ok(store.clone()) };
+    let url = DatabaseUrl::parse(read_url.expose_secret())?;
+    if store.backend() != store::Backend::Postgres || !matches!(url, DatabaseUrl::Postgres(_)) {
+        return Err(ConfigError::Invalid(
+            "database_read_url names a PostgreSQL replica: it needs PostgreSQL URLs in both database_url and \
+             database_read_url"
+                .into(),
+        )
+        .into());
+    }
+    Ok(Arc::new(Store::open(&url).await?))
+}
+
 /// The secrets of a command or an instance: the key ring opened with the configured master secrets.
 pub async fn open_secrets(settings: &Settings, store: &Store) -> Result<Secrets, StartError> {
     Ok(service::keyring::open(store, &settings.masters()?, Clock::default()).await?)
@@ -152,6 +167,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let metrics_token = settings.metrics.resolved_token()?;
     let clock = Clock::default();
     let store = prepare_store(&settings, clock.now()).await?;
+    let dashboard_store = open_dashboard_store(&settings, &store).await?;
     let masters = settings.masters()?;
     let secrets = service::keyring::open(&store, &masters, clock.clone()).await?;
     let brands = Brands::build(&settings)?;
@@ -180,6 +196,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         local_url,
         clock,
         store,
+        dashboard_store,
         brands,
         texts: i18n::Texts::built_in(),
         secrets,

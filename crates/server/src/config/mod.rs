@@ -52,6 +52,9 @@ pub struct Settings {
     /// A PostgreSQL URL may hold a password.
     #[serde(default = "default_database_url")]
     pub database_url: Secret<String>,
+    /// A PostgreSQL streaming replica of `database_url` that the dashboards read from; may hold a
+    /// password.
+    pub database_read_url: Option<Secret<String>>,
     /// The deployment's master secret (32 bytes, base64 or hex). Prefer `secret_key_file` or the
     /// environment variable `ORDERGUARD_SECRET_KEY`.
     pub secret_key: Option<Secret<String>>,
@@ -372,6 +375,9 @@ impl Settings {
         }
         if let Some(v) = var("ORDERGUARD_DATABASE_URL") {
             self.database_url = v.into();
+        }
+        if let Some(v) = var("ORDERGUARD_DATABASE_READ_URL") {
+            self.database_read_url = Some(v.into());
         }
         if let Some(v) = var("ORDERGUARD_SECRET_KEY") {
             self.secret_key = Some(v.into());

@@ -16,6 +16,7 @@ use crate::app::App;
 use crate::records::Event;
 use crate::records::market::Reference;
 use crate::records::order::OrderFacts;
+use crate::store::replication::{self, ReplicaLag};
 use crate::store::{StoreError, admin, events, market, rollups, verifications};
 
 /// Counters by (dimension, value), summed over a period.
@@ -40,7 +41,7 @@ pub fn period_bounds(now: Timestamp, days: i64) -> (i64, i64) {
 /// A brand's counters over `[from, to)`.
 pub async fn counters(app: &App, brand: &str, from: i64, to: i64) -> Result<Counters, ServiceError> {
     let brand = brand.to_owned();
-    Ok(keyed(app.store.read(move |conn| rollups::totals(conn, &brand, from, to)).await?))
+    Ok(keyed(app.dashboard_store.read(move |conn| rollups::totals(conn, &brand, from, to)).await?))
 }
 
 /// What the admin home shows of a brand.
@@ -54,12 +55,21 @@ pub struct BrandSummary {
 pub async fn summary(app: &App, brand: &str, from: i64, to: i64) -> Result<BrandSummary, ServiceError> {
     let brand = brand.to_owned();
     let (pending, events) = app
-        .store
+        .dashboard_store
         .read(move |conn| -> Result<_, StoreError> {
             Ok((admin::pending_count(conn, &brand)?, rollups::totals_of(conn, &brand, "event", (from, to))?))
         })
         .await?;
     Ok(BrandSummary { pending, events })
+}
+
+/// How far the replica the dashboards read from is behind the database; `None` without one.
+pub async fn replica_lag(app: &App) -> Result<Option<ReplicaLag>, ServiceError> {
+    if app.settings.database_read_url.is_none() {
+        return Ok(None);
+    }
+    let position = app.store.read(replication::primary_position).await?;
+    Ok(Some(app.dashboard_store.read(move |conn| replication::lag_behind(conn, &position)).await?))
 }
 
 /// The fraud page's reads beyond the period's counters.
@@ -91,7 +101,7 @@ pub async fn fraud(
 ) -> Result<FraudRead, ServiceError> {
     let brand = brand.to_owned();
     Ok(app
-        .store
+        .dashboard_store
         .read(move |conn| -> Result<FraudRead, StoreError> {
             let series = rollups::series(conn, &brand, "outcome", Slots::of(from, to))?;
             let earlier_series = rollups::series(conn, &brand, "outcome", Slots::of(from - (to - from), from))?;
@@ -135,7 +145,7 @@ pub async fn market(
 ) -> Result<MarketRead, ServiceError> {
     let brand = brand.to_owned();
     Ok(app
-        .store
+        .dashboard_store
         .read(move |conn| -> Result<_, StoreError> {
             let daily = rollups::market_daily(conn, None, read_from, to)?;
             if !published {
@@ -184,7 +194,7 @@ pub async fn orders_behind(
 ) -> Result<OrdersBehind, ServiceError> {
     let brand = brand.to_owned();
     Ok(app
-        .store
+        .dashboard_store
         .read(move |conn| -> Result<_, StoreError> {
             let read = events::of_types_between(conn, &brand, figure.event_types(), (from, to), BEHIND_SCANNED)?;
             let truncated = read.len() >= usize::try_from(BEHIND_SCANNED).unwrap_or(usize::MAX);
@@ -222,8 +232,10 @@ pub async fn per_slot(
     let slot_ms = starts.get(1).map_or(to - first, |second| second - first);
     let span = slot_ms * i64::try_from(starts.len()).unwrap_or(1);
     let brand = brand.to_owned();
-    let rows =
-        app.store.read(move |conn| rollups::of_brand_per(conn, &brand, dimensions, hourly, (first - span, to))).await?;
+    let rows = app
+        .dashboard_store
+        .read(move |conn| rollups::of_brand_per(conn, &brand, dimensions, hourly, (first - span, to)))
+        .await?;
     let mut now = vec![Counters::new(); starts.len()];
     let mut before = vec![Counters::new(); starts.len()];
     for (at, dimension, value, count) in rows {
@@ -239,13 +251,13 @@ pub async fn per_slot(
 /// A brand's latest `limit` events, newest first (the live monitor's first page).
 pub async fn latest_events(app: &App, brand: &str, limit: i64) -> Result<Vec<Event>, ServiceError> {
     let brand = brand.to_owned();
-    Ok(app.store.read(move |conn| events::latest_of_brand(conn, &brand, limit)).await?)
+    Ok(app.dashboard_store.read(move |conn| events::latest_of_brand(conn, &brand, limit)).await?)
 }
 
 /// A brand's events after `after_id`, oldest first, at most `limit` (the live stream).
 pub async fn events_after(app: &App, brand: &str, after_id: i64, limit: i64) -> Result<Vec<Event>, ServiceError> {
     let brand = brand.to_owned();
-    Ok(app.store.read(move |conn| events::of_brand_after(conn, &brand, after_id, limit)).await?)
+    Ok(app.dashboard_store.read(move |conn| events::of_brand_after(conn, &brand, after_id, limit)).await?)
 }
 
 #[cfg(test)]

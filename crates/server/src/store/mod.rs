@@ -13,6 +13,7 @@ pub mod lists;
 pub mod market;
 pub mod orders;
 pub mod privacy;
+pub mod replication;
 pub mod risk_activity;
 pub mod rollups;
 pub mod scratch;

@@ -31,6 +31,18 @@ impl Cluster {
         Some(cluster)
     }
 
+    /// A streaming replica of `primary` (which must allow replication connections), taken with
+    /// `pg_basebackup`, started on a port of its own.
+    pub fn replica_of(primary: &Cluster) -> Self {
+        let replica = Self { port: free_port(), dir: owned_dir(), bin: primary.bin.clone() };
+        let data = replica.data();
+        let port = primary.port.to_string();
+        let args = ["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-X", "stream", "-R", "--no-sync", "-D"];
+        replica.run("pg_basebackup", &args, &data);
+        replica.start_server();
+        replica
+    }
+
     /// `postgres://postgres@HOST:PORT/postgres` and `options` as its query.
     pub fn url(&self, host: &str, options: &str) -> String {
         let query = if options.is_empty() { String::new() } else { format!("?{options}") };

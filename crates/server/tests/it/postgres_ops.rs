@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use crate::admin::{Browser, PASSWORD, add_user};
 use crate::clusters::{Cluster, hand_to_server};
 use crate::support::{Db, TempDir, TestServer, config_for, run_command, test_certificates};
 
@@ -78,4 +79,59 @@ async fn postgres_over_tls_checks_the_servers_certificate() {
     // `require` encrypts without checking (libpq's meaning): it connects despite the name.
     let (connected, said) = migrate_check(&cluster.url("127.0.0.1", "sslmode=require"), &scratch);
     assert!(connected, "{said}");
+}
+
+/// The verifications pending for Alpha on the admin home, and its line about the replica.
+async fn home_of_alpha(browser: &mut Browser) -> (u32, String) {
+    let home = browser.get("/admin").await;
+    assert_eq!(home.status, 200, "{}", home.html);
+    let alpha = home.html.split("id=\"brand-alpha\"").nth(1).unwrap();
+    let pending = alpha.split("<td>pending</td><td>").nth(1).unwrap().split('<').next().unwrap().parse().unwrap();
+    let replica = home.html.split("id=\"replica-lag\">").nth(1).map_or("", |l| l.split('<').next().unwrap());
+    (pending, replica.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dashboards_read_from_a_streaming_replica_and_show_its_lag() {
+    let hba = "local all all trust\nhost all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n";
+    let Some(primary) = Cluster::start("", hba) else { return };
+    let replica = Cluster::replica_of(&primary);
+    assert_eq!(replica.psql("SELECT pg_is_in_recovery()"), "t");
+    let db = Db::at(primary.url("127.0.0.1", ""));
+    let (ok, err) = add_user(&db, &["--username", "ops", "--role", "operator"]);
+    assert!(ok, "{err}");
+    let read_url = replica.url("127.0.0.1", "");
+    let server = TestServer::start_with(db, |s| s.database_read_url = Some(read_url.into())).await;
+    let mut browser = Browser::new(&server);
+    browser.sign_in("ops", PASSWORD).await;
+
+    let caught_up = |pending: u32| {
+        let mut browser = Browser::new(&server);
+        async move {
+            browser.sign_in("ops", PASSWORD).await;
+            for _ in 0..100 {
+                let (shown, line) = home_of_alpha(&mut browser).await;
+                if shown == pending && line.contains("up to date") {
+                    return line;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("the replica did not catch up with {pending} pending: {:?}", home_of_alpha(&mut browser).await);
+        }
+    };
+    assert_eq!(caught_up(0).await, "Dashboards read from a replica: up to date.");
+
+    // Replay paused: the primary has a new pending verification, the dashboards do not yet.
+    replica.psql("SELECT pg_wal_replay_pause()");
+    let created = server.create(&server.alpha_key, "R-1", "c-1").await;
+    assert_eq!(created["status"], "pending");
+    assert_eq!(primary.psql("SELECT count(*) FROM verifications WHERE status = 'pending' AND brand = 'alpha'"), "1");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (pending, line) = home_of_alpha(&mut browser).await;
+    assert_eq!(pending, 0, "read from the paused replica");
+    assert!(line.contains(" s behind (") && line.ends_with("replay is paused on the replica."), "{line}");
+
+    replica.psql("SELECT pg_wal_replay_resume()");
+    caught_up(1).await;
+    server.stop().await;
 }

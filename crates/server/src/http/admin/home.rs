@@ -12,6 +12,7 @@ use super::{AdminUser, page};
 use crate::app::App;
 use crate::http::error::PageError;
 use crate::service::dashboards;
+use crate::store::replication::ReplicaLag;
 
 struct BrandSummary {
     slug: String,
@@ -36,6 +37,23 @@ struct HomePage {
     privacy_brands: Vec<(String, String)>,
     /// May search orders by the customer's number (roles that see personal data).
     sees_numbers: bool,
+    /// Where the dashboards read from, when that is a replica: how far behind it is.
+    replica: Option<String>,
+}
+
+/// The replica's lag in words: the pages below may be this much behind the orders.
+fn replica_line(lag: &ReplicaLag) -> String {
+    if !lag.standby {
+        return "Dashboards read from database_read_url, which is not a replica: it takes writes.".into();
+    }
+    let behind = if lag.bytes == 0 {
+        "up to date".to_owned()
+    } else {
+        let (seconds, tenths) = (lag.millis / 1000, lag.millis % 1000 / 100);
+        format!("{seconds}.{tenths} s behind ({} kB of changes to replay)", (lag.bytes + 1023) / 1024)
+    };
+    let paused = if lag.paused { "; replay is paused on the replica" } else { "" };
+    format!("Dashboards read from a replica: {behind}{paused}.")
 }
 
 #[utoipa::path(get, path = "/admin", tag = "admin", responses((status = 200, description = "The brands the user may see", content_type = "text/html"), (status = 303, description = "Not signed in: to the sign-in form")))]
@@ -52,6 +70,7 @@ pub async fn home(State(app): State<Arc<App>>, AdminUser(user): AdminUser) -> Re
             events: summary.events,
         });
     }
+    let replica = dashboards::replica_lag(&app).await?.as_ref().map(replica_line);
     let html = HomePage {
         username: user.username,
         role: user.access.role.as_str(),
@@ -65,6 +84,7 @@ pub async fn home(State(app): State<Arc<App>>, AdminUser(user): AdminUser) -> Re
             .map(|b| (b.slug.to_string(), b.name.clone()))
             .collect(),
         sees_numbers: !user.access.role.masks_personal_data(),
+        replica,
     }
     .render();
     page(StatusCode::OK, html, Vec::new())
