@@ -152,6 +152,7 @@ pub mod authenticator {
     use std::collections::HashMap;
     use std::sync::Mutex;
 
+    #[derive(Clone)]
     struct Enrolled {
         secret: Vec<u8>,
         last_step: u64,
@@ -172,6 +173,14 @@ pub mod authenticator {
         let secret = totp_rs::Secret::Encoded(secret_base32.to_owned()).to_bytes().unwrap();
         with(|apps| {
             apps.insert((base.into(), username.into()), Enrolled { secret, last_step: 0, recovery: Vec::new() })
+        });
+    }
+
+    /// The same app used against another server with the same users (a restored backup).
+    pub fn carried_over(from_base: &str, to_base: &str, username: &str) {
+        with(|apps| {
+            let enrolled = apps[&(from_base.into(), username.into())].clone();
+            apps.insert((to_base.into(), username.into()), enrolled);
         });
     }
 

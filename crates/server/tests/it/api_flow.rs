@@ -19,7 +19,7 @@ on_both_databases!(
 );
 
 /// Verifies a compact JWS against the server's JWKS and returns its claims.
-async fn verify_receipt(server: &TestServer, jws: &str) -> Value {
+pub async fn verify_receipt(server: &TestServer, jws: &str) -> Value {
     let jwks: Value =
         server.http.get(format!("{}/.well-known/jwks.json", server.base)).send().await.unwrap().json().await.unwrap();
     let mut parts = jws.split('.');

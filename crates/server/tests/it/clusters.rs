@@ -49,17 +49,27 @@ impl Cluster {
         format!("postgres://postgres@{host}:{}/postgres{query}", self.port)
     }
 
+    /// The URL of the database `name` in this cluster, by address.
+    pub fn database_url(&self, name: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// Runs one of PostgreSQL's client programs against this cluster's socket, as its user
+    /// (`-h SOCKET -p PORT -U postgres` come before `args`.
+    /// `-h SOCKET -p PORT -U postgres` come before `args`); returns what it prints.
+    pub fn client(&self, program: &str, args: &[&str]) -> String {
+        let socket = self.data().display().to_string();
+        let port = self.port.to_string();
+        let out =
+            self.command(program).args(["-h", &socket, "-p", &port, "-U", "postgres"]).args(args).output().unwrap();
+        assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
     /// Runs `sql` with psql over the cluster's own socket (which pg_hba.conf must trust) and
     /// returns what it prints, unaligned, without headers.
     pub fn psql(&self, sql: &str) -> String {
-        let socket = self.data().display().to_string();
-        let out = self
-            .command("psql")
-            .args(["-h", &socket, "-p", &self.port.to_string(), "-U", "postgres", "-d", "postgres", "-XAtq", "-c", sql])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        self.client("psql", &["-d", "postgres", "-XAtq", "-c", sql])
     }
 
     pub fn data(&self) -> PathBuf {
@@ -89,7 +99,7 @@ impl Cluster {
 
     /// `program` of the server's programs, as the `postgres` user when the tests run as root
     /// (initdb and the server refuse to run as root).
-    fn command(&self, program: &str) -> Command {
+    pub fn command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
         if is_root() {
             let mut command = Command::new("runuser");

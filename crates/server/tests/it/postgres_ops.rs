@@ -135,3 +135,58 @@ async fn dashboards_read_from_a_streaming_replica_and_show_its_lag() {
     caught_up(1).await;
     server.stop().await;
 }
+
+/// The trace page's content (without the session's CSRF tokens).
+async fn trace_of(browser: &mut Browser, order_id: &str) -> String {
+    let page = browser.get(&format!("/admin/trace?brand=alpha&order={order_id}")).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    let main = page.html.split("<main>").nth(1).unwrap().split("</main>").next().unwrap();
+    main.lines().filter(|l| !l.contains("name=\"csrf\"")).collect::<Vec<_>>().join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pg_dump_restores_into_a_new_database_with_receipts_and_traces() {
+    let Some(cluster) = Cluster::start("", "local all all trust\nhost all all 127.0.0.1/32 trust\n") else { return };
+    let db = Db::at(cluster.database_url("postgres"));
+    let (ok, err) = add_user(&db, &["--username", "ops", "--role", "operator"]);
+    assert!(ok, "{err}");
+    let server = TestServer::start(db).await;
+    let approved = approve_one(&server, "B-1").await;
+    let id = approved["id"].as_str().unwrap().to_owned();
+    let receipt = approved["receipt"].as_str().unwrap().to_owned();
+    let mut browser = Browser::new(&server);
+    browser.sign_in("ops", PASSWORD).await;
+    let trace = trace_of(&mut browser, "B-1").await;
+    assert!(trace.contains(&id) && trace.contains("approved"), "{trace}");
+
+    // The backup is taken while the server serves, as in production (one consistent snapshot).
+    let dump = cluster.dir.0.join("orderguard.dump");
+    let dump_path = dump.display().to_string();
+    cluster.client("pg_dump", &["--format=custom", "--dbname=postgres", "--file", &dump_path]);
+    let first_base = server.base.clone();
+    server.stop().await;
+    cluster.psql("CREATE DATABASE restored");
+    cluster.client("pg_restore", &["--exit-on-error", "--dbname=restored", &dump_path]);
+
+    let restored = TestServer::start(Db::at(cluster.database_url("restored"))).await;
+    let (status, read) = restored.get(&restored.alpha_key, &format!("/v1/verifications/{id}")).await;
+    assert_eq!((status, read["status"].as_str()), (200, Some("approved")), "{read}");
+    assert_eq!(read["receipt"].as_str(), Some(receipt.as_str()));
+    // The restored server still holds the key the receipt was signed with.
+    let claims = crate::api_flow::verify_receipt(&restored, &receipt).await;
+    assert_eq!(claims["order_id"], "B-1", "{claims}");
+
+    crate::admin::authenticator::carried_over(&first_base, &restored.base, "ops");
+    let mut browser = Browser::new(&restored);
+    let signed_in = browser.sign_in("ops", PASSWORD).await;
+    assert_eq!(signed_in.location.as_deref(), Some("/admin"), "{}", signed_in.html);
+    assert_eq!(trace_of(&mut browser, "B-1").await, trace, "the trace as before the backup");
+
+    let dir = TempDir::new();
+    std::fs::write(dir.0.join("orderguard.toml"), config_for(&restored.database_url)).unwrap();
+    let (ok, stdout, stderr) = run_command(&["audit", "verify"], &dir.0.join("orderguard.toml"));
+    assert!(ok, "audit verify: {stdout}{stderr}");
+    // The restored database goes on: ids, sequences and keys carry on from the backup.
+    approve_one(&restored, "B-2").await;
+    restored.stop().await;
+}
