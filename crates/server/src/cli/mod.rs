@@ -55,6 +55,12 @@ enum Command {
         #[arg(long, short, env = "ORDERGUARD_CONFIG")]
         config: PathBuf,
     },
+    /// Ask a running instance whether it is ready, for health checks where there is no curl
+    /// (the container image): exit status 0 when the URL answers 2xx within 3 seconds, else 1.
+    Health {
+        #[arg(long, default_value = "http://127.0.0.1:8080/readyz")]
+        url: String,
+    },
     /// Apply database migrations and store the configured brands, then exit.
     Migrate {
         #[arg(long, short, env = "ORDERGUARD_CONFIG")]
@@ -198,6 +204,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::start(settings).await?.run_until_signal().await;
             Ok(())
         }
+        Command::Health { url } => health(&url).await,
         Command::Migrate { config, check } => {
             let settings = load(Some(config))?;
             init_logging(settings.log_format);
@@ -224,6 +231,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchDashboards(args) => bench::dashboards::run(args).await,
         Command::BenchWebhooks(args) => bench::webhooks::run(args).await,
     }
+}
+
+/// `health`: one GET, its status line printed.
+async fn health(url: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
+    let response = client.get(url).send().await.with_context(|| format!("GET {url}"))?;
+    let status = response.status();
+    if !status.is_success() {
+        bail!("GET {url}: {status}");
+    }
+    println!("GET {url}: {status}");
+    Ok(())
 }
 
 /// The exit status of `migrate --check` when migrations are to be applied (1 is an error).
