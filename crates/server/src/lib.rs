@@ -188,6 +188,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
     let metrics = Arc::new(metrics::Metrics::default());
     let (delivery_reports, reported) = sms::delivery::DeliveryReports::new();
     let trusted_proxies = settings.trusted_proxy_ranges()?;
+    settings.retention.event_log_horizon(settings.config_dir.as_deref())?;
     let app = Arc::new(App {
         trusted_proxies,
         settings,
@@ -220,6 +221,7 @@ pub async fn start(settings: Settings) -> Result<Server, StartError> {
         tokio::spawn(jobs::rollups::run(app.clone())),
         tokio::spawn(jobs::webhooks::run(app.clone())),
         tokio::spawn(jobs::alerts::run(app.clone())),
+        tokio::spawn(jobs::event_log::run(app.clone(), sweep_interval * 30)),
     ];
     let provider_context = sms::smpp::ProviderContext { reports: delivery_reports, metrics };
     for provider in app.brands.smpp_providers() {

@@ -5,7 +5,7 @@ use orderguard_domain::clock::Timestamp;
 
 use crate::records::market::Reference;
 use crate::service::ServiceError;
-use crate::store::{Store, rollups};
+use crate::store::{Store, leases, rollups};
 
 const BATCH: i64 = 20_000;
 
@@ -21,10 +21,16 @@ pub async fn catch_up(store: &Store, before: i64) -> Result<usize, ServiceError>
     }
 }
 
-/// Forgets every counter and counts the whole event log up to `now` again (after a change to
-/// what is counted, or to repair); gives how many events it counted.
+/// Forgets the counters and counts the event log up to `now` again (after a change to what is
+/// counted, or to repair); gives how many events it counted. Months archived past the event-log
+/// horizon are no longer in the log: their counters are kept as they are.
 pub async fn rebuild(store: &Store, now: Timestamp) -> Result<usize, ServiceError> {
-    store.write(rollups::reset).await?;
+    store
+        .write(|conn| {
+            let archived_until = leases::done_until(conn, crate::service::event_log::JOB)?.unwrap_or(0);
+            rollups::reset_from(conn, archived_until)
+        })
+        .await?;
     catch_up(store, now.millis()).await
 }
 

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod brands;
 pub mod dashboards;
+pub mod event_log;
 pub mod health;
 pub mod keyring;
 pub mod lists;

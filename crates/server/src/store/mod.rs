@@ -5,6 +5,7 @@ pub mod admin;
 pub mod alerts;
 pub mod brands;
 mod driver;
+pub mod event_months;
 pub mod events;
 pub mod keyring;
 pub mod keys;
@@ -130,6 +131,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (24, include_str!("../../migrations/sqlite/0024_market_mapping.sql")),
     (25, include_str!("../../migrations/sqlite/0025_initial_risk.sql")),
     (26, include_str!("../../migrations/sqlite/0026_events_by_brand_type_at.sql")),
+    (27, include_str!("../../migrations/sqlite/0027_events_by_month.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -158,6 +160,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (24, include_str!("../../migrations/postgres/0024_market_mapping.sql")),
     (25, include_str!("../../migrations/postgres/0025_initial_risk.sql")),
     (26, include_str!("../../migrations/postgres/0026_events_by_brand_type_at.sql")),
+    (27, include_str!("../../migrations/postgres/0027_events_by_month.sql")),
 ];
 
 impl Store {

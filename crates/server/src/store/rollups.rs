@@ -106,11 +106,12 @@ fn pieces(from: i64, to: i64) -> Vec<(Table, i64, i64)> {
         .collect()
 }
 
-/// Forgets every counter: the next `advance` calls count the whole event log again.
-pub fn reset(conn: &mut dyn Conn) -> Result<(), StoreError> {
-    conn.execute("DELETE FROM rollups", &[])?;
-    conn.execute("DELETE FROM rollups_daily", &[])?;
-    conn.execute("DELETE FROM rollups_minutely", &[])?;
+/// Forgets the counters from `from` on (all of them from 0): the next `advance` calls count the
+/// event log again, whose events are all from `from` on.
+pub fn reset_from(conn: &mut dyn Conn, from: i64) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM rollups WHERE hour >= $1", &[from.into()])?;
+    conn.execute("DELETE FROM rollups_daily WHERE day >= $1", &[from.into()])?;
+    conn.execute("DELETE FROM rollups_minutely WHERE minute >= $1", &[from.into()])?;
     conn.execute("UPDATE rollup_state SET last_event_id = 0 WHERE id = 1", &[])?;
     Ok(())
 }

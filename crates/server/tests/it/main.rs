@@ -13,6 +13,7 @@ mod clusters;
 mod crash;
 mod deploy;
 mod doc_receivers;
+mod event_log;
 mod explain;
 mod fraud;
 mod hosted;

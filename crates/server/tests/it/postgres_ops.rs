@@ -1,21 +1,9 @@
 //! Running on PostgreSQL in production, against clusters the tests start themselves: TLS with
 //! certificate checks, dashboards on a streaming replica, a restore from `pg_dump`.
 
-use serde_json::json;
-
 use crate::admin::{Browser, PASSWORD, add_user};
 use crate::clusters::{Cluster, hand_to_server};
-use crate::support::{Db, TempDir, TestServer, config_for, run_command, test_certificates};
-
-/// Approves one verification through the API: the server reads and writes its database.
-async fn approve_one(server: &TestServer, order_id: &str) -> serde_json::Value {
-    let id = server.create(&server.alpha_key, order_id, "c-1").await["id"].as_str().unwrap().to_owned();
-    let code = server.code(&id).await;
-    let (status, body) =
-        server.post(&server.alpha_key, &format!("/v1/verifications/{id}/check"), json!({ "code": code })).await;
-    assert_eq!((status, body["status"].as_str()), (200, Some("approved")), "{body}");
-    body
-}
+use crate::support::{Db, TempDir, TestServer, approve, config_for, run_command, test_certificates};
 
 /// `orderguard migrate --check` with `database_url`: whether it connected, and what it said.
 fn migrate_check(database_url: &str, dir: &TempDir) -> (bool, String) {
@@ -49,7 +37,7 @@ async fn postgres_over_tls_checks_the_servers_certificate() {
 
     let verified = cluster.url("localhost", &format!("sslmode=verify-full&sslrootcert={ca}"));
     let server = TestServer::start(Db::at(verified)).await;
-    let approved = approve_one(&server, "TLS-1").await;
+    let approved = approve(&server, "TLS-1").await;
     assert!(approved["receipt"].is_string(), "{approved}");
     let encrypted = cluster.psql(
         "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
@@ -151,7 +139,7 @@ async fn a_pg_dump_restores_into_a_new_database_with_receipts_and_traces() {
     let (ok, err) = add_user(&db, &["--username", "ops", "--role", "operator"]);
     assert!(ok, "{err}");
     let server = TestServer::start(db).await;
-    let approved = approve_one(&server, "B-1").await;
+    let approved = approve(&server, "B-1").await;
     let id = approved["id"].as_str().unwrap().to_owned();
     let receipt = approved["receipt"].as_str().unwrap().to_owned();
     let mut browser = Browser::new(&server);
@@ -187,6 +175,6 @@ async fn a_pg_dump_restores_into_a_new_database_with_receipts_and_traces() {
     let (ok, stdout, stderr) = run_command(&["audit", "verify"], &dir.0.join("orderguard.toml"));
     assert!(ok, "audit verify: {stdout}{stderr}");
     // The restored database goes on: ids, sequences and keys carry on from the backup.
-    approve_one(&restored, "B-2").await;
+    approve(&restored, "B-2").await;
     restored.stop().await;
 }

@@ -336,6 +336,16 @@ impl TestServer {
     }
 }
 
+/// Approves a verification of `order_id` for `c-1` through the API: its answer, with the receipt.
+pub async fn approve(server: &TestServer, order_id: &str) -> Value {
+    let id = server.create(&server.alpha_key, order_id, "c-1").await["id"].as_str().unwrap().to_owned();
+    let code = server.code(&id).await;
+    let (status, body) =
+        server.post(&server.alpha_key, &format!("/v1/verifications/{id}/check"), json!({ "code": code })).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("approved")), "{body}");
+    body
+}
+
 pub fn order(order_id: &str, customer: &str) -> Value {
     json!({
         "order": {
