@@ -385,3 +385,57 @@ mod migration_tests {
         assert_eq!(current.latest, Some(3));
     }
 }
+
+#[cfg(test)]
+mod expand_contract_tests {
+    /// A statement of `sql` that a version still running against the migrated database could
+    /// trip over, unless the migration itself puts the same name back (or made what it drops).
+    fn contracting(sql: &str) -> Option<String> {
+        let upper = sql.to_uppercase();
+        let statements = upper.split(';').map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "));
+        for statement in statements.filter(|s| !s.is_empty()) {
+            let words: Vec<&str> = statement.split(' ').collect();
+            let remade = |name: &str| {
+                upper.contains(&format!("CREATE TABLE {name} ")) || upper.contains(&format!("RENAME TO {name};"))
+            };
+            let on_columns = [" DROP COLUMN ", " RENAME COLUMN ", " ALTER COLUMN "];
+            let breaks = match words.as_slice() {
+                ["ALTER", "TABLE", ..] if on_columns.iter().any(|c| statement.contains(c)) => true,
+                ["DROP", "TABLE", "IF", "EXISTS", name, ..] | ["DROP", "TABLE", name, ..] => !remade(name),
+                ["ALTER", "TABLE", name, "RENAME", "TO", _] => !remade(name),
+                _ => false,
+            };
+            if breaks {
+                return Some(statement);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn migrations_only_expand_unless_marked_as_contract() {
+        for (version, sql) in super::MIGRATIONS_SQLITE.iter().chain(super::MIGRATIONS_POSTGRES) {
+            if let Some(statement) = contracting(sql) {
+                assert!(
+                    sql.contains("-- contract:"),
+                    "migration {version} contracts the schema without a `-- contract:` line: {statement}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn dropping_or_renaming_what_a_running_version_reads_is_contracting() {
+        assert!(contracting("ALTER TABLE verifications DROP COLUMN phone_enc;").is_some());
+        assert!(contracting("ALTER TABLE a RENAME COLUMN b TO c;").is_some());
+        assert!(contracting("ALTER TABLE a DROP COLUMN IF EXISTS b;").is_some());
+        assert!(contracting("ALTER TABLE a ALTER COLUMN b SET NOT NULL;").is_some());
+        assert!(contracting("DROP TABLE dev_outbox;").is_some());
+        assert!(contracting("ALTER TABLE events RENAME TO old_events;").is_some());
+        // Restructured behind the same name: the table is made again in the same migration.
+        let remade =
+            "ALTER TABLE events RENAME TO events_old;\nCREATE TABLE events (id BIGINT);\nDROP TABLE events_old;";
+        assert_eq!(contracting(remade), None);
+        assert_eq!(contracting("ALTER TABLE a ADD COLUMN b TEXT;\nCREATE INDEX c ON a (b);"), None);
+    }
+}
