@@ -19,6 +19,7 @@ mod fraud;
 mod hosted;
 mod idempotency;
 mod identity;
+mod instances;
 mod isolation;
 mod keys;
 mod limits;
