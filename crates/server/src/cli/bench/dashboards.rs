@@ -106,10 +106,17 @@ fn verification_events(rng: &mut Rng, n: u64, at: i64) -> Vec<(EventKind, i64, s
 
 pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("orderguard-bench-dashboards-{}", crate::ids::random_token(6)));
+    // The folder holds the run's configuration and secret key: gone afterwards, failed or not.
+    let result = measure(&args, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn measure(args: &DashboardBenchArgs, dir: &std::path::Path) -> anyhow::Result<()> {
     let url = args.postgres.clone().unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.display()));
     let clock_now = crate::clock::Clock::default().now();
     let status_token = crate::ids::random_token(24);
-    let mut settings = crate::cli::demo::setup::prepare("127.0.0.1:0", &dir, Some(&url), &status_token, clock_now)?;
+    let mut settings = crate::cli::demo::setup::prepare("127.0.0.1:0", dir, Some(&url), &status_token, clock_now)?;
     // The bench counts the events itself (timed); the server's job then finds nothing to do.
     settings.limits.rollup_lag_ms = 0;
     let store = crate::prepare_store(&settings, clock_now).await?;
@@ -254,9 +261,6 @@ pub async fn run(args: DashboardBenchArgs) -> anyhow::Result<()> {
         println!("{page:<48} {:>9.1} {:>9.1} {:>9.1}", at(0.5), at(0.95), at(1.0));
     }
     server.stop().await;
-    if args.postgres.is_none() {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
     Ok(())
 }
 
