@@ -62,7 +62,7 @@ pub enum StartError {
 /// Checks the brands, opens the database, applies migrations and stores the configured brands.
 pub async fn prepare_store(settings: &Settings, now: Timestamp) -> Result<Arc<Store>, StartError> {
     let url = DatabaseUrl::parse(settings.database_url.expose_secret())?;
-    let store = Arc::new(Store::open(&url).await?);
+    let store = Arc::new(Store::open_with_pool(&url, settings.database_pool_size).await?);
     // A brand that `serve` would refuse is refused here too, before anything is stored.
     Brands::build(settings)?;
     let applied = store.migrate(now.millis()).await?;
@@ -85,7 +85,7 @@ async fn open_dashboard_store(settings: &Settings, store: &Arc<Store>) -> Result
         )
         .into());
     }
-    Ok(Arc::new(Store::open(&url).await?))
+    Ok(Arc::new(Store::open_with_pool(&url, settings.database_pool_size).await?))
 }
 
 /// The secrets of a command or an instance: the key ring opened with the configured master secrets.

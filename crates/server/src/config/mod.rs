@@ -55,6 +55,10 @@ pub struct Settings {
     /// A PostgreSQL streaming replica of `database_url` that the dashboards read from; may hold a
     /// password.
     pub database_read_url: Option<Secret<String>>,
+    /// Connections each instance keeps to PostgreSQL at most (and as many to the replica of
+    /// `database_read_url`); docs/scaling.md sizes it against cores and instances.
+    #[serde(default = "default_database_pool_size")]
+    pub database_pool_size: usize,
     /// The deployment's master secret (32 bytes, base64 or hex). Prefer `secret_key_file` or the
     /// environment variable `ORDERGUARD_SECRET_KEY`.
     pub secret_key: Option<Secret<String>>,
@@ -137,6 +141,10 @@ impl TryFrom<MarketFile> for MarketSettings {
 
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
+}
+
+fn default_database_pool_size() -> usize {
+    crate::store::DEFAULT_POOL_SIZE
 }
 
 fn default_database_url() -> Secret<String> {
@@ -432,6 +440,9 @@ impl Settings {
         }
         if let Some(v) = var("ORDERGUARD_DATABASE_READ_URL") {
             self.database_read_url = Some(v.into());
+        }
+        if let Some(v) = var("ORDERGUARD_DATABASE_POOL_SIZE").and_then(|v| v.parse().ok()) {
+            self.database_pool_size = v;
         }
         if let Some(v) = var("ORDERGUARD_SECRET_KEY") {
             self.secret_key = Some(v.into());

@@ -163,9 +163,17 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (27, include_str!("../../migrations/postgres/0027_events_by_month.sql")),
 ];
 
+/// PostgreSQL connections per instance unless `database_pool_size` says otherwise.
+pub const DEFAULT_POOL_SIZE: usize = 8;
+
 impl Store {
-    /// Opens the database; migrations run separately with [`Store::migrate`].
+    /// Opens the database with the default pool; migrations run separately with [`Store::migrate`].
     pub async fn open(url: &DatabaseUrl) -> Result<Self, StoreError> {
+        Self::open_with_pool(url, DEFAULT_POOL_SIZE).await
+    }
+
+    /// Opens the database; on PostgreSQL with up to `pool_size` connections.
+    pub async fn open_with_pool(url: &DatabaseUrl, pool_size: usize) -> Result<Self, StoreError> {
         match url {
             DatabaseUrl::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -178,7 +186,7 @@ impl Store {
             DatabaseUrl::Postgres(url) => {
                 // The synchronous client starts a runtime of its own: connect off the async runtime.
                 let url = url.clone();
-                let db = tokio::task::spawn_blocking(move || driver::Postgres::connect(&url, 8))
+                let db = tokio::task::spawn_blocking(move || driver::Postgres::connect(&url, pool_size))
                     .await
                     .map_err(|_| StoreError::WriterGone)??;
                 Ok(Self::Postgres(db))

@@ -214,3 +214,26 @@ async fn three_instances_hold_limits_send_once_and_survive_a_kill() {
     }
     drop(store);
 }
+
+/// `orderguard bench --instances 1,2` measures one instance against two on one database.
+#[test]
+fn the_benchmark_measures_one_instance_against_two() {
+    let Ok(url) = std::env::var("TEST_DATABASE_URL") else {
+        eprintln!("\n!!! TEST_DATABASE_URL is not set: the benchmark's instances were NOT tested !!!\n");
+        return;
+    };
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_orderguard"))
+        .args(["bench", "--seconds", "1", "--concurrency", "4", "--customers", "500", "--postgres", &url])
+        .args(["--instances", "1,2"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    for database in ["sqlite ", "postgres ", "pg×2 "] {
+        let row =
+            stdout.lines().find(|l| l.starts_with(database)).unwrap_or_else(|| panic!("no {database}row: {stdout}"));
+        let columns: Vec<&str> = row.split_whitespace().collect();
+        let flows: f64 = columns[2].parse().unwrap();
+        assert!(flows > 0.0 && columns[8] == "0", "no errors: {row}");
+    }
+}

@@ -46,6 +46,14 @@ pub struct BenchArgs {
     /// compare settings at a load both keep up with); 0: each flow starts as the last one ends.
     #[arg(long, default_value_t = 0)]
     pub rate: u32,
+    /// Instances of the server sharing the PostgreSQL database, one run per entry (`1,2`: one
+    /// against two, each in a schema of its own); the parallel flows go to them in turn. SQLite
+    /// always runs one (one instance per database file).
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub instances: Vec<usize>,
+    /// PostgreSQL connections per instance (`database_pool_size`).
+    #[arg(long, default_value_t = crate::store::DEFAULT_POOL_SIZE)]
+    pub pool_size: usize,
 }
 
 /// Requests in one complete flow: create, read the outbox, check.
@@ -94,13 +102,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "risk µs/create",
         "webhook backlog"
     );
-    let mut runs = vec![("sqlite", bench_sqlite(&args).await?)];
+    if args.instances.iter().any(|n| !(1..=8).contains(n)) {
+        bail!("--instances: between 1 and 8 each");
+    }
+    let mut runs = vec![("sqlite".to_owned(), bench_sqlite(&args).await?)];
     if let Some(url) = &args.postgres {
-        // A schema of its own: rows of earlier runs (the same order ids) would change the figures.
-        let schema = ScratchSchema::create(url).await.context("creating a schema for the run")?;
-        let flows = bench_database(&args, "postgres", &schema.url(), &temp_dir()).await;
-        schema.drop().await.context("dropping the run's schema")?;
-        runs.push(("postgres", flows?));
+        for &instances in &args.instances {
+            // A schema of its own: rows of earlier runs (the same order ids) would change the figures.
+            let schema = ScratchSchema::create(url).await.context("creating a schema for the run")?;
+            let name = if instances == 1 { "postgres".to_owned() } else { format!("pg×{instances}") };
+            let flows = bench_database(&args, &name, instances, &schema.url(), &temp_dir()).await;
+            schema.drop().await.context("dropping the run's schema")?;
+            runs.push((name, flows?));
+        }
     }
     println!(
         "ceiling/s = requests/s of GET /healthz at the same concurrency, divided by {REQUESTS_PER_FLOW} requests per flow"
@@ -127,22 +141,30 @@ fn temp_dir() -> std::path::PathBuf {
 
 async fn bench_sqlite(args: &BenchArgs) -> anyhow::Result<usize> {
     let dir = temp_dir();
-    bench_database(args, "sqlite", &format!("sqlite://{}/bench.db", dir.display()), &dir).await
+    bench_database(args, "sqlite", 1, &format!("sqlite://{}/bench.db", dir.display()), &dir).await
 }
 
 /// Every concurrency level against a server on `database_url`, a row each; the flows started.
 async fn bench_database(
     args: &BenchArgs,
     name: &str,
+    instances: usize,
     database_url: &str,
     dir: &std::path::Path,
 ) -> anyhow::Result<usize> {
-    let result = levels(args, name, database_url, dir).await;
+    let result = levels(args, name, instances, database_url, dir).await;
     let _ = std::fs::remove_dir_all(dir);
     result
 }
 
-async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::path::Path) -> anyhow::Result<usize> {
+async fn levels(
+    args: &BenchArgs,
+    name: &str,
+    instances: usize,
+    database_url: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<usize> {
+    let on_postgres = name != "sqlite";
     let now = crate::clock::Clock::default().now();
     // The receiver first: the settings pick a free port for the server, which it must not take.
     let receiver = match args.webhooks {
@@ -150,37 +172,48 @@ async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::pat
         false => None,
     };
     let mut settings = setup::settings(database_url, dir, args.customers, args.network_checks, now)?;
+    settings.database_pool_size = args.pool_size;
     webhooks::point_webhooks(&mut settings, receiver.as_ref().map(|r| r.url.as_str()));
     let store = crate::prepare_store(&settings, now).await?;
     let key = crate::service::api_keys::create(&store, setup::BRAND, "bench", now).await?;
     drop(store);
-    let server = crate::start(settings).await.context("starting the server")?;
-    let base = format!("http://{}", server.addr);
+    let mut servers = Vec::new();
+    for n in 0..instances {
+        let mut settings = settings.clone();
+        if n > 0 {
+            // The others on ports of their own (the first has the ports the settings picked).
+            settings.listen = "127.0.0.1:0".into();
+            settings.metrics.listen = "127.0.0.1:0".into();
+        }
+        servers.push(crate::start(settings).await.context("starting the server")?);
+    }
+    let bases: Vec<String> = servers.iter().map(|s| format!("http://{}", s.addr)).collect();
+    let (Some(server), Some(base)) = (servers.first(), bases.first()) else { bail!("no instance started") };
     let metrics = format!("http://{}/metrics", server.metrics_addr);
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     // One turn through the customers over all levels: a level starts where the last one stopped.
     let customers = Customers { next: Arc::new(AtomicUsize::new(0)), count: args.customers };
     for &concurrency in &args.concurrency {
-        if name == "postgres" {
+        if on_postgres {
             crate::store::scratch::analyze(database_url).await.context("gathering the planner's statistics")?;
         }
         let before_ceiling = CpuTime::now();
-        let ceiling = ceiling(&client, &base, concurrency, Duration::from_secs(args.seconds)).await;
+        let ceiling = ceiling(&client, base, concurrency, Duration::from_secs(args.seconds)).await;
         let before_flows = CpuTime::now();
         let risk_before = risk_step(&client, &metrics).await;
         let pace = (args.rate > 0).then(|| Duration::from_secs_f64(concurrency as f64 / f64::from(args.rate)));
         let sample =
-            flows(&client, &base, &key, &customers, concurrency, pace, Duration::from_secs(args.seconds)).await;
+            flows(&client, &bases, &key, &customers, concurrency, pace, Duration::from_secs(args.seconds)).await;
         let after_flows = CpuTime::now();
         let risk_after = risk_step(&client, &metrics).await;
         let backlog = match &receiver {
-            Some(_) => webhooks::backlog(&server).await?.to_string(),
+            Some(_) => webhooks::backlog(server).await?.to_string(),
             None => "–".to_owned(),
         };
         let sample = match sample {
             Ok(sample) => sample,
             Err(e) => {
-                server.stop().await;
+                stop_all(servers).await;
                 return Err(e);
             }
         };
@@ -212,8 +245,8 @@ async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::pat
                 _ => format!("{:.0} (db {:.0})", p.process + p.database, p.database),
             }),
             per_ceiling_flow.map_or("n/a".into(), |p| format!("{:.0}", p.process)),
-            match (name, &per_flow) {
-                ("postgres", Some(p)) => format!("{:.1}", p.round_trips),
+            match &per_flow {
+                Some(p) if on_postgres => format!("{:.1}", p.round_trips),
                 _ => "–".into(),
             },
             match (risk_before, risk_after) {
@@ -224,13 +257,19 @@ async fn levels(args: &BenchArgs, name: &str, database_url: &str, dir: &std::pat
         );
         // The next level starts with no deliveries left from this one.
         if receiver.is_some() {
-            while webhooks::backlog(&server).await? > 0 {
+            while webhooks::backlog(server).await? > 0 {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
     }
-    server.stop().await;
+    stop_all(servers).await;
     Ok(customers.next.load(Ordering::Relaxed))
+}
+
+async fn stop_all(servers: Vec<crate::Server>) {
+    for server in servers {
+        server.stop().await;
+    }
 }
 
 /// The risk step's total seconds and count so far, from the server's `/metrics` at `url`.
@@ -371,7 +410,7 @@ async fn ceiling(client: &reqwest::Client, base: &str, concurrency: usize, durat
 
 async fn flows(
     client: &reqwest::Client,
-    base: &str,
+    bases: &[String],
     key: &str,
     customers: &Customers,
     concurrency: usize,
@@ -381,7 +420,9 @@ async fn flows(
     let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..concurrency)
         .map(|worker| {
-            let (client, base, key, stop) = (client.clone(), base.to_owned(), key.to_owned(), stop.clone());
+            // The flows go to the instances in turn, as a load balancer spreads its clients.
+            let base = bases.get(worker % bases.len().max(1)).cloned().unwrap_or_default();
+            let (client, key, stop) = (client.clone(), key.to_owned(), stop.clone());
             let customers = customers.clone();
             tokio::spawn(async move {
                 let mut sample =
