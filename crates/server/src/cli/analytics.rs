@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use orderguard_domain::clock::Timestamp;
 
+use super::progress::Progress;
 use crate::config::Settings;
 use crate::prepare_store;
 use crate::service::{analytics, event_log};
@@ -30,7 +31,10 @@ pub async fn analytics(action: AnalyticsAction, settings: Settings, now: Timesta
     let store = prepare_store(&settings, now).await?;
     match action {
         AnalyticsAction::Rebuild => {
-            let counted = analytics::rebuild(&store, now).await?;
+            let total = store.read(crate::store::events::count).await?;
+            let mut progress = Progress::new("events counted", u64::try_from(total).ok());
+            let counted = analytics::rebuild(&store, now, &mut |n| progress.add(n as u64)).await?;
+            progress.finish();
             println!("analytics rebuilt: {counted} event(s) counted");
         }
         AnalyticsAction::Archive => archive(&store, &settings, now).await?,

@@ -12,6 +12,7 @@ mod keys;
 mod lists;
 pub mod logging;
 mod privacy;
+mod progress;
 pub mod simulate;
 mod users;
 mod webhooks;
@@ -211,7 +212,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if check {
                 return check_migrations(&settings).await;
             }
+            let progress = progress::Progress::new("applying migrations", None);
             prepare_store(&settings, now).await?;
+            progress.finish();
             println!("database is up to date; {} brand(s) stored", settings.brands.len());
             Ok(())
         }

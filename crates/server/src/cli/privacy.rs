@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use orderguard_domain::clock::Timestamp;
 use orderguard_domain::phone::E164;
 
+use super::progress::Progress;
 use crate::brand::{Brand, Brands};
 use crate::clock::{day, parse_day};
 use crate::config::Settings;
@@ -89,7 +90,13 @@ pub async fn retention(action: RetentionAction, settings: Settings, now: Timesta
         retention::due(&store, &brands, &settings.retention, now).await?
     } else {
         let secrets = crate::open_secrets(&settings, &store).await?;
-        retention::run_to_end(&store, &secrets, &brands, &settings.retention, &crate::clock::Clock::default()).await?
+        let due = retention::due(&store, &brands, &settings.retention, now).await?.total();
+        let mut progress = Progress::new("items erased", u64::try_from(due).ok());
+        let clock = crate::clock::Clock::default();
+        let erased = &mut |n: i64| progress.add(u64::try_from(n).unwrap_or(0));
+        let report = retention::run_to_end(&store, &secrets, &brands, &settings.retention, &clock, erased).await?;
+        progress.finish();
+        report
     };
     let verb = if dry_run { "would erase" } else { "erased" };
     for line in report.lines() {

@@ -2,6 +2,7 @@
 //! months, as the service writes them), counts them for the dashboards as `orderguard analytics
 //! rebuild` does, starts the real server on that store and times every dashboard page over HTTP.
 
+use crate::cli::progress::Progress;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -130,6 +131,7 @@ async fn measure(args: &DashboardBenchArgs, dir: &std::path::Path) -> anyhow::Re
     );
 
     let loading = Instant::now();
+    let mut progress = Progress::new("events loaded", Some(args.events));
     let (mut loaded, mut verification) = (0_u64, 0_u64);
     let mut sample_order = String::new();
     // The service appends events as they happen, so the log is loaded in time order: each batch
@@ -159,6 +161,7 @@ async fn measure(args: &DashboardBenchArgs, dir: &std::path::Path) -> anyhow::Re
             }
         }
         loaded += batch.len() as u64;
+        progress.add(batch.len() as u64);
         batch.sort_by_key(|row| row.4);
         store
             .write(move |conn| {
@@ -172,6 +175,7 @@ async fn measure(args: &DashboardBenchArgs, dir: &std::path::Path) -> anyhow::Re
             })
             .await?;
     }
+    progress.finish();
     // The traced order's verification row: the trace finds an order's events through it. (The
     // other verifications have events only: the pages measured here read events and counters.)
     let traced = traced_verification(&sample_order, now)?;
@@ -185,7 +189,10 @@ async fn measure(args: &DashboardBenchArgs, dir: &std::path::Path) -> anyhow::Re
     let counting = Instant::now();
     // One millisecond on: the policy events written when the store opened are stamped `clock_now`,
     // and a rebuild counts what happened before the moment it is given.
-    let counted = crate::service::analytics::rebuild(&store, Timestamp(now + 1)).await?;
+    let mut progress = Progress::new("events counted", Some(loaded));
+    let counted =
+        crate::service::analytics::rebuild(&store, Timestamp(now + 1), &mut |n| progress.add(n as u64)).await?;
+    progress.finish();
     let count_s = counting.elapsed().as_secs_f64();
     anyhow::ensure!(
         counted as u64 >= loaded,

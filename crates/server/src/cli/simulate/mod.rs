@@ -26,6 +26,7 @@ use std::time::Duration;
 use orderguard_domain::money::Currency;
 
 use crate::analytics::{DAY_MS, HOUR_MS};
+use crate::cli::progress::Progress;
 use api::{Api, Job, in_parallel, text};
 use attack::{Attack, Campaign};
 use defences::Watch;
@@ -116,6 +117,7 @@ async fn drive(
     let mut simulated = (None, None);
     // The day a new phone launches: many customers at once, early in the morning.
     let launch_day = (options.days - 1).max(0);
+    let mut progress = Progress::new("days simulated", u64::try_from(options.days + 1).ok());
     for day in 0..=options.days {
         for (slot, &(hour, share)) in plan::SLOTS.iter().enumerate() {
             let minute = i64::try_from(rng.below(40)).unwrap_or(0);
@@ -187,8 +189,9 @@ async fn drive(
                 pending.extend(opened.into_iter().map(|id| (brand.clone(), id)));
             }
         }
-        tracing::info!(day, of = options.days, "simulated day");
+        progress.add(1);
     }
+    progress.finish();
     // Back to the wall clock; the sweeper expires what nobody came back to.
     api.set_clock(None).await?;
     // Asked until none is pending any more (the sweeper works in rounds), within a minute.

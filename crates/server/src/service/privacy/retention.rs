@@ -184,6 +184,7 @@ pub async fn run_to_end(
     brands: &Brands,
     settings: &RetentionSettings,
     clock: &crate::clock::Clock,
+    erased_round: &mut (dyn FnMut(i64) + Send),
 ) -> Result<RetentionReport, ServiceError> {
     let holder = format!("command-{}", crate::ids::random_token(6));
     let mut total = RetentionReport::default();
@@ -199,6 +200,7 @@ pub async fn run_to_end(
                 let more = report.verifications.iter().any(|(_, n, _)| *n >= BATCH)
                     || report.logs.iter().any(|(_, n, _)| *n >= BATCH);
                 total.add(&report);
+                erased_round(report.total());
                 if !more {
                     return Ok(total);
                 }
