@@ -9,7 +9,7 @@ use orderguard_domain::clock::Timestamp;
 
 use crate::brand::Brands;
 use crate::config::{Settings, SmsProviderConfig, resolve_secrets};
-use crate::store::{DatabaseUrl, Store};
+use crate::store::{DatabaseUrl, PgTarget, SslMode, Store, replication};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -31,6 +31,9 @@ impl Finding {
 
 pub async fn run(settings: &Settings, now: Timestamp) -> Vec<Finding> {
     let mut findings = vec![Finding::new("database", database(settings).await)];
+    if let Some(read_url) = &settings.database_read_url {
+        findings.push(Finding::new("read replica", read_replica(settings, read_url.expose_secret()).await));
+    }
     findings.push(Finding::new("key ring", key_ring(settings).await));
     let brands = match Brands::build(settings) {
         Ok(brands) => brands,
@@ -98,11 +101,38 @@ async fn database(settings: &Settings) -> Result<String, String> {
     let url = DatabaseUrl::parse(settings.database_url.expose_secret()).map_err(|e| e.to_string())?;
     let store = Store::open(&url).await.map_err(|e| e.to_string())?;
     store.ping().await.map_err(|e| e.to_string())?;
-    let name = match store.backend() {
-        crate::store::Backend::Sqlite => "SQLite",
-        crate::store::Backend::Postgres => "PostgreSQL",
+    Ok(match &url {
+        DatabaseUrl::Sqlite(_) => "SQLite answers".to_owned(),
+        DatabaseUrl::Postgres(url) => format!("PostgreSQL answers ({})", transport(url)),
+    })
+}
+
+/// How the connection to PostgreSQL travels, from the URL's `sslmode`.
+fn transport(url: &str) -> &'static str {
+    match PgTarget::parse(url).map(|t| t.ssl_mode) {
+        Ok(SslMode::VerifyFull) => "TLS, certificate and host name checked",
+        Ok(SslMode::VerifyCa) => "TLS, certificate checked, not the host name",
+        Ok(SslMode::Require) => "TLS, certificate not checked: sslmode=verify-full is safer",
+        _ => "plain TCP, no TLS",
+    }
+}
+
+/// The replica answers, is one, and how far behind the primary it is.
+async fn read_replica(settings: &Settings, read_url: &str) -> Result<String, String> {
+    let primary = DatabaseUrl::parse(settings.database_url.expose_secret()).map_err(|e| e.to_string())?;
+    let replica = DatabaseUrl::parse(read_url).map_err(|e| e.to_string())?;
+    let DatabaseUrl::Postgres(replica_url) = &replica else {
+        return Err("database_read_url must be a PostgreSQL URL".into());
     };
-    Ok(format!("{name} answers"))
+    let primary = Store::open(&primary).await.map_err(|e| e.to_string())?;
+    let position = primary.read(replication::primary_position).await.map_err(|e| e.to_string())?;
+    let store = Store::open(&replica).await.map_err(|e| e.to_string())?;
+    let lag = store.read(move |conn| replication::lag_behind(conn, &position)).await.map_err(|e| e.to_string())?;
+    if !lag.standby {
+        return Err("answers, but is not a replica: it takes writes".into());
+    }
+    let paused = if lag.paused { "; replay is paused" } else { "" };
+    Ok(format!("answers ({}); {} bytes of changes behind the primary{paused}", transport(replica_url), lag.bytes))
 }
 
 async fn key_ring(settings: &Settings) -> Result<String, String> {

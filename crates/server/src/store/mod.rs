@@ -25,7 +25,7 @@ pub mod webhooks;
 
 use std::path::PathBuf;
 
-pub use driver::{Backend, Conn, PgTarget, Row, Value, postgres_round_trips};
+pub use driver::{Backend, Conn, PgTarget, Row, SslMode, Value, postgres_round_trips};
 
 /// The name of the thread that runs every SQLite write transaction (profilers and the benchmark look for it).
 pub const SQLITE_WRITER_THREAD: &str = "sqlite-writer";

@@ -50,6 +50,13 @@ async fn postgres_over_tls_checks_the_servers_certificate() {
     assert!(encrypted.parse::<u32>().unwrap() >= 1 && plain == "0", "TLS: {encrypted}, plain: {plain}");
     server.stop().await;
 
+    // `doctor` says how the connection travels.
+    let config = scratch.0.join("doctor.toml");
+    std::fs::write(&config, config_for(&cluster.url("localhost", &format!("sslmode=verify-full&sslrootcert={ca}"))))
+        .unwrap();
+    let (_, out, err) = run_command(&["doctor"], &config);
+    assert!(out.contains("database: PostgreSQL answers (TLS, certificate and host name checked)"), "{out}{err}");
+
     // The certificate does not name 127.0.0.1: verify-full refuses, verify-ca (chain only) connects.
     let by_address = cluster.url("127.0.0.1", &format!("sslmode=verify-full&sslrootcert={ca}"));
     let (connected, said) = migrate_check(&by_address, &scratch);
@@ -118,6 +125,18 @@ async fn dashboards_read_from_a_streaming_replica_and_show_its_lag() {
     let (pending, line) = home_of_alpha(&mut browser).await;
     assert_eq!(pending, 0, "read from the paused replica");
     assert!(line.contains(" s behind (") && line.ends_with("replay is paused on the replica."), "{line}");
+
+    // `doctor` checks the replica too, and says replay is paused.
+    let config = TempDir::new();
+    let text = config_for(&primary.url("127.0.0.1", "")).replacen(
+        "[metrics]",
+        &format!("database_read_url = \"{}\"\n\n[metrics]", replica.url("127.0.0.1", "")),
+        1,
+    );
+    std::fs::write(config.0.join("orderguard.toml"), text).unwrap();
+    let (_, out, err) = run_command(&["doctor"], &config.0.join("orderguard.toml"));
+    let line = out.lines().find(|l| l.contains("read replica:")).unwrap_or_default();
+    assert!(line.starts_with("ok") && line.contains("behind the primary; replay is paused"), "{out}{err}");
 
     replica.psql("SELECT pg_wal_replay_resume()");
     caught_up(1).await;

@@ -9,7 +9,7 @@ mod pool;
 mod sqlite;
 
 pub use pg::{Postgres, round_trips as postgres_round_trips};
-pub use pg_connect::PgTarget;
+pub use pg_connect::{PgTarget, SslMode};
 pub use sqlite::Sqlite;
 
 use std::sync::Arc;
