@@ -179,8 +179,10 @@ async fn two_instances_attempt_each_delivery_once(db: Db) {
     let receiver = Receiver::start().await;
     let (var, secret) = secret_var();
     receiver.control("/endpoints", json!({ "name": "shop", "secrets": [secret] })).await;
-    // Slow enough an answer that both instances have deliveries in flight at once.
-    receiver.control("/behaviour", json!({ "name": "shop", "delay_ms": 30 })).await;
+    // Slow enough an answer that both instances have deliveries in flight at once; the first
+    // eight attempts fail, so that retries may be taken by the other instance.
+    const FAILED: usize = 8;
+    receiver.control("/behaviour", json!({ "name": "shop", "delay_ms": 30, "statuses": vec![500; FAILED] })).await;
     let config = endpoint(&receiver, "shop", &var, &["*"]);
     let second_config = config.clone();
     // Few places per instance, and a cap per endpoint above them, so that both take part.
@@ -188,6 +190,7 @@ async fn two_instances_attempt_each_delivery_once(db: Db) {
         s.webhook_private_targets = true;
         s.limits.webhook_concurrency = 4;
         s.limits.webhook_concurrency_per_endpoint = 64;
+        s.limits.webhook_retry_base_ms = 20;
         s.brands[0].webhooks = vec![config];
     })
     .await;
@@ -196,6 +199,7 @@ async fn two_instances_attempt_each_delivery_once(db: Db) {
             s.webhook_private_targets = true;
             s.limits.webhook_concurrency = 4;
             s.limits.webhook_concurrency_per_endpoint = 64;
+            s.limits.webhook_retry_base_ms = 20;
             s.brands[0].webhooks = vec![second_config];
         })
         .await;
@@ -210,12 +214,19 @@ async fn two_instances_attempt_each_delivery_once(db: Db) {
     for id in &ids {
         expected += first.events("alpha", id).await.len();
     }
-    receiver.wait_for(expected).await;
+    let received = receiver.wait_for(expected + FAILED).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stats = receiver.stats().await;
-    assert_eq!(stats["requests"], expected, "every event once: {stats}");
-    assert_eq!(stats["duplicate_ids"], json!([]), "{stats}");
+    assert_eq!(stats["requests"], expected + FAILED, "every event once, and the failed attempts again: {stats}");
     assert_eq!(stats["unverified"], 0, "{stats}");
+    // Each failed attempt came again under its `webhook-id`, and each id succeeded once.
+    let ids_with = |status: u64| -> Vec<&str> {
+        received.iter().filter(|r| r["attempt_status"] == status).map(|r| r["id"].as_str().unwrap()).collect()
+    };
+    let (failed, delivered_ids) = (ids_with(500), ids_with(200));
+    let unique: std::collections::BTreeSet<&str> = delivered_ids.iter().copied().collect();
+    assert_eq!((failed.len(), delivered_ids.len(), unique.len()), (FAILED, expected, expected), "{received:?}");
+    assert!(failed.iter().all(|id| unique.contains(id)), "a retry kept its webhook-id: {received:?}");
     // Both took part (each counts the deliveries it made).
     let delivered = |rendered: String| {
         let line = r#"orderguard_webhook_deliveries_total{brand="alpha",endpoint="shop",outcome="delivered"} "#;
