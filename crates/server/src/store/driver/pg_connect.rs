@@ -25,7 +25,8 @@ pub enum SslMode {
     Disable,
     /// TLS; the certificate is checked only when `sslrootcert` names a CA (libpq does the same).
     Require,
-    /// TLS; the certificate must chain to a trusted CA.
+    /// TLS; the certificate must chain to the CA of `sslrootcert` (needed: with the public roots
+    /// any certificate of any name would pass).
     VerifyCa,
     /// TLS; the certificate must chain to a trusted CA and name the host connected to.
     VerifyFull,
@@ -125,6 +126,14 @@ impl TlsOptions {
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| StoreError::Connect(format!("TLS: {e}")))?;
+        if self.mode() == SslMode::VerifyCa && self.root_certificate.is_none() {
+            // Without a CA of its own, any certificate a public CA issued for any name would pass.
+            return Err(StoreError::Connect(
+                "sslmode=verify-ca needs sslrootcert (the CA that signed the server's certificate); \
+                 or use verify-full"
+                    .into(),
+            ));
+        }
         let roots = crate::tls::root_store(self.root_certificate.as_deref())
             .map_err(|e| StoreError::Connect(format!("sslrootcert: {e}")))?;
         let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
@@ -268,6 +277,8 @@ mod tests {
         assert!(mode("postgres://u@h/db?sslmode=maybe").unwrap_err().contains("not a TLS mode"));
         let missing = mode("postgres://u@h/db?sslmode=verify-full&sslrootcert=%2Fnowhere%2Fca.pem").unwrap_err();
         assert!(missing.contains("sslrootcert") && missing.contains("/nowhere/ca.pem"), "{missing}");
+        let any_public = mode("postgres://u@h/db?sslmode=verify-ca").unwrap_err();
+        assert!(any_public.contains("verify-ca needs sslrootcert"), "{any_public}");
         let half = mode("postgres://u@h/db?sslmode=verify-full&sslcert=%2Ftmp%2Fc.pem").unwrap_err();
         assert!(half.contains("go together"), "{half}");
     }
