@@ -86,6 +86,14 @@ fn the_image_runs_as_its_user_on_a_read_only_root_and_reports_health() {
     assert_eq!(entrypoint, ["/usr/local/bin/orderguard"]);
     assert!(last(&image, "ENV").starts_with("ORDERGUARD_CONFIG=/etc/orderguard/"), "{image:?}");
     assert!(last(&image, "VOLUME").contains("/var/lib/orderguard"), "{image:?}");
+    // The volume's folder exists in the image and is the user's: a new volume takes its owner.
+    let owned = format!("--chown={uid}:{gid} ");
+    assert!(
+        image.iter().any(|(i, a)| i == "COPY" && a.contains(&owned) && a.ends_with(" /var/lib/orderguard")),
+        "{image:?}"
+    );
+    let ignored = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.dockerignore")).unwrap();
+    assert!(["deploy/secret.key", "deploy/orderguard.toml", "**/*.db"].iter().all(|p| ignored.contains(p)));
 
     // The volume and the configuration, in folders of their own (a bind mount stands for each).
     let dir = TempDir::new();
