@@ -17,7 +17,7 @@ use crate::records::Event;
 use crate::records::market::Reference;
 use crate::records::order::OrderFacts;
 use crate::store::replication::{self, ReplicaLag};
-use crate::store::{StoreError, admin, events, market, rollups, verifications};
+use crate::store::{Store, StoreError, admin, events, market, rollups, verifications};
 
 /// Counters by (dimension, value), summed over a period.
 pub type Counters = HashMap<(String, String), i64>;
@@ -53,9 +53,16 @@ pub struct BrandSummary {
 }
 
 pub async fn summary(app: &App, brand: &str, from: i64, to: i64) -> Result<BrandSummary, ServiceError> {
+    match summary_from(&app.dashboard_store, brand, (from, to)).await {
+        // The admin home stays usable with the replica down: it says so, with the primary's figures.
+        Err(_) if app.settings.database_read_url.is_some() => summary_from(&app.store, brand, (from, to)).await,
+        read => read,
+    }
+}
+
+async fn summary_from(store: &Store, brand: &str, (from, to): (i64, i64)) -> Result<BrandSummary, ServiceError> {
     let brand = brand.to_owned();
-    let (pending, events) = app
-        .dashboard_store
+    let (pending, events) = store
         .read(move |conn| -> Result<_, StoreError> {
             Ok((admin::pending_count(conn, &brand)?, rollups::totals_of(conn, &brand, "event", (from, to))?))
         })

@@ -70,7 +70,11 @@ pub async fn home(State(app): State<Arc<App>>, AdminUser(user): AdminUser) -> Re
             events: summary.events,
         });
     }
-    let replica = dashboards::replica_lag(&app).await?.as_ref().map(replica_line);
+    // The replica down is said here; the pages that read from it answer with their error.
+    let replica = match dashboards::replica_lag(&app).await {
+        Ok(lag) => lag.as_ref().map(replica_line),
+        Err(e) => Some(format!("Dashboards read from a replica that does not answer: {e}")),
+    };
     let html = HomePage {
         username: user.username,
         role: user.access.role.as_str(),
