@@ -17,7 +17,7 @@ pub enum AnalyticsAction {
     /// Count the whole event log again (after a change to what is counted, or to repair).
     Rebuild,
     /// Archive and drop the months past the event-log horizon now (`retention.event_log_days`;
-    /// the service does it on its own every few minutes) and prepare the coming months.
+    /// the service does it on its own every 30 sweeps, 30 s by default) and prepare the coming months.
     Archive,
 }
 

@@ -11,8 +11,14 @@ pub async fn run(app: Arc<App>, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let holder = crate::ids::random_token(12);
-    // Checked at start: an invalid horizon stops `serve` before this runs.
-    let horizon = app.settings.retention.event_log_horizon(app.settings.config_dir.as_deref()).ok().flatten();
+    // Checked at start too: an invalid horizon stops `serve` before this runs.
+    let horizon = match app.settings.retention.event_log_horizon(app.settings.config_dir.as_deref()) {
+        Ok(horizon) => horizon,
+        Err(e) => {
+            tracing::error!(error = %e, "the event-log horizon is not valid: nothing is archived");
+            None
+        }
+    };
     loop {
         ticker.tick().await;
         match event_log::round(&app.store, horizon.as_ref(), &holder, app.clock.now()).await {

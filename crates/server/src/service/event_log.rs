@@ -5,6 +5,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use orderguard_domain::clock::Timestamp;
 
@@ -28,6 +29,8 @@ pub enum EventLogError {
     Archive { path: PathBuf, error: std::io::Error },
     #[error("the archive writer stopped")]
     WriterGone,
+    #[error("another instance took the event-log job over (its lease ran out): this round stopped")]
+    LeaseLost,
 }
 
 /// A month archived and dropped.
@@ -53,21 +56,22 @@ pub async fn round(
     holder: &str,
     now: Timestamp,
 ) -> Result<Option<Round>, EventLogError> {
-    let (name, at) = (holder.to_owned(), now.millis());
-    if store.write(move |conn| leases::take_lease(conn, JOB, &name, at, at + LEASE_MS)).await?.is_none() {
+    let lease = Lease { holder: holder.to_owned(), started: Instant::now(), now: now.millis() };
+    if !lease.renew(store).await? {
         return Ok(None);
     }
+    let at = now.millis();
     let this_month = month_of(at);
     let ahead = [this_month, next_month(this_month), next_month(next_month(this_month))];
     store.write(move |conn| event_months::prepare(conn, &ahead)).await?;
     let mut round = Round::default();
     if let Some(horizon) = horizon {
         let cutoff = at - i64::from(horizon.days) * DAY_MS;
-        while let Some(oldest) = store.read(crate::store::alerts::first_event_at).await? {
-            let month = (month_of(oldest), next_month(month_of(oldest)));
-            if month.1 > cutoff {
-                break;
-            }
+        // Months are archived in order, from the end of the last one archived.
+        let done = store.read(|conn| leases::done_until(conn, JOB)).await?.unwrap_or(0);
+        let first = store.read(move |conn| event_months::first_counted_day(conn, done)).await?;
+        let mut start = first.map(month_of);
+        while let Some(month) = start.map(|m| (m, next_month(m))).filter(|(_, end)| *end <= cutoff) {
             let (last, counted) = store
                 .read(move |conn| {
                     Ok::<_, StoreError>((
@@ -76,11 +80,21 @@ pub async fn round(
                     ))
                 })
                 .await?;
-            if last.is_some_and(|last| last > counted) {
-                round.waiting_for_counters = true;
-                break;
+            match last {
+                Some(last) if last > counted => {
+                    round.waiting_for_counters = true;
+                    break;
+                }
+                Some(_) => round.archived.push(archive_month(store, &horizon.archive_dir, month, &lease).await?),
+                // A month without events (the service was off): passed, and not looked at again.
+                None => {
+                    let holder = lease.holder.clone();
+                    if !store.write(move |conn| leases::raise_done(conn, JOB, &holder, month.1)).await? {
+                        return Err(EventLogError::LeaseLost);
+                    }
+                }
             }
-            round.archived.push(archive_month(store, &horizon.archive_dir, month, holder).await?);
+            start = Some(month.1);
         }
     }
     let name = holder.to_owned();
@@ -88,51 +102,90 @@ pub async fn round(
     Ok(Some(round))
 }
 
+/// The job's lease, renewed as a long round goes on so that no other instance takes it midway.
+struct Lease {
+    holder: String,
+    started: Instant,
+    /// The round's time, as the clock (maybe simulated) gave it at the start.
+    now: i64,
+}
+
+impl Lease {
+    /// Takes or keeps the lease; false when another instance holds it.
+    async fn renew(&self, store: &Store) -> Result<bool, StoreError> {
+        let elapsed = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(LEASE_MS);
+        let (name, at) = (self.holder.clone(), self.now + elapsed);
+        Ok(store.write(move |conn| leases::take_lease(conn, JOB, &name, at, at + LEASE_MS)).await?.is_some())
+    }
+}
+
 fn next_month(month: i64) -> i64 {
     month_of(month + 32 * DAY_MS)
 }
 
-/// Writes the month's events to `events-YYYY-MM.jsonl` in `dir` (unless a complete file is
-/// there from an interrupted round), then drops them and records the month as archived.
+/// Writes the month's events to a new archive file in `dir`, then removes from the log exactly
+/// the events written (a late event of the month, with a larger id, stays for a later round and
+/// file). The month counts as archived (`done_until`) from the first removal on, in its
+/// transaction, so that a rebuild never recounts a month whose removal was cut short.
 async fn archive_month(
     store: &Store,
     dir: &Path,
     month: (i64, i64),
-    holder: &str,
+    lease: &Lease,
 ) -> Result<ArchivedMonth, EventLogError> {
     let (year, number) = event_months::year_month(month.0);
     let label = format!("{year:04}-{number:02}");
-    let file = dir.join(format!("events-{label}.jsonl"));
-    let events = if file.exists() { count_lines(&file)? } else { write_archive(store, &file, month).await? };
-    // Deletions follow only a complete file: a round cut short finds it and goes on deleting.
-    if !store.write(move |conn| event_months::drop_partition(conn, month.0)).await? {
-        while store.write(move |conn| event_months::delete_between(conn, month, BATCH)).await? > 0 {}
-    }
-    // Events of the month left in PostgreSQL's default partition, then the record of the month.
-    let name = holder.to_owned();
-    store
-        .write(move |conn| -> Result<(), StoreError> {
-            while event_months::delete_between(conn, month, BATCH)? > 0 {}
-            leases::set_done(conn, JOB, &name, month.1)?;
-            Ok(())
+    let (file, events, last_id) = write_archive(store, dir, &label, month, lease).await?;
+    let holder = lease.holder.clone();
+    let dropped = store
+        .write(move |conn| -> Result<bool, EventLogError> {
+            if !leases::raise_done(conn, JOB, &holder, month.1)? {
+                return Err(EventLogError::LeaseLost);
+            }
+            let dropped = event_months::drop_partition(conn, month.0, last_id)?;
+            // What went to PostgreSQL's default partition, or all of it on SQLite: a first batch.
+            event_months::delete_archived(conn, month, last_id, BATCH)?;
+            Ok(dropped)
         })
         .await?;
+    if !dropped {
+        while store.write(move |conn| event_months::delete_archived(conn, month, last_id, BATCH)).await? > 0 {}
+    }
     Ok(ArchivedMonth { month: label, events, file })
 }
 
-/// Writes the month's events as JSON lines, by id, into a `.partial` file renamed once complete.
-async fn write_archive(store: &Store, file: &Path, month: (i64, i64)) -> Result<u64, EventLogError> {
-    let partial = file.with_extension("jsonl.partial");
+/// Writes the month's events as JSON lines, by id, to `events-YYYY-MM.jsonl` (`.2.jsonl`, … when
+/// an earlier round left one: a round cut short may have written some events twice, under the
+/// same ids), through a `.partial` file of this holder's renamed once complete and synced.
+/// Gives the file, the events written and the last id.
+async fn write_archive(
+    store: &Store,
+    dir: &Path,
+    label: &str,
+    month: (i64, i64),
+    lease: &Lease,
+) -> Result<(PathBuf, u64, i64), EventLogError> {
     let fail = |path: &Path| {
         let path = path.to_owned();
         move |error| EventLogError::Archive { path, error }
     };
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir).map_err(fail(dir))?;
-    }
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(fail(&partial))?);
+    std::fs::create_dir_all(dir).map_err(fail(dir))?;
+    let file = (1..)
+        .map(|n| match n {
+            1 => dir.join(format!("events-{label}.jsonl")),
+            n => dir.join(format!("events-{label}.{n}.jsonl")),
+        })
+        .find(|candidate| !candidate.exists())
+        .unwrap_or_else(|| dir.join(format!("events-{label}.jsonl")));
+    let partial = file.with_extension(format!("jsonl.partial-{}", lease.holder));
+    let created = std::fs::OpenOptions::new().write(true).create_new(true).open(&partial).map_err(fail(&partial))?;
+    let mut out = std::io::BufWriter::new(created);
     let (mut after, mut written) = (0, 0_u64);
     loop {
+        if !lease.renew(store).await? {
+            let _ = std::fs::remove_file(&partial);
+            return Err(EventLogError::LeaseLost);
+        }
         let batch: Vec<ArchivedEvent> = store.read(move |conn| event_months::batch(conn, month, after, BATCH)).await?;
         let Some(last) = batch.last() else { break };
         after = last.id;
@@ -148,21 +201,15 @@ async fn write_archive(store: &Store, file: &Path, month: (i64, i64)) -> Result<
         .await
         .map_err(|_| EventLogError::WriterGone)??;
     }
-    let done = out.into_inner().map_err(|e| fail(&partial)(e.into_error()))?;
-    done.sync_all().map_err(fail(&partial))?;
-    std::fs::rename(&partial, file).map_err(fail(file))?;
-    Ok(written)
-}
-
-fn count_lines(file: &Path) -> Result<u64, EventLogError> {
-    let fail = |error| EventLogError::Archive { path: file.to_owned(), error };
-    let mut reader = std::fs::File::open(file).map_err(fail)?;
-    let (mut buffer, mut lines) = (vec![0_u8; 64 * 1024], 0_u64);
-    loop {
-        let n = std::io::Read::read(&mut reader, &mut buffer).map_err(fail)?;
-        if n == 0 {
-            return Ok(lines);
-        }
-        lines += buffer.iter().take(n).filter(|b| **b == b'\n').count() as u64;
-    }
+    let (partial_done, file_done, dir_done) = (partial.clone(), file.clone(), dir.to_owned());
+    tokio::task::spawn_blocking(move || -> Result<(), EventLogError> {
+        let done = out.into_inner().map_err(|e| fail(&partial_done)(e.into_error()))?;
+        done.sync_all().map_err(fail(&partial_done))?;
+        std::fs::rename(&partial_done, &file_done).map_err(fail(&file_done))?;
+        // The rename itself survives a power loss only once the folder is synced.
+        std::fs::File::open(&dir_done).and_then(|d| d.sync_all()).map_err(fail(&dir_done))
+    })
+    .await
+    .map_err(|_| EventLogError::WriterGone)??;
+    Ok((file, written, after))
 }

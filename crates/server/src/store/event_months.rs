@@ -23,6 +23,13 @@ pub fn last_id_between(conn: &mut dyn Conn, (from, to): (i64, i64)) -> Result<Op
         .opt_int("id")
 }
 
+/// The first day from `from` on with events counted: where months to archive can start. Read
+/// from the daily counters (small, by day), since the log has no index by time alone; a month
+/// is archived only once counted, so no archivable event is older.
+pub fn first_counted_day(conn: &mut dyn Conn, from: i64) -> Result<Option<i64>, StoreError> {
+    conn.query_one("SELECT MIN(day) AS day FROM rollups_daily WHERE day >= $1", &[from.into()])?.opt_int("day")
+}
+
 /// The id of the last event the dashboards' counters took in.
 pub fn counted_up_to(conn: &mut dyn Conn) -> Result<i64, StoreError> {
     conn.query_one("SELECT last_event_id FROM rollup_state WHERE id = 1", &[])?.int("last_event_id")
@@ -62,15 +69,21 @@ pub fn batch(
             order_id: r.opt_text("order_id")?,
             kind: r.text("type")?,
             at: r.int("at")?,
-            attrs: serde_json::from_str(&r.text("attrs")?).unwrap_or(serde_json::Value::Null),
+            // Kept as stored, as a string, should it not be JSON: the archive loses nothing.
+            attrs: {
+                let text = r.text("attrs")?;
+                serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+            },
         })
     })
     .collect()
 }
 
-/// Drops the partition of the month starting at `month` (`events_YYYY_MM`, PostgreSQL); false
-/// when there is none (SQLite, or a month whose events went to the default partition).
-pub fn drop_partition(conn: &mut dyn Conn, month: i64) -> Result<bool, StoreError> {
+/// Drops the partition of the month starting at `month` (`events_YYYY_MM`, PostgreSQL) when it
+/// holds no event after `last_id` (none arrived since the archive was written); false when it
+/// was not dropped (SQLite, no such partition, or newer events in it). Waits at most 5 s for the
+/// lock on the event log, which inserts then wait for: better to try again next round.
+pub fn drop_partition(conn: &mut dyn Conn, month: i64, last_id: i64) -> Result<bool, StoreError> {
     if conn.backend() != Backend::Postgres {
         return Ok(false);
     }
@@ -79,16 +92,28 @@ pub fn drop_partition(conn: &mut dyn Conn, month: i64) -> Result<bool, StoreErro
     if exists.int("found")? == 0 {
         return Ok(false);
     }
-    // The name is made of digits only: nothing from outside reaches the statement.
+    conn.execute_batch("SET LOCAL lock_timeout = '5s'")?;
+    // The name is made of digits only: nothing from outside reaches the statements.
+    conn.execute_batch(&format!("LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE"))?;
+    let newer = conn.query_one(&format!("SELECT COUNT(*) AS n FROM {name} WHERE id > $1"), &[last_id.into()])?;
+    if newer.int("n")? > 0 {
+        return Ok(false);
+    }
     conn.execute_batch(&format!("DROP TABLE {name}"))?;
     Ok(true)
 }
 
-/// Deletes up to `limit` events of `[from, to)`; how many it deleted.
-pub fn delete_between(conn: &mut dyn Conn, (from, to): (i64, i64), limit: i64) -> Result<u64, StoreError> {
+/// Deletes up to `limit` events of `[from, to)` with ids up to `last_id`; how many it deleted.
+pub fn delete_archived(
+    conn: &mut dyn Conn,
+    (from, to): (i64, i64),
+    last_id: i64,
+    limit: i64,
+) -> Result<u64, StoreError> {
     conn.execute(
-        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at >= $1 AND at < $2 LIMIT $3)",
-        &[from.into(), to.into(), limit.into()],
+        "DELETE FROM events WHERE at >= $1 AND at < $2 AND id IN \
+         (SELECT id FROM events WHERE at >= $1 AND at < $2 AND id <= $3 LIMIT $4)",
+        &[from.into(), to.into(), last_id.into(), limit.into()],
     )
 }
 

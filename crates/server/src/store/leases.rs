@@ -36,6 +36,16 @@ pub fn set_done(conn: &mut dyn Conn, name: &str, holder: &str, done_until: i64) 
     Ok(n == 1)
 }
 
+/// Moves how far the job got forward to `done_until` (never back), if `holder` still holds it.
+pub fn raise_done(conn: &mut dyn Conn, name: &str, holder: &str, done_until: i64) -> Result<bool, StoreError> {
+    let n = conn.execute(
+        "UPDATE job_leases SET done_until = CASE WHEN done_until IS NULL OR done_until < $1 THEN $1 ELSE done_until END \
+         WHERE name = $2 AND holder = $3",
+        &[done_until.into(), name.into(), holder.into()],
+    )?;
+    Ok(n == 1)
+}
+
 /// Gives the job up, so that another instance (or a command) need not wait for the lease to run out.
 pub fn release_lease(conn: &mut dyn Conn, name: &str, holder: &str) -> Result<(), StoreError> {
     conn.execute("UPDATE job_leases SET until = 0 WHERE name = $1 AND holder = $2", &[name.into(), holder.into()])?;

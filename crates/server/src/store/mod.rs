@@ -132,6 +132,7 @@ const MIGRATIONS_SQLITE: &[(i64, &str)] = &[
     (25, include_str!("../../migrations/sqlite/0025_initial_risk.sql")),
     (26, include_str!("../../migrations/sqlite/0026_events_by_brand_type_at.sql")),
     (27, include_str!("../../migrations/sqlite/0027_events_by_month.sql")),
+    (28, include_str!("../../migrations/sqlite/0028_counted_from.sql")),
 ];
 const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -161,6 +162,7 @@ const MIGRATIONS_POSTGRES: &[(i64, &str)] = &[
     (25, include_str!("../../migrations/postgres/0025_initial_risk.sql")),
     (26, include_str!("../../migrations/postgres/0026_events_by_brand_type_at.sql")),
     (27, include_str!("../../migrations/postgres/0027_events_by_month.sql")),
+    (28, include_str!("../../migrations/postgres/0028_counted_from.sql")),
 ];
 
 /// PostgreSQL connections per instance unless `database_pool_size` says otherwise.

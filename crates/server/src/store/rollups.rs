@@ -17,7 +17,8 @@ const STUCK_MS: i64 = 10 * 60_000;
 /// them; gives how many it counted. The cursor moves first, conditionally: a second instance
 /// doing the same batch finds it moved and counts nothing, so no event is counted twice.
 pub fn advance(conn: &mut dyn Conn, before: i64, batch: i64) -> Result<usize, StoreError> {
-    let cursor = conn.query_one("SELECT last_event_id FROM rollup_state WHERE id = 1", &[])?.int("last_event_id")?;
+    let state = conn.query_one("SELECT last_event_id, counted_from FROM rollup_state WHERE id = 1", &[])?;
+    let (cursor, counted_from) = (state.int("last_event_id")?, state.int("counted_from")?);
     // Up to the first event that is too young: the cursor must not pass an event left uncounted.
     // Ids and times first, so that events still too young are not read with their attributes at
     // every tick until they are old enough.
@@ -48,6 +49,9 @@ pub fn advance(conn: &mut dyn Conn, before: i64, batch: i64) -> Result<usize, St
     for row in &rows {
         let attrs: serde_json::Value = serde_json::from_str(&row.text("attrs")?).unwrap_or_default();
         let (brand, at) = (row.text("brand")?, row.int("at")?);
+        if at < counted_from {
+            continue;
+        }
         for (dimension, value, amount) in analytics::dimensions(&row.text("type")?, &attrs) {
             if analytics::ALERT_DIMENSIONS.contains(&dimension) {
                 *minutely.entry((brand.clone(), minute_of(at), dimension, value.clone())).or_default() += amount;
@@ -107,12 +111,12 @@ fn pieces(from: i64, to: i64) -> Vec<(Table, i64, i64)> {
 }
 
 /// Forgets the counters from `from` on (all of them from 0): the next `advance` calls count the
-/// event log again, whose events are all from `from` on.
+/// event log again from `from` on; events before it (of archived months) are passed over.
 pub fn reset_from(conn: &mut dyn Conn, from: i64) -> Result<(), StoreError> {
     conn.execute("DELETE FROM rollups WHERE hour >= $1", &[from.into()])?;
     conn.execute("DELETE FROM rollups_daily WHERE day >= $1", &[from.into()])?;
     conn.execute("DELETE FROM rollups_minutely WHERE minute >= $1", &[from.into()])?;
-    conn.execute("UPDATE rollup_state SET last_event_id = 0 WHERE id = 1", &[])?;
+    conn.execute("UPDATE rollup_state SET last_event_id = 0, counted_from = $1 WHERE id = 1", &[from.into()])?;
     Ok(())
 }
 

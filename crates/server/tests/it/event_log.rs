@@ -107,5 +107,17 @@ async fn months_past_the_horizon_are_archived_and_dropped_and_their_counters_kep
     assert_eq!(counters(&server, (old_span.1, wall + DAY)).await, new_counted);
     let (ok, stdout, stderr) = run_command(&["analytics", "archive"], &config);
     assert!(ok && stdout.contains("nothing older than 40 days"), "{stdout}{stderr}");
+
+    // A late event of an archived month (a clock far off) is counted and stays in the log: it is
+    // never removed without being archived, and archiving goes on from the last month archived.
+    server.app().clock.set_simulated(Some(Timestamp(old_at + DAY)));
+    let late = approve(&server, "LATE-1").await;
+    server.app().clock.set_simulated(None);
+    let late_id = late["id"].as_str().unwrap().to_owned();
+    let late_events = server.logged("alpha", &late_id).await.len();
+    let (ok, stdout, stderr) = run_command(&["analytics", "archive"], &config);
+    assert!(ok && stdout.contains("nothing older than 40 days"), "{stdout}{stderr}");
+    assert_eq!(server.logged("alpha", &late_id).await.len(), late_events);
+    assert!(!file.with_extension("2.jsonl").exists());
     server.stop().await;
 }
