@@ -64,6 +64,10 @@ async fn postgres_over_tls_checks_the_servers_certificate() {
     let chain_only = cluster.url("127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={ca}"));
     let (connected, said) = migrate_check(&chain_only, &scratch);
     assert!(connected && said.contains("up to date"), "{said}");
+    // verify-ca checks the chain: a CA that did not sign the certificate is refused.
+    let wrong_chain = cluster.url("127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={}", other_ca.display()));
+    let (connected, said) = migrate_check(&wrong_chain, &scratch);
+    assert!(!connected && said.contains("UnknownIssuer"), "{said}");
 
     // A CA that did not sign the server's certificate, and plain text, are refused.
     let wrong_ca = cluster.url("localhost", &format!("sslmode=verify-full&sslrootcert={}", other_ca.display()));

@@ -126,10 +126,18 @@ async fn retention_erases_personal_fields_past_the_brands_period(db: Db) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    second.stop().await;
     assert!(erased_by_job, "the retention job erased the old verification");
-
-    let (ok, out, err) = run_command(&["audit", "verify"], &config_path);
+    // The round writes its audit entry after the erasure: wait for it before stopping.
+    let mut verified = (false, String::new(), String::new());
+    for _ in 0..100 {
+        verified = run_command(&["audit", "verify"], &config_path);
+        if verified.1.contains("2 chained entries") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    second.stop().await;
+    let (ok, out, err) = verified;
     assert!(ok, "{out}{err}");
     assert!(out.contains("audit log intact: 2 chained entries verified"), "one entry per run that erased: {out}");
     assert!(out.contains("the chain starts after entry 1"), "the old entry went, the chain holds: {out}");

@@ -616,7 +616,7 @@ send_timeout_ms = 1000
     assert!(line("smsc-tls").starts_with("ok") && line("smsc-tls").contains("bound as transceiver"), "{out}");
     assert!(line("public-roots").starts_with("FAIL") && line("public-roots").contains("TLS"), "{out}");
     assert!(line("other-name").starts_with("FAIL") && line("other-name").contains("TLS"), "{out}");
-    assert!(line("plain").starts_with("FAIL"), "plain SMPP to a TLS port: {out}");
+    assert!(line("sms provider plain").starts_with("FAIL"), "plain SMPP to a TLS port: {out}");
 
     let account = SmppProviderConfig {
         tls: true,
