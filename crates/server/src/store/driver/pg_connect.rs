@@ -10,7 +10,6 @@ use postgres::config::SslMode as WireSslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tokio_rustls::rustls::client::WebPkiServerVerifier;
 use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use tokio_rustls::rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio_rustls::rustls::{self, CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme};
@@ -141,8 +140,8 @@ impl TlsOptions {
             .map_err(|e| StoreError::Connect(format!("sslrootcert: {e}")))?;
         let verifier: Arc<dyn ServerCertVerifier> = match (self.mode(), &self.root_certificate) {
             (SslMode::VerifyFull, _) => webpki,
-            (SslMode::VerifyCa, _) | (SslMode::Require | SslMode::Disable, Some(_)) => Arc::new(AnyName(webpki)),
-            (SslMode::Require | SslMode::Disable, None) => Arc::new(Unchecked(provider)),
+            (SslMode::VerifyCa, _) | (SslMode::Require | SslMode::Disable, Some(_)) => Arc::new(Relaxed::Name(webpki)),
+            (SslMode::Require | SslMode::Disable, None) => Arc::new(Relaxed::Certificate(webpki)),
         };
         let builder = builder.dangerous().with_custom_certificate_verifier(verifier);
         match (&self.certificate, &self.key) {
@@ -166,11 +165,24 @@ impl TlsOptions {
     }
 }
 
-/// `verify-ca`: the chain is checked, the name in the certificate is not.
+/// What `verify-ca` and `require` check less than `verify-full`: the name in the certificate
+/// (`Relaxed::Name`), or the certificate altogether (`Relaxed::Certificate`, `require` without a
+/// CA). The handshake's signatures are checked as always, so the server holds the key.
 #[derive(Debug)]
-struct AnyName(Arc<WebPkiServerVerifier>);
+enum Relaxed {
+    Name(Arc<WebPkiServerVerifier>),
+    Certificate(Arc<WebPkiServerVerifier>),
+}
 
-impl ServerCertVerifier for AnyName {
+impl Relaxed {
+    fn webpki(&self) -> &WebPkiServerVerifier {
+        match self {
+            Self::Name(webpki) | Self::Certificate(webpki) => webpki,
+        }
+    }
+}
+
+impl ServerCertVerifier for Relaxed {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -179,7 +191,8 @@ impl ServerCertVerifier for AnyName {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+        let Self::Name(webpki) = self else { return Ok(ServerCertVerified::assertion()) };
+        match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -193,7 +206,7 @@ impl ServerCertVerifier for AnyName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        self.webpki().verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -202,51 +215,11 @@ impl ServerCertVerifier for AnyName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        self.webpki().verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `require` without a CA: encrypted, but any certificate is taken (libpq's meaning). The
-/// handshake's signatures are still checked, so the server holds the certificate's key.
-#[derive(Debug)]
-struct Unchecked(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.webpki().supported_verify_schemes()
     }
 }
 
