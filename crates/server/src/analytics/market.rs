@@ -224,7 +224,7 @@ impl Grain {
                 Self::Hour => at + super::HOUR_MS,
                 Self::Day => at + DAY_MS,
                 Self::Week => at + 7 * DAY_MS,
-                Self::Month => month_of(at + 32 * DAY_MS),
+                Self::Month => next_month(at),
             };
             if at >= to {
                 return starts;
@@ -240,6 +240,11 @@ pub fn month_of(at: i64) -> i64 {
         Ok(first) => first.midnight().assume_utc().unix_timestamp() * 1000,
         Err(_) => day_of(at),
     }
+}
+
+/// Midnight (UTC) of the first day of the month after the one `at` falls in.
+pub fn next_month(at: i64) -> i64 {
+    month_of(at + 32 * DAY_MS)
 }
 
 /// Midnight (UTC) of the first of January of `year`.

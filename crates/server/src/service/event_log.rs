@@ -10,7 +10,7 @@ use std::time::Instant;
 use orderguard_domain::clock::Timestamp;
 
 use crate::analytics::DAY_MS;
-use crate::analytics::market::month_of;
+use crate::analytics::market::{month_of, next_month};
 use crate::config::EventLogHorizon;
 use crate::store::event_months::{self, ArchivedEvent};
 use crate::store::{Store, StoreError, leases};
@@ -123,13 +123,8 @@ impl Lease {
     }
 }
 
-fn next_month(month: i64) -> i64 {
-    month_of(month + 32 * DAY_MS)
-}
-
 /// Writes the month's events to a new archive file in `dir`, then removes from the log exactly
-/// the events written (a late event of the month, with a larger id, stays for a later round and
-/// file). The month counts as archived (`done_until`) from the first removal on, in its
+/// the events written (a late event of the month, with a larger id, stays in the log). The month counts as archived (`done_until`) from the first removal on, in its
 /// transaction, so that a rebuild never recounts a month whose removal was cut short.
 async fn archive_month(
     store: &Store,

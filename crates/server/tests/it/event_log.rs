@@ -32,7 +32,7 @@ async fn months_past_the_horizon_are_archived_and_dropped_and_their_counters_kep
     let wall = now().millis();
     let old_at = wall - 100 * DAY;
     let old_month = orderguard::analytics::market::month_of(old_at);
-    let old_span = (old_month, orderguard::analytics::market::month_of(old_month + 32 * DAY));
+    let old_span = (old_month, orderguard::analytics::market::next_month(old_month));
     let partition = event_months::partition_name(old_month);
     let on_postgres = store.backend() == Backend::Postgres;
     // The month's partition, as the service prepares months ahead in production.

@@ -14,7 +14,7 @@ use super::fraud::{avoided_of, baseline_of, figures, money_list};
 use super::market::{MetricSummary, periods, summarise};
 use super::{AdminUser, page, visible_brand};
 use crate::analytics::DAY_MS;
-use crate::analytics::market::month_of;
+use crate::analytics::market::{month_of, next_month};
 use crate::analytics::prevented::Avoided;
 use crate::app::App;
 use crate::http::error::PageError;
@@ -54,7 +54,7 @@ impl Month {
             return Err(PageError::bad_request("That month has not begun yet."));
         }
         let key = crate::clock::day(start).get(..7).unwrap_or_default().to_owned();
-        Ok(Self { key, before: month_of(start - 1), start, end: month_of(start + 32 * DAY_MS) })
+        Ok(Self { key, before: month_of(start - 1), start, end: next_month(start) })
     }
 
     fn key_of(at: i64) -> String {
